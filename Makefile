@@ -72,12 +72,16 @@ $(OBJ)/%.o: %.c | $(PROTO_H)
 SERVICES := ingest state-loader correlator persistence api-gateway notifier
 BINS     := $(addprefix $(BIN)/tfdrift-,$(SERVICES))
 
+# A service may add rules in services/<name>/build.mk and extra objects (e.g.
+# embedded SQL) in <name>_EXTRA_O.
+-include $(wildcard services/*/build.mk)
+
 define service_rule
 $(1)_SRC := $$(sort $$(wildcard services/$(1)/*.c))
 $(1)_O   := $$(patsubst %.c,$$(OBJ)/%.o,$$($(1)_SRC))
-$$(BIN)/tfdrift-$(1): $$($(1)_O) $$(LIBCOMMON)
+$$(BIN)/tfdrift-$(1): $$($(1)_O) $$($(1)_EXTRA_O) $$(LIBCOMMON)
 	@mkdir -p $$(BIN)
-	$$(CC) $$(LDSAN) -o $$@ $$($(1)_O) $$(LIBCOMMON) $$(LIBS) $(if $(filter ingest,$(1)),$$(GRPC_LIBS))
+	$$(CC) $$(LDSAN) -o $$@ $$($(1)_O) $$($(1)_EXTRA_O) $$(LIBCOMMON) $$(LIBS) $(if $(filter ingest,$(1)),$$(GRPC_LIBS))
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
