@@ -102,11 +102,20 @@ $(TBIN)/%: $(OBJ)/tests/unit/%.o $(LIBCOMMON)
 	$(CC) $(LDSAN) -o $@ $< $(patsubst %.c,$(OBJ)/%.o,$(shell cat tests/unit/$*.deps 2>/dev/null)) \
 	    $(LIBCOMMON) $(LIBS) $(GRPC_LIBS) $(TEST_LIBS)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(UNITS): $$(patsubst %.c,$(OBJ)/%.o,$$(shell cat tests/unit/$$(notdir $$@).deps 2>/dev/null))
 
+# ---- benchmarks: bench/bench_<name>.c, with optional bench/bench_<name>.deps ----
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIBCOMMON) $$(patsubst %.c,$(OBJ)/%.o,$$(shell cat bench/$$*.deps 2>/dev/null))
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(LDSAN) -o $@ $< $(patsubst %.c,$(OBJ)/%.o,$(shell cat bench/$*.deps 2>/dev/null)) \
+	    $(LIBCOMMON) $(LIBS)
+
 .PHONY: all test test-unit test-integration test-asan bench run deps lint clean format docs
-all: $(BINS) $(TOOLS) $(UNITS)
+all: $(BINS) $(TOOLS) $(UNITS) $(BENCHES)
 
 deps:
 	@bash scripts/deps.sh

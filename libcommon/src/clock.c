@@ -145,8 +145,8 @@ td_clock_parse(const char *s, int64_t *unix_ns)
 	if (s == NULL || unix_ns == NULL) {
 		return TD_EINVAL;
 	}
-	if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &mon) ||
-	    *p++ != '-' || !read_digits(&p, 2, &day)) {
+	if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &mon) || *p++ != '-' ||
+	    !read_digits(&p, 2, &day)) {
 		return TD_EINVAL;
 	}
 	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon)) {
@@ -199,7 +199,8 @@ td_clock_parse(const char *s, int64_t *unix_ns)
 	days = days_from_civil(year, mon, day);
 	secs = days * 86400 + hour * 3600 + min * 60 + sec - sign * (oh * 3600 + om * 60);
 	/* int64 nanoseconds cover the years 1677 to 2262 */
-	if (__builtin_mul_overflow(secs, NS_PER_SEC, &ns) || __builtin_add_overflow(ns, frac, &ns)) {
+	if (__builtin_mul_overflow(secs, NS_PER_SEC, &ns) ||
+	    __builtin_add_overflow(ns, frac, &ns)) {
 		return TD_EINVAL;
 	}
 	*unix_ns = ns;

@@ -56,7 +56,7 @@ td_strerror(int code)
 	if (code > 0) {
 		return "unknown error";
 	}
-	i = (size_t)-(long)code;
+	i = (size_t) - (long)code;
 	if (i >= sizeof(error_text) / sizeof(error_text[0]) || error_text[i] == NULL) {
 		return "unknown error";
 	}

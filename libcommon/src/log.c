@@ -140,7 +140,8 @@ ob_json_string(outbuf *b, const char *str)
 	while (i < n) {
 		size_t run = i;
 		/* copy plain ASCII in runs */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\') {
+		while (
+		    run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\') {
 			run++;
 		}
 		ob_put(b, str + i, run - i);
@@ -151,13 +152,34 @@ ob_json_string(outbuf *b, const char *str)
 		unsigned char c = s[i];
 		char esc[8];
 		switch (c) {
-		case '"': ob_put(b, "\\\"", 2); i++; continue;
-		case '\\': ob_put(b, "\\\\", 2); i++; continue;
-		case '\n': ob_put(b, "\\n", 2); i++; continue;
-		case '\r': ob_put(b, "\\r", 2); i++; continue;
-		case '\t': ob_put(b, "\\t", 2); i++; continue;
-		case '\b': ob_put(b, "\\b", 2); i++; continue;
-		case '\f': ob_put(b, "\\f", 2); i++; continue;
+		case '"':
+			ob_put(b, "\\\"", 2);
+			i++;
+			continue;
+		case '\\':
+			ob_put(b, "\\\\", 2);
+			i++;
+			continue;
+		case '\n':
+			ob_put(b, "\\n", 2);
+			i++;
+			continue;
+		case '\r':
+			ob_put(b, "\\r", 2);
+			i++;
+			continue;
+		case '\t':
+			ob_put(b, "\\t", 2);
+			i++;
+			continue;
+		case '\b':
+			ob_put(b, "\\b", 2);
+			i++;
+			continue;
+		case '\f':
+			ob_put(b, "\\f", 2);
+			i++;
+			continue;
 		default: break;
 		}
 		if (c < 0x20 || c == 0x7f) {
@@ -219,19 +241,13 @@ ob_field(outbuf *b, const td_kv *kv)
 		snprintf(tmp, sizeof(tmp), "%llu", kv->v.u);
 		ob_puts(b, tmp);
 		break;
-	case TD_KV_DBL_T:
-		ob_double(b, kv->v.d);
-		break;
-	case TD_KV_BOOL_T:
-		ob_puts(b, kv->v.b ? "true" : "false");
-		break;
+	case TD_KV_DBL_T: ob_double(b, kv->v.d); break;
+	case TD_KV_BOOL_T: ob_puts(b, kv->v.b ? "true" : "false"); break;
 	case TD_KV_RAW_T:
 		ob_puts(b, kv->v.s != NULL && kv->v.s[0] != '\0' ? kv->v.s : "null");
 		break;
 	case TD_KV_NONE_T:
-	default:
-		ob_puts(b, "null");
-		break;
+	default: ob_puts(b, "null"); break;
 	}
 }
 
@@ -349,7 +365,8 @@ td_log_emit(td_log_level level, const char *msg, const td_kv *fields, size_t nfi
 	}
 	ob_puts(&b, "}\n");
 	if (b.failed) {
-		static const char oom[] = "{\"level\":\"error\",\"msg\":\"log record dropped: out of memory\"}\n";
+		static const char oom[] =
+		    "{\"level\":\"error\",\"msg\":\"log record dropped: out of memory\"}\n";
 		if (b.heap) {
 			free(b.p);
 		}

@@ -569,9 +569,13 @@ static void sb_help(strbuf *b, const char *s)
 }
 
 /* Shortest text that reads back as the same double, so 0.1 prints as "0.1"
- * and not "0.10000000000000001"; NaN and infinities as Prometheus spells them. */
+ * and not "0.10000000000000001"; plain decimals unless the exponent is below
+ * -4 or above 20 (as JavaScript does), so 10 is "10" and not "1e+01";
+ * NaN and infinities as Prometheus spells them. */
 static void fmt_double(double v, char *buf, size_t len)
 {
+	int prec = 1, exp;
+
 	if (isnan(v)) {
 		snprintf(buf, len, "NaN");
 		return;
@@ -580,11 +584,16 @@ static void fmt_double(double v, char *buf, size_t len)
 		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
+	for (; prec < 17; prec++) {
+		snprintf(buf, len, "%.*e", prec - 1, v);
 		if (strtod(buf, NULL) == v)
-			return;
+			break;
 	}
+	snprintf(buf, len, "%.*e", prec - 1, v);
+	exp = atoi(strchr(buf, 'e') + 1);
+	if (exp < -4 || exp > 20)
+		return;
+	snprintf(buf, len, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
 }
 
 /* name{labels} or name{labels,extra} or name{extra} or name. */

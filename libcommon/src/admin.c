@@ -1,0 +1,377 @@
+/* admin.c — /healthz, /readyz and /metrics over libmicrohttpd.
+ *
+ * Threads: MHD runs an internal listening thread and one thread per
+ * connection, so a slow scrape or check never holds up a kubelet probe and
+ * concurrent scrapes are served in parallel.  The checks list is guarded by
+ * checks_mu; request handlers only read it.  We open and bind the listening
+ * socket ourselves so a bind failure can say why (address in use, no such
+ * address) instead of MHD's bare NULL. */
+#include "tfdrift/admin.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tfdrift/log.h"
+
+#define CONNECTION_LIMIT 64
+#define CONNECTION_TIMEOUT_S 10
+
+typedef struct check {
+	char *name;
+	td_ready_fn fn;
+	void *arg;
+} check;
+
+struct td_admin {
+	struct MHD_Daemon *daemon;
+	td_metrics *metrics;
+	int port;
+	pthread_mutex_t checks_mu;
+	check *checks;
+	size_t nchecks, capchecks;
+};
+
+/* What a route handler hands back: status, content type and a malloc'd body
+ * that the response takes over. */
+typedef struct reply {
+	unsigned status;
+	const char *content_type;
+	char *body;
+	size_t len;
+} reply;
+
+typedef int (*route_fn)(td_admin *a, reply *r);
+
+static const char JSON_TYPE[] = "application/json";
+static const char METRICS_TYPE[] = "text/plain; version=0.0.4; charset=utf-8";
+
+/* Copies text into r as the body; r->body is malloc'd (owned by r). */
+static int reply_text(reply *r, unsigned status, const char *type, const char *text)
+{
+	r->status = status;
+	r->content_type = type;
+	r->len = strlen(text);
+	r->body = strdup(text);
+	return r->body != NULL ? 0 : TD_ENOMEM;
+}
+
+static int route_healthz(td_admin *a, reply *r)
+{
+	(void)a;
+	return reply_text(r, MHD_HTTP_OK, JSON_TYPE, "{\"status\":\"ok\"}");
+}
+
+static int route_readyz(td_admin *a, reply *r)
+{
+	int rv = TD_ENOMEM;
+	bool ready = true;
+	cJSON *root = NULL;
+	cJSON *checks = cJSON_CreateObject();
+
+	if (checks == NULL)
+		goto out;
+	pthread_mutex_lock(&a->checks_mu);
+	for (size_t i = 0; i < a->nchecks; i++) {
+		char why[256] = "";
+		cJSON *c = cJSON_AddObjectToObject(checks, a->checks[i].name);
+		bool ok = a->checks[i].fn(a->checks[i].arg, why, sizeof(why)) == 0;
+		why[sizeof(why) - 1] = '\0';
+		if (c == NULL || cJSON_AddBoolToObject(c, "ok", ok) == NULL ||
+		    (!ok && cJSON_AddStringToObject(c, "reason", why[0] != '\0' ? why : "not ready") == NULL)) {
+			pthread_mutex_unlock(&a->checks_mu);
+			goto out;
+		}
+		ready = ready && ok;
+	}
+	pthread_mutex_unlock(&a->checks_mu);
+	if ((root = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(root, "status", ready ? "ready" : "not_ready") == NULL)
+		goto out;
+	cJSON_AddItemToObject(root, "checks", checks); /* root owns checks now */
+	checks = NULL;
+	if ((r->body = cJSON_PrintUnformatted(root)) == NULL)
+		goto out;
+	r->len = strlen(r->body);
+	r->status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+	r->content_type = JSON_TYPE;
+	rv = 0;
+out:
+	cJSON_Delete(checks);
+	cJSON_Delete(root);
+	return rv;
+}
+
+static int route_metrics(td_admin *a, reply *r)
+{
+	int rv = td_metrics_render(a->metrics, &r->body, &r->len);
+	if (rv == 0) {
+		r->status = MHD_HTTP_OK;
+		r->content_type = METRICS_TYPE;
+	}
+	return rv;
+}
+
+static const struct {
+	const char *path;
+	route_fn fn;
+} routes[] = {
+	{ "/healthz", route_healthz },
+	{ "/readyz", route_readyz },
+	{ "/metrics", route_metrics },
+};
+
+/* Counts the request as tfdrift_admin_requests_total{path,code}; path is a
+ * known route or "other", so a scanner cannot grow the label set. */
+static void count_request(td_admin *a, const char *path, unsigned status)
+{
+	char labels[96];
+	td_counter *c;
+
+	snprintf(labels, sizeof(labels), "path=\"%s\",code=\"%u\"", path, status);
+	if (td_metrics_counter(a->metrics, "tfdrift_admin_requests_total",
+	    "Requests served by the admin HTTP server, by route and status.", labels, &c) == 0)
+		td_counter_inc(c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
+    void **req_cls)
+{
+	td_admin *a = cls;
+	reply r = { 0 };
+	const char *label = "other";
+	struct MHD_Response *resp = NULL;
+	enum MHD_Result ret = MHD_NO;
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(url, routes[i].path) == 0) {
+			label = routes[i].path;
+			if (get && routes[i].fn(a, &r) != 0)
+				(void)reply_text(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_TYPE,
+				    "{\"error\":\"internal error\"}");
+			break;
+		}
+	}
+	if (!get)
+		(void)reply_text(&r, MHD_HTTP_METHOD_NOT_ALLOWED, JSON_TYPE,
+		    "{\"error\":\"method not allowed\"}");
+	else if (r.status == 0)
+		(void)reply_text(&r, MHD_HTTP_NOT_FOUND, JSON_TYPE, "{\"error\":\"not found\"}");
+	if (r.body == NULL)
+		goto out;
+
+	/* MHD frees the body with free() once sent (MHD_RESPMEM_MUST_FREE). */
+	resp = MHD_create_response_from_buffer(r.len, r.body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		goto out;
+	r.body = NULL;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+		goto out;
+	if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)
+		goto out;
+	ret = MHD_queue_response(conn, r.status, resp);
+	count_request(a, label, r.status);
+out:
+	if (resp != NULL)
+		MHD_destroy_response(resp);
+	free(r.body);
+	return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* MHD's messages end with a newline; a log line should not. */
+	size_t n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	TD_WARN("admin http server", TD_KV_STR("detail", buf));
+}
+
+/* Opens, binds and listens on addr:port.  On success *fd is owned by the
+ * caller (MHD takes it over and closes it in MHD_stop_daemon). */
+static int open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int s = -1, one = 1, rv;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr == NULL)
+		return td_error_set(err, TD_EINVAL, "admin: no bind address given");
+	if (port < 0 || port > 65535)
+		return td_error_set(err, TD_ERANGE, "admin: port %d is outside 0..65535", port);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*sin);
+		*v6 = false;
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sslen = sizeof(*sin6);
+		*v6 = true;
+	} else {
+		return td_error_set(err, TD_EINVAL,
+		    "admin: bind address '%s' is not an IPv4 or IPv6 address", addr);
+	}
+
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		rv = td_error_set(err, TD_EIO, "admin: socket: %s", strerror(errno));
+		goto out;
+	}
+	/* Restarts must not fail on the previous instance's TIME_WAIT sockets. */
+	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* "::" means IPv6 only, as written; dual-stack would surprise. */
+	if (*v6)
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, sslen) != 0) {
+		rv = td_error_set(err, TD_EIO, "admin: cannot bind %s%s%s:%d: %s", *v6 ? "[" : "", addr,
+		    *v6 ? "]" : "", port, strerror(errno));
+		goto out;
+	}
+	if (listen(s, 64) != 0) {
+		rv = td_error_set(err, TD_EIO, "admin: listen on %s port %d: %s", addr, port,
+		    strerror(errno));
+		goto out;
+	}
+	*fd = s;
+	s = -1;
+	rv = 0;
+out:
+	if (s >= 0)
+		close(s);
+	return rv;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metrics,
+    td_error *err)
+{
+	int rv, fd = -1;
+	bool v6 = false;
+	td_admin *a = NULL;
+
+	if (out == NULL)
+		return td_error_set(err, TD_EINVAL, "admin: no output handle");
+	*out = NULL;
+	if ((rv = open_listener(bind_addr, port, &fd, &v6, err)) != 0)
+		goto out;
+	rv = td_error_set(err, TD_ENOMEM, "admin: out of memory");
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto out;
+	if (pthread_mutex_init(&a->checks_mu, NULL) != 0) {
+		free(a);
+		a = NULL;
+		rv = td_error_set(err, TD_EIO, "admin: mutex init failed");
+		goto out;
+	}
+	a->metrics = metrics != NULL ? metrics : td_metrics_default();
+	a->port = bound_port(fd);
+
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_END);
+	if (a->daemon == NULL) {
+		rv = td_error_set(err, TD_EDEPEND, "admin: libmicrohttpd could not start on %s port %d",
+		    bind_addr, a->port);
+		goto out;
+	}
+	fd = -1; /* the daemon owns it now */
+	*out = a;
+	a = NULL;
+	rv = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (a != NULL) {
+		pthread_mutex_destroy(&a->checks_mu);
+		free(a);
+	}
+	return rv;
+}
+
+int td_admin_add_check(td_admin *a, const char *name, td_ready_fn fn, void *arg)
+{
+	int rv = TD_ENOMEM;
+	char *copy = NULL;
+
+	if (a == NULL || name == NULL || fn == NULL)
+		return TD_EINVAL;
+	if ((copy = strdup(name)) == NULL)
+		return TD_ENOMEM;
+	pthread_mutex_lock(&a->checks_mu);
+	if (a->nchecks == a->capchecks) {
+		size_t cap = a->capchecks != 0 ? a->capchecks * 2 : 8;
+		check *c = realloc(a->checks, cap * sizeof(*c));
+		if (c == NULL)
+			goto out;
+		a->checks = c;
+		a->capchecks = cap;
+	}
+	a->checks[a->nchecks++] = (check){ .name = copy, .fn = fn, .arg = arg };
+	copy = NULL;
+	rv = 0;
+out:
+	pthread_mutex_unlock(&a->checks_mu);
+	free(copy);
+	return rv;
+}
+
+int td_admin_port(const td_admin *a)
+{
+	return a != NULL ? a->port : -1;
+}
+
+void td_admin_stop(td_admin *a)
+{
+	if (a == NULL)
+		return;
+	/* Joins every connection thread, so no handler still uses a below. */
+	MHD_stop_daemon(a->daemon);
+	for (size_t i = 0; i < a->nchecks; i++)
+		free(a->checks[i].name);
+	free(a->checks);
+	pthread_mutex_destroy(&a->checks_mu);
+	free(a);
+}
