@@ -37,7 +37,9 @@ typedef Tfdrift__V1__Envelope td_envelope;
  * owned by the caller).  trace_id NULL = a new one. */
 int td_bus_envelope_encode(int type, const uint8_t *payload, size_t len, const char *trace_id,
     uint8_t **out, size_t *outlen);
-/* Decodes and checks an envelope; *out is freed with td_bus_envelope_free. */
+/* Decodes and checks an envelope; *out is freed with td_bus_envelope_free.
+ * TD_EPROTO for bytes that do not parse, an unknown type or no message_id;
+ * TD_EUNSUPPORTED for a schema_version newer than this build. */
 int td_bus_envelope_decode(const uint8_t *buf, size_t len, td_envelope **out, td_error *err);
 void td_bus_envelope_free(td_envelope *env);
 
