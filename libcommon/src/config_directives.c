@@ -55,6 +55,10 @@ const td_config_directive td_config_directives[] = {
 	    "Most events in one request to a correlator. Batches fill only under load." },
 	{ "ingest", "replay_batch", TD_CFG_INT, "50", 1, 10000, NULL, 0,
 	    "Events per message from `tfdrift-ingest replay` to the running ingest." },
+	{ "ingest", "replay_in_flight", TD_CFG_INT, "4", 1, 64, NULL, 0,
+	    "Messages `tfdrift-ingest replay` has in flight to the running ingest at once." },
+	{ "ingest", "replay_timeout", TD_CFG_DURATION, "60s", 0, 86400000, NULL, 0,
+	    "How long `tfdrift-ingest replay` waits for one message to be acknowledged (its alerts stored) before counting it failed; 0 waits forever." },
 
 	/* ---- state-loader ---- */
 	{ "state_loader", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
@@ -65,6 +69,10 @@ const td_config_directive td_config_directives[] = {
 	    "Local Terraform state files, each `NAME=PATH` (NAME is the workspace shown in alerts, e.g. prod/network) or a bare PATH (the name is the file name)." },
 	{ "state_loader", "poll_interval", TD_CFG_DURATION, "30s", 1000, 86400000, NULL, 0,
 	    "How often every source is checked for a new state." },
+	{ "state_loader", "max_state_size", TD_CFG_SIZE, "1GiB", 1024, 17179869184.0, NULL, 0,
+	    "Largest state file accepted; a bigger one is refused with an error and the workspace keeps its previous contents." },
+	{ "state_loader", "generation_grace", TD_CFG_DURATION, "60s", 0, 3600000, NULL, 0,
+	    "How long the keys of a replaced index generation stay in Redis after the switch, so readers that just read the old generation can finish; 0 deletes them at once." },
 
 	/* ---- correlator ---- */
 	{ "correlator", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
@@ -101,6 +109,8 @@ const td_config_directive td_config_directives[] = {
 	{ "api_gateway", "db_connections", TD_CFG_INT, "4", 1, 128, NULL, 0,
 	    "PostgreSQL connections kept for API reads." },
 	{ "api_gateway", "threads", TD_CFG_INT, "4", 1, 256, NULL, 0, "HTTP worker threads." },
+	{ "api_gateway", "statement_timeout", TD_CFG_DURATION, "10s", 100, 600000, NULL, 0,
+	    "Longest a REST API query may run in PostgreSQL before it is cancelled (the client gets a 500)." },
 
 	/* ---- notifier ---- */
 	{ "notifier", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },

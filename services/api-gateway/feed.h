@@ -1,0 +1,33 @@
+/* feed.h — committed alerts from persistence's PUB socket.
+ *
+ * A SUB socket dials api_gateway.alerts_url and counts every committed alert
+ * (tfdrift_gateway_alerts_received_total).  The live WebSocket feed (a later
+ * issue) hooks in through gw_feed_opts.on_batch, which sees each decoded
+ * batch on the subscriber's thread.  Nothing here is the only copy of an
+ * alert: a client that missed some reads them from PostgreSQL. */
+#ifndef TFDRIFT_GW_FEED_H
+#define TFDRIFT_GW_FEED_H
+
+#include <stdbool.h>
+
+#include "tfdrift/error.h"
+#include "tfdrift/v1/alert.pb-c.h"
+
+typedef struct gw_feed gw_feed;
+
+typedef struct gw_feed_opts {
+	const char *url;
+	/* Called for each ALERT_COMMITTED batch on the SUB thread; the batch is
+	 * borrowed for the call.  NULL: count only. */
+	void (*on_batch)(void *arg, const Tfdrift__V1__AlertBatch *batch);
+	void *arg;
+} gw_feed_opts;
+
+/* Dials (NNG keeps redialing while persistence is away).  *out owned by caller. */
+int gw_feed_open(gw_feed **out, const gw_feed_opts *opts, td_error *err);
+/* True while connected to a publisher. */
+bool gw_feed_connected(const gw_feed *f);
+/* Closes and frees; NULL is ignored. */
+void gw_feed_close(gw_feed *f);
+
+#endif

@@ -1,0 +1,278 @@
+/* server.c — see server.h.
+ *
+ * Threads: MHD's pool of `threads` threads calls on_request; gw_api_serve is
+ * thread-safe.  We open the listening socket ourselves so a bind failure says
+ * why (address in use, no such address) instead of MHD's bare NULL. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
+
+#define MAX_ARGS 64
+#define CONNECTION_TIMEOUT_S 30
+
+struct gw_server {
+	struct MHD_Daemon *daemon;
+	gw_api *api;
+	int port;
+};
+
+/* MHD calls on_request first with the headers only; con_cls then points at
+ * this so the next calls (body, end) are recognised. */
+static char seen_headers;
+
+typedef struct args {
+	gw_kv kv[MAX_ARGS];
+	size_t n;
+	bool overflow;
+} args;
+
+static enum MHD_Result
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	args *a = cls;
+	(void)kind;
+	if (a->n == MAX_ARGS) {
+		a->overflow = true;
+		return MHD_NO;
+	}
+	a->kv[a->n].key = key;
+	a->kv[a->n].value = value;
+	a->n++;
+	return MHD_YES;
+}
+
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Counts the request under its route and status. */
+static void
+observe(const char *route, unsigned status, double seconds)
+{
+	char labels[256];
+	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%u\"", route, status);
+	td_counter_inc(td_counter_get("tfdrift_gateway_requests_total",
+	    "REST API requests by route pattern and HTTP status.", labels));
+	snprintf(labels, sizeof(labels), "route=\"%s\"", route);
+	td_histogram_observe(td_histogram_get("tfdrift_gateway_request_seconds",
+				 "Time to answer a REST API request.", labels),
+	    seconds);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	gw_server *s = cls;
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == NULL) {
+		*con_cls = &seen_headers;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0; /* no route takes a body: drop it */
+		return MHD_YES;
+	}
+
+	double t0 = mono_seconds();
+	args a = { .n = 0 };
+	gw_response resp;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+	if (a.overflow) {
+		memset(&resp, 0, sizeof(resp));
+		resp.route = "unmatched";
+		resp.status = 400;
+		resp.body = strdup("{\"error\":{\"code\":\"bad_request\","
+				   "\"message\":\"too many query parameters\"}}");
+	} else {
+		gw_api_serve(s->api, method, url, a.kv, a.n, &resp);
+	}
+
+	static const char oom_body[] =
+	    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+	struct MHD_Response *r;
+	if (resp.body != NULL) {
+		r = MHD_create_response_from_buffer(strlen(resp.body), resp.body,
+		    MHD_RESPMEM_MUST_FREE);
+	} else {
+		resp.status = 500;
+		r = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
+		    MHD_RESPMEM_PERSISTENT);
+	}
+	if (r == NULL) {
+		free(resp.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp.allow[0] != '\0') {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, resp.status, r);
+	MHD_destroy_response(r);
+
+	double took = mono_seconds() - t0;
+	observe(resp.route, resp.status, took);
+	TD_DEBUG("request", TD_KV_STR("method", method), TD_KV_STR("path", url),
+	    TD_KV_UINT("status", resp.status), TD_KV_DBL("seconds", took));
+	return ret;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n') {
+		msg[--n] = '\0';
+	}
+	TD_WARN("http server", TD_KV_STR("error", msg));
+}
+
+/* Opens, binds and listens on addr:port.  *fd owned by the caller. */
+static int
+open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sslen;
+	int one = 1;
+	int rv;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*sin);
+		*v6 = false;
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sslen = sizeof(*sin6);
+		*v6 = true;
+	} else {
+		return td_error_set(err, TD_EINVAL,
+		    "api_gateway.bind: '%s' is not an IPv4 or IPv6 address", addr);
+	}
+	int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		return td_error_set(err, TD_EIO, "api: socket: %s", strerror(errno));
+	}
+	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (*v6) {
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (bind(s, (struct sockaddr *)&ss, sslen) != 0) {
+		rv = td_error_set(err, TD_EIO, "api: cannot bind %s port %d: %s", addr, port,
+		    strerror(errno));
+		goto fail;
+	}
+	if (listen(s, 128) != 0) {
+		rv = td_error_set(err, TD_EIO, "api: listen on %s port %d: %s", addr, port,
+		    strerror(errno));
+		goto fail;
+	}
+	*fd = s;
+	return 0;
+fail:
+	close(s);
+	return rv;
+}
+
+static int
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6) {
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* *out owned by caller. */
+int
+gw_server_start(gw_server **out, const char *bind_addr, int port, int threads, gw_api *api,
+    td_error *err)
+{
+	int fd = -1;
+	bool v6 = false;
+	int rv;
+	*out = NULL;
+	gw_server *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	s->api = api;
+	if ((rv = open_listener(bind_addr, port, &fd, &v6, err)) != 0) {
+		goto fail;
+	}
+	s->port = bound_port(fd);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+	    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		rv = td_error_set(err, TD_EDEPEND,
+		    "api: libmicrohttpd could not start on %s port %d", bind_addr, s->port);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+
+fail:
+	if (fd >= 0) {
+		close(fd);
+	}
+	free(s);
+	return rv;
+}
+
+int
+gw_server_port(const gw_server *s)
+{
+	return s->port;
+}
+
+void
+gw_server_stop(gw_server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	/* Stop accepting first; MHD_stop_daemon then lets handlers that are
+	 * running return before it closes the connections. */
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+	MHD_stop_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET) {
+		close(fd);
+	}
+	free(s);
+}

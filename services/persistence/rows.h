@@ -1,0 +1,53 @@
+/* rows.h — DriftAlerts to a parameterised multi-row INSERT.
+ *
+ * Pure logic (no database): validates each alert, maps enums to the text the
+ * schema's CHECK constraints accept, builds the JSON columns with cJSON and
+ * writes one statement
+ *
+ *     INSERT INTO alerts (...) VALUES ($1, ...), (...)
+ *     ON CONFLICT (alert_key) DO NOTHING
+ *     RETURNING id, alert_key, <committed_at as Unix microseconds>
+ *
+ * with every value a text parameter (never spliced into the SQL).  A change
+ * marked sensitive is stored with old/new replaced by "<sensitive>", whatever
+ * the sender put there. */
+#ifndef TFDRIFT_PS_ROWS_H
+#define TFDRIFT_PS_ROWS_H
+
+#include <stddef.h>
+
+#include "tfdrift/error.h"
+#include "tfdrift/v1/alert.pb-c.h"
+
+/* PostgreSQL allows 65535 parameters per statement; at 30 per row this keeps
+ * one statement well inside that. */
+#define PS_ROWS_MAX 1000
+
+/* Values per alert row (the number of columns written). */
+extern const int ps_rows_params_per_row;
+
+typedef struct ps_insert {
+	char *sql;
+	int nparams;
+	const char **values; /* nparams entries; NULL = SQL NULL; borrowed or owned below */
+	char **owned;        /* strings this insert allocated */
+	size_t nowned;
+} ps_insert;
+
+/* Builds the statement for alerts[0..n), 1 <= n <= PS_ROWS_MAX.  first is the
+ * index of alerts[0] in the whole batch, for messages
+ * ("alerts[12].kind: DRIFT_KIND_UNSPECIFIED is not a drift kind").  Values
+ * borrow strings from the alerts, which must outlive *out.
+ * TD_EINVAL for an invalid alert (err names it).  *out is released with
+ * ps_insert_free, also after a failure. */
+int ps_insert_build(ps_insert *out, Tfdrift__V1__DriftAlert *const *alerts, size_t n, size_t first,
+    td_error *err);
+void ps_insert_free(ps_insert *ins);
+
+/* Enum <-> schema text.  NULL / negative when unknown or unspecified. */
+const char *ps_severity_text(int severity);
+const char *ps_kind_text(int kind);
+int ps_severity_from_text(const char *s);
+int ps_kind_from_text(const char *s);
+
+#endif
