@@ -1,0 +1,560 @@
+/* loader.c — sources, change detection, generations, notices. */
+#include "loader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+#include "tfdrift/clock.h"
+#include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
+#include "tfdrift/v1/state.pb-c.h"
+#include "tfstate.h"
+
+#define SECTION "state_loader"
+/* Longest sleep between rounds: how quickly Redis coming back (or losing
+ * the index) is noticed. */
+#define TICK_MS 1000
+/* A failure that repeats with the same text is logged again after this long. */
+#define RELOG_MS 60000
+
+typedef struct source {
+	char *name, *path;
+	tfs_state *state;     /* last good parse, NULL if none yet */
+	int64_t loaded_at_ns; /* when `state` was parsed */
+	char *last_error;     /* NULL when the last attempt succeeded */
+	/* what the file looked like at the last attempt */
+	bool checked;
+	int stat_errno;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	td_gauge *resources;
+	td_counter *errors;
+} source;
+
+struct ldr {
+	const td_config *cfg;
+	td_bus_pub *pub;
+	store *st;
+	source *src;
+	size_t nsrc;
+	size_t max_size;
+	int64_t poll_ms;
+	int64_t next_poll; /* monotonic ms */
+
+	bool dirty;         /* a new generation is needed */
+	const char *reason; /* why, for the notice */
+	uint64_t gen;       /* generation switched to last; 0 none */
+
+	atomic_bool redis_ok;
+	atomic_bool indexed;
+	pthread_mutex_t mu; /* guards redis_why */
+	char redis_why[sizeof(((td_error *)0)->msg)];
+	char last_logged[sizeof(
+	    ((td_error *)0)->msg)]; /* main thread: the last Redis failure logged */
+	int64_t last_logged_at;
+
+	td_gauge *g_generation, *g_switch_ts;
+	td_counter *c_conflicts, *c_redis_errors;
+	td_histogram *h_write;
+};
+
+/* ---- sources ---------------------------------------------------------------- */
+
+int
+ldr_parse_source(const char *spec, char **name, char **path, td_error *err)
+{
+	const char *eq = strchr(spec, '='), *base;
+	int rv = 0;
+
+	*name = NULL;
+	*path = NULL;
+	if (eq != NULL) {
+		*name = strndup(spec, (size_t)(eq - spec));
+		*path = strdup(eq + 1);
+	} else {
+		base = strrchr(spec, '/');
+		*name = strdup(base != NULL ? base + 1 : spec);
+		*path = strdup(spec);
+	}
+	if (*name == NULL || *path == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+	} else if ((*path)[0] == '\0') {
+		rv = td_error_set(err, TD_EINVAL, "state_loader.local_files: \"%s\": no path",
+		    spec);
+	} else if ((*name)[0] == '\0') {
+		rv = td_error_set(err, TD_EINVAL,
+		    "state_loader.local_files: \"%s\": no workspace name (write NAME=PATH)", spec);
+	} else if (strpbrk(*name, "\t\n\r") != NULL) {
+		rv = td_error_set(err, TD_EINVAL,
+		    "state_loader.local_files: \"%s\": the workspace name may not hold a tab or newline",
+		    spec);
+	}
+	if (rv != 0) {
+		free(*name);
+		free(*path);
+		*name = NULL;
+		*path = NULL;
+	}
+	return rv;
+}
+
+/* Prometheus label text workspace="..." with \ " and newline escaped. */
+static void
+workspace_label(const char *name, char *buf, size_t len)
+{
+	size_t j = 0;
+	const char *p;
+
+	j += (size_t)snprintf(buf, len, "workspace=\"");
+	for (p = name; *p != '\0' && j + 4 < len; p++) {
+		if (*p == '\\' || *p == '"') {
+			buf[j++] = '\\';
+			buf[j++] = *p;
+		} else if (*p == '\n') {
+			buf[j++] = '\\';
+			buf[j++] = 'n';
+		} else {
+			buf[j++] = *p;
+		}
+	}
+	buf[j++] = '"';
+	buf[j] = '\0';
+}
+
+static void
+source_failed(source *s, const char *msg)
+{
+	char *copy = strdup(msg);
+
+	free(s->last_error);
+	s->last_error = copy;
+	td_counter_inc(s->errors);
+	TD_ERROR(s->state != NULL ? "state not loaded; keeping the previous contents"
+				  : "state not loaded; the workspace stays empty",
+	    TD_KV_STR("workspace", s->name), TD_KV_STR("path", s->path), TD_KV_STR("error", msg));
+}
+
+/* Reads the file again if it changed.  Returns true when the workspace's
+ * contents or status changed. */
+static bool
+check_source(ldr *l, source *s)
+{
+	struct stat sb;
+	td_error err = { 0 };
+	tfs_state *st = NULL;
+	char msg[sizeof(err.msg) + 64];
+	int e;
+
+	if (stat(s->path, &sb) != 0) {
+		e = errno;
+		if (s->checked && s->stat_errno == e) {
+			return false;
+		}
+		s->checked = true;
+		s->stat_errno = e;
+		snprintf(msg, sizeof(msg), "%s: cannot read: %s", s->path, strerror(e));
+		source_failed(s, msg);
+		return true;
+	}
+	if (s->checked && s->stat_errno == 0 && s->dev == sb.st_dev && s->ino == sb.st_ino &&
+	    s->size == sb.st_size && s->mtime.tv_sec == sb.st_mtim.tv_sec &&
+	    s->mtime.tv_nsec == sb.st_mtim.tv_nsec) {
+		return false;
+	}
+	s->checked = true;
+	s->stat_errno = 0;
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+	s->mtime = sb.st_mtim;
+	if (tfs_parse_file(&st, s->path, l->max_size, &err) != 0) {
+		source_failed(s, err.msg);
+		return true;
+	}
+	tfs_free(s->state);
+	s->state = st;
+	s->loaded_at_ns = td_clock_now_ns();
+	free(s->last_error);
+	s->last_error = NULL;
+	td_gauge_set(s->resources, (double)tfs_indexed_count(st));
+	TD_INFO("state loaded", TD_KV_STR("workspace", s->name), TD_KV_STR("path", s->path),
+	    TD_KV_UINT("serial", tfs_serial(st)), TD_KV_STR("lineage", tfs_lineage(st)),
+	    TD_KV_STR("terraform_version", tfs_terraform_version(st)),
+	    TD_KV_UINT("resources", tfs_indexed_count(st)));
+	return true;
+}
+
+/* The workspace status as JSON; malloc'd, owned by the caller. */
+static char *
+status_json(const source *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	char ts[40];
+	char *out = NULL;
+	bool ok = o != NULL;
+
+	ok = ok && cJSON_AddStringToObject(o, "source", "local") != NULL;
+	ok = ok && cJSON_AddStringToObject(o, "path", s->path) != NULL;
+	if (s->state != NULL) {
+		ok = ok &&
+		    cJSON_AddNumberToObject(o, "serial", (double)tfs_serial(s->state)) != NULL;
+		ok = ok && cJSON_AddStringToObject(o, "lineage", tfs_lineage(s->state)) != NULL;
+		ok = ok &&
+		    cJSON_AddStringToObject(o, "terraform_version",
+			tfs_terraform_version(s->state)) != NULL;
+		ok = ok &&
+		    cJSON_AddNumberToObject(o, "resources", (double)tfs_indexed_count(s->state)) !=
+			NULL;
+		td_clock_format(s->loaded_at_ns, 3, ts, sizeof(ts));
+		ok = ok && cJSON_AddStringToObject(o, "loaded_at", ts) != NULL;
+	} else {
+		ok = ok && cJSON_AddNullToObject(o, "serial") != NULL;
+		ok = ok && cJSON_AddNullToObject(o, "lineage") != NULL;
+		ok = ok && cJSON_AddNullToObject(o, "terraform_version") != NULL;
+		ok = ok && cJSON_AddNumberToObject(o, "resources", 0) != NULL;
+		ok = ok && cJSON_AddNullToObject(o, "loaded_at") != NULL;
+	}
+	ok = ok &&
+	    (s->last_error != NULL ? cJSON_AddStringToObject(o, "last_error", s->last_error) != NULL
+				   : cJSON_AddNullToObject(o, "last_error") != NULL);
+	if (ok) {
+		out = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(o);
+	return out;
+}
+
+/* ---- Redis health ---------------------------------------------------------- */
+
+static void
+redis_down(ldr *l, const td_error *err)
+{
+	int64_t now = td_clock_mono_ms();
+
+	td_counter_inc(l->c_redis_errors);
+	pthread_mutex_lock(&l->mu);
+	snprintf(l->redis_why, sizeof(l->redis_why), "%s", err->msg);
+	pthread_mutex_unlock(&l->mu);
+	atomic_store(&l->redis_ok, false);
+	if (strcmp(l->last_logged, err->msg) != 0 || now - l->last_logged_at >= RELOG_MS) {
+		TD_ERROR("redis unavailable; the index will be written when it is back",
+		    TD_KV_STR("error", err->msg));
+		snprintf(l->last_logged, sizeof(l->last_logged), "%s", err->msg);
+		l->last_logged_at = now;
+	}
+}
+
+static void
+redis_up(ldr *l)
+{
+	if (l->last_logged[0] != '\0') {
+		TD_INFO("redis reachable again");
+		l->last_logged[0] = '\0';
+	}
+	atomic_store(&l->redis_ok, true);
+}
+
+int
+ldr_ready_redis(void *arg, char *why, size_t whylen)
+{
+	ldr *l = arg;
+
+	if (atomic_load(&l->redis_ok)) {
+		return 0;
+	}
+	pthread_mutex_lock(&l->mu);
+	snprintf(why, whylen, "%s", l->redis_why[0] != '\0' ? l->redis_why : "not connected yet");
+	pthread_mutex_unlock(&l->mu);
+	return TD_EDEPEND;
+}
+
+int
+ldr_ready_index(void *arg, char *why, size_t whylen)
+{
+	ldr *l = arg;
+
+	if (atomic_load(&l->indexed)) {
+		return 0;
+	}
+	snprintf(why, whylen, "the first index generation has not been written yet");
+	return TD_EAGAIN;
+}
+
+/* ---- generations ----------------------------------------------------------- */
+
+static void
+publish_notice(ldr *l, const store_result *res, int64_t switched_at)
+{
+	Tfdrift__V1__StateNotice notice = TFDRIFT__V1__STATE_NOTICE__INIT;
+	Tfdrift__V1__WorkspaceStatus *ws = calloc(l->nsrc + 1, sizeof(*ws));
+	Tfdrift__V1__WorkspaceStatus **wp = calloc(l->nsrc + 1, sizeof(*wp));
+	uint8_t *buf = NULL;
+	size_t i, len;
+	int rv;
+
+	if (ws == NULL || wp == NULL) {
+		TD_WARN("state notice not published: out of memory");
+		goto out;
+	}
+	for (i = 0; i < l->nsrc; i++) {
+		const source *s = &l->src[i];
+		tfdrift__v1__workspace_status__init(&ws[i]);
+		ws[i].name = s->name;
+		ws[i].source = "local";
+		if (s->state != NULL) {
+			ws[i].serial = tfs_serial(s->state);
+			ws[i].lineage = (char *)tfs_lineage(s->state);
+			ws[i].resource_count = (uint32_t)tfs_indexed_count(s->state);
+			ws[i].loaded_at_ns = s->loaded_at_ns;
+		}
+		ws[i].last_error = s->last_error != NULL ? s->last_error : "";
+		wp[i] = &ws[i];
+	}
+	notice.generation = res->generation;
+	notice.switched_at_ns = switched_at;
+	notice.n_workspaces = l->nsrc;
+	notice.workspaces = wp;
+	notice.resource_count = (uint32_t)res->resources;
+	notice.reason = (char *)l->reason;
+	len = tfdrift__v1__state_notice__get_packed_size(&notice);
+	if ((buf = malloc(len + 1)) == NULL) {
+		TD_WARN("state notice not published: out of memory");
+		goto out;
+	}
+	tfdrift__v1__state_notice__pack(&notice, buf);
+	if ((rv = td_bus_publish(l->pub, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_STATE_NOTICE, buf,
+		 len, NULL)) != 0) {
+		TD_WARN("state notice not published", TD_KV_STR("error", td_strerror(rv)));
+	}
+out:
+	free(buf);
+	free(wp);
+	free(ws);
+}
+
+static void
+write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
+{
+	store_workspace *ws = calloc(l->nsrc + 1, sizeof(*ws));
+	store_result res;
+	td_error err = { 0 };
+	int64_t t0 = td_clock_mono_ms(), now_ns;
+	size_t i;
+	int rv;
+
+	if (ws == NULL) {
+		TD_ERROR("index not written: out of memory");
+		return;
+	}
+	for (i = 0; i < l->nsrc; i++) {
+		ws[i].name = l->src[i].name;
+		ws[i].state = l->src[i].state;
+		if ((ws[i].status_json = status_json(&l->src[i])) == NULL) {
+			TD_ERROR("index not written: out of memory");
+			goto out;
+		}
+	}
+	rv = store_write_generation(l->st, ws, l->nsrc, cancel, cancel_arg, &res, &err);
+	if (rv == TD_ECLOSED) {
+		goto out;
+	}
+	if (rv != 0) {
+		redis_down(l, &err);
+		goto out;
+	}
+	redis_up(l);
+	now_ns = td_clock_now_ns();
+	l->gen = res.generation;
+	l->dirty = false;
+	td_gauge_set(l->g_generation, (double)res.generation);
+	td_gauge_set(l->g_switch_ts, (double)now_ns / 1e9);
+	td_counter_add(l->c_conflicts, res.conflicts);
+	td_histogram_observe(l->h_write, (double)(td_clock_mono_ms() - t0) / 1000.0);
+	TD_INFO("index generation switched", TD_KV_UINT("generation", res.generation),
+	    TD_KV_STR("reason", l->reason), TD_KV_UINT("workspaces", l->nsrc),
+	    TD_KV_UINT("resources", res.resources), TD_KV_UINT("identifiers", res.identifiers),
+	    TD_KV_UINT("identifier_conflicts", res.conflicts),
+	    TD_KV_INT("ms", td_clock_mono_ms() - t0));
+	if (l->pub != NULL) {
+		publish_notice(l, &res, now_ns);
+	}
+	atomic_store(&l->indexed, true);
+out:
+	for (i = 0; i < l->nsrc; i++) {
+		free((char *)ws[i].status_json);
+	}
+	free(ws);
+}
+
+static void
+mark_dirty(ldr *l, const char *reason)
+{
+	if (!l->dirty) {
+		l->dirty = true;
+		l->reason = reason;
+	}
+}
+
+int
+ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
+{
+	td_error err = { 0 };
+	int64_t now = td_clock_mono_ms(), wait;
+	uint64_t cur;
+	size_t i;
+
+	if (now >= l->next_poll) {
+		for (i = 0; i < l->nsrc; i++) {
+			if (check_source(l, &l->src[i])) {
+				mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
+			}
+		}
+		l->next_poll = now + l->poll_ms;
+	}
+	if (!store_connected(l->st)) {
+		if (store_connect(l->st, &err) != 0) {
+			redis_down(l, &err);
+			goto out;
+		}
+	}
+	if (!l->dirty) {
+		/* Redis restarted empty or was flushed: write the index again */
+		if (store_current_generation(l->st, &cur, &err) != 0) {
+			redis_down(l, &err);
+			goto out;
+		}
+		redis_up(l);
+		if (cur != l->gen) {
+			TD_WARN(
+			    "redis no longer holds the current index generation; writing it again",
+			    TD_KV_UINT("expected", l->gen), TD_KV_UINT("found", cur));
+			mark_dirty(l, "redis lost the index");
+		}
+	}
+	if (l->dirty) {
+		write_generation(l, cancel, cancel_arg);
+	}
+out:
+	wait = l->next_poll - td_clock_mono_ms();
+	if (wait > TICK_MS) {
+		wait = TICK_MS;
+	}
+	return wait < 0 ? 0 : (int)wait;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+void
+ldr_set_publisher(ldr *l, td_bus_pub *pub)
+{
+	l->pub = pub;
+}
+
+int
+ldr_new(ldr **out, const td_config *cfg, td_error *err)
+{
+	store_opts so = { 0 };
+	char labels[512];
+	ldr *l;
+	size_t i, j, n;
+	int rv = 0;
+
+	*out = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	l->cfg = cfg;
+	l->poll_ms = td_config_int(cfg, SECTION, "poll_interval");
+	l->max_size = (size_t)td_config_int(cfg, SECTION, "max_state_size");
+	l->next_poll = td_clock_mono_ms();
+	/* the first generation is written even when there is no source */
+	l->dirty = true;
+	l->reason = "startup";
+	n = td_config_list_len(cfg, SECTION, "local_files");
+	if ((l->src = calloc(n + 1, sizeof(*l->src))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		source *s = &l->src[i];
+		if ((rv = ldr_parse_source(td_config_list_item(cfg, SECTION, "local_files", i),
+			 &s->name, &s->path, err)) != 0) {
+			goto out;
+		}
+		l->nsrc++;
+		for (j = 0; j < i; j++) {
+			if (strcmp(l->src[j].name, s->name) == 0) {
+				rv = td_error_set(err, TD_EINVAL,
+				    "state_loader.local_files: workspace \"%s\" is listed twice",
+				    s->name);
+				goto out;
+			}
+		}
+		workspace_label(s->name, labels, sizeof(labels));
+		s->resources = td_gauge_get("tfdrift_state_resources",
+		    "Managed resource instances in the index, per workspace.", labels);
+		s->errors = td_counter_get("tfdrift_state_load_errors_total",
+		    "State files that could not be read or parsed, per workspace.", labels);
+	}
+	l->g_generation = td_gauge_get("tfdrift_state_generation",
+	    "The index generation Redis points at.", NULL);
+	l->g_switch_ts = td_gauge_get("tfdrift_state_last_switch_timestamp_seconds",
+	    "Unix time of the last switch to a new index generation.", NULL);
+	l->c_conflicts = td_counter_get("tfdrift_state_identifier_conflicts_total",
+	    "Identifiers claimed by more than one instance (the first one keeps it).", NULL);
+	l->c_redis_errors = td_counter_get("tfdrift_state_redis_errors_total",
+	    "Failed attempts to reach Redis or to write the index.", NULL);
+	l->h_write = td_histogram_get("tfdrift_state_generation_write_seconds",
+	    "Time to write and switch one index generation.", NULL);
+	so.host = td_config_str(cfg, "redis", "host");
+	so.port = (int)td_config_int(cfg, "redis", "port");
+	so.password = td_config_str(cfg, "redis", "password");
+	so.db = (int)td_config_int(cfg, "redis", "db");
+	so.prefix = td_config_str(cfg, "redis", "key_prefix");
+	so.timeout_ms = (int)td_config_int(cfg, "redis", "timeout");
+	so.grace_ms = td_config_int(cfg, SECTION, "generation_grace");
+	if ((rv = store_new(&l->st, &so)) != 0) {
+		td_error_set(err, rv, "out of memory");
+		goto out;
+	}
+	if (n == 0) {
+		TD_WARN(
+		    "no state sources configured (state_loader.local_files); the index will be empty");
+	}
+	*out = l;
+	l = NULL;
+out:
+	ldr_free(l);
+	return rv;
+}
+
+void
+ldr_free(ldr *l)
+{
+	size_t i;
+
+	if (l == NULL) {
+		return;
+	}
+	for (i = 0; l->src != NULL && i < l->nsrc; i++) {
+		free(l->src[i].name);
+		free(l->src[i].path);
+		free(l->src[i].last_error);
+		tfs_free(l->src[i].state);
+	}
+	free(l->src);
+	store_free(l->st);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}

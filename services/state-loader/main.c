@@ -1,0 +1,81 @@
+/* tfdrift-state-loader — Terraform states in, resource index in Redis out.
+ *
+ * Loads every configured state, writes the index as a new Redis generation,
+ * switches to it, and publishes a StateNotice; then watches the sources and
+ * repeats on every change (loader.h). */
+#include <stdio.h>
+
+#include "loader.h"
+#include "tfdrift/bus.h"
+#include "tfdrift/config.h"
+#include "tfdrift/lifecycle.h"
+#include "tfdrift/log.h"
+
+static const td_app_info app_info = {
+	.name = "tfdrift-state-loader",
+	.section = "state_loader",
+	.summary = "Terraform state files in, the resource index in Redis out",
+	.usage = NULL,
+};
+
+static bool
+stopping(void *arg)
+{
+	return td_app_stopping(arg);
+}
+
+static int
+run(td_app *app)
+{
+	const td_config *cfg = td_app_config(app);
+	const char *pub_url = td_config_str(cfg, "state_loader", "state_pub_listen");
+	td_bus_pub *pub = NULL;
+	ldr *loader = NULL;
+	td_error err;
+	int status = 1, wait_ms;
+
+	td_error_clear(&err);
+	if (ldr_new(&loader, cfg, &err) != 0) {
+		/* a bad source list is a configuration error */
+		fprintf(stderr, "tfdrift-state-loader: %s\n", err.msg);
+		return 2;
+	}
+	if (td_app_start_admin(app, &err) != 0 ||
+	    td_bus_pub_open(&pub, "state_loader.state", pub_url, &err) != 0) {
+		goto fail;
+	}
+	ldr_set_publisher(loader, pub);
+	td_admin_add_check(td_app_admin(app), "redis", ldr_ready_redis, loader);
+	td_admin_add_check(td_app_admin(app), "index", ldr_ready_index, loader);
+	TD_INFO("state-loader running", TD_KV_STR("state_pub_listen", pub_url),
+	    TD_KV_INT("sources",
+		(long long)td_config_list_len(cfg, "state_loader", "local_files")));
+
+	while (!td_app_stopping(app)) {
+		wait_ms = ldr_tick(loader, stopping, app);
+		td_app_wait(app, wait_ms);
+	}
+	TD_INFO("stopping");
+	status = 0;
+	goto out;
+fail:
+	TD_ERROR("cannot start", TD_KV_STR("error", err.msg));
+out:
+	ldr_free(loader);
+	td_bus_pub_close(pub);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	td_app *app = NULL;
+	int status;
+
+	if (td_app_init(&app, &app_info, argc, argv, &status) != 0) {
+		return status;
+	}
+	status = run(app);
+	td_app_free(app);
+	return status;
+}

@@ -1,0 +1,654 @@
+/* store.c — generations of the resource index in Redis (hiredis, blocking). */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "index.h"
+#include "tfdrift/log.h"
+
+/* Commands per pipeline round trip, and bytes after which a chunk is sent
+ * early (attribute JSON can be large). */
+#define CHUNK 512
+#define CHUNK_BYTES (1u << 20)
+#define SCAN_COUNT "1000"
+
+typedef struct strvec {
+	char **v;
+	size_t n, cap;
+} strvec;
+
+struct store {
+	redisContext *rc;
+	char *host, *password, *prefix;
+	int port, db, timeout_ms;
+	int64_t grace_ms;
+	strvec live;       /* keys of the generation `gen` points at, to retire next time */
+	uint64_t live_gen; /* that generation; 0 none */
+	bool full_sweep;   /* keys of unknown generations may exist: scan for them */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void
+sv_free(strvec *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++) {
+		free(sv->v[i]);
+	}
+	free(sv->v);
+	*sv = (strvec){ 0 };
+}
+
+/* Takes ownership of s (freed on failure too). */
+static int
+sv_push(strvec *sv, char *s)
+{
+	size_t ncap;
+	char **nv;
+
+	if (sv->n == sv->cap) {
+		ncap = sv->cap ? sv->cap * 2 : 256;
+		if ((nv = realloc(sv->v, ncap * sizeof(*nv))) == NULL) {
+			free(s);
+			return TD_ENOMEM;
+		}
+		sv->v = nv;
+		sv->cap = ncap;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+/* printf into a new string; NULL when out of memory.  Owned by the caller. */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *
+fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int r;
+
+	va_start(ap, f);
+	r = vasprintf(&s, f, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+/* A connection-level failure: the context is unusable from here on. */
+static int
+conn_fail(store *s, const char *what, td_error *err)
+{
+	td_error_set(err, TD_EDEPEND, "redis %s:%d: %s: %s", s->host, s->port, what,
+	    s->rc != NULL && s->rc->err ? s->rc->errstr : "connection lost");
+	if (s->rc != NULL) {
+		redisFree(s->rc);
+		s->rc = NULL;
+	}
+	s->full_sweep = true;
+	return TD_EDEPEND;
+}
+
+/* Runs one command synchronously; *out owned by the caller (freeReplyObject).
+ * A Redis error reply is TD_EDEPEND with the reply's text. */
+static int
+command(store *s, redisReply **out, td_error *err, const char *what, int argc, const char **argv)
+{
+	redisReply *r;
+
+	*out = NULL;
+	if (s->rc == NULL) {
+		td_error_set(err, TD_EDEPEND, "redis %s:%d: not connected", s->host, s->port);
+		return TD_EDEPEND;
+	}
+	r = redisCommandArgv(s->rc, argc, argv, NULL);
+	if (r == NULL) {
+		return conn_fail(s, what, err);
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		td_error_set(err, TD_EDEPEND, "redis %s:%d: %s: %s", s->host, s->port, what,
+		    r->str);
+		freeReplyObject(r);
+		return TD_EDEPEND;
+	}
+	*out = r;
+	return 0;
+}
+
+/* ---- pipelining ---------------------------------------------------------- */
+
+typedef struct pipeline {
+	store *s;
+	size_t pending, bytes;
+	const char *ident[CHUNK]; /* set for HSETNX: the identifier, for clash reports */
+	size_t conflicts;
+} pipeline;
+
+static int
+pl_flush(pipeline *p, td_error *err)
+{
+	redisReply *r;
+	size_t i;
+	int rv = 0;
+
+	for (i = 0; i < p->pending; i++) {
+		if (redisGetReply(p->s->rc, (void **)&r) != REDIS_OK || r == NULL) {
+			p->pending = 0;
+			return conn_fail(p->s, "pipeline", err);
+		}
+		/* read every reply even after an error, so the stream stays in step */
+		if (r->type == REDIS_REPLY_ERROR && rv == 0) {
+			rv = td_error_set(err, TD_EDEPEND, "redis %s:%d: %s", p->s->host,
+			    p->s->port, r->str);
+		} else if (p->ident[i] != NULL && r->type == REDIS_REPLY_INTEGER &&
+		    r->integer == 0) {
+			p->conflicts++;
+			TD_DEBUG("identifier already claimed by another instance",
+			    TD_KV_STR("identifier", p->ident[i]));
+		}
+		freeReplyObject(r);
+	}
+	p->pending = 0;
+	p->bytes = 0;
+	return rv;
+}
+
+static int
+pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, const char *ident,
+    td_error *err)
+{
+	int i;
+
+	if (redisAppendCommandArgv(p->s->rc, argc, argv, lens) != REDIS_OK) {
+		return conn_fail(p->s, "pipeline", err);
+	}
+	p->ident[p->pending++] = ident;
+	for (i = 0; i < argc; i++) {
+		p->bytes += lens[i];
+	}
+	if (p->pending == CHUNK || p->bytes >= CHUNK_BYTES) {
+		return pl_flush(p, err);
+	}
+	return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+int
+store_new(store **out, const store_opts *o)
+{
+	store *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		return TD_ENOMEM;
+	}
+	s->host = strdup(o->host != NULL ? o->host : "127.0.0.1");
+	s->password = strdup(o->password != NULL ? o->password : "");
+	s->prefix = strdup(o->prefix != NULL ? o->prefix : "");
+	if (s->host == NULL || s->password == NULL || s->prefix == NULL) {
+		store_free(s);
+		return TD_ENOMEM;
+	}
+	s->port = o->port;
+	s->db = o->db;
+	s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+	s->grace_ms = o->grace_ms;
+	s->full_sweep = true;
+	*out = s;
+	return 0;
+}
+
+void
+store_free(store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->rc != NULL) {
+		redisFree(s->rc);
+	}
+	sv_free(&s->live);
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+	}
+	free(s->host);
+	free(s->password);
+	free(s->prefix);
+	free(s);
+}
+
+bool
+store_connected(const store *s)
+{
+	return s->rc != NULL;
+}
+
+int
+store_connect(store *s, td_error *err)
+{
+	struct timeval tv = { .tv_sec = s->timeout_ms / 1000,
+		.tv_usec = (s->timeout_ms % 1000) * 1000 };
+	redisReply *r = NULL;
+	char db[16];
+	int rv;
+
+	if (s->rc != NULL) {
+		return 0;
+	}
+	/* a host that is a path is a unix socket */
+	s->rc = s->host[0] == '/' ? redisConnectUnixWithTimeout(s->host, tv)
+				  : redisConnectWithTimeout(s->host, s->port, tv);
+	if (s->rc == NULL || s->rc->err) {
+		return conn_fail(s, "connect", err);
+	}
+	if (redisSetTimeout(s->rc, tv) != REDIS_OK) {
+		return conn_fail(s, "set timeout", err);
+	}
+	if (s->password[0] != '\0') {
+		const char *argv[] = { "AUTH", s->password };
+		if ((rv = command(s, &r, err, "AUTH", 2, argv)) != 0) {
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if (s->db != 0) {
+		const char *argv[] = { "SELECT", db };
+		snprintf(db, sizeof(db), "%d", s->db);
+		if ((rv = command(s, &r, err, "SELECT", 2, argv)) != 0) {
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
+fail:
+	if (s->rc != NULL) {
+		redisFree(s->rc);
+		s->rc = NULL;
+	}
+	return rv;
+}
+
+int
+store_current_generation(store *s, uint64_t *gen, td_error *err)
+{
+	redisReply *r = NULL;
+	char *key = fmt("%sgen", s->prefix);
+	const char *argv[2] = { "GET", key };
+	int rv;
+
+	*gen = 0;
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if ((rv = command(s, &r, err, "GET gen", 2, argv)) != 0) {
+		goto out;
+	}
+	if (r->type == REDIS_REPLY_STRING) {
+		*gen = strtoull(r->str, NULL, 10);
+	}
+out:
+	freeReplyObject(r);
+	free(key);
+	return rv;
+}
+
+/* ---- writing a generation ------------------------------------------------ */
+
+static int
+write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_workspace *w,
+    strvec *keys, store_result *res, bool (*cancel)(void *), void *cancel_arg, td_error *err)
+{
+	const tfs_instance *in;
+	const char *ids[IDX_MAX];
+	char *value = NULL, *json = NULL, *key = NULL;
+	size_t i, k, nids;
+	int rv = 0;
+
+	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
+		if (!tfs_instance_indexed(in)) {
+			continue;
+		}
+		if (cancel != NULL && p->pending == 0 && cancel(cancel_arg)) {
+			rv = td_error_set(err, TD_ECLOSED, "stopping");
+			goto out;
+		}
+		value = fmt("%s\t%s\t%s", w->name, in->address, in->type);
+		key = fmt("%sg:%" PRIu64 ":res:%s:%s", p->s->prefix, gen, w->name, in->address);
+		json = cJSON_PrintUnformatted(in->attributes);
+		if (value == NULL || key == NULL || json == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		nids = idx_identifiers(in->type, in->attributes, ids, IDX_MAX);
+		for (k = 0; k < nids; k++) {
+			const char *argv[] = { "HSETNX", idx_key, ids[k], value };
+			size_t lens[] = { 6, strlen(idx_key), strlen(ids[k]), strlen(value) };
+			if ((rv = pl_add(p, 4, argv, lens, ids[k], err)) != 0) {
+				goto out;
+			}
+			res->identifiers++;
+		}
+		{
+			const char *argv[] = { "SET", key, json };
+			size_t lens[] = { 3, strlen(key), strlen(json) };
+			if ((rv = pl_add(p, 3, argv, lens, NULL, err)) != 0) {
+				goto out;
+			}
+		}
+		res->resources++;
+		cJSON_free(json);
+		json = NULL;
+		free(value);
+		value = NULL;
+		rv = sv_push(keys, key);
+		key = NULL;
+		if (rv != 0) {
+			td_error_set(err, rv, "out of memory");
+			goto out;
+		}
+	}
+out:
+	free(value);
+	free(key);
+	cJSON_free(json);
+	return rv;
+}
+
+/* MULTI; SET gen; DEL workspaces; HSET workspaces ...; EXEC */
+static int
+switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, td_error *err)
+{
+	char *gen_key = fmt("%sgen", s->prefix), *ws_key = fmt("%sworkspaces", s->prefix);
+	char genbuf[24];
+	const char **argv = calloc(2 + 2 * n, sizeof(*argv));
+	redisReply *r = NULL;
+	size_t i, replies = 0;
+	int rv = 0;
+
+	if (gen_key == NULL || ws_key == NULL || argv == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
+	argv[0] = "HSET";
+	argv[1] = ws_key;
+	for (i = 0; i < n; i++) {
+		argv[2 + 2 * i] = ws[i].name;
+		argv[3 + 2 * i] = ws[i].status_json;
+	}
+	if (redisAppendCommand(s->rc, "MULTI") != REDIS_OK ||
+	    redisAppendCommand(s->rc, "SET %s %s", gen_key, genbuf) != REDIS_OK ||
+	    redisAppendCommand(s->rc, "DEL %s", ws_key) != REDIS_OK ||
+	    (n > 0 && redisAppendCommandArgv(s->rc, (int)(2 + 2 * n), argv, NULL) != REDIS_OK) ||
+	    redisAppendCommand(s->rc, "EXEC") != REDIS_OK) {
+		rv = conn_fail(s, "switch", err);
+		goto out;
+	}
+	replies = n > 0 ? 5 : 4;
+	for (i = 0; i < replies; i++) {
+		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
+			rv = conn_fail(s, "switch", err);
+			goto out;
+		}
+		if (rv == 0 &&
+		    (r->type == REDIS_REPLY_ERROR ||
+			(i == replies - 1 && r->type != REDIS_REPLY_ARRAY))) {
+			rv = td_error_set(err, TD_EDEPEND,
+			    "redis %s:%d: switch to generation %s: %s", s->host, s->port, genbuf,
+			    r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+out:
+	free(argv);
+	free(gen_key);
+	free(ws_key);
+	return rv;
+}
+
+/* Gives each key the grace TTL, or unlinks it when there is no grace. */
+static int
+retire_keys(store *s, char *const *keys, size_t n, td_error *err)
+{
+	pipeline p = { .s = s };
+	char ms[24];
+	size_t i;
+	int rv;
+
+	snprintf(ms, sizeof(ms), "%lld", (long long)s->grace_ms);
+	for (i = 0; i < n; i++) {
+		const char *argv[] = { s->grace_ms > 0 ? "PEXPIRE" : "UNLINK", keys[i], ms };
+		size_t lens[] = { strlen(argv[0]), strlen(keys[i]), strlen(ms) };
+		if ((rv = pl_add(&p, s->grace_ms > 0 ? 3 : 2, argv, lens, NULL, err)) != 0) {
+			return rv;
+		}
+	}
+	return pl_flush(&p, err);
+}
+
+/* SCAN MATCH pattern: the prefix with glob characters escaped, then g:* */
+static char *
+scan_pattern(const char *prefix)
+{
+	size_t n = strlen(prefix), i, j = 0;
+	char *p = malloc(2 * n + 4);
+
+	if (p == NULL) {
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (strchr("*?[]\\", prefix[i]) != NULL) {
+			p[j++] = '\\';
+		}
+		p[j++] = prefix[i];
+	}
+	memcpy(p + j, "g:*", 4);
+	return p;
+}
+
+/* Among keys[], the ones of a generation other than keep and without a TTL. */
+static int
+retire_scanned(store *s, redisReply *keys, uint64_t keep, td_error *err)
+{
+	size_t plen = strlen(s->prefix), i, m, nc = 0;
+	char **cand = calloc(keys->elements + 1, sizeof(*cand));
+	redisReply *r;
+	char *end;
+	uint64_t g;
+	int rv = 0;
+
+	if (cand == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < keys->elements; i++) {
+		const char *k = keys->element[i]->str;
+		if (keys->element[i]->type != REDIS_REPLY_STRING || strlen(k) < plen + 2) {
+			continue;
+		}
+		g = strtoull(k + plen + 2, &end, 10);
+		if (*end == ':' && g != keep) {
+			cand[nc++] = keys->element[i]->str;
+		}
+	}
+	/* PTTL first: a key that already has a TTL keeps it (no endless extension) */
+	for (i = 0; i < nc; i++) {
+		if (redisAppendCommand(s->rc, "PTTL %s", cand[i]) != REDIS_OK) {
+			rv = conn_fail(s, "sweep", err);
+			goto out;
+		}
+	}
+	for (i = 0; i < nc; i++) {
+		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
+			rv = conn_fail(s, "sweep", err);
+			goto out;
+		}
+		if (r->type != REDIS_REPLY_INTEGER || r->integer != -1) {
+			cand[i] = NULL;
+		}
+		freeReplyObject(r);
+	}
+	for (i = 0, m = 0; i < nc; i++) {
+		if (cand[i] != NULL) {
+			cand[m++] = cand[i];
+		}
+	}
+	rv = retire_keys(s, cand, m, err);
+out:
+	free(cand);
+	return rv;
+}
+
+static int
+sweep(store *s, uint64_t keep, bool (*cancel)(void *), void *cancel_arg, td_error *err)
+{
+	char *pattern = scan_pattern(s->prefix);
+	char cursor[32] = "0";
+	redisReply *r = NULL;
+	int rv = 0;
+
+	if (pattern == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	do {
+		const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT };
+		if ((rv = command(s, &r, err, "SCAN", 6, argv)) != 0) {
+			goto out;
+		}
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			rv = td_error_set(err, TD_EDEPEND, "redis: unexpected SCAN reply");
+			goto out;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		if ((rv = retire_scanned(s, r->element[1], keep, err)) != 0) {
+			goto out;
+		}
+		freeReplyObject(r);
+		r = NULL;
+		if (cancel != NULL && cancel(cancel_arg)) {
+			rv = td_error_set(err, TD_ECLOSED, "stopping");
+			goto out;
+		}
+	} while (strcmp(cursor, "0") != 0);
+out:
+	freeReplyObject(r);
+	free(pattern);
+	return rv;
+}
+
+int
+store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
+    void *cancel_arg, store_result *res, td_error *err)
+{
+	pipeline *p = NULL;
+	strvec keys = { 0 };
+	redisReply *r = NULL;
+	char *seq_key = NULL, *idx_key = NULL;
+	uint64_t gen;
+	size_t i;
+	int rv;
+
+	*res = (store_result){ 0 };
+	if ((rv = store_connect(s, err)) != 0) {
+		return rv;
+	}
+	seq_key = fmt("%sgen_seq", s->prefix);
+	p = calloc(1, sizeof(*p));
+	if (seq_key == NULL || p == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	p->s = s;
+	{
+		const char *argv[] = { "INCR", seq_key };
+		if ((rv = command(s, &r, err, "INCR gen_seq", 2, argv)) != 0) {
+			goto out;
+		}
+	}
+	if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
+		rv = td_error_set(err, TD_EDEPEND, "redis: INCR %s: unexpected reply", seq_key);
+		goto out;
+	}
+	gen = (uint64_t)r->integer;
+	if (gen <= s->live_gen) {
+		/* gen_seq went back (Redis restarted empty): keep generations
+		 * increasing, so a new one never reuses the names of the keys
+		 * about to be retired */
+		char by[24];
+		const char *argv[] = { "INCRBY", seq_key, by };
+		snprintf(by, sizeof(by), "%" PRIu64, s->live_gen - gen + 1);
+		freeReplyObject(r);
+		r = NULL;
+		if ((rv = command(s, &r, err, "INCRBY gen_seq", 3, argv)) != 0) {
+			goto out;
+		}
+		if (r->type != REDIS_REPLY_INTEGER || (uint64_t)r->integer <= s->live_gen) {
+			rv = td_error_set(err, TD_EDEPEND, "redis: INCRBY %s: unexpected reply",
+			    seq_key);
+			goto out;
+		}
+		gen = (uint64_t)r->integer;
+	}
+	/* from here a failure leaves keys of an unswitched generation behind */
+	s->full_sweep = true;
+	idx_key = fmt("%sg:%" PRIu64 ":idx", s->prefix, gen);
+	if (idx_key == NULL || sv_push(&keys, fmt("%s", idx_key)) != 0 || keys.v[0] == NULL) {
+		td_error_set(err, TD_ENOMEM, "out of memory");
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (ws[i].state != NULL &&
+		    (rv = write_workspace(p, idx_key, gen, &ws[i], &keys, res, cancel, cancel_arg,
+			 err)) != 0) {
+			goto out;
+		}
+	}
+	if ((rv = pl_flush(p, err)) != 0 || (rv = switch_generation(s, gen, ws, n, err)) != 0) {
+		goto out;
+	}
+	res->generation = gen;
+	res->conflicts = p->conflicts;
+	{
+		td_error serr = { 0 };
+		int srv = 0;
+		/* the switch is done; retiring old keys is housekeeping */
+		if (s->full_sweep) {
+			srv = sweep(s, gen, cancel, cancel_arg, &serr);
+		} else if (s->live.n > 0 && s->live_gen != gen) {
+			srv = retire_keys(s, s->live.v, s->live.n, &serr);
+		}
+		s->full_sweep = srv != 0;
+		if (srv != 0 && srv != TD_ECLOSED) {
+			TD_WARN(
+			    "old generation not retired; will scan for it after the next switch",
+			    TD_KV_STR("error", serr.msg));
+		}
+	}
+	sv_free(&s->live);
+	s->live = keys;
+	s->live_gen = gen;
+	keys = (strvec){ 0 };
+out:
+	if (rv != 0 && p != NULL && p->pending > 0 && s->rc != NULL) {
+		/* replies still owed on this connection: drop it rather than resync */
+		conn_fail(s, "abandoned pipeline", NULL);
+	}
+	freeReplyObject(r);
+	sv_free(&keys);
+	free(seq_key);
+	free(idx_key);
+	free(p);
+	return rv;
+}
