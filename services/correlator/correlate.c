@@ -1,0 +1,261 @@
+/* correlate.c — CloudEventBatch -> rule -> AlertBatch -> persistence -> Ack. */
+#include "correlate.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rule.h"
+#include "tfdrift/clock.h"
+#include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
+
+static const struct {
+	Tfdrift__V1__DriftKind kind;
+	const char *labels;
+} kind_labels[] = {
+	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNSPECIFIED, "kind=\"unspecified\"" },
+	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT, "kind=\"drift\"" },
+	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, "kind=\"unmanaged\"" },
+	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, "kind=\"deleted\"" },
+	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, "kind=\"modified\"" },
+};
+#define N_KINDS (sizeof(kind_labels) / sizeof(kind_labels[0]))
+#define MAX_SKIP_REASONS 8
+#define HANDBACK_LOG_MS 10000
+
+struct corr {
+	ridx *index;
+	td_bus_req *persist;
+	int wait_ms;
+	atomic_bool stopping;
+	atomic_llong handback_logged_ms;
+
+	td_counter *events;
+	td_counter *skipped[MAX_SKIP_REASONS];
+	td_counter *alerts[N_KINDS];
+	td_counter *rejected;
+	td_histogram *latency;
+};
+
+int
+corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, td_error *err)
+{
+	corr *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c == NULL)
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	c->index = index;
+	c->persist = persist;
+	c->wait_ms = CORR_PERSIST_WAIT_MS;
+	if (request_timeout_ms > 0 && request_timeout_ms < c->wait_ms)
+		c->wait_ms = request_timeout_ms;
+	atomic_init(&c->stopping, false);
+	atomic_init(&c->handback_logged_ms, 0);
+	c->events = td_counter_get("tfdrift_correlator_events_total",
+	    "CloudEvents correlated (alerts stored, or the event skipped).", NULL);
+	for (size_t i = 0; i < rule_n_skip_reasons && i < MAX_SKIP_REASONS; i++) {
+		char labels[64];
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", rule_skip_reasons[i]);
+		c->skipped[i] = td_counter_get("tfdrift_correlator_events_skipped_total",
+		    "CloudEvents not looked at, by reason (read-only, failed, Terraform's own call).",
+		    labels);
+	}
+	for (size_t i = 0; i < N_KINDS; i++)
+		c->alerts[i] = td_counter_get("tfdrift_correlator_alerts_total",
+		    "Alerts produced and acknowledged by persistence, by kind.",
+		    kind_labels[i].labels);
+	c->rejected = td_counter_get("tfdrift_correlator_batches_rejected_total",
+	    "Requests refused because they did not decode, or persistence refused their alerts.",
+	    NULL);
+	c->latency = td_histogram_get("tfdrift_correlator_request_seconds",
+	    "Time from taking a batch to answering it, persistence included.", NULL);
+	*out = c;
+	return 0;
+}
+
+void
+corr_free(corr *c)
+{
+	free(c);
+}
+
+void
+corr_request_stop(corr *c)
+{
+	atomic_store(&c->stopping, true);
+}
+
+/* True at most once per HANDBACK_LOG_MS: an outage hands back every batch,
+ * again each time ingest asks, and one line says as much as a thousand. */
+static bool
+log_due(atomic_llong *last_ms)
+{
+	long long now = (long long)td_clock_mono_ms();
+	long long last = atomic_load(last_ms);
+
+	if (last != 0 && now - last < HANDBACK_LOG_MS)
+		return false;
+	return atomic_compare_exchange_strong(last_ms, &last, now);
+}
+
+/* reply->payload is malloc'd here and freed by the bus. */
+static int
+reply_ack(td_bus_reply *reply, const char *message_id, int status, uint32_t accepted,
+    uint32_t duplicates, uint32_t produced, const char *error)
+{
+	reply->type = TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ACK;
+	return td_bus_ack_encode(message_id, status, accepted, duplicates, produced, error,
+	    &reply->payload, &reply->len);
+}
+
+static void
+count_skip(corr *c, const char *reason)
+{
+	for (size_t i = 0; i < rule_n_skip_reasons && i < MAX_SKIP_REASONS; i++)
+		if (rule_skip_reasons[i] == reason)
+			td_counter_inc(c->skipped[i]);
+}
+
+static void
+count_alerts(corr *c, const rule_alerts *alerts)
+{
+	for (size_t i = 0; i < alerts->n; i++)
+		for (size_t k = 0; k < N_KINDS; k++)
+			if (kind_labels[k].kind == alerts->items[i]->kind)
+				td_counter_inc(c->alerts[k]);
+}
+
+/* Runs the rule on every event.  On success *skips holds each event's skip
+ * reason (NULL if not skipped); the array is malloc'd and owned by the caller. */
+static int
+evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts,
+    const char ***skips)
+{
+	ridx_conn *conn;
+	int64_t now = td_clock_now_ns();
+	int rv = 0;
+
+	*skips = calloc(batch->n_events + 1, sizeof(**skips));
+	if (*skips == NULL)
+		return TD_ENOMEM;
+	conn = ridx_acquire(c->index);
+	for (size_t i = 0; rv == 0 && i < batch->n_events; i++)
+		rv = rule_evaluate(batch->events[i], ridx_lookup, conn, now, alerts, &(*skips)[i]);
+	ridx_release(c->index, conn);
+	if (rv != 0) {
+		free(*skips);
+		*skips = NULL;
+	}
+	return rv;
+}
+
+/* Sends the alerts to persistence; 0 with *ack (caller owns) when it answered. */
+static int
+store(corr *c, const td_envelope *req, size_t events, const rule_alerts *alerts,
+    Tfdrift__V1__Ack **ack)
+{
+	Tfdrift__V1__AlertBatch ab = TFDRIFT__V1__ALERT_BATCH__INIT;
+	td_envelope *rep = NULL;
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	*ack = NULL;
+	ab.alerts = alerts->items;
+	ab.n_alerts = alerts->n;
+	ab.events = (uint32_t)events;
+	len = tfdrift__v1__alert_batch__get_packed_size(&ab);
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
+		return TD_ENOMEM;
+	tfdrift__v1__alert_batch__pack(&ab, buf);
+	rv = td_bus_request(c->persist, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_BATCH, buf,
+	    len, req->trace_id, c->wait_ms, &rep);
+	free(buf);
+	if (rv != 0)
+		return rv;
+	if (rep->type != TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ACK ||
+	    (*ack = tfdrift__v1__ack__unpack(NULL, rep->payload.len, rep->payload.data)) == NULL)
+		rv = TD_EPROTO;
+	td_bus_envelope_free(rep);
+	return rv;
+}
+
+int
+corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
+{
+	corr *c = arg;
+	Tfdrift__V1__CloudEventBatch *batch = NULL;
+	Tfdrift__V1__Ack *ack = NULL;
+	rule_alerts alerts = { 0 };
+	const char **skips = NULL;
+	int64_t start = td_clock_mono_ms();
+	int rv;
+
+	if (atomic_load(&c->stopping))
+		return TD_ECLOSED;
+	if (req->type != TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH ||
+	    (batch = tfdrift__v1__cloud_event_batch__unpack(NULL, req->payload.len,
+		 req->payload.data)) == NULL) {
+		td_counter_inc(c->rejected);
+		TD_WARN("request is not a CloudEventBatch; rejected", TD_KV_INT("type", req->type),
+		    TD_KV_STR("trace_id", req->trace_id));
+		return reply_ack(reply, req->message_id,
+		    TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, 0, 0, 0,
+		    "payload is not a CloudEventBatch");
+	}
+
+	rv = evaluate(c, batch, &alerts, &skips);
+	if (rv != 0) {
+		if (log_due(&c->handback_logged_ms))
+			TD_INFO("cannot read the resource index now; batch handed back",
+			    TD_KV_STR("trace_id", req->trace_id),
+			    TD_KV_STR("error", td_strerror(rv)));
+		rv = TD_EAGAIN;
+		goto out;
+	}
+	if (alerts.n > 0) {
+		rv = store(c, req, batch->n_events, &alerts, &ack);
+		if (rv != 0 || ack->status == TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY) {
+			if (log_due(&c->handback_logged_ms))
+				TD_INFO(
+				    "persistence did not store the alerts yet; batch handed back",
+				    TD_KV_STR("trace_id", req->trace_id),
+				    TD_KV_STR("error", rv != 0 ? td_strerror(rv) : ack->error),
+				    TD_KV_INT("persistence_peers", td_bus_req_peers(c->persist)));
+			rv = TD_EAGAIN;
+			goto out;
+		}
+		if (ack->status != TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK) {
+			char why[300];
+			td_counter_inc(c->rejected);
+			snprintf(why, sizeof(why), "persistence rejected the alerts: %s",
+			    ack->error);
+			TD_ERROR("persistence rejected the alerts",
+			    TD_KV_STR("trace_id", req->trace_id), TD_KV_STR("error", ack->error),
+			    TD_KV_UINT("alerts", alerts.n));
+			rv = reply_ack(reply, req->message_id,
+			    TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, 0, 0, 0, why);
+			goto out;
+		}
+	}
+	/* stored (or nothing to store): count and answer */
+	td_counter_add(c->events, batch->n_events);
+	for (size_t i = 0; i < batch->n_events; i++)
+		if (skips[i] != NULL)
+			count_skip(c, skips[i]);
+	count_alerts(c, &alerts);
+	TD_DEBUG("batch correlated", TD_KV_STR("trace_id", req->trace_id),
+	    TD_KV_UINT("events", batch->n_events), TD_KV_UINT("alerts", alerts.n));
+	rv = reply_ack(reply, req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK,
+	    (uint32_t)batch->n_events, ack != NULL ? ack->duplicates : 0, (uint32_t)alerts.n, NULL);
+	td_histogram_observe(c->latency, (double)(td_clock_mono_ms() - start) / 1e3);
+out:
+	if (ack != NULL)
+		tfdrift__v1__ack__free_unpacked(ack, NULL);
+	free(skips);
+	rule_alerts_free(&alerts);
+	tfdrift__v1__cloud_event_batch__free_unpacked(batch, NULL);
+	return rv;
+}

@@ -1,0 +1,46 @@
+/* correlate.h — the correlator's work handler: CloudEventBatch in, Ack out.
+ *
+ * For each request from ingest:
+ *   1. decode the CloudEventBatch (a payload that does not decode is answered
+ *      Ack REJECTED: resending it cannot help);
+ *   2. run the rule on every event with a Redis connection of the pool;
+ *      Redis unreachable or no resource index yet -> no reply (TD_EAGAIN), so
+ *      ingest's REQ hands the batch out again later;
+ *   3. send the alerts as one AlertBatch to persistence and wait up to
+ *      CORR_PERSIST_WAIT_MS (or bus.request_timeout when shorter) for its Ack;
+ *   4. reply Ack OK (accepted = events, produced = alerts) only after
+ *      persistence answered OK.  Persistence RETRY, timeout or closing -> no
+ *      reply (resend); persistence REJECTED -> Ack REJECTED with its reason.
+ *      A batch whose events were all skipped is answered OK at once.
+ *
+ * Metrics: tfdrift_correlator_events_total,
+ * tfdrift_correlator_events_skipped_total{reason}, tfdrift_correlator_alerts_total{kind},
+ * tfdrift_correlator_request_seconds, tfdrift_correlator_batches_rejected_total.
+ *
+ * Threads: corr_handle runs on the bus's worker threads, any number at once. */
+#ifndef TFDRIFT_CORRELATOR_CORRELATE_H
+#define TFDRIFT_CORRELATOR_CORRELATE_H
+
+#include "redis_index.h"
+#include "tfdrift/bus.h"
+#include "tfdrift/error.h"
+
+/* Below ingest's FWD_ROUND_MS (3 s), so this replica gives up on a stuck
+ * persistence before ingest hands the batch out again. */
+#define CORR_PERSIST_WAIT_MS 2500
+
+typedef struct corr corr;
+
+/* index and persist are borrowed and must outlive c.  request_timeout_ms:
+ * bus.request_timeout (0: none beyond CORR_PERSIST_WAIT_MS).  *out owned by
+ * the caller (corr_free). */
+int corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, td_error *err);
+void corr_free(corr *c);
+
+/* A td_bus_handler; arg is the corr. */
+int corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply);
+
+/* New requests are handed back at once (TD_ECLOSED).  Safe in a stop hook. */
+void corr_request_stop(corr *c);
+
+#endif

@@ -1,0 +1,368 @@
+/* redis_index.c — resource index lookups in Redis (contract in redis_index.h). */
+#include "redis_index.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tfdrift/clock.h"
+#include "tfdrift/log.h"
+
+/* At most one "no resource index" warning per minute. */
+#define NOGEN_WARN_MS 60000
+
+struct ridx_conn {
+	ridx *r;
+	redisContext *ctx; /* NULL until (re)connected */
+	bool busy;
+};
+
+struct ridx {
+	char *host, *password, *prefix;
+	int port, db, timeout_ms;
+
+	pthread_mutex_t mu; /* pool and generation cache */
+	pthread_cond_t freed;
+	ridx_conn *conns;
+	int nconns;
+
+	char gen[32]; /* "" = none cached */
+	int64_t gen_at_ms;
+	int64_t nogen_warned_ms;
+
+	atomic_bool healthy;
+	atomic_bool loaded;
+	atomic_bool down_logged;
+
+	pthread_t probe;
+	bool probe_started;
+	bool stopping;        /* under mu */
+	pthread_cond_t wake;  /* probe's sleep */
+	ridx_conn probe_conn; /* the probe's own connection */
+};
+
+/* ---- connections -------------------------------------------------------------- */
+
+static void
+set_health(ridx *r, bool ok, const char *why)
+{
+	bool was = atomic_exchange(&r->healthy, ok);
+
+	if (ok && !was) {
+		TD_INFO("redis reachable", TD_KV_STR("host", r->host), TD_KV_INT("port", r->port));
+		atomic_store(&r->down_logged, false);
+	} else if (!ok && !atomic_exchange(&r->down_logged, true)) {
+		TD_WARN("redis unreachable; events are handed back until it returns",
+		    TD_KV_STR("host", r->host), TD_KV_INT("port", r->port),
+		    TD_KV_STR("error", why));
+	}
+}
+
+static void
+conn_reset(ridx_conn *c)
+{
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	c->ctx = NULL;
+}
+
+/* A reply of the expected shape, else NULL with the connection reset and the
+ * index marked unhealthy.  The reply is owned by the caller (freeReplyObject). */
+static redisReply *
+checked(ridx_conn *c, redisReply *rep)
+{
+	const char *why = NULL;
+
+	if (rep == NULL)
+		why = c->ctx->errstr[0] ? c->ctx->errstr : "connection lost";
+	else if (rep->type == REDIS_REPLY_ERROR)
+		why = rep->str;
+	if (why == NULL) {
+		set_health(c->r, true, NULL);
+		return rep;
+	}
+	set_health(c->r, false, why);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	conn_reset(c);
+	return NULL;
+}
+
+static int
+conn_ensure(ridx_conn *c)
+{
+	ridx *r = c->r;
+	struct timeval tv = { .tv_sec = r->timeout_ms / 1000,
+		.tv_usec = (r->timeout_ms % 1000) * 1000 };
+	redisReply *rep;
+
+	if (c->ctx != NULL)
+		return 0;
+	c->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+	if (c->ctx == NULL) {
+		set_health(r, false, "out of memory");
+		return TD_EDEPEND;
+	}
+	if (c->ctx->err) {
+		set_health(r, false, c->ctx->errstr);
+		conn_reset(c);
+		return TD_EDEPEND;
+	}
+	redisSetTimeout(c->ctx, tv);
+	if (r->password[0] != '\0') {
+		rep = checked(c, redisCommand(c->ctx, "AUTH %s", r->password));
+		if (rep == NULL)
+			return TD_EDEPEND;
+		freeReplyObject(rep);
+	}
+	if (r->db != 0) {
+		rep = checked(c, redisCommand(c->ctx, "SELECT %d", r->db));
+		if (rep == NULL)
+			return TD_EDEPEND;
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+/* ---- probe ---------------------------------------------------------------------- */
+
+static void *
+probe_main(void *arg)
+{
+	ridx *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stopping) {
+		struct timespec until;
+		redisReply *rep;
+
+		pthread_mutex_unlock(&r->mu);
+		if (conn_ensure(&r->probe_conn) == 0) {
+			rep = checked(&r->probe_conn, redisCommand(r->probe_conn.ctx, "PING"));
+			if (rep != NULL)
+				freeReplyObject(rep);
+		}
+		pthread_mutex_lock(&r->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += RIDX_PROBE_MS / 1000;
+		until.tv_nsec += (RIDX_PROBE_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!r->stopping)
+			pthread_cond_timedwait(&r->wake, &r->mu, &until);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* ---- pool --------------------------------------------------------------------- */
+
+int
+ridx_open(ridx **out, const ridx_opts *o, td_error *err)
+{
+	ridx *r;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->freed, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	atomic_init(&r->healthy, false);
+	atomic_init(&r->loaded, false);
+	atomic_init(&r->down_logged, false);
+	r->port = o->port;
+	r->db = o->db;
+	r->timeout_ms = o->timeout_ms;
+	r->nconns = o->conns > 0 ? o->conns : 1;
+	r->host = strdup(o->host);
+	r->password = strdup(o->password ? o->password : "");
+	r->prefix = strdup(o->prefix ? o->prefix : "");
+	r->conns = calloc((size_t)r->nconns, sizeof(*r->conns));
+	if (r->host == NULL || r->password == NULL || r->prefix == NULL || r->conns == NULL) {
+		ridx_close(r);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < r->nconns; i++)
+		r->conns[i].r = r;
+	r->probe_conn.r = r;
+	if (pthread_create(&r->probe, NULL, probe_main, r) != 0) {
+		ridx_close(r);
+		return td_error_set(err, TD_EIO, "cannot start the redis probe thread");
+	}
+	r->probe_started = true;
+	*out = r;
+	return 0;
+}
+
+void
+ridx_close(ridx *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->mu);
+	if (r->probe_started)
+		pthread_join(r->probe, NULL);
+	conn_reset(&r->probe_conn);
+	for (int i = 0; r->conns != NULL && i < r->nconns; i++)
+		conn_reset(&r->conns[i]);
+	free(r->conns);
+	free(r->host);
+	free(r->password);
+	free(r->prefix);
+	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->freed);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+ridx_conn *
+ridx_acquire(ridx *r)
+{
+	ridx_conn *c = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (c == NULL) {
+		for (int i = 0; i < r->nconns && c == NULL; i++)
+			if (!r->conns[i].busy)
+				c = &r->conns[i];
+		if (c == NULL)
+			pthread_cond_wait(&r->freed, &r->mu);
+	}
+	c->busy = true;
+	pthread_mutex_unlock(&r->mu);
+	return c;
+}
+
+void
+ridx_release(ridx *r, ridx_conn *c)
+{
+	pthread_mutex_lock(&r->mu);
+	c->busy = false;
+	pthread_cond_signal(&r->freed);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+ridx_invalidate(ridx *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->gen[0] = '\0';
+	pthread_mutex_unlock(&r->mu);
+}
+
+bool
+ridx_healthy(const ridx *r)
+{
+	return atomic_load(&r->healthy);
+}
+
+bool
+ridx_loaded(const ridx *r)
+{
+	return atomic_load(&r->loaded);
+}
+
+/* ---- lookups ------------------------------------------------------------------ */
+
+/* The current generation into gen (cached).  TD_EAGAIN when there is none. */
+static int
+current_gen(ridx_conn *c, char *gen, size_t len)
+{
+	ridx *r = c->r;
+	int64_t now = td_clock_mono_ms();
+	redisReply *rep;
+	int rv;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->gen[0] != '\0' && now - r->gen_at_ms < RIDX_GEN_TTL_MS) {
+		snprintf(gen, len, "%s", r->gen);
+		pthread_mutex_unlock(&r->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	rep = checked(c, redisCommand(c->ctx, "GET %sgen", r->prefix));
+	if (rep == NULL)
+		return TD_EDEPEND;
+	if (rep->type != REDIS_REPLY_STRING || rep->len == 0 || rep->len >= len) {
+		bool warn;
+
+		freeReplyObject(rep);
+		atomic_store(&r->loaded, false);
+		pthread_mutex_lock(&r->mu);
+		warn = r->nogen_warned_ms == 0 || now - r->nogen_warned_ms >= NOGEN_WARN_MS;
+		if (warn)
+			r->nogen_warned_ms = now;
+		pthread_mutex_unlock(&r->mu);
+		if (warn)
+			TD_WARN(
+			    "no resource index in redis yet (has state-loader run?); events are handed back",
+			    TD_KV_STR("key_prefix", r->prefix));
+		return TD_EAGAIN;
+	}
+	snprintf(gen, len, "%.*s", (int)rep->len, rep->str);
+	freeReplyObject(rep);
+	atomic_store(&r->loaded, true);
+	pthread_mutex_lock(&r->mu);
+	snprintf(r->gen, sizeof(r->gen), "%s", gen);
+	r->gen_at_ms = now;
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+/* "workspace\taddress\ttype" -> m.  False when the value is malformed. */
+static bool
+parse_entry(const char *s, size_t len, rule_match *m)
+{
+	const char *t1 = memchr(s, '\t', len);
+	const char *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - s)) : NULL;
+
+	if (t1 == NULL || t2 == NULL)
+		return false;
+	snprintf(m->workspace, sizeof(m->workspace), "%.*s", (int)(t1 - s), s);
+	snprintf(m->address, sizeof(m->address), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+	snprintf(m->type, sizeof(m->type), "%.*s", (int)(len - (size_t)(t2 + 1 - s)), t2 + 1);
+	return m->address[0] != '\0';
+}
+
+int
+ridx_lookup(void *arg, const char *identifier, rule_match *m)
+{
+	ridx_conn *c = arg;
+	char gen[32], key[256];
+	redisReply *rep;
+	int rv;
+
+	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
+		return rv;
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	snprintf(key, sizeof(key), "%sg:%s:idx", c->r->prefix, gen);
+	rep = checked(c, redisCommand(c->ctx, "HGET %s %b", key, identifier, strlen(identifier)));
+	if (rep == NULL)
+		return TD_EDEPEND;
+	if (rep->type == REDIS_REPLY_STRING && parse_entry(rep->str, rep->len, m))
+		rv = 0;
+	else
+		rv = TD_ENOTFOUND;
+	if (rep->type == REDIS_REPLY_STRING && rv != 0)
+		TD_WARN("malformed resource index entry", TD_KV_STR("key", key),
+		    TD_KV_STR("identifier", identifier));
+	freeReplyObject(rep);
+	return rv;
+}

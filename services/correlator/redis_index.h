@@ -1,0 +1,65 @@
+/* redis_index.h — the correlator's read side of the resource index in Redis.
+ *
+ * Layout (docs/architecture.md, "Redis"): <prefix>gen holds the current
+ * generation; <prefix>g:<gen>:idx is a hash identifier -> "workspace\taddress\ttype".
+ *
+ * One hiredis connection per worker (a pool of `conns`), each opened on first
+ * use and reopened after any error (host, port, AUTH password, SELECT db,
+ * connect/command timeout).  The current generation is cached for
+ * RIDX_GEN_TTL_MS and dropped at once by ridx_invalidate (a StateNotice).
+ * While no generation exists (state-loader has not loaded anything yet) a
+ * lookup fails with TD_EAGAIN: answering "not managed" then would flag every
+ * resource as unmanaged.
+ *
+ * Health: ridx_healthy() is the result of the last command on any connection;
+ * a probe thread PINGs every RIDX_PROBE_MS so it recovers while idle.
+ *
+ * Threads: ridx_acquire/ridx_release/ridx_lookup from any worker thread; a
+ * connection is used by one thread at a time. */
+#ifndef TFDRIFT_CORRELATOR_REDIS_INDEX_H
+#define TFDRIFT_CORRELATOR_REDIS_INDEX_H
+
+#include <stdbool.h>
+
+#include "rule.h"
+#include "tfdrift/error.h"
+
+#define RIDX_GEN_TTL_MS 5000
+#define RIDX_PROBE_MS 2000
+
+typedef struct ridx ridx;
+typedef struct ridx_conn ridx_conn;
+
+typedef struct ridx_opts {
+	const char *host;
+	int port;
+	const char *password; /* "" for none */
+	int db;
+	int timeout_ms;
+	const char *prefix; /* redis.key_prefix */
+	int conns;          /* pool size: the number of workers */
+} ridx_opts;
+
+/* Does not connect (Redis may be down at start); the probe thread does.
+ * *out owned by the caller (ridx_close). */
+int ridx_open(ridx **out, const ridx_opts *opts, td_error *err);
+/* Stops the probe, closes every connection, frees r.  All connections must be released. */
+void ridx_close(ridx *r);
+
+/* Borrows a connection (blocks while all are in use). */
+ridx_conn *ridx_acquire(ridx *r);
+void ridx_release(ridx *r, ridx_conn *c);
+
+/* A rule_lookup_fn; arg is a ridx_conn.  0, TD_ENOTFOUND, TD_EAGAIN (no
+ * generation yet) or TD_EDEPEND (Redis error; the connection is reset). */
+int ridx_lookup(void *arg, const char *identifier, rule_match *m);
+
+/* Drops the cached generation (a new one was switched in). */
+void ridx_invalidate(ridx *r);
+
+/* Last command succeeded. */
+bool ridx_healthy(const ridx *r);
+/* A generation exists (as of the last read of it). */
+bool ridx_loaded(const ridx *r);
+
+#endif

@@ -1,0 +1,98 @@
+/* tfdrift-ingest — takes CloudTrail events in and hands them to the correlators.
+ *
+ *   tfdrift-ingest [OPTIONS]                          the daemon
+ *   tfdrift-ingest [OPTIONS] replay [--print] PATH... CloudTrail files into the daemon */
+#include <stdio.h>
+#include <string.h>
+
+#include "forwarder.h"
+#include "replay.h"
+#include "submit.h"
+#include "tfdrift/config.h"
+#include "tfdrift/lifecycle.h"
+#include "tfdrift/log.h"
+
+static const td_app_info app_info = {
+	.name = "tfdrift-ingest",
+	.section = "ingest",
+	.summary = "CloudTrail events (Falco, log files) in, handed to the correlators",
+	.usage = replay_usage,
+};
+
+static int
+correlators_ready(void *arg, char *why, size_t len)
+{
+	if (fwd_correlators(arg) > 0)
+		return 0;
+	snprintf(why, len, "no correlator connected");
+	return -1;
+}
+
+static void
+on_stop(void *arg)
+{
+	fwd_request_stop(arg);
+}
+
+static int
+run_daemon(td_app *app)
+{
+	const td_config *cfg = td_app_config(app);
+	fwd *f = NULL;
+	submit_server *submit = NULL;
+	fwd_opts fo = {
+		.work_url = td_config_str(cfg, "ingest", "work_listen"),
+		.resend_ms = (int)td_config_int(cfg, "bus", "resend_interval"),
+		.timeout_ms = (int)td_config_int(cfg, "bus", "request_timeout"),
+	};
+	td_error err;
+	int status = 1;
+
+	td_error_clear(&err);
+	if (td_app_start_admin(app, &err) != 0)
+		goto fail;
+	if (fwd_open(&f, &fo, &err) != 0)
+		goto fail;
+	td_app_on_stop(app, on_stop, f);
+	if (submit_start(&submit, td_config_str(cfg, "ingest", "submit_listen"),
+		(int)td_config_int(cfg, "ingest", "in_flight"), f, &err) != 0)
+		goto fail;
+	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
+	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
+	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
+
+	td_app_wait(app, -1);
+	TD_INFO("stopping");
+	status = 0;
+	goto out;
+fail:
+	TD_ERROR("cannot start", TD_KV_STR("error", err.msg));
+out:
+	/* inputs first, so every batch in flight is answered or handed back */
+	if (f != NULL)
+		fwd_request_stop(f);
+	submit_stop(submit);
+	fwd_close(f);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	td_app *app = NULL;
+	int status;
+
+	if (td_app_init(&app, &app_info, argc, argv, &status) != 0)
+		return status;
+	if (td_app_argc(app) == 0) {
+		status = run_daemon(app);
+	} else if (strcmp(td_app_argv(app)[0], "replay") == 0) {
+		status = replay_run(app, td_app_argc(app), td_app_argv(app));
+	} else {
+		fprintf(stderr, "tfdrift-ingest: unknown command '%s' (see --help)\n",
+		    td_app_argv(app)[0]);
+		status = 2;
+	}
+	td_app_free(app);
+	return status;
+}
