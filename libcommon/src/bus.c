@@ -796,8 +796,11 @@ td_bus_req_open(td_bus_req **out, const char *name, const char *url, bool listen
 	}
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->idle, NULL);
-	/* <= 0: resend only when the peer's pipe goes away. */
-	r->resend = resend_ms > 0 ? (nng_duration)resend_ms : NNG_DURATION_INFINITE;
+	/* NNG 1.5 resends a request at once when its peer's pipe goes away only
+	 * if a resend time is set; with none it fails the request with
+	 * ECONNRESET.  So "<= 0" (no timed resend) becomes a day, which keeps
+	 * the resend-on-disconnect that hands a dead replica's work to another. */
+	r->resend = resend_ms > 0 ? (nng_duration)resend_ms : (nng_duration)86400000;
 	if ((rv = endpoint_init(&r->ep, name, err)) != 0 ||
 	    (rv = endpoint_open(&r->ep, nng_req0_open, err)) != 0) {
 		goto out;

@@ -80,8 +80,9 @@ void td_bus_rep_stop(td_bus_rep *r);
 
 typedef struct td_bus_req td_bus_req;
 
-/* resend_ms: how long NNG waits for a reply before resending (and a request
- * whose peer disconnects is resent at once to another).  */
+/* resend_ms: how long NNG waits for a reply before resending; <= 0 means no
+ * timed resend (a day).  Either way a request whose peer disconnects is resent
+ * at once to another peer. */
 int td_bus_req_open(td_bus_req **out, const char *name, const char *url, bool listen,
     int resend_ms, td_error *err);
 int td_bus_req_peers(const td_bus_req *r);
