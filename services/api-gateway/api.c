@@ -468,8 +468,9 @@ h_health(gw_api *api, const gw_match *m, const gw_kv *args, size_t nargs, gw_res
 	 * queue behind busy connections. */
 	bool db = pgpool_up(api->pool);
 	bool feed = gw_feed_connected(api->feed);
+	bool state = gw_feed_state_connected(api->feed);
 	cJSON *root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "status", db && feed ? "ok" : "degraded");
+	cJSON_AddStringToObject(root, "status", db && feed && state ? "ok" : "degraded");
 	cJSON *checks = cJSON_AddObjectToObject(root, "checks");
 	cJSON *pg = cJSON_AddObjectToObject(checks, "postgres");
 	cJSON_AddBoolToObject(pg, "ok", db);
@@ -481,6 +482,9 @@ h_health(gw_api *api, const gw_match *m, const gw_kv *args, size_t nargs, gw_res
 	}
 	cJSON *af = cJSON_AddObjectToObject(checks, "alerts_feed");
 	cJSON_AddBoolToObject(af, "connected", feed);
+	cJSON *sf = cJSON_AddObjectToObject(checks, "state_feed");
+	cJSON_AddBoolToObject(sf, "connected", state);
+	cJSON_AddNumberToObject(sf, "generation", (double)gw_feed_state_generation(api->feed));
 	respond_json(resp, 200, root);
 }
 

@@ -84,7 +84,10 @@ main(int argc, char **argv)
 	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, pool);
 
-	gw_feed_opts fo = { .url = td_config_str(cfg, "api_gateway", "alerts_url") };
+	gw_feed_opts fo = {
+		.url = td_config_str(cfg, "api_gateway", "alerts_url"),
+		.state_url = td_config_str(cfg, "api_gateway", "state_url"),
+	};
 	if (gw_feed_open(&feed, &fo, &err) != 0) {
 		TD_ERROR("cannot open the alerts feed", TD_KV_STR("error", err.msg));
 		goto out;
