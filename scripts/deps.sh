@@ -1,33 +1,97 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tfdrift-falco needs to build, run and test.
-# Packages already present are skipped; nothing is done when all are there.
+# deps.sh — `make deps`: installs the Debian 12 packages tfdrift-falco needs to
+# build, run and test.  What is already there is skipped; when nothing is
+# missing it does nothing at all (no apt-get update, no network).
+#
+# Two kinds of requirement:
+#   PACKAGES  libraries and toolchains, checked with dpkg (headers and .pc files
+#             have no command to look for);
+#   COMMANDS  tools checked by command name, because they may come from outside
+#             Debian (Node.js from NodeSource brings its own npm, for example):
+#             the Debian package is installed only when the command is absent.
 set -euo pipefail
 
 PACKAGES=(
-  build-essential make pkg-config gcc clang
-  clang-format clang-tidy cppcheck
-  protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libnng-dev libgrpc-dev libhiredis-dev libpq-dev libmicrohttpd-dev libcjson-dev
-  libyaml-dev libcurl4-openssl-dev zlib1g-dev libssl-dev libwslay-dev
-  libcmocka-dev
-  postgresql postgresql-client redis-server redis-tools
-  curl jq python3 nodejs npm chromium
+	# build
+	build-essential make pkg-config gcc clang
+	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+	libnng-dev libgrpc-dev libhiredis-dev libpq-dev libmicrohttpd-dev libcjson-dev
+	libyaml-dev libcurl4-openssl-dev zlib1g-dev libssl-dev libwslay-dev
+	# unit tests
+	libcmocka-dev
+	# make lint
+	clang-format clang-tidy cppcheck
+	# make run and the integration tests: PostgreSQL 15 server binaries
+	# (/usr/lib/postgresql/15/bin) and Redis
+	postgresql
+)
+
+# command:package
+COMMANDS=(
+	git:git
+	psql:postgresql-client
+	redis-server:redis-server
+	redis-cli:redis-tools
+	curl:curl
+	jq:jq
+	python3:python3
+	ss:iproute2
+	gzip:gzip
+	# browser and API-contract tests (npm packages are installed by the tests)
+	node:nodejs
+	npm:npm
+	chromium:chromium
+	# make bench
+	wrk:wrk
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+for entry in "${COMMANDS[@]}"; do
+	cmd=${entry%%:*}
+	pkg=${entry#*:}
+	if ! command -v "$cmd" >/dev/null 2>&1; then
+		missing+=("$pkg")
+	fi
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+	exit 0
 fi
 
-echo "deps: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# de-duplicate, keep order
+declare -A seen=()
+todo=()
+for p in "${missing[@]}"; do
+	[ -n "${seen[$p]:-}" ] && continue
+	seen[$p]=1
+	todo+=("$p")
+done
+
+echo "deps: installing ${todo[*]}" >&2
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps: not root and no sudo; install these yourself: ${todo[*]}" >&2
+		exit 1
+	}
+	SUDO=(sudo)
+fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
+
+# Make sure what was asked for is now really there.
+still=()
+for entry in "${COMMANDS[@]}"; do
+	command -v "${entry%%:*}" >/dev/null 2>&1 || still+=("${entry%%:*}")
+done
+if [ "${#still[@]}" -gt 0 ]; then
+	echo "deps: still missing after install: ${still[*]}" >&2
+	exit 1
+fi
+echo "deps: done" >&2
