@@ -590,7 +590,7 @@ static void fmt_double(double v, char *buf, size_t len)
 			break;
 	}
 	snprintf(buf, len, "%.*e", prec - 1, v);
-	exp = atoi(strchr(buf, 'e') + 1);
+	exp = (int)strtol(strchr(buf, 'e') + 1, NULL, 10);
 	if (exp < -4 || exp > 20)
 		return;
 	snprintf(buf, len, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);

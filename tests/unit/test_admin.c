@@ -317,6 +317,7 @@ static void test_bad_addresses(void **state)
 	/* NULL metrics serves the default registry */
 	response r;
 	assert_int_equal(http(port, NULL, "/metrics", &r), 0);
+	assert_non_null(r.body);
 	assert_non_null(strstr(r.body, "tfdrift_build_info{version=\"" TD_VERSION "\"} 1\n"));
 	response_free(&r);
 	td_admin_stop(a);

@@ -1,0 +1,333 @@
+/* tfdrift-bus-poke — puts raw bytes on a tfdrift bus socket, for tests.
+ *
+ *   tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]
+ *   tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]
+ *
+ *   DATA is HEXBYTES ("0801..."), --garbage (bytes that are no protobuf) or
+ *   --newer-schema (a well-formed Envelope whose schema_version is newer than
+ *   any receiver knows).
+ *
+ * req: a plain NNG REQ socket (no tfdrift envelope added) dials URL (or
+ * listens on it with --listen, for REP sockets that dial, like the
+ * correlator's), sends DATA once and prints the reply: its length and, if it
+ * is an Envelope, its header and the Ack inside.  Resends are disabled so the
+ * receiver sees the bytes exactly once.
+ * pub: listens on URL as a PUB socket, waits for a subscriber to connect,
+ * publishes DATA --count times (1) and lingers briefly so it is delivered.
+ *
+ * Exit status: 0 done (a reply came back, or the messages were published),
+ * 1 error, 2 usage, 3 timeout (no reply or no subscriber). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "tfdrift/v1/bus.pb-c.h"
+
+/* Not a protobuf: 0xff.. is a varint tag that never ends within 10 bytes. */
+static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 'n', 'o', 't', ' ', 'p', 'r', 'o', 't', 'o', 'b', 'u', 'f', 0x00, 0x01 };
+
+typedef struct poke {
+	const char *mode;
+	const char *url;
+	uint8_t *data; /* owned */
+	size_t len;
+	bool listen;
+	int count;
+	int timeout_ms;
+} poke;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]\n"
+	    "       tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]\n"
+	    "DATA: HEXBYTES | --garbage | --newer-schema\n");
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+/* Decodes hex text into a malloc'd buffer (*out, owned by the caller). */
+static int parse_hex(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n % 2 != 0) {
+		return -1;
+	}
+	uint8_t *b = malloc(n / 2);
+	if (b == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return -1;
+		}
+		b[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*out = b;
+	*outlen = n / 2;
+	return 0;
+}
+
+/* An Envelope with schema_version 99 around a few payload bytes; the buffer is
+ * malloc'd and owned by the caller. */
+static int newer_schema(uint8_t **out, size_t *outlen)
+{
+	Tfdrift__V1__Envelope env = TFDRIFT__V1__ENVELOPE__INIT;
+	static uint8_t payload[] = { 0x0a, 0x00 };
+	env.type = TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH;
+	env.schema_version = 99;
+	env.message_id = "0123456789abcdef0123456789abcdef";
+	env.trace_id = "fedcba9876543210fedcba9876543210";
+	env.producer = "tfdrift-bus-poke";
+	env.payload.data = payload;
+	env.payload.len = sizeof(payload);
+	size_t n = tfdrift__v1__envelope__get_packed_size(&env);
+	uint8_t *b = malloc(n);
+	if (b == NULL) {
+		return -1;
+	}
+	tfdrift__v1__envelope__pack(&env, b);
+	*out = b;
+	*outlen = n;
+	return 0;
+}
+
+static const char *enum_name(const ProtobufCEnumDescriptor *d, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
+	return ev ? ev->name : "?";
+}
+
+/* Prints what a reply holds. */
+static void describe_reply(const uint8_t *buf, size_t len)
+{
+	printf("reply: %zu bytes\n", len);
+	Tfdrift__V1__Envelope *env = tfdrift__v1__envelope__unpack(NULL, len, buf);
+	if (env == NULL) {
+		printf("envelope: does not decode\n");
+		return;
+	}
+	printf("envelope: type=%s schema_version=%u message_id=%s producer=%s\n",
+	    enum_name(&tfdrift__v1__message_type__descriptor, env->type), env->schema_version,
+	    env->message_id, env->producer);
+	if (env->type == TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ACK) {
+		Tfdrift__V1__Ack *ack = tfdrift__v1__ack__unpack(NULL, env->payload.len, env->payload.data);
+		if (ack == NULL) {
+			printf("ack: does not decode\n");
+		} else {
+			printf("ack: status=%s accepted=%u duplicates=%u produced=%u error=\"%s\"\n",
+			    enum_name(&tfdrift__v1__ack_status__descriptor, ack->status), ack->accepted,
+			    ack->duplicates, ack->produced, ack->error);
+			tfdrift__v1__ack__free_unpacked(ack, NULL);
+		}
+	}
+	tfdrift__v1__envelope__free_unpacked(env, NULL);
+}
+
+static int do_req(const poke *p)
+{
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	char *reply = NULL;
+	size_t rlen = 0;
+	int rv, code = 1;
+
+	if ((rv = nng_req0_open(&s)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: req socket: %s\n", nng_strerror(rv));
+		return 1;
+	}
+	/* one copy only: a resend would be counted twice by the receiver */
+	if ((rv = nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, 3600000)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, p->timeout_ms)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, p->timeout_ms)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: options: %s\n", nng_strerror(rv));
+		goto out;
+	}
+	rv = p->listen ? nng_listen(s, p->url, NULL, 0) : nng_dial(s, p->url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: %s %s: %s\n", p->listen ? "listen" : "dial", p->url,
+		    nng_strerror(rv));
+		goto out;
+	}
+	/* REQ holds the message until a peer is there, up to the send timeout */
+	if ((rv = nng_send(s, p->data, p->len, 0)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: send: %s\n", nng_strerror(rv));
+		code = rv == NNG_ETIMEDOUT ? 3 : 1;
+		goto out;
+	}
+	printf("sent: %zu bytes\n", p->len);
+	if ((rv = nng_recv(s, &reply, &rlen, NNG_FLAG_ALLOC)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: no reply: %s\n", nng_strerror(rv));
+		code = rv == NNG_ETIMEDOUT ? 3 : 1;
+		goto out;
+	}
+	describe_reply((const uint8_t *)reply, rlen);
+	code = 0;
+out:
+	if (reply != NULL) {
+		nng_free(reply, rlen);
+	}
+	nng_close(s);
+	return code;
+}
+
+static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void)pipe;
+	(void)ev;
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static int do_pub(const poke *p)
+{
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	atomic_int peers = 0;
+	int rv, code = 1;
+
+	if ((rv = nng_pub0_open(&s)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: pub socket: %s\n", nng_strerror(rv));
+		return 1;
+	}
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_pipe, &peers)) != 0 ||
+	    (rv = nng_listen(s, p->url, NULL, 0)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: listen %s: %s\n", p->url, nng_strerror(rv));
+		goto out;
+	}
+	for (int waited = 0; atomic_load(&peers) == 0; waited += 20) {
+		if (waited >= p->timeout_ms) {
+			fprintf(stderr, "tfdrift-bus-poke: no subscriber within %d ms\n", p->timeout_ms);
+			code = 3;
+			goto out;
+		}
+		nng_msleep(20);
+	}
+	/* the subscriber's side of the pipe starts a moment after ours */
+	nng_msleep(300);
+	for (int i = 0; i < p->count; i++) {
+		if ((rv = nng_send(s, p->data, p->len, 0)) != 0) {
+			fprintf(stderr, "tfdrift-bus-poke: publish: %s\n", nng_strerror(rv));
+			goto out;
+		}
+	}
+	printf("published: %d x %zu bytes to %d subscriber(s)\n", p->count, p->len,
+	    atomic_load(&peers));
+	/* PUB sends asynchronously; closing at once could drop the message */
+	nng_msleep(500);
+	code = 0;
+out:
+	nng_close(s);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", no_argument, NULL, 'l' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "garbage", no_argument, NULL, 'g' },
+		{ "newer-schema", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	poke p = { .count = 1, .timeout_ms = 10000 };
+	int ch, code = 2;
+	char *end;
+
+	while ((ch = getopt_long(argc, argv, "ln:t:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			p.listen = true;
+			break;
+		case 'n':
+			p.count = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || p.count < 1 || p.count > 1000000) {
+				fprintf(stderr, "tfdrift-bus-poke: --count: '%s' is not in 1..1000000\n", optarg);
+				goto out;
+			}
+			break;
+		case 't':
+			p.timeout_ms = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || p.timeout_ms < 1) {
+				fprintf(stderr, "tfdrift-bus-poke: --timeout: '%s' is not a number of ms\n", optarg);
+				goto out;
+			}
+			break;
+		case 'g':
+			free(p.data);
+			p.len = sizeof(garbage);
+			if ((p.data = malloc(p.len)) == NULL) {
+				goto out;
+			}
+			memcpy(p.data, garbage, p.len);
+			break;
+		case 's':
+			free(p.data);
+			p.data = NULL;
+			if (newer_schema(&p.data, &p.len) != 0) {
+				goto out;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			code = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (argc - optind < 2) {
+		usage(stderr);
+		goto out;
+	}
+	p.mode = argv[optind];
+	p.url = argv[optind + 1];
+	if (argc - optind == 3) {
+		free(p.data);
+		p.data = NULL;
+		if (parse_hex(argv[optind + 2], &p.data, &p.len) != 0) {
+			fprintf(stderr, "tfdrift-bus-poke: '%s' is not an even number of hex digits\n",
+			    argv[optind + 2]);
+			goto out;
+		}
+	} else if (argc - optind != 2 || p.data == NULL) {
+		usage(stderr);
+		goto out;
+	}
+
+	if (strcmp(p.mode, "req") == 0) {
+		code = do_req(&p);
+	} else if (strcmp(p.mode, "pub") == 0 && !p.listen) {
+		code = do_pub(&p);
+	} else {
+		usage(stderr);
+	}
+out:
+	free(p.data);
+	return code;
+}
