@@ -30,7 +30,6 @@ CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 LDSAN   := -fsanitize=address,undefined
 endif
 CPPFLAGS := -std=c17 -D_GNU_SOURCE -Ilibcommon/include -I$(GEN) \
-            -DTD_VERSION='"$(VERSION)"' -DTD_GITREV='"$(GITREV)"' \
             $(shell pkg-config --cflags libprotobuf-c libcjson libmicrohttpd hiredis libpq yaml-0.1 libcurl zlib 2>/dev/null)
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS) -pthread -MMD -MP
 
@@ -39,6 +38,15 @@ GRPC_LIBS := $(shell pkg-config --libs grpc 2>/dev/null)
 LIBS      := -lnng $(shell pkg-config --libs libprotobuf-c libcjson libmicrohttpd hiredis libpq yaml-0.1 libcurl zlib 2>/dev/null) \
              -lwslay -lssl -lcrypto -pthread -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# ---- version header: rewritten only when VERSION or the git revision changes,
+# so objects that include it are rebuilt exactly then -------------------------
+VERSION_H := $(GEN)/tfdrift/version.h
+$(VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define TD_VERSION "%s"\n#define TD_GITREV "%s"\n' '$(VERSION)' '$(GITREV)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
 # ---- generated protobuf code ------------------------------------------------
 PROTOS    := $(shell find proto -name '*.proto' | sort)
@@ -64,7 +72,7 @@ $(LIBCOMMON): $(COMMON_O) $(PROTO_O)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(OBJ)/%.o: %.c | $(PROTO_H)
+$(OBJ)/%.o: %.c | $(PROTO_H) $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -114,7 +122,7 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIBCOMMON) $$(patsubst %.c,$(OBJ)/%.o,$$(sh
 	$(CC) $(LDSAN) -o $@ $< $(patsubst %.c,$(OBJ)/%.o,$(shell cat bench/$*.deps 2>/dev/null)) \
 	    $(LIBCOMMON) $(LIBS)
 
-.PHONY: all test test-unit test-integration test-asan bench run deps lint clean format docs
+.PHONY: FORCE all test test-unit test-integration test-asan bench run deps lint clean format docs
 all: $(BINS) $(TOOLS) $(UNITS) $(BENCHES)
 
 deps:

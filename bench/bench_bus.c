@@ -111,8 +111,9 @@ load_thread(void *p)
 
 	for (int i = 0; i < l->count; i++) {
 		td_envelope *rep = NULL;
-		if (td_bus_request(l->req, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH,
-			l->payload, l->len, NULL, 10000, &rep) != 0)
+		if (td_bus_request(l->req,
+			TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH, l->payload,
+			l->len, NULL, 10000, &rep) != 0)
 			l->failures++;
 		td_bus_envelope_free(rep);
 	}
@@ -133,7 +134,10 @@ throughput(td_bus_req *req, size_t batch, int threads, int per_thread)
 		return;
 	t0 = td_clock_mono_ms();
 	for (int i = 0; i < threads; i++) {
-		l[i] = (struct load){ .req = req, .payload = payload, .len = len, .count = per_thread };
+		l[i] = (struct load){ .req = req,
+			.payload = payload,
+			.len = len,
+			.count = per_thread };
 		pthread_create(&tid[i], NULL, load_thread, &l[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -158,13 +162,18 @@ main(void)
 	td_bus_req *req = NULL;
 	uint8_t *payload = NULL;
 	size_t len = 0;
-	enum { N = 5000 };
+	enum {
+		N = 5000
+	};
 	static int64_t lat_us[N];
 	int rv = 1;
 
 	td_log_init("bench_bus", TD_LOG_WARN);
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
-	td_bus_rep_opts o = { .name = "bench.rep", .url = url, .listen = true, .workers = 8,
+	td_bus_rep_opts o = { .name = "bench.rep",
+		.url = url,
+		.listen = true,
+		.workers = 8,
 		.handler = handle };
 	if (td_bus_rep_start(&rep, &o, NULL) != 0 ||
 	    td_bus_req_open(&req, "bench.req", url, false, 30000, NULL) != 0) {

@@ -34,8 +34,8 @@
 #include "tfdrift/v1/bus.pb-c.h"
 
 /* Not a protobuf: 0xff.. is a varint tag that never ends within 10 bytes. */
-static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 'n', 'o', 't', ' ', 'p', 'r', 'o', 't', 'o', 'b', 'u', 'f', 0x00, 0x01 };
+static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	'n', 'o', 't', ' ', 'p', 'r', 'o', 't', 'o', 'b', 'u', 'f', 0x00, 0x01 };
 
 typedef struct poke {
 	const char *mode;
@@ -47,7 +47,8 @@ typedef struct poke {
 	int timeout_ms;
 } poke;
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]\n"
@@ -55,7 +56,8 @@ static void usage(FILE *out)
 	    "DATA: HEXBYTES | --garbage | --newer-schema\n");
 }
 
-static int hexval(char c)
+static int
+hexval(char c)
 {
 	if (c >= '0' && c <= '9') {
 		return c - '0';
@@ -70,7 +72,8 @@ static int hexval(char c)
 }
 
 /* Decodes hex text into a malloc'd buffer (*out, owned by the caller). */
-static int parse_hex(const char *s, uint8_t **out, size_t *outlen)
+static int
+parse_hex(const char *s, uint8_t **out, size_t *outlen)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n % 2 != 0) {
@@ -95,7 +98,8 @@ static int parse_hex(const char *s, uint8_t **out, size_t *outlen)
 
 /* An Envelope with schema_version 99 around a few payload bytes; the buffer is
  * malloc'd and owned by the caller. */
-static int newer_schema(uint8_t **out, size_t *outlen)
+static int
+newer_schema(uint8_t **out, size_t *outlen)
 {
 	Tfdrift__V1__Envelope env = TFDRIFT__V1__ENVELOPE__INIT;
 	static uint8_t payload[] = { 0x0a, 0x00 };
@@ -117,14 +121,16 @@ static int newer_schema(uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-static const char *enum_name(const ProtobufCEnumDescriptor *d, int v)
+static const char *
+enum_name(const ProtobufCEnumDescriptor *d, int v)
 {
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
 	return ev ? ev->name : "?";
 }
 
 /* Prints what a reply holds. */
-static void describe_reply(const uint8_t *buf, size_t len)
+static void
+describe_reply(const uint8_t *buf, size_t len)
 {
 	printf("reply: %zu bytes\n", len);
 	Tfdrift__V1__Envelope *env = tfdrift__v1__envelope__unpack(NULL, len, buf);
@@ -136,20 +142,23 @@ static void describe_reply(const uint8_t *buf, size_t len)
 	    enum_name(&tfdrift__v1__message_type__descriptor, env->type), env->schema_version,
 	    env->message_id, env->producer);
 	if (env->type == TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ACK) {
-		Tfdrift__V1__Ack *ack = tfdrift__v1__ack__unpack(NULL, env->payload.len, env->payload.data);
+		Tfdrift__V1__Ack *ack = tfdrift__v1__ack__unpack(NULL, env->payload.len,
+		    env->payload.data);
 		if (ack == NULL) {
 			printf("ack: does not decode\n");
 		} else {
-			printf("ack: status=%s accepted=%u duplicates=%u produced=%u error=\"%s\"\n",
-			    enum_name(&tfdrift__v1__ack_status__descriptor, ack->status), ack->accepted,
-			    ack->duplicates, ack->produced, ack->error);
+			printf(
+			    "ack: status=%s accepted=%u duplicates=%u produced=%u error=\"%s\"\n",
+			    enum_name(&tfdrift__v1__ack_status__descriptor, ack->status),
+			    ack->accepted, ack->duplicates, ack->produced, ack->error);
 			tfdrift__v1__ack__free_unpacked(ack, NULL);
 		}
 	}
 	tfdrift__v1__envelope__free_unpacked(env, NULL);
 }
 
-static int do_req(const poke *p)
+static int
+do_req(const poke *p)
 {
 	nng_socket s = NNG_SOCKET_INITIALIZER;
 	char *reply = NULL;
@@ -167,10 +176,11 @@ static int do_req(const poke *p)
 		fprintf(stderr, "tfdrift-bus-poke: options: %s\n", nng_strerror(rv));
 		goto out;
 	}
-	rv = p->listen ? nng_listen(s, p->url, NULL, 0) : nng_dial(s, p->url, NULL, NNG_FLAG_NONBLOCK);
+	rv = p->listen ? nng_listen(s, p->url, NULL, 0)
+		       : nng_dial(s, p->url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		fprintf(stderr, "tfdrift-bus-poke: %s %s: %s\n", p->listen ? "listen" : "dial", p->url,
-		    nng_strerror(rv));
+		fprintf(stderr, "tfdrift-bus-poke: %s %s: %s\n", p->listen ? "listen" : "dial",
+		    p->url, nng_strerror(rv));
 		goto out;
 	}
 	/* REQ holds the message until a peer is there, up to the send timeout */
@@ -195,14 +205,16 @@ out:
 	return code;
 }
 
-static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+static void
+on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	(void)pipe;
 	(void)ev;
 	atomic_fetch_add((atomic_int *)arg, 1);
 }
 
-static int do_pub(const poke *p)
+static int
+do_pub(const poke *p)
 {
 	nng_socket s = NNG_SOCKET_INITIALIZER;
 	atomic_int peers = 0;
@@ -219,7 +231,8 @@ static int do_pub(const poke *p)
 	}
 	for (int waited = 0; atomic_load(&peers) == 0; waited += 20) {
 		if (waited >= p->timeout_ms) {
-			fprintf(stderr, "tfdrift-bus-poke: no subscriber within %d ms\n", p->timeout_ms);
+			fprintf(stderr, "tfdrift-bus-poke: no subscriber within %d ms\n",
+			    p->timeout_ms);
 			code = 3;
 			goto out;
 		}
@@ -243,7 +256,8 @@ out:
 	return code;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", no_argument, NULL, 'l' },
@@ -260,20 +274,22 @@ int main(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "ln:t:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'l':
-			p.listen = true;
-			break;
+		case 'l': p.listen = true; break;
 		case 'n':
 			p.count = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || p.count < 1 || p.count > 1000000) {
-				fprintf(stderr, "tfdrift-bus-poke: --count: '%s' is not in 1..1000000\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-bus-poke: --count: '%s' is not in 1..1000000\n",
+				    optarg);
 				goto out;
 			}
 			break;
 		case 't':
 			p.timeout_ms = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || p.timeout_ms < 1) {
-				fprintf(stderr, "tfdrift-bus-poke: --timeout: '%s' is not a number of ms\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-bus-poke: --timeout: '%s' is not a number of ms\n",
+				    optarg);
 				goto out;
 			}
 			break;
@@ -296,9 +312,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			code = 0;
 			goto out;
-		default:
-			usage(stderr);
-			goto out;
+		default: usage(stderr); goto out;
 		}
 	}
 	if (argc - optind < 2) {
@@ -311,7 +325,8 @@ int main(int argc, char **argv)
 		free(p.data);
 		p.data = NULL;
 		if (parse_hex(argv[optind + 2], &p.data, &p.len) != 0) {
-			fprintf(stderr, "tfdrift-bus-poke: '%s' is not an even number of hex digits\n",
+			fprintf(stderr,
+			    "tfdrift-bus-poke: '%s' is not an even number of hex digits\n",
 			    argv[optind + 2]);
 			goto out;
 		}

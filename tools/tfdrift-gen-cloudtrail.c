@@ -34,7 +34,8 @@ typedef struct rng {
 	uint64_t s;
 } rng;
 
-static uint64_t rng_next(rng *r)
+static uint64_t
+rng_next(rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -43,7 +44,8 @@ static uint64_t rng_next(rng *r)
 }
 
 /* A number in [0, n). */
-static uint32_t rng_below(rng *r, uint32_t n)
+static uint32_t
+rng_below(rng *r, uint32_t n)
 {
 	return (uint32_t)(rng_next(r) % n);
 }
@@ -51,7 +53,8 @@ static uint32_t rng_below(rng *r, uint32_t n)
 #define PICK(r, arr) ((arr)[rng_below((r), (uint32_t)(sizeof(arr) / sizeof((arr)[0])))])
 
 /* Writes n lowercase hex digits and a NUL into buf (n+1 chars). */
-static void rand_hex(rng *r, char *buf, size_t n)
+static void
+rand_hex(rng *r, char *buf, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -61,7 +64,8 @@ static void rand_hex(rng *r, char *buf, size_t n)
 }
 
 /* Writes n characters of AWS-style upper-case id alphabet into buf (n+1). */
-static void rand_upper(rng *r, char *buf, size_t n)
+static void
+rand_upper(rng *r, char *buf, size_t n)
 {
 	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 	for (size_t i = 0; i < n; i++) {
@@ -71,7 +75,8 @@ static void rand_upper(rng *r, char *buf, size_t n)
 }
 
 /* A version-4 UUID in buf (37 chars). */
-static void rand_uuid(rng *r, char *buf)
+static void
+rand_uuid(rng *r, char *buf)
 {
 	char h[33];
 	rand_hex(r, h, 32);
@@ -83,10 +88,10 @@ static void rand_uuid(rng *r, char *buf)
 /* ---- the cast and the estate ------------------------------------------------ */
 
 typedef struct actor {
-	bool assumed;           /* AssumedRole (SSO or a role session) or IAMUser */
-	const char *name;       /* user name, or the session name */
-	const char *role;       /* role name for assumed roles */
-	const char *principal;  /* AIDA... / AROA... */
+	bool assumed;          /* AssumedRole (SSO or a role session) or IAMUser */
+	const char *name;      /* user name, or the session name */
+	const char *role;      /* role name for assumed roles */
+	const char *principal; /* AIDA... / AROA... */
 	const char *source_ip;
 } actor;
 
@@ -126,32 +131,37 @@ typedef struct ctx {
 
 /* The pool's i-th name of a kind, deterministic and independent of the seed so
  * a state fixture can name the same resources. */
-static void pool_name(char *buf, size_t len, const char *fmt, uint32_t i)
+static void
+pool_name(char *buf, size_t len, const char *fmt, uint32_t i)
 {
 	snprintf(buf, len, fmt, i);
 }
 
-static void ec2_instance_id(ctx *c, char *buf, size_t len)
+static void
+ec2_instance_id(ctx *c, char *buf, size_t len)
 {
 	pool_name(buf, len, "i-0a1b2c3d4e5f6%04x", rng_below(&c->r, POOL));
 }
 
-static void sg_id(ctx *c, char *buf, size_t len)
+static void
+sg_id(ctx *c, char *buf, size_t len)
 {
 	pool_name(buf, len, "sg-0f1e2d3c4b5a6%04x", rng_below(&c->r, POOL));
 }
 
-static void vpc_id(ctx *c, char *buf, size_t len)
+static void
+vpc_id(ctx *c, char *buf, size_t len)
 {
 	pool_name(buf, len, "vpc-07c3a9e1d5b2f%04x", rng_below(&c->r, 8));
 }
 
-static const char *const apps[] = { "payments", "checkout", "search", "auth", "reports",
-	"ingest", "billing", "catalog" };
+static const char *const apps[] = { "payments", "checkout", "search", "auth", "reports", "ingest",
+	"billing", "catalog" };
 static const char *const envs[] = { "prod", "staging", "dev" };
 
 /* "<app>-<env>-<suffix>" style names shared by buckets, functions, roles ... */
-static void app_name(ctx *c, char *buf, size_t len, const char *suffix)
+static void
+app_name(ctx *c, char *buf, size_t len, const char *suffix)
 {
 	/* two statements: argument evaluation order is unspecified, and the
 	 * output must not depend on the compiler */
@@ -160,7 +170,8 @@ static void app_name(ctx *c, char *buf, size_t len, const char *suffix)
 	snprintf(buf, len, "%s-%s-%s", app, env, suffix);
 }
 
-static cJSON *ec2_response(ctx *c)
+static cJSON *
+ec2_response(ctx *c)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "requestId", c->request_id);
@@ -172,13 +183,14 @@ static cJSON *ec2_response(ctx *c)
  *      resources; each returns the objects it creates to the caller ---------- */
 
 typedef struct shaped {
-	cJSON *request;   /* owned by caller; NULL writes JSON null */
-	cJSON *response;  /* owned by caller; NULL writes JSON null */
-	cJSON *resources; /* owned by caller; NULL omits the key */
+	cJSON *request;    /* owned by caller; NULL writes JSON null */
+	cJSON *response;   /* owned by caller; NULL writes JSON null */
+	cJSON *resources;  /* owned by caller; NULL omits the key */
 	cJSON *additional; /* additionalEventData; owned by caller; NULL omits */
 } shaped;
 
-static cJSON *resource(const char *arn, const char *account, const char *type)
+static cJSON *
+resource(const char *arn, const char *account, const char *type)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "accountId", account);
@@ -187,7 +199,8 @@ static cJSON *resource(const char *arn, const char *account, const char *type)
 	return o;
 }
 
-static void ev_modify_instance_attribute(ctx *c, shaped *s)
+static void
+ev_modify_instance_attribute(ctx *c, shaped *s)
 {
 	static const char *const types[] = { "t3.large", "m5.xlarge", "c6i.2xlarge", "r6g.large" };
 	char id[32];
@@ -199,7 +212,8 @@ static void ev_modify_instance_attribute(ctx *c, shaped *s)
 	s->response = ec2_response(c);
 }
 
-static cJSON *ip_permissions(ctx *c, bool response_rule, const char *group)
+static cJSON *
+ip_permissions(ctx *c, bool response_rule, const char *group)
 {
 	static const int ports[] = { 22, 443, 3389, 5432, 6379, 8080 };
 	static const char *const cidrs[] = { "0.0.0.0/0", "10.0.0.0/8", "203.0.113.0/24",
@@ -236,7 +250,8 @@ static cJSON *ip_permissions(ctx *c, bool response_rule, const char *group)
 	return items;
 }
 
-static void ev_authorize_sg_ingress(ctx *c, shaped *s)
+static void
+ev_authorize_sg_ingress(ctx *c, shaped *s)
 {
 	char id[32];
 	sg_id(c, id, sizeof(id));
@@ -253,7 +268,8 @@ static void ev_authorize_sg_ingress(ctx *c, shaped *s)
 	    ip_permissions(c, true, id));
 }
 
-static void ev_revoke_sg_ingress(ctx *c, shaped *s)
+static void
+ev_revoke_sg_ingress(ctx *c, shaped *s)
 {
 	char id[32];
 	sg_id(c, id, sizeof(id));
@@ -264,7 +280,8 @@ static void ev_revoke_sg_ingress(ctx *c, shaped *s)
 	s->response = ec2_response(c);
 }
 
-static void ev_create_security_group(ctx *c, shaped *s)
+static void
+ev_create_security_group(ctx *c, shaped *s)
 {
 	char name[96], vpc[32], hex[18], id[32];
 	app_name(c, name, sizeof(name), "sg");
@@ -279,7 +296,8 @@ static void ev_create_security_group(ctx *c, shaped *s)
 	cJSON_AddStringToObject(s->response, "groupId", id);
 }
 
-static void ev_terminate_instances(ctx *c, shaped *s)
+static void
+ev_terminate_instances(ctx *c, shaped *s)
 {
 	char id[32];
 	ec2_instance_id(c, id, sizeof(id));
@@ -292,7 +310,8 @@ static void ev_terminate_instances(ctx *c, shaped *s)
 
 	s->response = cJSON_CreateObject();
 	cJSON_AddStringToObject(s->response, "requestId", c->request_id);
-	items = cJSON_AddArrayToObject(cJSON_AddObjectToObject(s->response, "instancesSet"), "items");
+	items = cJSON_AddArrayToObject(cJSON_AddObjectToObject(s->response, "instancesSet"),
+	    "items");
 	it = cJSON_CreateObject();
 	cJSON_AddStringToObject(it, "instanceId", id);
 	cJSON *cur = cJSON_AddObjectToObject(it, "currentState");
@@ -304,7 +323,8 @@ static void ev_terminate_instances(ctx *c, shaped *s)
 	cJSON_AddItemToArray(items, it);
 }
 
-static void ev_modify_vpc_attribute(ctx *c, shaped *s)
+static void
+ev_modify_vpc_attribute(ctx *c, shaped *s)
 {
 	char id[32];
 	vpc_id(c, id, sizeof(id));
@@ -315,7 +335,8 @@ static void ev_modify_vpc_attribute(ctx *c, shaped *s)
 	s->response = ec2_response(c);
 }
 
-static void s3_common(ctx *c, shaped *s, const char *bucket)
+static void
+s3_common(ctx *c, shaped *s, const char *bucket)
 {
 	char host[160], arn[160];
 	snprintf(host, sizeof(host), "%s.s3.%s.amazonaws.com", bucket, c->region);
@@ -334,7 +355,8 @@ static void s3_common(ctx *c, shaped *s, const char *bucket)
 	cJSON_AddNumberToObject(s->additional, "bytesTransferredOut", 0);
 }
 
-static void ev_put_bucket_policy(ctx *c, shaped *s)
+static void
+ev_put_bucket_policy(ctx *c, shaped *s)
 {
 	char bucket[96], res[160];
 	app_name(c, bucket, sizeof(bucket), "assets");
@@ -353,7 +375,8 @@ static void ev_put_bucket_policy(ctx *c, shaped *s)
 	s3_common(c, s, bucket);
 }
 
-static void ev_put_bucket_versioning(ctx *c, shaped *s)
+static void
+ev_put_bucket_versioning(ctx *c, shaped *s)
 {
 	char bucket[96];
 	app_name(c, bucket, sizeof(bucket), "logs");
@@ -365,7 +388,8 @@ static void ev_put_bucket_versioning(ctx *c, shaped *s)
 	s3_common(c, s, bucket);
 }
 
-static void ev_update_function_configuration(ctx *c, shaped *s)
+static void
+ev_update_function_configuration(ctx *c, shaped *s)
 {
 	static const int memory[] = { 128, 256, 512, 1024, 2048 };
 	static const int timeouts[] = { 3, 15, 30, 60, 300 };
@@ -400,15 +424,18 @@ static void ev_update_function_configuration(ctx *c, shaped *s)
 	cJSON_AddStringToObject(s->response, "revisionId", rev);
 	cJSON_AddStringToObject(s->response, "state", "Active");
 	cJSON_AddStringToObject(s->response, "lastUpdateStatus", "InProgress");
-	cJSON_AddStringToObject(s->response, "lastUpdateStatusReason", "The function is being created.");
+	cJSON_AddStringToObject(s->response, "lastUpdateStatusReason",
+	    "The function is being created.");
 	cJSON_AddStringToObject(s->response, "lastUpdateStatusReasonCode", "Creating");
 	cJSON_AddStringToObject(s->response, "packageType", "Zip");
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(s->response, "architectures"),
 	    cJSON_CreateString("x86_64"));
-	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s->response, "ephemeralStorage"), "size", 512);
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s->response, "ephemeralStorage"), "size",
+	    512);
 }
 
-static void ev_put_role_policy(ctx *c, shaped *s)
+static void
+ev_put_role_policy(ctx *c, shaped *s)
 {
 	static const char *const actions[] = { "s3:*", "ec2:*", "iam:PassRole", "kms:Decrypt",
 		"dynamodb:*" };
@@ -424,7 +451,8 @@ static void ev_put_role_policy(ctx *c, shaped *s)
 	cJSON_AddStringToObject(s->request, "policyDocument", doc);
 }
 
-static void ev_attach_role_policy(ctx *c, shaped *s)
+static void
+ev_attach_role_policy(ctx *c, shaped *s)
 {
 	static const char *const policies[] = { "arn:aws:iam::aws:policy/AdministratorAccess",
 		"arn:aws:iam::aws:policy/AmazonS3FullAccess",
@@ -436,7 +464,8 @@ static void ev_attach_role_policy(ctx *c, shaped *s)
 	cJSON_AddStringToObject(s->request, "policyArn", PICK(&c->r, policies));
 }
 
-static void ev_modify_db_instance(ctx *c, shaped *s)
+static void
+ev_modify_db_instance(ctx *c, shaped *s)
 {
 	static const char *const classes[] = { "db.t3.large", "db.r6g.xlarge", "db.m6i.large" };
 	char db[96], arn[200], res[32];
@@ -466,7 +495,8 @@ static void ev_modify_db_instance(ctx *c, shaped *s)
 	cJSON_AddBoolToObject(s->response, "deletionProtection", true);
 }
 
-static void ev_update_table(ctx *c, shaped *s)
+static void
+ev_update_table(ctx *c, shaped *s)
 {
 	char table[96], arn[200];
 	long rcu = 5L * (1 + rng_below(&c->r, 20)), wcu = 5L * (1 + rng_below(&c->r, 10));
@@ -486,7 +516,8 @@ static void ev_update_table(ctx *c, shaped *s)
 	cJSON_AddItemToArray(s->resources, resource(arn, c->account, "AWS::DynamoDB::Table"));
 }
 
-static void ev_set_queue_attributes(ctx *c, shaped *s)
+static void
+ev_set_queue_attributes(ctx *c, shaped *s)
 {
 	char q[96], url[200];
 	app_name(c, q, sizeof(q), "queue");
@@ -499,7 +530,8 @@ static void ev_set_queue_attributes(ctx *c, shaped *s)
 	cJSON_AddStringToObject(a, "VisibilityTimeout", v);
 }
 
-static void ev_schedule_key_deletion(ctx *c, shaped *s)
+static void
+ev_schedule_key_deletion(ctx *c, shaped *s)
 {
 	char key[37], arn[200];
 	rng k = { 0x6b6d73u + rng_below(&c->r, POOL) }; /* pool of keys, seed-independent */
@@ -527,8 +559,10 @@ typedef struct event_kind {
 } event_kind;
 
 static const event_kind kinds[] = {
-	{ "ec2.amazonaws.com", "ModifyInstanceAttribute", NULL, false, 10, ev_modify_instance_attribute },
-	{ "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", NULL, false, 10, ev_authorize_sg_ingress },
+	{ "ec2.amazonaws.com", "ModifyInstanceAttribute", NULL, false, 10,
+	    ev_modify_instance_attribute },
+	{ "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", NULL, false, 10,
+	    ev_authorize_sg_ingress },
 	{ "ec2.amazonaws.com", "RevokeSecurityGroupIngress", NULL, false, 4, ev_revoke_sg_ingress },
 	{ "ec2.amazonaws.com", "CreateSecurityGroup", NULL, false, 5, ev_create_security_group },
 	{ "ec2.amazonaws.com", "TerminateInstances", NULL, false, 3, ev_terminate_instances },
@@ -547,7 +581,8 @@ static const event_kind kinds[] = {
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-static const event_kind *pick_kind(rng *r)
+static const event_kind *
+pick_kind(rng *r)
 {
 	unsigned total = 0;
 	for (size_t i = 0; i < NKINDS; i++) {
@@ -565,7 +600,8 @@ static const event_kind *pick_kind(rng *r)
 
 /* ---- the record ------------------------------------------------------------ */
 
-static void iso_time(char *buf, size_t len, time_t t)
+static void
+iso_time(char *buf, size_t len, time_t t)
 {
 	struct tm tm;
 	gmtime_r(&t, &tm);
@@ -573,7 +609,8 @@ static void iso_time(char *buf, size_t len, time_t t)
 }
 
 /* userIdentity of the actor, as CloudTrail writes it; owned by caller. */
-static cJSON *user_identity(ctx *c, time_t when)
+static cJSON *
+user_identity(ctx *c, time_t when)
 {
 	const actor *a = c->who;
 	char arn[256], pid[160], key[24], up[17], created[32];
@@ -594,14 +631,16 @@ static cJSON *user_identity(ctx *c, time_t when)
 
 	bool sso = strncmp(a->role, "AWSReservedSSO_", 15) == 0;
 	char role_arn[256];
-	snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/%s", c->account, a->role, a->name);
+	snprintf(arn, sizeof(arn), "arn:aws:sts::%s:assumed-role/%s/%s", c->account, a->role,
+	    a->name);
 	snprintf(pid, sizeof(pid), "%s:%s", a->principal, a->name);
 	snprintf(key, sizeof(key), "ASIA%s", up);
 	if (sso) {
 		snprintf(role_arn, sizeof(role_arn),
 		    "arn:aws:iam::%s:role/aws-reserved/sso.amazonaws.com/%s", c->account, a->role);
 	} else {
-		snprintf(role_arn, sizeof(role_arn), "arn:aws:iam::%s:role/%s", c->account, a->role);
+		snprintf(role_arn, sizeof(role_arn), "arn:aws:iam::%s:role/%s", c->account,
+		    a->role);
 	}
 	/* sessions start up to an hour before the call */
 	iso_time(created, sizeof(created), when - (time_t)rng_below(&c->r, 3600));
@@ -626,7 +665,8 @@ static cJSON *user_identity(ctx *c, time_t when)
 }
 
 /* Builds one record; owned by caller. */
-static cJSON *make_record(ctx *c, time_t when)
+static cJSON *
+make_record(ctx *c, time_t when)
 {
 	char t[32], event_id[37], host[128], ua_buf[320];
 	const event_kind *k = pick_kind(&c->r);
@@ -658,7 +698,8 @@ static cJSON *make_record(ctx *c, time_t when)
 
 	k->shape(c, &s);
 	cJSON_AddItemToObject(rec, "requestParameters", s.request ? s.request : cJSON_CreateNull());
-	cJSON_AddItemToObject(rec, "responseElements", s.response ? s.response : cJSON_CreateNull());
+	cJSON_AddItemToObject(rec, "responseElements",
+	    s.response ? s.response : cJSON_CreateNull());
 	if (s.additional) {
 		cJSON_AddItemToObject(rec, "additionalEventData", s.additional);
 	}
@@ -699,7 +740,8 @@ typedef struct sink {
 	gzFile gz;
 } sink;
 
-static int sink_write(sink *s, const char *buf, size_t len)
+static int
+sink_write(sink *s, const char *buf, size_t len)
 {
 	if (s->gz) {
 		return gzwrite(s->gz, buf, (unsigned)len) == (int)len ? 0 : -1;
@@ -707,7 +749,8 @@ static int sink_write(sink *s, const char *buf, size_t len)
 	return fwrite(buf, 1, len, s->f) == len ? 0 : -1;
 }
 
-static int sink_close(sink *s)
+static int
+sink_close(sink *s)
 {
 	int rv = 0;
 	if (s->gz) {
@@ -723,7 +766,8 @@ static int sink_close(sink *s)
 }
 
 /* "2024-05-01T08:00:00Z" -> Unix seconds; -1 if malformed. */
-static time_t parse_time(const char *s)
+static time_t
+parse_time(const char *s)
 {
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));
@@ -734,7 +778,8 @@ static time_t parse_time(const char *s)
 	return timegm(&tm);
 }
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: tfdrift-gen-cloudtrail --count N [--seed S] [--start TIME] [--account ID]\n"
@@ -749,7 +794,8 @@ static void usage(FILE *out)
 }
 
 /* Parses a whole decimal number into *out; -1 on junk or overflow. */
-static int parse_u64(const char *s, uint64_t *out)
+static int
+parse_u64(const char *s, uint64_t *out)
 {
 	char *end = NULL;
 	errno = 0;
@@ -764,7 +810,8 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
@@ -789,42 +836,42 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'n':
 			if (parse_u64(optarg, &count) != 0 || count > 100000000u) {
-				fprintf(stderr, "tfdrift-gen-cloudtrail: --count: '%s' is not a number in 0..100000000\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-gen-cloudtrail: --count: '%s' is not a number in 0..100000000\n",
+				    optarg);
 				return 2;
 			}
 			have_count = true;
 			break;
 		case 's':
 			if (parse_u64(optarg, &seed) != 0) {
-				fprintf(stderr, "tfdrift-gen-cloudtrail: --seed: '%s' is not a number\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-gen-cloudtrail: --seed: '%s' is not a number\n",
+				    optarg);
 				return 2;
 			}
 			break;
 		case 't':
 			if ((when = parse_time(optarg)) == (time_t)-1) {
-				fprintf(stderr, "tfdrift-gen-cloudtrail: --start: '%s' is not YYYY-MM-DDTHH:MM:SSZ\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-gen-cloudtrail: --start: '%s' is not YYYY-MM-DDTHH:MM:SSZ\n",
+				    optarg);
 				return 2;
 			}
 			break;
 		case 'a':
 			if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12) {
-				fprintf(stderr, "tfdrift-gen-cloudtrail: --account: '%s' is not a 12-digit account id\n", optarg);
+				fprintf(stderr,
+				    "tfdrift-gen-cloudtrail: --account: '%s' is not a 12-digit account id\n",
+				    optarg);
 				return 2;
 			}
 			account = optarg;
 			break;
-		case 'z':
-			gzip = true;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'z': gzip = true; break;
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (!have_count || out == NULL || optind != argc) {
@@ -844,7 +891,8 @@ int main(int argc, char **argv)
 		snk.f = fopen(out, "wb");
 	}
 	if (snk.f == NULL && snk.gz == NULL) {
-		fprintf(stderr, "tfdrift-gen-cloudtrail: %s: cannot open: %s\n", out, strerror(errno));
+		fprintf(stderr, "tfdrift-gen-cloudtrail: %s: cannot open: %s\n", out,
+		    strerror(errno));
 		goto out;
 	}
 
@@ -862,7 +910,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tfdrift-gen-cloudtrail: out of memory\n");
 			goto out;
 		}
-		if ((i > 0 && sink_write(&snk, ",\n", 2) != 0) || sink_write(&snk, text, strlen(text)) != 0) {
+		if ((i > 0 && sink_write(&snk, ",\n", 2) != 0) ||
+		    sink_write(&snk, text, strlen(text)) != 0) {
 			goto io_error;
 		}
 		cJSON_free(text);

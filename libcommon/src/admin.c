@@ -57,7 +57,8 @@ static const char JSON_TYPE[] = "application/json";
 static const char METRICS_TYPE[] = "text/plain; version=0.0.4; charset=utf-8";
 
 /* Copies text into r as the body; r->body is malloc'd (owned by r). */
-static int reply_text(reply *r, unsigned status, const char *type, const char *text)
+static int
+reply_text(reply *r, unsigned status, const char *type, const char *text)
 {
 	r->status = status;
 	r->content_type = type;
@@ -66,13 +67,15 @@ static int reply_text(reply *r, unsigned status, const char *type, const char *t
 	return r->body != NULL ? 0 : TD_ENOMEM;
 }
 
-static int route_healthz(td_admin *a, reply *r)
+static int
+route_healthz(td_admin *a, reply *r)
 {
 	(void)a;
 	return reply_text(r, MHD_HTTP_OK, JSON_TYPE, "{\"status\":\"ok\"}");
 }
 
-static int route_readyz(td_admin *a, reply *r)
+static int
+route_readyz(td_admin *a, reply *r)
 {
 	int rv = TD_ENOMEM;
 	bool ready = true;
@@ -88,7 +91,9 @@ static int route_readyz(td_admin *a, reply *r)
 		bool ok = a->checks[i].fn(a->checks[i].arg, why, sizeof(why)) == 0;
 		why[sizeof(why) - 1] = '\0';
 		if (c == NULL || cJSON_AddBoolToObject(c, "ok", ok) == NULL ||
-		    (!ok && cJSON_AddStringToObject(c, "reason", why[0] != '\0' ? why : "not ready") == NULL)) {
+		    (!ok &&
+			cJSON_AddStringToObject(c, "reason", why[0] != '\0' ? why : "not ready") ==
+			    NULL)) {
 			pthread_mutex_unlock(&a->checks_mu);
 			goto out;
 		}
@@ -112,7 +117,8 @@ out:
 	return rv;
 }
 
-static int route_metrics(td_admin *a, reply *r)
+static int
+route_metrics(td_admin *a, reply *r)
 {
 	int rv = td_metrics_render(a->metrics, &r->body, &r->len);
 	if (rv == 0) {
@@ -133,27 +139,29 @@ static const struct {
 
 /* Counts the request as tfdrift_admin_requests_total{path,code}; path is a
  * known route or "other", so a scanner cannot grow the label set. */
-static void count_request(td_admin *a, const char *path, unsigned status)
+static void
+count_request(td_admin *a, const char *path, unsigned status)
 {
 	char labels[96];
 	td_counter *c;
 
 	snprintf(labels, sizeof(labels), "path=\"%s\",code=\"%u\"", path, status);
 	if (td_metrics_counter(a->metrics, "tfdrift_admin_requests_total",
-	    "Requests served by the admin HTTP server, by route and status.", labels, &c) == 0)
+		"Requests served by the admin HTTP server, by route and status.", labels, &c) == 0)
 		td_counter_inc(c);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
-    void **req_cls)
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	td_admin *a = cls;
 	reply r = { 0 };
 	const char *label = "other";
 	struct MHD_Response *resp = NULL;
 	enum MHD_Result ret = MHD_NO;
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 
 	(void)version;
 	(void)upload_data;
@@ -182,7 +190,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (resp == NULL)
 		goto out;
 	r.body = NULL;
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type) != MHD_YES ||
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type) !=
+		MHD_YES ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
 		goto out;
 	if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED &&
@@ -197,7 +206,8 @@ out:
 	return ret;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 	(void)cls;
@@ -211,7 +221,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Opens, binds and listens on addr:port.  On success *fd is owned by the
  * caller (MHD takes it over and closes it in MHD_stop_daemon). */
-static int open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
+static int
+open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -250,8 +261,8 @@ static int open_listener(const char *addr, int port, int *fd, bool *v6, td_error
 	if (*v6)
 		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&ss, sslen) != 0) {
-		rv = td_error_set(err, TD_EIO, "admin: cannot bind %s%s%s:%d: %s", *v6 ? "[" : "", addr,
-		    *v6 ? "]" : "", port, strerror(errno));
+		rv = td_error_set(err, TD_EIO, "admin: cannot bind %s%s%s:%d: %s", *v6 ? "[" : "",
+		    addr, *v6 ? "]" : "", port, strerror(errno));
 		goto out;
 	}
 	if (listen(s, 64) != 0) {
@@ -268,7 +279,8 @@ out:
 	return rv;
 }
 
-static int bound_port(int fd)
+static int
+bound_port(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -281,8 +293,8 @@ static int bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metrics,
-    td_error *err)
+int
+td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metrics, td_error *err)
 {
 	int rv, fd = -1;
 	bool v6 = false;
@@ -308,14 +320,12 @@ int td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (a->daemon == NULL) {
-		rv = td_error_set(err, TD_EDEPEND, "admin: libmicrohttpd could not start on %s port %d",
-		    bind_addr, a->port);
+		rv = td_error_set(err, TD_EDEPEND,
+		    "admin: libmicrohttpd could not start on %s port %d", bind_addr, a->port);
 		goto out;
 	}
 	fd = -1; /* the daemon owns it now */
@@ -332,7 +342,8 @@ out:
 	return rv;
 }
 
-int td_admin_add_check(td_admin *a, const char *name, td_ready_fn fn, void *arg)
+int
+td_admin_add_check(td_admin *a, const char *name, td_ready_fn fn, void *arg)
 {
 	int rv = TD_ENOMEM;
 	char *copy = NULL;
@@ -359,12 +370,14 @@ out:
 	return rv;
 }
 
-int td_admin_port(const td_admin *a)
+int
+td_admin_port(const td_admin *a)
 {
 	return a != NULL ? a->port : -1;
 }
 
-void td_admin_stop(td_admin *a)
+void
+td_admin_stop(td_admin *a)
 {
 	if (a == NULL)
 		return;

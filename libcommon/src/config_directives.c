@@ -25,7 +25,8 @@ const td_config_directive td_config_directives[] = {
 	    "Time allowed to open one connection." },
 
 	/* ---- Redis ---- */
-	{ "redis", "host", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Redis host name or address." },
+	{ "redis", "host", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Redis host name or address." },
 	{ "redis", "port", TD_CFG_INT, "6379", PORT, NULL, 0, "Redis TCP port." },
 	{ "redis", "password", TD_CFG_STRING, "", NOB, NULL, TD_CFG_F_SECRET,
 	    "Redis AUTH password; empty for none." },
@@ -44,7 +45,8 @@ const td_config_directive td_config_directives[] = {
 	/* ---- ingest ---- */
 	{ "ingest", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
 	    "Address of the admin server (/healthz, /readyz, /metrics)." },
-	{ "ingest", "admin_port", TD_CFG_INT, "9101", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "ingest", "admin_port", TD_CFG_INT, "9101", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "ingest", "work_listen", TD_CFG_STRING, "tcp://127.0.0.1:7101", NOB, NULL, 0,
 	    "NNG address where ingest's REQ socket listens; correlators dial it and take events from it." },
 	{ "ingest", "submit_listen", TD_CFG_STRING, "tcp://127.0.0.1:7102", NOB, NULL, 0,
@@ -61,8 +63,10 @@ const td_config_directive td_config_directives[] = {
 	    "How long `tfdrift-ingest replay` waits for one message to be acknowledged (its alerts stored) before counting it failed; 0 waits forever." },
 
 	/* ---- state-loader ---- */
-	{ "state_loader", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
-	{ "state_loader", "admin_port", TD_CFG_INT, "9102", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "state_loader", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Address of the admin server." },
+	{ "state_loader", "admin_port", TD_CFG_INT, "9102", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "state_loader", "state_pub_listen", TD_CFG_STRING, "tcp://127.0.0.1:7301", NOB, NULL, 0,
 	    "NNG PUB address where `state changed` notices are published." },
 	{ "state_loader", "local_files", TD_CFG_STRLIST, "", NOB, NULL, 0,
@@ -75,8 +79,10 @@ const td_config_directive td_config_directives[] = {
 	    "How long the keys of a replaced index generation stay in Redis after the switch, so readers that just read the old generation can finish; 0 deletes them at once." },
 
 	/* ---- correlator ---- */
-	{ "correlator", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
-	{ "correlator", "admin_port", TD_CFG_INT, "9103", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "correlator", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Address of the admin server." },
+	{ "correlator", "admin_port", TD_CFG_INT, "9103", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "correlator", "ingest_url", TD_CFG_STRING, "tcp://127.0.0.1:7101", NOB, NULL, 0,
 	    "NNG address of ingest's work socket, dialed by this replica." },
 	{ "correlator", "persistence_url", TD_CFG_STRING, "tcp://127.0.0.1:7201", NOB, NULL, 0,
@@ -87,8 +93,10 @@ const td_config_directive td_config_directives[] = {
 	    "Requests this replica works on at once." },
 
 	/* ---- persistence ---- */
-	{ "persistence", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
-	{ "persistence", "admin_port", TD_CFG_INT, "9104", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "persistence", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Address of the admin server." },
+	{ "persistence", "admin_port", TD_CFG_INT, "9104", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "persistence", "work_listen", TD_CFG_STRING, "tcp://127.0.0.1:7201", NOB, NULL, 0,
 	    "NNG REP address where correlators deliver alerts." },
 	{ "persistence", "alerts_pub_listen", TD_CFG_STRING, "tcp://127.0.0.1:7202", NOB, NULL, 0,
@@ -97,11 +105,14 @@ const td_config_directive td_config_directives[] = {
 	    "Requests written at once, each on its own PostgreSQL connection." },
 
 	/* ---- api-gateway ---- */
-	{ "api_gateway", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
-	{ "api_gateway", "admin_port", TD_CFG_INT, "9105", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "api_gateway", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Address of the admin server." },
+	{ "api_gateway", "admin_port", TD_CFG_INT, "9105", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "api_gateway", "bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
 	    "Address of the REST API, WebSocket feed and web UI." },
-	{ "api_gateway", "port", TD_CFG_INT, "8080", 0, 65535, NULL, 0, "Port of the REST API; 0 picks a free one." },
+	{ "api_gateway", "port", TD_CFG_INT, "8080", 0, 65535, NULL, 0,
+	    "Port of the REST API; 0 picks a free one." },
 	{ "api_gateway", "alerts_url", TD_CFG_STRING, "tcp://127.0.0.1:7202", NOB, NULL, 0,
 	    "NNG address of persistence's PUB socket (committed alerts)." },
 	{ "api_gateway", "state_url", TD_CFG_STRING, "tcp://127.0.0.1:7301", NOB, NULL, 0,
@@ -113,12 +124,14 @@ const td_config_directive td_config_directives[] = {
 	    "Longest a REST API query may run in PostgreSQL before it is cancelled (the client gets a 500)." },
 
 	/* ---- notifier ---- */
-	{ "notifier", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0, "Address of the admin server." },
-	{ "notifier", "admin_port", TD_CFG_INT, "9106", 0, 65535, NULL, 0, "Port of the admin server; 0 picks a free one." },
+	{ "notifier", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
+	    "Address of the admin server." },
+	{ "notifier", "admin_port", TD_CFG_INT, "9106", 0, 65535, NULL, 0,
+	    "Port of the admin server; 0 picks a free one." },
 	{ "notifier", "alerts_url", TD_CFG_STRING, "tcp://127.0.0.1:7202", NOB, NULL, 0,
 	    "NNG address of persistence's PUB socket (committed alerts)." },
-	{ "notifier", "min_severity", TD_CFG_ENUM, "medium", NOB, "info|low|medium|high|critical", 0,
-	    "Alerts below this severity are not sent." },
+	{ "notifier", "min_severity", TD_CFG_ENUM, "medium", NOB, "info|low|medium|high|critical",
+	    0, "Alerts below this severity are not sent." },
 
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
 };

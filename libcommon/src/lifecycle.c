@@ -8,6 +8,7 @@
  * write to a closed socket fails with EPIPE instead of killing the process.
  *
  * One td_app per process: two would race for the same signals. */
+#include "tfdrift/version.h"
 #include "tfdrift/lifecycle.h"
 
 #include <ctype.h>
@@ -78,7 +79,8 @@ static const struct {
 	{ SIGUSR1, "SIGUSR1" },
 };
 
-static const char *signal_name(int sig)
+static const char *
+signal_name(int sig)
 {
 	for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
 		if (signal_names[i].sig == sig)
@@ -86,13 +88,16 @@ static const char *signal_name(int sig)
 	return "signal";
 }
 
-static void write_usage_line(FILE *f, const td_app_info *info)
+static void
+write_usage_line(FILE *f, const td_app_info *info)
 {
-	fprintf(f, "Usage: %s [OPTIONS]%s\n", info->name, info->usage != NULL ? " [COMMAND [ARGS...]]" : "");
+	fprintf(f, "Usage: %s [OPTIONS]%s\n", info->name,
+	    info->usage != NULL ? " [COMMAND [ARGS...]]" : "");
 }
 
 /* Upper-cases s into buf ("api_gateway" -> "API_GATEWAY"). */
-static void upper(const char *s, char *buf, size_t len)
+static void
+upper(const char *s, char *buf, size_t len)
 {
 	size_t i = 0;
 	for (; s[i] != '\0' && i + 1 < len; i++)
@@ -100,7 +105,8 @@ static void upper(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-static void write_help(FILE *f, const td_app_info *info)
+static void
+write_help(FILE *f, const td_app_info *info)
 {
 	char sec[64], key[64];
 	const char *example = NULL;
@@ -108,11 +114,12 @@ static void write_help(FILE *f, const td_app_info *info)
 	fprintf(f, "%s - %s\n\n", info->name, info->summary != NULL ? info->summary : "");
 	write_usage_line(f, info);
 	fprintf(f, "\n%s\n", options_text);
-	fprintf(f, "Configuration:\n"
-	           "  This process reads the `%s` section of the configuration file, plus the\n"
-	           "  shared sections (`shared`, `bus`, `postgres`, `redis`).\n"
-	           "  Every key can be overridden from the environment as TFDRIFT_<SECTION>_<KEY>\n"
-	           "  (upper case)",
+	fprintf(f,
+	    "Configuration:\n"
+	    "  This process reads the `%s` section of the configuration file, plus the\n"
+	    "  shared sections (`shared`, `bus`, `postgres`, `redis`).\n"
+	    "  Every key can be overridden from the environment as TFDRIFT_<SECTION>_<KEY>\n"
+	    "  (upper case)",
 	    info->section);
 	/* An example drawn from the directive table, so it names a real key. */
 	for (const td_config_directive *d = td_config_directives; d->section != NULL; d++) {
@@ -129,10 +136,12 @@ static void write_help(FILE *f, const td_app_info *info)
 	fprintf(f, ".\n  The environment wins over the file, the file over the defaults.\n");
 	if (info->usage != NULL)
 		fprintf(f, "\n%s%s", info->usage,
-		    info->usage[0] != '\0' && info->usage[strlen(info->usage) - 1] == '\n' ? "" : "\n");
+		    info->usage[0] != '\0' && info->usage[strlen(info->usage) - 1] == '\n' ? ""
+											   : "\n");
 }
 
-static void usage_error(const td_app_info *info, const char *fmt, const char *what)
+static void
+usage_error(const td_app_info *info, const char *fmt, const char *what)
 {
 	fprintf(stderr, "%s: ", info->name);
 	fprintf(stderr, fmt, what);
@@ -144,7 +153,8 @@ static void usage_error(const td_app_info *info, const char *fmt, const char *wh
 /* ---- stopping ----------------------------------------------------------- */
 
 /* Runs once, whoever asks first: flag, hooks in registration order, wake. */
-static void do_stop(td_app *app)
+static void
+do_stop(td_app *app)
 {
 	size_t n;
 
@@ -163,7 +173,8 @@ static void do_stop(td_app *app)
 	pthread_mutex_unlock(&app->mu);
 }
 
-static void signal_set(sigset_t *set)
+static void
+signal_set(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
@@ -171,7 +182,8 @@ static void signal_set(sigset_t *set)
 	sigaddset(set, SIGUSR1);
 }
 
-static void *signal_main(void *arg)
+static void *
+signal_main(void *arg)
 {
 	td_app *app = arg;
 	sigset_t set;
@@ -187,7 +199,8 @@ static void *signal_main(void *arg)
 			continue;
 		}
 		if (++app->signals_seen > 1) {
-			TD_WARN("second signal, exiting at once", TD_KV_STR("signal", signal_name(sig)));
+			TD_WARN("second signal, exiting at once",
+			    TD_KV_STR("signal", signal_name(sig)));
 			_exit(1);
 		}
 		TD_INFO("stop requested", TD_KV_STR("signal", signal_name(sig)));
@@ -196,17 +209,20 @@ static void *signal_main(void *arg)
 	return NULL;
 }
 
-bool td_app_stopping(const td_app *app)
+bool
+td_app_stopping(const td_app *app)
 {
 	return atomic_load(&((td_app *)app)->stopping);
 }
 
-void td_app_request_stop(td_app *app)
+void
+td_app_request_stop(td_app *app)
 {
 	do_stop(app);
 }
 
-int td_app_on_stop(td_app *app, void (*fn)(void *arg), void *arg)
+int
+td_app_on_stop(td_app *app, void (*fn)(void *arg), void *arg)
 {
 	int rv = 0;
 	bool now = false;
@@ -238,7 +254,8 @@ out:
 	return rv;
 }
 
-int td_app_wait(td_app *app, int timeout_ms)
+int
+td_app_wait(td_app *app, int timeout_ms)
 {
 	int rv = 0;
 	struct timespec until;
@@ -256,7 +273,8 @@ int td_app_wait(td_app *app, int timeout_ms)
 	while (!app->stopped) {
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&app->cv, &app->mu);
-		} else if (pthread_cond_timedwait(&app->cv, &app->mu, &until) != 0 && !app->stopped) {
+		} else if (pthread_cond_timedwait(&app->cv, &app->mu, &until) != 0 &&
+		    !app->stopped) {
 			rv = TD_ETIMEDOUT;
 			break;
 		}
@@ -269,8 +287,9 @@ int td_app_wait(td_app *app, int timeout_ms)
 
 /* Parses the common options.  Returns 0 to go on, 1 when the process should
  * exit with *exit_code.  *config_path is borrowed from argv or the environment. */
-static int parse_options(const td_app_info *info, int argc, char **argv, const char **config_path,
-    bool *debug, int *exit_code)
+static int
+parse_options(const td_app_info *info, int argc, char **argv, const char **config_path, bool *debug,
+    int *exit_code)
 {
 	bool help = false, version = false;
 	int c;
@@ -284,18 +303,10 @@ static int parse_options(const td_app_info *info, int argc, char **argv, const c
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			*config_path = optarg;
-			break;
-		case 'd':
-			*debug = true;
-			break;
-		case 'h':
-			help = true;
-			break;
-		case 'V':
-			version = true;
-			break;
+		case 'c': *config_path = optarg; break;
+		case 'd': *debug = true; break;
+		case 'h': help = true; break;
+		case 'V': version = true; break;
 		case ':':
 			shortopt[1] = (char)optopt;
 			usage_error(info, "option '%s' needs an argument",
@@ -326,7 +337,8 @@ static int parse_options(const td_app_info *info, int argc, char **argv, const c
 	return 0;
 }
 
-int td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *exit_code)
+int
+td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *exit_code)
 {
 	int rv = TD_EINVAL, ec = 2;
 	const char *config_path = NULL;
@@ -340,7 +352,8 @@ int td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, in
 	td_error_clear(&err);
 	if (out != NULL)
 		*out = NULL;
-	if (out == NULL || info == NULL || info->name == NULL || info->section == NULL || argc < 1) {
+	if (out == NULL || info == NULL || info->name == NULL || info->section == NULL ||
+	    argc < 1) {
 		fprintf(stderr, "td_app_init: invalid arguments\n");
 		goto out;
 	}
@@ -362,7 +375,8 @@ int td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, in
 	atomic_init(&app->stopping, false);
 
 	if ((rv = td_config_load(&app->cfg, config_path, &err)) != 0) {
-		fprintf(stderr, "%s: %s\n", info->name, err.msg[0] != '\0' ? err.msg : td_strerror(rv));
+		fprintf(stderr, "%s: %s\n", info->name,
+		    err.msg[0] != '\0' ? err.msg : td_strerror(rv));
 		ec = 2;
 		goto out;
 	}
@@ -415,27 +429,32 @@ out:
 	return rv;
 }
 
-const td_config *td_app_config(const td_app *app)
+const td_config *
+td_app_config(const td_app *app)
 {
 	return app->cfg;
 }
 
-const td_app_info *td_app_info_get(const td_app *app)
+const td_app_info *
+td_app_info_get(const td_app *app)
 {
 	return app->info;
 }
 
-int td_app_argc(const td_app *app)
+int
+td_app_argc(const td_app *app)
 {
 	return app->argc;
 }
 
-char **td_app_argv(const td_app *app)
+char **
+td_app_argv(const td_app *app)
 {
 	return app->argv;
 }
 
-static bool has_directive(const char *section, const char *key)
+static bool
+has_directive(const char *section, const char *key)
 {
 	for (const td_config_directive *d = td_config_directives; d->section != NULL; d++)
 		if (strcmp(d->section, section) == 0 && strcmp(d->key, key) == 0)
@@ -443,7 +462,8 @@ static bool has_directive(const char *section, const char *key)
 	return false;
 }
 
-int td_app_start_admin(td_app *app, td_error *err)
+int
+td_app_start_admin(td_app *app, td_error *err)
 {
 	int rv;
 	const char *section = app->info->section;
@@ -453,8 +473,8 @@ int td_app_start_admin(td_app *app, td_error *err)
 	/* td_config_* aborts on an unknown key; a section without an admin
 	 * server is a caller error worth a message instead. */
 	if (!has_directive(section, "admin_bind") || !has_directive(section, "admin_port"))
-		return td_error_set(err, TD_EINVAL, "section %s has no admin_bind/admin_port directives",
-		    section);
+		return td_error_set(err, TD_EINVAL,
+		    "section %s has no admin_bind/admin_port directives", section);
 	const char *bind_addr = td_config_str(app->cfg, section, "admin_bind");
 	int64_t port = td_config_int(app->cfg, section, "admin_port");
 	if ((rv = td_admin_start(&app->admin, bind_addr, (int)port, NULL, err)) != 0)
@@ -464,12 +484,14 @@ int td_app_start_admin(td_app *app, td_error *err)
 	return 0;
 }
 
-td_admin *td_app_admin(td_app *app)
+td_admin *
+td_app_admin(td_app *app)
 {
 	return app->admin;
 }
 
-void td_app_free(td_app *app)
+void
+td_app_free(td_app *app)
 {
 	if (app == NULL)
 		return;

@@ -8,6 +8,7 @@
  * Threads: registration and rendering hold the registry mutex; updates touch
  * only atomics, so the hot path never locks.  Doubles (gauges, histogram sums)
  * live in a 64-bit atomic holding their bit pattern and are updated by CAS. */
+#include "tfdrift/version.h"
 #include "tfdrift/metrics.h"
 
 #include <inttypes.h>
@@ -79,24 +80,27 @@ struct td_metrics {
 };
 
 /* Latency buckets in seconds, 0.5 ms to 10 s. */
-static const double default_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-	0.25, 0.5, 1, 2.5, 5, 10 };
+static const double default_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	0.5, 1, 2.5, 5, 10 };
 
-static uint64_t dbl_bits(double d)
+static uint64_t
+dbl_bits(double d)
 {
 	uint64_t u;
 	memcpy(&u, &d, sizeof(u));
 	return u;
 }
 
-static double bits_dbl(uint64_t u)
+static double
+bits_dbl(uint64_t u)
 {
 	double d;
 	memcpy(&d, &u, sizeof(d));
 	return d;
 }
 
-static void atomic_dbl_add(_Atomic uint64_t *a, double delta)
+static void
+atomic_dbl_add(_Atomic uint64_t *a, double delta)
 {
 	uint64_t old = atomic_load_explicit(a, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(a, &old, dbl_bits(bits_dbl(old) + delta),
@@ -106,27 +110,32 @@ static void atomic_dbl_add(_Atomic uint64_t *a, double delta)
 
 /* ---- validation --------------------------------------------------------- */
 
-static bool name_start(char c)
+static bool
+name_start(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
 }
 
-static bool name_char(char c)
+static bool
+name_char(char c)
 {
 	return name_start(c) || (c >= '0' && c <= '9');
 }
 
-static bool label_start(char c)
+static bool
+label_start(char c)
 {
 	return c != ':' && name_start(c);
 }
 
-static bool label_char(char c)
+static bool
+label_char(char c)
 {
 	return c != ':' && name_char(c);
 }
 
-static bool valid_name(const char *name)
+static bool
+valid_name(const char *name)
 {
 	if (name == NULL || !name_start(name[0]))
 		return false;
@@ -139,7 +148,8 @@ static bool valid_name(const char *name)
 /* Checks `k="v",k2="v2"`: label names [a-zA-Z_][a-zA-Z0-9_]*, values quoted
  * with only \\, \" and \n escapes and no raw newline.  Sets *has_le when a
  * label is called "le" (histograms add their own). */
-static bool valid_labels(const char *s, bool *has_le)
+static bool
+valid_labels(const char *s, bool *has_le)
 {
 	const char *p = s;
 
@@ -173,7 +183,8 @@ static bool valid_labels(const char *s, bool *has_le)
 
 /* ---- registry ----------------------------------------------------------- */
 
-int td_metrics_new(td_metrics **out)
+int
+td_metrics_new(td_metrics **out)
 {
 	td_metrics *m = calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -186,7 +197,8 @@ int td_metrics_new(td_metrics **out)
 	return 0;
 }
 
-static void series_free(series *s, metric_kind kind)
+static void
+series_free(series *s, metric_kind kind)
 {
 	if (kind == KIND_HISTOGRAM)
 		free(s->u.histogram.buckets);
@@ -194,7 +206,8 @@ static void series_free(series *s, metric_kind kind)
 	free(s);
 }
 
-void td_metrics_free(td_metrics *m)
+void
+td_metrics_free(td_metrics *m)
 {
 	if (m == NULL)
 		return;
@@ -217,7 +230,8 @@ void td_metrics_free(td_metrics *m)
 	free(m);
 }
 
-static bool same_labels(const char *a, const char *b)
+static bool
+same_labels(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
@@ -225,7 +239,8 @@ static bool same_labels(const char *a, const char *b)
 }
 
 /* Caller holds m->mu. */
-static family *family_find(td_metrics *m, const char *name)
+static family *
+family_find(td_metrics *m, const char *name)
 {
 	for (family *f = m->first; f != NULL; f = f->next)
 		if (strcmp(f->name, name) == 0)
@@ -234,7 +249,8 @@ static family *family_find(td_metrics *m, const char *name)
 }
 
 /* Caller holds m->mu.  On success the registry owns the new family. */
-static int family_add(td_metrics *m, const char *name, const char *help, metric_kind kind,
+static int
+family_add(td_metrics *m, const char *name, const char *help, metric_kind kind,
     const double *bounds, size_t nbounds, family **out)
 {
 	int rv = TD_ENOMEM;
@@ -242,7 +258,8 @@ static int family_add(td_metrics *m, const char *name, const char *help, metric_
 	if (f == NULL)
 		goto out;
 	f->kind = kind;
-	if ((f->name = strdup(name)) == NULL || (f->help = strdup(help != NULL ? help : "")) == NULL)
+	if ((f->name = strdup(name)) == NULL ||
+	    (f->help = strdup(help != NULL ? help : "")) == NULL)
 		goto out;
 	if (kind == KIND_HISTOGRAM) {
 		if ((f->bounds = malloc(nbounds * sizeof(double))) == NULL)
@@ -270,8 +287,9 @@ out:
 
 /* Finds or creates the series name{labels} of the given kind; *out is
  * borrowed from the registry. */
-static int series_get(td_metrics *m, const char *name, const char *help, const char *labels,
-    metric_kind kind, const double *bounds, size_t nbounds, series **out)
+static int
+series_get(td_metrics *m, const char *name, const char *help, const char *labels, metric_kind kind,
+    const double *bounds, size_t nbounds, series **out)
 {
 	int rv = 0;
 	bool has_le = false;
@@ -308,8 +326,9 @@ static int series_get(td_metrics *m, const char *name, const char *help, const c
 		}
 		/* Every series of a histogram shares the family's buckets, or the
 		 * `le` values would not line up across label sets. */
-		if (kind == KIND_HISTOGRAM && (f->nbounds != nbounds ||
-		    memcmp(f->bounds, bounds, nbounds * sizeof(double)) != 0)) {
+		if (kind == KIND_HISTOGRAM &&
+		    (f->nbounds != nbounds ||
+			memcmp(f->bounds, bounds, nbounds * sizeof(double)) != 0)) {
 			rv = TD_EINVAL;
 			goto out;
 		}
@@ -352,7 +371,8 @@ out:
 	return rv;
 }
 
-int td_metrics_counter(td_metrics *m, const char *name, const char *help, const char *labels,
+int
+td_metrics_counter(td_metrics *m, const char *name, const char *help, const char *labels,
     td_counter **out)
 {
 	series *s;
@@ -362,7 +382,8 @@ int td_metrics_counter(td_metrics *m, const char *name, const char *help, const 
 	return rv;
 }
 
-int td_metrics_gauge(td_metrics *m, const char *name, const char *help, const char *labels,
+int
+td_metrics_gauge(td_metrics *m, const char *name, const char *help, const char *labels,
     td_gauge **out)
 {
 	series *s;
@@ -372,7 +393,8 @@ int td_metrics_gauge(td_metrics *m, const char *name, const char *help, const ch
 	return rv;
 }
 
-int td_metrics_histogram(td_metrics *m, const char *name, const char *help, const char *labels,
+int
+td_metrics_histogram(td_metrics *m, const char *name, const char *help, const char *labels,
     const double *bounds, size_t n, td_histogram **out)
 {
 	series *s;
@@ -391,7 +413,8 @@ int td_metrics_histogram(td_metrics *m, const char *name, const char *help, cons
 static td_metrics *default_registry;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
-static void default_init(void)
+static void
+default_init(void)
 {
 	td_gauge *g;
 	struct timespec ts;
@@ -400,17 +423,18 @@ static void default_init(void)
 		abort();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (td_metrics_gauge(default_registry, "tfdrift_process_start_time_seconds",
-	    "Start time of the process since the Unix epoch, in seconds.", NULL, &g) != 0)
+		"Start time of the process since the Unix epoch, in seconds.", NULL, &g) != 0)
 		abort();
 	td_gauge_set(g, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 	if (td_metrics_gauge(default_registry, "tfdrift_build_info",
-	    "Always 1; the version label says which build is running.",
-	    "version=\"" TD_VERSION "\"", &g) != 0)
+		"Always 1; the version label says which build is running.",
+		"version=\"" TD_VERSION "\"", &g) != 0)
 		abort();
 	td_gauge_set(g, 1);
 }
 
-td_metrics *td_metrics_default(void)
+td_metrics *
+td_metrics_default(void)
 {
 	pthread_once(&default_once, default_init);
 	return default_registry;
@@ -418,14 +442,16 @@ td_metrics *td_metrics_default(void)
 
 /* The convenience getters: names and labels are constants in code, so a
  * failure here is a bug that must show at the first run, not be counted. */
-static void misuse(const char *what, const char *name, const char *labels, int rv)
+static void
+misuse(const char *what, const char *name, const char *labels, int rv)
 {
 	TD_ERROR("metric registration failed", TD_KV_STR("type", what), TD_KV_STR("name", name),
 	    TD_KV_STR("labels", labels), TD_KV_STR("error", td_strerror(rv)));
 	abort();
 }
 
-td_counter *td_counter_get(const char *name, const char *help, const char *labels)
+td_counter *
+td_counter_get(const char *name, const char *help, const char *labels)
 {
 	td_counter *c = NULL;
 	int rv = td_metrics_counter(td_metrics_default(), name, help, labels, &c);
@@ -434,7 +460,8 @@ td_counter *td_counter_get(const char *name, const char *help, const char *label
 	return c;
 }
 
-td_gauge *td_gauge_get(const char *name, const char *help, const char *labels)
+td_gauge *
+td_gauge_get(const char *name, const char *help, const char *labels)
 {
 	td_gauge *g = NULL;
 	int rv = td_metrics_gauge(td_metrics_default(), name, help, labels, &g);
@@ -443,7 +470,8 @@ td_gauge *td_gauge_get(const char *name, const char *help, const char *labels)
 	return g;
 }
 
-td_histogram *td_histogram_get(const char *name, const char *help, const char *labels)
+td_histogram *
+td_histogram_get(const char *name, const char *help, const char *labels)
 {
 	td_histogram *h = NULL;
 	int rv = td_metrics_histogram(td_metrics_default(), name, help, labels, NULL, 0, &h);
@@ -454,37 +482,44 @@ td_histogram *td_histogram_get(const char *name, const char *help, const char *l
 
 /* ---- updates ------------------------------------------------------------ */
 
-void td_counter_inc(td_counter *c)
+void
+td_counter_inc(td_counter *c)
 {
 	atomic_fetch_add_explicit(&c->value, 1, memory_order_relaxed);
 }
 
-void td_counter_add(td_counter *c, uint64_t n)
+void
+td_counter_add(td_counter *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
 }
 
-uint64_t td_counter_value(const td_counter *c)
+uint64_t
+td_counter_value(const td_counter *c)
 {
 	return atomic_load_explicit(&((td_counter *)c)->value, memory_order_relaxed);
 }
 
-void td_gauge_set(td_gauge *g, double v)
+void
+td_gauge_set(td_gauge *g, double v)
 {
 	atomic_store_explicit(&g->bits, dbl_bits(v), memory_order_relaxed);
 }
 
-void td_gauge_add(td_gauge *g, double delta)
+void
+td_gauge_add(td_gauge *g, double delta)
 {
 	atomic_dbl_add(&g->bits, delta);
 }
 
-double td_gauge_value(const td_gauge *g)
+double
+td_gauge_value(const td_gauge *g)
 {
 	return bits_dbl(atomic_load_explicit(&((td_gauge *)g)->bits, memory_order_relaxed));
 }
 
-void td_histogram_observe(td_histogram *h, double v)
+void
+td_histogram_observe(td_histogram *h, double v)
 {
 	size_t i = 0;
 	/* Linear scan: bucket lists are short and this stays branch-predictable. */
@@ -495,7 +530,8 @@ void td_histogram_observe(td_histogram *h, double v)
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
-uint64_t td_histogram_count(const td_histogram *h)
+uint64_t
+td_histogram_count(const td_histogram *h)
 {
 	return atomic_load_explicit(&((td_histogram *)h)->count, memory_order_relaxed);
 }
@@ -508,7 +544,8 @@ typedef struct strbuf {
 	bool failed;
 } strbuf;
 
-static void sb_reserve(strbuf *b, size_t extra)
+static void
+sb_reserve(strbuf *b, size_t extra)
 {
 	if (b->failed || b->len + extra + 1 <= b->cap)
 		return;
@@ -524,7 +561,8 @@ static void sb_reserve(strbuf *b, size_t extra)
 	b->cap = cap;
 }
 
-static void sb_putc(strbuf *b, char c)
+static void
+sb_putc(strbuf *b, char c)
 {
 	sb_reserve(b, 1);
 	if (!b->failed)
@@ -533,7 +571,8 @@ static void sb_putc(strbuf *b, char c)
 
 static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void sb_printf(strbuf *b, const char *fmt, ...)
+static void
+sb_printf(strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -553,7 +592,8 @@ static void sb_printf(strbuf *b, const char *fmt, ...)
 }
 
 /* HELP text escapes backslash and newline only (exposition format 0.0.4). */
-static void sb_help(strbuf *b, const char *s)
+static void
+sb_help(strbuf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\') {
@@ -572,7 +612,8 @@ static void sb_help(strbuf *b, const char *s)
  * and not "0.10000000000000001"; plain decimals unless the exponent is below
  * -4 or above 20 (as JavaScript does), so 10 is "10" and not "1e+01";
  * NaN and infinities as Prometheus spells them. */
-static void fmt_double(double v, char *buf, size_t len)
+static void
+fmt_double(double v, char *buf, size_t len)
 {
 	int prec = 1, exp;
 
@@ -597,8 +638,8 @@ static void fmt_double(double v, char *buf, size_t len)
 }
 
 /* name{labels} or name{labels,extra} or name{extra} or name. */
-static void sb_series(strbuf *b, const char *name, const char *suffix, const char *labels,
-    const char *extra)
+static void
+sb_series(strbuf *b, const char *name, const char *suffix, const char *labels, const char *extra)
 {
 	sb_printf(b, "%s%s", name, suffix);
 	if (labels == NULL && extra == NULL)
@@ -607,7 +648,8 @@ static void sb_series(strbuf *b, const char *name, const char *suffix, const cha
 	    labels != NULL && extra != NULL ? "," : "", extra != NULL ? extra : "");
 }
 
-static void render_histogram(strbuf *b, const family *f, const series *s)
+static void
+render_histogram(strbuf *b, const family *f, const series *s)
 {
 	const td_histogram *h = &s->u.histogram;
 	char num[64], le[80];
@@ -624,8 +666,9 @@ static void render_histogram(strbuf *b, const family *f, const series *s)
 		sb_series(b, f->name, "_bucket", s->labels, le);
 		sb_printf(b, " %" PRIu64 "\n", cum);
 	}
-	fmt_double(bits_dbl(atomic_load_explicit(&((td_histogram *)h)->sum_bits,
-	    memory_order_relaxed)), num, sizeof(num));
+	fmt_double(bits_dbl(
+		       atomic_load_explicit(&((td_histogram *)h)->sum_bits, memory_order_relaxed)),
+	    num, sizeof(num));
 	sb_series(b, f->name, "_sum", s->labels, NULL);
 	sb_printf(b, " %s\n", num);
 	/* _count is the +Inf bucket by definition; printing the same figure keeps
@@ -634,7 +677,8 @@ static void render_histogram(strbuf *b, const family *f, const series *s)
 	sb_printf(b, " %" PRIu64 "\n", cum);
 }
 
-int td_metrics_render(td_metrics *m, char **out, size_t *len)
+int
+td_metrics_render(td_metrics *m, char **out, size_t *len)
 {
 	strbuf b = { 0 };
 	char num[64];
@@ -658,9 +702,7 @@ int td_metrics_render(td_metrics *m, char **out, size_t *len)
 				sb_series(&b, f->name, "", s->labels, NULL);
 				sb_printf(&b, " %s\n", num);
 				break;
-			case KIND_HISTOGRAM:
-				render_histogram(&b, f, s);
-				break;
+			case KIND_HISTOGRAM: render_histogram(&b, f, s); break;
 			}
 		}
 	}

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tfdrift/version.h"
 #include "tfdrift/admin.h"
 #include "tfdrift/error.h"
 #include "tfdrift/metrics.h"
@@ -25,7 +26,8 @@ typedef struct response {
 	char content_type[128];
 } response;
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
 {
 	response *r = arg;
 	char *p = realloc(r->body, r->len + size * n + 1);
@@ -40,7 +42,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 /* Sends method (GET when NULL) to 127.0.0.1:port/path; r->body is malloc'd
  * and owned by the caller (response_free). */
-static int http(int port, const char *method, const char *path, response *r)
+static int
+http(int port, const char *method, const char *path, response *r)
 {
 	char url[256];
 	const char *ct = NULL;
@@ -74,7 +77,8 @@ static int http(int port, const char *method, const char *path, response *r)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-static void response_free(response *r)
+static void
+response_free(response *r)
 {
 	free(r->body);
 	r->body = NULL;
@@ -86,7 +90,8 @@ typedef struct fixture {
 	int port;
 } fixture;
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	td_error err;
@@ -102,7 +107,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	fixture *f = *state;
 	td_admin_stop(f->a);
@@ -111,13 +117,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void test_port_zero_picks_a_port(void **state)
+static void
+test_port_zero_picks_a_port(void **state)
 {
 	fixture *f = *state;
 	assert_true(f->port > 0 && f->port <= 65535);
 }
 
-static void test_healthz(void **state)
+static void
+test_healthz(void **state)
 {
 	fixture *f = *state;
 	response r;
@@ -139,7 +147,8 @@ typedef struct flag_check {
 	const char *reason;
 } flag_check;
 
-static int check_flag(void *arg, char *why, size_t whylen)
+static int
+check_flag(void *arg, char *why, size_t whylen)
 {
 	flag_check *c = arg;
 	if (atomic_load(&c->ok))
@@ -148,7 +157,8 @@ static int check_flag(void *arg, char *why, size_t whylen)
 	return -1;
 }
 
-static void test_readyz(void **state)
+static void
+test_readyz(void **state)
 {
 	fixture *f = *state;
 	response r;
@@ -187,13 +197,16 @@ static void test_readyz(void **state)
 	response_free(&r);
 }
 
-static void test_metrics_route(void **state)
+static void
+test_metrics_route(void **state)
 {
 	fixture *f = *state;
 	response r;
 	td_counter *c = NULL;
 
-	assert_int_equal(td_metrics_counter(f->m, "test_widgets_total", "Widgets.", "kind=\"blue\"", &c), 0);
+	assert_int_equal(td_metrics_counter(f->m, "test_widgets_total", "Widgets.", "kind=\"blue\"",
+			     &c),
+	    0);
 	td_counter_add(c, 7);
 	assert_int_equal(http(f->port, NULL, "/healthz", &r), 0);
 	response_free(&r);
@@ -203,12 +216,13 @@ static void test_metrics_route(void **state)
 	assert_non_null(strstr(r.body, "# TYPE test_widgets_total counter\n"));
 	assert_non_null(strstr(r.body, "test_widgets_total{kind=\"blue\"} 7\n"));
 	/* the earlier /healthz was counted in the served registry */
-	assert_non_null(strstr(r.body,
-	    "tfdrift_admin_requests_total{path=\"/healthz\",code=\"200\"} 1\n"));
+	assert_non_null(
+	    strstr(r.body, "tfdrift_admin_requests_total{path=\"/healthz\",code=\"200\"} 1\n"));
 	response_free(&r);
 }
 
-static void test_not_found_and_method_not_allowed(void **state)
+static void
+test_not_found_and_method_not_allowed(void **state)
 {
 	fixture *f = *state;
 	response r;
@@ -229,8 +243,10 @@ static void test_not_found_and_method_not_allowed(void **state)
 		response_free(&r);
 	}
 	assert_int_equal(http(f->port, NULL, "/metrics", &r), 0);
-	assert_non_null(strstr(r.body, "tfdrift_admin_requests_total{path=\"other\",code=\"404\"} 2\n"));
-	assert_non_null(strstr(r.body, "tfdrift_admin_requests_total{path=\"/healthz\",code=\"405\"} 3\n"));
+	assert_non_null(
+	    strstr(r.body, "tfdrift_admin_requests_total{path=\"other\",code=\"404\"} 2\n"));
+	assert_non_null(
+	    strstr(r.body, "tfdrift_admin_requests_total{path=\"/healthz\",code=\"405\"} 3\n"));
 	response_free(&r);
 }
 
@@ -242,7 +258,8 @@ typedef struct scraper {
 	int ok;
 } scraper;
 
-static void *scrape(void *arg)
+static void *
+scrape(void *arg)
 {
 	scraper *s = arg;
 	for (int i = 0; i < SCRAPES; i++) {
@@ -255,7 +272,8 @@ static void *scrape(void *arg)
 	return NULL;
 }
 
-static void test_concurrent_scrapes(void **state)
+static void
+test_concurrent_scrapes(void **state)
 {
 	fixture *f = *state;
 	pthread_t t[SCRAPERS];
@@ -276,13 +294,15 @@ static void test_concurrent_scrapes(void **state)
 	}
 	/* every scrape was counted exactly once (this one is counted after rendering) */
 	assert_int_equal(http(f->port, NULL, "/metrics", &r), 0);
-	snprintf(want, sizeof(want), "tfdrift_admin_requests_total{path=\"/metrics\",code=\"200\"} %d\n",
+	snprintf(want, sizeof(want),
+	    "tfdrift_admin_requests_total{path=\"/metrics\",code=\"200\"} %d\n",
 	    SCRAPERS * SCRAPES);
 	assert_non_null(strstr(r.body, want));
 	response_free(&r);
 }
 
-static int count_fds(void)
+static int
+count_fds(void)
 {
 	int n = 0;
 	DIR *d = opendir("/proc/self/fd");
@@ -294,7 +314,8 @@ static int count_fds(void)
 	return n;
 }
 
-static void test_bad_addresses(void **state)
+static void
+test_bad_addresses(void **state)
 {
 	(void)state;
 	td_admin *a = NULL, *b = NULL;
@@ -326,14 +347,16 @@ static void test_bad_addresses(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_port_zero_picks_a_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readyz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_found_and_method_not_allowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_found_and_method_not_allowed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_scrapes, setup, teardown),
 		cmocka_unit_test(test_bad_addresses),
 	};

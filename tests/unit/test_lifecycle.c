@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <cmocka.h>
 
+#include "tfdrift/version.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
 
@@ -47,7 +48,8 @@ typedef int (*child_fn)(void *arg, int note_fd);
 /* Forks a child running fn(arg, note_fd) with stdout and stderr on pipes;
  * fn's return value is the child's exit status.  note_fd is an extra pipe the
  * child writes progress marks to. */
-static void child_start(child *c, child_fn fn, void *arg)
+static void
+child_start(child *c, child_fn fn, void *arg)
 {
 	int out[2], err[2], note[2];
 
@@ -81,7 +83,8 @@ static void child_start(child *c, child_fn fn, void *arg)
 }
 
 /* Reads one byte of progress from the child; returns it, or -1 at EOF. */
-static int child_note(child *c)
+static int
+child_note(child *c)
 {
 	char b;
 	ssize_t n;
@@ -92,9 +95,11 @@ static int child_note(child *c)
 }
 
 /* Collects stdout and stderr until both close, then reaps the child. */
-static void child_finish(child *c)
+static void
+child_finish(child *c)
 {
-	struct pollfd p[2] = { { .fd = c->out_fd, .events = POLLIN }, { .fd = c->err_fd, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = c->out_fd, .events = POLLIN },
+		{ .fd = c->err_fd, .events = POLLIN } };
 	int open = 2;
 
 	while (open > 0) {
@@ -125,17 +130,20 @@ static void child_finish(child *c)
 	assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
 }
 
-static void assert_exited(const child *c, int code)
+static void
+assert_exited(const child *c, int code)
 {
 	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != code)
-		fprintf(stderr, "child status 0x%x\nstdout:\n%s\nstderr:\n%s\n", c->status, c->out, c->err);
+		fprintf(stderr, "child status 0x%x\nstdout:\n%s\nstderr:\n%s\n", c->status, c->out,
+		    c->err);
 	assert_true(WIFEXITED(c->status));
 	assert_int_equal(WEXITSTATUS(c->status), code);
 }
 
 /* Runs td_app_init on a NULL-terminated argv; the child exits with the exit
  * code it returned, or 0 after printing td_app_argv() one per line. */
-static int child_init(void *arg, int note_fd)
+static int
+child_init(void *arg, int note_fd)
 {
 	char **argv = arg;
 	int argc = 0, code = -1;
@@ -161,7 +169,8 @@ static int child_init(void *arg, int note_fd)
 }
 
 /* Writes text into a fresh temporary file; returns its malloc'd path. */
-static char *write_temp(const char *text)
+static char *
+write_temp(const char *text)
 {
 	char *path = strdup("/tmp/tfdrift-lifecycle-XXXXXX");
 	assert_non_null(path);
@@ -172,7 +181,8 @@ static char *write_temp(const char *text)
 	return path;
 }
 
-static void test_version(void **state)
+static void
+test_version(void **state)
 {
 	(void)state;
 	child c;
@@ -191,7 +201,8 @@ static void test_version(void **state)
 	assert_string_equal(c.out, "tfdrift-test " TD_VERSION " (" TD_GITREV ")\n");
 }
 
-static void test_help(void **state)
+static void
+test_help(void **state)
 {
 	(void)state;
 	child c;
@@ -212,7 +223,8 @@ static void test_help(void **state)
 	assert_string_equal(c.err, "");
 }
 
-static void test_usage_errors(void **state)
+static void
+test_usage_errors(void **state)
 {
 	(void)state;
 	child c;
@@ -239,12 +251,14 @@ static void test_usage_errors(void **state)
 	assert_non_null(strstr(c.err, "Usage: tfdrift-test"));
 }
 
-static void test_config_error_exits_2(void **state)
+static void
+test_config_error_exits_2(void **state)
 {
 	(void)state;
 	child c;
 	char want[512];
-	char *path = write_temp("shared:\n  log_level: info\ningest:\n  admin_port: 0\n  colour: blue\n");
+	char *path = write_temp(
+	    "shared:\n  log_level: info\ningest:\n  admin_port: 0\n  colour: blue\n");
 	char *argv[] = { "tfdrift-test", "--config", path, NULL };
 
 	child_start(&c, child_init, argv);
@@ -275,20 +289,23 @@ static void test_config_error_exits_2(void **state)
 	free(path);
 }
 
-static void test_argv_after_options_preserved(void **state)
+static void
+test_argv_after_options_preserved(void **state)
 {
 	(void)state;
 	child c;
 	char *path = write_temp("shared:\n  log_level: warn\n");
-	char *argv[] = { "tfdrift-test", "--config", path, "replay", "events.json", "--print", "-c", "x", NULL };
+	char *argv[] = { "tfdrift-test", "--config", path, "replay", "events.json", "--print", "-c",
+		"x", NULL };
 	char *argv_debug[] = { "tfdrift-test", "-d", "-c", path, NULL };
 
 	child_start(&c, child_init, argv);
 	child_finish(&c);
 	assert_exited(&c, 0);
 	/* the level came from the file; the subcommand kept its own options */
-	assert_string_equal(c.out, "level=warn\nargc=5\narg=replay\narg=events.json\narg=--print\n"
-				   "arg=-c\narg=x\n");
+	assert_string_equal(c.out,
+	    "level=warn\nargc=5\narg=replay\narg=events.json\narg=--print\n"
+	    "arg=-c\narg=x\n");
 
 	child_start(&c, child_init, argv_debug);
 	child_finish(&c);
@@ -305,7 +322,8 @@ typedef struct hook_arg {
 	char tag;
 } hook_arg;
 
-static void hook(void *arg)
+static void
+hook(void *arg)
 {
 	hook_arg *h = arg;
 	if (write(h->fd, &h->tag, 1) != 1)
@@ -314,7 +332,8 @@ static void hook(void *arg)
 
 /* Waits in td_app_wait for a signal; exit status 0 if it returned normally
  * with td_app_stopping() true. */
-static int child_wait_for_signal(void *arg, int note_fd)
+static int
+child_wait_for_signal(void *arg, int note_fd)
 {
 	char *argv[] = { "tfdrift-test", NULL };
 	td_app *app = NULL;
@@ -340,7 +359,8 @@ static int child_wait_for_signal(void *arg, int note_fd)
 	return rc;
 }
 
-static void test_sigterm_stops_gracefully(void **state)
+static void
+test_sigterm_stops_gracefully(void **state)
 {
 	(void)state;
 	child c;
@@ -363,7 +383,8 @@ static void test_sigterm_stops_gracefully(void **state)
 }
 
 /* Blocks forever after the first signal (as a service stuck in shutdown). */
-static int child_stuck(void *arg, int note_fd)
+static int
+child_stuck(void *arg, int note_fd)
 {
 	char *argv[] = { "tfdrift-test", NULL };
 	td_app *app = NULL;
@@ -381,7 +402,8 @@ static int child_stuck(void *arg, int note_fd)
 		pause();
 }
 
-static void test_second_signal_exits_1(void **state)
+static void
+test_second_signal_exits_1(void **state)
 {
 	(void)state;
 	child c;
@@ -397,7 +419,8 @@ static void test_second_signal_exits_1(void **state)
 }
 
 /* td_app_request_stop from code: hooks run once, td_app_wait times out before. */
-static int child_request_stop(void *arg, int note_fd)
+static int
+child_request_stop(void *arg, int note_fd)
 {
 	char *argv[] = { "tfdrift-test", NULL };
 	td_app *app = NULL;
@@ -420,7 +443,8 @@ static int child_request_stop(void *arg, int note_fd)
 	return 0;
 }
 
-static void test_request_stop(void **state)
+static void
+test_request_stop(void **state)
 {
 	(void)state;
 	child c;
@@ -432,7 +456,8 @@ static void test_request_stop(void **state)
 	assert_exited(&c, 0);
 }
 
-static size_t discard(char *data, size_t size, size_t n, void *arg)
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
 {
 	(void)data;
 	(void)arg;
@@ -440,7 +465,8 @@ static size_t discard(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Starts the admin server from the config and fetches /healthz from it. */
-static int child_admin(void *arg, int note_fd)
+static int
+child_admin(void *arg, int note_fd)
 {
 	char *argv[] = { "tfdrift-test", "-c", arg, NULL };
 	td_app *app = NULL;
@@ -477,7 +503,8 @@ out:
 	return rc;
 }
 
-static void test_start_admin(void **state)
+static void
+test_start_admin(void **state)
 {
 	(void)state;
 	child c;
@@ -491,7 +518,8 @@ static void test_start_admin(void **state)
 	free(path);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),

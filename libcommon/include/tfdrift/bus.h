@@ -59,10 +59,10 @@ typedef struct td_bus_reply {
 typedef int (*td_bus_handler)(void *arg, const td_envelope *req, td_bus_reply *reply);
 
 typedef struct td_bus_rep_opts {
-	const char *name;    /* for logs and metric labels: "correlator.work" */
-	const char *url;     /* tcp://host:port, ipc:///path, inproc://name */
-	bool listen;         /* listen on url, else dial it */
-	int workers;         /* contexts/threads; >= 1 */
+	const char *name; /* for logs and metric labels: "correlator.work" */
+	const char *url;  /* tcp://host:port, ipc:///path, inproc://name */
+	bool listen;      /* listen on url, else dial it */
+	int workers;      /* contexts/threads; >= 1 */
 	td_bus_handler handler;
 	void *arg;
 } td_bus_rep_opts;
@@ -83,8 +83,8 @@ typedef struct td_bus_req td_bus_req;
 /* resend_ms: how long NNG waits for a reply before resending; <= 0 means no
  * timed resend (a day).  Either way a request whose peer disconnects is resent
  * at once to another peer. */
-int td_bus_req_open(td_bus_req **out, const char *name, const char *url, bool listen,
-    int resend_ms, td_error *err);
+int td_bus_req_open(td_bus_req **out, const char *name, const char *url, bool listen, int resend_ms,
+    td_error *err);
 int td_bus_req_peers(const td_bus_req *r);
 /* Sends an envelope of `type` around payload and waits for the reply, up to
  * timeout_ms (<0: until td_bus_req_close).  On success *reply is owned by the

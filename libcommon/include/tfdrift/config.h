@@ -43,11 +43,11 @@ typedef struct td_config_directive {
 	const char *section;
 	const char *key;
 	td_config_type type;
-	const char *def;         /* default as text; NULL = empty/unset */
-	double min, max;         /* bounds for INT, DOUBLE, DURATION (ms), SIZE (bytes); min > max = none */
+	const char *def; /* default as text; NULL = empty/unset */
+	double min, max; /* bounds for INT, DOUBLE, DURATION (ms), SIZE (bytes); min > max = none */
 	const char *enum_values; /* for ENUM: "debug|info|warn|error" */
 	unsigned flags;
-	const char *help;        /* one or two sentences */
+	const char *help; /* one or two sentences */
 } td_config_directive;
 
 /* The table, terminated by a row whose section is NULL. */
@@ -69,11 +69,13 @@ void td_config_free(td_config *cfg);
 /* Typed reads.  Asking for a section/key that is not in the table, or with the
  * wrong type, is a programming error: it logs and aborts. */
 const char *td_config_str(const td_config *cfg, const char *section, const char *key);
-int64_t td_config_int(const td_config *cfg, const char *section, const char *key); /* INT, DURATION (ms), SIZE (bytes) */
+int64_t td_config_int(const td_config *cfg, const char *section,
+    const char *key); /* INT, DURATION (ms), SIZE (bytes) */
 bool td_config_bool(const td_config *cfg, const char *section, const char *key);
 double td_config_double(const td_config *cfg, const char *section, const char *key);
 size_t td_config_list_len(const td_config *cfg, const char *section, const char *key);
-const char *td_config_list_item(const td_config *cfg, const char *section, const char *key, size_t i);
+const char *td_config_list_item(const td_config *cfg, const char *section, const char *key,
+    size_t i);
 
 /* Where the value came from: "default", "file:LINE", or "env:TFDRIFT_...". Borrowed. */
 const char *td_config_origin(const td_config *cfg, const char *section, const char *key);

@@ -11,20 +11,20 @@
 
 enum {
 	TD_OK = 0,
-	TD_ENOMEM = -1,       /* out of memory */
-	TD_EINVAL = -2,       /* invalid argument or input */
-	TD_EIO = -3,          /* I/O or system call failed */
-	TD_ENOTFOUND = -4,    /* no such thing */
-	TD_ETIMEDOUT = -5,    /* deadline passed */
-	TD_ECLOSED = -6,      /* the object is closing or closed */
-	TD_EPROTO = -7,       /* malformed message on the wire */
-	TD_ERANGE = -8,       /* value out of range */
-	TD_EEXIST = -9,       /* already exists */
-	TD_EAGAIN = -10,      /* temporary; try again */
-	TD_EBUSY = -11,       /* resource busy or full */
-	TD_ETOOBIG = -12,     /* input too large */
+	TD_ENOMEM = -1,        /* out of memory */
+	TD_EINVAL = -2,        /* invalid argument or input */
+	TD_EIO = -3,           /* I/O or system call failed */
+	TD_ENOTFOUND = -4,     /* no such thing */
+	TD_ETIMEDOUT = -5,     /* deadline passed */
+	TD_ECLOSED = -6,       /* the object is closing or closed */
+	TD_EPROTO = -7,        /* malformed message on the wire */
+	TD_ERANGE = -8,        /* value out of range */
+	TD_EEXIST = -9,        /* already exists */
+	TD_EAGAIN = -10,       /* temporary; try again */
+	TD_EBUSY = -11,        /* resource busy or full */
+	TD_ETOOBIG = -12,      /* input too large */
 	TD_EUNSUPPORTED = -13, /* not supported (format version, feature) */
-	TD_EDEPEND = -14,     /* a dependency (NNG, libpq, Redis, ...) failed */
+	TD_EDEPEND = -14,      /* a dependency (NNG, libpq, Redis, ...) failed */
 };
 
 typedef struct td_error {

@@ -72,13 +72,13 @@ void td_log_emit(td_log_level level, const char *msg, const td_kv *fields, size_
 /* printf-style message, no fields. */
 void td_logf(td_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define TD_LOG_AT(lvl, msg, ...)                                                          \
-	do {                                                                              \
-		if (td_log_enabled(lvl)) {                                                \
-			const td_kv td_kv_list_[] = { TD_KV_NONE, __VA_ARGS__ };          \
-			td_log_emit((lvl), (msg), td_kv_list_ + 1,                        \
-			    sizeof(td_kv_list_) / sizeof(td_kv_list_[0]) - 1);            \
-		}                                                                         \
+#define TD_LOG_AT(lvl, msg, ...)                                                 \
+	do {                                                                     \
+		if (td_log_enabled(lvl)) {                                       \
+			const td_kv td_kv_list_[] = { TD_KV_NONE, __VA_ARGS__ }; \
+			td_log_emit((lvl), (msg), td_kv_list_ + 1,               \
+			    sizeof(td_kv_list_) / sizeof(td_kv_list_[0]) - 1);   \
+		}                                                                \
 	} while (0)
 
 #define TD_DEBUG(msg, ...) TD_LOG_AT(TD_LOG_DEBUG, msg, __VA_ARGS__)
