@@ -46,7 +46,7 @@ gen_headers() {
 		p=${p#proto/}
 		hdrs+=("$BUILD/gen/${p%.proto}.pb-c.h")
 	done < <(find proto -name '*.proto' | sort)
-	[ "${#hdrs[@]}" -eq 0 ] && return 0
+	hdrs+=("$BUILD/gen/tfdrift/version.h")
 	make --no-print-directory -s BUILD="$BUILD" "${hdrs[@]}" >/dev/null
 }
 
