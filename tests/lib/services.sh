@@ -571,6 +571,17 @@ stop_all() {
 	done
 	stop_redis
 	stop_postgres
+	# A sanitizer build reports to the service's stderr (its log); a report
+	# fails the script even when every check passed.
+	local f
+	for f in "$TD_TMP"/logs/*.log; do
+		[ -f "$f" ] || continue
+		if grep -q -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f"; then
+			printf 'not ok - sanitizer report in %s\n' "$(basename "$f" .log)"
+			grep -m 20 -A 12 -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f" | sed 's/^/#   /'
+			rc=1
+		fi
+	done
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "# kept $TD_TMP"
 	else
