@@ -61,8 +61,8 @@ run(const char *path, int rounds, int normalise, const char *label)
 	double secs = (double)(td_clock_mono_ms() - t0) / 1000.0;
 	if (secs <= 0)
 		secs = 0.001;
-	printf("normalise %-28s %9.0f records/s  (%zu records in %.2f s, %zu failed",
-	    label, (double)t.records / secs, t.records, secs, t.failed);
+	printf("normalise %-28s %9.0f records/s  (%zu records in %.2f s, %zu failed", label,
+	    (double)t.records / secs, t.records, secs, t.failed);
 	if (normalise)
 		printf(", %.0f B protobuf/event", (double)t.bytes_out / (double)t.records);
 	printf(")\n");
@@ -72,9 +72,9 @@ run(const char *path, int rounds, int normalise, const char *label)
 int
 main(int argc, char **argv)
 {
-	int rounds = argc > 2 ? atoi(argv[2]) : 3;
+	int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
 
-	if (argc < 2) {
+	if (argc < 2 || rounds <= 0) {
 		fprintf(stderr, "usage: bench_normalise FILE [ROUNDS]\n");
 		return 2;
 	}
