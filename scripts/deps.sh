@@ -59,39 +59,48 @@ for entry in "${COMMANDS[@]}"; do
 	fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-	exit 0
-fi
+install_debian() {
+	# de-duplicate, keep order
+	local -A seen=()
+	local todo=() p
+	for p in "${missing[@]}"; do
+		[ -n "${seen[$p]:-}" ] && continue
+		seen[$p]=1
+		todo+=("$p")
+	done
 
-# de-duplicate, keep order
-declare -A seen=()
-todo=()
-for p in "${missing[@]}"; do
-	[ -n "${seen[$p]:-}" ] && continue
-	seen[$p]=1
-	todo+=("$p")
-done
+	echo "deps: installing ${todo[*]}" >&2
+	SUDO=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || {
+			echo "deps: not root and no sudo; install these yourself: ${todo[*]}" >&2
+			exit 1
+		}
+		SUDO=(sudo)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
 
-echo "deps: installing ${todo[*]}" >&2
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null 2>&1 || {
-		echo "deps: not root and no sudo; install these yourself: ${todo[*]}" >&2
+	# Make sure what was asked for is now really there.
+	still=()
+	for entry in "${COMMANDS[@]}"; do
+		command -v "${entry%%:*}" >/dev/null 2>&1 || still+=("${entry%%:*}")
+	done
+	if [ "${#still[@]}" -gt 0 ]; then
+		echo "deps: still missing after install: ${still[*]}" >&2
 		exit 1
-	}
-	SUDO=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${todo[@]}" >/dev/null
+	fi
+	echo "deps: done" >&2
+}
 
-# Make sure what was asked for is now really there.
-still=()
-for entry in "${COMMANDS[@]}"; do
-	command -v "${entry%%:*}" >/dev/null 2>&1 || still+=("${entry%%:*}")
-done
-if [ "${#still[@]}" -gt 0 ]; then
-	echo "deps: still missing after install: ${still[*]}" >&2
-	exit 1
+[ "${#missing[@]}" -eq 0 ] || install_debian
+
+# npm packages of the test peers (tests/peers/package-lock.json): installed
+# once, again only when the lock file changes.
+peers="$(dirname "${BASH_SOURCE[0]}")/../tests/peers"
+if [ -f "$peers/package-lock.json" ] &&
+	{ [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; }; then
+	echo "deps: npm ci in tests/peers" >&2
+	(cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-echo "deps: done" >&2
