@@ -25,6 +25,14 @@ tmp=$(mktemp -d)
 "$BUILD/bench/bench_normalise" "$tmp/events.json.gz" 3 || echo "bench_normalise failed"
 rm -rf "$tmp"
 
+# Each service's own benchmark is a script bench/bench_<name>.sh, run in its own
+# process (each starts and stops what it needs).
+for b in bench/bench_*.sh; do
+	[ -f "$b" ] || continue
+	echo "== $(basename "$b" .sh)"
+	BUILD="$BUILD" bash "$b" || echo "$(basename "$b") failed"
+done
+
 echo "== 3. pipeline ($N events, $NCORR correlator replicas, real PostgreSQL and Redis)"
 # The integration harness starts and always stops everything (trap on EXIT).
 # shellcheck source=../tests/lib/services.sh
