@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "index.h"
 #include "store.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -470,6 +471,10 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	int rv = 0;
 
 	*out = NULL;
+	/* the embedded identifier table is checked once, before anything runs */
+	if ((rv = idx_init(err)) != 0) {
+		return rv;
+	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}

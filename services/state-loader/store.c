@@ -309,6 +309,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 {
 	const tfs_instance *in;
 	const char *ids[IDX_MAX];
+	char scratch[IDX_SCRATCH];
 	char *value = NULL, *json = NULL, *key = NULL;
 	size_t i, k, nids;
 	int rv = 0;
@@ -328,7 +329,8 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		nids = idx_identifiers(in->type, in->attributes, ids, IDX_MAX);
+		nids = idx_identifiers(in->type, in->attributes, ids, IDX_MAX, scratch,
+		    sizeof(scratch));
 		for (k = 0; k < nids; k++) {
 			const char *argv[] = { "HSETNX", idx_key, ids[k], value };
 			size_t lens[] = { 6, strlen(idx_key), strlen(ids[k]), strlen(value) };

@@ -223,7 +223,7 @@ test_legacy_and_missing_attributes(void **state)
 	assert_int_equal(tfs_serial(st), 0);
 	assert_string_equal(tfs_lineage(st), "");
 	assert_int_equal(idx_identifiers("aws_vpc", tfs_instance_at(st, 0)->attributes, ids,
-			     IDX_MAX),
+			     IDX_MAX, NULL, 0),
 	    1);
 	assert_string_equal(ids[0], "vpc-1");
 	assert_true(cJSON_IsObject(tfs_instance_at(st, 1)->attributes));
@@ -238,7 +238,10 @@ expect_ids(const tfs_state *st, const char *address, const char *const *want, si
 {
 	const tfs_instance *in = find(st, address, false);
 	const char *ids[IDX_MAX] = { NULL };
-	size_t n = idx_identifiers(in->type, in->attributes, ids, IDX_MAX), i;
+	char scratch[IDX_SCRATCH];
+	size_t n = idx_identifiers(in->type, in->attributes, ids, IDX_MAX, scratch,
+		   sizeof(scratch)),
+	       i;
 
 	if (n != nwant) {
 		fail_msg("%s: %zu identifiers, want %zu", address, n, nwant);
@@ -285,7 +288,7 @@ test_identifiers_per_type(void **state)
 	expect_ids(st, "module.network.aws_subnet.private[1]",
 	    IDS("subnet-0bbbbbbbbbbbbbbb2",
 		"arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-0bbbbbbbbbbbbbbb2"));
-	/* not in the table: id, arn, name */
+	/* log groups: name (= id), arn */
 	expect_ids(st, "aws_cloudwatch_log_group.app",
 	    IDS("/prod/app", "arn:aws:logs:eu-west-1:123456789012:log-group:/prod/app"));
 	expect_ids(st, "aws_iam_access_key.deploy", IDS("AKIAIOSFODNN7EXAMPLE"));
@@ -314,13 +317,70 @@ test_identifier_table_rows(void **state)
 	/* redacted, empty and non-string values never become identifiers */
 	attrs = cJSON_Parse("{\"name\":\"(sensitive)\",\"arn\":\"\",\"id\":7,"
 			    "\"unique_id\":\"AIDA1\"}");
-	assert_int_equal(idx_identifiers("aws_iam_user", attrs, ids, IDX_MAX), 1);
+	assert_int_equal(idx_identifiers("aws_iam_user", attrs, ids, IDX_MAX, NULL, 0), 1);
 	assert_string_equal(ids[0], "AIDA1");
 	/* max is honoured */
 	cJSON_Delete(attrs);
 	attrs = cJSON_Parse("{\"id\":\"a\",\"arn\":\"b\",\"name\":\"c\"}");
-	assert_int_equal(idx_identifiers("x", attrs, ids, 2), 2);
+	assert_int_equal(idx_identifiers("x", attrs, ids, 2, NULL, 0), 2);
 	cJSON_Delete(attrs);
+}
+
+static void
+test_identifier_table_file(void **state)
+{
+	td_error err = { 0 };
+	size_t types = 0;
+	const char *ids[IDX_MAX];
+	char scratch[IDX_SCRATCH];
+	cJSON *attrs;
+
+	(void)state;
+	/* the embedded identifiers.tsv parses and covers the catalog */
+	assert_int_equal(idx_init(&err), 0);
+	assert_true(idx_type_count() >= 80);
+	assert_string_equal(idx_attribute_names("aws_s3_bucket_policy")[0], "=bucket");
+	assert_string_equal(idx_attribute_names("aws_route53_record")[0], "zone_id+name");
+
+	/* scoped and composite values */
+	attrs = cJSON_Parse("{\"bucket\":\"logs\",\"policy\":\"{}\"}");
+	assert_int_equal(idx_identifiers("aws_s3_bucket_policy", attrs, ids, IDX_MAX, scratch,
+			     sizeof(scratch)),
+	    1);
+	assert_string_equal(ids[0], "aws_s3_bucket_policy:logs");
+	cJSON_Delete(attrs);
+	attrs = cJSON_Parse("{\"zone_id\":\"Z1\",\"name\":\"www.example.com\","
+			    "\"id\":\"Z1_www.example.com_A\",\"fqdn\":\"www.example.com\"}");
+	assert_int_equal(idx_identifiers("aws_route53_record", attrs, ids, IDX_MAX, scratch,
+			     sizeof(scratch)),
+	    3);
+	assert_string_equal(ids[0], "Z1/www.example.com");
+	assert_string_equal(ids[1], "Z1_www.example.com_A");
+	assert_string_equal(ids[2], "www.example.com");
+	/* no scratch room: composites are skipped, plain values stay */
+	assert_int_equal(idx_identifiers("aws_route53_record", attrs, ids, IDX_MAX, scratch, 4), 2);
+	cJSON_Delete(attrs);
+	/* a composite with a part missing gives nothing */
+	attrs = cJSON_Parse("{\"role\":\"app\"}");
+	assert_int_equal(idx_identifiers("aws_iam_role_policy_attachment", attrs, ids, IDX_MAX,
+			     scratch, sizeof(scratch)),
+	    0);
+	cJSON_Delete(attrs);
+
+	/* bad tables name the line */
+	assert_int_equal(idx_check_table("# c\naws_x\tid\n\naws_y\tid arn\n", "t.tsv", &types,
+			     &err),
+	    0);
+	assert_int_equal(types, 2);
+	assert_int_equal(idx_check_table("aws_x id\n", "t.tsv", NULL, &err), TD_EINVAL);
+	assert_string_equal(err.msg, "t.tsv:1: expected TYPE<TAB>IDENTIFIERS");
+	assert_int_equal(idx_check_table("aws_x\tid\naws_y\ta+\n", "t.tsv", NULL, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "t.tsv:2: aws_y: bad identifier"));
+	assert_int_equal(idx_check_table("aws_x\tid\naws_x\tarn\n", "t.tsv", NULL, &err),
+	    TD_EINVAL);
+	assert_string_equal(err.msg, "t.tsv: aws_x is listed twice");
+	assert_int_equal(idx_check_table("aws_x\t\n", "t.tsv", NULL, &err), TD_EINVAL);
+	assert_string_equal(err.msg, "t.tsv:1: aws_x: no identifiers");
 }
 
 /* ---- redaction ---------------------------------------------------------------- */
@@ -566,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_legacy_and_missing_attributes),
 		cmocka_unit_test(test_identifiers_per_type),
 		cmocka_unit_test(test_identifier_table_rows),
+		cmocka_unit_test(test_identifier_table_file),
 		cmocka_unit_test(test_secrets_never_appear),
 		cmocka_unit_test(test_redacted_places),
 		cmocka_unit_test(test_redact_rules),
