@@ -2,10 +2,14 @@
  *
  *   tfdrift-ingest [OPTIONS]                          the daemon
  *   tfdrift-ingest [OPTIONS] replay [--print] PATH... CloudTrail files into the daemon */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "forwarder.h"
+#include "handoff.h"
+#include "journal.h"
 #include "replay.h"
 #include "submit.h"
 #include "tfdrift/config.h"
@@ -31,7 +35,28 @@ correlators_ready(void *arg, char *why, size_t len)
 static void
 on_stop(void *arg)
 {
-	fwd_request_stop(arg);
+	hand_request_stop(arg);
+}
+
+/* The journal lives in shared.data_dir/ingest/journal. */
+static int
+open_journal(const td_config *cfg, jrn **out, td_error *err)
+{
+	char dir[4200], sub[4096];
+	jrn_opts o = {
+		.max_bytes = (uint64_t)td_config_int(cfg, "ingest", "journal_max_bytes"),
+		.segment_bytes = (uint64_t)td_config_int(cfg, "ingest", "journal_segment_bytes"),
+		.fsync_interval_ms = (int)td_config_int(cfg, "ingest", "journal_fsync_interval"),
+	};
+
+	if (jrn_fsync_parse(td_config_str(cfg, "ingest", "journal_fsync"), &o.fsync) != 0)
+		return td_error_set(err, TD_EINVAL, "ingest.journal_fsync: unknown policy");
+	snprintf(sub, sizeof(sub), "%s/ingest", td_config_str(cfg, "shared", "data_dir"));
+	if (mkdir(sub, 0700) != 0 && errno != EEXIST)
+		return td_error_set(err, TD_EIO, "%s: %s", sub, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/journal", sub);
+	o.dir = dir;
+	return jrn_open(out, &o, err);
 }
 
 static int
@@ -39,6 +64,8 @@ run_daemon(td_app *app)
 {
 	const td_config *cfg = td_app_config(app);
 	fwd *f = NULL;
+	jrn *j = NULL;
+	hand *h = NULL;
 	submit_server *submit = NULL;
 	fwd_opts fo = {
 		.work_url = td_config_str(cfg, "ingest", "work_listen"),
@@ -51,11 +78,15 @@ run_daemon(td_app *app)
 	td_error_clear(&err);
 	if (td_app_start_admin(app, &err) != 0)
 		goto fail;
+	if (open_journal(cfg, &j, &err) != 0)
+		goto fail;
 	if (fwd_open(&f, &fo, &err) != 0)
 		goto fail;
-	td_app_on_stop(app, on_stop, f);
+	if (hand_open(&h, j, f, (int)td_config_int(cfg, "ingest", "in_flight"), &err) != 0)
+		goto fail;
+	td_app_on_stop(app, on_stop, h);
 	if (submit_start(&submit, td_config_str(cfg, "ingest", "submit_listen"),
-		(int)td_config_int(cfg, "ingest", "in_flight"), f, &err) != 0)
+		(int)td_config_int(cfg, "ingest", "in_flight"), h, &err) != 0)
 		goto fail;
 	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
@@ -68,11 +99,16 @@ run_daemon(td_app *app)
 fail:
 	TD_ERROR("cannot start", TD_KV_STR("error", err.msg));
 out:
-	/* inputs first, so every batch in flight is answered or handed back */
-	if (f != NULL)
+	/* inputs first, so every batch in flight is answered or handed back;
+	 * whatever is not acknowledged stays in the journal for the next run */
+	if (h != NULL)
+		hand_request_stop(h);
+	else if (f != NULL)
 		fwd_request_stop(f);
 	submit_stop(submit);
+	hand_close(h);
 	fwd_close(f);
+	jrn_close(j);
 	return status;
 }
 
