@@ -20,7 +20,7 @@ $(STATE_LOADER_IDS_O): $(GEN)/state_loader_identifiers.c services/state-loader/i
 state-loader_EXTRA_O += $(STATE_LOADER_IDS_O)
 
 # unit tests and benches that link index.c need the table too
-STATE_LOADER_IDS_USERS := $(TBIN)/test_tfstate $(TBIN)/test_state_sources $(TBIN)/test_state_graph \
+STATE_LOADER_IDS_USERS := $(TBIN)/test_tfstate $(TBIN)/test_state_sources $(TBIN)/test_state_check \
 	$(BUILD)/bench/bench_state
 $(STATE_LOADER_IDS_USERS): $(STATE_LOADER_IDS_O)
 $(STATE_LOADER_IDS_USERS): LIBS += $(STATE_LOADER_IDS_O)

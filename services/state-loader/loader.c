@@ -182,6 +182,18 @@ check_source(ldr *l, source *s)
 		source_failed(s, err.msg);
 		return true;
 	}
+	if (s->state != NULL && tfs_serial(st) == tfs_serial(s->state) &&
+	    strcmp(tfs_lineage(st), tfs_lineage(s->state)) == 0) {
+		/* Terraform bumps the serial on every write: the same serial and
+		 * lineage is the same state (a touch, a copy); no new generation */
+		bool recovered = s->last_error != NULL;
+		tfs_free(st);
+		free(s->last_error);
+		s->last_error = NULL;
+		TD_DEBUG("state unchanged (same serial and lineage)",
+		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
+		return recovered;
+	}
 	tfs_free(s->state);
 	s->state = st;
 	s->loaded_at_ns = td_clock_now_ns();
@@ -384,8 +396,8 @@ write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	TD_INFO("index generation switched", TD_KV_UINT("generation", res.generation),
 	    TD_KV_STR("reason", l->reason), TD_KV_UINT("workspaces", l->nsrc),
 	    TD_KV_UINT("resources", res.resources), TD_KV_UINT("identifiers", res.identifiers),
-	    TD_KV_UINT("identifier_conflicts", res.conflicts),
-	    TD_KV_INT("ms", td_clock_mono_ms() - t0));
+	    TD_KV_UINT("identifier_conflicts", res.conflicts), TD_KV_UINT("graph_nodes", res.nodes),
+	    TD_KV_UINT("graph_edges", res.edges), TD_KV_INT("ms", td_clock_mono_ms() - t0));
 	if (l->pub != NULL) {
 		publish_notice(l, &res, now_ns);
 	}

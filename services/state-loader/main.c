@@ -4,7 +4,9 @@
  * switches to it, and publishes a StateNotice; then watches the sources and
  * repeats on every change (loader.h). */
 #include <stdio.h>
+#include <string.h>
 
+#include "check.h"
 #include "loader.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/config.h"
@@ -15,7 +17,10 @@ static const td_app_info app_info = {
 	.name = "tfdrift-state-loader",
 	.section = "state_loader",
 	.summary = "Terraform state files in, the resource index in Redis out",
-	.usage = NULL,
+	.usage = "  tfdrift-state-loader [OPTIONS] check PATH [--json]\n"
+		 "      parse one state file and print what the index would hold (instances,\n"
+		 "      resources by type, identifiers, redactions, edges); no Redis.\n"
+		 "      Exit status 0 loaded, 1 the file is bad, 2 usage.\n",
 };
 
 static bool
@@ -75,7 +80,17 @@ main(int argc, char **argv)
 	if (td_app_init(&app, &app_info, argc, argv, &status) != 0) {
 		return status;
 	}
-	status = run(app);
+	if (td_app_argc(app) > 0 && strcmp(td_app_argv(app)[0], "check") == 0) {
+		status = chk_main(td_app_argc(app) - 1, td_app_argv(app) + 1,
+		    (size_t)td_config_int(td_app_config(app), "state_loader", "max_state_size"),
+		    stdout, stderr);
+	} else if (td_app_argc(app) > 0) {
+		fprintf(stderr, "tfdrift-state-loader: unknown command \"%s\" (see --help)\n",
+		    td_app_argv(app)[0]);
+		status = 2;
+	} else {
+		status = run(app);
+	}
 	td_app_free(app);
 	return status;
 }

@@ -365,6 +365,96 @@ out:
 	return rv;
 }
 
+/* The node JSON of an instance (docs/redis-keys.md); owned by the caller. */
+static char *
+node_json(const tfs_instance *in)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *out = NULL;
+	bool ok = o != NULL;
+
+	ok = ok && cJSON_AddStringToObject(o, "type", in->type) != NULL;
+	ok = ok && cJSON_AddStringToObject(o, "name", in->name) != NULL;
+	ok = ok && cJSON_AddStringToObject(o, "module", in->module) != NULL;
+	ok = ok && cJSON_AddStringToObject(o, "mode", in->managed ? "managed" : "data") != NULL;
+	ok = ok && cJSON_AddStringToObject(o, "provider", in->provider) != NULL;
+	ok = ok && cJSON_AddBoolToObject(o, "tainted", in->tainted) != NULL;
+	if (ok) {
+		out = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(o);
+	return out;
+}
+
+/* Graph nodes (every current instance, data sources too) and dependency
+ * edges of one workspace; the two keys are added to keys for retirement. */
+static int
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, store_result *res,
+    td_error *err)
+{
+	const tfs_instance *in;
+	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
+	char *edges_key = fmt("%sg:%" PRIu64 ":edges:%s", p->s->prefix, gen, w->name);
+	char *json = NULL;
+	size_t i;
+	int rv = 0;
+
+	if (nodes_key == NULL || edges_key == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
+		if (in->deposed != NULL) {
+			continue;
+		}
+		if ((json = node_json(in)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		{
+			const char *argv[] = { "HSET", nodes_key, in->address, json };
+			size_t lens[] = { 4, strlen(nodes_key), strlen(in->address), strlen(json) };
+			if ((rv = pl_add(p, 4, argv, lens, NULL, err)) != 0) {
+				goto out;
+			}
+		}
+		cJSON_free(json);
+		json = NULL;
+		res->nodes++;
+		if (in->dependencies == NULL || cJSON_GetArraySize(in->dependencies) == 0) {
+			continue;
+		}
+		if ((json = cJSON_PrintUnformatted(in->dependencies)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		{
+			const char *argv[] = { "HSET", edges_key, in->address, json };
+			size_t lens[] = { 4, strlen(edges_key), strlen(in->address), strlen(json) };
+			if ((rv = pl_add(p, 4, argv, lens, NULL, err)) != 0) {
+				goto out;
+			}
+		}
+		cJSON_free(json);
+		json = NULL;
+		res->edges += (size_t)cJSON_GetArraySize(in->dependencies);
+	}
+	rv = sv_push(keys, nodes_key);
+	nodes_key = NULL;
+	if (rv == 0) {
+		rv = sv_push(keys, edges_key);
+		edges_key = NULL;
+	}
+	if (rv != 0) {
+		td_error_set(err, rv, "out of memory");
+	}
+out:
+	cJSON_free(json);
+	free(nodes_key);
+	free(edges_key);
+	return rv;
+}
+
 /* MULTI; SET gen; DEL workspaces; HSET workspaces ...; EXEC */
 static int
 switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, td_error *err)
@@ -612,8 +702,9 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	for (i = 0; i < n; i++) {
 		if (ws[i].state != NULL &&
-		    (rv = write_workspace(p, idx_key, gen, &ws[i], &keys, res, cancel, cancel_arg,
-			 err)) != 0) {
+		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, res, cancel, cancel_arg,
+			  err)) != 0 ||
+			(rv = write_graph(p, gen, &ws[i], &keys, res, err)) != 0)) {
 			goto out;
 		}
 	}

@@ -7,6 +7,11 @@
  *                                     (already redacted by tfstate.c)
  *   P gen                             string  the current generation
  *   P workspaces                      hash  workspace -> status JSON
+ *   P g:<gen>:nodes:<workspace>       hash  address -> node JSON (type, name,
+ *                                     module, mode, provider, tainted)
+ *   P g:<gen>:edges:<workspace>       hash  address -> JSON array of the
+ *                                     resource addresses it depends on
+ * (docs/redis-keys.md is the reference for readers.)
  *
  * store_write_generation writes a complete new generation (pipelined), then
  * in one MULTI/EXEC sets `gen` and replaces `workspaces`, then gives the
@@ -57,6 +62,8 @@ typedef struct store_result {
 	size_t resources;   /* res keys written */
 	size_t identifiers; /* idx fields written */
 	size_t conflicts;   /* identifiers already claimed by another instance */
+	size_t nodes;       /* graph nodes written (data sources included) */
+	size_t edges;       /* dependency edges (array elements) written */
 } store_result;
 
 /* Copies opts; does not connect.  *out owned by the caller (store_free). */

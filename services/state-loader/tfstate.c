@@ -24,6 +24,7 @@ struct tfs_state {
 	char **addresses; /* one malloc'd address per instance */
 	size_t n, cap;
 	size_t indexed;
+	size_t redactions; /* values replaced by REDACT_TEXT */
 };
 
 /* ---- a small growable string -------------------------------------------- */
@@ -242,7 +243,7 @@ check_header(tfs_state *st, const char *name, td_error *err)
 
 typedef struct res_ctx {
 	const char *name; /* file name for messages */
-	const char *module, *type, *rname;
+	const char *module, *type, *rname, *provider;
 	bool managed;
 	size_t ri;
 } res_ctx;
@@ -339,6 +340,7 @@ parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_erro
 	cJSON *attrs = NULL;
 	char *address = NULL;
 	const char *status, *deposed;
+	size_t replaced = 0;
 	int rv, k;
 
 	snprintf(field, sizeof(field), "resources[%zu].instances[%zu].", rc->ri, ii);
@@ -377,10 +379,11 @@ parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_erro
 	}
 	snprintf(where, sizeof(where), "%s: %ssensitive_attributes", rc->name, field);
 	if ((rv = redact_attributes(attrs,
-		 cJSON_GetObjectItemCaseSensitive(inst, "sensitive_attributes"), where, NULL,
+		 cJSON_GetObjectItemCaseSensitive(inst, "sensitive_attributes"), where, &replaced,
 		 err)) != 0) {
 		return rv;
 	}
+	st->redactions += replaced;
 	/* `private` is provider-internal (and may hold secrets); never needed */
 	cJSON_DeleteItemFromObjectCaseSensitive(inst, "private");
 	if ((rv = build_address(rc, cJSON_GetObjectItemCaseSensitive(inst, "index_key"), &address,
@@ -390,6 +393,7 @@ parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_erro
 	in.module = rc->module;
 	in.type = rc->type;
 	in.name = rc->rname;
+	in.provider = rc->provider;
 	in.managed = rc->managed;
 	in.tainted = status[0] != '\0';
 	in.deposed = deposed[0] != '\0' ? deposed : NULL;
@@ -421,7 +425,8 @@ parse_resource(tfs_state *st, cJSON *res, size_t ri, const char *name, td_error 
 	if ((rv = opt_string(res, "module", &rc.module, name, field, err)) != 0 ||
 	    (rv = req_string(res, "mode", &mode, name, field, err)) != 0 ||
 	    (rv = req_string(res, "type", &rc.type, name, field, err)) != 0 ||
-	    (rv = req_string(res, "name", &rc.rname, name, field, err)) != 0) {
+	    (rv = req_string(res, "name", &rc.rname, name, field, err)) != 0 ||
+	    (rv = opt_string(res, "provider", &rc.provider, name, field, err)) != 0) {
 		return rv;
 	}
 	if (strcmp(mode, "managed") == 0) {
@@ -660,6 +665,12 @@ bool
 tfs_instance_indexed(const tfs_instance *in)
 {
 	return in->managed && in->deposed == NULL;
+}
+
+size_t
+tfs_redaction_count(const tfs_state *st)
+{
+	return st->redactions;
 }
 
 size_t

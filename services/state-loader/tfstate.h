@@ -27,14 +27,15 @@ typedef struct tfs_state tfs_state;
 /* One resource instance object (the current one or a deposed one).  Every
  * pointer is borrowed from the state and valid until tfs_free. */
 typedef struct tfs_instance {
-	const char *address;       /* module.a["x"].aws_instance.web[0], data.aws_ami.u */
-	const char *module;        /* "" for the root module */
-	const char *type;          /* aws_instance */
-	const char *name;          /* web */
-	bool managed;              /* mode "managed"; false for "data" */
-	bool tainted;              /* status "tainted" */
-	const char *deposed;       /* deposed key, NULL for the current object */
-	const cJSON *attributes;   /* an object; secrets already REDACT_TEXT */
+	const char *address;     /* module.a["x"].aws_instance.web[0], data.aws_ami.u */
+	const char *module;      /* "" for the root module */
+	const char *type;        /* aws_instance */
+	const char *name;        /* web */
+	const char *provider;    /* provider["registry.terraform.io/hashicorp/aws"]; "" if absent */
+	bool managed;            /* mode "managed"; false for "data" */
+	bool tainted;            /* status "tainted" */
+	const char *deposed;     /* deposed key, NULL for the current object */
+	const cJSON *attributes; /* an object; secrets already REDACT_TEXT */
 	const cJSON *dependencies; /* array of address strings, or NULL */
 	size_t resource_index;     /* position in resources[] */
 	size_t instance_index;     /* position in that resource's instances[] */
@@ -67,5 +68,8 @@ const tfs_instance *tfs_instance_at(const tfs_state *st, size_t i);
  * holds. */
 bool tfs_instance_indexed(const tfs_instance *in);
 size_t tfs_indexed_count(const tfs_state *st);
+
+/* Values replaced by REDACT_TEXT while parsing (both redaction rules). */
+size_t tfs_redaction_count(const tfs_state *st);
 
 #endif
