@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "falco_http.h"
 #include "forwarder.h"
 #include "handoff.h"
 #include "journal.h"
@@ -67,6 +68,7 @@ run_daemon(td_app *app)
 	jrn *j = NULL;
 	hand *h = NULL;
 	submit_server *submit = NULL;
+	falco_http *http = NULL;
 	fwd_opts fo = {
 		.work_url = td_config_str(cfg, "ingest", "work_listen"),
 		.resend_ms = (int)td_config_int(cfg, "bus", "resend_interval"),
@@ -88,6 +90,23 @@ run_daemon(td_app *app)
 	if (submit_start(&submit, td_config_str(cfg, "ingest", "submit_listen"),
 		(int)td_config_int(cfg, "ingest", "in_flight"), h, &err) != 0)
 		goto fail;
+	if (td_config_int(cfg, "ingest", "http_port") > 0) {
+		falco_http_opts ho = {
+			.bind = td_config_str(cfg, "ingest", "http_bind"),
+			.port = (int)td_config_int(cfg, "ingest", "http_port"),
+			.token = td_config_str(cfg, "ingest", "http_token"),
+			.tls_cert = td_config_str(cfg, "ingest", "http_tls_cert"),
+			.tls_key = td_config_str(cfg, "ingest", "http_tls_key"),
+			.tls_ca = td_config_str(cfg, "ingest", "http_tls_ca"),
+			.max_body = (size_t)td_config_int(cfg, "ingest", "http_max_body"),
+			.threads = 2,
+		};
+		if (falco_http_start(&http, &ho, h, &err) != 0)
+			goto fail;
+		TD_INFO("falco http receiver listening", TD_KV_STR("bind", ho.bind),
+		    TD_KV_INT("port", falco_http_port(http)),
+		    TD_KV_BOOL("tls", ho.tls_cert != NULL && ho.tls_cert[0] != '\0'));
+	}
 	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
 	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
@@ -105,6 +124,7 @@ out:
 		hand_request_stop(h);
 	else if (f != NULL)
 		fwd_request_stop(f);
+	falco_http_stop(http);
 	submit_stop(submit);
 	hand_close(h);
 	fwd_close(f);

@@ -1,0 +1,507 @@
+/* falco_http.c — POST /api/v1/falco/events and POST / (see falco_http.h). */
+#include "falco_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "cloudtrail_record.h"
+#include "falco_alert.h"
+#include "tfdrift/clock.h"
+#include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
+
+/* One missing-fields log line per this many ms at most (the rest are counted). */
+#define MISSING_LOG_EVERY_MS 10000
+/* Rules are told apart by a hash into this many slots. */
+#define MISSING_LOG_SLOTS 64
+
+/* Results, each a labelled counter. */
+enum result {
+	R_ACCEPTED,
+	R_DROPPED,
+	R_BAD_REQUEST,
+	R_TOO_LARGE,
+	R_BUSY,
+	R_UNAUTHORIZED,
+	R_NOT_FOUND,
+	R_ERROR,
+	R_COUNT
+};
+
+static const char *const result_labels[R_COUNT] = {
+	"result=\"accepted\"",
+	"result=\"dropped\"",
+	"result=\"bad_request\"",
+	"result=\"too_large\"",
+	"result=\"busy\"",
+	"result=\"unauthorized\"",
+	"result=\"not_found\"",
+	"result=\"error\"",
+};
+
+struct falco_http {
+	struct MHD_Daemon *daemon;
+	hand *hand;
+	char *token;
+	bool mtls;
+	size_t max_body;
+	int port;
+	char *cert, *key, *ca; /* PEM text, kept while the daemon runs */
+	td_counter *results[R_COUNT];
+	td_counter **missing; /* one per falco_needed_fields[] */
+	td_counter *dropped_source;
+	pthread_mutex_t log_mu;
+	/* rate limit of the missing-fields log line, per rule (by hash slot) */
+	int64_t last_log_ms[MISSING_LOG_SLOTS];
+	uint64_t suppressed[MISSING_LOG_SLOTS];
+};
+
+/* Per-request state: the body as it arrives. */
+typedef struct request {
+	char *body;
+	size_t len, cap;
+	bool too_large;
+} request;
+
+/* Reads a whole file; *out malloc'd, owned by the caller. */
+static int
+read_file(const char *path, char **out, td_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	*out = NULL;
+	if (f == NULL)
+		return td_error_set(err, TD_EIO, "%s: cannot open", path);
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return td_error_set(err, TD_EIO, "%s: cannot read", path);
+	}
+	buf[n] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+}
+
+static enum MHD_Result
+send_json(struct MHD_Connection *conn, unsigned status, cJSON *body, bool retry_after)
+{
+	char *text = cJSON_PrintUnformatted(body);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	cJSON_Delete(body);
+	if (text == NULL)
+		return MHD_NO;
+	/* MHD frees text with free() once sent */
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (retry_after)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+send_error(falco_http *s, struct MHD_Connection *conn, enum result r, unsigned status,
+    const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *colon;
+
+	td_counter_inc(s->results[r]);
+	cJSON_AddStringToObject(o, "error", msg);
+	/* messages from falco_alert_parse start with the field: "output_fields.ct.id: ..." */
+	if (status == MHD_HTTP_BAD_REQUEST && (colon = strstr(msg, ": ")) != NULL) {
+		char field[128];
+		size_t n = (size_t)(colon - msg);
+		if (n < sizeof(field)) {
+			memcpy(field, msg, n);
+			field[n] = '\0';
+			cJSON_AddStringToObject(o, "field", field);
+		}
+	}
+	return send_json(conn, status, o, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+}
+
+static bool
+token_ok(const falco_http *s, struct MHD_Connection *conn)
+{
+	const char *h;
+	size_t a, b;
+	unsigned diff = 0;
+
+	if (s->token == NULL)
+		return true;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	a = strlen(h);
+	b = strlen(s->token);
+	/* compare all of it, whatever matches first */
+	for (size_t i = 0; i < a && i < b; i++)
+		diff |= (unsigned)(h[i] ^ s->token[i]);
+	return diff == 0 && a == b;
+}
+
+static bool
+client_cert_ok(const falco_http *s, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned status = 0;
+
+	if (!s->mtls)
+		return true;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return false;
+	if (gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &status) == NULL)
+		return false;
+	return gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) == 0 &&
+	    status == 0;
+}
+
+static void
+note_missing(falco_http *s, const Tfdrift__V1__CloudEvent *ev)
+{
+	int64_t now;
+	char list[512] = "";
+	size_t off = 0, slot = 0;
+
+	if (ev->n_missing_fields == 0)
+		return;
+	for (size_t i = 0; i < ev->n_missing_fields; i++) {
+		for (size_t k = 0; falco_needed_fields[k] != NULL; k++)
+			if (strcmp(falco_needed_fields[k], ev->missing_fields[i]) == 0)
+				td_counter_inc(s->missing[k]);
+		if (off < sizeof(list))
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+			    i ? "," : "", ev->missing_fields[i]);
+	}
+	now = td_clock_mono_ms();
+	for (const char *p = ev->falco_rule; p != NULL && *p; p++)
+		slot = slot * 31 + (uint8_t)*p;
+	slot %= MISSING_LOG_SLOTS;
+	pthread_mutex_lock(&s->log_mu);
+	if (s->last_log_ms[slot] == 0 || now - s->last_log_ms[slot] >= MISSING_LOG_EVERY_MS) {
+		TD_WARN(
+		    "falco alert lacks fields the correlator needs; add them to the rule's output",
+		    TD_KV_STR("rule", ev->falco_rule), TD_KV_STR("missing", list),
+		    TD_KV_UINT("similar_lines_suppressed", s->suppressed[slot]));
+		s->last_log_ms[slot] = now;
+		s->suppressed[slot] = 0;
+	} else {
+		s->suppressed[slot]++;
+	}
+	pthread_mutex_unlock(&s->log_mu);
+}
+
+/* The alert is complete in r: parse, journal, answer. */
+static enum MHD_Result
+handle_alert(falco_http *s, struct MHD_Connection *conn, request *r)
+{
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
+	const union MHD_ConnectionInfo *ci;
+	char peer[64] = "", source[64];
+	uint8_t *buf = NULL;
+	size_t len;
+	td_error err;
+	enum MHD_Result ret;
+	cJSON *o;
+	int rv;
+
+	td_error_clear(&err);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)ci->client_addr;
+		char ip[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) != NULL)
+			snprintf(peer, sizeof(peer), "http:%s:%u", ip, ntohs(sin->sin_port));
+	}
+	rv = falco_alert_parse(r->body ? r->body : "", r->len,
+	    TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_HTTP, peer, &ev, source, sizeof(source),
+	    &err);
+	if (rv == FALCO_ALERT_OTHER_SOURCE) {
+		td_counter_inc(s->dropped_source);
+		td_counter_inc(s->results[R_DROPPED]);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", "dropped");
+		cJSON_AddStringToObject(o, "source", source);
+		cJSON_AddStringToObject(o, "reason", "only source aws_cloudtrail becomes an event");
+		return send_json(conn, MHD_HTTP_OK, o, false);
+	}
+	if (rv == TD_EINVAL) {
+		TD_DEBUG("falco http: alert refused", TD_KV_STR("peer", peer),
+		    TD_KV_STR("error", err.msg));
+		return send_error(s, conn, R_BAD_REQUEST, MHD_HTTP_BAD_REQUEST, err.msg);
+	}
+	if (rv != 0)
+		return send_error(s, conn, R_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+	note_missing(s, ev);
+	batch.n_events = 1;
+	batch.events = &ev;
+	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
+	buf = malloc(len ? len : 1);
+	if (buf == NULL) {
+		ret = send_error(s, conn, R_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		goto out;
+	}
+	tfdrift__v1__cloud_event_batch__pack(&batch, buf);
+	rv = hand_submit(s->hand, buf, len, NULL, NULL);
+	if (rv == TD_EBUSY || rv == TD_ECLOSED) {
+		ret = send_error(s, conn, R_BUSY, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    rv == TD_EBUSY ? "journal full; retry later" : "ingest is stopping");
+		goto out;
+	}
+	if (rv == TD_ETOOBIG) {
+		ret = send_error(s, conn, R_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "event larger than the journal");
+		goto out;
+	}
+	if (rv != 0) {
+		ret = send_error(s, conn, R_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "the journal cannot take the event");
+		goto out;
+	}
+	td_counter_inc(s->results[R_ACCEPTED]);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "accepted");
+	cJSON_AddStringToObject(o, "event_id", ev->event_id);
+	if (ev->n_missing_fields > 0) {
+		cJSON *m = cJSON_AddArrayToObject(o, "missing_fields");
+		for (size_t i = 0; i < ev->n_missing_fields; i++)
+			cJSON_AddItemToArray(m, cJSON_CreateString(ev->missing_fields[i]));
+	}
+	ret = send_json(conn, MHD_HTTP_ACCEPTED, o, false);
+out:
+	free(buf);
+	ct_event_free(ev);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	falco_http *s = cls;
+	request *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		/* first call: headers only */
+		if (strcmp(url, "/api/v1/falco/events") != 0 && strcmp(url, "/") != 0)
+			return send_error(s, conn, R_NOT_FOUND, MHD_HTTP_NOT_FOUND, "not found");
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return send_error(s, conn, R_NOT_FOUND, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "use POST");
+		if (!client_cert_ok(s, conn))
+			return send_error(s, conn, R_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED,
+			    "a client certificate signed by ingest.http_tls_ca is required");
+		if (!token_ok(s, conn))
+			return send_error(s, conn, R_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED,
+			    "missing or wrong bearer token");
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		{
+			const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			if (cl != NULL && strtoull(cl, NULL, 10) > s->max_body)
+				r->too_large = true;
+		}
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		/* over the limit: read and discard the rest, answer 413 at the end */
+		if (!r->too_large && r->len + *upload_data_size > s->max_body)
+			r->too_large = true;
+		if (!r->too_large) {
+			if (r->len + *upload_data_size + 1 > r->cap) {
+				size_t cap = r->cap ? r->cap : 4096;
+				char *n;
+				while (cap < r->len + *upload_data_size + 1)
+					cap *= 2;
+				n = realloc(r->body, cap);
+				if (n == NULL)
+					return MHD_NO;
+				r->body = n;
+				r->cap = cap;
+			}
+			memcpy(r->body + r->len, upload_data, *upload_data_size);
+			r->len += *upload_data_size;
+			r->body[r->len] = '\0';
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_large) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "body larger than %zu bytes (ingest.http_max_body)",
+		    s->max_body);
+		return send_error(s, conn, R_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+	}
+	return handle_alert(s, conn, r);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	request *r = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (r != NULL) {
+		free(r->body);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static void
+mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)arg;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	TD_WARN("falco http server", TD_KV_STR("detail", buf));
+}
+
+static bool
+set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int
+falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *err)
+{
+	struct sockaddr_in sin;
+	falco_http *s;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *di;
+	int rv;
+
+	*out = NULL;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)o->port);
+	if (inet_pton(AF_INET, o->bind, &sin.sin_addr) != 1)
+		return td_error_set(err, TD_EINVAL, "ingest.http_bind: '%s' is not an IPv4 address",
+		    o->bind);
+	if (set(o->tls_cert) != set(o->tls_key))
+		return td_error_set(err, TD_EINVAL,
+		    "ingest.http_tls_cert and ingest.http_tls_key go together");
+	if (set(o->tls_ca) && !set(o->tls_cert))
+		return td_error_set(err, TD_EINVAL, "ingest.http_tls_ca needs http_tls_cert/key");
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	pthread_mutex_init(&s->log_mu, NULL);
+	s->hand = h;
+	s->max_body = o->max_body;
+	if (set(o->token) && (s->token = strdup(o->token)) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < R_COUNT; i++)
+		s->results[i] = td_counter_get("tfdrift_ingest_falco_http_alerts_total",
+		    "Falco alerts posted to the HTTP receiver, by outcome.", result_labels[i]);
+	s->dropped_source = td_counter_get("tfdrift_ingest_falco_dropped_total",
+	    "Falco alerts dropped because their source is not aws_cloudtrail.",
+	    "reason=\"source\"");
+	{
+		size_t n = 0;
+		while (falco_needed_fields[n] != NULL)
+			n++;
+		s->missing = calloc(n, sizeof(*s->missing));
+		if (s->missing == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char labels[96];
+			snprintf(labels, sizeof(labels), "field=\"%s\"", falco_needed_fields[i]);
+			s->missing[i] = td_counter_get("tfdrift_ingest_falco_missing_fields_total",
+			    "Falco alerts accepted without a field the correlator needs (the rule's output lacks it).",
+			    labels);
+		}
+	}
+	if (set(o->tls_cert)) {
+		if ((rv = read_file(o->tls_cert, &s->cert, err)) != 0 ||
+		    (rv = read_file(o->tls_key, &s->key, err)) != 0 ||
+		    (set(o->tls_ca) && (rv = read_file(o->tls_ca, &s->ca, err)) != 0))
+			goto fail;
+		flags |= MHD_USE_TLS;
+		s->mtls = s->ca != NULL;
+	}
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY,
+	    s->key, s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, s->ca, MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		rv = td_error_set(err, TD_EIO,
+		    "falco http receiver: cannot listen on %s:%d (in use, or a bad TLS certificate/key)",
+		    o->bind, o->port);
+		goto fail;
+	}
+	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di != NULL ? di->port : o->port;
+	*out = s;
+	return 0;
+fail:
+	falco_http_stop(s);
+	return rv;
+}
+
+int
+falco_http_port(const falco_http *s)
+{
+	return s->port;
+}
+
+void
+falco_http_stop(falco_http *s)
+{
+	if (s == NULL)
+		return;
+	if (s->daemon != NULL)
+		MHD_stop_daemon(s->daemon);
+	free(s->token);
+	free(s->cert);
+	free(s->key);
+	free(s->ca);
+	free(s->missing);
+	pthread_mutex_destroy(&s->log_mu);
+	free(s);
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Crash safety of ingest's journal: 10,000 Falco alerts stream into the HTTP
+# receiver over keep-alive; ingest is SIGKILLed part-way and started again;
+# the sender resends whatever was not answered 202.  Afterwards every alert
+# that was answered 202 (accepted = journaled) is in PostgreSQL at least once
+# (distinct eventIDs), and the restarted ingest sent the journal's leftovers.
+# shellcheck source=../lib/services.sh
+source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/ingest.sh
+source "$(dirname "$0")/../lib/ingest.sh"
+
+N=10000
+KILL_AT=3000
+
+start_postgres
+start_redis
+write_config
+start_all
+for s in "${TD_SERVICES[@]}"; do
+	wait_admin "$s" 30 || bail "$s did not come up"
+done
+for s in persistence ingest correlator; do
+	wait_ready "$s" 30 || diag "$s is not ready after 30 s"
+done
+wait_http "$(falco_url)/" 10 405 >/dev/null || bail "the falco http receiver does not answer"
+
+gen_cloudtrail "$TD_TMP/ct.json.gz" "$N" 99 --gzip || bail "gen_cloudtrail failed"
+falco_alerts "$TD_TMP/ct.json.gz" "$TD_TMP/alerts.jsonl" || bail "falco_alerts failed"
+check_eq "$N alerts with distinct eventIDs to send" "$N" \
+	"$(jq -r '.output_fields["ct.id"]' "$TD_TMP/alerts.jsonl" | sort -u | wc -l)"
+
+: >"$TD_TMP/accepted.ids"
+post_stream "$TD_TMP/alerts.jsonl" "$TD_TMP/accepted.ids" 150 >"$TD_TMP/poster.out" 2>&1 &
+poster=$!
+
+# SIGKILL once part of the stream is accepted
+for _ in $(seq 1 600); do
+	[ "$(wc -l <"$TD_TMP/accepted.ids")" -ge "$KILL_AT" ] && break
+	kill -0 "$poster" 2>/dev/null || break
+	sleep 0.05
+done
+before="$(wc -l <"$TD_TMP/accepted.ids")"
+pending="$(metric ingest tfdrift_ingest_journal_entries)"
+kill_service ingest
+diag "SIGKILL ingest after $before accepted alerts (journal entries pending: ${pending:-?})"
+check "ingest was killed mid-stream (fewer than $N accepted)" test "$before" -lt "$N"
+sleep 0.3
+start_service ingest
+wait_admin ingest 30 || bail "ingest did not restart"
+
+wait "$poster"
+diag "sender: $(cat "$TD_TMP/poster.out")"
+accepted="$(sort -u "$TD_TMP/accepted.ids" | wc -l)"
+check_eq "the sender got 202 for all $N alerts in the end" "$N" "$accepted"
+if grep -q 'unacknowledged entries found' "${TD_LOG[ingest]}"; then
+	ok "the restarted ingest found unacknowledged journal entries and sent them again"
+else
+	diag "no unacknowledged entries after the kill (all had been acknowledged already)"
+	ok "the restarted ingest opened the journal"
+fi
+
+sort -u "$TD_TMP/accepted.ids" >"$TD_TMP/want.ids"
+missing=-1
+for _ in $(seq 1 300); do
+	sql 'SELECT DISTINCT event_id FROM alerts' 2>/dev/null | sort >"$TD_TMP/db.ids"
+	missing="$(comm -23 "$TD_TMP/want.ids" "$TD_TMP/db.ids" | wc -l)"
+	[ "$missing" = 0 ] && break
+	sleep 0.3
+done
+check_eq "every accepted alert reached PostgreSQL at least once (accepted eventIDs missing there)" \
+	0 "$missing" ingest correlator persistence
+diag "alert rows: $(sql 'SELECT count(*), count(DISTINCT event_id) FROM alerts')"
+check "ingest is running" alive ingest
+
+finish

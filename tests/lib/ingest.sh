@@ -1,0 +1,100 @@
+# tests/lib/ingest.sh — helpers for ingest's integration tests; source after
+# services.sh.
+#
+#   falco_alerts CLOUDTRAIL_FILE OUT   one Falco JSON alert per line (source
+#                                      aws_cloudtrail), made from each record
+#                                      the way Falco's CloudTrail plugin
+#                                      fills output_fields (ct.request is JSON
+#                                      text inside the JSON, absent values null)
+#   falco_url                          http://127.0.0.1:<ingest.http_port>
+#   post_alert BODY_FILE [CURL_ARGS]   POSTs to /api/v1/falco/events; prints
+#                                      "<code> <body>"
+#   post_stream ALERTS ACCEPTED SECS   POSTs every line of ALERTS over one
+#                                      keep-alive connection (reconnecting and
+#                                      resending on errors or 503, for at most
+#                                      SECS seconds); appends the eventID of
+#                                      every alert answered 202 to ACCEPTED.
+
+falco_alerts() {
+	python3 - "$1" "$2" <<'EOF'
+import gzip, json, sys
+src, out = sys.argv[1], sys.argv[2]
+op = gzip.open if src.endswith(".gz") else open
+with op(src, "rt") as f:
+    recs = json.load(f)["Records"]
+with open(out, "w") as o:
+    for r in recs:
+        ui = r.get("userIdentity") or {}
+        t = ui.get("type")
+        user = ui.get("userName")
+        if t == "AssumedRole":
+            user = ((ui.get("sessionContext") or {}).get("sessionIssuer") or {}).get("userName")
+        fields = {
+            "ct.id": r["eventID"], "ct.time": r["eventTime"], "ct.src": r["eventSource"],
+            "ct.name": r["eventName"], "ct.region": r.get("awsRegion"),
+            "ct.user": user, "ct.user.identitytype": t, "ct.user.arn": ui.get("arn"),
+            "ct.user.accountid": ui.get("accountId") or r.get("recipientAccountId"),
+            "ct.user.principalid": ui.get("principalId"),
+            "ct.request": json.dumps(r.get("requestParameters")) if r.get("requestParameters") is not None else None,
+            "ct.response": json.dumps(r.get("responseElements")) if r.get("responseElements") is not None else None,
+            "ct.srcip": r.get("sourceIPAddress"), "ct.useragent": r.get("userAgent"),
+            "ct.error": r.get("errorCode"), "ct.readonly": "true" if r.get("readOnly") else "false",
+            "ct.requestid": r.get("requestID"), "ct.eventtype": r.get("eventType"),
+            "evt.time": 1700000000000000000,
+        }
+        alert = {"time": r["eventTime"].replace("Z", ".000000000Z") if "." not in r["eventTime"] else r["eventTime"],
+                 "rule": "Terraform Managed Resource Modified", "priority": "Warning",
+                 "source": "aws_cloudtrail", "hostname": "falco-0",
+                 "tags": ["drift", "iac", "terraform"],
+                 "output": "Warning Potential Terraform drift detected (event=%s)" % r["eventName"],
+                 "output_fields": fields}
+        o.write(json.dumps(alert) + "\n")
+EOF
+}
+
+falco_url() {
+	echo "http://127.0.0.1:${TD_PORT[ingest.http_port]}"
+}
+
+post_alert() {
+	local file="$1"
+	shift
+	curl -s -o "$TD_TMP/post.out" -w '%{http_code}' --max-time 10 -X POST \
+		-H 'Content-Type: application/json' --data-binary "@$file" "$@" \
+		"$(falco_url)/api/v1/falco/events" 2>/dev/null
+	printf ' %s\n' "$(cat "$TD_TMP/post.out" 2>/dev/null)"
+}
+
+post_stream() {
+	python3 - "$1" "$2" "$3" "${TD_PORT[ingest.http_port]}" <<'EOF'
+import http.client, json, sys, time
+alerts, accepted, secs, port = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+deadline = time.time() + secs
+conn = None
+sent = errors = busy = 0
+with open(alerts) as f, open(accepted, "a", buffering=1) as acc:
+    for line in f:
+        eid = json.loads(line)["output_fields"]["ct.id"]
+        while time.time() < deadline:
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("POST", "/api/v1/falco/events", body=line.encode(),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status == 202:
+                    acc.write(eid + "\n")
+                    sent += 1
+                    break
+                busy += 1
+                time.sleep(0.05)
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                conn = None
+                time.sleep(0.05)
+        else:
+            break
+print("accepted=%d errors=%d busy=%d" % (sent, errors, busy))
+EOF
+}
