@@ -4,6 +4,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "rule.h"
 #include "tfdrift/clock.h"
@@ -21,12 +23,14 @@ static const struct {
 	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, "kind=\"modified\"" },
 };
 #define N_KINDS (sizeof(kind_labels) / sizeof(kind_labels[0]))
-#define MAX_SKIP_REASONS 8
+#define MAX_SKIP_REASONS 16
 #define HANDBACK_LOG_MS 10000
 
 struct corr {
 	ridx *index;
 	td_bus_req *persist;
+	const rule_env *env;
+	char owner[64]; /* this replica's claim value */
 	int wait_ms;
 	atomic_bool stopping;
 	atomic_llong handback_logged_ms;
@@ -39,7 +43,8 @@ struct corr {
 };
 
 int
-corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, td_error *err)
+corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env, int request_timeout_ms,
+    td_error *err)
 {
 	corr *c = calloc(1, sizeof(*c));
 
@@ -48,6 +53,9 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, t
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	c->index = index;
 	c->persist = persist;
+	c->env = env;
+	snprintf(c->owner, sizeof(c->owner), "claim:%ld:%lld", (long)getpid(),
+	    (long long)td_clock_mono_ms());
 	c->wait_ms = CORR_PERSIST_WAIT_MS;
 	if (request_timeout_ms > 0 && request_timeout_ms < c->wait_ms)
 		c->wait_ms = request_timeout_ms;
@@ -59,7 +67,7 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, t
 		char labels[64];
 		snprintf(labels, sizeof(labels), "reason=\"%s\"", rule_skip_reasons[i]);
 		c->skipped[i] = td_counter_get("tfdrift_correlator_events_skipped_total",
-		    "CloudEvents not looked at, by reason (read-only, failed, Terraform's own call).",
+		    "CloudEvents that raised no alert, by reason (read_only, failed, terraform, not_mapped, ignored, not_managed, no_change, no_identifier, duplicate).",
 		    labels);
 	}
 	for (size_t i = 0; i < N_KINDS; i++)
@@ -127,28 +135,77 @@ count_alerts(corr *c, const rule_alerts *alerts)
 				td_counter_inc(c->alerts[k]);
 }
 
-/* Runs the rule on every event.  On success *skips holds each event's skip
- * reason (NULL if not skipped); the array is malloc'd and owned by the caller. */
+/* Runs the rules on every event not stored before.  On success *skips holds
+ * each event's skip reason (NULL if it raised alerts) and *fresh the events
+ * to mark done once stored; both malloc'd and owned by the caller. */
 static int
 evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts,
-    const char ***skips)
+    const char ***skips, char ***fresh, size_t *nfresh)
 {
 	ridx_conn *conn;
 	int64_t now = td_clock_now_ns();
+	rule_state st = { .lookup = ridx_lookup, .attrs = ridx_attrs };
+	char **ids = calloc(batch->n_events + 1, sizeof(*ids));
+	bool *done = calloc(batch->n_events + 1, sizeof(*done));
 	int rv = 0;
 
+	*nfresh = 0;
+	*fresh = NULL;
 	*skips = calloc(batch->n_events + 1, sizeof(**skips));
-	if (*skips == NULL)
-		return TD_ENOMEM;
+	if (*skips == NULL || ids == NULL || done == NULL) {
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < batch->n_events; i++)
+		ids[i] = batch->events[i]->event_id;
 	conn = ridx_acquire(c->index);
+	st.arg = conn;
+	rv = ridx_dedupe_check(conn, ids, batch->n_events, done);
+	/* repeats inside the batch: the first copy does the work */
 	for (size_t i = 0; rv == 0 && i < batch->n_events; i++)
-		rv = rule_evaluate(batch->events[i], ridx_lookup, conn, now, alerts, &(*skips)[i]);
+		for (size_t k = 0; !done[i] && k < i; k++)
+			if (strcmp(ids[k], ids[i]) == 0)
+				done[i] = true;
+	for (size_t i = 0; rv == 0 && i < batch->n_events; i++)
+		if (!done[i])
+			ids[(*nfresh)++] = ids[i];
+	if (rv == 0)
+		rv = ridx_dedupe_claim(conn, ids, *nfresh, c->owner, CORR_CLAIM_TTL_MS);
+	for (size_t i = 0; rv == 0 && i < batch->n_events; i++) {
+		rule_result res;
+		if (done[i]) {
+			(*skips)[i] = RULE_SKIP_DUPLICATE;
+			continue;
+		}
+		rv = rule_evaluate(c->env, batch->events[i], &st, now, alerts, &res);
+		(*skips)[i] = res.skip;
+	}
 	ridx_release(c->index, conn);
+out:
+	free(done);
 	if (rv != 0) {
 		free(*skips);
 		*skips = NULL;
+		free(ids);
+		*nfresh = 0;
+		rule_alerts_free(alerts);
+		return rv;
 	}
-	return rv;
+	*fresh = ids;
+	return 0;
+}
+
+/* Marks the batch's fresh eventIDs done; a failure only costs a later
+ * duplicate's work (persistence stores each alert once). */
+static void
+mark_done(corr *c, char **ids, size_t n)
+{
+	ridx_conn *conn = ridx_acquire(c->index);
+	int rv = ridx_dedupe_done(conn, ids, n, CORR_DONE_TTL_S);
+
+	ridx_release(c->index, conn);
+	if (rv != 0)
+		TD_DEBUG("cannot mark eventIDs done", TD_KV_STR("error", td_strerror(rv)));
 }
 
 /* Sends the alerts to persistence; 0 with *ack (caller owns) when it answered. */
@@ -190,6 +247,8 @@ corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 	Tfdrift__V1__Ack *ack = NULL;
 	rule_alerts alerts = { 0 };
 	const char **skips = NULL;
+	char **fresh = NULL;
+	size_t nfresh = 0;
 	int64_t start = td_clock_mono_ms();
 	int rv;
 
@@ -206,7 +265,7 @@ corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		    "payload is not a CloudEventBatch");
 	}
 
-	rv = evaluate(c, batch, &alerts, &skips);
+	rv = evaluate(c, batch, &alerts, &skips, &fresh, &nfresh);
 	if (rv != 0) {
 		if (log_due(&c->handback_logged_ms))
 			TD_INFO("cannot read the resource index now; batch handed back",
@@ -240,7 +299,8 @@ corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 			goto out;
 		}
 	}
-	/* stored (or nothing to store): count and answer */
+	/* stored (or nothing to store): only now are the events done */
+	mark_done(c, fresh, nfresh);
 	td_counter_add(c->events, batch->n_events);
 	for (size_t i = 0; i < batch->n_events; i++)
 		if (skips[i] != NULL)
@@ -255,6 +315,7 @@ out:
 	if (ack != NULL)
 		tfdrift__v1__ack__free_unpacked(ack, NULL);
 	free(skips);
+	free(fresh);
 	rule_alerts_free(&alerts);
 	tfdrift__v1__cloud_event_batch__free_unpacked(batch, NULL);
 	return rv;

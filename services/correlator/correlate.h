@@ -3,7 +3,9 @@
  * For each request from ingest:
  *   1. decode the CloudEventBatch (a payload that does not decode is answered
  *      Ack REJECTED: resending it cannot help);
- *   2. run the rule on every event with a Redis connection of the pool;
+ *   2. drop eventIDs already stored (Redis ev:<id> = done; repeats inside the
+ *      batch too), claim the others (NX, CORR_CLAIM_TTL_MS), run the rules
+ *      (rule.h) on every event with a Redis connection of the pool;
  *      Redis unreachable or no resource index yet -> no reply (TD_EAGAIN), so
  *      ingest's REQ hands the batch out again later;
  *   3. send the alerts as one AlertBatch to persistence and wait up to
@@ -11,7 +13,8 @@
  *   4. reply Ack OK (accepted = events, produced = alerts) only after
  *      persistence answered OK.  Persistence RETRY, timeout or closing -> no
  *      reply (resend); persistence REJECTED -> Ack REJECTED with its reason.
- *      A batch whose events were all skipped is answered OK at once.
+ *      A batch whose events were all skipped is answered OK at once.  Only
+ *      then are its eventIDs marked done (CORR_DONE_TTL_S).
  *
  * Metrics: tfdrift_correlator_events_total,
  * tfdrift_correlator_events_skipped_total{reason}, tfdrift_correlator_alerts_total{kind},
@@ -22,19 +25,24 @@
 #define TFDRIFT_CORRELATOR_CORRELATE_H
 
 #include "redis_index.h"
+#include "rule.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/error.h"
 
 /* Below ingest's FWD_ROUND_MS (3 s), so this replica gives up on a stuck
  * persistence before ingest hands the batch out again. */
 #define CORR_PERSIST_WAIT_MS 2500
+#define CORR_CLAIM_TTL_MS 30000
+/* CloudTrail repeats eventIDs within hours; a day covers replays of a day's files too. */
+#define CORR_DONE_TTL_S 86400
 
 typedef struct corr corr;
 
 /* index and persist are borrowed and must outlive c.  request_timeout_ms:
  * bus.request_timeout (0: none beyond CORR_PERSIST_WAIT_MS).  *out owned by
  * the caller (corr_free). */
-int corr_new(corr **out, ridx *index, td_bus_req *persist, int request_timeout_ms, td_error *err);
+int corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env,
+    int request_timeout_ms, td_error *err);
 void corr_free(corr *c);
 
 /* A td_bus_handler; arg is the corr. */

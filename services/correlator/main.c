@@ -3,8 +3,12 @@
  * Dials ingest (REP, correlator.workers at once), persistence (REQ) and
  * state-loader (SUB); reads the resource index from Redis. */
 #include <stdio.h>
+#include <string.h>
 
+#include "catalog.h"
 #include "correlate.h"
+#include "explain.h"
+#include "rcfg.h"
 #include "redis_index.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/config.h"
@@ -16,7 +20,7 @@ static const td_app_info app_info = {
 	.name = "tfdrift-correlator",
 	.section = "correlator",
 	.summary = "turns CloudTrail events into drift alerts and hands them to persistence",
-	.usage = NULL,
+	.usage = explain_usage,
 };
 
 typedef struct correlator {
@@ -25,6 +29,9 @@ typedef struct correlator {
 	td_bus_rep *work;
 	td_bus_sub *state;
 	corr *corr;
+	cat_catalog *catalog;
+	rcfg *rules;
+	rule_env env;
 } correlator;
 
 static int
@@ -112,12 +119,14 @@ start(td_app *app, correlator *c, td_error *err)
 
 	if ((rv = td_app_start_admin(app, err)) != 0 || (rv = ridx_open(&c->index, &ro, err)) != 0)
 		return rv;
+	TD_INFO("catalog loaded", TD_KV_UINT("entries", cat_count(c->catalog)),
+	    TD_KV_UINT("rules", rcfg_rule_count(c->rules)));
 	rv = td_bus_req_open(&c->persist, "correlator.persistence",
 	    td_config_str(cfg, "correlator", "persistence_url"), false,
 	    (int)td_config_int(cfg, "bus", "resend_interval"), err);
 	if (rv != 0)
 		return rv;
-	rv = corr_new(&c->corr, c->index, c->persist,
+	rv = corr_new(&c->corr, c->index, c->persist, &c->env,
 	    (int)td_config_int(cfg, "bus", "request_timeout"), err);
 	if (rv != 0)
 		return rv;
@@ -150,6 +159,25 @@ main(int argc, char **argv)
 
 	if (td_app_init(&app, &app_info, argc, argv, &status) != 0)
 		return status;
+	td_error_clear(&err);
+	if (cat_load_embedded(&c.catalog, &err) != 0 ||
+	    (td_config_str(td_app_config(app), "correlator", "rules_file")[0] != '\0' &&
+		rcfg_load_file(&c.rules,
+		    td_config_str(td_app_config(app), "correlator", "rules_file"), &err) != 0)) {
+		fprintf(stderr, "tfdrift-correlator: %s\n", err.msg);
+		cat_free(c.catalog);
+		td_app_free(app);
+		return 2;
+	}
+	c.env.catalog = c.catalog;
+	c.env.cfg = c.rules;
+	if (td_app_argc(app) > 0 && strcmp(td_app_argv(app)[0], "explain") == 0) {
+		status = explain_run(&c.env, td_app_argc(app), td_app_argv(app));
+		rcfg_free(c.rules);
+		cat_free(c.catalog);
+		td_app_free(app);
+		return status;
+	}
 	if (td_app_argc(app) > 0) {
 		fprintf(stderr, "tfdrift-correlator: unexpected argument '%s' (see --help)\n",
 		    td_app_argv(app)[0]);
@@ -173,6 +201,8 @@ main(int argc, char **argv)
 	td_bus_req_close(c.persist);
 	corr_free(c.corr);
 	ridx_close(c.index);
+	rcfg_free(c.rules);
+	cat_free(c.catalog);
 	td_app_free(app);
 	return status;
 }

@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "lcache.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 
@@ -39,6 +40,8 @@ struct ridx {
 	atomic_bool healthy;
 	atomic_bool loaded;
 	atomic_bool down_logged;
+
+	lcache *cache; /* identifier/attribute answers of the current generation */
 
 	pthread_t probe;
 	bool probe_started;
@@ -188,7 +191,9 @@ ridx_open(ridx **out, const ridx_opts *o, td_error *err)
 	r->password = strdup(o->password ? o->password : "");
 	r->prefix = strdup(o->prefix ? o->prefix : "");
 	r->conns = calloc((size_t)r->nconns, sizeof(*r->conns));
-	if (r->host == NULL || r->password == NULL || r->prefix == NULL || r->conns == NULL) {
+	r->cache = lcache_new(RIDX_CACHE_ENTRIES);
+	if (r->cache == NULL || r->host == NULL || r->password == NULL || r->prefix == NULL ||
+	    r->conns == NULL) {
 		ridx_close(r);
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
@@ -219,6 +224,7 @@ ridx_close(ridx *r)
 	for (int i = 0; r->conns != NULL && i < r->nconns; i++)
 		conn_reset(&r->conns[i]);
 	free(r->conns);
+	lcache_free(r->cache);
 	free(r->host);
 	free(r->password);
 	free(r->prefix);
@@ -261,6 +267,7 @@ ridx_invalidate(ridx *r)
 	pthread_mutex_lock(&r->mu);
 	r->gen[0] = '\0';
 	pthread_mutex_unlock(&r->mu);
+	lcache_clear(r->cache);
 }
 
 bool
@@ -319,6 +326,8 @@ current_gen(ridx_conn *c, char *gen, size_t len)
 	freeReplyObject(rep);
 	atomic_store(&r->loaded, true);
 	pthread_mutex_lock(&r->mu);
+	if (strcmp(r->gen, gen) != 0)
+		lcache_clear(r->cache); /* a new generation without (or before) its notice */
 	snprintf(r->gen, sizeof(r->gen), "%s", gen);
 	r->gen_at_ms = now;
 	pthread_mutex_unlock(&r->mu);
@@ -348,8 +357,16 @@ ridx_lookup(void *arg, const char *identifier, rule_match *m)
 	redisReply *rep;
 	int rv;
 
+	char ckey[600], *hit;
+
 	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
 		return rv;
+	snprintf(ckey, sizeof(ckey), "i\x1f%s", identifier);
+	if (lcache_get(c->r->cache, ckey, &hit)) {
+		rv = hit[0] != '\0' && parse_entry(hit, strlen(hit), m) ? 0 : TD_ENOTFOUND;
+		free(hit);
+		return rv;
+	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
 	snprintf(key, sizeof(key), "%sg:%s:idx", c->r->prefix, gen);
@@ -360,9 +377,143 @@ ridx_lookup(void *arg, const char *identifier, rule_match *m)
 		rv = 0;
 	else
 		rv = TD_ENOTFOUND;
+	if (rep->type == REDIS_REPLY_STRING && rv == 0)
+		lcache_put(c->r->cache, ckey, rep->str);
+	else if (rep->type == REDIS_REPLY_NIL)
+		lcache_put(c->r->cache, ckey, "");
 	if (rep->type == REDIS_REPLY_STRING && rv != 0)
 		TD_WARN("malformed resource index entry", TD_KV_STR("key", key),
 		    TD_KV_STR("identifier", identifier));
 	freeReplyObject(rep);
 	return rv;
+}
+
+int
+ridx_attrs(void *arg, const char *workspace, const char *address, char **json)
+{
+	ridx_conn *c = arg;
+	char gen[32], ckey[1024], *key = NULL, *hit;
+	redisReply *rep;
+	int rv;
+
+	*json = NULL;
+	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
+		return rv;
+	snprintf(ckey, sizeof(ckey), "a\x1f%s\x1f%s", workspace, address);
+	if (lcache_get(c->r->cache, ckey, &hit)) {
+		if (hit[0] == '\0') {
+			free(hit);
+			return TD_ENOTFOUND;
+		}
+		*json = hit;
+		return 0;
+	}
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	if (asprintf(&key, "%sg:%s:res:%s:%s", c->r->prefix, gen, workspace, address) < 0)
+		return TD_ENOMEM;
+	rep = checked(c, redisCommand(c->ctx, "GET %s", key));
+	free(key);
+	if (rep == NULL)
+		return TD_EDEPEND;
+	if (rep->type == REDIS_REPLY_STRING) {
+		lcache_put(c->r->cache, ckey, rep->str);
+		*json = strndup(rep->str, rep->len);
+		rv = *json != NULL ? 0 : TD_ENOMEM;
+	} else {
+		lcache_put(c->r->cache, ckey, "");
+		rv = TD_ENOTFOUND;
+	}
+	freeReplyObject(rep);
+	return rv;
+}
+
+/* ---- eventID dedupe ------------------------------------------------------------ */
+
+int
+ridx_dedupe_check(ridx_conn *c, char *const *event_ids, size_t n, bool *done)
+{
+	redisReply *rep;
+	int rv = 0;
+
+	for (size_t i = 0; i < n; i++)
+		done[i] = false;
+	if (n == 0)
+		return 0;
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	for (size_t i = 0; i < n; i++)
+		if (redisAppendCommand(c->ctx, "GET %sev:%s", c->r->prefix, event_ids[i]) !=
+		    REDIS_OK)
+			return TD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		void *r = NULL;
+		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+			checked(c, NULL);
+			return TD_EDEPEND;
+		}
+		rep = checked(c, r);
+		if (rep == NULL) {
+			rv = TD_EDEPEND;
+			continue; /* connection reset: the remaining replies are gone too */
+		}
+		done[i] = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "done") == 0;
+		freeReplyObject(rep);
+		if (c->ctx == NULL)
+			return TD_EDEPEND;
+	}
+	return rv;
+}
+
+int
+ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner, int ttl_ms)
+{
+	redisReply *rep;
+	int rv = 0;
+
+	if (n == 0)
+		return 0;
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	for (size_t i = 0; i < n; i++)
+		if (redisAppendCommand(c->ctx, "SET %sev:%s %s NX PX %d", c->r->prefix,
+			event_ids[i], owner, ttl_ms) != REDIS_OK)
+			return TD_ENOMEM;
+	for (size_t i = 0; i < n && c->ctx != NULL; i++) {
+		void *r = NULL;
+		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+			checked(c, NULL);
+			return TD_EDEPEND;
+		}
+		if ((rep = checked(c, r)) == NULL)
+			return TD_EDEPEND;
+		freeReplyObject(rep);
+	}
+	return rv;
+}
+
+int
+ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s)
+{
+	redisReply *rep;
+
+	if (n == 0)
+		return 0;
+	if (conn_ensure(c) != 0)
+		return TD_EDEPEND;
+	for (size_t i = 0; i < n; i++)
+		if (redisAppendCommand(c->ctx, "SET %sev:%s done EX %d", c->r->prefix, event_ids[i],
+			ttl_s) != REDIS_OK)
+			return TD_ENOMEM;
+	for (size_t i = 0; i < n && c->ctx != NULL; i++) {
+		void *r = NULL;
+		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+			checked(c, NULL);
+			return TD_EDEPEND;
+		}
+		if ((rep = checked(c, r)) == NULL)
+			return TD_EDEPEND;
+		freeReplyObject(rep);
+	}
+	return 0;
 }

@@ -6,7 +6,8 @@
  * One hiredis connection per worker (a pool of `conns`), each opened on first
  * use and reopened after any error (host, port, AUTH password, SELECT db,
  * connect/command timeout).  The current generation is cached for
- * RIDX_GEN_TTL_MS and dropped at once by ridx_invalidate (a StateNotice).
+ * RIDX_GEN_TTL_MS and dropped at once by ridx_invalidate (a StateNotice), with
+ * the local cache of identifier and attribute answers (lcache.h).
  * While no generation exists (state-loader has not loaded anything yet) a
  * lookup fails with TD_EAGAIN: answering "not managed" then would flag every
  * resource as unmanaged.
@@ -26,6 +27,7 @@
 
 #define RIDX_GEN_TTL_MS 5000
 #define RIDX_PROBE_MS 2000
+#define RIDX_CACHE_ENTRIES 100000
 
 typedef struct ridx ridx;
 typedef struct ridx_conn ridx_conn;
@@ -53,6 +55,19 @@ void ridx_release(ridx *r, ridx_conn *c);
 /* A rule_lookup_fn; arg is a ridx_conn.  0, TD_ENOTFOUND, TD_EAGAIN (no
  * generation yet) or TD_EDEPEND (Redis error; the connection is reset). */
 int ridx_lookup(void *arg, const char *identifier, rule_match *m);
+
+/* A rule_attrs_fn: the attributes JSON at <prefix>g:<gen>:res:<ws>:<address>. */
+int ridx_attrs(void *arg, const char *workspace, const char *address, char **json);
+
+/* eventID dedupe across replicas (<prefix>ev:<eventID>): check sets done[i]
+ * for events already stored; claim takes "owner" with NX and a TTL before the
+ * work (informational: a claim of a replica that died expires); done marks
+ * them after persistence acknowledged their alerts, never before, so a resent
+ * copy of a lost request is processed, not taken for a duplicate. */
+int ridx_dedupe_check(ridx_conn *c, char *const *event_ids, size_t n, bool *done);
+int ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner,
+    int ttl_ms);
+int ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s);
 
 /* Drops the cached generation (a new one was switched in). */
 void ridx_invalidate(ridx *r);

@@ -1,6 +1,8 @@
-/* rule.c — the starter correlation rule (contract in rule.h). */
+/* rule.c — the correlation engine (contract in rule.h). */
 #include "rule.h"
 
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,104 +12,31 @@
 #include "tfdrift/error.h"
 #include "tfdrift/id.h"
 
-/* ---- data ----------------------------------------------------------------- */
-
-/* Top-level keys of requestParameters / responseElements that name a resource. */
-static const char *const identifier_keys[] = {
-	"instanceId",
-	"bucketName",
-	"groupId",
-	"roleName",
-	"userName",
-	"policyArn",
-	"functionName",
-	"dBInstanceIdentifier",
-	"keyId",
-	"queueUrl",
-	"topicArn",
-	"tableName",
-	"name",
-	"vpcId",
-	"subnetId",
-	"clusterName",
-	"loadBalancerArn",
-};
-
-/* Lists of resources: object.array[].key (e.g. RunInstances' response). */
-static const struct {
-	const char *object, *array, *key;
-} identifier_lists[] = {
-	{ "instancesSet", "items", "instanceId" },
-};
-
 /* User agent fragments of Terraform's own API calls:
  * "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 ..." */
 static const char *const terraform_agents[] = { "Terraform/", "terraform-provider-" };
 
-const char *const rule_skip_reasons[] = { "read_only", "failed", "terraform" };
+const char *const rule_skip_reasons[] = { "read_only", "failed", "terraform", "not_mapped",
+	"ignored", "not_managed", "no_change", "no_identifier", "duplicate" };
 const size_t rule_n_skip_reasons = sizeof(rule_skip_reasons) / sizeof(rule_skip_reasons[0]);
-
-static const struct {
-	const char *prefix;
-	Tfdrift__V1__DriftKind matched, unmatched;
-} kind_prefixes[] = {
-	{ "Delete", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED },
-	{ "Terminate", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED },
-	{ "Remove", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED },
-	{ "Create", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED },
-	{ "Run", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED },
-	{ "Put", TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED,
-	    TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED },
-};
-
-static const struct {
-	Tfdrift__V1__DriftKind kind;
-	Tfdrift__V1__Severity severity;
-} kind_severity[] = {
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, TFDRIFT__V1__SEVERITY__SEVERITY_HIGH },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT, TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM },
-};
-
-/* Changes to identity and keys widen blast radius: one level higher. */
-static const char *const sensitive_sources[] = { "iam.amazonaws.com", "kms.amazonaws.com" };
-
-/* Summary and fix per kind and whether a managed resource matched.
- * Placeholders: {event} {address} {workspace} {type} {id} {who}. */
-static const struct {
-	Tfdrift__V1__DriftKind kind;
-	bool matched;
-	const char *summary;
-	const char *fix;
-} texts[] = {
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, true,
-	    "{event} on {address} ({workspace}) by {who}",
-	    "Review the change: run `terraform plan -target={address}` in {workspace}, then either "
-	    "revert it with `terraform apply -target={address}` or codify it in the HCL." },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, true,
-	    "{event} deleted {address} ({workspace}) by {who}",
-	    "If the deletion was not intended, recreate it with `terraform apply -target={address}` "
-	    "in {workspace}; if it was, remove it from the HCL (or `terraform state rm {address}`)." },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, false,
-	    "{event} created {id} outside Terraform by {who}",
-	    "Import it: add an `import` block (id = \"{id}\") and run `terraform plan "
-	    "-generate-config-out=generated.tf`, or delete it if it should not exist." },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, false,
-	    "{event} on {id} (not in any loaded Terraform state) by {who}",
-	    "No Terraform resource matched {id}. If it should be managed, import it with an "
-	    "`import` block; otherwise ignore or delete it." },
+enum {
+	SK_READ_ONLY,
+	SK_FAILED,
+	SK_TERRAFORM,
+	SK_NOT_MAPPED,
+	SK_IGNORED,
+	SK_NOT_MANAGED,
+	SK_NO_CHANGE,
+	SK_NO_ID
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define AMAZONAWS ".amazonaws.com"
-
-/* ---- decisions -------------------------------------------------------------- */
+#define SEV_LOW 2
+#define SEV_MEDIUM 3
+#define SEV_HIGH 4
+#define SEV_CRITICAL 5
+#define REDACTED "(sensitive)"
+#define MAX_IDS 32
 
 static bool
 empty(const char *s)
@@ -115,168 +44,371 @@ empty(const char *s)
 	return s == NULL || s[0] == '\0';
 }
 
+/* ---- who -------------------------------------------------------------------- */
+
+/* "AWSReservedSSO_AdministratorAccess_4b1c2d3e4f5a6b7c" -> "AdministratorAccess" */
 static bool
-starts_with(const char *s, const char *prefix)
+sso_permission_set(const char *role, char *out, size_t len)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	const char *p = "AWSReservedSSO_", *last;
+
+	if (strncmp(role, p, strlen(p)) != 0)
+		return false;
+	role += strlen(p);
+	last = strrchr(role, '_');
+	if (last == NULL || last == role)
+		return false;
+	snprintf(out, len, "%.*s", (int)(last - role), role);
+	return true;
 }
 
+void
+rule_resolve_who(const Tfdrift__V1__CloudEvent *ev, rule_who *w)
+{
+	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
+	const char *type;
+
+	memset(w, 0, sizeof(*w));
+	if (id == NULL)
+		return;
+	type = id->type != NULL ? id->type : "";
+	if (strcmp(type, "Root") == 0) {
+		w->root = true;
+		snprintf(w->name, sizeof(w->name), "root");
+	} else if (strcmp(type, "AWSService") == 0 || (empty(id->arn) && !empty(id->invoked_by))) {
+		w->service = true;
+		snprintf(w->name, sizeof(w->name), "%s", id->invoked_by ? id->invoked_by : "");
+	} else if (strcmp(type, "AssumedRole") == 0) {
+		const char *role = id->session_issuer_user_name;
+		char tmp[256] = "";
+		if (empty(role) && !empty(id->arn)) {
+			/* arn:aws:sts::ACCT:assumed-role/ROLE/SESSION */
+			const char *s = strstr(id->arn, ":assumed-role/");
+			if (s != NULL) {
+				s += strlen(":assumed-role/");
+				snprintf(tmp, sizeof(tmp), "%.*s", (int)strcspn(s, "/"), s);
+				role = tmp;
+			}
+		}
+		snprintf(w->role, sizeof(w->role), "%s", role ? role : "");
+		sso_permission_set(w->role, w->permission_set, sizeof(w->permission_set));
+		snprintf(w->name, sizeof(w->name), "%s",
+		    !empty(id->source_identity)    ? id->source_identity
+			: !empty(id->session_name) ? id->session_name
+						   : w->role);
+	} else if (strcmp(type, "FederatedUser") == 0 || strcmp(type, "WebIdentityUser") == 0 ||
+	    strcmp(type, "SAMLUser") == 0) {
+		const char *pid = id->principal_id ? strchr(id->principal_id, ':') : NULL;
+		snprintf(w->name, sizeof(w->name), "%s",
+		    !empty(id->user_name) ? id->user_name
+			: pid != NULL     ? pid + 1
+					  : (id->principal_id ? id->principal_id : ""));
+	} else if (!empty(id->user_name)) {
+		snprintf(w->name, sizeof(w->name), "%s", id->user_name);
+	} else {
+		snprintf(w->name, sizeof(w->name), "%s", id->principal_id ? id->principal_id : "");
+	}
+}
+
+/* ---- skipping ------------------------------------------------------------------- */
+
 const char *
-rule_skip_reason(const Tfdrift__V1__CloudEvent *ev)
+rule_skip_reason(const rule_env *env, const Tfdrift__V1__CloudEvent *ev)
 {
 	if (ev->read_only == TFDRIFT__V1__READ_ONLY__READ_ONLY_TRUE)
-		return rule_skip_reasons[0];
+		return rule_skip_reasons[SK_READ_ONLY];
 	if (!empty(ev->error_code))
-		return rule_skip_reasons[1];
+		return rule_skip_reasons[SK_FAILED];
 	for (size_t i = 0; !empty(ev->user_agent) && i < N(terraform_agents); i++)
 		if (strstr(ev->user_agent, terraform_agents[i]) != NULL)
-			return rule_skip_reasons[2];
+			return rule_skip_reasons[SK_TERRAFORM];
+	if (env->cfg != NULL && ev->user_identity != NULL) {
+		const Tfdrift__V1__UserIdentity *id = ev->user_identity;
+		rule_who w;
+		const char *names[6];
+		rule_resolve_who(ev, &w);
+		names[0] = id->arn ? id->arn : "";
+		names[1] = id->session_name ? id->session_name : "";
+		names[2] = w.name;
+		names[3] = w.role;
+		names[4] = id->session_issuer_arn ? id->session_issuer_arn : "";
+		names[5] = NULL;
+		if (rcfg_terraform_principal(env->cfg, names) != NULL)
+			return rule_skip_reasons[SK_TERRAFORM];
+	}
 	return NULL;
 }
 
-Tfdrift__V1__DriftKind
-rule_kind(const char *event_name, bool matched)
-{
-	for (size_t i = 0; event_name != NULL && i < N(kind_prefixes); i++)
-		if (starts_with(event_name, kind_prefixes[i].prefix))
-			return matched ? kind_prefixes[i].matched : kind_prefixes[i].unmatched;
-	return TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED;
-}
+/* ---- identifiers ------------------------------------------------------------------ */
 
-Tfdrift__V1__Severity
-rule_severity(Tfdrift__V1__DriftKind kind, const char *event_source)
-{
-	Tfdrift__V1__Severity s = TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM;
+typedef struct ids {
+	char *v[MAX_IDS];
+	size_t n;
+	bool oom;
+} ids;
 
-	for (size_t i = 0; i < N(kind_severity); i++)
-		if (kind_severity[i].kind == kind)
-			s = kind_severity[i].severity;
-	for (size_t i = 0; event_source != NULL && i < N(sensitive_sources); i++)
-		if (strcmp(event_source, sensitive_sources[i]) == 0 &&
-		    s < TFDRIFT__V1__SEVERITY__SEVERITY_CRITICAL)
-			s = (Tfdrift__V1__Severity)(s + 1);
-	return s;
-}
-
-const char *
-rule_principal_name(const Tfdrift__V1__CloudEvent *ev)
-{
-	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
-
-	if (id == NULL)
-		return "";
-	if (!empty(id->user_name))
-		return id->user_name;
-	if (!empty(id->type) && strcmp(id->type, "AssumedRole") == 0 && !empty(id->session_name))
-		return id->session_name;
-	return id->principal_id;
-}
-
-/* ---- identifiers ------------------------------------------------------------ */
-
-void
-rule_idents_free(rule_idents *ids)
-{
-	for (size_t i = 0; i < ids->n; i++)
-		free(ids->items[i].value);
-	free(ids->items);
-	*ids = (rule_idents){ 0 };
-}
-
-/* Adds key=value unless value is already there; a second value under the same
- * key becomes "key.2", a third "key.3" (the map needs unique keys). */
 static int
-add_ident(rule_idents *ids, const char *key, const char *value)
+add_id(void *arg, const char *value)
 {
-	size_t same_key = 0;
-	rule_ident *it;
+	ids *s = arg;
 
-	if (empty(value))
-		return 0;
-	for (size_t i = 0; i < ids->n; i++) {
-		const char *k = ids->items[i].key;
-		size_t kl = strlen(key);
-		if (strcmp(ids->items[i].value, value) == 0)
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], value) == 0)
 			return 0;
-		if (strncmp(k, key, kl) == 0 && (k[kl] == '\0' || k[kl] == '.'))
-			same_key++;
+	if (s->n == MAX_IDS)
+		return 1;
+	if ((s->v[s->n] = strdup(value)) == NULL) {
+		s->oom = true;
+		return 1;
 	}
-	if (ids->n == ids->cap) {
-		size_t ncap = ids->cap ? ids->cap * 2 : 8;
-		rule_ident *ni = realloc(ids->items, ncap * sizeof(*ni));
-		if (ni == NULL)
-			return TD_ENOMEM;
-		ids->items = ni;
-		ids->cap = ncap;
-	}
-	it = &ids->items[ids->n];
-	if (same_key == 0)
-		snprintf(it->key, sizeof(it->key), "%s", key);
-	else
-		snprintf(it->key, sizeof(it->key), "%s.%zu", key, same_key + 1);
-	if ((it->value = strdup(value)) == NULL)
-		return TD_ENOMEM;
-	ids->n++;
+	s->n++;
 	return 0;
 }
 
-static int
-extract_from_json(const char *text, rule_idents *ids)
+static void
+ids_free(ids *s)
 {
-	cJSON *root;
-	int rv = 0;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	s->n = 0;
+}
+
+static cJSON *
+parse_obj(const char *text)
+{
+	cJSON *j;
 
 	if (empty(text))
-		return 0;
-	root = cJSON_Parse(text);
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return 0;
+		return NULL;
+	j = cJSON_Parse(text);
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return NULL;
 	}
-	for (size_t i = 0; rv == 0 && i < N(identifier_keys); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, identifier_keys[i]);
-		if (cJSON_IsString(v))
-			rv = add_ident(ids, identifier_keys[i], v->valuestring);
-	}
-	for (size_t i = 0; rv == 0 && i < N(identifier_lists); i++) {
-		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root,
-		    identifier_lists[i].object);
-		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, identifier_lists[i].array);
-		const cJSON *el;
+	return j;
+}
 
-		if (!cJSON_IsArray(arr))
-			continue;
-		cJSON_ArrayForEach(el, arr)
-		{
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(el,
-			    identifier_lists[i].key);
-			if (cJSON_IsString(v) &&
-			    (rv = add_ident(ids, identifier_lists[i].key, v->valuestring)) != 0)
-				break;
+/* ---- values ----------------------------------------------------------------------- */
+
+/* AWS wraps many EC2 values: {"value": x}. */
+static const cJSON *
+unwrap(const cJSON *v)
+{
+	const cJSON *in;
+
+	if (cJSON_IsObject(v) && (in = cJSON_GetObjectItemCaseSensitive(v, "value")) != NULL &&
+	    cJSON_GetArraySize(v) == 1)
+		return in;
+	return v;
+}
+
+/* Scalars as text for loose comparison ("30" == 30, "true" == true). */
+static bool
+scalar_text(const cJSON *v, char *buf, size_t len)
+{
+	if (cJSON_IsString(v))
+		snprintf(buf, len, "%s", v->valuestring);
+	else if (cJSON_IsNumber(v))
+		snprintf(buf, len, "%.17g", v->valuedouble);
+	else if (cJSON_IsBool(v))
+		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
+	else if (cJSON_IsNull(v))
+		buf[0] = '\0';
+	else
+		return false;
+	return true;
+}
+
+static bool
+values_equal(const cJSON *a, const cJSON *b)
+{
+	char x[1024], y[1024];
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (scalar_text(a, x, sizeof(x)) && scalar_text(b, y, sizeof(y)))
+		return strcmp(x, y) == 0;
+	return cJSON_Compare(a, b, true);
+}
+
+static void
+url_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+			char h[3] = { s[1], s[2], 0 };
+			*o++ = (char)strtol(h, NULL, 16);
+			s += 2;
+		} else if (*s == '+') {
+			*o++ = ' ';
+		} else {
+			*o++ = *s;
 		}
 	}
-	cJSON_Delete(root);
-	return rv;
+	*o = '\0';
 }
 
-int
-rule_extract_identifiers(const Tfdrift__V1__CloudEvent *ev, rule_idents *ids)
+/* A policy document given as an object, a JSON string or a URL-encoded JSON
+ * string, parsed.  Caller owns the result. */
+static cJSON *
+policy_value(const cJSON *v)
 {
-	int rv;
+	char *s;
+	cJSON *j;
 
-	if ((rv = extract_from_json(ev->request_parameters_json, ids)) != 0 ||
-	    (rv = extract_from_json(ev->response_elements_json, ids)) != 0)
-		goto out;
-	for (size_t i = 0; i < ev->n_resources; i++)
-		if ((rv = add_ident(ids, "arn", ev->resources[i]->arn)) != 0)
-			goto out;
-out:
-	if (rv != 0)
-		rule_idents_free(ids);
-	return rv;
+	if (cJSON_IsObject(v) || cJSON_IsArray(v))
+		return cJSON_Duplicate(v, true);
+	if (!cJSON_IsString(v))
+		return NULL;
+	if ((s = strdup(v->valuestring)) == NULL)
+		return NULL;
+	if (s[0] == '%')
+		url_decode(s);
+	j = cJSON_Parse(s);
+	free(s);
+	return j;
 }
 
-/* ---- alerts ----------------------------------------------------------------- */
+/* Tags given as tagSet.items[] {key,value}, [{Key,Value}], or a map -> map. */
+static cJSON *
+tags_value(const cJSON *v, bool keys_only)
+{
+	cJSON *m = cJSON_CreateObject();
+	const cJSON *el;
+
+	if (m == NULL)
+		return NULL;
+	if (cJSON_IsObject(v) && cJSON_GetObjectItemCaseSensitive(v, "items") != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(v, "items");
+	if (cJSON_IsObject(v) && !keys_only) {
+		cJSON_ArrayForEach(el, v)
+		{
+			if (cJSON_IsString(el))
+				cJSON_AddStringToObject(m, el->string, el->valuestring);
+		}
+		return m;
+	}
+	cJSON_ArrayForEach(el, v)
+	{
+		const cJSON *k, *val;
+		if (cJSON_IsString(el)) {
+			cJSON_AddNullToObject(m, el->valuestring);
+			continue;
+		}
+		k = cJSON_GetObjectItemCaseSensitive(el, "key");
+		if (k == NULL)
+			k = cJSON_GetObjectItemCaseSensitive(el, "Key");
+		val = cJSON_GetObjectItemCaseSensitive(el, "value");
+		if (val == NULL)
+			val = cJSON_GetObjectItemCaseSensitive(el, "Value");
+		if (!cJSON_IsString(k))
+			continue;
+		if (cJSON_IsString(val) && !keys_only)
+			cJSON_AddStringToObject(m, k->valuestring, val->valuestring);
+		else
+			cJSON_AddNullToObject(m, k->valuestring);
+	}
+	return m;
+}
+
+/* ---- security-group rules as sets ------------------------------------------------ */
+
+/* "proto|from|to|source" per source of each permission, into a JSON array of
+ * strings; Terraform's ingress blocks likewise. */
+static void
+sg_add(cJSON *set, const char *proto, double from, double to, const char *src)
+{
+	char buf[512];
+
+	if (strcmp(proto, "-1") == 0 || strcmp(proto, "all") == 0)
+		from = to = 0;
+	snprintf(buf, sizeof(buf), "%s|%.0f|%.0f|%s", proto, from, to, src);
+	cJSON_AddItemToArray(set, cJSON_CreateString(buf));
+}
+
+static double
+num(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	if (cJSON_IsString(v))
+		return strtod(v->valuestring, NULL);
+	return 0;
+}
+
+static cJSON *
+sg_request_set(const cJSON *perms)
+{
+	static const struct {
+		const char *list, *key;
+	} srcs[] = { { "ipRanges", "cidrIp" }, { "ipv6Ranges", "cidrIpv6" },
+		{ "groups", "groupId" }, { "prefixListIds", "prefixListId" } };
+	cJSON *set = cJSON_CreateArray();
+	const cJSON *p;
+
+	if (cJSON_IsObject(perms))
+		perms = cJSON_GetObjectItemCaseSensitive(perms, "items");
+	cJSON_ArrayForEach(p, perms)
+	{
+		const cJSON *proto = cJSON_GetObjectItemCaseSensitive(p, "ipProtocol");
+		double from = num(cJSON_GetObjectItemCaseSensitive(p, "fromPort"));
+		double to = num(cJSON_GetObjectItemCaseSensitive(p, "toPort"));
+		for (size_t i = 0; i < N(srcs); i++) {
+			const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, srcs[i].list), *el;
+			if (cJSON_IsObject(l))
+				l = cJSON_GetObjectItemCaseSensitive(l, "items");
+			cJSON_ArrayForEach(el, l)
+			{
+				const cJSON *s = cJSON_GetObjectItemCaseSensitive(el, srcs[i].key);
+				if (cJSON_IsString(s) && cJSON_IsString(proto))
+					sg_add(set, proto->valuestring, from, to, s->valuestring);
+			}
+		}
+	}
+	return set;
+}
+
+static cJSON *
+sg_state_set(const cJSON *blocks)
+{
+	static const char *const lists[] = { "cidr_blocks", "ipv6_cidr_blocks", "security_groups",
+		"prefix_list_ids" };
+	cJSON *set = cJSON_CreateArray();
+	const cJSON *b;
+
+	cJSON_ArrayForEach(b, blocks)
+	{
+		const cJSON *proto = cJSON_GetObjectItemCaseSensitive(b, "protocol");
+		double from = num(cJSON_GetObjectItemCaseSensitive(b, "from_port"));
+		double to = num(cJSON_GetObjectItemCaseSensitive(b, "to_port"));
+		for (size_t i = 0; i < N(lists); i++) {
+			const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, lists[i]), *el;
+			cJSON_ArrayForEach(el, l)
+			{
+				if (cJSON_IsString(el) && cJSON_IsString(proto))
+					sg_add(set, proto->valuestring, from, to, el->valuestring);
+			}
+		}
+	}
+	return set;
+}
+
+static bool
+set_has(const cJSON *set, const char *s)
+{
+	const cJSON *el;
+
+	cJSON_ArrayForEach(el, set)
+	{
+		if (strcmp(el->valuestring, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---- alerts ----------------------------------------------------------------------- */
 
 void
 rule_alerts_free(rule_alerts *a)
@@ -287,7 +419,6 @@ rule_alerts_free(rule_alerts *a)
 	*a = (rule_alerts){ 0 };
 }
 
-/* Sets a message string field to a malloc'd copy; "" keeps the default. */
 static int
 set_str(char **field, const char *s)
 {
@@ -296,222 +427,6 @@ set_str(char **field, const char *s)
 	if ((*field = strdup(s)) == NULL)
 		return TD_ENOMEM;
 	return 0;
-}
-
-typedef struct text_vars {
-	const char *event, *address, *workspace, *type, *id, *who;
-} text_vars;
-
-/* Expands {name} placeholders of tmpl; the result is malloc'd (caller owns). */
-static char *
-expand(const char *tmpl, const text_vars *v)
-{
-	const struct {
-		const char *name;
-		const char *value;
-	} vars[] = {
-		{ "{event}", v->event },
-		{ "{address}", v->address },
-		{ "{workspace}", v->workspace },
-		{ "{type}", v->type },
-		{ "{id}", v->id },
-		{ "{who}", v->who },
-	};
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	if (f == NULL)
-		return NULL;
-	for (const char *p = tmpl; *p != '\0';) {
-		size_t i;
-		for (i = 0; i < N(vars); i++) {
-			if (starts_with(p, vars[i].name)) {
-				fputs(vars[i].value != NULL ? vars[i].value : "", f);
-				p += strlen(vars[i].name);
-				break;
-			}
-		}
-		if (i == N(vars))
-			fputc(*p++, f);
-	}
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-static int
-fill_principal(Tfdrift__V1__DriftAlert *a, const Tfdrift__V1__CloudEvent *ev)
-{
-	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
-	Tfdrift__V1__Principal *p = malloc(sizeof(*p));
-	int rv = 0;
-
-	if (p == NULL)
-		return TD_ENOMEM;
-	tfdrift__v1__principal__init(p);
-	a->principal = p;
-	if (id == NULL)
-		return 0;
-	if ((rv = set_str(&p->type, id->type)) != 0 || (rv = set_str(&p->arn, id->arn)) != 0 ||
-	    (rv = set_str(&p->name, rule_principal_name(ev))) != 0 ||
-	    (rv = set_str(&p->account_id,
-		 empty(id->account_id) ? ev->account_id : id->account_id)) != 0 ||
-	    (rv = set_str(&p->role_arn, id->session_issuer_arn)) != 0 ||
-	    (rv = set_str(&p->session_name, id->session_name)) != 0 ||
-	    (rv = set_str(&p->principal_id, id->principal_id)) != 0 ||
-	    (rv = set_str(&p->access_key_id, id->access_key_id)) != 0)
-		return rv;
-	return 0;
-}
-
-/* Length of key without a ".N" suffix added by add_ident. */
-static size_t
-base_len(const char *key)
-{
-	const char *dot = strrchr(key, '.');
-
-	if (dot == NULL || dot[1] == '\0' || strspn(dot + 1, "0123456789") != strlen(dot + 1))
-		return strlen(key);
-	return (size_t)(dot - key);
-}
-
-/* Key of identifier i in an alert about group grp: the plain key ("instanceId")
- * when no other identifier of the group shares it, else the numbered one. */
-static int
-group_key(const rule_idents *ids, const int *group, int grp, size_t i, char **out)
-{
-	const char *key = ids->items[i].key;
-	size_t bl = base_len(key);
-
-	for (size_t k = 0; grp >= 0 && k < ids->n; k++) {
-		if (k != i && group[k] == grp && base_len(ids->items[k].key) == bl &&
-		    strncmp(ids->items[k].key, key, bl) == 0)
-			return set_str(out, key);
-	}
-	if (grp < 0)
-		return set_str(out, key);
-	if ((*out = strndup(key, bl)) == NULL)
-		return TD_ENOMEM;
-	return 0;
-}
-
-/* Copies the identifiers whose group is grp (or all when grp < 0) into the map. */
-static int
-fill_identifiers(Tfdrift__V1__DriftAlert *a, const rule_idents *ids, const int *group, int grp)
-{
-	if (ids->n == 0)
-		return 0;
-	a->identifiers = calloc(ids->n, sizeof(*a->identifiers));
-	if (a->identifiers == NULL)
-		return TD_ENOMEM;
-	for (size_t i = 0; i < ids->n; i++) {
-		Tfdrift__V1__DriftAlert__IdentifiersEntry *e;
-
-		if (grp >= 0 && group[i] != grp)
-			continue;
-		if ((e = malloc(sizeof(*e))) == NULL)
-			return TD_ENOMEM;
-		tfdrift__v1__drift_alert__identifiers_entry__init(e);
-		a->identifiers[a->n_identifiers++] = e;
-		if (group_key(ids, group, grp, i, &e->key) != 0 ||
-		    set_str(&e->value, ids->items[i].value) != 0)
-			return TD_ENOMEM;
-	}
-	return 0;
-}
-
-static int
-fill_texts(Tfdrift__V1__DriftAlert *a, const Tfdrift__V1__CloudEvent *ev, const rule_match *m,
-    const char *first_id)
-{
-	const char *who = rule_principal_name(ev);
-	text_vars v = {
-		.event = ev->event_name,
-		.address = m ? m->address : "",
-		.workspace = m ? m->workspace : "",
-		.type = m ? m->type : "",
-		.id = first_id != NULL ? first_id : "an unidentified resource",
-		.who = empty(who) ? "an unknown principal" : who,
-	};
-	size_t row = 0;
-
-	for (size_t i = 0; i < N(texts); i++)
-		if (texts[i].kind == a->kind && texts[i].matched == (m != NULL))
-			row = i;
-	if ((a->summary = expand(texts[row].summary, &v)) == NULL ||
-	    (a->recommended_fix = expand(texts[row].fix, &v)) == NULL)
-		return TD_ENOMEM;
-	return 0;
-}
-
-/* One alert about m (NULL: no managed resource matched); identifiers are those
- * of group grp (all when grp < 0).  *out owned by the caller. */
-static int
-build_alert(const Tfdrift__V1__CloudEvent *ev, const rule_match *m, const rule_idents *ids,
-    const int *group, int grp, int64_t now_ns, Tfdrift__V1__DriftAlert **out)
-{
-	Tfdrift__V1__DriftAlert *a = malloc(sizeof(*a));
-	const char *first_id = NULL;
-	char key[65];
-	const char *parts[4];
-	size_t slen;
-	int rv = TD_ENOMEM;
-
-	*out = NULL;
-	if (a == NULL)
-		return TD_ENOMEM;
-	tfdrift__v1__drift_alert__init(a);
-	a->kind = rule_kind(ev->event_name, m != NULL);
-	a->severity = rule_severity(a->kind, ev->event_source);
-	a->event_time_ns = ev->event_time_ns;
-	a->detected_at_ns = now_ns;
-	for (size_t i = 0; first_id == NULL && i < ids->n; i++)
-		if (grp < 0 || group[i] == grp)
-			first_id = ids->items[i].value;
-
-	parts[0] = ev->event_id;
-	parts[1] = m ? m->workspace : "";
-	parts[2] = m ? m->address : "";
-	parts[3] = ""; /* attribute: this rule speaks of whole resources */
-	td_id_sha256_hex(key, parts, 4);
-
-	if (set_str(&a->alert_key, key) != 0 || set_str(&a->event_id, ev->event_id) != 0 ||
-	    (m != NULL &&
-		(set_str(&a->workspace, m->workspace) != 0 ||
-		    set_str(&a->resource_address, m->address) != 0 ||
-		    set_str(&a->resource_type, m->type) != 0)) ||
-	    fill_identifiers(a, ids, group, grp) != 0 || fill_principal(a, ev) != 0 ||
-	    set_str(&a->source_ip, ev->source_ip) != 0 ||
-	    set_str(&a->user_agent, ev->user_agent) != 0 ||
-	    set_str(&a->region, ev->aws_region) != 0 ||
-	    set_str(&a->account_id, ev->account_id) != 0 ||
-	    set_str(&a->event_name, ev->event_name) != 0 ||
-	    set_str(&a->event_source, ev->event_source) != 0 ||
-	    set_str(&a->falco_rule, ev->falco_rule) != 0 ||
-	    set_str(&a->falco_priority, ev->falco_priority) != 0 ||
-	    set_str(&a->raw_event_json, ev->raw_json) != 0 || fill_texts(a, ev, m, first_id) != 0)
-		goto out;
-	/* "ec2.amazonaws.com" -> "ec2" */
-	slen = strlen(ev->event_source);
-	if (slen > strlen(AMAZONAWS) &&
-	    strcmp(ev->event_source + slen - strlen(AMAZONAWS), AMAZONAWS) == 0)
-		a->service = strndup(ev->event_source, slen - strlen(AMAZONAWS));
-	else if (slen > 0)
-		a->service = strdup(ev->event_source);
-	if (slen > 0 && a->service == NULL) {
-		a->service = (char *)protobuf_c_empty_string;
-		goto out;
-	}
-	*out = a;
-	a = NULL;
-	rv = 0;
-out:
-	if (a != NULL)
-		protobuf_c_message_free_unpacked(&a->base, NULL);
-	return rv;
 }
 
 static int
@@ -529,69 +444,754 @@ push_alert(rule_alerts *out, Tfdrift__V1__DriftAlert *a)
 	return 0;
 }
 
-int
-rule_evaluate(const Tfdrift__V1__CloudEvent *ev, rule_lookup_fn lookup, void *arg, int64_t now_ns,
-    rule_alerts *out, const char **skip_reason)
+static int
+fill_principal(Tfdrift__V1__DriftAlert *a, const Tfdrift__V1__CloudEvent *ev, const rule_who *w)
 {
-	rule_idents ids = { 0 };
-	rule_match *groups = NULL; /* one per distinct matched resource */
-	int *group = NULL;         /* per identifier: its group, or -1 */
-	size_t ngroups = 0, first_new = out->n;
-	int rv;
+	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
+	Tfdrift__V1__Principal *p = malloc(sizeof(*p));
 
-	*skip_reason = rule_skip_reason(ev);
-	if (*skip_reason != NULL)
+	if (p == NULL)
+		return TD_ENOMEM;
+	tfdrift__v1__principal__init(p);
+	a->principal = p;
+	p->root = w->root;
+	if (set_str(&p->name, w->name) != 0 ||
+	    set_str(&p->permission_set, w->permission_set) != 0 ||
+	    set_str(&p->role_name, w->role) != 0)
+		return TD_ENOMEM;
+	if (id == NULL)
 		return 0;
-	if ((rv = rule_extract_identifiers(ev, &ids)) != 0)
-		return rv;
-	if (ids.n > 0) {
-		groups = calloc(ids.n, sizeof(*groups));
-		group = calloc(ids.n, sizeof(*group));
-		if (groups == NULL || group == NULL) {
-			rv = TD_ENOMEM;
+	if (set_str(&p->type, id->type) != 0 || set_str(&p->arn, id->arn) != 0 ||
+	    set_str(&p->account_id, empty(id->account_id) ? ev->account_id : id->account_id) != 0 ||
+	    set_str(&p->role_arn, id->session_issuer_arn) != 0 ||
+	    set_str(&p->session_name, id->session_name) != 0 ||
+	    set_str(&p->principal_id, id->principal_id) != 0 ||
+	    set_str(&p->access_key_id, id->access_key_id) != 0 ||
+	    set_str(&p->invoked_by, id->invoked_by) != 0)
+		return TD_ENOMEM;
+	return 0;
+}
+
+/* Text builder: open_memstream, freed on error by the caller. */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *
+fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* An HCL literal for a JSON value (caller frees). */
+static char *
+hcl_value(const char *json, bool policy)
+{
+	cJSON *v = cJSON_Parse(json);
+	char *s = NULL;
+
+	if (v == NULL)
+		return strdup(json);
+	if (policy && cJSON_IsObject(v))
+		s = fmt("jsonencode(%s)", json);
+	else
+		s = strdup(json);
+	cJSON_Delete(v);
+	return s;
+}
+
+typedef struct change {
+	char *attr; /* "instance_type", "tags.Owner" */
+	char *old_json, *new_json;
+	bool sensitive, policy;
+} change;
+
+static void
+change_free(change *c)
+{
+	free(c->attr);
+	free(c->old_json);
+	free(c->new_json);
+	memset(c, 0, sizeof(*c));
+}
+
+typedef struct subject {
+	const Tfdrift__V1__CloudEvent *ev;
+	const cat_entry *e;
+	const rule_who *who;
+	const rule_match *m; /* NULL: unmanaged */
+	const char *id;      /* the identifier (unmanaged) */
+	const cJSON *tags;   /* state tags */
+	const cJSON *req;
+} subject;
+
+/* "i-0f9e8d7c6b5a43210" -> "i_0f9e8d7c6b5a43210", a valid HCL name. */
+static void
+hcl_name(const char *id, char *out, size_t len)
+{
+	const char *slash = strrchr(id, '/'), *colon = strrchr(id, ':');
+	const char *s = id;
+	size_t o = 0;
+
+	if (slash != NULL && slash[1] != '\0')
+		s = slash + 1;
+	else if (colon != NULL && colon[1] != '\0')
+		s = colon + 1;
+	if (!isalpha((unsigned char)*s) && o + 1 < len)
+		out[o++] = 'r';
+	for (; *s != '\0' && o + 1 < len; s++)
+		out[o++] = isalnum((unsigned char)*s) ? *s : '_';
+	out[o] = '\0';
+}
+
+static int
+fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
+{
+	const char *who = s->who->name[0] ? s->who->name : "an unknown principal";
+	const char *ev = s->ev->event_name;
+
+	switch (a->kind) {
+	case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED: {
+		char name[128];
+		if (s->id == NULL)
+			return TD_EINVAL;
+		hcl_name(s->id, name, sizeof(name));
+		a->summary = fmt("%s created %s %s outside Terraform (by %s)", ev, a->resource_type,
+		    s->id, who);
+		a->recommended_fix = fmt(
+		    "Bring it under Terraform:\nimport {\n  to = %s.%s\n  id = \"%s\"\n}\nthen run "
+		    "`terraform plan -generate-config-out=generated.tf` in the workspace that "
+		    "should own it; or delete it if it should not exist.",
+		    a->resource_type, name, s->id);
+		break;
+	}
+	case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED:
+		a->summary = fmt("%s deleted %s in %s (by %s)", ev, s->m->address, s->m->workspace,
+		    who);
+		a->recommended_fix = fmt(
+		    "`terraform -chdir=%s apply -target='%s'` (workspace %s) recreates %s as the "
+		    "HCL declares it; if the deletion was intended, remove its block from the HCL "
+		    "(or `terraform state rm '%s'`).",
+		    s->m->workspace, s->m->address, s->m->workspace, s->m->type, s->m->address);
+		break;
+	case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT: {
+		char *lit = ch->sensitive ? strdup("<the new secret>")
+					  : hcl_value(ch->new_json, ch->policy);
+		const char *dot = strchr(ch->attr, '.');
+		if (lit == NULL)
+			return TD_ENOMEM;
+		a->summary = ch->sensitive
+		    ? fmt("%s changed %s.%s in %s (sensitive) (by %s)", ev, s->m->address, ch->attr,
+			  s->m->workspace, who)
+		    : fmt("%s changed %s.%s in %s from %s to %s (by %s)", ev, s->m->address,
+			  ch->attr, s->m->workspace, ch->old_json, ch->new_json, who);
+		if (dot != NULL)
+			a->recommended_fix = fmt(
+			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
+			    "%s back to %s. Keep it: in %s set %.*s = merge(..., { %s = %s }).",
+			    s->m->workspace, s->m->address, s->m->workspace, ch->attr, ch->old_json,
+			    s->m->address, (int)(dot - ch->attr), ch->attr, dot + 1, lit);
+		else
+			a->recommended_fix = fmt(
+			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
+			    "%s back to %s. Keep it: in %s set %s = %s.",
+			    s->m->workspace, s->m->address, s->m->workspace, ch->attr,
+			    ch->sensitive ? "the value in state" : ch->old_json, s->m->address,
+			    ch->attr, lit);
+		free(lit);
+		break;
+	}
+	default:
+		a->summary = fmt("%s on %s in %s (by %s)", ev, s->m->address, s->m->workspace, who);
+		a->recommended_fix = fmt(
+		    "Review: `terraform -chdir=%s plan -target='%s'` (workspace %s) shows what %s "
+		    "changed; `terraform -chdir=%s apply -target='%s'` reverts it, or codify the "
+		    "change in the HCL.",
+		    s->m->workspace, s->m->address, s->m->workspace, ev, s->m->workspace,
+		    s->m->address);
+	}
+	return a->summary != NULL && a->recommended_fix != NULL ? 0 : TD_ENOMEM;
+}
+
+/* Open to the world: 0.0.0.0/0 or ::/0 anywhere in the request. */
+static bool
+request_open(const Tfdrift__V1__CloudEvent *ev)
+{
+	const char *r = ev->request_parameters_json;
+
+	return r != NULL && (strstr(r, "0.0.0.0/0") != NULL || strstr(r, "::/0") != NULL);
+}
+
+/* A policy or ACL made public: Principal "*" / {"AWS":"*"} with Allow, a
+ * grant to AllUsers/AuthenticatedUsers, or a public access block switched off. */
+static bool
+request_public(const Tfdrift__V1__CloudEvent *ev)
+{
+	static const char *const marks[] = { "\"Principal\":\"*\"", "\"AWS\":\"*\"", "AllUsers",
+		"AuthenticatedUsers", "\"BlockPublicAcls\":false", "\"BlockPublicPolicy\":false",
+		"\"RestrictPublicBuckets\":false", "\"IgnorePublicAcls\":false", "public-read" };
+	char *s, *o;
+	bool hit = false;
+
+	if (empty(ev->request_parameters_json) || (s = strdup(ev->request_parameters_json)) == NULL)
+		return false;
+	url_decode(s);
+	o = s;
+	for (char *p = s; *p; p++)
+		if (!isspace((unsigned char)*p) && *p != '\\')
+			*o++ = *p;
+	*o = '\0';
+	for (size_t i = 0; !hit && i < N(marks); i++)
+		hit = strstr(s, marks[i]) != NULL;
+	free(s);
+	return hit;
+}
+
+static int
+severity_of(const subject *s, Tfdrift__V1__DriftKind kind, const char *attr)
+{
+	const cat_entry *e = s->e;
+	int lvl;
+	bool cond = true;
+	rcfg_subject rs = { 0 };
+
+	if (kind == TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED)
+		lvl = SEV_HIGH;
+	else if (e->kind == CAT_TAG || e->kind == CAT_UNTAG)
+		lvl = SEV_LOW;
+	else
+		lvl = SEV_MEDIUM;
+	if (e->sev_cond == SEVC_OPEN)
+		cond = request_open(s->ev);
+	else if (e->sev_cond == SEVC_PUBLIC)
+		cond = request_public(s->ev);
+	if (e->severity != 0 && cond && (e->severity > lvl || e->sev_cond == SEVC_NONE))
+		lvl = e->severity;
+	if (s->m != NULL) {
+		rs.workspace = s->m->workspace;
+		rs.address = s->m->address;
+		rs.type = s->m->type;
+	} else {
+		rs.type = e->types[0];
+	}
+	rs.event = s->ev->event_name;
+	rs.principal = s->who->name;
+	rs.attribute = attr;
+	rs.tags = s->tags;
+	return rcfg_severity(NULL, &rs, lvl);
+}
+
+static int
+build_alert(const rule_env *env, const subject *s, Tfdrift__V1__DriftKind kind, const change *ch,
+    int64_t now_ns, Tfdrift__V1__DriftAlert **out)
+{
+	const Tfdrift__V1__CloudEvent *ev = s->ev;
+	Tfdrift__V1__DriftAlert *a = malloc(sizeof(*a));
+	const char *parts[4];
+	char key[65], unm[640];
+	int rv = TD_ENOMEM;
+
+	*out = NULL;
+	if (a == NULL)
+		return TD_ENOMEM;
+	tfdrift__v1__drift_alert__init(a);
+	a->kind = kind;
+	{
+		rcfg_subject rs = { 0 };
+		int lvl = severity_of(s, kind, ch ? ch->attr : NULL);
+		if (s->m != NULL) {
+			rs.workspace = s->m->workspace;
+			rs.address = s->m->address;
+			rs.type = s->m->type;
+		} else {
+			rs.type = s->e->types[0];
+		}
+		rs.event = ev->event_name;
+		rs.principal = s->who->name;
+		rs.attribute = ch ? ch->attr : NULL;
+		rs.tags = s->tags;
+		a->severity = (Tfdrift__V1__Severity)rcfg_severity(env->cfg, &rs, lvl);
+	}
+	a->event_time_ns = ev->event_time_ns;
+	a->detected_at_ns = now_ns;
+	parts[0] = ev->event_id;
+	parts[1] = s->m ? s->m->workspace : "";
+	if (s->m == NULL)
+		snprintf(unm, sizeof(unm), "%s/%s", s->e->types[0], s->id);
+	parts[2] = s->m ? s->m->address : unm;
+	parts[3] = ch ? ch->attr : "";
+	td_id_sha256_hex(key, parts, 4);
+
+	if (set_str(&a->alert_key, key) != 0 || set_str(&a->event_id, ev->event_id) != 0 ||
+	    (s->m != NULL &&
+		(set_str(&a->workspace, s->m->workspace) != 0 ||
+		    set_str(&a->resource_address, s->m->address) != 0 ||
+		    set_str(&a->resource_type, s->m->type) != 0)) ||
+	    (s->m == NULL && set_str(&a->resource_type, s->e->types[0]) != 0) ||
+	    fill_principal(a, ev, s->who) != 0 || set_str(&a->source_ip, ev->source_ip) != 0 ||
+	    set_str(&a->user_agent, ev->user_agent) != 0 ||
+	    set_str(&a->region, ev->aws_region) != 0 ||
+	    set_str(&a->account_id, ev->account_id) != 0 ||
+	    set_str(&a->event_name, ev->event_name) != 0 ||
+	    set_str(&a->event_source, ev->event_source) != 0 ||
+	    set_str(&a->service, s->e->service) != 0 ||
+	    set_str(&a->falco_rule, ev->falco_rule) != 0 ||
+	    set_str(&a->falco_priority, ev->falco_priority) != 0 ||
+	    set_str(&a->raw_event_json, ev->raw_json) != 0)
+		goto out;
+	if (s->id != NULL) {
+		a->identifiers = calloc(1, sizeof(*a->identifiers));
+		if (a->identifiers == NULL)
+			goto out;
+		a->identifiers[0] = malloc(sizeof(**a->identifiers));
+		if (a->identifiers[0] == NULL)
+			goto out;
+		tfdrift__v1__drift_alert__identifiers_entry__init(a->identifiers[0]);
+		a->n_identifiers = 1;
+		if (set_str(&a->identifiers[0]->key, "id") != 0 ||
+		    set_str(&a->identifiers[0]->value, s->id) != 0)
+			goto out;
+	}
+	if (ch != NULL) {
+		Tfdrift__V1__AttributeChange *c = malloc(sizeof(*c));
+		if (c == NULL || (a->changes = calloc(1, sizeof(*a->changes))) == NULL) {
+			free(c);
 			goto out;
 		}
+		tfdrift__v1__attribute_change__init(c);
+		a->changes[0] = c;
+		a->n_changes = 1;
+		c->sensitive = ch->sensitive;
+		if (set_str(&a->attribute, ch->attr) != 0 || set_str(&c->path, ch->attr) != 0 ||
+		    set_str(&c->old_json, ch->old_json) != 0 ||
+		    set_str(&c->new_json, ch->new_json) != 0)
+			goto out;
 	}
-	for (size_t i = 0; i < ids.n; i++) {
-		rule_match m;
-		size_t g;
+	if (fill_texts(a, s, ch) != 0)
+		goto out;
+	*out = a;
+	a = NULL;
+	rv = 0;
+out:
+	if (a != NULL)
+		protobuf_c_message_free_unpacked(&a->base, NULL);
+	return rv;
+}
 
-		memset(&m, 0, sizeof(m));
-		group[i] = -1;
-		rv = lookup(arg, ids.items[i].value, &m);
+/* ---- attribute diffs ---------------------------------------------------------------- */
+
+typedef struct changes {
+	change v[32];
+	size_t n;
+	bool any_extractor; /* an extractor's path was present in the request */
+} changes;
+
+static int
+add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, bool sensitive,
+    bool policy)
+{
+	change *c;
+
+	if (cs->n == N(cs->v))
+		return 0;
+	c = &cs->v[cs->n];
+	c->attr = strdup(attr);
+	c->old_json = sensitive ? strdup("\"" REDACTED "\"")
+	    : old != NULL       ? cJSON_PrintUnformatted(old)
+				: strdup("null");
+	c->new_json = sensitive ? strdup("\"" REDACTED "\"")
+	    : nw != NULL        ? cJSON_PrintUnformatted(nw)
+				: strdup("null");
+	c->sensitive = sensitive;
+	c->policy = policy;
+	cs->n++;
+	if (c->attr == NULL || c->old_json == NULL || c->new_json == NULL)
+		return TD_ENOMEM;
+	return 0;
+}
+
+static bool
+is_redacted(const cJSON *v)
+{
+	return cJSON_IsString(v) && strcmp(v->valuestring, REDACTED) == 0;
+}
+
+static int
+diff_tags(const cat_attr *a, const cJSON *node, const cJSON *state_tags, bool untag, changes *cs)
+{
+	cJSON *want = tags_value(node, untag);
+	const cJSON *t;
+	char path[320];
+	int rv = 0;
+
+	if (want == NULL)
+		return TD_ENOMEM;
+	cJSON_ArrayForEach(t, want)
+	{
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(state_tags, t->string);
+		if (untag) {
+			if (old == NULL)
+				continue;
+			snprintf(path, sizeof(path), "%s.%s", a->attr, t->string);
+			if ((rv = add_change(cs, path, old, NULL, false, false)) != 0)
+				break;
+		} else if (!values_equal(old, t)) {
+			snprintf(path, sizeof(path), "%s.%s", a->attr, t->string);
+			if ((rv = add_change(cs, path, old, t, false, false)) != 0)
+				break;
+		}
+	}
+	cJSON_Delete(want);
+	return rv;
+}
+
+static int
+diff_sg(const cat_attr *a, const cJSON *node, const cJSON *state_val, changes *cs)
+{
+	cJSON *req = sg_request_set(node), *st = sg_state_set(state_val), *nw, *el;
+	bool differs = false;
+	int rv = 0;
+
+	if (req == NULL || st == NULL) {
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	nw = cJSON_Duplicate(st, true);
+	if (nw == NULL) {
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(el, req)
+	{
+		bool have = set_has(st, el->valuestring);
+		if (a->xf == XF_SGADD && !have) {
+			cJSON_AddItemToArray(nw, cJSON_CreateString(el->valuestring));
+			differs = true;
+		} else if (a->xf == XF_SGDEL && have) {
+			int idx = 0;
+			cJSON *x;
+			cJSON_ArrayForEach(x, nw)
+			{
+				if (strcmp(x->valuestring, el->valuestring) == 0)
+					break;
+				idx++;
+			}
+			cJSON_DeleteItemFromArray(nw, idx);
+			differs = true;
+		}
+	}
+	if (differs)
+		rv = add_change(cs, a->attr, st, nw, false, false);
+	cJSON_Delete(nw);
+out:
+	cJSON_Delete(req);
+	cJSON_Delete(st);
+	return rv;
+}
+
+static int
+diff_attrs(const cat_entry *e, const cJSON *req, const cJSON *state, changes *cs)
+{
+	int rv = 0;
+
+	for (size_t i = 0; rv == 0 && i < e->nattrs; i++) {
+		const cat_attr *a = &e->attrs[i];
+		const cJSON *node = cat_path_node(&a->path, req);
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(state, a->attr);
+
+		if (node == NULL)
+			continue;
+		cs->any_extractor = true;
+		switch (a->xf) {
+		case XF_TAGS: rv = diff_tags(a, node, old, e->kind == CAT_UNTAG, cs); break;
+		case XF_SGADD:
+		case XF_SGDEL: rv = diff_sg(a, node, old, cs); break;
+		case XF_SECRET: rv = add_change(cs, a->attr, old, node, true, false); break;
+		case XF_POLICY: {
+			cJSON *nw = policy_value(node), *ov = policy_value(old);
+			if (is_redacted(old))
+				rv = add_change(cs, a->attr, old, node, true, false);
+			else if (nw != NULL && (ov == NULL || !cJSON_Compare(nw, ov, true)))
+				rv = add_change(cs, a->attr, ov, nw, false, true);
+			cJSON_Delete(nw);
+			cJSON_Delete(ov);
+			break;
+		}
+		default: {
+			const cJSON *nw = unwrap(node);
+			if (is_redacted(old))
+				rv = add_change(cs, a->attr, old, nw, true, false);
+			else if (!values_equal(nw, old))
+				rv = add_change(cs, a->attr, old, nw, false, false);
+		}
+		}
+	}
+	return rv;
+}
+
+/* ---- evaluation ------------------------------------------------------------------- */
+
+/* Re-points m at the sibling of the entry's preferred type with the same name
+ * (aws_s3_bucket.assets -> aws_s3_bucket_policy.assets) when that exists. */
+static int
+prefer_type(const cat_entry *e, const rule_state *st, rule_match *m, char **attrs)
+{
+	char addr[sizeof(m->address)];
+	const char *at;
+	size_t tl = strlen(m->type);
+	int rv;
+
+	for (size_t i = 0; i < e->ntypes; i++)
+		if (strcmp(e->types[i], m->type) == 0)
+			return 0;
+	/* the type segment of the address: "module.x.aws_s3_bucket.assets" */
+	at = strstr(m->address, m->type);
+	if (at == NULL || at[tl] != '.')
+		return 0;
+	for (size_t i = 0; i < e->ntypes; i++) {
+		char *j = NULL;
+		snprintf(addr, sizeof(addr), "%.*s%s%s", (int)(at - m->address), m->address,
+		    e->types[i], at + tl);
+		rv = st->attrs(st->arg, m->workspace, addr, &j);
 		if (rv == TD_ENOTFOUND)
 			continue;
 		if (rv != 0)
+			return rv;
+		free(*attrs);
+		*attrs = j;
+		snprintf(m->address, sizeof(m->address), "%s", addr);
+		snprintf(m->type, sizeof(m->type), "%s", e->types[i]);
+		return 0;
+	}
+	return 0;
+}
+
+static void result_skip(rule_result *res, int reason, const char *f, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+result_skip(rule_result *res, int reason, const char *f, ...)
+{
+	va_list ap;
+
+	res->skip = rule_skip_reasons[reason];
+	va_start(ap, f);
+	vsnprintf(res->reason, sizeof(res->reason), f, ap);
+	va_end(ap);
+}
+
+static int
+emit(const rule_env *env, const subject *s, Tfdrift__V1__DriftKind kind, const change *ch,
+    int64_t now_ns, rule_alerts *out, size_t *ignored, const char **ign_name)
+{
+	Tfdrift__V1__DriftAlert *a;
+	rcfg_subject rs = { 0 };
+	const char *ign;
+	int rv;
+
+	if (s->m != NULL) {
+		rs.workspace = s->m->workspace;
+		rs.address = s->m->address;
+		rs.type = s->m->type;
+	} else {
+		rs.type = s->e->types[0];
+	}
+	rs.event = s->ev->event_name;
+	rs.principal = s->who->name;
+	rs.attribute = ch ? ch->attr : NULL;
+	rs.tags = s->tags;
+	if ((ign = rcfg_ignored(env->cfg, &rs, false)) != NULL) {
+		(*ignored)++;
+		*ign_name = ign;
+		return 0;
+	}
+	if ((rv = build_alert(env, s, kind, ch, now_ns, &a)) != 0)
+		return rv;
+	if ((rv = push_alert(out, a)) != 0)
+		protobuf_c_message_free_unpacked(&a->base, NULL);
+	return rv;
+}
+
+/* Alerts about one managed resource. */
+static int
+managed(const rule_env *env, subject *s, const rule_state *st, char *attrs_json, int64_t now_ns,
+    rule_alerts *out, size_t *ignored, const char **ign, size_t *nochange)
+{
+	cJSON *state = parse_obj(attrs_json);
+	changes cs = { .n = 0 };
+	int rv = 0;
+
+	s->tags = state ? cJSON_GetObjectItemCaseSensitive(state, "tags") : NULL;
+	(void)st;
+	if (s->e->kind == CAT_DELETE) {
+		rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, NULL, now_ns, out,
+		    ignored, ign);
+		goto out;
+	}
+	if (s->e->nattrs > 0 && s->req != NULL && state != NULL &&
+	    (rv = diff_attrs(s->e, s->req, state, &cs)) != 0)
+		goto out;
+	if (cs.any_extractor) {
+		if (cs.n == 0)
+			(*nochange)++;
+		for (size_t i = 0; rv == 0 && i < cs.n; i++)
+			rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT, &cs.v[i],
+			    now_ns, out, ignored, ign);
+		goto out;
+	}
+	rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, NULL, now_ns, out, ignored,
+	    ign);
+out:
+	for (size_t i = 0; i < cs.n; i++)
+		change_free(&cs.v[i]);
+	cJSON_Delete(state);
+	return rv;
+}
+
+int
+rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
+    int64_t now_ns, rule_alerts *out, rule_result *res)
+{
+	const cat_entry *e;
+	cJSON *req = NULL, *resp = NULL;
+	ids found = { .n = 0 };
+	rule_who who;
+	rule_match seen[MAX_IDS];
+	size_t nseen = 0, first_new = out->n, ignored = 0, nochange = 0, managed_n = 0;
+	const char *ign = NULL;
+	int rv = 0;
+
+	memset(res, 0, sizeof(*res));
+	if ((res->skip = rule_skip_reason(env, ev)) != NULL) {
+		snprintf(res->reason, sizeof(res->reason), "%s",
+		    res->skip == rule_skip_reasons[SK_READ_ONLY] ? "a read-only call"
+			: res->skip == rule_skip_reasons[SK_FAILED]
+			? "a failed call (errorCode set)"
+			: "Terraform's own call (user agent or a configured principal)");
+		return 0;
+	}
+	e = cat_find(env->catalog, ev->event_source, ev->event_name);
+	res->entry = e;
+	if (e == NULL) {
+		result_skip(res, SK_NOT_MAPPED, "%s %s is not in the catalog", ev->event_source,
+		    ev->event_name);
+		return 0;
+	}
+	rule_resolve_who(ev, &who);
+	{
+		rcfg_subject rs = { .event = ev->event_name, .principal = who.name };
+		if ((ign = rcfg_ignored(env->cfg, &rs, true)) != NULL) {
+			result_skip(res, SK_IGNORED, "ignore rule '%s'", ign);
+			return 0;
+		}
+	}
+	req = parse_obj(ev->request_parameters_json);
+	/* locators in order: the first that names anything is the one */
+	for (size_t i = 0; i < e->nids && !found.oom && found.n == 0; i++) {
+		const cat_path *p = &e->ids[i];
+		if (p->where == CAT_RESOURCES) {
+			for (size_t k = 0; k < ev->n_resources; k++)
+				if (!empty(ev->resources[k]->arn) &&
+				    add_id(&found, ev->resources[k]->arn))
+					break;
+		} else if (p->where == CAT_RESP) {
+			if (resp == NULL)
+				resp = parse_obj(ev->response_elements_json);
+			cat_path_strings(p, resp, add_id, &found);
+		} else {
+			cat_path_strings(p, req, add_id, &found);
+		}
+	}
+	if (found.oom) {
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	if (found.n == 0) {
+		result_skip(res, SK_NO_ID,
+		    "%s:%d matched, but none of its identifier paths is in the event", e->file,
+		    e->line);
+		goto out;
+	}
+	for (size_t i = 0; i < found.n; i++) {
+		rule_match m;
+		char *attrs = NULL;
+		subject s = { .ev = ev, .e = e, .who = &who, .req = req };
+		size_t k;
+
+		memset(&m, 0, sizeof(m));
+		/* sub-resources are indexed scoped, "<type>:<value>" (an S3 bucket's
+		 * policy by the bucket's name): the entry's types first */
+		rv = TD_ENOTFOUND;
+		for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
+			char scoped[700];
+			snprintf(scoped, sizeof(scoped), "%s:%s", e->types[t], found.v[i]);
+			rv = st->lookup(st->arg, scoped, &m);
+		}
+		if (rv == TD_ENOTFOUND)
+			rv = st->lookup(st->arg, found.v[i], &m);
+		if (rv == TD_ENOTFOUND) {
+			rv = 0;
+			if (e->kind == CAT_CREATE) {
+				s.id = found.v[i];
+				rv = emit(env, &s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED,
+				    NULL, now_ns, out, &ignored, &ign);
+			}
+			if (rv != 0)
+				goto out;
+			continue;
+		}
+		if (rv != 0)
 			goto out;
-		for (g = 0; g < ngroups; g++)
-			if (strcmp(groups[g].workspace, m.workspace) == 0 &&
-			    strcmp(groups[g].address, m.address) == 0)
+		rv = st->attrs(st->arg, m.workspace, m.address, &attrs);
+		if (rv != 0 && rv != TD_ENOTFOUND)
+			goto out;
+		if ((rv = prefer_type(e, st, &m, &attrs)) != 0) {
+			free(attrs);
+			goto out;
+		}
+		for (k = 0; k < nseen; k++)
+			if (strcmp(seen[k].workspace, m.workspace) == 0 &&
+			    strcmp(seen[k].address, m.address) == 0)
 				break;
-		if (g == ngroups)
-			groups[ngroups++] = m;
-		group[i] = (int)g;
+		if (k < nseen) {
+			free(attrs);
+			continue;
+		}
+		seen[nseen++] = m;
+		managed_n++;
+		s.m = &seen[k];
+		s.id = found.v[i];
+		rv = managed(env, &s, st, attrs, now_ns, out, &ignored, &ign, &nochange);
+		free(attrs);
+		if (rv != 0)
+			goto out;
 	}
-	rv = 0;
-	for (size_t g = 0; rv == 0 && g < ngroups; g++) {
-		Tfdrift__V1__DriftAlert *a;
-		if ((rv = build_alert(ev, &groups[g], &ids, group, (int)g, now_ns, &a)) == 0 &&
-		    (rv = push_alert(out, a)) != 0)
-			protobuf_c_message_free_unpacked(&a->base, NULL);
-	}
-	if (rv == 0 && ngroups == 0) {
-		Tfdrift__V1__DriftAlert *a;
-		if ((rv = build_alert(ev, NULL, &ids, group, -1, now_ns, &a)) == 0 &&
-		    (rv = push_alert(out, a)) != 0)
-			protobuf_c_message_free_unpacked(&a->base, NULL);
+	res->alerts = out->n - first_new;
+	if (res->alerts > 0) {
+		snprintf(res->reason, sizeof(res->reason), "catalog %s:%d (%s %s, %s)", e->file,
+		    e->line, e->service, e->event, cat_kind_name(e->kind));
+	} else if (ignored > 0) {
+		result_skip(res, SK_IGNORED, "ignore rule '%s'", ign);
+	} else if (managed_n == 0) {
+		result_skip(res, SK_NOT_MANAGED,
+		    "catalog %s:%d matched; %s is in no loaded state and the call does not create it",
+		    e->file, e->line, found.v[0]);
+	} else {
+		result_skip(res, SK_NO_CHANGE,
+		    "catalog %s:%d matched; every extracted value equals the state", e->file,
+		    e->line);
 	}
 out:
 	if (rv != 0) {
-		/* nothing half-done stays behind */
 		while (out->n > first_new)
 			protobuf_c_message_free_unpacked(&out->items[--out->n]->base, NULL);
+		res->alerts = 0;
 	}
-	free(groups);
-	free(group);
-	rule_idents_free(&ids);
+	ids_free(&found);
+	cJSON_Delete(req);
+	cJSON_Delete(resp);
 	return rv;
 }

@@ -1,24 +1,30 @@
-/* rule.h — the starter correlation rule: CloudEvent -> DriftAlerts.
+/* rule.h — the correlation engine: CloudEvent + catalog + state -> DriftAlerts.
  *
- * (The mapping catalog replaces it later; the shape — skip, extract
- * identifiers, look them up, decide kind and severity, describe — stays.)
+ * The same code runs in the service (state in Redis through a cache) and in
+ * `tfdrift-correlator explain` (state files in memory).  Per event:
  *
- *   1. Skip read-only calls, failed calls (errorCode set) and Terraform's own
- *      calls (user agent names Terraform or its AWS provider).
- *   2. Candidate identifiers: top-level strings of requestParameters and
- *      responseElements under a table of keys (instanceId, bucketName, ...),
- *      the instanceId of every instancesSet.items[] element, and every
- *      resources[].ARN.
- *   3. Each candidate is looked up in the resource index through a lookup
- *      function (Redis in the service; a table in tests).
- *   4. One alert per matched resource: DELETED when the event name starts with
- *      Delete/Terminate/Remove, else MODIFIED.  No match: one alert with an
- *      empty address, UNMANAGED when the name starts with Create/Run/Put, else
- *      MODIFIED.
- *   5. Severity by kind (DELETED high, others medium), one level higher for IAM
- *      and KMS; summary, principal and a recommended fix filled in.
+ *   1. Skip read-only calls, failed calls (errorCode), Terraform's own calls
+ *      (user agent names Terraform or its AWS provider, or the principal /
+ *      role session matches a configured pattern: rcfg).
+ *   2. Find the catalog entry by (eventSource, eventName); none: skipped
+ *      "not_mapped" (sign-ins, reads the catalog does not know, ...).
+ *   3. Ignore rules on event and principal (rcfg) -> skipped "ignored".
+ *   4. Parse requestParameters (and responseElements only when a locator
+ *      needs it); collect the identifiers the entry's locators name.
+ *   5. Look each up; a match whose type is not one of the entry's types is
+ *      re-pointed at the sibling resource of the preferred type with the same
+ *      name (aws_s3_bucket.assets -> aws_s3_bucket_policy.assets) when the
+ *      state has it.
+ *   6. No managed match: a create -> one UNMANAGED alert per identifier;
+ *      anything else -> nothing ("not_managed").
+ *   7. Managed: delete -> DELETED; tag/untag -> DRIFT on tags.K where the value
+ *      differs from state (none: "no_change"); modify with extractors -> one
+ *      DRIFT alert per attribute whose new value differs from state (all
+ *      equal: "no_change"); no extractor applies -> MODIFIED naming the event.
+ *   8. Ignore rules on address, type, attribute, tags, workspace; severity by
+ *      data (catalog), then override rules; who; a recommended fix.
  *
- * Pure: no I/O of its own, safe on any number of threads at once. */
+ * Pure apart from the state callbacks; safe on any number of threads. */
 #ifndef TFDRIFT_CORRELATOR_RULE_H
 #define TFDRIFT_CORRELATOR_RULE_H
 
@@ -26,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog.h"
+#include "rcfg.h"
 #include "tfdrift/v1/alert.pb-c.h"
 #include "tfdrift/v1/event.pb-c.h"
 
@@ -39,17 +47,20 @@ typedef struct rule_match {
 /* Looks identifier up.  0 with *m filled when found, TD_ENOTFOUND when not, any
  * other negative code when the index cannot be read (the event must be retried). */
 typedef int (*rule_lookup_fn)(void *arg, const char *identifier, rule_match *m);
+/* The attributes of (workspace, address) as JSON text: 0 with *json malloc'd
+ * (caller frees), TD_ENOTFOUND, or an error as above. */
+typedef int (*rule_attrs_fn)(void *arg, const char *workspace, const char *address, char **json);
 
-/* One candidate identifier. */
-typedef struct rule_ident {
-	char key[64]; /* where it was found: "instanceId", "arn"; "instanceId.2" for a second one */
-	char *value;  /* malloc'd */
-} rule_ident;
+typedef struct rule_state {
+	rule_lookup_fn lookup;
+	rule_attrs_fn attrs;
+	void *arg;
+} rule_state;
 
-typedef struct rule_idents {
-	rule_ident *items;
-	size_t n, cap;
-} rule_idents;
+typedef struct rule_env {
+	const cat_catalog *catalog;
+	const rcfg *cfg; /* NULL: no ignore/severity rules, no extra principals */
+} rule_env;
 
 /* Alerts produced for one batch; each item is a heap message freed by
  * rule_alerts_free (protobuf_c_message_free_unpacked). */
@@ -58,31 +69,40 @@ typedef struct rule_alerts {
 	size_t n, cap;
 } rule_alerts;
 
+/* What happened to one event (for metrics and `explain`). */
+typedef struct rule_result {
+	const char *skip;       /* one of rule_skip_reasons, or NULL when alerts were raised */
+	const cat_entry *entry; /* the catalog entry, NULL when none */
+	char reason[256];       /* a sentence: which rule skipped it / what matched */
+	size_t alerts;          /* appended to out */
+} rule_result;
+
 /* Skip reasons, also the label values of tfdrift_correlator_events_skipped_total. */
 extern const char *const rule_skip_reasons[];
 extern const size_t rule_n_skip_reasons;
+#define RULE_SKIP_DUPLICATE (rule_skip_reasons[8])
 
-/* The reason ev is not looked at (one of rule_skip_reasons), or NULL. */
-const char *rule_skip_reason(const Tfdrift__V1__CloudEvent *ev);
+/* The reason ev is not looked at before the catalog (read-only, failed,
+ * Terraform), or NULL. */
+const char *rule_skip_reason(const rule_env *env, const Tfdrift__V1__CloudEvent *ev);
 
-/* Fills ids (zeroed by the caller) with ev's candidate identifiers, values
- * unique, in the order found.  Free with rule_idents_free.  TD_ENOMEM. */
-int rule_extract_identifiers(const Tfdrift__V1__CloudEvent *ev, rule_idents *ids);
-void rule_idents_free(rule_idents *ids);
-
-Tfdrift__V1__DriftKind rule_kind(const char *event_name, bool matched);
-Tfdrift__V1__Severity rule_severity(Tfdrift__V1__DriftKind kind, const char *event_source);
-
-/* Appends ev's alerts to out.  Returns 0 (with *skip_reason set and nothing
- * appended when ev is skipped), the lookup's error code, or TD_ENOMEM; on
- * error nothing is appended. */
-int rule_evaluate(const Tfdrift__V1__CloudEvent *ev, rule_lookup_fn lookup, void *arg,
-    int64_t now_ns, rule_alerts *out, const char **skip_reason);
+/* Appends ev's alerts to out.  Returns 0 (res says why nothing or what was
+ * appended), the state callbacks' error code, or TD_ENOMEM; on error nothing
+ * is appended. */
+int rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
+    int64_t now_ns, rule_alerts *out, rule_result *res);
 
 void rule_alerts_free(rule_alerts *a);
 
-/* Principal's display name: userName, else the session name of an assumed
- * role, else principalId.  Borrowed from ev. */
-const char *rule_principal_name(const Tfdrift__V1__CloudEvent *ev);
+/* Who, resolved: the human behind roles and SSO.  Strings borrowed from ev or
+ * written into the buffers. */
+typedef struct rule_who {
+	char name[256];           /* "alice@example.com", "bob", "root", "ec2.amazonaws.com" */
+	char role[256];           /* assumed role name */
+	char permission_set[128]; /* IAM Identity Center permission set */
+	bool root;
+	bool service;
+} rule_who;
+void rule_resolve_who(const Tfdrift__V1__CloudEvent *ev, rule_who *w);
 
 #endif

@@ -1,0 +1,23 @@
+# services/correlator/build.mk — the mapping catalog embedded into the binary,
+# and ingest's CloudTrail reader linked for `explain` (read-only use).
+CORRELATOR_CATALOG := $(sort $(wildcard services/correlator/catalog/*.tsv))
+CORRELATOR_CATALOG_O := $(OBJ)/gen/correlator_catalog.o
+CORRELATOR_STATE_O := $(OBJ)/services/ingest/cloudtrail_record.o $(OBJ)/services/ingest/cloudtrail_file.o
+
+$(GEN)/correlator_catalog.c: $(CORRELATOR_CATALOG) services/correlator/embed-catalog.sh
+	@mkdir -p $(dir $@)
+	sh services/correlator/embed-catalog.sh $(CORRELATOR_CATALOG) > $@.tmp && mv $@.tmp $@
+
+$(CORRELATOR_CATALOG_O): $(GEN)/correlator_catalog.c services/correlator/catalog.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iservices/correlator -c -o $@ $<
+
+correlator_EXTRA_O += $(CORRELATOR_CATALOG_O) $(CORRELATOR_STATE_O)
+
+# tests, bench and the Falco rules generator link the catalog too
+$(TBIN)/test_catalog: $(CORRELATOR_CATALOG_O)
+$(TBIN)/test_catalog: LIBS += $(CORRELATOR_CATALOG_O)
+$(BIN)/tfdrift-rules-gen: $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o
+$(BIN)/tfdrift-rules-gen: LIBS += $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o
+$(BUILD)/bench/bench_correlator: $(CORRELATOR_CATALOG_O)
+$(BUILD)/bench/bench_correlator: LIBS += $(CORRELATOR_CATALOG_O)

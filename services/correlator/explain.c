@@ -1,0 +1,191 @@
+/* explain.c — offline decisions (contract in explain.h). */
+#include "explain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ingest/cloudtrail_file.h"
+#include "../ingest/cloudtrail_record.h"
+#include "lcache.h"
+#include "memstate.h"
+#include "tfdrift/clock.h"
+
+const char explain_usage[] =
+    "  explain --state [NAME=]FILE [--state ...] EVENTS...\n"
+    "      offline: one JSON line per CloudTrail record (decision, reason, alerts)\n";
+
+typedef struct run {
+	const rule_env *env;
+	memstate *ms;
+	lcache *seen;
+	size_t events, alerts;
+} run;
+
+static const char *const kinds[] = { "unspecified", "drift", "unmanaged", "deleted", "modified" };
+static const char *const sevs[] = { "unspecified", "info", "low", "medium", "high", "critical" };
+
+static cJSON *
+alert_json(const Tfdrift__V1__DriftAlert *a)
+{
+	cJSON *o = cJSON_CreateObject(), *p, *ch;
+
+	cJSON_AddStringToObject(o, "kind", kinds[a->kind < 5 ? a->kind : 0]);
+	cJSON_AddStringToObject(o, "severity", sevs[a->severity < 6 ? a->severity : 0]);
+	cJSON_AddStringToObject(o, "workspace", a->workspace);
+	cJSON_AddStringToObject(o, "address", a->resource_address);
+	cJSON_AddStringToObject(o, "type", a->resource_type);
+	cJSON_AddStringToObject(o, "attribute", a->attribute);
+	ch = cJSON_AddArrayToObject(o, "changes");
+	for (size_t i = 0; i < a->n_changes; i++) {
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "path", a->changes[i]->path);
+		cJSON_AddItemToObject(c, "old", cJSON_Parse(a->changes[i]->old_json));
+		cJSON_AddItemToObject(c, "new", cJSON_Parse(a->changes[i]->new_json));
+		cJSON_AddBoolToObject(c, "sensitive", a->changes[i]->sensitive);
+		cJSON_AddItemToArray(ch, c);
+	}
+	for (size_t i = 0; i < a->n_identifiers; i++)
+		if (strcmp(a->identifiers[i]->key, "id") == 0)
+			cJSON_AddStringToObject(o, "id", a->identifiers[i]->value);
+	if (a->principal != NULL) {
+		p = cJSON_AddObjectToObject(o, "who");
+		cJSON_AddStringToObject(p, "name", a->principal->name);
+		cJSON_AddStringToObject(p, "type", a->principal->type);
+		if (a->principal->role_name[0])
+			cJSON_AddStringToObject(p, "role", a->principal->role_name);
+		if (a->principal->session_name[0])
+			cJSON_AddStringToObject(p, "session", a->principal->session_name);
+		if (a->principal->permission_set[0])
+			cJSON_AddStringToObject(p, "permission_set", a->principal->permission_set);
+		if (a->principal->root)
+			cJSON_AddBoolToObject(p, "root", true);
+		if (a->principal->invoked_by[0])
+			cJSON_AddStringToObject(p, "invoked_by", a->principal->invoked_by);
+	}
+	cJSON_AddStringToObject(o, "source_ip", a->source_ip);
+	cJSON_AddStringToObject(o, "user_agent", a->user_agent);
+	cJSON_AddStringToObject(o, "region", a->region);
+	cJSON_AddStringToObject(o, "account_id", a->account_id);
+	cJSON_AddStringToObject(o, "summary", a->summary);
+	cJSON_AddStringToObject(o, "fix", a->recommended_fix);
+	cJSON_AddStringToObject(o, "alert_key", a->alert_key);
+	return o;
+}
+
+static int
+on_record(void *arg, const ct_file_record *rec)
+{
+	run *r = arg;
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	const char *why = NULL;
+	ct_record_ctx ctx = { .path = rec->path, .index = rec->index, .line = rec->line };
+	rule_state st = { .lookup = memstate_lookup, .attrs = memstate_attrs, .arg = r->ms };
+	rule_alerts alerts = { 0 };
+	rule_result res;
+	td_error err;
+	cJSON *o = cJSON_CreateObject(), *arr;
+	char *line, *dup;
+	int rv;
+
+	td_error_clear(&err);
+	if (rec->json == NULL || ct_record_normalise(rec->json, &ctx, &ev, &why, &err) != 0 ||
+	    ev == NULL) {
+		cJSON_AddNumberToObject(o, "record", (double)rec->index);
+		cJSON_AddStringToObject(o, "decision", "rejected");
+		cJSON_AddStringToObject(o, "reason",
+		    rec->json == NULL ? rec->reason
+			: why != NULL ? why
+				      : err.msg);
+		goto print;
+	}
+	r->events++;
+	cJSON_AddStringToObject(o, "event_id", ev->event_id);
+	cJSON_AddStringToObject(o, "event_name", ev->event_name);
+	cJSON_AddStringToObject(o, "event_source", ev->event_source);
+	if (lcache_get(r->seen, ev->event_id, &dup)) {
+		free(dup);
+		cJSON_AddStringToObject(o, "decision", "skipped");
+		cJSON_AddStringToObject(o, "skip", "duplicate");
+		cJSON_AddStringToObject(o, "reason", "this eventID was seen before");
+		goto print;
+	}
+	lcache_put(r->seen, ev->event_id, "1");
+	rv = rule_evaluate(r->env, ev, &st, td_clock_now_ns(), &alerts, &res);
+	if (rv != 0) {
+		cJSON_AddStringToObject(o, "decision", "error");
+		cJSON_AddStringToObject(o, "reason", td_strerror(rv));
+		goto print;
+	}
+	cJSON_AddStringToObject(o, "decision", res.skip ? "skipped" : "alerts");
+	if (res.skip)
+		cJSON_AddStringToObject(o, "skip", res.skip);
+	cJSON_AddStringToObject(o, "reason", res.reason);
+	if (res.entry != NULL) {
+		char where[300];
+		snprintf(where, sizeof(where), "%s:%d", res.entry->file, res.entry->line);
+		cJSON_AddStringToObject(o, "catalog", where);
+	}
+	arr = cJSON_AddArrayToObject(o, "alerts");
+	for (size_t i = 0; i < alerts.n; i++)
+		cJSON_AddItemToArray(arr, alert_json(alerts.items[i]));
+	r->alerts += alerts.n;
+print:
+	line = cJSON_PrintUnformatted(o);
+	if (line != NULL)
+		printf("%s\n", line);
+	cJSON_free(line);
+	cJSON_Delete(o);
+	rule_alerts_free(&alerts);
+	ct_event_free(ev);
+	return 0;
+}
+
+int
+explain_run(const rule_env *env, int argc, char **argv)
+{
+	run r = { .env = env };
+	td_error err;
+	int status = 0, i;
+
+	if (memstate_new(&r.ms) != 0 || (r.seen = lcache_new((size_t)1 << 22)) == NULL) {
+		fprintf(stderr, "tfdrift-correlator explain: out of memory\n");
+		memstate_free(r.ms);
+		return 1;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			td_error_clear(&err);
+			if (memstate_add_file(r.ms, argv[++i], &err) != 0) {
+				fprintf(stderr, "tfdrift-correlator explain: %s\n", err.msg);
+				status = 1;
+				goto out;
+			}
+		} else if (strncmp(argv[i], "--", 2) == 0) {
+			fprintf(stderr, "tfdrift-correlator explain: unknown option %s\n%s",
+			    argv[i], explain_usage);
+			status = 2;
+			goto out;
+		} else {
+			break;
+		}
+	}
+	if (i == argc) {
+		fprintf(stderr, "tfdrift-correlator explain: no EVENTS file\n%s", explain_usage);
+		status = 2;
+		goto out;
+	}
+	for (; i < argc; i++) {
+		td_error_clear(&err);
+		if (ct_file_read(argv[i], CT_FILE_MAX_BYTES, on_record, &r, &err) != 0) {
+			fprintf(stderr, "tfdrift-correlator explain: %s\n", err.msg);
+			status = 1;
+		}
+	}
+	fflush(stdout);
+	fprintf(stderr, "explain: %zu events, %zu alerts\n", r.events, r.alerts);
+out:
+	lcache_free(r.seen);
+	memstate_free(r.ms);
+	return status;
+}

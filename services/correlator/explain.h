@@ -1,0 +1,18 @@
+/* explain.h — `tfdrift-correlator explain --state [NAME=]FILE... EVENTS...`:
+ * the decision code run offline (no Redis, no bus) over CloudTrail files,
+ * one JSON line per event on stdout: event_id, event_name, event_source,
+ * decision ("alerts" or "skipped"), skip (the reason's label), reason (which
+ * rule skipped it or which catalog entry matched) and every alert it would
+ * raise.  Repeated eventIDs are reported as duplicates, as the service would.
+ * Exit: 0, 1 on an unreadable input, 2 on usage. */
+#ifndef TFDRIFT_CORRELATOR_EXPLAIN_H
+#define TFDRIFT_CORRELATOR_EXPLAIN_H
+
+#include "rule.h"
+
+extern const char explain_usage[];
+
+/* argv[0] is "explain". */
+int explain_run(const rule_env *env, int argc, char **argv);
+
+#endif
