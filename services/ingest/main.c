@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "falco_grpc.h"
 #include "falco_http.h"
 #include "forwarder.h"
 #include "handoff.h"
@@ -69,6 +70,7 @@ run_daemon(td_app *app)
 	hand *h = NULL;
 	submit_server *submit = NULL;
 	falco_http *http = NULL;
+	falco_grpc *grpc = NULL;
 	fwd_opts fo = {
 		.work_url = td_config_str(cfg, "ingest", "work_listen"),
 		.resend_ms = (int)td_config_int(cfg, "bus", "resend_interval"),
@@ -107,6 +109,22 @@ run_daemon(td_app *app)
 		    TD_KV_INT("port", falco_http_port(http)),
 		    TD_KV_BOOL("tls", ho.tls_cert != NULL && ho.tls_cert[0] != '\0'));
 	}
+	if (td_config_str(cfg, "ingest", "grpc_target")[0] != '\0') {
+		falco_grpc_opts go = {
+			.target = td_config_str(cfg, "ingest", "grpc_target"),
+			.tls_ca = td_config_str(cfg, "ingest", "grpc_tls_ca"),
+			.tls_cert = td_config_str(cfg, "ingest", "grpc_tls_cert"),
+			.tls_key = td_config_str(cfg, "ingest", "grpc_tls_key"),
+			.poll_interval_ms = (int)td_config_int(cfg, "ingest", "grpc_poll_interval"),
+			.backoff_initial_ms = (int)td_config_int(cfg, "ingest",
+			    "grpc_backoff_initial"),
+			.backoff_max_ms = (int)td_config_int(cfg, "ingest", "grpc_backoff_max"),
+			.keepalive_ms = (int)td_config_int(cfg, "ingest", "grpc_keepalive"),
+		};
+		if (falco_grpc_start(&grpc, &go, h, &err) != 0)
+			goto fail;
+		TD_INFO("falco grpc client started", TD_KV_STR("target", go.target));
+	}
 	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
 	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
@@ -124,6 +142,7 @@ out:
 		hand_request_stop(h);
 	else if (f != NULL)
 		fwd_request_stop(f);
+	falco_grpc_stop(grpc);
 	falco_http_stop(http);
 	submit_stop(submit);
 	hand_close(h);

@@ -1,0 +1,604 @@
+/* falco_grpc.c — every grpc core call of ingest (see falco_grpc.h). */
+#include "falco_grpc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "cloudtrail_record.h"
+#include "falco/outputs.pb-c.h"
+#include "falco/version.pb-c.h"
+#include "falco_alert.h"
+#include "tfdrift/clock.h"
+#include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
+
+/* How often the loop wakes to check for a stop and the poll interval. */
+#define TICK_MS 50
+#define VERSION_DEADLINE_MS 5000
+/* A stream that lived this long counts as healthy: the backoff starts over. */
+#define HEALTHY_MS 10000
+
+/* Tags: what completed on the queue. */
+enum tag {
+	T_START = 1,
+	T_STATUS,
+	T_SEND,
+	T_RECV,
+	T_VERSION
+};
+
+struct falco_grpc {
+	hand *hand;
+	falco_grpc_opts o;
+	char *target, *ca, *cert, *key; /* PEM text */
+	pthread_t thread;
+	bool started;
+	atomic_bool stopping;
+	td_gauge *g_connected, *g_age;
+	td_counter *c_alerts, *c_reconnects, *c_rejected;
+	int64_t last_alert_ms; /* monotonic; 0 none yet */
+};
+
+static const char *const priority_names[] = { "Emergency", "Alert", "Critical", "Error", "Warning",
+	"Notice", "Informational", "Debug" };
+
+static void *
+tagp(enum tag t)
+{
+	return (void *)(intptr_t)t;
+}
+
+static gpr_timespec
+after_ms(int64_t ms)
+{
+	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+static int
+read_pem(const char *path, char **out, td_error *err)
+{
+	FILE *f;
+	char *buf = NULL;
+	long n;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return td_error_set(err, TD_EIO, "%s: cannot open", path);
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return td_error_set(err, TD_EIO, "%s: cannot read", path);
+	}
+	buf[n] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+}
+
+/* A byte buffer holding msg packed; owned by the caller (grpc_byte_buffer_destroy). */
+static grpc_byte_buffer *
+pack_buffer(const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	grpc_slice s = grpc_slice_malloc(len);
+	grpc_byte_buffer *bb;
+
+	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+/* The bytes of bb in one malloc'd buffer (*len); owned by the caller. */
+static uint8_t *
+buffer_bytes(grpc_byte_buffer *bb, size_t *len)
+{
+	grpc_byte_buffer_reader rd;
+	grpc_slice s;
+	uint8_t *out;
+
+	*len = 0;
+	if (!grpc_byte_buffer_reader_init(&rd, bb))
+		return NULL;
+	s = grpc_byte_buffer_reader_readall(&rd);
+	grpc_byte_buffer_reader_destroy(&rd);
+	*len = GRPC_SLICE_LENGTH(s);
+	out = malloc(*len ? *len : 1);
+	if (out != NULL && *len > 0)
+		memcpy(out, GRPC_SLICE_START_PTR(s), *len);
+	grpc_slice_unref(s);
+	return out;
+}
+
+static grpc_arg
+int_arg(const char *key, int v)
+{
+	grpc_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = GRPC_ARG_INTEGER;
+	a.key = (char *)key; /* grpc does not write through it */
+	a.value.integer = v;
+	return a;
+}
+
+static grpc_channel *
+make_channel(falco_grpc *c)
+{
+	grpc_channel_credentials *creds;
+	grpc_arg args[7];
+	grpc_channel_args ca;
+	grpc_channel *ch;
+	int n = 0;
+
+	if (c->ca != NULL) {
+		grpc_ssl_pem_key_cert_pair pair = { .private_key = c->key, .cert_chain = c->cert };
+		creds = grpc_ssl_credentials_create(c->ca, c->cert != NULL ? &pair : NULL, NULL,
+		    NULL);
+	} else {
+		creds = grpc_insecure_credentials_create();
+	}
+	args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIME_MS, c->o.keepalive_ms);
+	args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+	args[n++] = int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+	/* a quiet stream needs pings without data, else they stop after two */
+	args[n++] = int_arg(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+	args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
+	args[n++] = int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, c->o.backoff_initial_ms);
+	args[n++] = int_arg(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, c->o.backoff_max_ms);
+	ca = (grpc_channel_args){ .num_args = (size_t)n, .args = args };
+	ch = grpc_channel_create(c->target, creds, &ca);
+	grpc_channel_credentials_release(creds);
+	return ch;
+}
+
+/* Waits for tag `want` on cq (other tags are ignored: none are outstanding). */
+static bool
+wait_tag(grpc_completion_queue *cq, enum tag want, gpr_timespec deadline)
+{
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT || ev.type == GRPC_QUEUE_SHUTDOWN)
+			return false;
+		if (ev.tag == tagp(want))
+			return ev.success != 0;
+	}
+}
+
+static void
+log_status(const char *what, const falco_grpc *c, grpc_status_code st, grpc_slice details,
+    const char *error_string)
+{
+	char *d = grpc_slice_to_c_string(details);
+	TD_WARN(what, TD_KV_STR("target", c->target), TD_KV_INT("grpc_status", st),
+	    TD_KV_STR("details", d ? d : ""), TD_KV_STR("error", error_string ? error_string : ""));
+	gpr_free(d);
+}
+
+/* /falco.version.service/version; true when Falco answered. */
+static bool
+call_version(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
+{
+	Falco__Version__Request req = FALCO__VERSION__REQUEST__INIT;
+	grpc_byte_buffer *out = pack_buffer(&req.base), *in = NULL;
+	grpc_metadata_array md_init, md_trail;
+	grpc_status_code st = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	const char *error_string = NULL;
+	grpc_op ops[6];
+	grpc_call *call;
+	bool ok = false;
+
+	grpc_metadata_array_init(&md_init);
+	grpc_metadata_array_init(&md_trail);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+	    grpc_slice_from_static_string("/falco.version.service/version"), NULL,
+	    after_ms(VERSION_DEADLINE_MS), NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_init;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &in;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &md_trail;
+	ops[5].data.recv_status_on_client.status = &st;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	ops[5].data.recv_status_on_client.error_string = &error_string;
+	if (grpc_call_start_batch(call, ops, 6, tagp(T_VERSION), NULL) == GRPC_CALL_OK)
+		(void)wait_tag(cq, T_VERSION, gpr_inf_future(GPR_CLOCK_REALTIME));
+	if (st == GRPC_STATUS_OK && in != NULL) {
+		size_t len;
+		uint8_t *bytes = buffer_bytes(in, &len);
+		Falco__Version__Response *v = bytes
+		    ? falco__version__response__unpack(NULL, len, bytes)
+		    : NULL;
+		if (v != NULL) {
+			TD_INFO("connected to Falco", TD_KV_STR("target", c->target),
+			    TD_KV_STR("falco_version", v->version),
+			    TD_KV_STR("engine_version", v->engine_version));
+			falco__version__response__free_unpacked(v, NULL);
+			ok = true;
+		}
+		free(bytes);
+	}
+	if (!ok)
+		log_status(
+		    "falco grpc: version call failed (check the target, TLS certificates and that Falco's grpc output is enabled)",
+		    c, st, details, error_string);
+	if (in != NULL)
+		grpc_byte_buffer_destroy(in);
+	grpc_byte_buffer_destroy(out);
+	grpc_slice_unref(details);
+	gpr_free((void *)error_string);
+	grpc_metadata_array_destroy(&md_init);
+	grpc_metadata_array_destroy(&md_trail);
+	grpc_call_unref(call);
+	return ok;
+}
+
+/* Journals one alert (waiting while the journal is full).  false on a stop. */
+static bool
+take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
+{
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
+	cJSON *o = cJSON_CreateObject(), *f, *tags;
+	char *text = NULL, ts[64] = "", source[64];
+	uint8_t *buf = NULL;
+	size_t len;
+	td_error err;
+	bool keep_going = true;
+	int rv;
+
+	td_error_clear(&err);
+	td_counter_inc(c->c_alerts);
+	c->last_alert_ms = td_clock_mono_ms();
+	/* the same mapping as the HTTP receiver: rebuild Falco's JSON alert */
+	if (r->time != NULL)
+		td_clock_format(r->time->seconds * 1000000000LL + r->time->nanos, 9, ts,
+		    sizeof(ts));
+	cJSON_AddStringToObject(o, "time", ts);
+	cJSON_AddStringToObject(o, "rule", r->rule);
+	cJSON_AddStringToObject(o, "priority",
+	    (unsigned)r->priority < 8 ? priority_names[r->priority] : "");
+	cJSON_AddStringToObject(o, "source", r->source);
+	cJSON_AddStringToObject(o, "hostname", r->hostname);
+	cJSON_AddStringToObject(o, "output", r->output);
+	tags = cJSON_AddArrayToObject(o, "tags");
+	for (size_t i = 0; i < r->n_tags; i++)
+		cJSON_AddItemToArray(tags, cJSON_CreateString(r->tags[i]));
+	f = cJSON_AddObjectToObject(o, "output_fields");
+	for (size_t i = 0; i < r->n_output_fields; i++)
+		cJSON_AddStringToObject(f, r->output_fields[i]->key, r->output_fields[i]->value);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text == NULL)
+		return true;
+	rv = falco_alert_parse(text, strlen(text),
+	    TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC, c->target, &ev, source,
+	    sizeof(source), &err);
+	if (rv != 0) {
+		td_counter_inc(c->c_rejected);
+		if (rv != FALCO_ALERT_OTHER_SOURCE)
+			TD_WARN("falco grpc: alert does not map to a CloudEvent; dropped",
+			    TD_KV_STR("rule", r->rule), TD_KV_STR("error", err.msg));
+		goto out;
+	}
+	batch.n_events = 1;
+	batch.events = &ev;
+	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
+	buf = malloc(len ? len : 1);
+	if (buf == NULL)
+		goto out;
+	tfdrift__v1__cloud_event_batch__pack(&batch, buf);
+	/* a full journal: wait, and send Falco no request meanwhile */
+	while ((rv = hand_submit(c->hand, buf, len, NULL, NULL)) == TD_EBUSY) {
+		if (atomic_load(&c->stopping) || hand_wait_space(c->hand, 200) == TD_ECLOSED)
+			break;
+	}
+	if (rv == TD_ECLOSED || (rv == TD_EBUSY && atomic_load(&c->stopping)))
+		keep_going = false;
+	else if (rv != 0)
+		TD_ERROR("falco grpc: the journal cannot take an alert",
+		    TD_KV_STR("error", td_strerror(rv)), TD_KV_STR("event_id", ev->event_id));
+out:
+	free(buf);
+	free(text);
+	ct_event_free(ev);
+	return keep_going;
+}
+
+/* One sub stream on ch until it ends or a stop.  true if alerts arrived. */
+static bool
+run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
+{
+	Falco__Outputs__Request req = FALCO__OUTPUTS__REQUEST__INIT;
+	grpc_metadata_array md_init, md_trail;
+	grpc_status_code st = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	const char *error_string = NULL;
+	grpc_byte_buffer *send_bb = NULL, *recv_bb = NULL;
+	grpc_op op[2];
+	grpc_call *call;
+	bool status_done = false, send_busy = false, recv_busy = false, start_busy = false;
+	bool got_alerts = false, cancelled = false, ending = false, connected = false;
+	int64_t last_request = 0;
+
+	grpc_metadata_array_init(&md_init);
+	grpc_metadata_array_init(&md_trail);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+	    grpc_slice_from_static_string("/falco.outputs.service/sub"), NULL,
+	    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	op[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+	op[1].data.recv_initial_metadata.recv_initial_metadata = &md_init;
+	start_busy = grpc_call_start_batch(call, op, 2, tagp(T_START), NULL) == GRPC_CALL_OK;
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op[0].data.recv_status_on_client.trailing_metadata = &md_trail;
+	op[0].data.recv_status_on_client.status = &st;
+	op[0].data.recv_status_on_client.status_details = &details;
+	op[0].data.recv_status_on_client.error_string = &error_string;
+	if (grpc_call_start_batch(call, op, 1, tagp(T_STATUS), NULL) != GRPC_CALL_OK)
+		status_done = true;
+
+	while (!status_done || send_busy || recv_busy || start_busy) {
+		int64_t now = td_clock_mono_ms();
+		grpc_event ev;
+
+		if (!ending && atomic_load(&c->stopping) && !cancelled) {
+			grpc_call_cancel(call, NULL);
+			cancelled = true;
+		}
+		td_gauge_set(c->g_age,
+		    c->last_alert_ms ? (double)(now - c->last_alert_ms) / 1000.0 : -1.0);
+		/* a request starts a drain: at once, after each alert, on the interval */
+		if (!ending && !cancelled && !send_busy &&
+		    (last_request == 0 || now - last_request >= c->o.poll_interval_ms)) {
+			send_bb = pack_buffer(&req.base);
+			memset(op, 0, sizeof(op));
+			op[0].op = GRPC_OP_SEND_MESSAGE;
+			op[0].data.send_message.send_message = send_bb;
+			if (grpc_call_start_batch(call, op, 1, tagp(T_SEND), NULL) ==
+			    GRPC_CALL_OK) {
+				send_busy = true;
+				last_request = now;
+			} else {
+				grpc_byte_buffer_destroy(send_bb);
+				send_bb = NULL;
+			}
+		}
+		if (!ending && !recv_busy) {
+			memset(op, 0, sizeof(op));
+			op[0].op = GRPC_OP_RECV_MESSAGE;
+			op[0].data.recv_message.recv_message = &recv_bb;
+			recv_busy = grpc_call_start_batch(call, op, 1, tagp(T_RECV), NULL) ==
+			    GRPC_CALL_OK;
+			if (!recv_busy)
+				ending = true;
+		}
+		ev = grpc_completion_queue_next(cq, after_ms(TICK_MS), NULL);
+		if (ev.type != GRPC_OP_COMPLETE)
+			continue;
+		switch ((enum tag)(intptr_t)ev.tag) {
+		case T_START:
+			start_busy = false;
+			if (ev.success && !connected) {
+				connected = true;
+				td_gauge_set(c->g_connected, 1);
+			}
+			break;
+		case T_STATUS:
+			status_done = true;
+			ending = true;
+			break;
+		case T_SEND:
+			send_busy = false;
+			grpc_byte_buffer_destroy(send_bb);
+			send_bb = NULL;
+			if (!ev.success)
+				ending = true;
+			break;
+		case T_RECV:
+			recv_busy = false;
+			if (!ev.success || recv_bb == NULL) {
+				ending = true; /* end of stream: the status follows */
+				break;
+			}
+			{
+				size_t len;
+				uint8_t *bytes = buffer_bytes(recv_bb, &len);
+				Falco__Outputs__Response *r = bytes
+				    ? falco__outputs__response__unpack(NULL, len, bytes)
+				    : NULL;
+				grpc_byte_buffer_destroy(recv_bb);
+				recv_bb = NULL;
+				if (r == NULL) {
+					td_counter_inc(c->c_rejected);
+					TD_WARN("falco grpc: a response does not decode",
+					    TD_KV_UINT("bytes", len));
+				} else {
+					got_alerts = true;
+					if (!take_alert(c, r) && !cancelled) {
+						grpc_call_cancel(call, NULL);
+						cancelled = true;
+					}
+					falco__outputs__response__free_unpacked(r, NULL);
+				}
+				free(bytes);
+				/* ask for the next drain right away */
+				last_request = 0;
+			}
+			break;
+		default: break;
+		}
+	}
+	td_gauge_set(c->g_connected, 0);
+	if (!atomic_load(&c->stopping))
+		log_status("falco grpc: the sub stream ended; reconnecting", c, st, details,
+		    error_string);
+	grpc_slice_unref(details);
+	gpr_free((void *)error_string);
+	grpc_metadata_array_destroy(&md_init);
+	grpc_metadata_array_destroy(&md_trail);
+	grpc_call_unref(call);
+	return got_alerts;
+}
+
+static void
+drain_and_destroy(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	    GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
+/* Sleeps ms in ticks; false if a stop came. */
+static bool
+pause_ms(falco_grpc *c, int64_t ms)
+{
+	int64_t end = td_clock_mono_ms() + ms;
+	while (td_clock_mono_ms() < end) {
+		struct timespec t = { 0, TICK_MS * 1000000L };
+		if (atomic_load(&c->stopping))
+			return false;
+		nanosleep(&t, NULL);
+	}
+	return !atomic_load(&c->stopping);
+}
+
+static void *
+client_thread(void *arg)
+{
+	falco_grpc *c = arg;
+	double backoff = c->o.backoff_initial_ms;
+	unsigned seed = (unsigned)td_clock_now_ns();
+	bool first = true;
+
+	while (!atomic_load(&c->stopping)) {
+		grpc_channel *ch = make_channel(c);
+		grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+		int64_t t0 = td_clock_mono_ms();
+		bool healthy = false;
+
+		if (!first)
+			td_counter_inc(c->c_reconnects);
+		first = false;
+		if (call_version(c, ch, cq))
+			healthy = run_stream(c, ch, cq) || td_clock_mono_ms() - t0 >= HEALTHY_MS;
+		drain_and_destroy(cq);
+		grpc_channel_destroy(ch);
+		if (healthy)
+			backoff = c->o.backoff_initial_ms;
+		{
+			/* +-20 % jitter so many ingests do not reconnect in step */
+			double jitter = 0.8 + 0.4 * ((double)rand_r(&seed) / (double)RAND_MAX);
+			int64_t wait = (int64_t)(backoff * jitter);
+			TD_INFO("falco grpc: reconnecting after a pause",
+			    TD_KV_STR("target", c->target), TD_KV_INT("pause_ms", wait));
+			if (!pause_ms(c, wait))
+				break;
+		}
+		backoff *= 1.6;
+		if (backoff > c->o.backoff_max_ms)
+			backoff = c->o.backoff_max_ms;
+	}
+	return NULL;
+}
+
+int
+falco_grpc_start(falco_grpc **out, const falco_grpc_opts *o, hand *h, td_error *err)
+{
+	falco_grpc *c;
+	int rv;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	c->hand = h;
+	c->o = *o;
+	atomic_init(&c->stopping, false);
+	c->target = strdup(o->target);
+	if (c->target == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rv = read_pem(o->tls_ca, &c->ca, err)) != 0 ||
+	    (rv = read_pem(o->tls_cert, &c->cert, err)) != 0 ||
+	    (rv = read_pem(o->tls_key, &c->key, err)) != 0)
+		goto fail;
+	if ((c->cert == NULL) != (c->key == NULL)) {
+		rv = td_error_set(err, TD_EINVAL,
+		    "ingest.grpc_tls_cert and ingest.grpc_tls_key go together");
+		goto fail;
+	}
+	if (c->cert != NULL && c->ca == NULL) {
+		rv = td_error_set(err, TD_EINVAL, "ingest.grpc_tls_cert needs ingest.grpc_tls_ca");
+		goto fail;
+	}
+	c->g_connected = td_gauge_get("tfdrift_ingest_falco_grpc_connected",
+	    "1 while the Falco gRPC sub stream is open.", NULL);
+	c->g_age = td_gauge_get("tfdrift_ingest_falco_grpc_last_alert_age_seconds",
+	    "Seconds since the last alert came over gRPC; -1 before the first.", NULL);
+	c->c_alerts = td_counter_get("tfdrift_ingest_falco_grpc_alerts_total",
+	    "Alerts received on the Falco gRPC stream.", NULL);
+	c->c_reconnects = td_counter_get("tfdrift_ingest_falco_grpc_reconnects_total",
+	    "New Falco gRPC connections after a failure.", NULL);
+	c->c_rejected = td_counter_get("tfdrift_ingest_falco_grpc_rejected_total",
+	    "gRPC alerts dropped: not aws_cloudtrail, or not mappable to a CloudEvent.", NULL);
+	td_gauge_set(c->g_age, -1);
+	grpc_init();
+	if (pthread_create(&c->thread, NULL, client_thread, c) != 0) {
+		grpc_shutdown();
+		rv = td_error_set(err, TD_EIO, "cannot start the falco grpc thread");
+		goto fail;
+	}
+	c->started = true;
+	*out = c;
+	return 0;
+fail:
+	falco_grpc_stop(c);
+	return rv;
+}
+
+void
+falco_grpc_stop(falco_grpc *c)
+{
+	if (c == NULL)
+		return;
+	atomic_store(&c->stopping, true);
+	if (c->started) {
+		pthread_join(c->thread, NULL);
+		grpc_shutdown();
+	}
+	free(c->target);
+	free(c->ca);
+	free(c->cert);
+	free(c->key);
+	free(c);
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// falco_grpc_peer.js — a Falco gRPC output server (Falco up to 0.43) for tests.
+//
+// Loads the project's proto/falco/*.proto with @grpc/proto-loader and serves,
+// as Falco does:
+//   /falco.outputs.service/sub      bidi: nothing is sent until the client
+//                                   sends a `request`; each request drains the
+//                                   whole alert queue (one global queue)
+//   /falco.version.service/version  Falco's version
+//
+//   node falco_grpc_peer.js --listen 127.0.0.1:PORT | unix:/path/sock
+//        [--ca ca.pem --cert server.pem --key server.key]   mTLS (client cert required)
+//        --alerts FILE      Falco JSON alerts, one per line, queued at start
+//        [--ready FILE]     written once listening
+//        [--log FILE]       one line per request / alert sent
+//
+// output_fields values are sent as strings (JSON text for numbers and
+// booleans; null fields are left out), as Falco's gRPC output does.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const loader = require('@grpc/proto-loader');
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) {
+	args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+}
+if (!args.listen || !args.alerts) {
+	console.error('usage: falco_grpc_peer.js --listen ADDR --alerts FILE [--ca --cert --key] [--ready FILE]');
+	process.exit(2);
+}
+
+const protoDir = path.resolve(__dirname, '../../proto');
+const def = loader.loadSync(['falco/outputs.proto', 'falco/version.proto'], {
+	keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
+	includeDirs: [protoDir],
+});
+const pkg = grpc.loadPackageDefinition(def);
+
+const logf = args.log ? fs.openSync(args.log, 'a') : null;
+function log(s) { if (logf !== null) fs.writeSync(logf, s + '\n'); }
+
+const PRIORITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFORMATIONAL', 'DEBUG'];
+
+function toResponse(a) {
+	const fields = {};
+	for (const [k, v] of Object.entries(a.output_fields || {})) {
+		if (v === null || v === undefined) continue;
+		fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
+	}
+	const ms = Date.parse(a.time || '1970-01-01T00:00:00Z');
+	const p = PRIORITIES.indexOf(String(a.priority || 'Debug').toUpperCase());
+	return {
+		time: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
+		priority: PRIORITIES[p < 0 ? 7 : p],
+		rule: a.rule || '',
+		output: a.output || '',
+		output_fields: fields,
+		hostname: a.hostname || 'falco-peer',
+		tags: a.tags || [],
+		source: a.source || 'syscall',
+	};
+}
+
+const queue = fs.readFileSync(args.alerts, 'utf8').split('\n').filter((l) => l.trim() !== '')
+	.map((l) => toResponse(JSON.parse(l)));
+log(`queued ${queue.length}`);
+
+function sub(call) {
+	log('sub opened');
+	call.on('data', () => {
+		// one request = one drain of the global queue
+		let n = 0;
+		while (queue.length > 0) {
+			call.write(queue.shift());
+			n++;
+		}
+		if (n > 0) log(`drained ${n}`);
+	});
+	call.on('end', () => call.end());
+	call.on('error', () => {});
+}
+
+function version(call, cb) {
+	cb(null, {
+		version: '0.43.0-peer', major: 0, minor: 43, patch: 0, prerelease: 'peer', build: '',
+		engine_minor: 0, engine_fields_checksum: '', engine_major: 0, engine_patch: 0,
+		engine_version: '0.0.0',
+	});
+}
+
+const server = new grpc.Server();
+server.addService(pkg.falco.outputs.service.service, { sub, get: (call) => call.end() });
+server.addService(pkg.falco.version.service.service, { version });
+
+let creds;
+if (args.ca) {
+	creds = grpc.ServerCredentials.createSsl(fs.readFileSync(args.ca),
+		[{ private_key: fs.readFileSync(args.key), cert_chain: fs.readFileSync(args.cert) }], true);
+} else {
+	creds = grpc.ServerCredentials.createInsecure();
+}
+server.bindAsync(args.listen, creds, (err) => {
+	if (err) {
+		console.error(`falco_grpc_peer: cannot listen on ${args.listen}: ${err.message}`);
+		process.exit(1);
+	}
+	log(`listening ${args.listen}`);
+	if (args.ready) fs.writeFileSync(args.ready, 'ready\n');
+});
+process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));
