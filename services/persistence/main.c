@@ -1,17 +1,28 @@
 /* tfdrift-persistence — writes alerts to PostgreSQL, then publishes them.
  *
- * Start: config -> admin server -> connection pool -> migrations (retried
- * until the database answers; a schema newer than this binary is fatal) ->
- * PUB + REP (writer.h).  Stop (SIGTERM): the REP stops taking requests and
- * lets those in progress commit, publish and reply (a batch still inside
- * PostgreSQL after shared.shutdown_timeout is cancelled and left unanswered,
- * so the correlator resends it); then the pool closes. */
+ * Start: config -> admin server -> connection pool -> spool
+ * (<shared.data_dir>/persistence/spool) -> migrations (retried until the
+ * database answers; a schema newer than this binary is fatal) -> PUB + REP
+ * and the batch/drain threads (writer.h) -> retention (retention.h).
+ * Stop (SIGTERM): the REP stops taking requests and lets those in progress
+ * commit or spool, publish and reply (a batch still inside PostgreSQL after
+ * shared.shutdown_timeout is cancelled and goes to the spool); then the pool
+ * closes.
+ *
+ * /readyz: "postgres" fails while the database is unreachable (the reason
+ * says how many alerts wait in the spool and for how long: requests are still
+ * accepted and spooled); "spool" fails only if the spool directory is
+ * unusable. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "migrate.h"
 #include "pgpool.h"
+#include "retention.h"
+#include "spool.h"
+#include "tfdrift/clock.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
@@ -25,6 +36,7 @@
 
 typedef struct state {
 	pgpool *pool;
+	ps_spool *spool;
 	td_gauge *db_up;
 	atomic_bool migrated;
 } state;
@@ -41,11 +53,31 @@ ready(void *arg, char *why, size_t whylen)
 {
 	state *s = arg;
 	if (!pgpool_up(s->pool)) {
-		pgpool_last_error(s->pool, why, whylen);
+		char last[256];
+		ps_spool_stats st = { 0 };
+		pgpool_last_error(s->pool, last, sizeof(last));
+		if (s->spool != NULL) {
+			ps_spool_get_stats(s->spool, &st);
+		}
+		int64_t age = st.oldest_ms ? (td_clock_now_ns() / 1000000 - st.oldest_ms) / 1000
+					   : 0;
+		snprintf(why, whylen, "database down (%s); spool: %llu alerts, oldest %llds", last,
+		    (unsigned long long)st.alerts, (long long)age);
 		return TD_EAGAIN;
 	}
 	if (!atomic_load(&s->migrated)) {
 		snprintf(why, whylen, "schema migrations not applied yet");
+		return TD_EAGAIN;
+	}
+	return 0;
+}
+
+static int
+spool_ready(void *arg, char *why, size_t whylen)
+{
+	state *s = arg;
+	if (s->spool == NULL) {
+		snprintf(why, whylen, "spool not open");
 		return TD_EAGAIN;
 	}
 	return 0;
@@ -100,6 +132,7 @@ main(int argc, char **argv)
 	};
 	td_app *app = NULL;
 	ps_writer *writer = NULL;
+	ps_retention *retention = NULL;
 	state s = { 0 };
 	td_error err = { 0 };
 	int code = 0;
@@ -121,9 +154,9 @@ main(int argc, char **argv)
 		.name = "tfdrift-persistence",
 		.dsn = td_config_str(cfg, "postgres", "dsn"),
 		.connect_timeout_ms = td_config_int(cfg, "postgres", "connect_timeout"),
-		/* One per worker, plus one so the health check never makes a
-		 * worker wait. */
-		.size = workers + 1,
+		/* One per batch thread, plus the health check, the spool
+		 * drain and retention, so none of them makes a batch wait. */
+		.size = workers + 3,
 		.check_interval_ms = DB_CHECK_INTERVAL_MS,
 		.on_state = on_db_state,
 		.state_arg = &s,
@@ -132,7 +165,22 @@ main(int argc, char **argv)
 		TD_ERROR("cannot create the connection pool", TD_KV_STR("error", err.msg));
 		goto out;
 	}
+
+	char spool_dir[4096];
+	snprintf(spool_dir, sizeof(spool_dir), "%s/persistence/spool",
+	    td_config_str(cfg, "shared", "data_dir"));
+	if (ps_spool_open(&s.spool, spool_dir, &err) != 0) {
+		TD_ERROR("cannot open the spool", TD_KV_STR("error", err.msg));
+		goto out;
+	}
+	{
+		ps_spool_stats st;
+		ps_spool_get_stats(s.spool, &st);
+		TD_INFO("spool open", TD_KV_STR("dir", spool_dir), TD_KV_UINT("alerts", st.alerts),
+		    TD_KV_UINT("segments", st.segments));
+	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, &s);
+	td_admin_add_check(td_app_admin(app), "spool", spool_ready, &s);
 
 	int m = migrate(app, &s);
 	if (m != 0) {
@@ -145,10 +193,20 @@ main(int argc, char **argv)
 		.work_url = td_config_str(cfg, "persistence", "work_listen"),
 		.pub_url = td_config_str(cfg, "persistence", "alerts_pub_listen"),
 		.workers = workers,
+		.in_flight = (int)td_config_int(cfg, "persistence", "in_flight"),
+		.batch_max = (int)td_config_int(cfg, "persistence", "batch_max"),
+		.batch_wait_ms = (int)td_config_int(cfg, "persistence", "batch_wait"),
 		.pool = s.pool,
+		.spool = s.spool,
 	};
 	if (ps_writer_start(&writer, &wo, &err) != 0) {
 		TD_ERROR("cannot open the bus sockets", TD_KV_STR("error", err.msg));
+		goto out;
+	}
+	if (ps_retention_start(&retention, s.pool, td_config_int(cfg, "persistence", "retention"),
+		(int)td_config_int(cfg, "persistence", "retention_batch"),
+		td_config_int(cfg, "persistence", "retention_interval"), &err) != 0) {
+		TD_ERROR("cannot start retention", TD_KV_STR("error", err.msg));
 		goto out;
 	}
 	TD_INFO("persistence ready", TD_KV_STR("work_listen", wo.work_url),
@@ -157,13 +215,15 @@ main(int argc, char **argv)
 	td_app_wait(app, -1);
 	TD_INFO("stopping");
 	/* Batches still in PostgreSQL after the grace are cancelled, rolled
-	 * back and left unanswered, so the correlator resends them. */
+	 * back and spooled. */
 	pgpool_drain(s.pool, td_config_int(cfg, "shared", "shutdown_timeout"));
 	code = 0;
 
 out:
+	ps_retention_stop(retention);
 	ps_writer_stop(writer);
 	pgpool_close(s.pool);
+	ps_spool_close(s.spool);
 	td_app_free(app);
 	return code;
 }

@@ -1,6 +1,7 @@
 /* rows.c — see rows.h. */
 #include "rows.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,4 +492,201 @@ ps_insert_build(ps_insert *out, Tfdrift__V1__DriftAlert *const *alerts, size_t n
 out:
 	free(sql.p);
 	return rv;
+}
+
+/* ---- one row at a time, for COPY ------------------------------------------------- */
+
+_Static_assert(PS_ROW_COLS == NELEM(columns), "PS_ROW_COLS must match columns[]");
+
+void
+ps_row_free(ps_row *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < r->nowned; i++) {
+		free(r->owned[i]);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+/* *out released with ps_row_free (also on failure). */
+int
+ps_row_build(ps_row *out, const Tfdrift__V1__DriftAlert *a, size_t idx, td_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	/* row_values writes through an ps_insert; lend it our arrays. */
+	ps_insert tmp = { .values = out->values, .owned = out->owned };
+	int rv = row_values(&tmp, a, idx, 0, err);
+	out->nowned = tmp.nowned;
+	return rv;
+}
+
+/* Grows *buf to hold `more` bytes beyond *len. */
+static int
+reserve(char **buf, size_t *len, size_t *cap, size_t more)
+{
+	if (*len + more <= *cap) {
+		return 0;
+	}
+	size_t n = *cap ? *cap : 65536;
+	while (n < *len + more) {
+		n *= 2;
+	}
+	char *p = realloc(*buf, n);
+	if (p == NULL) {
+		return TD_ENOMEM;
+	}
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+int
+ps_row_copy_line(const ps_row *r, int seq, char **buf, size_t *len, size_t *cap)
+{
+	char num[16];
+	int nl = snprintf(num, sizeof(num), "%d", seq);
+	if (reserve(buf, len, cap, (size_t)nl + 1) != 0) {
+		return TD_ENOMEM;
+	}
+	memcpy(*buf + *len, num, (size_t)nl);
+	*len += (size_t)nl;
+	for (size_t c = 0; c < PS_ROW_COLS; c++) {
+		const char *v = r->values[c];
+		size_t vl = v != NULL ? strlen(v) : 0;
+		/* Worst case every byte escaped, plus the tab, \N and the newline. */
+		if (reserve(buf, len, cap, 2 * vl + 4) != 0) {
+			return TD_ENOMEM;
+		}
+		char *w = *buf + *len;
+		*w++ = '\t';
+		if (v == NULL) {
+			*w++ = '\\';
+			*w++ = 'N';
+		} else {
+			for (size_t i = 0; i < vl; i++) {
+				char ch = v[i];
+				switch (ch) {
+				case '\\':
+					*w++ = '\\';
+					*w++ = '\\';
+					break;
+				case '\t':
+					*w++ = '\\';
+					*w++ = 't';
+					break;
+				case '\n':
+					*w++ = '\\';
+					*w++ = 'n';
+					break;
+				case '\r':
+					*w++ = '\\';
+					*w++ = 'r';
+					break;
+				default: *w++ = ch; break;
+				}
+			}
+		}
+		*len = (size_t)(w - *buf);
+	}
+	(*buf)[(*len)++] = '\n';
+	return 0;
+}
+
+static char *copy_table;
+static char *copy_from;
+static char *copy_insert;
+static pthread_once_t copy_once = PTHREAD_ONCE_INIT;
+
+/* The column's type in the temporary table, read off its cast. */
+static const char *
+column_type(const column *c)
+{
+	if (strstr(c->post, "timestamptz") != NULL) {
+		return "timestamptz";
+	}
+	if (strstr(c->post, "jsonb") != NULL) {
+		return "jsonb";
+	}
+	return "text";
+}
+
+static void
+build_copy_sql(void)
+{
+	sbuf t = { 0 }, f = { 0 }, ins = { 0 };
+	sb_add(&t, "CREATE TEMP TABLE IF NOT EXISTS ps_in (seq integer");
+	sb_add(&f, "COPY ps_in (seq");
+	sb_add(&ins, "INSERT INTO alerts (");
+	for (size_t c = 0; c < NELEM(columns); c++) {
+		sb_add(&t, ", ");
+		sb_add(&t, columns[c].name);
+		sb_add(&t, " ");
+		sb_add(&t, column_type(&columns[c]));
+		sb_add(&f, ", ");
+		sb_add(&f, columns[c].name);
+		sb_add(&ins, c ? ", " : "");
+		sb_add(&ins, columns[c].name);
+	}
+	sb_add(&t, ") ON COMMIT DELETE ROWS");
+	sb_add(&f, ") FROM STDIN");
+	sb_add(&ins, ") SELECT ");
+	for (size_t c = 0; c < NELEM(columns); c++) {
+		sb_add(&ins, c ? ", " : "");
+		/* The same expression around the column as the INSERT uses around
+		 * its parameter (e.g. COALESCE(detected_at, now())). */
+		char pre[64], post[64];
+		snprintf(pre, sizeof(pre), "%s", columns[c].pre);
+		snprintf(post, sizeof(post), "%s", columns[c].post);
+		char *dollar = strrchr(pre, '$');
+		if (dollar != NULL) {
+			*dollar = '\0';
+		}
+		char *cast = strstr(post, "::");
+		if (cast != NULL) {
+			/* drop "::type" but keep what follows (", now())") */
+			char *rest = cast + 2;
+			while (*rest == '_' || (*rest >= 'a' && *rest <= 'z')) {
+				rest++;
+			}
+			memmove(cast, rest, strlen(rest) + 1);
+		}
+		sb_add(&ins, pre);
+		sb_add(&ins, columns[c].name);
+		sb_add(&ins, post);
+	}
+	sb_add(&ins,
+	    " FROM ps_in ORDER BY seq ON CONFLICT (alert_key) DO NOTHING RETURNING id, alert_key, "
+	    "(extract(epoch FROM committed_at) * 1000000)::bigint");
+	if (t.oom || f.oom || ins.oom) {
+		free(t.p);
+		free(f.p);
+		free(ins.p);
+		return;
+	}
+	copy_table = t.p;
+	copy_from = f.p;
+	copy_insert = ins.p;
+}
+
+const char *
+ps_copy_table_sql(void)
+{
+	pthread_once(&copy_once, build_copy_sql);
+	return copy_table;
+}
+
+const char *
+ps_copy_from_sql(void)
+{
+	pthread_once(&copy_once, build_copy_sql);
+	return copy_from;
+}
+
+const char *
+ps_copy_insert_sql(void)
+{
+	pthread_once(&copy_once, build_copy_sql);
+	return copy_insert;
 }

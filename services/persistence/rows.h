@@ -44,6 +44,41 @@ int ps_insert_build(ps_insert *out, Tfdrift__V1__DriftAlert *const *alerts, size
     td_error *err);
 void ps_insert_free(ps_insert *ins);
 
+/* ---- one row at a time, for COPY ------------------------------------------
+ *
+ * The batched write path (writer.c) validates and converts each alert on the
+ * thread that received it (ps_row_build), then a batch thread streams many
+ * rows with COPY into a per-session temporary table (PS_COPY_TABLE_SQL) and
+ * moves them with PS_COPY_INSERT_SQL:
+ *
+ *     INSERT INTO alerts (...) SELECT ... FROM ps_in ORDER BY seq
+ *     ON CONFLICT (alert_key) DO NOTHING RETURNING id, alert_key, committed_us
+ *
+ * so the first of several rows with one key (in seq order) is the one stored. */
+
+#define PS_ROW_COLS 30
+
+typedef struct ps_row {
+	const char *values[PS_ROW_COLS]; /* NULL = SQL NULL; borrowed from the alert or owned */
+	char *owned[PS_ROW_COLS];
+	size_t nowned;
+} ps_row;
+
+/* Validates alerts[idx] (a) and fills *out; TD_EINVAL names the field.  The
+ * alert must outlive *out; release with ps_row_free (also after failure). */
+int ps_row_build(ps_row *out, const Tfdrift__V1__DriftAlert *a, size_t idx, td_error *err);
+void ps_row_free(ps_row *r);
+
+/* Appends "seq\tv1\t...\n" in COPY text format to *buf (malloc'd, grown;
+ * owned by the caller).  TD_ENOMEM. */
+int ps_row_copy_line(const ps_row *r, int seq, char **buf, size_t *len, size_t *cap);
+
+/* SQL for the temporary table (IF NOT EXISTS, ON COMMIT DELETE ROWS), the
+ * COPY command and the move into alerts.  Static strings built once. */
+const char *ps_copy_table_sql(void);
+const char *ps_copy_from_sql(void);
+const char *ps_copy_insert_sql(void);
+
 /* Enum <-> schema text.  NULL / negative when unknown or unspecified. */
 const char *ps_severity_text(int severity);
 const char *ps_kind_text(int kind);

@@ -1,6 +1,8 @@
 /* writer.c — see writer.h. */
 #include "writer.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,27 +12,26 @@
 
 #include "rows.h"
 #include "tfdrift/bus.h"
+#include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/alert.pb-c.h"
 
-/* How long a worker waits for a pooled connection.  The pool has one per
- * worker, so this only matters if the pool was sized smaller. */
+/* How long a batch thread waits for a pooled connection. */
 #define ACQUIRE_WAIT_MS 5000
 /* Connections tried when BEGIN finds them dead. */
 #define BEGIN_ATTEMPTS 3
+/* The drain thread looks at the spool this often while it is empty or the
+ * database is down. */
+#define DRAIN_TICK_MS 250
+#define DRAIN_RETRY_MS 1000
 
-struct ps_writer {
-	pgpool *pool;
-	td_bus_pub *pub;
-	td_bus_rep *rep;
-
-	td_counter *inserted;
-	td_counter *duplicates;
-	td_counter *rejected;
-	td_counter *deferred;
-	td_counter *publish_errors;
-	td_histogram *batch_seconds;
+/* What became of a request. */
+enum outcome {
+	PENDING = 0,
+	STORED,   /* committed (some alerts may be in the dead letter) */
+	SPOOLED,  /* durable on disk, stored later */
+	HANDBACK, /* neither: no reply, the sender resends */
 };
 
 /* One stored row as RETURNING gave it. */
@@ -40,21 +41,58 @@ typedef struct stored {
 	int64_t committed_us;
 } stored;
 
-typedef struct key_idx {
-	const char *key;
-	size_t idx;
-} key_idx;
+/* One request on its way through a batch. */
+typedef struct job {
+	const td_envelope *env;     /* borrowed (bus or drain) */
+	Tfdrift__V1__AlertBatch *b; /* owned */
+	size_t n;
+	ps_row *rows;      /* n; converted on the receiving thread */
+	char **bad;        /* n; reason an alert is refused (malloc'd), else NULL */
+	stored *st;        /* n */
+	uint32_t inserted; /* newly stored */
+	uint32_t dead;     /* quarantined */
+	char first_dead[600];
+	int64_t enq_ms;
+	enum outcome outcome; /* written by the batch thread before `finished` */
+	bool finished;        /* under ps_writer.mu */
+	struct job *next;
+} job;
 
-static int
-cmp_key(const void *a, const void *b)
-{
-	const key_idx *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-	if (c != 0) {
-		return c;
-	}
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
+struct ps_writer {
+	pgpool *pool;
+	ps_spool *spool;
+	td_bus_pub *pub;
+	td_bus_rep *rep;
+	int batch_max;
+	int batch_wait_ms;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work;       /* queued, or stopping */
+	pthread_cond_t done;       /* a job finished */
+	pthread_cond_t drain_wake; /* the drain thread: stopping */
+	job *head, *tail;
+	bool collecting; /* one batch thread is filling a batch */
+	bool stopping;
+	int nthreads;
+	pthread_t *threads;
+	bool have_drain;
+	pthread_t drain;
+
+	td_counter *inserted;
+	td_counter *duplicates;
+	td_counter *dead_letters;
+	td_counter *spooled;
+	td_counter *rejected;
+	td_counter *deferred;
+	td_counter *publish_errors;
+	td_counter *spool_corrupt;
+	td_histogram *batch_seconds;
+	td_histogram *batch_alerts;
+	td_histogram *request_seconds;
+	td_gauge *spool_alerts;
+	td_gauge *spool_segments;
+	td_gauge *spool_age;
+};
 
 static double
 mono_seconds(void)
@@ -63,6 +101,821 @@ mono_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static void
+abs_deadline(struct timespec *ts, int64_t mono_ms)
+{
+	ts->tv_sec = mono_ms / 1000;
+	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
+}
+
+static int
+cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int rv = pthread_condattr_init(&a);
+	if (rv != 0) {
+		return rv;
+	}
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return rv;
+}
+
+/* ---- jobs ----------------------------------------------------------------------- */
+
+/* Converts every alert of j->b; an invalid one is marked bad (dead letter).
+ * TD_ENOMEM only. */
+static int
+job_prepare(job *j, Tfdrift__V1__AlertBatch *b, const td_envelope *env)
+{
+	memset(j, 0, sizeof(*j));
+	j->env = env;
+	j->b = b;
+	j->n = b->n_alerts;
+	j->rows = calloc(j->n, sizeof(*j->rows));
+	j->bad = calloc(j->n, sizeof(*j->bad));
+	j->st = calloc(j->n, sizeof(*j->st));
+	if (j->rows == NULL || j->bad == NULL || j->st == NULL) {
+		return TD_ENOMEM;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		td_error err = { 0 };
+		int rv = ps_row_build(&j->rows[i], b->alerts[i], i, &err);
+		if (rv == TD_EINVAL) {
+			if ((j->bad[i] = strdup(err.msg)) == NULL) {
+				return TD_ENOMEM;
+			}
+		} else if (rv != 0) {
+			return TD_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Frees what job_prepare allocated (not env, not b). */
+static void
+job_release(job *j)
+{
+	for (size_t i = 0; j->rows != NULL && i < j->n; i++) {
+		ps_row_free(&j->rows[i]);
+	}
+	for (size_t i = 0; j->bad != NULL && i < j->n; i++) {
+		free(j->bad[i]);
+	}
+	free(j->rows);
+	free(j->bad);
+	free(j->st);
+	j->rows = NULL;
+	j->bad = NULL;
+	j->st = NULL;
+}
+
+/* Forgets what an attempt recorded, before the next attempt at the same jobs. */
+static void
+job_reset(job *j)
+{
+	memset(j->st, 0, j->n * sizeof(*j->st));
+	j->inserted = 0;
+	j->dead = 0;
+	j->first_dead[0] = '\0';
+}
+
+/* ---- the database ------------------------------------------------------------- */
+
+typedef struct key_ref {
+	const char *key;
+	int seq;
+	job *j;
+	size_t idx;
+} key_ref;
+
+static int
+cmp_ref(const void *a, const void *b)
+{
+	const key_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	if (c != 0) {
+		return c;
+	}
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Records RETURNING rows: each key goes to its first occurrence in seq order
+ * (the one the INSERT stored; later ones conflicted). */
+static void
+collect(const PGresult *res, const key_ref *refs, size_t n)
+{
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *key = PQgetvalue(res, r, 1);
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(refs[mid].key, key) < 0) {
+				lo = mid + 1;
+			} else {
+				hi = mid;
+			}
+		}
+		if (lo == n || strcmp(refs[lo].key, key) != 0) {
+			continue; /* cannot happen: RETURNING only names rows we sent */
+		}
+		job *j = refs[lo].j;
+		stored *s = &j->st[refs[lo].idx];
+		if (!s->set) {
+			s->set = true;
+			s->id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+			s->committed_us = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+			j->inserted++;
+		}
+	}
+}
+
+/* Copies s into buf as valid UTF-8 (other bytes become '?'), for text columns
+ * of the dead letter that must not be refused themselves. */
+static void
+clean_utf8(const char *s, char *buf, size_t len)
+{
+	size_t w = 0;
+	for (size_t r = 0; s != NULL && s[r] != '\0' && w + 5 < len;) {
+		unsigned char c = (unsigned char)s[r];
+		size_t n = c < 0x80  ? 1
+		    : (c >> 5) == 6  ? 2
+		    : (c >> 4) == 14 ? 3
+		    : (c >> 3) == 30 ? 4
+				     : 0;
+		bool ok = n > 0;
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = ((unsigned char)s[r + k] >> 6) == 2;
+		}
+		if (!ok) {
+			buf[w++] = '?';
+			r++;
+			continue;
+		}
+		memcpy(buf + w, s + r, n);
+		w += n;
+		r += n;
+	}
+	buf[w] = '\0';
+}
+
+/* Inserts alerts[idx] of j into alerts_dead_letter with why.  0, or the
+ * failed result's status through *res_out (caller clears). */
+static int
+dead_letter(PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate,
+    PGresult **res_out)
+{
+	static const char sql[] =
+	    "INSERT INTO alerts_dead_letter (alert_key, event_id, trace_id, message_id, reason, "
+	    "sqlstate, alert) VALUES ($1, $2, $3, $4, $5, $6, $7::bytea)";
+	const Tfdrift__V1__DriftAlert *a = j->b->alerts[idx];
+	char key[300], eid[300], reason[600];
+	clean_utf8(a->alert_key, key, sizeof(key));
+	clean_utf8(a->event_id, eid, sizeof(eid));
+	clean_utf8(why, reason, sizeof(reason));
+	size_t plen = tfdrift__v1__drift_alert__get_packed_size(a);
+	uint8_t *packed = malloc(plen ? plen : 1);
+	if (packed == NULL) {
+		return TD_ENOMEM;
+	}
+	tfdrift__v1__drift_alert__pack(a, packed);
+	const char *vals[7] = { key, eid, j->env->trace_id, j->env->message_id, reason, sqlstate,
+		(const char *)packed };
+	int lens[7] = { 0, 0, 0, 0, 0, 0, (int)plen };
+	int fmts[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	PGresult *res = PQexecParams(c, sql, 7, NULL, vals, lens, fmts, 0);
+	free(packed);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*res_out = res;
+		return TD_EIO;
+	}
+	PQclear(res);
+	j->dead++;
+	if (j->first_dead[0] == '\0') {
+		snprintf(j->first_dead, sizeof(j->first_dead), "%s", reason);
+	}
+	return 0;
+}
+
+/* Quarantines every alert of jobs[] that failed validation. */
+static int
+dead_letter_invalid(PGconn *c, job **jobs, size_t n, PGresult **res)
+{
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < jobs[k]->n; i++) {
+			if (jobs[k]->bad[i] == NULL) {
+				continue;
+			}
+			int rv = dead_letter(c, jobs[k], i, jobs[k]->bad[i], "", res);
+			if (rv != 0) {
+				return rv;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Takes a connection and opens a transaction.  TD_EAGAIN when none works. */
+static int
+begin(ps_writer *w, PGconn **out)
+{
+	PGconn *c = NULL;
+	for (int attempt = 0;; attempt++) {
+		if (pgpool_acquire(w->pool, ACQUIRE_WAIT_MS, &c) != 0) {
+			return TD_EAGAIN;
+		}
+		PGresult *res = PQexec(c, "BEGIN");
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (ok) {
+			*out = c;
+			return 0;
+		}
+		/* A pooled connection can turn out dead only when used (the server
+		 * restarted while it sat idle); nothing was sent yet. */
+		pgpool_release(w->pool, c, true);
+		if (attempt >= BEGIN_ATTEMPTS - 1) {
+			return TD_EAGAIN;
+		}
+	}
+}
+
+/* Ends a failed transaction: classifies res (may be NULL), rolls back,
+ * releases c.  Returns TD_EINVAL (the data is at fault) or TD_EAGAIN. */
+static int
+fail_tx(ps_writer *w, PGconn *c, PGresult *res, td_error *err)
+{
+	bool permanent = pgpool_error_is_permanent(res);
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+	if (msg == NULL || *msg == '\0') {
+		msg = PQerrorMessage(c);
+	}
+	td_error_set(err, permanent ? TD_EINVAL : TD_EAGAIN, "postgres: %s", msg);
+	if (err != NULL) {
+		pgpool_one_line(err->msg);
+	}
+	PQclear(res);
+	bool healthy = PQstatus(c) == CONNECTION_OK;
+	if (healthy) {
+		PQclear(PQexec(c, "ROLLBACK"));
+	}
+	pgpool_release(w->pool, c, !healthy);
+	return permanent ? TD_EINVAL : TD_EAGAIN;
+}
+
+static int
+commit(ps_writer *w, PGconn *c, td_error *err)
+{
+	PGresult *res = PQexec(c, "COMMIT");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* Fate unknown if the connection broke: a resend or the spool
+		 * stores it again, as duplicates if it did commit. */
+		return fail_tx(w, c, res, err);
+	}
+	PQclear(res);
+	pgpool_release(w->pool, c, false);
+	return 0;
+}
+
+/* Streams buf[0..len) into COPY; the COPY's result through *res. */
+static int
+copy_in(PGconn *c, const char *buf, size_t len, PGresult **res)
+{
+	*res = PQexec(c, ps_copy_from_sql());
+	if (PQresultStatus(*res) != PGRES_COPY_IN) {
+		return TD_EIO;
+	}
+	PQclear(*res);
+	*res = NULL;
+	/* In slices: PQputCopyData takes an int length. */
+	const size_t slice = 1u << 20;
+	for (size_t off = 0; off < len; off += slice) {
+		size_t k = len - off < slice ? len - off : slice;
+		if (PQputCopyData(c, buf + off, (int)k) != 1) {
+			break;
+		}
+	}
+	PQputCopyEnd(c, NULL);
+	*res = PQgetResult(c);
+	/* Drain anything else so the connection is ready for the next command. */
+	PGresult *extra;
+	while ((extra = PQgetResult(c)) != NULL) {
+		PQclear(extra);
+	}
+	return PQresultStatus(*res) == PGRES_COMMAND_OK ? 0 : TD_EIO;
+}
+
+/* One transaction for every alert of jobs[0..n): COPY, INSERT ... SELECT,
+ * dead letters for invalid alerts, COMMIT.  0, TD_EINVAL (refused data),
+ * TD_EAGAIN (database unavailable), TD_ENOMEM. */
+static int
+store_batch(ps_writer *w, job **jobs, size_t n, td_error *err)
+{
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, nrefs = 0;
+	key_ref *refs = NULL;
+	int rv;
+
+	size_t total = 0;
+	for (size_t k = 0; k < n; k++) {
+		job_reset(jobs[k]);
+		total += jobs[k]->n;
+	}
+	if ((refs = calloc(total ? total : 1, sizeof(*refs))) == NULL) {
+		return TD_ENOMEM;
+	}
+	int seq = 0;
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < jobs[k]->n; i++) {
+			if (jobs[k]->bad[i] != NULL) {
+				continue;
+			}
+			if (ps_row_copy_line(&jobs[k]->rows[i], seq, &buf, &len, &cap) != 0) {
+				rv = TD_ENOMEM;
+				goto out;
+			}
+			refs[nrefs++] = (key_ref){ jobs[k]->b->alerts[i]->alert_key, seq, jobs[k],
+				i };
+			seq++;
+		}
+	}
+	qsort(refs, nrefs, sizeof(*refs), cmp_ref);
+
+	if ((rv = begin(w, &c)) != 0) {
+		goto out;
+	}
+	res = PQexec(c, ps_copy_table_sql());
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rv = fail_tx(w, c, res, err);
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (nrefs > 0) {
+		if (copy_in(c, buf, len, &res) != 0) {
+			rv = fail_tx(w, c, res, err);
+			goto out;
+		}
+		PQclear(res);
+		res = PQexec(c, ps_copy_insert_sql());
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rv = fail_tx(w, c, res, err);
+			goto out;
+		}
+		collect(res, refs, nrefs);
+		PQclear(res);
+		res = NULL;
+	}
+	if (dead_letter_invalid(c, jobs, n, &res) != 0) {
+		rv = fail_tx(w, c, res, err);
+		goto out;
+	}
+	rv = commit(w, c, err);
+
+out:
+	free(refs);
+	free(buf);
+	return rv;
+}
+
+/* One request, alert by alert under savepoints: what PostgreSQL refuses goes
+ * to the dead letter with its reason, the rest is stored.  0 or TD_EAGAIN. */
+static int
+store_isolated(ps_writer *w, job *j, td_error *err)
+{
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	int rv;
+
+	job_reset(j);
+	if ((rv = begin(w, &c)) != 0) {
+		return rv;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->bad[i] != NULL) {
+			continue;
+		}
+		ps_insert ins;
+		td_error berr = { 0 };
+		if (ps_insert_build(&ins, &j->b->alerts[i], 1, i, &berr) != 0) {
+			ps_insert_free(&ins);
+			/* validated already: only memory can fail here */
+			fail_tx(w, c, NULL, err);
+			return TD_EAGAIN;
+		}
+		PQclear(PQexec(c, "SAVEPOINT one"));
+		res = PQexecParams(c, ins.sql, ins.nparams, NULL, ins.values, NULL, NULL, 0);
+		ps_insert_free(&ins);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			if (PQntuples(res) == 1) {
+				j->st[i].set = true;
+				j->st[i].id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+				j->st[i].committed_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+				j->inserted++;
+			}
+			PQclear(res);
+			res = NULL;
+			PQclear(PQexec(c, "RELEASE SAVEPOINT one"));
+			continue;
+		}
+		if (!pgpool_error_is_permanent(res) || PQstatus(c) != CONNECTION_OK) {
+			fail_tx(w, c, res, err);
+			return TD_EAGAIN;
+		}
+		char why[600];
+		snprintf(why, sizeof(why), "alerts[%zu]: postgres: %s", i,
+		    PQresultErrorMessage(res));
+		pgpool_one_line(why);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		char sqlstate[8];
+		snprintf(sqlstate, sizeof(sqlstate), "%s", state != NULL ? state : "");
+		PQclear(res);
+		res = NULL;
+		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT one"));
+		if (dead_letter(c, j, i, why, sqlstate, &res) != 0) {
+			/* The dead letter itself refused: nothing sensible is left;
+			 * keep the request (spool / resend) rather than lose it. */
+			fail_tx(w, c, res, err);
+			return TD_EAGAIN;
+		}
+	}
+	if (dead_letter_invalid(c, &j, 1, &res) != 0) {
+		fail_tx(w, c, res, err);
+		return TD_EAGAIN;
+	}
+	return commit(w, c, err);
+}
+
+/* Stores jobs[0..n), splitting around refused data.  Sets each job's outcome
+ * to STORED, or leaves it PENDING (database unavailable). */
+static void
+store(ps_writer *w, job **jobs, size_t n)
+{
+	td_error err = { 0 };
+	double t0 = mono_seconds();
+	size_t alerts = 0;
+	if (n == 0) {
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		alerts += jobs[k]->n;
+	}
+	int rv = store_batch(w, jobs, n, &err);
+	if (rv == TD_EINVAL) {
+		TD_WARN("a batch was refused; storing its requests one by one",
+		    TD_KV_UINT("requests", n), TD_KV_STR("error", err.msg));
+		if (n > 1) {
+			for (size_t k = 0; k < n; k++) {
+				store(w, &jobs[k], 1);
+			}
+			return;
+		}
+		rv = store_isolated(w, jobs[0], &err);
+	}
+	if (rv == 0) {
+		for (size_t k = 0; k < n; k++) {
+			jobs[k]->outcome = STORED;
+		}
+		td_histogram_observe(w->batch_seconds, mono_seconds() - t0);
+		td_histogram_observe(w->batch_alerts, (double)alerts);
+		return;
+	}
+	TD_DEBUG("batch not stored", TD_KV_UINT("requests", n),
+	    TD_KV_STR("error", err.code != 0 ? err.msg : td_strerror(rv)));
+}
+
+/* ---- the spool ------------------------------------------------------------------ */
+
+void
+ps_writer_spool_gauges(ps_writer *w)
+{
+	ps_spool_stats st;
+	ps_spool_get_stats(w->spool, &st);
+	td_gauge_set(w->spool_alerts, (double)st.alerts);
+	td_gauge_set(w->spool_segments, (double)st.segments);
+	double age = 0;
+	if (st.oldest_ms != 0) {
+		int64_t now_ms = td_clock_now_ns() / 1000000;
+		age = (double)(now_ms - st.oldest_ms) / 1000.0;
+	}
+	td_gauge_set(w->spool_age, age < 0 ? 0 : age);
+}
+
+/* Writes the still-pending jobs[] to the spool as one segment; they become
+ * SPOOLED, or HANDBACK if the disk failed too. */
+static void
+spool_jobs(ps_writer *w, job **jobs, size_t n)
+{
+	ps_spool_rec *recs = calloc(n, sizeof(*recs));
+	uint8_t **bufs = calloc(n, sizeof(*bufs));
+	size_t k = 0;
+	uint64_t alerts = 0;
+	td_error err = { 0 };
+	int rv = TD_ENOMEM;
+
+	if (recs == NULL || bufs == NULL) {
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->outcome != PENDING) {
+			continue;
+		}
+		size_t len = tfdrift__v1__envelope__get_packed_size(jobs[i]->env);
+		if ((bufs[k] = malloc(len ? len : 1)) == NULL) {
+			goto out;
+		}
+		tfdrift__v1__envelope__pack(jobs[i]->env, bufs[k]);
+		recs[k].data = bufs[k];
+		recs[k].len = len;
+		alerts += jobs[i]->n;
+		k++;
+	}
+	rv = k > 0 ? ps_spool_append(w->spool, recs, k, alerts, &err) : 0;
+
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->outcome == PENDING) {
+			jobs[i]->outcome = rv == 0 ? SPOOLED : HANDBACK;
+		}
+	}
+	if (rv == 0 && k > 0) {
+		td_counter_add(w->spooled, alerts);
+		TD_DEBUG("alerts spooled", TD_KV_UINT("requests", k), TD_KV_UINT("alerts", alerts));
+		ps_writer_spool_gauges(w);
+	} else if (rv != 0) {
+		TD_ERROR("cannot spool alerts; handing them back to their senders",
+		    TD_KV_STR("error", err.code != 0 ? err.msg : td_strerror(rv)));
+	}
+	for (size_t i = 0; bufs != NULL && i < k; i++) {
+		free(bufs[i]);
+	}
+	free(bufs);
+	free(recs);
+}
+
+/* ---- publishing ------------------------------------------------------------------ */
+
+/* Publishes j's newly stored alerts, in request order. */
+static void
+publish(ps_writer *w, const job *j)
+{
+	static char status_open[] = "open";
+	Tfdrift__V1__DriftAlert *copies = NULL;
+	Tfdrift__V1__DriftAlert **ptrs = NULL;
+	uint8_t *buf = NULL;
+	int rv = TD_ENOMEM;
+
+	if (j->inserted == 0) {
+		return;
+	}
+	copies = calloc(j->inserted, sizeof(*copies));
+	ptrs = calloc(j->inserted, sizeof(*ptrs));
+	if (copies == NULL || ptrs == NULL) {
+		goto out;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < j->n && k < j->inserted; i++) {
+		if (!j->st[i].set) {
+			continue;
+		}
+		/* Shallow copies: packing only reads, and the strings stay owned by
+		 * the decoded request. */
+		copies[k] = *j->b->alerts[i];
+		copies[k].id = j->st[i].id;
+		copies[k].committed_at_ns = j->st[i].committed_us * 1000;
+		copies[k].status = status_open;
+		ptrs[k] = &copies[k];
+		k++;
+	}
+	Tfdrift__V1__AlertBatch out = TFDRIFT__V1__ALERT_BATCH__INIT;
+	out.n_alerts = k;
+	out.alerts = ptrs;
+	size_t len = tfdrift__v1__alert_batch__get_packed_size(&out);
+	if ((buf = malloc(len ? len : 1)) == NULL) {
+		goto out;
+	}
+	tfdrift__v1__alert_batch__pack(&out, buf);
+	rv = td_bus_publish(w->pub, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_COMMITTED, buf,
+	    len, j->env->trace_id);
+
+out:
+	if (rv != 0) {
+		/* Subscribers re-read PostgreSQL; the alert is stored either way. */
+		td_counter_inc(w->publish_errors);
+		TD_WARN("committed alerts not published", TD_KV_STR("trace_id", j->env->trace_id),
+		    TD_KV_UINT("alerts", j->inserted), TD_KV_STR("error", td_strerror(rv)));
+	}
+	free(buf);
+	free(ptrs);
+	free(copies);
+}
+
+/* Counts and logs a stored job (both paths). */
+static void
+account(ps_writer *w, const job *j)
+{
+	td_counter_add(w->inserted, j->inserted);
+	td_counter_add(w->duplicates, j->n - j->inserted - j->dead);
+	if (j->dead > 0) {
+		td_counter_add(w->dead_letters, j->dead);
+		TD_WARN("alerts quarantined in alerts_dead_letter",
+		    TD_KV_STR("message_id", j->env->message_id), TD_KV_UINT("alerts", j->dead),
+		    TD_KV_STR("first_reason", j->first_dead));
+	}
+}
+
+/* ---- batch threads ---------------------------------------------------------------- */
+
+static void *
+batch_main(void *arg)
+{
+	ps_writer *w = arg;
+	job **batch = NULL;
+	size_t cap = 0;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stopping && (w->head == NULL || w->collecting)) {
+			pthread_cond_wait(&w->work, &w->mu);
+		}
+		if (w->head == NULL) {
+			break; /* stopping and nothing left */
+		}
+		w->collecting = true;
+		size_t n = 0, alerts = 0;
+		int64_t deadline = w->head->enq_ms + w->batch_wait_ms;
+		for (;;) {
+			while (w->head != NULL &&
+			    (n == 0 || alerts + w->head->n <= (size_t)w->batch_max)) {
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					job **nb = realloc(batch, nc * sizeof(*nb));
+					if (nb == NULL) {
+						break;
+					}
+					batch = nb;
+					cap = nc;
+				}
+				job *j = w->head;
+				w->head = j->next;
+				if (w->head == NULL) {
+					w->tail = NULL;
+				}
+				batch[n++] = j;
+				alerts += j->n;
+			}
+			if (n == 0 || w->stopping || alerts >= (size_t)w->batch_max ||
+			    w->head != NULL || td_clock_mono_ms() >= deadline) {
+				break;
+			}
+			struct timespec ts;
+			abs_deadline(&ts, deadline);
+			pthread_cond_timedwait(&w->work, &w->mu, &ts);
+		}
+		w->collecting = false;
+		pthread_cond_signal(&w->work); /* the next collector may start */
+		pthread_mutex_unlock(&w->mu);
+
+		if (n > 0) {
+			store(w, batch, n);
+			spool_jobs(w, batch, n); /* those still pending */
+		}
+
+		pthread_mutex_lock(&w->mu);
+		for (size_t k = 0; k < n; k++) {
+			batch[k]->finished = true;
+		}
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	free(batch);
+	return NULL;
+}
+
+/* ---- the drain thread ----------------------------------------------------------- */
+
+/* Stores one spool segment.  0: stored (and removed); TD_EAGAIN: not now. */
+static int
+drain_one(ps_writer *w, uint64_t seq)
+{
+	ps_spool_rec *recs = NULL;
+	size_t nrec = 0;
+	int corrupt = 0;
+	td_error err = { 0 };
+	td_envelope **envs = NULL;
+	job *jobs = NULL;
+	job **ptrs = NULL;
+	size_t nj = 0;
+	int rv = ps_spool_read(w->spool, seq, &recs, &nrec, &corrupt, &err);
+	if (rv != 0) {
+		TD_ERROR("cannot read a spool segment", TD_KV_UINT("seq", seq),
+		    TD_KV_STR("error", err.msg));
+		return TD_EAGAIN;
+	}
+	if (corrupt) {
+		td_counter_inc(w->spool_corrupt);
+		TD_ERROR("spool segment damaged; storing the records before the damage",
+		    TD_KV_UINT("seq", seq), TD_KV_UINT("records", nrec));
+	}
+	envs = calloc(nrec ? nrec : 1, sizeof(*envs));
+	jobs = calloc(nrec ? nrec : 1, sizeof(*jobs));
+	ptrs = calloc(nrec ? nrec : 1, sizeof(*ptrs));
+	if (envs == NULL || jobs == NULL || ptrs == NULL) {
+		rv = TD_EAGAIN;
+		goto out;
+	}
+	for (size_t i = 0; i < nrec; i++) {
+		td_error derr = { 0 };
+		Tfdrift__V1__AlertBatch *b = NULL;
+		if (td_bus_envelope_decode(recs[i].data, recs[i].len, &envs[i], &derr) != 0 ||
+		    (b = tfdrift__v1__alert_batch__unpack(NULL, envs[i]->payload.len,
+			 envs[i]->payload.data)) == NULL) {
+			/* Only requests that decoded were spooled: the bytes changed on disk. */
+			td_counter_inc(w->spool_corrupt);
+			TD_ERROR("spooled request does not decode; skipped", TD_KV_UINT("seq", seq),
+			    TD_KV_UINT("record", i));
+			continue;
+		}
+		job *j = &jobs[nj];
+		ptrs[nj++] = j;
+		if (job_prepare(j, b, envs[i]) != 0) {
+			rv = TD_EAGAIN;
+			goto out;
+		}
+	}
+	store(w, ptrs, nj);
+	for (size_t k = 0; k < nj; k++) {
+		if (ptrs[k]->outcome != STORED) {
+			rv = TD_EAGAIN;
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < nj; k++) {
+		account(w, ptrs[k]);
+		publish(w, ptrs[k]);
+	}
+	ps_spool_remove(w->spool, seq);
+	TD_INFO("spool segment stored", TD_KV_UINT("seq", seq), TD_KV_UINT("requests", nj));
+	rv = 0;
+
+out:
+	for (size_t k = 0; jobs != NULL && k < nrec; k++) {
+		job_release(&jobs[k]);
+		tfdrift__v1__alert_batch__free_unpacked(jobs[k].b, NULL);
+	}
+	for (size_t i = 0; envs != NULL && i < nrec; i++) {
+		td_bus_envelope_free(envs[i]);
+	}
+	free(ptrs);
+	free(jobs);
+	free(envs);
+	free(recs);
+	return rv;
+}
+
+static void *
+drain_main(void *arg)
+{
+	ps_writer *w = arg;
+	bool was_empty = true;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stopping) {
+		pthread_mutex_unlock(&w->mu);
+		uint64_t seq = 0;
+		int wait_ms = DRAIN_TICK_MS;
+		ps_writer_spool_gauges(w);
+		if (ps_spool_oldest(w->spool, &seq) == 0) {
+			if (was_empty) {
+				TD_INFO("spool holds alerts; draining when the database answers");
+				was_empty = false;
+			}
+			/* Not while the pool is backing off: the check thread says
+			 * when the database is back. */
+			if (pgpool_up(w->pool) && drain_one(w, seq) == 0) {
+				wait_ms = 0;
+			} else if (pgpool_up(w->pool)) {
+				wait_ms = DRAIN_RETRY_MS;
+			}
+		} else if (!was_empty) {
+			TD_INFO("spool drained");
+			was_empty = true;
+		}
+		pthread_mutex_lock(&w->mu);
+		if (wait_ms > 0 && !w->stopping) {
+			struct timespec ts;
+			abs_deadline(&ts, td_clock_mono_ms() + wait_ms);
+			pthread_cond_timedwait(&w->drain_wake, &w->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* ---- the REP handler -------------------------------------------------------------- */
 
 /* Builds an Ack payload into reply (reply->payload owned by the bus after). */
 static int
@@ -92,189 +945,18 @@ reject(ps_writer *w, td_bus_reply *reply, const td_envelope *req, const char *wh
 	return ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, 0, 0, 0, why);
 }
 
-/* Builds one INSERT per PS_ROWS_MAX alerts.  ins[] released by the caller. */
-static int
-build_inserts(const Tfdrift__V1__AlertBatch *b, ps_insert *ins, size_t nins, td_error *err)
-{
-	for (size_t i = 0; i < nins; i++) {
-		size_t first = i * PS_ROWS_MAX;
-		size_t n = b->n_alerts - first < PS_ROWS_MAX ? b->n_alerts - first : PS_ROWS_MAX;
-		int rv = ps_insert_build(&ins[i], b->alerts + first, n, first, err);
-		if (rv != 0) {
-			return rv;
-		}
-	}
-	return 0;
-}
-
-/* Records RETURNING rows into rows[] by alert index.  keys: the batch's keys sorted. */
-static void
-collect(const PGresult *res, const key_idx *keys, size_t n, stored *rows, uint32_t *inserted)
-{
-	for (int r = 0; r < PQntuples(res); r++) {
-		key_idx probe = { PQgetvalue(res, r, 1), 0 };
-		/* Find the first alert with this key (cmp_key's index tie-break
-		 * would otherwise make the probe miss). */
-		size_t lo = 0, hi = n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (strcmp(keys[mid].key, probe.key) < 0) {
-				lo = mid + 1;
-			} else {
-				hi = mid;
-			}
-		}
-		if (lo == n || strcmp(keys[lo].key, probe.key) != 0) {
-			continue; /* cannot happen: RETURNING only names rows we sent */
-		}
-		stored *s = &rows[keys[lo].idx];
-		if (!s->set) {
-			s->set = true;
-			s->id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
-			s->committed_us = strtoll(PQgetvalue(res, r, 2), NULL, 10);
-			(*inserted)++;
-		}
-	}
-}
-
-/* Runs the transaction.  0: committed, rows[] filled.  TD_EAGAIN: the database
- * is unavailable (nothing committed, or the commit's fate is unknown: the
- * resend will find the rows and count them as duplicates).  TD_EINVAL: the
- * database refused the data; err says why. */
-static int
-store(ps_writer *w, const ps_insert *ins, size_t nins, const key_idx *keys, size_t n, stored *rows,
-    uint32_t *inserted, td_error *err)
-{
-	PGconn *c = NULL;
-	PGresult *res = NULL;
-	/* A pooled connection can turn out dead only when used (the server
-	 * restarted while it sat idle); nothing was sent yet, so take another. */
-	for (int attempt = 0;; attempt++) {
-		if (pgpool_acquire(w->pool, ACQUIRE_WAIT_MS, &c) != 0) {
-			return TD_EAGAIN;
-		}
-		res = PQexec(c, "BEGIN");
-		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-			break;
-		}
-		if (attempt >= BEGIN_ATTEMPTS - 1 || PQstatus(c) == CONNECTION_OK) {
-			goto failed;
-		}
-		PQclear(res);
-		res = NULL;
-		pgpool_release(w->pool, c, true);
-	}
-	for (size_t i = 0; i < nins; i++) {
-		PQclear(res);
-		res = PQexecParams(c, ins[i].sql, ins[i].nparams, NULL, ins[i].values, NULL, NULL,
-		    0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			goto failed;
-		}
-		collect(res, keys, n, rows, inserted);
-	}
-	PQclear(res);
-	res = PQexec(c, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		goto failed;
-	}
-	PQclear(res);
-	pgpool_release(w->pool, c, false);
-	return 0;
-
-failed : {
-	bool permanent = pgpool_error_is_permanent(res);
-	const char *msg = PQresultErrorMessage(res);
-	if (msg == NULL || *msg == '\0') {
-		msg = PQerrorMessage(c);
-	}
-	td_error_set(err, permanent ? TD_EINVAL : TD_EAGAIN, "postgres: %s", msg);
-	if (err != NULL) {
-		pgpool_one_line(err->msg);
-	}
-	PQclear(res);
-	bool healthy = PQstatus(c) == CONNECTION_OK;
-	if (healthy) {
-		PQclear(PQexec(c, "ROLLBACK"));
-	}
-	pgpool_release(w->pool, c, !healthy);
-	return permanent ? TD_EINVAL : TD_EAGAIN;
-}
-}
-
-/* Publishes the newly stored alerts, in request order. */
-static void
-publish(ps_writer *w, const td_envelope *req, const Tfdrift__V1__AlertBatch *b, const stored *rows,
-    uint32_t inserted)
-{
-	static char status_open[] = "open";
-	Tfdrift__V1__DriftAlert *copies = NULL;
-	Tfdrift__V1__DriftAlert **ptrs = NULL;
-	uint8_t *buf = NULL;
-	int rv = TD_ENOMEM;
-
-	if (inserted == 0) {
-		return;
-	}
-	copies = calloc(inserted, sizeof(*copies));
-	ptrs = calloc(inserted, sizeof(*ptrs));
-	if (copies == NULL || ptrs == NULL) {
-		goto out;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < b->n_alerts && k < inserted; i++) {
-		if (!rows[i].set) {
-			continue;
-		}
-		/* Shallow copies: packing only reads, and the strings stay owned by
-		 * the decoded request. */
-		copies[k] = *b->alerts[i];
-		copies[k].id = rows[i].id;
-		copies[k].committed_at_ns = rows[i].committed_us * 1000;
-		copies[k].status = status_open;
-		ptrs[k] = &copies[k];
-		k++;
-	}
-	Tfdrift__V1__AlertBatch out = TFDRIFT__V1__ALERT_BATCH__INIT;
-	out.n_alerts = k;
-	out.alerts = ptrs;
-	out.events = 0;
-	size_t len = tfdrift__v1__alert_batch__get_packed_size(&out);
-	if ((buf = malloc(len ? len : 1)) == NULL) {
-		goto out;
-	}
-	tfdrift__v1__alert_batch__pack(&out, buf);
-	rv = td_bus_publish(w->pub, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_COMMITTED, buf,
-	    len, req->trace_id);
-
-out:
-	if (rv != 0) {
-		/* Subscribers re-read PostgreSQL; the alert is stored either way. */
-		td_counter_inc(w->publish_errors);
-		TD_WARN("committed alerts not published", TD_KV_STR("trace_id", req->trace_id),
-		    TD_KV_UINT("alerts", inserted), TD_KV_STR("error", td_strerror(rv)));
-	}
-	free(buf);
-	free(ptrs);
-	free(copies);
-}
-
-/* The REP handler; runs on a bus worker thread. */
+/* Runs on a bus worker thread: convert, queue, wait for the batch, reply. */
 static int
 handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 {
 	ps_writer *w = arg;
 	double t0 = mono_seconds();
 	Tfdrift__V1__AlertBatch *b = NULL;
-	ps_insert *ins = NULL;
-	key_idx *keys = NULL;
-	stored *rows = NULL;
-	size_t nins = 0;
-	uint32_t inserted = 0;
-	td_error err = { 0 };
-	char why[600];
+	job j;
+	char why[800];
 	int rv;
 
+	memset(&j, 0, sizeof(j));
 	if (req->type != TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_BATCH) {
 		snprintf(why, sizeof(why), "message type %d is not ALERT_BATCH", (int)req->type);
 		rv = reject(w, reply, req, why);
@@ -285,66 +967,99 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		rv = reject(w, reply, req, "payload is not a tfdrift.v1.AlertBatch");
 		goto out;
 	}
-	size_t n = b->n_alerts;
-	if (n == 0) {
+	if (b->n_alerts == 0) {
 		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, 0, 0, 0, NULL);
 		goto out;
 	}
-
-	nins = (n + PS_ROWS_MAX - 1) / PS_ROWS_MAX;
-	ins = calloc(nins, sizeof(*ins));
-	keys = calloc(n, sizeof(*keys));
-	rows = calloc(n, sizeof(*rows));
-	if (ins == NULL || keys == NULL || rows == NULL) {
+	if (job_prepare(&j, b, req) != 0) {
 		rv = TD_EAGAIN;
 		goto out;
 	}
-	if ((rv = build_inserts(b, ins, nins, &err)) != 0) {
-		rv = rv == TD_EINVAL ? reject(w, reply, req, err.msg) : TD_EAGAIN;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		keys[i].key = b->alerts[i]->alert_key;
-		keys[i].idx = i;
-	}
-	qsort(keys, n, sizeof(*keys), cmp_key);
 
-	rv = store(w, ins, nins, keys, n, rows, &inserted, &err);
-	if (rv == TD_EINVAL) {
-		rv = reject(w, reply, req, err.msg);
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->mu);
+		rv = TD_ECLOSED;
 		goto out;
 	}
-	if (rv != 0) {
-		/* Seam for the on-disk spool (a later issue): it would take the batch
-		 * here and answer OK.  Until then the request goes back to the sender,
-		 * which resends it after bus.resend_interval. */
+	j.enq_ms = td_clock_mono_ms();
+	if (w->tail != NULL) {
+		w->tail->next = &j;
+	} else {
+		w->head = &j;
+	}
+	w->tail = &j;
+	pthread_cond_broadcast(&w->work);
+	while (!j.finished) {
+		pthread_cond_wait(&w->done, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+
+	size_t n = j.n;
+	switch (j.outcome) {
+	case STORED:
+		account(w, &j);
+		publish(w, &j);
+		TD_DEBUG("alert batch stored", TD_KV_STR("message_id", req->message_id),
+		    TD_KV_UINT("alerts", n), TD_KV_UINT("inserted", j.inserted),
+		    TD_KV_UINT("dead_letter", j.dead));
+		if (j.dead > 0) {
+			snprintf(why, sizeof(why),
+			    "%u alert(s) quarantined in alerts_dead_letter: %s", j.dead,
+			    j.first_dead);
+		}
+		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n,
+		    (uint32_t)(n - j.inserted - j.dead), j.inserted, j.dead > 0 ? why : NULL);
+		break;
+	case SPOOLED:
+		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n, 0, 0,
+		    NULL);
+		break;
+	default:
 		td_counter_inc(w->deferred);
-		TD_WARN("alert batch handed back unanswered: not stored",
-		    TD_KV_STR("message_id", req->message_id), TD_KV_UINT("alerts", n),
-		    TD_KV_STR("error", err.code != 0 ? err.msg : "no connection"));
+		TD_WARN("alert batch handed back unanswered: neither stored nor spooled",
+		    TD_KV_STR("message_id", req->message_id), TD_KV_UINT("alerts", n));
 		rv = TD_EAGAIN;
-		goto out;
+		break;
 	}
-
-	td_counter_add(w->inserted, inserted);
-	td_counter_add(w->duplicates, n - inserted);
-	publish(w, req, b, rows, inserted);
-	TD_DEBUG("alert batch stored", TD_KV_STR("message_id", req->message_id),
-	    TD_KV_UINT("alerts", n), TD_KV_UINT("inserted", inserted),
-	    TD_KV_UINT("duplicates", n - inserted));
-	rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n,
-	    (uint32_t)(n - inserted), inserted, NULL);
 
 out:
-	td_histogram_observe(w->batch_seconds, mono_seconds() - t0);
-	for (size_t i = 0; ins != NULL && i < nins; i++) {
-		ps_insert_free(&ins[i]);
-	}
-	free(ins);
-	free(keys);
-	free(rows);
+	td_histogram_observe(w->request_seconds, mono_seconds() - t0);
+	job_release(&j);
 	tfdrift__v1__alert_batch__free_unpacked(b, NULL);
 	return rv;
+}
+
+/* ---- start / stop ---------------------------------------------------------------- */
+
+static void
+stop_threads(ps_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->work);
+	pthread_cond_broadcast(&w->drain_wake);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nthreads; i++) {
+		pthread_join(w->threads[i], NULL);
+	}
+	w->nthreads = 0;
+	if (w->have_drain) {
+		pthread_join(w->drain, NULL);
+		w->have_drain = false;
+	}
+}
+
+static void
+writer_free(ps_writer *w)
+{
+	td_bus_pub_close(w->pub);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->drain_wake);
+	pthread_mutex_destroy(&w->mu);
+	free(w->threads);
+	free(w);
 }
 
 /* *out owned by caller. */
@@ -358,27 +1073,68 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	w->pool = o->pool;
+	w->spool = o->spool;
+	w->batch_max = o->batch_max > 0 ? o->batch_max : 1;
+	w->batch_wait_ms = o->batch_wait_ms >= 0 ? o->batch_wait_ms : 0;
+	pthread_mutex_init(&w->mu, NULL);
+	cond_init_mono(&w->work);
+	pthread_cond_init(&w->done, NULL);
+	cond_init_mono(&w->drain_wake);
 	w->inserted = td_counter_get("tfdrift_persistence_alerts_inserted_total",
 	    "Alerts written to PostgreSQL for the first time.", NULL);
 	w->duplicates = td_counter_get("tfdrift_persistence_alerts_duplicate_total",
 	    "Alerts received again (same alert_key) and not stored twice.", NULL);
+	w->dead_letters = td_counter_get("tfdrift_persistence_alerts_dead_letter_total",
+	    "Alerts quarantined in alerts_dead_letter (invalid, or refused by PostgreSQL).", NULL);
+	w->spooled = td_counter_get("tfdrift_persistence_alerts_spooled_total",
+	    "Alerts written to the on-disk spool because PostgreSQL could not take them.", NULL);
 	w->rejected = td_counter_get("tfdrift_persistence_batches_rejected_total",
-	    "Alert batches answered REJECTED (malformed, or refused by PostgreSQL as data).", NULL);
+	    "Requests answered REJECTED (not an AlertBatch).", NULL);
 	w->deferred = td_counter_get("tfdrift_persistence_batches_deferred_total",
-	    "Alert batches handed back unanswered because PostgreSQL was unavailable.", NULL);
+	    "Requests handed back unanswered: neither PostgreSQL nor the spool took them.", NULL);
 	w->publish_errors = td_counter_get("tfdrift_persistence_publish_errors_total",
 	    "Committed alert batches that could not be published.", NULL);
+	w->spool_corrupt = td_counter_get("tfdrift_persistence_spool_corrupt_total",
+	    "Spool segments or records found damaged on disk.", NULL);
 	w->batch_seconds = td_histogram_get("tfdrift_persistence_batch_seconds",
-	    "Time to handle one alert batch, decode to reply.", NULL);
+	    "Time to store one database batch (all its requests), COPY to COMMIT.", NULL);
+	w->batch_alerts = td_histogram_get("tfdrift_persistence_batch_alerts",
+	    "Alerts in one database batch.", NULL);
+	w->request_seconds = td_histogram_get("tfdrift_persistence_request_seconds",
+	    "Time from receiving a request to its reply.", NULL);
+	w->spool_alerts = td_gauge_get("tfdrift_persistence_spool_alerts",
+	    "Alerts in the on-disk spool, waiting for PostgreSQL.", NULL);
+	w->spool_segments = td_gauge_get("tfdrift_persistence_spool_segments",
+	    "Segment files in the on-disk spool.", NULL);
+	w->spool_age = td_gauge_get("tfdrift_persistence_spool_oldest_age_seconds",
+	    "Age of the oldest spooled alert; 0 when the spool is empty.", NULL);
+	ps_writer_spool_gauges(w);
 
 	if ((rv = td_bus_pub_open(&w->pub, "persistence.alerts", o->pub_url, err)) != 0) {
 		goto fail;
 	}
+	int nthreads = o->workers > 0 ? o->workers : 1;
+	if ((w->threads = calloc((size_t)nthreads, sizeof(*w->threads))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		if (pthread_create(&w->threads[i], NULL, batch_main, w) != 0) {
+			rv = td_error_set(err, TD_EIO, "cannot start a batch thread");
+			goto fail;
+		}
+		w->nthreads++;
+	}
+	if (pthread_create(&w->drain, NULL, drain_main, w) != 0) {
+		rv = td_error_set(err, TD_EIO, "cannot start the spool drain thread");
+		goto fail;
+	}
+	w->have_drain = true;
 	td_bus_rep_opts ro = {
 		.name = "persistence.work",
 		.url = o->work_url,
 		.listen = true,
-		.workers = o->workers,
+		.workers = o->in_flight > 0 ? o->in_flight : 1,
 		.handler = handle,
 		.arg = w,
 	};
@@ -389,8 +1145,8 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	return 0;
 
 fail:
-	td_bus_pub_close(w->pub);
-	free(w);
+	stop_threads(w);
+	writer_free(w);
 	return rv;
 }
 
@@ -400,8 +1156,10 @@ ps_writer_stop(ps_writer *w)
 	if (w == NULL) {
 		return;
 	}
-	/* REP first: in-flight batches still publish before the PUB closes. */
+	/* REP first: requests in progress still commit or spool, publish and
+	 * reply (the batch threads run until the queue is empty). */
 	td_bus_rep_stop(w->rep);
-	td_bus_pub_close(w->pub);
-	free(w);
+	stop_threads(w);
+	ps_writer_spool_gauges(w);
+	writer_free(w);
 }

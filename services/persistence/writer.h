@@ -1,30 +1,50 @@
 /* writer.h — the write path: ALERT_BATCH requests in, rows in PostgreSQL,
  * committed alerts out.
  *
- * A REP socket (listening) runs `workers` threads; each request is handled on
- * one of them with its own pooled connection:
+ * A REP socket (listening) runs `in_flight` threads; each receives one
+ * request, validates and converts its alerts (rows.h) and queues it.  `workers`
+ * batch threads, each with its own pooled connection, take queued requests
+ * together until `batch_max` alerts or `batch_wait` after the oldest one,
+ * whichever comes first (one thread collects at a time, so batches fill), and
+ * write them in one transaction:
  *
- *   decode AlertBatch -> validate and build the INSERTs (rows.h)
- *   BEGIN; INSERT ... ON CONFLICT (alert_key) DO NOTHING RETURNING ...; COMMIT
- *   publish the newly inserted alerts (id, committed_at_ns, status "open") as
- *       one ALERT_COMMITTED AlertBatch on the PUB socket
- *   reply Ack OK (accepted = alerts in the request, duplicates = already
- *       stored, produced = newly stored and published)
+ *   BEGIN; COPY ps_in FROM STDIN (every request's rows);
+ *   INSERT INTO alerts SELECT ... FROM ps_in ORDER BY seq
+ *     ON CONFLICT (alert_key) DO NOTHING RETURNING ...;
+ *   INSERT INTO alerts_dead_letter (alerts that failed validation); COMMIT
  *
- * A payload that does not decode or holds an invalid alert, or that
- * PostgreSQL refuses as data (SQLSTATE class 22/23/42/54), is answered Ack
- * REJECTED with the reason.  When the database is unreachable the request is
- * handed back unanswered (TD_EAGAIN) so the sender resends it later.
+ * Only then is each request answered Ack OK (accepted = alerts in it,
+ * duplicates = already stored, produced = newly stored) and its newly stored
+ * alerts published as one ALERT_COMMITTED (id, committed_at_ns, status "open";
+ * the request's trace_id).  A key stored by an earlier request, or earlier in
+ * the same batch, is a duplicate and is not published again.
  *
- * Metrics: tfdrift_persistence_alerts_inserted_total,
- * tfdrift_persistence_alerts_duplicate_total, tfdrift_persistence_batch_seconds,
- * tfdrift_persistence_batches_rejected_total,
- * tfdrift_persistence_batches_deferred_total (handed back: database down),
- * tfdrift_persistence_publish_errors_total. */
+ * Failures:
+ *  - PostgreSQL refuses the data (SQLSTATE class 22/23/42/54): the batch is
+ *    split, request by request, then alert by alert (savepoints); each alert
+ *    it refuses goes to alerts_dead_letter with the reason, the rest are
+ *    stored.  An invalid alert (no key, unknown kind/severity, bad JSON) goes
+ *    there too.  Never silently dropped, never blocking the rest.
+ *  - PostgreSQL unreachable or failing transiently: the requests go to the
+ *    on-disk spool (spool.h, fsynced) and are answered OK; a drain thread
+ *    stores the spool oldest first once the database answers again, and
+ *    publishes what is new.  If the spool cannot be written either, the
+ *    request is handed back unanswered (the sender resends it).
+ *  - A payload that does not decode: Ack REJECTED.
+ *
+ * Metrics: tfdrift_persistence_alerts_inserted_total, _alerts_duplicate_total,
+ * _alerts_dead_letter_total, _alerts_spooled_total, _batches_rejected_total,
+ * _batches_deferred_total (handed back), _publish_errors_total,
+ * _batch_seconds (one database batch), _batch_alerts, _request_seconds
+ * (receive to reply), _spool_alerts, _spool_segments,
+ * _spool_oldest_age_seconds. */
 #ifndef TFDRIFT_PS_WRITER_H
 #define TFDRIFT_PS_WRITER_H
 
+#include <stdint.h>
+
 #include "pgpool.h"
+#include "spool.h"
 #include "tfdrift/error.h"
 
 typedef struct ps_writer ps_writer;
@@ -32,14 +52,23 @@ typedef struct ps_writer ps_writer;
 typedef struct ps_writer_opts {
 	const char *work_url; /* REP, listened on */
 	const char *pub_url;  /* PUB, listened on */
-	int workers;          /* REP workers; the pool should have as many connections */
+	int workers;          /* batch threads; the pool needs workers + 2 connections */
+	int in_flight;        /* REP contexts: requests received and waiting at once */
+	int batch_max;        /* alerts in one database batch */
+	int batch_wait_ms;    /* longest wait for a batch to fill */
 	pgpool *pool;         /* borrowed; must outlive the writer */
+	ps_spool *spool;      /* borrowed; must outlive the writer */
 } ps_writer_opts;
 
-/* Opens the PUB socket, then the REP socket.  *out owned by caller. */
+/* Opens the PUB socket, starts the batch and drain threads, then the REP
+ * socket.  *out owned by caller. */
 int ps_writer_start(ps_writer **out, const ps_writer_opts *opts, td_error *err);
-/* Stops taking requests, lets the ones in progress finish (commit, publish,
- * reply), closes both sockets and frees w.  NULL is ignored. */
+/* Stops taking requests, lets the ones in progress finish (commit or spool,
+ * publish, reply), stops the threads, closes both sockets and frees w.  NULL
+ * is ignored. */
 void ps_writer_stop(ps_writer *w);
+
+/* Refreshes the spool gauges (also done by the drain thread). */
+void ps_writer_spool_gauges(ps_writer *w);
 
 #endif
