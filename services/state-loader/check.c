@@ -16,8 +16,6 @@ int
 chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 {
 	const tfs_instance *in;
-	const char *ids[IDX_MAX];
-	char scratch[IDX_SCRATCH];
 	char **all = NULL, **na;
 	size_t i, k, n, nall = 0, cap = 0;
 	cJSON *t = NULL, *c;
@@ -33,9 +31,7 @@ chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 			sum->deposed++;
 			continue;
 		}
-		if (in->dependencies != NULL) {
-			sum->edges += (size_t)cJSON_GetArraySize(in->dependencies);
-		}
+		sum->edges += in->n_dependencies;
 		if (!in->managed) {
 			sum->data_sources++;
 			continue;
@@ -50,8 +46,7 @@ chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 				goto out;
 			}
 		}
-		n = idx_identifiers(in->type, in->attributes, ids, IDX_MAX, scratch,
-		    sizeof(scratch));
+		n = in->n_identifiers;
 		for (k = 0; k < n; k++) {
 			if (nall == cap) {
 				cap = cap ? 2 * cap : 256;
@@ -61,7 +56,7 @@ chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 				}
 				all = na;
 			}
-			if ((all[nall] = strdup(ids[k])) == NULL) {
+			if ((all[nall] = strdup(in->identifiers[k])) == NULL) {
 				rv = TD_ENOMEM;
 				goto out;
 			}

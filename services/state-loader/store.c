@@ -10,7 +10,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "index.h"
+#include <cjson/cJSON.h>
+
 #include "tfdrift/log.h"
 
 /* Commands per pipeline round trip, and bytes after which a chunk is sent
@@ -308,10 +309,8 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
     strvec *keys, store_result *res, bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
-	const char *ids[IDX_MAX];
-	char scratch[IDX_SCRATCH];
-	char *value = NULL, *json = NULL, *key = NULL;
-	size_t i, k, nids;
+	char *value = NULL, *key = NULL;
+	size_t i, k;
 	int rv = 0;
 
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
@@ -324,31 +323,27 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 		}
 		value = fmt("%s\t%s\t%s", w->name, in->address, in->type);
 		key = fmt("%sg:%" PRIu64 ":res:%s:%s", p->s->prefix, gen, w->name, in->address);
-		json = cJSON_PrintUnformatted(in->attributes);
-		if (value == NULL || key == NULL || json == NULL) {
+		if (value == NULL || key == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		nids = idx_identifiers(in->type, in->attributes, ids, IDX_MAX, scratch,
-		    sizeof(scratch));
-		for (k = 0; k < nids; k++) {
-			const char *argv[] = { "HSETNX", idx_key, ids[k], value };
-			size_t lens[] = { 6, strlen(idx_key), strlen(ids[k]), strlen(value) };
-			if ((rv = pl_add(p, 4, argv, lens, ids[k], err)) != 0) {
+		for (k = 0; k < in->n_identifiers; k++) {
+			const char *id = in->identifiers[k];
+			const char *argv[] = { "HSETNX", idx_key, id, value };
+			size_t lens[] = { 6, strlen(idx_key), strlen(id), strlen(value) };
+			if ((rv = pl_add(p, 4, argv, lens, id, err)) != 0) {
 				goto out;
 			}
 			res->identifiers++;
 		}
 		{
-			const char *argv[] = { "SET", key, json };
-			size_t lens[] = { 3, strlen(key), strlen(json) };
+			const char *argv[] = { "SET", key, in->attributes_json };
+			size_t lens[] = { 3, strlen(key), in->attributes_len };
 			if ((rv = pl_add(p, 3, argv, lens, NULL, err)) != 0) {
 				goto out;
 			}
 		}
 		res->resources++;
-		cJSON_free(json);
-		json = NULL;
 		free(value);
 		value = NULL;
 		rv = sv_push(keys, key);
@@ -361,8 +356,18 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 out:
 	free(value);
 	free(key);
-	cJSON_free(json);
 	return rv;
+}
+
+/* The dependencies as a JSON array; owned by the caller. */
+static char *
+deps_json(const tfs_instance *in)
+{
+	cJSON *a = cJSON_CreateStringArray(in->dependencies, (int)in->n_dependencies);
+	char *out = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+
+	cJSON_Delete(a);
+	return out;
 }
 
 /* The node JSON of an instance (docs/redis-keys.md); owned by the caller. */
@@ -421,10 +426,10 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, s
 		cJSON_free(json);
 		json = NULL;
 		res->nodes++;
-		if (in->dependencies == NULL || cJSON_GetArraySize(in->dependencies) == 0) {
+		if (in->n_dependencies == 0) {
 			continue;
 		}
-		if ((json = cJSON_PrintUnformatted(in->dependencies)) == NULL) {
+		if ((json = deps_json(in)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -437,7 +442,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, s
 		}
 		cJSON_free(json);
 		json = NULL;
-		res->edges += (size_t)cJSON_GetArraySize(in->dependencies);
+		res->edges += in->n_dependencies;
 	}
 	rv = sv_push(keys, nodes_key);
 	nodes_key = NULL;

@@ -9,19 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdalign.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "index.h"
 
 #include "redact.h"
 
 #define STATE_VERSION 4
 
+/* Text kept by a state: blocks of at least ARENA_BLOCK bytes. */
+#define ARENA_BLOCK (256u * 1024u)
+/* Deepest JSON nesting accepted (cJSON's own limit is 1000). */
+#define MAX_DEPTH 512
+/* tfs_parse_file returns walked text to the system in steps of this size. */
+#define RELEASE_STEP (4u * 1024u * 1024u)
+
+typedef struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	_Alignas(max_align_t) char data[];
+} arena_block;
+
 struct tfs_state {
-	cJSON *root; /* owns every string the instances point to */
+	arena_block *arena; /* owns every string and array the instances point to */
+	size_t arena_bytes;
 	uint64_t serial;
 	const char *lineage;
 	const char *terraform_version;
 	tfs_instance *inst;
-	char **addresses; /* one malloc'd address per instance */
 	size_t n, cap;
 	size_t indexed;
 	size_t redactions; /* values replaced by REDACT_TEXT */
@@ -111,26 +128,348 @@ is_integer(double d)
 	return isfinite(d) && d == floor(d);
 }
 
-/* 1-based line and column of offset in buf. */
-static void
-line_col(const char *buf, size_t off, size_t len, int *line, int *col)
-{
-	size_t i;
+/* ---- arena ----------------------------------------------------------------- */
 
-	*line = 1;
-	*col = 1;
-	for (i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else {
-			(*col)++;
+static void *
+arena_alloc(tfs_state *st, size_t n)
+{
+	arena_block *b = st->arena;
+	size_t cap;
+
+	n = (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+	if (b == NULL || b->cap - b->used < n) {
+		cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL) {
+			return NULL;
 		}
+		b->next = st->arena;
+		b->used = 0;
+		b->cap = cap;
+		st->arena = b;
+		st->arena_bytes += sizeof(*b) + cap;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+static char *
+arena_strndup(tfs_state *st, const char *s, size_t n)
+{
+	char *p = arena_alloc(st, n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static char *
+arena_strdup(tfs_state *st, const char *s)
+{
+	return s != NULL ? arena_strndup(st, s, strlen(s)) : NULL;
+}
+
+/* ---- the scanner ------------------------------------------------------------ */
+
+/* The JSON text being walked.  When release is set, text before `pos` that
+ * is no longer needed is given back (MADV_DONTNEED on an anonymous mapping);
+ * the line count of what was given back is kept for messages. */
+typedef struct scan {
+	const char *buf;
+	size_t len, pos;
+	const char *name;
+	bool release;
+	size_t released;       /* bytes [0, released) are gone */
+	size_t released_lines; /* newlines in them */
+	size_t released_col;   /* columns after the last of them */
+	char where[96];        /* the JSON path being walked, for messages */
+	td_error *err;
+} scan;
+
+static void
+skip_ws(scan *s)
+{
+	while (s->pos < s->len) {
+		char c = s->buf[s->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			break;
+		}
+		s->pos++;
 	}
 }
 
 static int
-add_instance(tfs_state *st, const tfs_instance *in, char *address)
+syntax_error(scan *s, const char *what)
+{
+	size_t line = s->released_lines + 1, col = s->released_col + 1, i;
+
+	for (i = s->released; i < s->pos && i < s->len; i++) {
+		if (s->buf[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	if (s->where[0] != '\0') {
+		return td_error_set(s->err, TD_EINVAL, "%s:%zu:%zu: %s (byte %zu, in %s)", s->name,
+		    line, col, what, s->pos, s->where);
+	}
+	return td_error_set(s->err, TD_EINVAL, "%s:%zu:%zu: %s (byte %zu)", s->name, line, col,
+	    what, s->pos);
+}
+
+/* Gives back whole pages before `upto` (only for our own mapping). */
+static void
+release_before(scan *s, size_t upto)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), end, i;
+
+	if (!s->release || upto < s->released + RELEASE_STEP) {
+		return;
+	}
+	end = upto & ~(page - 1);
+	for (i = s->released; i < end; i++) {
+		if (s->buf[i] == '\n') {
+			s->released_lines++;
+			s->released_col = 0;
+		} else {
+			s->released_col++;
+		}
+	}
+	/* s->released is page-aligned: it only ever takes values of end */
+	madvise((void *)(s->buf + s->released), end - s->released, MADV_DONTNEED);
+	s->released = end;
+}
+
+static int skip_value(scan *s, int depth);
+
+static int
+skip_string(scan *s)
+{
+	const char *hex = "0123456789abcdefABCDEF";
+	unsigned char c;
+	int k;
+
+	s->pos++; /* the opening quote */
+	while (s->pos < s->len) {
+		c = (unsigned char)s->buf[s->pos];
+		if (c == '"') {
+			s->pos++;
+			return 0;
+		}
+		if (c < 0x20) {
+			return syntax_error(s, "invalid JSON: control character in a string");
+		}
+		if (c == '\\') {
+			if (++s->pos >= s->len) {
+				break;
+			}
+			c = (unsigned char)s->buf[s->pos];
+			if (c == 'u') {
+				for (k = 0; k < 4; k++) {
+					if (++s->pos >= s->len ||
+					    strchr(hex, s->buf[s->pos]) == NULL) {
+						return syntax_error(s,
+						    "invalid JSON: bad \\u escape");
+					}
+				}
+			} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+				return syntax_error(s, "invalid JSON: bad escape");
+			}
+		}
+		s->pos++;
+	}
+	return syntax_error(s, "invalid JSON: unterminated string (truncated file?)");
+}
+
+static bool
+digit(scan *s)
+{
+	return s->pos < s->len && s->buf[s->pos] >= '0' && s->buf[s->pos] <= '9';
+}
+
+static int
+skip_number(scan *s)
+{
+	if (s->buf[s->pos] == '-') {
+		s->pos++;
+	}
+	if (!digit(s)) {
+		return syntax_error(s, "invalid JSON");
+	}
+	if (s->buf[s->pos] == '0') {
+		s->pos++;
+	} else {
+		while (digit(s)) {
+			s->pos++;
+		}
+	}
+	if (s->pos < s->len && s->buf[s->pos] == '.') {
+		s->pos++;
+		if (!digit(s)) {
+			return syntax_error(s, "invalid JSON");
+		}
+		while (digit(s)) {
+			s->pos++;
+		}
+	}
+	if (s->pos < s->len && (s->buf[s->pos] == 'e' || s->buf[s->pos] == 'E')) {
+		s->pos++;
+		if (s->pos < s->len && (s->buf[s->pos] == '+' || s->buf[s->pos] == '-')) {
+			s->pos++;
+		}
+		if (!digit(s)) {
+			return syntax_error(s, "invalid JSON");
+		}
+		while (digit(s)) {
+			s->pos++;
+		}
+	}
+	return 0;
+}
+
+static int
+skip_literal(scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (s->len - s->pos < n || memcmp(s->buf + s->pos, lit, n) != 0) {
+		return syntax_error(s, "invalid JSON");
+	}
+	s->pos += n;
+	return 0;
+}
+
+/* Iterating the members of an object or the elements of an array: call with
+ * s->pos at '{' or '['; each call moves to the next member value (*key and
+ * *klen set for objects; raw, escapes not decoded) and returns 1, or past the
+ * closing bracket and returns 0.  Negative: a syntax error (err set). */
+static int
+next_item(scan *s, bool object, bool *first, const char **key, size_t *klen)
+{
+	size_t k0;
+
+	if (*first) {
+		s->pos++;
+		skip_ws(s);
+		if (s->pos < s->len && s->buf[s->pos] == (object ? '}' : ']')) {
+			s->pos++;
+			return 0;
+		}
+		*first = false;
+	} else {
+		skip_ws(s);
+		if (s->pos >= s->len) {
+			return syntax_error(s,
+			    "invalid JSON: the text ends early (truncated file?)");
+		}
+		if (s->buf[s->pos] == (object ? '}' : ']')) {
+			s->pos++;
+			return 0;
+		}
+		if (s->buf[s->pos] != ',') {
+			return syntax_error(s,
+			    object ? "invalid JSON: expected ',' or '}'"
+				   : "invalid JSON: expected ',' or ']'");
+		}
+		s->pos++;
+		skip_ws(s);
+	}
+	if (object) {
+		if (s->pos >= s->len || s->buf[s->pos] != '"') {
+			return syntax_error(s,
+			    s->pos >= s->len ? "invalid JSON: the text ends early (truncated file?)"
+					     : "invalid JSON: expected a member name");
+		}
+		k0 = s->pos + 1;
+		if (skip_string(s) != 0) {
+			return TD_EINVAL;
+		}
+		*key = s->buf + k0;
+		*klen = s->pos - k0 - 1;
+		skip_ws(s);
+		if (s->pos >= s->len || s->buf[s->pos] != ':') {
+			return syntax_error(s, "invalid JSON: expected ':'");
+		}
+		s->pos++;
+		skip_ws(s);
+	}
+	if (s->pos >= s->len) {
+		return syntax_error(s, "invalid JSON: the text ends early (truncated file?)");
+	}
+	return 1;
+}
+
+static int
+skip_value(scan *s, int depth)
+{
+	bool first = true, object;
+	const char *key;
+	size_t klen;
+	int r;
+
+	skip_ws(s);
+	if (s->pos >= s->len) {
+		return syntax_error(s, "invalid JSON: the text ends early (truncated file?)");
+	}
+	switch (s->buf[s->pos]) {
+	case '"': return skip_string(s);
+	case 't': return skip_literal(s, "true");
+	case 'f': return skip_literal(s, "false");
+	case 'n': return skip_literal(s, "null");
+	case '{':
+	case '[':
+		if (depth >= MAX_DEPTH) {
+			return syntax_error(s, "invalid JSON: nested too deeply");
+		}
+		object = s->buf[s->pos] == '{';
+		while ((r = next_item(s, object, &first, &key, &klen)) == 1) {
+			if (skip_value(s, depth + 1) != 0) {
+				return TD_EINVAL;
+			}
+		}
+		return r;
+	default:
+		if (s->buf[s->pos] == '-' || (s->buf[s->pos] >= '0' && s->buf[s->pos] <= '9')) {
+			return skip_number(s);
+		}
+		return syntax_error(s, "invalid JSON");
+	}
+}
+
+/* Skips the value at pos; *tree receives it parsed by cJSON (owned by the
+ * caller), or NULL when out of memory (TD_ENOMEM). */
+static int
+parse_value(scan *s, cJSON **tree)
+{
+	size_t start;
+	int rv;
+
+	*tree = NULL;
+	skip_ws(s);
+	start = s->pos;
+	if ((rv = skip_value(s, 0)) != 0) {
+		return rv;
+	}
+	*tree = cJSON_ParseWithLength(s->buf + start, s->pos - start);
+	if (*tree == NULL) {
+		return td_error_set(s->err, TD_ENOMEM, "%s: out of memory", s->name);
+	}
+	return 0;
+}
+
+static bool
+key_is(const char *key, size_t klen, const char *want)
+{
+	return strlen(want) == klen && memcmp(key, want, klen) == 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int
+add_instance(tfs_state *st, const tfs_instance *in)
 {
 	size_t ncap;
 	void *np;
@@ -141,16 +480,9 @@ add_instance(tfs_state *st, const tfs_instance *in, char *address)
 			return TD_ENOMEM;
 		}
 		st->inst = np;
-		if ((np = realloc(st->addresses, ncap * sizeof(*st->addresses))) == NULL) {
-			return TD_ENOMEM;
-		}
-		st->addresses = np;
 		st->cap = ncap;
 	}
-	st->inst[st->n] = *in;
-	st->inst[st->n].address = address;
-	st->addresses[st->n] = address;
-	st->n++;
+	st->inst[st->n++] = *in;
 	if (tfs_instance_indexed(in)) {
 		st->indexed++;
 	}
@@ -194,58 +526,15 @@ req_string(const cJSON *obj, const char *key, const char **out, const char *name
 	return 0;
 }
 
-/* ---- top level -------------------------------------------------------------- */
-
-static int
-check_header(tfs_state *st, const char *name, td_error *err)
-{
-	const cJSON *v;
-
-	if (!cJSON_IsObject(st->root)) {
-		return td_error_set(err, TD_EINVAL, "%s: expected a JSON object at the top level",
-		    name);
-	}
-	v = cJSON_GetObjectItemCaseSensitive(st->root, "version");
-	if (v == NULL) {
-		return td_error_set(err, TD_EINVAL,
-		    "%s: version: missing (is this a Terraform state file?)", name);
-	}
-	if (!cJSON_IsNumber(v) || !is_integer(v->valuedouble)) {
-		return td_error_set(err, TD_EINVAL, "%s: version: expected an integer", name);
-	}
-	if (v->valuedouble < STATE_VERSION) {
-		return td_error_set(err, TD_EUNSUPPORTED,
-		    "%s: state format version %.0f is not supported; run `terraform state pull` "
-		    "with a current Terraform and point tfdrift at that file",
-		    name, v->valuedouble);
-	}
-	if (v->valuedouble > STATE_VERSION) {
-		return td_error_set(err, TD_EUNSUPPORTED,
-		    "%s: state format version %.0f is newer than this tfdrift understands (%d)",
-		    name, v->valuedouble, STATE_VERSION);
-	}
-	v = cJSON_GetObjectItemCaseSensitive(st->root, "serial");
-	if (v != NULL && !cJSON_IsNull(v)) {
-		if (!cJSON_IsNumber(v) || !is_integer(v->valuedouble) || v->valuedouble < 0) {
-			return td_error_set(err, TD_EINVAL,
-			    "%s: serial: expected a non-negative integer", name);
-		}
-		st->serial = (uint64_t)v->valuedouble;
-	}
-	if (opt_string(st->root, "lineage", &st->lineage, name, "", err) != 0 ||
-	    opt_string(st->root, "terraform_version", &st->terraform_version, name, "", err) != 0) {
-		return TD_EINVAL;
-	}
-	return 0;
-}
-
 /* ---- one instance ------------------------------------------------------------ */
 
 typedef struct res_ctx {
-	const char *name; /* file name for messages */
-	const char *module, *type, *rname, *provider;
+	const char *name;                             /* file name for messages */
+	const char *module, *type, *rname, *provider; /* in the state's arena */
 	bool managed;
 	size_t ri;
+	char *print; /* reusable buffer for compact attribute JSON */
+	size_t print_cap;
 } res_ctx;
 
 static int
@@ -292,15 +581,16 @@ build_address(const res_ctx *rc, const cJSON *key, char **out, const char *field
 	return 0;
 }
 
-/* Makes sure the instance has an `attributes` object the tree owns: the
- * legacy `attributes_flat` map stands in when there is none, and an instance
- * with neither gets an empty object (as Terraform reads it). */
+/* The instance's attributes object: `attributes`, or the legacy
+ * `attributes_flat` map when there is none, or an empty object (as
+ * Terraform reads it).  Borrowed from inst, or *owned (the caller frees). */
 static int
-instance_attributes(cJSON *inst, const res_ctx *rc, const char *field, cJSON **out, td_error *err)
+instance_attributes(cJSON *inst, const res_ctx *rc, const char *field, cJSON **out, cJSON **owned,
+    td_error *err)
 {
 	cJSON *a = cJSON_GetObjectItemCaseSensitive(inst, "attributes");
-	cJSON *flat;
 
+	*owned = NULL;
 	if (a != NULL && !cJSON_IsNull(a)) {
 		if (!cJSON_IsObject(a)) {
 			return td_error_set(err, TD_EINVAL, "%s: %sattributes: expected an object",
@@ -309,35 +599,104 @@ instance_attributes(cJSON *inst, const res_ctx *rc, const char *field, cJSON **o
 		*out = a;
 		return 0;
 	}
-	flat = cJSON_GetObjectItemCaseSensitive(inst, "attributes_flat");
-	if (flat != NULL && !cJSON_IsNull(flat)) {
-		if (!cJSON_IsObject(flat)) {
+	a = cJSON_GetObjectItemCaseSensitive(inst, "attributes_flat");
+	if (a != NULL && !cJSON_IsNull(a)) {
+		if (!cJSON_IsObject(a)) {
 			return td_error_set(err, TD_EINVAL,
 			    "%s: %sattributes_flat: expected an object", rc->name, field);
 		}
-		a = cJSON_DetachItemViaPointer(inst, flat);
-	} else {
-		a = cJSON_CreateObject();
+		*out = a;
+		return 0;
 	}
-	if (a == NULL) {
+	if ((*owned = *out = cJSON_CreateObject()) == NULL) {
 		return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(inst, "attributes");
-	if (!cJSON_AddItemToObject(inst, "attributes", a)) {
-		cJSON_Delete(a);
+	return 0;
+}
+
+/* Prints attrs compactly into the state's arena. */
+static int
+keep_attributes(tfs_state *st, res_ctx *rc, const cJSON *attrs, size_t hint, tfs_instance *in,
+    td_error *err)
+{
+	size_t need = hint + 64, n;
+	char *np;
+
+	for (;;) {
+		if (rc->print_cap < need) {
+			if ((np = realloc(rc->print, need)) == NULL) {
+				return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+			}
+			rc->print = np;
+			rc->print_cap = need;
+		}
+		if (cJSON_PrintPreallocated((cJSON *)attrs, rc->print, (int)rc->print_cap, false)) {
+			break;
+		}
+		need = rc->print_cap * 2;
+		if (need > INT_MAX) {
+			return td_error_set(err, TD_ETOOBIG, "%s: attributes too large", rc->name);
+		}
+	}
+	n = strlen(rc->print);
+	if ((in->attributes_json = arena_strndup(st, rc->print, n)) == NULL) {
 		return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 	}
-	*out = a;
+	in->attributes_len = n;
 	return 0;
 }
 
 static int
-parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_error *err)
+keep_lists(tfs_state *st, const res_ctx *rc, const cJSON *deps, const cJSON *attrs,
+    tfs_instance *in, td_error *err)
+{
+	const char *ids[IDX_MAX];
+	char scratch[IDX_SCRATCH];
+	const char **list;
+	const cJSON *d;
+	size_t n, k = 0;
+
+	if (deps != NULL && (n = (size_t)cJSON_GetArraySize(deps)) > 0) {
+		if ((list = arena_alloc(st, n * sizeof(*list))) == NULL) {
+			goto nomem;
+		}
+		cJSON_ArrayForEach(d, deps)
+		{
+			if ((list[k++] = arena_strdup(st, d->valuestring)) == NULL) {
+				goto nomem;
+			}
+		}
+		in->dependencies = list;
+		in->n_dependencies = n;
+	}
+	if (!rc->managed) {
+		return 0; /* data sources are never indexed */
+	}
+	n = idx_identifiers(rc->type, attrs, ids, IDX_MAX, scratch, sizeof(scratch));
+	if (n > 0) {
+		if ((list = arena_alloc(st, n * sizeof(*list))) == NULL) {
+			goto nomem;
+		}
+		for (k = 0; k < n; k++) {
+			if ((list[k] = arena_strdup(st, ids[k])) == NULL) {
+				goto nomem;
+			}
+		}
+		in->identifiers = list;
+		in->n_identifiers = n;
+	}
+	return 0;
+nomem:
+	return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+}
+
+static int
+parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, size_t text_len, td_error *err)
 {
 	char field[96], where[512];
 	const cJSON *v, *dep;
 	tfs_instance in = { 0 };
-	cJSON *attrs = NULL;
+	cJSON *attrs = NULL, *owned = NULL;
 	char *address = NULL;
 	const char *status, *deposed;
 	size_t replaced = 0;
@@ -372,23 +731,21 @@ parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_erro
 			}
 			k++;
 		}
-		in.dependencies = v;
+	} else {
+		v = NULL;
 	}
-	if ((rv = instance_attributes(inst, rc, field, &attrs, err)) != 0) {
+	if ((rv = instance_attributes(inst, rc, field, &attrs, &owned, err)) != 0) {
 		return rv;
 	}
 	snprintf(where, sizeof(where), "%s: %ssensitive_attributes", rc->name, field);
 	if ((rv = redact_attributes(attrs,
 		 cJSON_GetObjectItemCaseSensitive(inst, "sensitive_attributes"), where, &replaced,
 		 err)) != 0) {
-		return rv;
+		goto out;
 	}
-	st->redactions += replaced;
-	/* `private` is provider-internal (and may hold secrets); never needed */
-	cJSON_DeleteItemFromObjectCaseSensitive(inst, "private");
 	if ((rv = build_address(rc, cJSON_GetObjectItemCaseSensitive(inst, "index_key"), &address,
 		 field, err)) != 0) {
-		return rv;
+		goto out;
 	}
 	in.module = rc->module;
 	in.type = rc->type;
@@ -396,139 +753,356 @@ parse_instance(tfs_state *st, const res_ctx *rc, cJSON *inst, size_t ii, td_erro
 	in.provider = rc->provider;
 	in.managed = rc->managed;
 	in.tainted = status[0] != '\0';
-	in.deposed = deposed[0] != '\0' ? deposed : NULL;
-	in.attributes = attrs;
 	in.resource_index = rc->ri;
 	in.instance_index = ii;
-	if ((rv = add_instance(st, &in, address)) != 0) {
-		free(address);
-		return td_error_set(err, rv, "%s: out of memory", rc->name);
+	if ((in.address = arena_strdup(st, address)) == NULL ||
+	    (deposed[0] != '\0' && (in.deposed = arena_strdup(st, deposed)) == NULL)) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+		goto out;
+	}
+	if ((rv = keep_attributes(st, rc, attrs, text_len, &in, err)) != 0 ||
+	    (rv = keep_lists(st, rc, v, attrs, &in, err)) != 0) {
+		goto out;
+	}
+	if ((rv = add_instance(st, &in)) != 0) {
+		td_error_set(err, rv, "%s: out of memory", rc->name);
+		goto out;
+	}
+	st->redactions += replaced;
+out:
+	free(address);
+	cJSON_Delete(owned);
+	return rv;
+}
+
+/* ---- one resource ------------------------------------------------------------ */
+
+/* Skips an instances array, naming the element in syntax errors. */
+static int
+skip_instances(scan *s, size_t ri)
+{
+	bool first = true;
+	const char *key;
+	size_t klen, ii = 0;
+	int r;
+
+	if (s->buf[s->pos] != '[') {
+		return skip_value(s, 0);
+	}
+	while ((r = next_item(s, false, &first, &key, &klen)) == 1) {
+		snprintf(s->where, sizeof(s->where), "resources[%zu].instances[%zu]", ri, ii++);
+		if (skip_value(s, 1) != 0) {
+			return TD_EINVAL;
+		}
+	}
+	snprintf(s->where, sizeof(s->where), "resources[%zu]", ri);
+	return r;
+}
+
+/* A resource object is walked twice: once for its small members (mode,
+ * type, ...; the instances array is skipped and its place remembered), then
+ * for the instances, one at a time. */
+static int
+parse_resource(tfs_state *st, scan *s, res_ctx *rc, td_error *err)
+{
+	char field[64];
+	bool first = true;
+	const char *key, *mode, *module, *type, *rname, *provider;
+	size_t klen, ii = 0, inst_pos = 0, start;
+	cJSON *small = NULL, *v = NULL, *inst = NULL;
+	int r, rv = 0;
+
+	snprintf(field, sizeof(field), "resources[%zu].", rc->ri);
+	snprintf(s->where, sizeof(s->where), "resources[%zu]", rc->ri);
+	skip_ws(s);
+	if (s->buf[s->pos] != '{') {
+		if ((rv = skip_value(s, 0)) == 0) {
+			rv = td_error_set(err, TD_EINVAL, "%s: resources[%zu]: expected an object",
+			    rc->name, rc->ri);
+		}
+		return rv;
+	}
+	if ((small = cJSON_CreateObject()) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+	}
+	while ((r = next_item(s, true, &first, &key, &klen)) == 1) {
+		if (key_is(key, klen, "instances")) {
+			inst_pos = s->pos;
+			if ((rv = skip_instances(s, rc->ri)) != 0) {
+				goto out;
+			}
+			continue;
+		}
+		if (!key_is(key, klen, "mode") && !key_is(key, klen, "type") &&
+		    !key_is(key, klen, "name") && !key_is(key, klen, "module") &&
+		    !key_is(key, klen, "provider")) {
+			if ((rv = skip_value(s, 0)) != 0) {
+				goto out;
+			}
+			continue;
+		}
+		if ((rv = parse_value(s, &v)) != 0) {
+			goto out;
+		}
+		{
+			char k[16];
+			snprintf(k, sizeof(k), "%.*s", (int)klen, key);
+			cJSON_DeleteItemFromObjectCaseSensitive(small, k);
+			if (!cJSON_AddItemToObject(small, k, v)) {
+				cJSON_Delete(v);
+				rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+				goto out;
+			}
+		}
+		v = NULL;
+	}
+	if (r < 0) {
+		rv = r;
+		goto out;
+	}
+	if ((rv = opt_string(small, "module", &module, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "mode", &mode, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "type", &type, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "name", &rname, rc->name, field, err)) != 0 ||
+	    (rv = opt_string(small, "provider", &provider, rc->name, field, err)) != 0) {
+		goto out;
+	}
+	if (strcmp(mode, "managed") == 0) {
+		rc->managed = true;
+	} else if (strcmp(mode, "data") == 0) {
+		rc->managed = false;
+	} else {
+		rv = td_error_set(err, TD_EINVAL,
+		    "%s: %smode: expected \"managed\" or \"data\", got \"%s\"", rc->name, field,
+		    mode);
+		goto out;
+	}
+	if ((rc->module = arena_strdup(st, module)) == NULL ||
+	    (rc->type = arena_strdup(st, type)) == NULL ||
+	    (rc->rname = arena_strdup(st, rname)) == NULL ||
+	    (rc->provider = arena_strdup(st, provider)) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+		goto out;
+	}
+	if (inst_pos == 0) {
+		goto out;
+	}
+	/* second walk: the instances */
+	{
+		size_t end = s->pos;
+		s->pos = inst_pos;
+		if (s->buf[s->pos] == 'n') {
+			s->pos = end; /* null */
+			goto out;
+		}
+		if (s->buf[s->pos] != '[') {
+			s->pos = end;
+			rv = td_error_set(err, TD_EINVAL, "%s: %sinstances: expected an array",
+			    rc->name, field);
+			goto out;
+		}
+		first = true;
+		while ((r = next_item(s, false, &first, &key, &klen)) == 1) {
+			snprintf(s->where, sizeof(s->where), "resources[%zu].instances[%zu]",
+			    rc->ri, ii);
+			start = s->pos;
+			if ((rv = parse_value(s, &inst)) != 0 ||
+			    (rv = parse_instance(st, rc, inst, ii++, s->pos - start, err)) != 0) {
+				goto out;
+			}
+			/* `private` and secrets in clear die with the tree */
+			cJSON_Delete(inst);
+			inst = NULL;
+			release_before(s, s->pos);
+		}
+		if (r < 0) {
+			rv = r;
+			goto out;
+		}
+		s->pos = end;
+	}
+out:
+	cJSON_Delete(inst);
+	cJSON_Delete(v);
+	cJSON_Delete(small);
+	return rv;
+}
+
+/* ---- top level -------------------------------------------------------------- */
+
+static int
+check_version(const cJSON *v, const char *name, td_error *err)
+{
+	if (!cJSON_IsNumber(v) || !is_integer(v->valuedouble)) {
+		return td_error_set(err, TD_EINVAL, "%s: version: expected an integer", name);
+	}
+	if (v->valuedouble < STATE_VERSION) {
+		return td_error_set(err, TD_EUNSUPPORTED,
+		    "%s: state format version %.0f is not supported; run `terraform state pull` "
+		    "with a current Terraform and point tfdrift at that file",
+		    name, v->valuedouble);
+	}
+	if (v->valuedouble > STATE_VERSION) {
+		return td_error_set(err, TD_EUNSUPPORTED,
+		    "%s: state format version %.0f is newer than this tfdrift understands (%d)",
+		    name, v->valuedouble, STATE_VERSION);
 	}
 	return 0;
 }
 
 static int
-parse_resource(tfs_state *st, cJSON *res, size_t ri, const char *name, td_error *err)
+top_member(tfs_state *st, scan *s, const char *key, size_t klen, res_ctx *rc, td_error *err)
 {
-	char field[64];
-	res_ctx rc = { .name = name, .ri = ri };
-	const char *mode;
-	cJSON *insts, *inst;
-	size_t ii = 0;
-	int rv;
+	cJSON *v = NULL;
+	bool first = true;
+	const char *k2;
+	size_t k2len;
+	int r, rv = 0;
 
-	snprintf(field, sizeof(field), "resources[%zu].", ri);
-	if (!cJSON_IsObject(res)) {
-		return td_error_set(err, TD_EINVAL, "%s: resources[%zu]: expected an object", name,
-		    ri);
-	}
-	if ((rv = opt_string(res, "module", &rc.module, name, field, err)) != 0 ||
-	    (rv = req_string(res, "mode", &mode, name, field, err)) != 0 ||
-	    (rv = req_string(res, "type", &rc.type, name, field, err)) != 0 ||
-	    (rv = req_string(res, "name", &rc.rname, name, field, err)) != 0 ||
-	    (rv = opt_string(res, "provider", &rc.provider, name, field, err)) != 0) {
-		return rv;
-	}
-	if (strcmp(mode, "managed") == 0) {
-		rc.managed = true;
-	} else if (strcmp(mode, "data") != 0) {
-		return td_error_set(err, TD_EINVAL,
-		    "%s: %smode: expected \"managed\" or \"data\", got \"%s\"", name, field, mode);
-	}
-	insts = cJSON_GetObjectItemCaseSensitive(res, "instances");
-	if (insts == NULL || cJSON_IsNull(insts)) {
-		return 0;
-	}
-	if (!cJSON_IsArray(insts)) {
-		return td_error_set(err, TD_EINVAL, "%s: %sinstances: expected an array", name,
-		    field);
-	}
-	cJSON_ArrayForEach(inst, insts)
-	{
-		if ((rv = parse_instance(st, &rc, inst, ii++, err)) != 0) {
+	if (key_is(key, klen, "resources")) {
+		skip_ws(s);
+		if (s->buf[s->pos] == 'n') {
+			return skip_value(s, 0);
+		}
+		if (s->buf[s->pos] != '[') {
+			if ((rv = skip_value(s, 0)) == 0) {
+				rv = td_error_set(err, TD_EINVAL,
+				    "%s: resources: expected an array", rc->name);
+			}
 			return rv;
 		}
+		snprintf(s->where, sizeof(s->where), "resources");
+		while ((r = next_item(s, false, &first, &k2, &k2len)) == 1) {
+			if ((rv = parse_resource(st, s, rc, err)) != 0) {
+				return rv;
+			}
+			rc->ri++;
+			snprintf(s->where, sizeof(s->where), "resources, after [%zu]", rc->ri - 1);
+		}
+		s->where[0] = '\0';
+		return r;
 	}
-	return 0;
+	if (!key_is(key, klen, "version") && !key_is(key, klen, "serial") &&
+	    !key_is(key, klen, "lineage") && !key_is(key, klen, "terraform_version")) {
+		/* outputs (may hold secrets), check_results, ...: never used */
+		return skip_value(s, 0);
+	}
+	if ((rv = parse_value(s, &v)) != 0) {
+		return rv;
+	}
+	if (key_is(key, klen, "version")) {
+		rv = check_version(v, rc->name, err);
+	} else if (key_is(key, klen, "serial")) {
+		if (!cJSON_IsNull(v)) {
+			if (!cJSON_IsNumber(v) || !is_integer(v->valuedouble) ||
+			    v->valuedouble < 0) {
+				rv = td_error_set(err, TD_EINVAL,
+				    "%s: serial: expected a non-negative integer", rc->name);
+			} else {
+				st->serial = (uint64_t)v->valuedouble;
+			}
+		}
+	} else if (!cJSON_IsNull(v)) {
+		const char **out = key_is(key, klen, "lineage") ? &st->lineage
+								: &st->terraform_version;
+		if (!cJSON_IsString(v)) {
+			rv = td_error_set(err, TD_EINVAL, "%s: %.*s: expected a string", rc->name,
+			    (int)klen, key);
+		} else if ((*out = arena_strdup(st, v->valuestring)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+		}
+	}
+	cJSON_Delete(v);
+	return rv;
 }
 
-/* ---- public ---------------------------------------------------------------- */
-
-int
-tfs_parse_buffer(tfs_state **out, const char *buf, size_t len, const char *name, td_error *err)
+static int
+parse_text(tfs_state **out, const char *buf, size_t len, const char *name, bool release,
+    td_error *err)
 {
+	scan s = { .buf = buf, .len = len, .name = name, .release = release, .err = err };
+	res_ctx rc = { .name = name };
 	tfs_state *st = NULL;
-	const char *end = NULL;
-	cJSON *resources, *res;
-	size_t ri = 0;
-	int rv = 0, line, col;
+	bool first = true, have_version = false;
+	const char *key = NULL;
+	size_t klen = 0;
+	int r, rv = 0;
 
 	*out = NULL;
 	if (len == 0) {
-		rv = td_error_set(err, TD_EINVAL, "%s: the file is empty", name);
-		goto out;
+		return td_error_set(err, TD_EINVAL, "%s: the file is empty", name);
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", name);
-		goto out;
+		return td_error_set(err, TD_ENOMEM, "%s: out of memory", name);
 	}
 	st->lineage = "";
 	st->terraform_version = "";
-	st->root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-	if (st->root == NULL) {
-		line_col(buf, end != NULL ? (size_t)(end - buf) : 0, len, &line, &col);
-		rv = td_error_set(err, TD_EINVAL, "%s:%d:%d: invalid JSON", name, line, col);
+	skip_ws(&s);
+	if (s.pos >= len) {
+		rv = td_error_set(err, TD_EINVAL, "%s: the file is empty", name);
 		goto out;
 	}
-	while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
-		end++;
-	}
-	if (end < buf + len) {
-		line_col(buf, (size_t)(end - buf), len, &line, &col);
-		rv = td_error_set(err, TD_EINVAL,
-		    "%s:%d:%d: unexpected text after the JSON document", name, line, col);
+	if (buf[s.pos] != '{') {
+		if ((rv = skip_value(&s, 0)) == 0) {
+			rv = td_error_set(err, TD_EINVAL,
+			    "%s: expected a JSON object at the top level", name);
+		}
 		goto out;
 	}
-	if ((rv = check_header(st, name, err)) != 0) {
-		goto out;
-	}
-	/* never used by tfdrift; outputs may hold secrets, so drop them at once */
-	cJSON_DeleteItemFromObjectCaseSensitive(st->root, "outputs");
-	cJSON_DeleteItemFromObjectCaseSensitive(st->root, "check_results");
-	resources = cJSON_GetObjectItemCaseSensitive(st->root, "resources");
-	if (resources != NULL && !cJSON_IsNull(resources)) {
-		if (!cJSON_IsArray(resources)) {
-			rv = td_error_set(err, TD_EINVAL, "%s: resources: expected an array", name);
+	while ((r = next_item(&s, true, &first, &key, &klen)) == 1) {
+		/* Terraform writes version first, so an old format is refused
+		 * before its different layout is walked */
+		if (key_is(key, klen, "version")) {
+			have_version = true;
+		}
+		if ((rv = top_member(st, &s, key, klen, &rc, err)) != 0) {
 			goto out;
 		}
-		cJSON_ArrayForEach(res, resources)
-		{
-			if ((rv = parse_resource(st, res, ri++, name, err)) != 0) {
-				goto out;
-			}
-		}
+	}
+	if (r < 0) {
+		rv = r;
+		goto out;
+	}
+	skip_ws(&s);
+	if (s.pos < len) {
+		rv = syntax_error(&s, "unexpected text after the JSON document");
+		goto out;
+	}
+	if (!have_version) {
+		rv = td_error_set(err, TD_EINVAL,
+		    "%s: version: missing (is this a Terraform state file?)", name);
+		goto out;
 	}
 	*out = st;
 	st = NULL;
 out:
+	free(rc.print);
 	tfs_free(st);
 	return rv;
 }
 
-/* Reads the whole file into a malloc'd buffer (*out, *len; owned by the
- * caller).  Reads until EOF rather than trusting st_size, so a file that
- * grows while being read is read whole or found broken by the parser. */
+int
+tfs_parse_buffer(tfs_state **out, const char *buf, size_t len, const char *name, td_error *err)
+{
+	return parse_text(out, buf, len, name, false, err);
+}
+
+/* Reads the whole file into an anonymous mapping (*out, *len, *cap; unmap
+ * with munmap(*out, *cap)), so the parser can give the walked part back.
+ * Reads until EOF rather than trusting st_size, so a file that grows while
+ * being read is read whole or found broken by the parser. */
 static int
-read_file(const char *path, size_t max_size, char **out, size_t *len, td_error *err)
+read_file(const char *path, size_t max_size, char **out, size_t *len, size_t *mapcap, td_error *err)
 {
 	struct stat sb;
-	char *buf = NULL, *nb;
-	size_t cap, n = 0;
+	char *buf = MAP_FAILED, *nb;
+	size_t cap, n = 0, page = (size_t)sysconf(_SC_PAGESIZE);
 	ssize_t r;
 	int fd, rv = 0;
 
 	*out = NULL;
 	*len = 0;
+	*mapcap = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		return td_error_set(err, TD_EIO, "%s: cannot open: %s", path, strerror(errno));
 	}
@@ -540,24 +1114,26 @@ read_file(const char *path, size_t max_size, char **out, size_t *len, td_error *
 		rv = td_error_set(err, TD_EIO, "%s: not a regular file", path);
 		goto out;
 	}
+	if (max_size != 0 && (size_t)sb.st_size > max_size) {
+		rv = td_error_set(err, TD_ETOOBIG,
+		    "%s: larger than state_loader.max_state_size (%zu bytes)", path, max_size);
+		goto out;
+	}
 	/* st_size is a hint only (0 for some special files) */
-	cap = (size_t)sb.st_size + 1;
-	if (cap < 4096) {
-		cap = 4096;
+	cap = ((size_t)sb.st_size + page) & ~(page - 1);
+	if (cap < 4 * page) {
+		cap = 4 * page;
 	}
-	if (max_size != 0 && cap > max_size + 1) {
-		cap = max_size + 1;
-	}
-	if (cap < 2) {
-		cap = 2;
-	}
-	if ((buf = malloc(cap)) == NULL) {
+	/* cppcheck-suppress invalidFunctionArg ; fd -1 is what MAP_ANONYMOUS wants */
+	buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
 		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
 		if (n + 1 >= cap) {
-			if ((nb = realloc(buf, cap * 2)) == NULL) {
+			nb = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+			if (nb == MAP_FAILED) {
 				rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", path);
 				goto out;
 			}
@@ -587,9 +1163,12 @@ read_file(const char *path, size_t max_size, char **out, size_t *len, td_error *
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
-	buf = NULL;
+	*mapcap = cap;
+	buf = MAP_FAILED;
 out:
-	free(buf);
+	if (buf != MAP_FAILED) {
+		munmap(buf, cap);
+	}
 	close(fd);
 	return rv;
 }
@@ -598,36 +1177,32 @@ int
 tfs_parse_file(tfs_state **out, const char *path, size_t max_size, td_error *err)
 {
 	char *buf = NULL;
-	size_t len;
+	size_t len, cap;
 	int rv;
 
 	*out = NULL;
-	if ((rv = read_file(path, max_size, &buf, &len, err)) != 0) {
+	if ((rv = read_file(path, max_size, &buf, &len, &cap, err)) != 0) {
 		return rv;
 	}
-	rv = tfs_parse_buffer(out, buf, len, path, err);
-	/* the text may hold secrets and doubles the memory; gone before returning */
-	if (buf != NULL) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
+	rv = parse_text(out, buf, len, path, true, err);
+	/* the text may hold secrets: an anonymous mapping is zeroed when unmapped */
+	munmap(buf, cap);
 	return rv;
 }
 
 void
 tfs_free(tfs_state *st)
 {
-	size_t i;
+	arena_block *b, *next;
 
 	if (st == NULL) {
 		return;
 	}
-	for (i = 0; i < st->n; i++) {
-		free(st->addresses[i]);
+	for (b = st->arena; b != NULL; b = next) {
+		next = b->next;
+		free(b);
 	}
-	free(st->addresses);
 	free(st->inst);
-	cJSON_Delete(st->root);
 	free(st);
 }
 
@@ -677,4 +1252,16 @@ size_t
 tfs_indexed_count(const tfs_state *st)
 {
 	return st->indexed;
+}
+
+cJSON *
+tfs_instance_attributes(const tfs_instance *in)
+{
+	return cJSON_ParseWithLength(in->attributes_json, in->attributes_len);
+}
+
+size_t
+tfs_memory_size(const tfs_state *st)
+{
+	return st->arena_bytes + st->cap * sizeof(*st->inst) + sizeof(*st);
 }

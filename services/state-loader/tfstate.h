@@ -1,14 +1,18 @@
 /* tfstate.h — a Terraform state file (format version 4), parsed and redacted.
  *
- * tfs_parse_* read the JSON once into a cJSON tree (the raw text is freed as
- * soon as the tree exists), check the fields tfdrift relies on, drop what it
- * never uses (outputs, check_results, each instance's `private`), and redact
- * every secret in the instances' attributes (redact.h) before returning: a
- * parsed state never holds a secret in clear text.
+ * tfs_parse_* walk the JSON text with a small streaming scanner: only one
+ * resource instance at a time is materialised as a cJSON object, checked,
+ * redacted (redact.h), reduced to what tfdrift keeps (the redacted attributes
+ * as compact JSON, its identifiers (index.h), its dependencies) and freed.
+ * What a parsed state keeps lives in an arena, smaller than the file, so a
+ * state of hundreds of MB never has more than one parsed copy in memory;
+ * tfs_parse_file also returns the pages of text already walked to the
+ * system as it goes.  Outputs, check_results and each instance's `private`
+ * are never kept.  A parsed state never holds a secret in clear text.
  *
- * Errors name the file and the JSON field:
+ * Errors name the file and the JSON field, or the line, column and byte:
  *   "state.tfstate: resources[3].instances[0].attributes: expected an object"
- *   "state.tfstate:12:5: invalid JSON"
+ *   "state.tfstate:12:5: invalid JSON (byte 301, in resources[0].instances[0])"
  *
  * A parsed state is immutable and may be read from any thread. */
 #ifndef TFDRIFT_STATE_LOADER_TFSTATE_H
@@ -27,18 +31,22 @@ typedef struct tfs_state tfs_state;
 /* One resource instance object (the current one or a deposed one).  Every
  * pointer is borrowed from the state and valid until tfs_free. */
 typedef struct tfs_instance {
-	const char *address;     /* module.a["x"].aws_instance.web[0], data.aws_ami.u */
-	const char *module;      /* "" for the root module */
-	const char *type;        /* aws_instance */
-	const char *name;        /* web */
-	const char *provider;    /* provider["registry.terraform.io/hashicorp/aws"]; "" if absent */
-	bool managed;            /* mode "managed"; false for "data" */
-	bool tainted;            /* status "tainted" */
-	const char *deposed;     /* deposed key, NULL for the current object */
-	const cJSON *attributes; /* an object; secrets already REDACT_TEXT */
-	const cJSON *dependencies; /* array of address strings, or NULL */
-	size_t resource_index;     /* position in resources[] */
-	size_t instance_index;     /* position in that resource's instances[] */
+	const char *address;  /* module.a["x"].aws_instance.web[0], data.aws_ami.u */
+	const char *module;   /* "" for the root module */
+	const char *type;     /* aws_instance */
+	const char *name;     /* web */
+	const char *provider; /* provider["registry.terraform.io/hashicorp/aws"]; "" if absent */
+	bool managed;         /* mode "managed"; false for "data" */
+	bool tainted;         /* status "tainted" */
+	const char *deposed;  /* deposed key, NULL for the current object */
+	const char *attributes_json; /* a JSON object, compact; secrets already REDACT_TEXT */
+	size_t attributes_len;
+	const char *const *dependencies; /* resource addresses, n_dependencies of them */
+	size_t n_dependencies;
+	const char *const *identifiers; /* idx_identifiers of the redacted attributes */
+	size_t n_identifiers;
+	size_t resource_index; /* position in resources[] */
+	size_t instance_index; /* position in that resource's instances[] */
 } tfs_instance;
 
 /* Parses the file at path; `path` is also the name used in messages.  Files
@@ -71,5 +79,12 @@ size_t tfs_indexed_count(const tfs_state *st);
 
 /* Values replaced by REDACT_TEXT while parsing (both redaction rules). */
 size_t tfs_redaction_count(const tfs_state *st);
+
+/* The instance's attributes parsed back into a tree (for tests and tools);
+ * owned by the caller (cJSON_Delete); NULL when out of memory. */
+cJSON *tfs_instance_attributes(const tfs_instance *in);
+
+/* Bytes the state keeps in memory (its arena and instance table). */
+size_t tfs_memory_size(const tfs_state *st);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -46,6 +47,31 @@ find(const tfs_state *st, const char *address, bool deposed)
 	return NULL;
 }
 
+/* An instance's attributes as a tree, kept until the group ends. */
+static cJSON *trees[256];
+static size_t ntrees;
+
+static const cJSON *
+A(const tfs_instance *in)
+{
+	cJSON *t = tfs_instance_attributes(in);
+
+	assert_non_null(t);
+	assert_true(ntrees < sizeof(trees) / sizeof(trees[0]));
+	trees[ntrees++] = t;
+	return t;
+}
+
+static int
+free_trees(void **state)
+{
+	(void)state;
+	while (ntrees > 0) {
+		cJSON_Delete(trees[--ntrees]);
+	}
+	return 0;
+}
+
 /* Every instance's attributes as JSON, concatenated; malloc'd. */
 static char *
 all_attributes_json(const tfs_state *st)
@@ -55,8 +81,10 @@ all_attributes_json(const tfs_state *st)
 	const tfs_instance *in;
 
 	for (i = 0; (in = tfs_instance_at(st, i)) != NULL; i++) {
-		one = cJSON_PrintUnformatted(in->attributes);
+		one = cJSON_PrintUnformatted(A(in));
 		assert_non_null(one);
+		/* what is kept is exactly that JSON */
+		assert_string_equal(one, in->attributes_json);
 		grown = realloc(all, len + strlen(one) + 2);
 		assert_non_null(grown);
 		all = grown;
@@ -163,22 +191,19 @@ test_modes_status_deposed(void **state)
 	in = find(st, "aws_instance.web[1]", true);
 	assert_string_equal(in->deposed, "00000001");
 	assert_false(tfs_instance_indexed(in));
-	assert_string_equal(cJSON_GetObjectItem(in->attributes, "id")->valuestring,
-	    "i-0ccccccccccccccc9");
+	assert_string_equal(cJSON_GetObjectItem(A(in), "id")->valuestring, "i-0ccccccccccccccc9");
 
 	in = find(st, "aws_instance.web[1]", false);
 	assert_null(in->deposed);
 	assert_false(in->tainted);
-	assert_string_equal(cJSON_GetObjectItem(in->attributes, "id")->valuestring,
-	    "i-0bbbbbbbbbbbbbbb1");
+	assert_string_equal(cJSON_GetObjectItem(A(in), "id")->valuestring, "i-0bbbbbbbbbbbbbbb1");
 	assert_int_equal(in->resource_index, 7);
 	assert_int_equal(in->instance_index, 1);
 
 	in = find(st, "aws_db_instance.main", false);
 	assert_non_null(in->dependencies);
-	assert_int_equal(cJSON_GetArraySize(in->dependencies), 2);
-	assert_string_equal(cJSON_GetArrayItem(in->dependencies, 1)->valuestring,
-	    "module.network.aws_subnet.private");
+	assert_int_equal(in->n_dependencies, 2);
+	assert_string_equal(in->dependencies[1], "module.network.aws_subnet.private");
 	tfs_free(st);
 }
 
@@ -222,12 +247,12 @@ test_legacy_and_missing_attributes(void **state)
 	assert_int_equal(tfs_instance_count(st), 2);
 	assert_int_equal(tfs_serial(st), 0);
 	assert_string_equal(tfs_lineage(st), "");
-	assert_int_equal(idx_identifiers("aws_vpc", tfs_instance_at(st, 0)->attributes, ids,
-			     IDX_MAX, NULL, 0),
+	assert_int_equal(idx_identifiers("aws_vpc", A(tfs_instance_at(st, 0)), ids, IDX_MAX, NULL,
+			     0),
 	    1);
 	assert_string_equal(ids[0], "vpc-1");
-	assert_true(cJSON_IsObject(tfs_instance_at(st, 1)->attributes));
-	assert_int_equal(cJSON_GetArraySize(tfs_instance_at(st, 1)->attributes), 0);
+	assert_true(cJSON_IsObject(A(tfs_instance_at(st, 1))));
+	assert_int_equal(cJSON_GetArraySize(A(tfs_instance_at(st, 1))), 0);
 	tfs_free(st);
 }
 
@@ -237,11 +262,8 @@ static void
 expect_ids(const tfs_state *st, const char *address, const char *const *want, size_t nwant)
 {
 	const tfs_instance *in = find(st, address, false);
-	const char *ids[IDX_MAX] = { NULL };
-	char scratch[IDX_SCRATCH];
-	size_t n = idx_identifiers(in->type, in->attributes, ids, IDX_MAX, scratch,
-		   sizeof(scratch)),
-	       i;
+	const char *const *ids = in->identifiers; /* computed while parsing */
+	size_t n = in->n_identifiers, i;
 
 	if (n != nwant) {
 		fail_msg("%s: %zu identifiers, want %zu", address, n, nwant);
@@ -430,20 +452,18 @@ test_redacted_places(void **state)
 
 	(void)state;
 	in = find(st, "aws_db_instance.main", false);
-	assert_string_equal(cJSON_GetObjectItem(in->attributes, "password")->valuestring,
-	    REDACT_TEXT);
-	assert_true(cJSON_IsArray(cJSON_GetObjectItem(in->attributes, "master_user_secret")));
+	assert_string_equal(cJSON_GetObjectItem(A(in), "password")->valuestring, REDACT_TEXT);
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(A(in), "master_user_secret")));
 	in = find(st, "aws_lambda_function.api", false);
-	vars = cJSON_GetObjectItem(
-	    cJSON_GetArrayItem(cJSON_GetObjectItem(in->attributes, "environment"), 0), "variables");
+	vars = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(A(in), "environment"), 0),
+	    "variables");
 	/* by sensitive_attributes (an index path) and by name */
 	assert_string_equal(cJSON_GetObjectItem(vars, "STRIPE_KEY")->valuestring, REDACT_TEXT);
 	assert_string_equal(cJSON_GetObjectItem(vars, "DB_PASSWORD")->valuestring, REDACT_TEXT);
 	assert_string_equal(cJSON_GetObjectItem(vars, "LOG_LEVEL")->valuestring, "info");
 	in = find(st, "aws_iam_access_key.deploy", false);
-	assert_string_equal(cJSON_GetObjectItem(in->attributes, "secret")->valuestring,
-	    REDACT_TEXT);
-	assert_true(cJSON_IsNull(cJSON_GetObjectItem(in->attributes, "encrypted_secret")));
+	assert_string_equal(cJSON_GetObjectItem(A(in), "secret")->valuestring, REDACT_TEXT);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(A(in), "encrypted_secret")));
 	tfs_free(st);
 }
 
@@ -541,6 +561,102 @@ test_broken_json(void **state)
 }
 
 static void
+test_streaming_errors(void **state)
+{
+	static const char good[] =
+	    "{\"version\":4,\"serial\":1,\"lineage\":\"x\",\"outputs\":{\"p\":{\"value\":\"s3cr3t\"}},"
+	    "\"resources\":[{\"mode\":\"managed\",\"type\":\"aws_vpc\",\"name\":\"v\","
+	    "\"instances\":[{\"attributes\":{\"id\":\"vpc-1\",\"tags\":{\"a\":\"b\"}}},"
+	    "{\"index_key\":1,\"attributes\":{\"id\":\"vpc-2\"}}]}]}";
+	tfs_state *st = NULL;
+	td_error err = { 0 };
+	size_t n;
+
+	(void)state;
+	/* every truncation of a good file is an error naming a place, never a crash */
+	for (n = 1; n < sizeof(good) - 1; n++) {
+		assert_int_not_equal(tfs_parse_buffer(&st, good, n, "t.tfstate", &err), 0);
+		assert_null(st);
+		assert_non_null(strstr(err.msg, "t.tfstate"));
+	}
+	assert_int_equal(tfs_parse_buffer(&st, good, sizeof(good) - 1, "t.tfstate", &err), 0);
+	assert_int_equal(tfs_instance_count(st), 2);
+	assert_string_equal(tfs_instance_at(st, 1)->attributes_json, "{\"id\":\"vpc-2\"}");
+	assert_true(tfs_memory_size(st) > 0);
+	tfs_free(st);
+
+	/* a syntax error inside an instance names the byte and the JSON path */
+	expect_error("{\"version\":4,\"resources\":[{\"mode\":\"managed\",\"type\":\"t\","
+		     "\"name\":\"n\",\"instances\":[{\"attributes\":{\"id\":\"a\" \"x\":1}}]}]}",
+	    "s", TD_EINVAL,
+	    "s:1:104: invalid JSON: expected ',' or '}' (byte 103, in resources[0].instances[0])");
+	expect_error("{\"version\":4,\"resources\":[{\"mode\":\"managed\",\"type\":\"t\","
+		     "\"name\":\"n\",\"instances\":[{\"attributes\":{\"id\":\"a\\u00zz\"}}]}]}",
+	    "s", TD_EINVAL,
+	    "s:1:106: invalid JSON: bad \\u escape (byte 105, in resources[0].instances[0])");
+	expect_error("{\"version\":4,\"resources\":[", "s", TD_EINVAL,
+	    "s:1:27: invalid JSON: the text ends early (truncated file?) (byte 26, in resources)");
+	/* version 3 is refused before its layout is looked at */
+	expect_error("{\"version\":3,\"modules\":[{\"path\":[\"root\"]}]}", "s", TD_EUNSUPPORTED,
+	    "s: state format version 3 is not supported; run `terraform state pull` with a "
+	    "current Terraform and point tfdrift at that file");
+}
+
+static void
+test_big_state_released(void **state)
+{
+	/* enough instances that tfs_parse_file gives walked text back several
+	 * times; everything parsed must still be right */
+	char path[] = "/tmp/test_tfstate_bigXXXXXX";
+	int fd = mkstemp(path), i;
+	FILE *f;
+	tfs_state *st = NULL;
+	td_error err = { 0 };
+	const tfs_instance *in;
+	char pad[1001];
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	fprintf(f, "{\n  \"version\": 4,\n  \"serial\": 9,\n  \"resources\": [\n");
+	for (i = 0; i < 12000; i++) {
+		fprintf(f,
+		    "    {\"mode\": \"managed\", \"type\": \"aws_instance\", \"name\": \"w%d\",\n"
+		    "     \"instances\": [{\"attributes\": {\"id\": \"i-%d\", \"password\": \"pw%d\","
+		    " \"user_data\": \"%s\"}}]}%s\n",
+		    i, i, i, pad, i + 1 < 12000 ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	fclose(f);
+	assert_int_equal(tfs_parse_file(&st, path, 0, &err), 0);
+	assert_int_equal(tfs_instance_count(st), 12000);
+	in = tfs_instance_at(st, 11999);
+	assert_string_equal(in->address, "aws_instance.w11999");
+	assert_string_equal(in->identifiers[0], "i-11999");
+	assert_null(strstr(in->attributes_json, "pw11999"));
+	assert_int_equal(tfs_redaction_count(st), 12000);
+	tfs_free(st);
+
+	/* an error near the end still reports the right line after release */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "x\n");
+	fclose(f);
+	assert_int_equal(tfs_parse_file(&st, path, 0, &err), TD_EINVAL);
+	{
+		char want[64];
+		snprintf(want, sizeof(want), ":%d:1: unexpected text", 2 * 12000 + 4 + 2 + 1);
+		if (strstr(err.msg, want) == NULL) {
+			fail_msg("%s: want %s", err.msg, want);
+		}
+	}
+	unlink(path);
+}
+
+static void
 test_file_errors(void **state)
 {
 	tfs_state *st = NULL;
@@ -610,8 +726,9 @@ test_field_errors(void **state)
 	expect_error("{\"version\":\"4\"}", "s", TD_EINVAL, "s: version: expected an integer");
 	expect_error("[1]", "s", TD_EINVAL, "s: expected a JSON object at the top level");
 	expect_error("{\"version\":4}\n  x", "s", TD_EINVAL,
-	    "s:2:3: unexpected text after the JSON document");
-	expect_error("{\"version\":4,\n\"serial\":}", "s", TD_EINVAL, "s:2:10: invalid JSON");
+	    "s:2:3: unexpected text after the JSON document (byte 16)");
+	expect_error("{\"version\":4,\n\"serial\":}", "s", TD_EINVAL,
+	    "s:2:10: invalid JSON (byte 23)");
 	expect_error("", "s", TD_EINVAL, "s: the file is empty");
 }
 
@@ -632,9 +749,11 @@ main(void)
 		cmocka_unit_test(test_redact_rules),
 		cmocka_unit_test(test_version3_refused),
 		cmocka_unit_test(test_broken_json),
+		cmocka_unit_test(test_streaming_errors),
+		cmocka_unit_test(test_big_state_released),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_field_errors),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, free_trees);
 }
