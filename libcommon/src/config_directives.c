@@ -99,6 +99,10 @@ const td_config_directive td_config_directives[] = {
 	    "Longest pause between gRPC reconnects." },
 	{ "ingest", "grpc_keepalive", TD_CFG_DURATION, "30s", 1000, 3600000, NULL, 0,
 	    "Interval of HTTP/2 keepalive pings on the gRPC connection, so an idle stream survives." },
+	{ "ingest", "watch_dir", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "Directory tree of CloudTrail log files (*.json, *.json.gz, as CloudTrail writes them to S3) read as files appear; files read are remembered in shared.data_dir/ingest/watch.done. Empty: none." },
+	{ "ingest", "watch_interval", TD_CFG_DURATION, "5s", 50, 3600000, NULL, 0,
+	    "How often watch_dir is scanned. A file is read once its size and time stayed the same for one interval." },
 
 	/* ---- state-loader ---- */
 	{ "state_loader", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "replay.h"
 #include "submit.h"
+#include "watch.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
@@ -71,6 +72,7 @@ run_daemon(td_app *app)
 	submit_server *submit = NULL;
 	falco_http *http = NULL;
 	falco_grpc *grpc = NULL;
+	watch *wd = NULL;
 	fwd_opts fo = {
 		.work_url = td_config_str(cfg, "ingest", "work_listen"),
 		.resend_ms = (int)td_config_int(cfg, "bus", "resend_interval"),
@@ -125,6 +127,20 @@ run_daemon(td_app *app)
 			goto fail;
 		TD_INFO("falco grpc client started", TD_KV_STR("target", go.target));
 	}
+	if (td_config_str(cfg, "ingest", "watch_dir")[0] != '\0') {
+		char state[4200];
+		watch_opts wo = {
+			.dir = td_config_str(cfg, "ingest", "watch_dir"),
+			.state_file = state,
+			.interval_ms = (int)td_config_int(cfg, "ingest", "watch_interval"),
+			.batch_max = (size_t)td_config_int(cfg, "ingest", "batch_max"),
+		};
+		snprintf(state, sizeof(state), "%s/ingest/watch.done",
+		    td_config_str(cfg, "shared", "data_dir"));
+		if (watch_start(&wd, &wo, h, &err) != 0)
+			goto fail;
+		TD_INFO("watching a directory for CloudTrail files", TD_KV_STR("dir", wo.dir));
+	}
 	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
 	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
@@ -142,6 +158,7 @@ out:
 		hand_request_stop(h);
 	else if (f != NULL)
 		fwd_request_stop(f);
+	watch_stop(wd);
 	falco_grpc_stop(grpc);
 	falco_http_stop(http);
 	submit_stop(submit);

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# CloudTrail files: `replay` of a nested tree of gzipped and plain files with
+# a truncated .gz among them (a clear error naming it, exit 2, every other
+# file's events in PostgreSQL); and ingest.watch_dir, which reads files as they
+# appear in a nested tree, skips a truncated .gz with a log line, and does not
+# read a file twice across a restart.
+# shellcheck source=../lib/services.sh
+source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/ingest.sh
+source "$(dirname "$0")/../lib/ingest.sh"
+
+WATCH="$TD_TMP/watch"
+mkdir -p "$WATCH"
+cfg_set ingest watch_dir "\"$WATCH\""
+cfg_set ingest watch_interval 200ms
+
+start_postgres
+start_redis
+write_config
+start_all
+for s in "${TD_SERVICES[@]}"; do
+	wait_admin "$s" 30 || bail "$s did not come up"
+done
+for s in persistence ingest correlator; do
+	wait_ready "$s" 30 || diag "$s is not ready after 30 s"
+done
+
+# in_postgres FILE... — waits until every eventID of the files is in PostgreSQL; prints how many are.
+in_postgres() {
+	local ids n have=0 f
+	for f in "$@"; do event_ids "$f"; done >"$TD_TMP/want.ids"
+	n="$(wc -l <"$TD_TMP/want.ids")"
+	ids="$(sed "s/.*/'&'/" "$TD_TMP/want.ids" | paste -sd,)"
+	for _ in $(seq 1 150); do
+		have="$(sql "SELECT count(DISTINCT event_id) FROM alerts WHERE event_id IN ($ids)")"
+		[ "$have" = "$n" ] && break
+		sleep 0.2
+	done
+	echo "$have"
+}
+
+# ---- replay: nested tree, gzip and plain, one truncated .gz ----
+TREE="$TD_TMP/trail/AWSLogs/111122223333/CloudTrail"
+mkdir -p "$TREE/us-east-1/2026/07/23" "$TREE/eu-west-1/2026/07/24/deeper"
+gen_cloudtrail "$TREE/us-east-1/2026/07/23/a.json.gz" 30 201 --gzip || bail "gen failed"
+gen_cloudtrail "$TREE/eu-west-1/2026/07/24/b.json" 20 202 || bail "gen failed"
+gen_cloudtrail "$TREE/eu-west-1/2026/07/24/deeper/c.json.gz" 25 203 --gzip || bail "gen failed"
+gen_cloudtrail "$TD_TMP/whole.json.gz" 40 204 --gzip || bail "gen failed"
+size="$(stat -c %s "$TD_TMP/whole.json.gz")"
+head -c $((size / 2)) "$TD_TMP/whole.json.gz" >"$TREE/us-east-1/2026/07/23/truncated.json.gz"
+echo "not a log" >"$TREE/us-east-1/README.txt"
+
+timeout 120 "$TD_BIN/tfdrift-ingest" --config "$TD_CONFIG" replay "$TD_TMP/trail" \
+	>"$TD_TMP/replay.out" 2>"$TD_TMP/replay.err"
+rc=$?
+check_eq "replay of the tree with a truncated .gz exits 2 (a file could not be read)" 2 "$rc"
+check "... and its error names the truncated file" grep -q 'truncated.json.gz' "$TD_TMP/replay.err"
+check_eq "... and the events of the other three files (nested, gzip and plain) are in PostgreSQL" 75 \
+	"$(in_postgres "$TREE/us-east-1/2026/07/23/a.json.gz" "$TREE/eu-west-1/2026/07/24/b.json" \
+		"$TREE/eu-west-1/2026/07/24/deeper/c.json.gz")" ingest correlator persistence
+"$TD_BIN/tfdrift-ingest" --config "$TD_CONFIG" replay --print "$TREE/us-east-1/2026/07/23/truncated.json.gz" \
+	>"$TD_TMP/print.out" 2>/dev/null
+check "replay --print of the truncated file prints it as rejected with the reason" \
+	jq -e 'select(.rejected == true) | .reason | test("truncated|unexpected end|error"; "i")' "$TD_TMP/print.out"
+
+# ---- the watch directory ----
+mkdir -p "$WATCH/AWSLogs/111122223333/CloudTrail/us-east-1/2026/07/25"
+gen_cloudtrail "$TD_TMP/w1.json.gz" 30 301 --gzip && cp "$TD_TMP/w1.json.gz" "$WATCH/AWSLogs/111122223333/CloudTrail/us-east-1/2026/07/25/"
+gen_cloudtrail "$TD_TMP/w2.json" 20 302 && cp "$TD_TMP/w2.json" "$WATCH/"
+cp "$TREE/us-east-1/2026/07/23/truncated.json.gz" "$WATCH/AWSLogs/111122223333/CloudTrail/us-east-1/2026/07/25/"
+check_eq "files dropped into the watched tree reach PostgreSQL" 50 \
+	"$(in_postgres "$TD_TMP/w1.json.gz" "$TD_TMP/w2.json")" ingest
+for _ in $(seq 1 50); do
+	[ "$(metric ingest 'tfdrift_ingest_watch_files_total{result="error"}')" = 1 ] && break
+	sleep 0.1
+done
+check_eq "the truncated .gz in the watched tree is counted as an error" 1 \
+	"$(metric ingest 'tfdrift_ingest_watch_files_total{result="error"}')"
+check "... with a log line naming it" grep -q '"msg":"watch: file not read; the other files go on","file":"[^"]*truncated.json.gz"' "${TD_LOG[ingest]}"
+check_eq "the two good files are counted as read" 2 "$(metric ingest 'tfdrift_ingest_watch_files_total{result="read"}')"
+
+stop_service ingest 10 || diag "ingest took ${TD_STOP_MS} ms to stop"
+start_service ingest
+wait_admin ingest 20 || bail "ingest did not restart"
+gen_cloudtrail "$TD_TMP/w3.json.gz" 15 303 --gzip && cp "$TD_TMP/w3.json.gz" "$WATCH/"
+check_eq "after a restart a new file is read" 15 "$(in_postgres "$TD_TMP/w3.json.gz")" ingest
+check_eq "... and only it: files read before the restart are not read again" 1 \
+	"$(metric ingest 'tfdrift_ingest_watch_files_total{result="read"}')"
+
+finish
