@@ -14,6 +14,8 @@
 #                                      resending on errors or 503, for at most
 #                                      SECS seconds); appends the eventID of
 #                                      every alert answered 202 to ACCEPTED.
+#   expected_ids CT_FILE...            eventIDs the correlator raises alerts for
+#   db_missing WANT_IDS [SECS]         how many of them PostgreSQL still lacks
 
 falco_alerts() {
 	python3 - "$1" "$2" <<'EOF'
@@ -97,4 +99,29 @@ with open(alerts) as f, open(accepted, "a", buffering=1) as acc:
             break
 print("accepted=%d errors=%d busy=%d" % (sent, errors, busy))
 EOF
+}
+
+# expected_ids CLOUDTRAIL_FILE... — the eventIDs `tfdrift-correlator explain`
+# (the correlator's own decision code, offline, no state loaded) says raise
+# alerts, sorted: the ones that must end up in PostgreSQL.
+expected_ids() {
+	local f
+	for f in "$@"; do
+		"$TD_BIN/tfdrift-correlator" explain "$f" 2>/dev/null
+	done | jq -r 'select(.decision == "alerts") | .event_id' | sort -u
+}
+
+# db_missing WANT_IDS_FILE [SECS] — waits (up to SECS, 30) until every eventID
+# in the file has an alert row; prints how many are still missing.
+db_missing() {
+	local want="$1" secs="${2:-30}" missing=-1 deadline
+	deadline=$(($(date +%s) + secs))
+	while :; do
+		sql 'SELECT DISTINCT event_id FROM alerts' 2>/dev/null | sort >"$TD_TMP/db.ids"
+		missing="$(comm -23 "$want" "$TD_TMP/db.ids" | wc -l)"
+		[ "$missing" = 0 ] && break
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.3
+	done
+	echo "$missing"
 }
