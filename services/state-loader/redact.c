@@ -1,6 +1,7 @@
 /* redact.c — sensitive_attributes paths and secret-looking names. */
 #include "redact.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,25 +38,57 @@ static const char *const reference_suffixes[] = {
 	"_status",
 };
 
+/* Whether the lower-case text low (n bytes) holds one of the fragments.  A
+ * plain loop: names are short and strcasestr's setup cost dominated the
+ * parse of large states. */
+static bool
+has_fragment(const char *low, size_t n)
+{
+	size_t pos, i, fl;
+	const char *f;
+
+	for (pos = 0; pos < n; pos++) {
+		for (i = 0; i < sizeof(secret_fragments) / sizeof(secret_fragments[0]); i++) {
+			f = secret_fragments[i];
+			if (f[0] != low[pos]) {
+				continue;
+			}
+			fl = strlen(f);
+			if (n - pos >= fl && memcmp(low + pos, f, fl) == 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 bool
 redact_name_is_secret(const char *name)
 {
+	char low[128];
 	size_t i, n, sl;
 	bool hit = false;
 
 	if (name == NULL) {
 		return false;
 	}
-	for (i = 0; i < sizeof(secret_fragments) / sizeof(secret_fragments[0]); i++) {
-		if (strcasestr(name, secret_fragments[i]) != NULL) {
-			hit = true;
-			break;
+	n = strlen(name);
+	if (n < sizeof(low)) {
+		for (i = 0; i < n; i++) {
+			low[i] = (char)tolower((unsigned char)name[i]);
+		}
+		hit = has_fragment(low, n);
+	} else {
+		for (i = 0; i < sizeof(secret_fragments) / sizeof(secret_fragments[0]); i++) {
+			if (strcasestr(name, secret_fragments[i]) != NULL) {
+				hit = true;
+				break;
+			}
 		}
 	}
 	if (!hit) {
 		return false;
 	}
-	n = strlen(name);
 	for (i = 0; i < sizeof(reference_suffixes) / sizeof(reference_suffixes[0]); i++) {
 		sl = strlen(reference_suffixes[i]);
 		if (n > sl && strcasecmp(name + n - sl, reference_suffixes[i]) == 0) {

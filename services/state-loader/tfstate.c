@@ -614,14 +614,52 @@ instance_attributes(cJSON *inst, const res_ctx *rc, const char *field, cJSON **o
 	return 0;
 }
 
-/* Prints attrs compactly into the state's arena. */
+/* Copies JSON text into the arena without the whitespace between tokens. */
 static int
-keep_attributes(tfs_state *st, res_ctx *rc, const cJSON *attrs, size_t hint, tfs_instance *in,
-    td_error *err)
+keep_minified(tfs_state *st, const char *text, size_t len, tfs_instance *in)
 {
-	size_t need = hint + 64, n;
+	char *out = arena_alloc(st, len + 1);
+	size_t i, j = 0;
+	bool in_str = false;
+
+	if (out == NULL) {
+		return TD_ENOMEM;
+	}
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_str) {
+			out[j++] = c;
+			if (c == '\\' && i + 1 < len) {
+				out[j++] = text[++i];
+			} else if (c == '"') {
+				in_str = false;
+			}
+		} else if (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+			out[j++] = c;
+			in_str = c == '"';
+		}
+	}
+	out[j] = '\0';
+	in->attributes_json = out;
+	in->attributes_len = j;
+	return 0;
+}
+
+/* Keeps the attributes as compact JSON: the source text minified when
+ * nothing in it was redacted (text != NULL), else the redacted tree printed. */
+static int
+keep_attributes(tfs_state *st, res_ctx *rc, const cJSON *attrs, const char *text, size_t len,
+    tfs_instance *in, td_error *err)
+{
+	size_t need = len + 64, n;
 	char *np;
 
+	if (text != NULL) {
+		if (keep_minified(st, text, len, in) != 0) {
+			return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+		}
+		return 0;
+	}
 	for (;;) {
 		if (rc->print_cap < need) {
 			if ((np = realloc(rc->print, need)) == NULL) {
@@ -690,8 +728,11 @@ nomem:
 	return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 }
 
+/* attr_text/attr_len: the source text of the `attributes` member (NULL if
+ * unknown). */
 static int
-parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, size_t text_len, td_error *err)
+parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, const char *attr_text,
+    size_t attr_len, td_error *err)
 {
 	char field[96], where[512];
 	const cJSON *v, *dep;
@@ -760,7 +801,14 @@ parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, size_t text_l
 		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 		goto out;
 	}
-	if ((rv = keep_attributes(st, rc, attrs, text_len, &in, err)) != 0 ||
+	/* the source text is only good when it is what `attrs` was parsed from
+	 * and nothing in it was redacted */
+	if (replaced != 0 || owned != NULL ||
+	    attrs != cJSON_GetObjectItemCaseSensitive(inst, "attributes")) {
+		attr_text = NULL;
+		attr_len = 64;
+	}
+	if ((rv = keep_attributes(st, rc, attrs, attr_text, attr_len, &in, err)) != 0 ||
 	    (rv = keep_lists(st, rc, v, attrs, &in, err)) != 0) {
 		goto out;
 	}
@@ -799,17 +847,175 @@ skip_instances(scan *s, size_t ri)
 	return r;
 }
 
-/* A resource object is walked twice: once for its small members (mode,
- * type, ...; the instances array is skipped and its place remembered), then
- * for the instances, one at a time. */
+/* Parses the value at pos with cJSON in one go (cJSON finds its end); on
+ * failure the scanner walks it again to say precisely what is wrong. */
+static int
+parse_member(scan *s, cJSON **out, int depth)
+{
+	const char *end = NULL;
+	size_t start;
+	int rv;
+
+	skip_ws(s);
+	start = s->pos;
+	*out = cJSON_ParseWithLengthOpts(s->buf + start, s->len - start, &end, false);
+	if (*out != NULL) {
+		s->pos = (size_t)(end - s->buf);
+		return 0;
+	}
+	if ((rv = skip_value(s, depth)) != 0) {
+		return rv;
+	}
+	s->pos = start;
+	return td_error_set(s->err, TD_ENOMEM, "%s: out of memory", s->name);
+}
+
+/* One element of an instances array, built member by member so the
+ * attributes' source text is known and `private` is never parsed. */
+static int
+walk_instance(tfs_state *st, scan *s, res_ctx *rc, size_t ii, td_error *err)
+{
+	bool first = true;
+	const char *key, *attr_text = NULL;
+	size_t klen, vstart, attr_len = 0;
+	cJSON *inst = NULL, *v = NULL;
+	char k[64];
+	int r, rv = 0;
+
+	snprintf(s->where, sizeof(s->where), "resources[%zu].instances[%zu]", rc->ri, ii);
+	skip_ws(s);
+	if (s->buf[s->pos] != '{') {
+		/* let parse_instance name the problem */
+		if ((rv = parse_member(s, &inst, 1)) == 0) {
+			rv = parse_instance(st, rc, inst, ii, NULL, 0, err);
+		}
+		goto out;
+	}
+	if ((inst = cJSON_CreateObject()) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+		goto out;
+	}
+	while ((r = next_item(s, true, &first, &key, &klen)) == 1) {
+		if (key_is(key, klen, "private") || klen >= sizeof(k)) {
+			/* provider-internal, may hold secrets; never needed */
+			if ((rv = skip_value(s, 1)) != 0) {
+				goto out;
+			}
+			continue;
+		}
+		vstart = s->pos;
+		if ((rv = parse_member(s, &v, 2)) != 0) {
+			goto out;
+		}
+		if (key_is(key, klen, "attributes")) {
+			attr_text = s->buf + vstart;
+			attr_len = s->pos - vstart;
+		}
+		memcpy(k, key, klen);
+		k[klen] = '\0';
+		cJSON_DeleteItemFromObjectCaseSensitive(inst, k);
+		if (!cJSON_AddItemToObject(inst, k, v)) {
+			cJSON_Delete(v);
+			rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+			goto out;
+		}
+	}
+	if (r < 0) {
+		rv = r;
+		goto out;
+	}
+	rv = parse_instance(st, rc, inst, ii, attr_text, attr_len, err);
+out:
+	/* secrets in clear die with the tree */
+	cJSON_Delete(inst);
+	return rv;
+}
+
+static int
+walk_instances(tfs_state *st, scan *s, res_ctx *rc, const char *field, td_error *err)
+{
+	bool first = true;
+	const char *key;
+	size_t klen, ii = 0;
+	int r, rv;
+
+	skip_ws(s);
+	if (s->buf[s->pos] == 'n') {
+		return skip_value(s, 0); /* null */
+	}
+	if (s->buf[s->pos] != '[') {
+		if ((rv = skip_value(s, 0)) == 0) {
+			rv = td_error_set(err, TD_EINVAL, "%s: %sinstances: expected an array",
+			    rc->name, field);
+		}
+		return rv;
+	}
+	while ((r = next_item(s, false, &first, &key, &klen)) == 1) {
+		if ((rv = walk_instance(st, s, rc, ii++, err)) != 0) {
+			return rv;
+		}
+		release_before(s, s->pos);
+	}
+	snprintf(s->where, sizeof(s->where), "resources[%zu]", rc->ri);
+	return r;
+}
+
+/* Checks the small members and sets rc's names (in the arena). */
+static int
+resource_names(tfs_state *st, const cJSON *small, res_ctx *rc, const char *field, td_error *err)
+{
+	const char *mode, *module, *type, *rname, *provider;
+	int rv;
+
+	if ((rv = opt_string(small, "module", &module, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "mode", &mode, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "type", &type, rc->name, field, err)) != 0 ||
+	    (rv = req_string(small, "name", &rname, rc->name, field, err)) != 0 ||
+	    (rv = opt_string(small, "provider", &provider, rc->name, field, err)) != 0) {
+		return rv;
+	}
+	if (strcmp(mode, "managed") == 0) {
+		rc->managed = true;
+	} else if (strcmp(mode, "data") == 0) {
+		rc->managed = false;
+	} else {
+		return td_error_set(err, TD_EINVAL,
+		    "%s: %smode: expected \"managed\" or \"data\", got \"%s\"", rc->name, field,
+		    mode);
+	}
+	if ((rc->module = arena_strdup(st, module)) == NULL ||
+	    (rc->type = arena_strdup(st, type)) == NULL ||
+	    (rc->rname = arena_strdup(st, rname)) == NULL ||
+	    (rc->provider = arena_strdup(st, provider)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+	}
+	return 0;
+}
+
+/* Drops the instances added since n (a resource walked again). */
+static void
+drop_instances(tfs_state *st, size_t n)
+{
+	while (st->n > n) {
+		st->n--;
+		if (tfs_instance_indexed(&st->inst[st->n])) {
+			st->indexed--;
+		}
+	}
+}
+
+/* Terraform writes module, mode, type, name and provider before instances,
+ * so the instances are walked as they come.  When a naming member comes
+ * after them (hand-made JSON), they are walked again from their remembered
+ * place once the names are known. */
 static int
 parse_resource(tfs_state *st, scan *s, res_ctx *rc, td_error *err)
 {
-	char field[64];
-	bool first = true;
-	const char *key, *mode, *module, *type, *rname, *provider;
-	size_t klen, ii = 0, inst_pos = 0, start;
-	cJSON *small = NULL, *v = NULL, *inst = NULL;
+	char field[64], k[16];
+	bool first = true, walked = false, late = false;
+	const char *key;
+	size_t klen, inst_pos = 0, n_before = st->n, red_before = st->redactions, end;
+	cJSON *small = NULL, *v = NULL;
 	int r, rv = 0;
 
 	snprintf(field, sizeof(field), "resources[%zu].", rc->ri);
@@ -828,7 +1034,15 @@ parse_resource(tfs_state *st, scan *s, res_ctx *rc, td_error *err)
 	while ((r = next_item(s, true, &first, &key, &klen)) == 1) {
 		if (key_is(key, klen, "instances")) {
 			inst_pos = s->pos;
-			if ((rv = skip_instances(s, rc->ri)) != 0) {
+			if (cJSON_GetObjectItemCaseSensitive(small, "mode") != NULL &&
+			    cJSON_GetObjectItemCaseSensitive(small, "type") != NULL &&
+			    cJSON_GetObjectItemCaseSensitive(small, "name") != NULL) {
+				if ((rv = resource_names(st, small, rc, field, err)) != 0 ||
+				    (rv = walk_instances(st, s, rc, field, err)) != 0) {
+					goto out;
+				}
+				walked = true;
+			} else if ((rv = skip_instances(s, rc->ri)) != 0) {
 				goto out;
 			}
 			continue;
@@ -841,18 +1055,16 @@ parse_resource(tfs_state *st, scan *s, res_ctx *rc, td_error *err)
 			}
 			continue;
 		}
-		if ((rv = parse_value(s, &v)) != 0) {
+		late = late || walked;
+		if ((rv = parse_member(s, &v, 1)) != 0) {
 			goto out;
 		}
-		{
-			char k[16];
-			snprintf(k, sizeof(k), "%.*s", (int)klen, key);
-			cJSON_DeleteItemFromObjectCaseSensitive(small, k);
-			if (!cJSON_AddItemToObject(small, k, v)) {
-				cJSON_Delete(v);
-				rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
-				goto out;
-			}
+		snprintf(k, sizeof(k), "%.*s", (int)klen, key);
+		cJSON_DeleteItemFromObjectCaseSensitive(small, k);
+		if (!cJSON_AddItemToObject(small, k, v)) {
+			cJSON_Delete(v);
+			rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+			goto out;
 		}
 		v = NULL;
 	}
@@ -860,69 +1072,22 @@ parse_resource(tfs_state *st, scan *s, res_ctx *rc, td_error *err)
 		rv = r;
 		goto out;
 	}
-	if ((rv = opt_string(small, "module", &module, rc->name, field, err)) != 0 ||
-	    (rv = req_string(small, "mode", &mode, rc->name, field, err)) != 0 ||
-	    (rv = req_string(small, "type", &type, rc->name, field, err)) != 0 ||
-	    (rv = req_string(small, "name", &rname, rc->name, field, err)) != 0 ||
-	    (rv = opt_string(small, "provider", &provider, rc->name, field, err)) != 0) {
+	if (walked && !late) {
 		goto out;
 	}
-	if (strcmp(mode, "managed") == 0) {
-		rc->managed = true;
-	} else if (strcmp(mode, "data") == 0) {
-		rc->managed = false;
-	} else {
-		rv = td_error_set(err, TD_EINVAL,
-		    "%s: %smode: expected \"managed\" or \"data\", got \"%s\"", rc->name, field,
-		    mode);
+	if ((rv = resource_names(st, small, rc, field, err)) != 0 || inst_pos == 0) {
 		goto out;
 	}
-	if ((rc->module = arena_strdup(st, module)) == NULL ||
-	    (rc->type = arena_strdup(st, type)) == NULL ||
-	    (rc->rname = arena_strdup(st, rname)) == NULL ||
-	    (rc->provider = arena_strdup(st, provider)) == NULL) {
-		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
+	/* second walk: the instances, now that the names are known */
+	drop_instances(st, n_before);
+	st->redactions = red_before;
+	end = s->pos;
+	s->pos = inst_pos;
+	if ((rv = walk_instances(st, s, rc, field, err)) != 0) {
 		goto out;
 	}
-	if (inst_pos == 0) {
-		goto out;
-	}
-	/* second walk: the instances */
-	{
-		size_t end = s->pos;
-		s->pos = inst_pos;
-		if (s->buf[s->pos] == 'n') {
-			s->pos = end; /* null */
-			goto out;
-		}
-		if (s->buf[s->pos] != '[') {
-			s->pos = end;
-			rv = td_error_set(err, TD_EINVAL, "%s: %sinstances: expected an array",
-			    rc->name, field);
-			goto out;
-		}
-		first = true;
-		while ((r = next_item(s, false, &first, &key, &klen)) == 1) {
-			snprintf(s->where, sizeof(s->where), "resources[%zu].instances[%zu]",
-			    rc->ri, ii);
-			start = s->pos;
-			if ((rv = parse_value(s, &inst)) != 0 ||
-			    (rv = parse_instance(st, rc, inst, ii++, s->pos - start, err)) != 0) {
-				goto out;
-			}
-			/* `private` and secrets in clear die with the tree */
-			cJSON_Delete(inst);
-			inst = NULL;
-			release_before(s, s->pos);
-		}
-		if (r < 0) {
-			rv = r;
-			goto out;
-		}
-		s->pos = end;
-	}
+	s->pos = end;
 out:
-	cJSON_Delete(inst);
 	cJSON_Delete(v);
 	cJSON_Delete(small);
 	return rv;
