@@ -1,9 +1,11 @@
 /* tfdrift-persistence — writes alerts to PostgreSQL, then publishes them.
  *
  * Start: config -> admin server -> connection pool -> spool
- * (<shared.data_dir>/persistence/spool) -> migrations (retried until the
- * database answers; a schema newer than this binary is fatal) -> PUB + REP
- * and the batch/drain threads (writer.h) -> retention (retention.h).
+ * (<shared.data_dir>/persistence/spool) -> PUB + REP and the batch/drain
+ * threads (writer.h; until the schema is known current every request is
+ * spooled, so work is taken even while the database is down at start) ->
+ * migrations (retried until the database answers; a schema newer than this
+ * binary is fatal) -> retention (retention.h).
  * Stop (SIGTERM): the REP stops taking requests and lets those in progress
  * commit or spool, publish and reply (a batch still inside PostgreSQL after
  * shared.shutdown_timeout is cancelled and goes to the spool); then the pool
@@ -182,13 +184,6 @@ main(int argc, char **argv)
 	td_admin_add_check(td_app_admin(app), "postgres", ready, &s);
 	td_admin_add_check(td_app_admin(app), "spool", spool_ready, &s);
 
-	int m = migrate(app, &s);
-	if (m != 0) {
-		code = m > 0 ? 0 : 1;
-		goto out;
-	}
-	atomic_store(&s.migrated, true);
-
 	ps_writer_opts wo = {
 		.work_url = td_config_str(cfg, "persistence", "work_listen"),
 		.pub_url = td_config_str(cfg, "persistence", "alerts_pub_listen"),
@@ -203,6 +198,14 @@ main(int argc, char **argv)
 		TD_ERROR("cannot open the bus sockets", TD_KV_STR("error", err.msg));
 		goto out;
 	}
+	/* Requests are taken (and spooled) while this waits for the database. */
+	int m = migrate(app, &s);
+	if (m != 0) {
+		code = m > 0 ? 0 : 1;
+		goto out;
+	}
+	atomic_store(&s.migrated, true);
+	ps_writer_schema_ready(writer);
 	if (ps_retention_start(&retention, s.pool, td_config_int(cfg, "persistence", "retention"),
 		(int)td_config_int(cfg, "persistence", "retention_batch"),
 		td_config_int(cfg, "persistence", "retention_interval"), &err) != 0) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ struct ps_writer {
 	td_bus_rep *rep;
 	int batch_max;
 	int batch_wait_ms;
+	atomic_bool schema_ready; /* migrations applied: the database may be written */
 
 	pthread_mutex_t mu;
 	pthread_cond_t work;       /* queued, or stopping */
@@ -895,9 +897,10 @@ drain_main(void *arg)
 			}
 			/* Not while the pool is backing off: the check thread says
 			 * when the database is back. */
-			if (pgpool_up(w->pool) && drain_one(w, seq) == 0) {
+			bool usable = pgpool_up(w->pool) && atomic_load(&w->schema_ready);
+			if (usable && drain_one(w, seq) == 0) {
 				wait_ms = 0;
-			} else if (pgpool_up(w->pool)) {
+			} else if (usable) {
 				wait_ms = DRAIN_RETRY_MS;
 			}
 		} else if (!was_empty) {
@@ -1076,6 +1079,7 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	w->spool = o->spool;
 	w->batch_max = o->batch_max > 0 ? o->batch_max : 1;
 	w->batch_wait_ms = o->batch_wait_ms >= 0 ? o->batch_wait_ms : 0;
+	atomic_init(&w->schema_ready, false);
 	pthread_mutex_init(&w->mu, NULL);
 	cond_init_mono(&w->work);
 	pthread_cond_init(&w->done, NULL);
@@ -1148,6 +1152,12 @@ fail:
 	stop_threads(w);
 	writer_free(w);
 	return rv;
+}
+
+void
+ps_writer_schema_ready(ps_writer *w)
+{
+	atomic_store(&w->schema_ready, true);
 }
 
 void

@@ -63,6 +63,10 @@ typedef struct ps_writer_opts {
 /* Opens the PUB socket, starts the batch and drain threads, then the REP
  * socket.  *out owned by caller. */
 int ps_writer_start(ps_writer **out, const ps_writer_opts *opts, td_error *err);
+/* Until this is called (after the migrations), every request is spooled and
+ * the spool is not drained: persistence takes work even when it starts while
+ * the database is down. */
+void ps_writer_schema_ready(ps_writer *w);
 /* Stops taking requests, lets the ones in progress finish (commit or spool,
  * publish, reply), stops the threads, closes both sockets and frees w.  NULL
  * is ignored. */

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # PostgreSQL stopped for 30 s while 5,000 alerts arrive, then started: every
 # alert is answered OK during the outage (spooled, fsynced), /readyz and the
-# metrics show the database down and the spool's depth and age, and once the
-# database is back all 5,000 are stored exactly once and published exactly
-# once.  The only long persistence test.
+# metrics show the database down and the spool's depth and age.  Still during
+# the outage persistence is SIGKILLed and restarted: it finds its spool and
+# takes 500 more alerts although it cannot migrate yet.  Once the database is
+# back all 5,500 are stored exactly once and published exactly once.  The only
+# long persistence test.
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
 # shellcheck source=../lib/persistence.sh
@@ -42,6 +44,18 @@ check_eq "tfdrift_persistence_spool_oldest_age_seconds grows (>= 1)" "yes" \
 	"$(awk -v a="${age:-0}" 'BEGIN { print (a >= 1 ? "yes" : a) }')"
 segs="$(find "$TD_TMP/data/persistence/spool" -name '*.spool' | wc -l)"
 check_eq "the spool is on disk" "yes" "$([ "$segs" -ge 1 ] && echo yes || echo "$segs segments")"
+
+# crash and restart while the database is still down
+kill_service persistence
+start_service persistence
+wait_admin persistence 30 || bail "persistence did not come back after SIGKILL"
+check_eq "after SIGKILL and restart the spool still holds $N alerts" "$N" \
+	"$(metric persistence tfdrift_persistence_spool_alerts)" persistence
+M=500
+line="$(alert_gen send --count $M --batch 50 --in-flight 4 --seed 22 2>>"$TD_TMP/send.err")"
+check_eq "the restarted process takes $M more alerts before it could migrate" "0:$M" \
+	"$?:$(gen_field "$line" accepted)" persistence
+N=$((N + M))
 
 left=$((OUTAGE - ($(date +%s) - t0)))
 [ "$left" -gt 0 ] && sleep "$left"
