@@ -1,3 +1,24 @@
 # services/api-gateway/build.mk — the gateway shares persistence's libpq
-# connection pool (services/persistence/pgpool.c) until it moves to libcommon.
+# connection pool (services/persistence/pgpool.c) until it moves to libcommon,
+# and embeds its OpenAPI document (services/api-gateway/openapi.json, the
+# contract kept in the repo) so GET /openapi.json needs no file at run time.
 api-gateway_EXTRA_O += $(OBJ)/services/persistence/pgpool.o
+
+GW_OPENAPI_O := $(OBJ)/gen/gateway_openapi.o
+
+$(GEN)/gateway_openapi.c: services/api-gateway/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from services/api-gateway/openapi.json by build.mk */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char gw_openapi_json[];'; \
+	  echo 'extern const size_t gw_openapi_json_len;'; \
+	  echo 'const unsigned char gw_openapi_json[] = {'; \
+	  xxd -i < $<; \
+	  echo ', 0 };'; \
+	  echo "const size_t gw_openapi_json_len = $$(wc -c < $<);"; } > $@.tmp && mv $@.tmp $@
+
+$(GW_OPENAPI_O): $(GEN)/gateway_openapi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+api-gateway_EXTRA_O += $(GW_OPENAPI_O)

@@ -12,6 +12,7 @@
 struct gw_feed {
 	td_bus_sub *sub;
 	void (*on_batch)(void *arg, const Tfdrift__V1__AlertBatch *batch);
+	void (*on_state_cb)(void *arg, const Tfdrift__V1__StateNotice *notice);
 	void *arg;
 	td_counter *received;
 	td_counter *bad;
@@ -40,6 +41,9 @@ on_state(void *arg, const td_envelope *env)
 	}
 	td_counter_inc(f->notices);
 	atomic_store(&f->generation, n->generation);
+	if (f->on_state_cb != NULL) {
+		f->on_state_cb(f->arg, n);
+	}
 	TD_INFO("state changed", TD_KV_UINT("generation", n->generation),
 	    TD_KV_UINT("resources", n->resource_count), TD_KV_STR("reason", n->reason));
 	tfdrift__v1__state_notice__free_unpacked(n, NULL);
@@ -80,6 +84,7 @@ gw_feed_open(gw_feed **out, const gw_feed_opts *o, td_error *err)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	f->on_batch = o->on_batch;
+	f->on_state_cb = o->on_state;
 	f->arg = o->arg;
 	f->received = td_counter_get("tfdrift_gateway_alerts_received_total",
 	    "Committed alerts received from persistence's PUB socket.", NULL);

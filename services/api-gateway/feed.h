@@ -3,9 +3,9 @@
  *
  * A SUB socket dials api_gateway.alerts_url and counts every committed alert
  * (tfdrift_gateway_alerts_received_total); another dials api_gateway.state_url
- * and keeps the latest state generation (tfdrift_gateway_state_notices_total).  The live WebSocket feed (a later
- * issue) hooks in through gw_feed_opts.on_batch, which sees each decoded
- * batch on the subscriber's thread.  Nothing here is the only copy of an
+ * and keeps the latest state generation (tfdrift_gateway_state_notices_total).
+ * The live feed (live.h) hooks in through gw_feed_opts.on_batch and
+ * on_state, which see each decoded message on the subscriber's thread.  Nothing here is the only copy of an
  * alert: a client that missed some reads them from PostgreSQL. */
 #ifndef TFDRIFT_GW_FEED_H
 #define TFDRIFT_GW_FEED_H
@@ -15,6 +15,7 @@
 
 #include "tfdrift/error.h"
 #include "tfdrift/v1/alert.pb-c.h"
+#include "tfdrift/v1/state.pb-c.h"
 
 typedef struct gw_feed gw_feed;
 
@@ -24,6 +25,8 @@ typedef struct gw_feed_opts {
 	/* Called for each ALERT_COMMITTED batch on the SUB thread; the batch is
 	 * borrowed for the call.  NULL: count only. */
 	void (*on_batch)(void *arg, const Tfdrift__V1__AlertBatch *batch);
+	/* Called for each StateNotice on the state SUB thread; borrowed.  May be NULL. */
+	void (*on_state)(void *arg, const Tfdrift__V1__StateNotice *notice);
 	void *arg;
 } gw_feed_opts;
 

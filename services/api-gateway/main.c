@@ -1,14 +1,23 @@
-/* tfdrift-api-gateway — REST API over PostgreSQL, fed live by persistence.
+/* tfdrift-api-gateway — REST API and live feed over PostgreSQL and Redis,
+ * fed live by persistence and state-loader.
  *
- * Start: config -> admin server -> connection pool -> alerts SUB -> HTTP
- * server.  Stop (SIGTERM): the HTTP server stops accepting and finishes the
- * requests in progress, then the SUB and the pool close. */
+ * Start: config -> tokens -> admin server -> connection pool -> Redis
+ * reader -> live feed -> alerts and state SUBs -> HTTP server.  Stop
+ * (SIGTERM): the live feed drains (each client gets what is queued, then a
+ * close), the HTTP server stops accepting and finishes the requests in
+ * progress, then the SUBs and the pool close. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
 
 #include "../persistence/pgpool.h"
 #include "api.h"
+#include "auth.h"
 #include "feed.h"
+#include "graph.h"
+#include "live.h"
 #include "server.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
@@ -19,6 +28,11 @@
 #define DB_CHECK_INTERVAL_MS 2000
 /* How long a request waits for a free connection before a 503. */
 #define DB_WAIT_MS 5000
+/* Live-feed keepalive. */
+#define PING_MS 20000
+/* A WebSocket's kernel send buffer: small, so a client that stops reading
+ * is noticed by its queue, not hidden in megabytes of socket buffer. */
+#define WS_SNDBUF 65536
 
 static void
 on_db_state(void *arg, bool up)
@@ -37,20 +51,54 @@ ready(void *arg, char *why, size_t whylen)
 	return 0;
 }
 
+static void
+on_batch(void *arg, const Tfdrift__V1__AlertBatch *b)
+{
+	gw_live_publish_batch(arg, b);
+}
+
+static void
+on_state(void *arg, const Tfdrift__V1__StateNotice *n)
+{
+	gw_live_publish_state(arg, n);
+}
+
+/* The config's tokens.  *out (the array only) owned by caller. */
+static int
+load_auth(const td_config *cfg, gw_auth **out, td_error *err)
+{
+	size_t n = td_config_list_len(cfg, "api_gateway", "tokens");
+	const char **v = calloc(n + 1, sizeof(*v));
+	if (v == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = td_config_list_item(cfg, "api_gateway", "tokens", i);
+	}
+	int rv = gw_auth_new(out, td_config_bool(cfg, "api_gateway", "auth"), v, n,
+	    td_config_str(cfg, "api_gateway", "tokens_file"), err);
+	free(v);
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const td_app_info info = {
 		.name = "tfdrift-api-gateway",
 		.section = "api_gateway",
-		.summary = "REST API over the drift history in PostgreSQL.",
+		.summary = "REST API and live feed over the drift history and the resource graph.",
 		.usage = NULL,
 	};
 	td_app *app = NULL;
 	pgpool *pool = NULL;
 	gw_feed *feed = NULL;
 	gw_api *api = NULL;
+	gw_auth *auth = NULL;
+	gw_graph *graph = NULL;
+	gw_live *live = NULL;
 	gw_server *server = NULL;
+	const char **cors = NULL;
 	td_error err = { 0 };
 	int code = 0;
 
@@ -59,6 +107,20 @@ main(int argc, char **argv)
 	}
 	const td_config *cfg = td_app_config(app);
 	code = 1;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (load_auth(cfg, &auth, &err) != 0) {
+		TD_ERROR("cannot load the API tokens", TD_KV_STR("error", err.msg));
+		code = 2;
+		goto out;
+	}
+	if (!gw_auth_enabled(auth)) {
+		TD_WARN("api_gateway.auth is false: every caller has full access without a token");
+	} else if (gw_auth_count(auth) == 0) {
+		TD_WARN("no API tokens configured (api_gateway.tokens, api_gateway.tokens_file): "
+			"every /api/v1 request will be refused");
+	} else {
+		TD_INFO("api tokens loaded", TD_KV_UINT("tokens", gw_auth_count(auth)));
+	}
 	if (td_app_start_admin(app, &err) != 0) {
 		TD_ERROR("cannot start the admin server", TD_KV_STR("error", err.msg));
 		goto out;
@@ -84,39 +146,100 @@ main(int argc, char **argv)
 	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, pool);
 
+	gw_graph_opts go = {
+		.host = td_config_str(cfg, "redis", "host"),
+		.port = (int)td_config_int(cfg, "redis", "port"),
+		.password = td_config_str(cfg, "redis", "password"),
+		.db = (int)td_config_int(cfg, "redis", "db"),
+		.prefix = td_config_str(cfg, "redis", "key_prefix"),
+		.timeout_ms = (int)td_config_int(cfg, "redis", "timeout"),
+	};
+	if (gw_graph_new(&graph, &go, &err) != 0) {
+		TD_ERROR("cannot set up the Redis reader", TD_KV_STR("error", err.msg));
+		goto out;
+	}
+	gw_live_opts lo = {
+		.queue_max = (size_t)td_config_int(cfg, "api_gateway", "feed_queue"),
+		.ping_ms = PING_MS,
+		.sndbuf = WS_SNDBUF,
+	};
+	if (gw_live_new(&live, &lo, &err) != 0) {
+		TD_ERROR("cannot start the live feed", TD_KV_STR("error", err.msg));
+		goto out;
+	}
+
 	gw_feed_opts fo = {
 		.url = td_config_str(cfg, "api_gateway", "alerts_url"),
 		.state_url = td_config_str(cfg, "api_gateway", "state_url"),
+		.on_batch = on_batch,
+		.on_state = on_state,
+		.arg = live,
 	};
 	if (gw_feed_open(&feed, &fo, &err) != 0) {
 		TD_ERROR("cannot open the alerts feed", TD_KV_STR("error", err.msg));
 		goto out;
 	}
-	if (gw_api_new(&api, pool, feed, DB_WAIT_MS) != 0) {
+	gw_api_opts ao = {
+		.pool = pool,
+		.feed = feed,
+		.auth = auth,
+		.graph = graph,
+		.db_wait_ms = DB_WAIT_MS,
+		.ingest_metrics_url = td_config_str(cfg, "api_gateway", "ingest_metrics_url"),
+	};
+	if (gw_api_new(&api, &ao) != 0) {
 		TD_ERROR("out of memory");
 		goto out;
 	}
-	const char *bind = td_config_str(cfg, "api_gateway", "bind");
-	if (gw_server_start(&server, bind, (int)td_config_int(cfg, "api_gateway", "port"),
-		(int)td_config_int(cfg, "api_gateway", "threads"), api, &err) != 0) {
+	size_t ncors = td_config_list_len(cfg, "api_gateway", "cors_origins");
+	if ((cors = calloc(ncors + 1, sizeof(*cors))) == NULL) {
+		TD_ERROR("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < ncors; i++) {
+		cors[i] = td_config_list_item(cfg, "api_gateway", "cors_origins", i);
+	}
+	gw_server_opts so = {
+		.bind = td_config_str(cfg, "api_gateway", "bind"),
+		.port = (int)td_config_int(cfg, "api_gateway", "port"),
+		.threads = (int)td_config_int(cfg, "api_gateway", "threads"),
+		.max_body = (size_t)td_config_int(cfg, "api_gateway", "max_body"),
+		.timeout_s = (int)((td_config_int(cfg, "api_gateway", "request_timeout") + 999) /
+		    1000),
+		.cors_origins = cors,
+		.ncors = ncors,
+		.api = api,
+		.live = live,
+	};
+	if (gw_server_start(&server, &so, &err) != 0) {
 		TD_ERROR("cannot start the REST API", TD_KV_STR("error", err.msg));
 		goto out;
 	}
-	TD_INFO("api listening", TD_KV_STR("bind", bind), TD_KV_INT("port", gw_server_port(server)),
-	    TD_KV_STR("alerts_url", fo.url));
+	TD_INFO("api listening", TD_KV_STR("bind", so.bind),
+	    TD_KV_INT("port", gw_server_port(server)), TD_KV_STR("alerts_url", fo.url),
+	    TD_KV_BOOL("auth", gw_auth_enabled(auth)));
 
 	td_app_wait(app, -1);
 	TD_INFO("stopping");
+	/* No more alerts come in; the live clients get what is queued. */
+	gw_feed_close(feed);
+	feed = NULL;
+	gw_live_drain(live, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
 	/* Queries still running after the grace are cancelled (a 500 for them)
 	 * so the HTTP threads return and the process exits in time. */
-	pgpool_drain(pool, td_config_int(cfg, "shared", "shutdown_timeout"));
+	pgpool_drain(pool, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
 	code = 0;
 
 out:
 	gw_server_stop(server);
+	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);
+	gw_graph_free(graph);
 	pgpool_close(pool);
+	gw_auth_free(auth);
+	free(cors);
+	curl_global_cleanup();
 	td_app_free(app);
 	return code;
 }

@@ -131,6 +131,8 @@ typedef struct builder {
 	bool seen[32]; /* per filter row: given already */
 	int64_t since, until;
 	bool have_since, have_until;
+	int64_t cursor; /* 0: none */
+	bool oldest;    /* sort=oldest: ascending ids */
 } builder;
 
 static void
@@ -305,9 +307,103 @@ f_cursor(builder *b, const filter *f, const char *v, td_error *err)
 	if (gw_cursor_decode(v, &id) != 0) {
 		return td_error_set(err, TD_EINVAL, "%s: not a cursor this API returned", f->name);
 	}
-	char num[32];
-	snprintf(num, sizeof(num), "%" PRId64, id);
-	return cond(b, "id < ", num, "::bigint");
+	b->cursor = id; /* applied last: its direction depends on sort */
+	return 0;
+}
+
+static int
+f_sort(builder *b, const filter *f, const char *v, td_error *err)
+{
+	if (strcmp(v, "newest") == 0) {
+		b->oldest = false;
+	} else if (strcmp(v, "oldest") == 0) {
+		b->oldest = true;
+	} else {
+		return td_error_set(err, TD_EINVAL, "%s: '%.64s' is not one of newest, oldest",
+		    f->name, v);
+	}
+	return 0;
+}
+
+/* Copies v into out with LIKE's metacharacters escaped; glob true turns
+ * '*' and '?' into '%' and '_'.  out holds 2 * strlen(v) + 3 bytes. */
+static void
+like_pattern(const char *v, bool glob, bool contains, char *out)
+{
+	size_t o = 0;
+	if (contains) {
+		out[o++] = '%';
+	}
+	for (; *v != '\0'; v++) {
+		if (glob && *v == '*') {
+			out[o++] = '%';
+		} else if (glob && *v == '?') {
+			out[o++] = '_';
+		} else {
+			if (*v == '%' || *v == '_' || *v == '\\') {
+				out[o++] = '\\';
+			}
+			out[o++] = *v;
+		}
+	}
+	if (contains) {
+		out[o++] = '%';
+	}
+	out[o] = '\0';
+}
+
+/* Appends a condition where every "$$" in tmpl is the one parameter v. */
+static int
+cond_tmpl(builder *b, const char *tmpl, const char *v)
+{
+	int n = param(b, v);
+	if (n < 0) {
+		return n;
+	}
+	char num[16];
+	snprintf(num, sizeof(num), "$%d", n);
+	add(b, b->nconds++ ? " AND " : " WHERE ");
+	for (const char *p = tmpl; *p != '\0';) {
+		const char *d = strstr(p, "$$");
+		char piece[256];
+		size_t len = d != NULL ? (size_t)(d - p) : strlen(p);
+		snprintf(piece, sizeof(piece), "%.*s", (int)len, p);
+		add(b, piece);
+		if (d == NULL) {
+			break;
+		}
+		add(b, num);
+		p = d + 2;
+	}
+	return 0;
+}
+
+static int
+f_like(builder *b, const filter *f, const char *v, td_error *err)
+{
+	size_t len = strlen(v);
+	if (len > TEXT_MAX) {
+		return td_error_set(err, TD_EINVAL, "%s: longer than %d bytes", f->name, TEXT_MAX);
+	}
+	char *pat = malloc(2 * len + 3);
+	if (pat == NULL) {
+		b->oom = true;
+		return TD_ENOMEM;
+	}
+	bool is_q = strcmp(f->name, "q") == 0;
+	like_pattern(v, !is_q, is_q, pat);
+	int rv = cond_tmpl(b, f->column, pat);
+	free(pat);
+	return rv;
+}
+
+static int
+f_either(builder *b, const filter *f, const char *v, td_error *err)
+{
+	if (strlen(v) > TEXT_MAX) {
+		return td_error_set(err, TD_EINVAL, "%s: longer than %d bytes", f->name, TEXT_MAX);
+	}
+	return cond_tmpl(b, f->column, v);
 }
 
 static const filter filters[] = {
@@ -321,6 +417,16 @@ static const filter filters[] = {
 	{ "event_id", f_text, "event_id", NULL, NULL },
 	{ "since", f_time, NULL, NULL, NULL },
 	{ "until", f_time, NULL, NULL, NULL },
+	{ "service", f_text, "service", NULL, NULL },
+	{ "region", f_text, "region", NULL, NULL },
+	{ "account", f_text, "account_id", NULL, NULL },
+	{ "principal", f_either, "(principal_name = $$ OR principal_arn = $$)", NULL, NULL },
+	{ "address", f_like, "resource_address LIKE $$", NULL, NULL },
+	{ "q", f_like,
+	    "(resource_address ILIKE $$ OR principal_name ILIKE $$ OR principal_arn ILIKE $$ "
+	    "OR event_name ILIKE $$)",
+	    NULL, NULL },
+	{ "sort", f_sort, NULL, NULL, NULL },
 	{ "limit", f_limit, NULL, NULL, NULL },
 	{ "cursor", f_cursor, NULL, NULL, NULL },
 };
@@ -378,6 +484,13 @@ gw_query_build(const gw_kv *args, size_t n, gw_query *q, td_error *err)
 		rv = td_error_set(err, TD_EINVAL, "until: must be later than since");
 		goto out;
 	}
+	if (b.cursor > 0) {
+		char num[32];
+		snprintf(num, sizeof(num), "%" PRId64, b.cursor);
+		if ((rv = cond(&b, b.oldest ? "id > " : "id < ", num, "::bigint")) != 0) {
+			goto out;
+		}
+	}
 	char lim[16];
 	snprintf(lim, sizeof(lim), "%d", q->limit + 1);
 	int pn = param(&b, lim);
@@ -386,7 +499,8 @@ gw_query_build(const gw_kv *args, size_t n, gw_query *q, td_error *err)
 		goto out;
 	}
 	char tail[64];
-	snprintf(tail, sizeof(tail), " ORDER BY id DESC LIMIT $%d::integer", pn);
+	snprintf(tail, sizeof(tail), " ORDER BY id %s LIMIT $%d::integer",
+	    b.oldest ? "ASC" : "DESC", pn);
 	add(&b, tail);
 	if (b.oom) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
@@ -400,4 +514,15 @@ out:
 		td_error_set(err, rv, "cannot build the query: %s", td_strerror(rv));
 	}
 	return rv;
+}
+
+void
+gw_query_error_param(const char *msg, char *buf, size_t len)
+{
+	size_t n = strspn(msg, "abcdefghijklmnopqrstuvwxyz_0123456789");
+	if (n == 0 || msg[n] != ':' || n >= len) {
+		n = 0;
+	}
+	memcpy(buf, msg, n);
+	buf[n] = '\0';
 }

@@ -7,7 +7,12 @@
  * Parameters:
  *   severity, status, kind   comma lists of the schema's values
  *   min_severity             one severity; that or worse
- *   workspace, resource_type, event_name, event_id   exact match
+ *   workspace, resource_type, event_name, event_id, service, region,
+ *   account (account_id)     exact match
+ *   principal                principal_name or principal_arn, exact
+ *   address                  glob over resource_address (* and ?)
+ *   q                        substring, any case, of address, principal, event
+ *   sort                     newest (default, id descending) or oldest
  *   since, until             RFC 3339; event_time >= since, < until
  *   limit                    1..500, default 50
  *   cursor                   from a previous page's next_cursor
@@ -27,7 +32,7 @@
 
 #define GW_LIMIT_DEFAULT 50
 #define GW_LIMIT_MAX 500
-#define GW_QUERY_MAX_PARAMS 16
+#define GW_QUERY_MAX_PARAMS 24
 
 /* The schema's enumerations, in order (severities by rank, 1..5). */
 extern const char *const gw_severities[];
@@ -59,6 +64,10 @@ void gw_query_free(gw_query *q);
 int gw_cursor_encode(int64_t id, char *buf, size_t len);
 /* TD_EINVAL unless s came from gw_cursor_encode. */
 int gw_cursor_decode(const char *s, int64_t *id);
+
+/* The parameter a gw_query_build message names ("limit" for "limit: must
+ * be ..."), copied into buf; "" when none. */
+void gw_query_error_param(const char *msg, char *buf, size_t len);
 
 /* Rank of a severity name (1..5), or -1. */
 int gw_severity_rank(const char *name);

@@ -21,17 +21,23 @@
 #include "tfdrift/metrics.h"
 
 #define MAX_ARGS 64
-#define CONNECTION_TIMEOUT_S 30
 
 struct gw_server {
 	struct MHD_Daemon *daemon;
 	gw_api *api;
+	gw_live *feed;
 	int port;
+	size_t max_body;
+	char **cors; /* allowed origins, owned */
+	size_t ncors;
 };
 
-/* MHD calls on_request first with the headers only; con_cls then points at
- * this so the next calls (body, end) are recognised. */
-static char seen_headers;
+/* One request's state, from its headers to its completion. */
+typedef struct req_ctx {
+	char *body; /* NUL-terminated; owned */
+	size_t len;
+	bool too_big;
+} req_ctx;
 
 typedef struct args {
 	gw_kv kv[MAX_ARGS];
@@ -76,63 +82,178 @@ observe(const char *route, unsigned status, double seconds)
 	    seconds);
 }
 
+/* The allowed origin to echo for this request's Origin, or NULL. */
+static const char *
+cors_origin(const gw_server *s, struct MHD_Connection *conn)
+{
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	if (origin == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < s->ncors; i++) {
+		if (strcmp(s->cors[i], "*") == 0 || strcmp(s->cors[i], origin) == 0) {
+			return origin;
+		}
+	}
+	return NULL;
+}
+
+/* Headers every answer carries: JSON APIs need no scripts, frames or referrers. */
+static void
+add_common_headers(const gw_server *s, struct MHD_Connection *conn, struct MHD_Response *r)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'none'; frame-ancestors 'none'");
+	const char *origin = cors_origin(s, conn);
+	if (origin != NULL) {
+		MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+		MHD_add_response_header(r, "Vary", "Origin");
+		MHD_add_response_header(r, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type");
+		MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, PATCH, OPTIONS");
+		MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+	}
+}
+
+static enum MHD_Result
+queue(gw_server *s, struct MHD_Connection *conn, gw_response *resp)
+{
+	static const char oom_body[] =
+	    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+	struct MHD_Response *r;
+	if (resp->body != NULL && resp->body_static) {
+		r = MHD_create_response_from_buffer(strlen(resp->body), resp->body,
+		    MHD_RESPMEM_PERSISTENT);
+	} else if (resp->body != NULL) {
+		r = MHD_create_response_from_buffer(strlen(resp->body), resp->body,
+		    MHD_RESPMEM_MUST_FREE);
+	} else if (resp->status == 204) {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp->status = 500;
+		r = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
+		    MHD_RESPMEM_PERSISTENT);
+	}
+	if (r == NULL) {
+		if (!resp->body_static) {
+			free(resp->body);
+		}
+		return MHD_NO;
+	}
+	if (resp->status != 204) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    resp->ctype != NULL ? resp->ctype : "application/json; charset=utf-8");
+	}
+	add_common_headers(s, conn, r);
+	if (resp->allow[0] != '\0') {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+	}
+	if (resp->www_auth) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"tfdrift\"");
+	}
+	enum MHD_Result ret = MHD_queue_response(conn, resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	req_ctx *rc = *con_cls;
+	if (rc != NULL) {
+		free(rc->body);
+		free(rc);
+		*con_cls = NULL;
+	}
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	gw_server *s = cls;
+	req_ctx *rc = *con_cls;
 	(void)version;
-	(void)upload_data;
-	if (*con_cls == NULL) {
-		*con_cls = &seen_headers;
+	if (rc == NULL) {
+		if ((rc = calloc(1, sizeof(*rc))) == NULL) {
+			return MHD_NO;
+		}
+		*con_cls = rc;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		*upload_data_size = 0; /* no route takes a body: drop it */
+		/* Bodies are kept up to max_body; past it the rest is read and
+		 * dropped so the 413 can still be sent on this connection. */
+		if (!rc->too_big && rc->len + *upload_data_size > s->max_body) {
+			rc->too_big = true;
+			free(rc->body);
+			rc->body = NULL;
+			rc->len = 0;
+		}
+		if (!rc->too_big) {
+			char *p = realloc(rc->body, rc->len + *upload_data_size + 1);
+			if (p == NULL) {
+				return MHD_NO;
+			}
+			memcpy(p + rc->len, upload_data, *upload_data_size);
+			rc->len += *upload_data_size;
+			p[rc->len] = '\0';
+			rc->body = p;
+		}
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 
 	double t0 = mono_seconds();
 	args a = { .n = 0 };
 	gw_response resp;
+	memset(&resp, 0, sizeof(resp));
+	resp.route = "unmatched";
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
-	if (a.overflow) {
-		memset(&resp, 0, sizeof(resp));
-		resp.route = "unmatched";
-		resp.status = 400;
-		resp.body = strdup("{\"error\":{\"code\":\"bad_request\","
-				   "\"message\":\"too many query parameters\"}}");
+	gw_request req = {
+		.method = method,
+		.path = url,
+		.args = a.kv,
+		.nargs = a.n,
+		.body = rc->body,
+		.body_len = rc->len,
+		.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_AUTHORIZATION),
+	};
+	if (rc->too_big) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes",
+		    s->max_body);
+		gw_api_error(&resp, 413, "payload_too_large", msg, NULL);
+	} else if (a.overflow) {
+		gw_api_error(&resp, 400, "bad_request", "too many query parameters", NULL);
+	} else if (strcmp(method, "OPTIONS") == 0) {
+		resp.status = 204; /* a CORS preflight: the headers are the answer */
+	} else if (s->feed != NULL && gw_live_handles(url)) {
+		enum MHD_Result fr;
+		if (gw_live_serve(s->feed, s->api, conn, &req, &resp, &fr)) {
+			observe(resp.route, 200, mono_seconds() - t0);
+			return fr;
+		}
 	} else {
-		gw_api_serve(s->api, method, url, a.kv, a.n, &resp);
+		gw_api_serve(s->api, &req, &resp);
 	}
-
-	static const char oom_body[] =
-	    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-	struct MHD_Response *r;
-	if (resp.body != NULL) {
-		r = MHD_create_response_from_buffer(strlen(resp.body), resp.body,
-		    MHD_RESPMEM_MUST_FREE);
-	} else {
-		resp.status = 500;
-		r = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
-		    MHD_RESPMEM_PERSISTENT);
-	}
-	if (r == NULL) {
-		free(resp.body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (resp.allow[0] != '\0') {
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
-	}
-	enum MHD_Result ret = MHD_queue_response(conn, resp.status, r);
-	MHD_destroy_response(r);
+	enum MHD_Result ret = queue(s, conn, &resp);
 
 	double took = mono_seconds() - t0;
 	observe(resp.route, resp.status, took);
 	TD_DEBUG("request", TD_KV_STR("method", method), TD_KV_STR("path", url),
-	    TD_KV_UINT("status", resp.status), TD_KV_DBL("seconds", took));
+	    TD_KV_UINT("status", resp.status), TD_KV_STR("caller", resp.who.name),
+	    TD_KV_DBL("seconds", took));
 	return ret;
 }
 
@@ -217,8 +338,7 @@ bound_port(int fd)
 
 /* *out owned by caller. */
 int
-gw_server_start(gw_server **out, const char *bind_addr, int port, int threads, gw_api *api,
-    td_error *err)
+gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 {
 	int fd = -1;
 	bool v6 = false;
@@ -228,20 +348,36 @@ gw_server_start(gw_server **out, const char *bind_addr, int port, int threads, g
 	if (s == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
-	s->api = api;
-	if ((rv = open_listener(bind_addr, port, &fd, &v6, err)) != 0) {
+	s->api = o->api;
+	s->feed = o->live;
+	s->max_body = o->max_body;
+	if (o->ncors > 0) {
+		if ((s->cors = calloc(o->ncors, sizeof(*s->cors))) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < o->ncors; i++, s->ncors++) {
+			if ((s->cors[i] = strdup(o->cors_origins[i])) == NULL) {
+				rv = td_error_set(err, TD_ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+	}
+	if ((rv = open_listener(o->bind, o->port, &fd, &v6, err)) != 0) {
 		goto fail;
 	}
 	s->port = bound_port(fd);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-	    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
+	    (v6 ? MHD_USE_IPv6 : 0);
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
-		    "api: libmicrohttpd could not start on %s port %d", bind_addr, s->port);
+		    "api: libmicrohttpd could not start on %s port %d", o->bind, s->port);
 		goto fail;
 	}
 	*out = s;
@@ -251,6 +387,10 @@ fail:
 	if (fd >= 0) {
 		close(fd);
 	}
+	for (size_t i = 0; i < s->ncors; i++) {
+		free(s->cors[i]);
+	}
+	free(s->cors);
 	free(s);
 	return rv;
 }
@@ -274,5 +414,9 @@ gw_server_stop(gw_server *s)
 	if (fd != MHD_INVALID_SOCKET) {
 		close(fd);
 	}
+	for (size_t i = 0; i < s->ncors; i++) {
+		free(s->cors[i]);
+	}
+	free(s->cors);
 	free(s);
 }

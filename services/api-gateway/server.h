@@ -1,9 +1,11 @@
 /* server.h — the REST API's HTTP server (libmicrohttpd).
  *
  * Listens on bind:port with a pool of `threads` MHD threads, hands each
- * request to gw_api_serve and writes its JSON back (Content-Type
- * application/json, Cache-Control no-store).  Request bodies are read and
- * ignored (no route takes one yet).
+ * request to gw_api_serve (or the live feed's paths to gw_live_serve) and
+ * writes its JSON back with Cache-Control no-store, security headers
+ * (nosniff, DENY framing, no referrer, a CSP allowing nothing) and, for an
+ * allowed Origin, CORS headers; OPTIONS preflights get 204.  Bodies larger
+ * than max_body get 413; idle connections are closed after timeout_s.
  *
  * Metrics: tfdrift_gateway_requests_total{route,code} and
  * tfdrift_gateway_request_seconds{route}, route being the matched pattern
@@ -11,15 +13,28 @@
 #ifndef TFDRIFT_GW_SERVER_H
 #define TFDRIFT_GW_SERVER_H
 
+#include <stddef.h>
+
 #include "api.h"
+#include "live.h"
 #include "tfdrift/error.h"
 
 typedef struct gw_server gw_server;
 
-/* api is borrowed and must outlive the server.  port 0 picks a free port.
- * *out owned by caller. */
-int gw_server_start(gw_server **out, const char *bind_addr, int port, int threads, gw_api *api,
-    td_error *err);
+typedef struct gw_server_opts {
+	const char *bind;
+	int port; /* 0 picks a free port */
+	int threads;
+	size_t max_body;                 /* larger bodies get 413 */
+	int timeout_s;                   /* idle connections are closed after this */
+	const char *const *cors_origins; /* exact origins or "*" */
+	size_t ncors;
+	gw_api *api;   /* borrowed; must outlive the server */
+	gw_live *live; /* borrowed; NULL: no live feed */
+} gw_server_opts;
+
+/* *out owned by caller. */
+int gw_server_start(gw_server **out, const gw_server_opts *opts, td_error *err);
 /* The port actually listened on. */
 int gw_server_port(const gw_server *s);
 /* Stops accepting, finishes requests in progress, frees s.  NULL is ignored. */

@@ -89,6 +89,53 @@ test_values_never_in_sql(void **state)
 }
 
 static void
+test_text_filters(void **state)
+{
+	(void)state;
+	char cur[64];
+	assert_int_equal(gw_cursor_encode(77, cur, sizeof(cur)), 0);
+	const gw_kv a[] = {
+		KV("cursor", cur),
+		KV("service", "ec2"),
+		KV("region", "eu-west-1"),
+		KV("account", "111122223333"),
+		KV("principal", "alice"),
+		KV("address", "module.net.aws_*[?]"),
+		KV("q", "50%_off\\"),
+		KV("sort", "oldest"),
+	};
+	gw_query q;
+	td_error err = { 0 };
+	assert_int_equal(gw_query_build(a, NARGS(a), &q, &err), 0);
+	assert_string_equal(q.where,
+	    " WHERE service = $1 AND region = $2 AND account_id = $3"
+	    " AND (principal_name = $4 OR principal_arn = $4) AND resource_address LIKE $5"
+	    " AND (resource_address ILIKE $6 OR principal_name ILIKE $6 OR principal_arn ILIKE $6"
+	    " OR event_name ILIKE $6) AND id > $7::bigint ORDER BY id ASC LIMIT $8::integer");
+	/* glob * and ? become % and _; LIKE's own metacharacters are escaped */
+	static const char *const want[] = { "ec2", "eu-west-1", "111122223333", "alice",
+		"module.net.aws\\_%[_]", "%50\\%\\_off\\\\%", "77", "51" };
+	assert_int_equal(q.nparams, 8);
+	for (int i = 0; i < q.nparams; i++) {
+		assert_string_equal(q.values[i], want[i]);
+	}
+	gw_query_free(&q);
+}
+
+static void
+test_error_param(void **state)
+{
+	(void)state;
+	char p[64];
+	gw_query_error_param("limit: must be between 1 and 500", p, sizeof(p));
+	assert_string_equal(p, "limit");
+	gw_query_error_param("out of memory", p, sizeof(p));
+	assert_string_equal(p, "");
+	gw_query_error_param("a b: c", p, sizeof(p));
+	assert_string_equal(p, "");
+}
+
+static void
 expect_bad(const char *key, const char *value, const char *msg)
 {
 	const gw_kv a[] = { KV(key, value) };
@@ -130,7 +177,8 @@ test_bad_parameters(void **state)
 	expect_bad("until", "2026-13-01T00:00:00Z",
 	    "until: '2026-13-01T00:00:00Z' is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)");
 	expect_bad("cursor", "nonsense", "cursor: not a cursor this API returned");
-	expect_bad("q", "x", "q: unknown parameter");
+	expect_bad("colour", "x", "colour: unknown parameter");
+	expect_bad("sort", "severity", "sort: 'severity' is not one of newest, oldest");
 	char big[1100];
 	memset(big, 'w', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -221,6 +269,8 @@ main(void)
 		cmocka_unit_test(test_every_filter),
 		cmocka_unit_test(test_values_never_in_sql),
 		cmocka_unit_test(test_bad_parameters),
+		cmocka_unit_test(test_text_filters),
+		cmocka_unit_test(test_error_param),
 		cmocka_unit_test(test_repeats_and_ranges),
 		cmocka_unit_test(test_cursor),
 		cmocka_unit_test(test_severity_rank),

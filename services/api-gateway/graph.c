@@ -1,0 +1,719 @@
+/* graph.c — see graph.h. */
+#include "graph.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#define MAX_WORKSPACES 4096
+
+struct gw_graph {
+	char *host, *password, *prefix;
+	int port, db, timeout_ms;
+};
+
+/* *out owned by caller. */
+int
+gw_graph_new(gw_graph **out, const gw_graph_opts *o, td_error *err)
+{
+	*out = NULL;
+	gw_graph *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	g->host = strdup(o->host);
+	g->password = strdup(o->password != NULL ? o->password : "");
+	g->prefix = strdup(o->prefix != NULL ? o->prefix : "");
+	g->port = o->port;
+	g->db = o->db;
+	g->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+	if (g->host == NULL || g->password == NULL || g->prefix == NULL) {
+		gw_graph_free(g);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	*out = g;
+	return 0;
+}
+
+void
+gw_graph_free(gw_graph *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	free(g->host);
+	free(g->password);
+	free(g->prefix);
+	free(g);
+}
+
+/* A command's reply; NULL with err set when it failed.  Owned by caller. */
+static redisReply *
+cmd(redisContext *c, td_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	if (r == NULL) {
+		td_error_set(err, TD_EDEPEND, "redis: %s",
+		    c->errstr[0] ? c->errstr : "connection lost");
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		td_error_set(err, TD_EDEPEND, "redis: %.200s", r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* *out owned by caller (redisFree). */
+static int
+dial(gw_graph *g, redisContext **out, td_error *err)
+{
+	struct timeval tv = { .tv_sec = g->timeout_ms / 1000,
+		.tv_usec = (g->timeout_ms % 1000) * 1000 };
+	redisReply *r;
+	*out = NULL;
+	redisContext *c = redisConnectWithTimeout(g->host, g->port, tv);
+	if (c == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if (c->err) {
+		td_error_set(err, TD_EDEPEND, "redis %s:%d: %s", g->host, g->port, c->errstr);
+		redisFree(c);
+		return TD_EDEPEND;
+	}
+	redisSetTimeout(c, tv);
+	if (g->password[0] != '\0') {
+		if ((r = cmd(c, err, "AUTH %s", g->password)) == NULL) {
+			redisFree(c);
+			return TD_EDEPEND;
+		}
+		freeReplyObject(r);
+	}
+	if (g->db != 0) {
+		if ((r = cmd(c, err, "SELECT %d", g->db)) == NULL) {
+			redisFree(c);
+			return TD_EDEPEND;
+		}
+		freeReplyObject(r);
+	}
+	*out = c;
+	return 0;
+}
+
+/* The current generation; 0 when state-loader has written none. */
+static int
+current_gen(gw_graph *g, redisContext *c, uint64_t *gen, td_error *err)
+{
+	redisReply *r = cmd(c, err, "GET %sgen", g->prefix);
+	*gen = 0;
+	if (r == NULL) {
+		return TD_EDEPEND;
+	}
+	if (r->type == REDIS_REPLY_STRING) {
+		*gen = strtoull(r->str, NULL, 10);
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+gw_graph_ping(gw_graph *g, uint64_t *generation, td_error *err)
+{
+	redisContext *c = NULL;
+	int rv = dial(g, &c, err);
+	if (rv == 0) {
+		rv = current_gen(g, c, generation, err);
+	}
+	if (c != NULL) {
+		redisFree(c);
+	}
+	return rv;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+	return strcmp(cJSON_GetObjectItemCaseSensitive(x, "name")->valuestring,
+	    cJSON_GetObjectItemCaseSensitive(y, "name")->valuestring);
+}
+
+/* *out owned by caller. */
+int
+gw_graph_workspaces(gw_graph *g, cJSON **out, td_error *err)
+{
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	cJSON **items = NULL;
+	cJSON *arr = NULL;
+	int rv;
+	*out = NULL;
+	if ((rv = dial(g, &c, err)) != 0) {
+		goto out;
+	}
+	if ((r = cmd(c, err, "HGETALL %sworkspaces", g->prefix)) == NULL) {
+		rv = TD_EDEPEND;
+		goto out;
+	}
+	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+	items = calloc(n + 1, sizeof(*items));
+	arr = cJSON_CreateArray();
+	if (items == NULL || arr == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *k = r->element[2 * i], *v = r->element[2 * i + 1];
+		cJSON *o = v->type == REDIS_REPLY_STRING ? cJSON_Parse(v->str) : NULL;
+		if (o == NULL || !cJSON_IsObject(o)) {
+			/* state-loader writes objects; anything else is shown, not trusted */
+			cJSON_Delete(o);
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "last_error",
+			    "unreadable workspace record in Redis");
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "name");
+		cJSON_AddItemToObject(o, "name",
+		    cJSON_CreateString(k->type == REDIS_REPLY_STRING ? k->str : ""));
+		items[i] = o;
+	}
+	qsort(items, n, sizeof(*items), by_name);
+	for (size_t i = 0; i < n; i++) {
+		cJSON_AddItemToArray(arr, items[i]);
+		items[i] = NULL;
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	if (items != NULL) {
+		for (size_t i = 0; r != NULL && i < r->elements / 2; i++) {
+			cJSON_Delete(items[i]);
+		}
+	}
+	free(items);
+	cJSON_Delete(arr);
+	if (r != NULL) {
+		freeReplyObject(r);
+	}
+	if (c != NULL) {
+		redisFree(c);
+	}
+	return rv;
+}
+
+/* Names in the `workspaces` hash.  *names (each and the array) owned by caller. */
+static int
+workspace_names(gw_graph *g, redisContext *c, char ***names, size_t *n, td_error *err)
+{
+	redisReply *r = cmd(c, err, "HKEYS %sworkspaces", g->prefix);
+	*names = NULL;
+	*n = 0;
+	if (r == NULL) {
+		return TD_EDEPEND;
+	}
+	size_t cnt = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+	if (cnt > MAX_WORKSPACES) {
+		cnt = MAX_WORKSPACES;
+	}
+	char **v = calloc(cnt + 1, sizeof(*v));
+	if (v == NULL) {
+		freeReplyObject(r);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		v[i] = strdup(r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "");
+		if (v[i] == NULL) {
+			for (size_t k = 0; k < i; k++) {
+				free(v[k]);
+			}
+			free(v);
+			freeReplyObject(r);
+			return td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+	}
+	freeReplyObject(r);
+	*names = v;
+	*n = cnt;
+	return 0;
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i]);
+	}
+	free(v);
+}
+
+/* *attrs and *found_ws owned by caller. */
+int
+gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON **attrs,
+    char **found_ws, td_error *err)
+{
+	redisContext *c = NULL;
+	char **names = NULL;
+	size_t nn = 0;
+	uint64_t gen = 0;
+	int rv;
+	*attrs = NULL;
+	*found_ws = NULL;
+	if ((rv = dial(g, &c, err)) != 0 || (rv = current_gen(g, c, &gen, err)) != 0) {
+		goto out;
+	}
+	if (gen == 0) {
+		rv = td_error_set(err, TD_ENOTFOUND, "no state has been loaded");
+		goto out;
+	}
+	if (workspace != NULL) {
+		names = calloc(1, sizeof(*names));
+		if (names == NULL || (names[0] = strdup(workspace)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		nn = 1;
+	} else if ((rv = workspace_names(g, c, &names, &nn, err)) != 0) {
+		goto out;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		redisReply *r = cmd(c, err, "GET %sg:%" PRIu64 ":res:%s:%s", g->prefix, gen,
+		    names[i], address);
+		if (r == NULL) {
+			rv = TD_EDEPEND;
+			goto out;
+		}
+		if (r->type != REDIS_REPLY_STRING) {
+			freeReplyObject(r);
+			continue;
+		}
+		if (*attrs != NULL) {
+			freeReplyObject(r);
+			rv = td_error_set(err, TD_EEXIST,
+			    "workspace: %s exists in more than one workspace; name one", address);
+			goto out;
+		}
+		*attrs = cJSON_Parse(r->str);
+		freeReplyObject(r);
+		if (*attrs == NULL || (*found_ws = strdup(names[i])) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "unreadable attributes in Redis");
+			goto out;
+		}
+	}
+	if (*attrs == NULL) {
+		rv = td_error_set(err, TD_ENOTFOUND, "no resource %s%s%s", address,
+		    workspace != NULL ? " in workspace " : "", workspace != NULL ? workspace : "");
+	}
+out:
+	if (rv != 0) {
+		cJSON_Delete(*attrs);
+		*attrs = NULL;
+		free(*found_ws);
+		*found_ws = NULL;
+	}
+	free_names(names, nn);
+	if (c != NULL) {
+		redisFree(c);
+	}
+	return rv;
+}
+
+void
+gw_address_parts(const char *address, char *type, size_t tlen, char *module, size_t mlen)
+{
+	const char *p = address, *mod_end = address;
+	type[0] = '\0';
+	module[0] = '\0';
+	/* "module.NAME[key]." repeated, then optionally "data.", then TYPE.NAME */
+	while (strncmp(p, "module.", 7) == 0) {
+		const char *q = p + 7;
+		q += strcspn(q, ".[");
+		if (*q == '[') {
+			const char *close = strchr(q, ']');
+			if (close == NULL) {
+				return;
+			}
+			q = close + 1;
+		}
+		if (*q != '.') {
+			return;
+		}
+		mod_end = q;
+		p = q + 1;
+	}
+	if (mod_end != address) {
+		snprintf(module, mlen, "%.*s", (int)(mod_end - address), address);
+	}
+	if (strncmp(p, "data.", 5) == 0) {
+		p += 5;
+	}
+	size_t n = strcspn(p, ".");
+	if (p[n] == '.') {
+		snprintf(type, tlen, "%.*s", (int)n, p);
+	}
+}
+
+/* Appends s to buf with Redis glob metacharacters escaped. */
+static void
+glob_escape(char *buf, size_t len, const char *s)
+{
+	size_t o = strlen(buf);
+	for (; *s != '\0' && o + 3 < len; s++) {
+		if (strchr("*?[]\\", *s) != NULL) {
+			buf[o++] = '\\';
+		}
+		buf[o++] = *s;
+	}
+	buf[o] = '\0';
+}
+
+static int
+page_push(gw_graph_page *p, size_t *cap, const char *ws, const char *addr)
+{
+	if (p->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		gw_graph_node *v = realloc(p->nodes, nc * sizeof(*v));
+		if (v == NULL) {
+			return TD_ENOMEM;
+		}
+		p->nodes = v;
+		*cap = nc;
+	}
+	char type[128], module[512];
+	gw_address_parts(addr, type, sizeof(type), module, sizeof(module));
+	gw_graph_node *nd = &p->nodes[p->n];
+	nd->workspace = strdup(ws);
+	nd->address = strdup(addr);
+	nd->type = strdup(type);
+	nd->module = strdup(module);
+	p->n++;
+	if (nd->workspace == NULL || nd->address == NULL || nd->type == NULL ||
+	    nd->module == NULL) {
+		return TD_ENOMEM;
+	}
+	return 0;
+}
+
+static int
+add_edge(cJSON *edges, const char *ws, const char *src, const char *dst)
+{
+	char id[2048];
+	snprintf(id, sizeof(id), "%s:%s->%s:%s", ws, src, ws, dst);
+	char s[1024], d[1024];
+	snprintf(s, sizeof(s), "%s:%s", ws, src);
+	snprintf(d, sizeof(d), "%s:%s", ws, dst);
+	cJSON *e = cJSON_CreateObject();
+	cJSON *data = cJSON_AddObjectToObject(e, "data");
+	if (data == NULL || cJSON_AddStringToObject(data, "id", id) == NULL ||
+	    cJSON_AddStringToObject(data, "source", s) == NULL ||
+	    cJSON_AddStringToObject(data, "target", d) == NULL) {
+		cJSON_Delete(e);
+		return TD_ENOMEM;
+	}
+	cJSON_AddItemToArray(edges, e);
+	return 0;
+}
+
+static bool
+on_page(const gw_graph_page *p, const char *ws, const char *addr)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcmp(p->nodes[i].workspace, ws) == 0 &&
+		    strcmp(p->nodes[i].address, addr) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Targets in v: a JSON array of strings, or newline-separated. */
+static int
+add_targets(cJSON *edges, const char *ws, const char *src, const char *v)
+{
+	int rv = 0;
+	cJSON *arr = v[0] == '[' ? cJSON_Parse(v) : NULL;
+	if (arr != NULL) {
+		const cJSON *t;
+		cJSON_ArrayForEach(t, arr)
+		{
+			if (cJSON_IsString(t) && rv == 0) {
+				rv = add_edge(edges, ws, src, t->valuestring);
+			}
+		}
+		cJSON_Delete(arr);
+		return rv;
+	}
+	char one[1024];
+	for (const char *p = v; *p != '\0' && rv == 0;) {
+		size_t n = strcspn(p, "\n");
+		if (n > 0 && n < sizeof(one)) {
+			snprintf(one, sizeof(one), "%.*s", (int)n, p);
+			rv = add_edge(edges, ws, src, one);
+		}
+		p += n;
+		if (*p == '\n') {
+			p++;
+		}
+	}
+	return rv;
+}
+
+/* The edges of ws whose source is on the page. */
+static int
+read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_page *p,
+    td_error *err)
+{
+	char key[1024];
+	snprintf(key, sizeof(key), "%sg:%" PRIu64 ":edges:%s", g->prefix, gen, ws);
+	redisReply *t = cmd(c, err, "TYPE %s", key);
+	if (t == NULL) {
+		return TD_EDEPEND;
+	}
+	char type[16];
+	snprintf(type, sizeof(type), "%s", t->type == REDIS_REPLY_STATUS ? t->str : "none");
+	freeReplyObject(t);
+	int rv = 0;
+	if (strcmp(type, "hash") == 0) {
+		for (size_t i = 0; i < p->n && rv == 0; i++) {
+			if (strcmp(p->nodes[i].workspace, ws) != 0) {
+				continue;
+			}
+			redisReply *r = cmd(c, err, "HGET %s %s", key, p->nodes[i].address);
+			if (r == NULL) {
+				return TD_EDEPEND;
+			}
+			if (r->type == REDIS_REPLY_STRING) {
+				rv = add_targets(p->edges, ws, p->nodes[i].address, r->str);
+			}
+			freeReplyObject(r);
+		}
+		return rv;
+	}
+	redisReply *r = NULL;
+	if (strcmp(type, "set") == 0) {
+		r = cmd(c, err, "SMEMBERS %s", key);
+	} else if (strcmp(type, "list") == 0) {
+		r = cmd(c, err, "LRANGE %s 0 -1", key);
+	} else if (strcmp(type, "zset") == 0) {
+		r = cmd(c, err, "ZRANGE %s 0 -1", key);
+	} else {
+		return 0; /* no edges written (yet) */
+	}
+	if (r == NULL) {
+		return TD_EDEPEND;
+	}
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && rv == 0; i++) {
+		const redisReply *m = r->element[i];
+		const char *tab = m->type == REDIS_REPLY_STRING ? strchr(m->str, '\t') : NULL;
+		if (tab == NULL) {
+			continue;
+		}
+		char src[1024];
+		snprintf(src, sizeof(src), "%.*s", (int)(tab - m->str), m->str);
+		if (on_page(p, ws, src)) {
+			rv = add_edge(p->edges, ws, src, tab + 1);
+		}
+	}
+	freeReplyObject(r);
+	return rv;
+}
+
+static int
+parse_cursor(const char *s, uint64_t *gen, unsigned long *ws, unsigned long long *scan)
+{
+	char *end = NULL;
+	if (!isdigit((unsigned char)s[0])) {
+		return TD_EINVAL;
+	}
+	*gen = strtoull(s, &end, 10);
+	if (*end != '.' || !isdigit((unsigned char)end[1])) {
+		return TD_EINVAL;
+	}
+	*ws = strtoul(end + 1, &end, 10);
+	if (*end != '.' || !isdigit((unsigned char)end[1])) {
+		return TD_EINVAL;
+	}
+	*scan = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || *gen == 0 || *ws > MAX_WORKSPACES) {
+		return TD_EINVAL;
+	}
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether a node's module is the filter's module or inside it. */
+static bool
+module_matches(const char *module, const char *want)
+{
+	size_t n = strlen(want);
+	return strncmp(module, want, n) == 0 &&
+	    (module[n] == '\0' || module[n] == '.' || module[n] == '[');
+}
+
+/* Adds the nodes of one HSCAN batch (field, value pairs) that pass f. */
+static int
+take_nodes(gw_graph_page *page, size_t *cap, const char *ws, const redisReply *kv,
+    const gw_graph_filter *f)
+{
+	for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+		const char *addr = kv->element[i]->str;
+		char type[128], module[512];
+		gw_address_parts(addr, type, sizeof(type), module, sizeof(module));
+		cJSON *node = cJSON_Parse(kv->element[i + 1]->str);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(node, "type");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(node, "module");
+		/* state-loader's own type and module win over parsing the address */
+		if (cJSON_IsString(t) && t->valuestring[0] != '\0') {
+			snprintf(type, sizeof(type), "%s", t->valuestring);
+		}
+		if (cJSON_IsString(m)) {
+			snprintf(module, sizeof(module), "%s", m->valuestring);
+		}
+		cJSON_Delete(node);
+		if ((f->type != NULL && strcmp(type, f->type) != 0) ||
+		    (f->module != NULL && !module_matches(module, f->module))) {
+			continue;
+		}
+		if (page_push(page, cap, ws, addr) != 0) {
+			return TD_ENOMEM;
+		}
+		free(page->nodes[page->n - 1].type);
+		free(page->nodes[page->n - 1].module);
+		page->nodes[page->n - 1].type = strdup(type);
+		page->nodes[page->n - 1].module = strdup(module);
+		if (page->nodes[page->n - 1].type == NULL ||
+		    page->nodes[page->n - 1].module == NULL) {
+			return TD_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* page released with gw_graph_page_free (also on failure). */
+int
+gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, td_error *err)
+{
+	redisContext *c = NULL;
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	uint64_t gen = 0;
+	unsigned long wsi = 0;
+	unsigned long long scan = 0;
+	int rv;
+	memset(page, 0, sizeof(*page));
+	if ((page->edges = cJSON_CreateArray()) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if ((rv = dial(g, &c, err)) != 0 || (rv = current_gen(g, c, &gen, err)) != 0) {
+		goto out;
+	}
+	page->generation = gen;
+	if (f->cursor != NULL) {
+		uint64_t cgen;
+		if (parse_cursor(f->cursor, &cgen, &wsi, &scan) != 0) {
+			rv = td_error_set(err, TD_EINVAL, "cursor: not a cursor this API returned");
+			goto out;
+		}
+		if (cgen != gen) {
+			rv = td_error_set(err, TD_ERANGE,
+			    "cursor: the state changed since this walk began; start again without it");
+			goto out;
+		}
+	}
+	if (gen == 0) {
+		goto out; /* nothing loaded: an empty graph */
+	}
+	if ((rv = workspace_names(g, c, &names, &nn, err)) != 0) {
+		goto out;
+	}
+	/* A stable order, so the cursor's workspace index means the same thing
+	 * on every page of one generation. */
+	if (nn > 1) {
+		qsort(names, nn, sizeof(*names), cmp_str);
+	}
+	char pat[1024] = "*";
+	if (f->module != NULL) {
+		pat[0] = '\0';
+		glob_escape(pat, sizeof(pat), f->module);
+		strncat(pat, "*", sizeof(pat) - strlen(pat) - 1);
+	}
+	while (wsi < nn && page->n < (size_t)f->limit) {
+		if (f->workspace != NULL && strcmp(names[wsi], f->workspace) != 0) {
+			wsi++;
+			scan = 0;
+			continue;
+		}
+		redisReply *r = cmd(c, err, "HSCAN %sg:%" PRIu64 ":nodes:%s %llu MATCH %s COUNT %d",
+		    g->prefix, gen, names[wsi], scan, pat, f->limit - (int)page->n);
+		if (r == NULL) {
+			rv = TD_EDEPEND;
+			goto out;
+		}
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			rv = td_error_set(err, TD_EDEPEND, "redis: unexpected HSCAN reply");
+			goto out;
+		}
+		scan = strtoull(r->element[0]->str, NULL, 10);
+		rv = take_nodes(page, &cap, names[wsi], r->element[1], f);
+		freeReplyObject(r);
+		if (rv != 0) {
+			rv = td_error_set(err, rv, "out of memory");
+			goto out;
+		}
+		if (scan == 0) {
+			wsi++;
+		}
+	}
+	/* Past the last wanted workspace the walk is over. */
+	while (wsi < nn && f->workspace != NULL && strcmp(names[wsi], f->workspace) != 0) {
+		wsi++;
+	}
+	if (wsi < nn) {
+		snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRIu64 ".%lu.%llu", gen,
+		    wsi, scan);
+	}
+	for (size_t w = 0; w < nn && rv == 0; w++) {
+		bool used = false;
+		for (size_t i = 0; i < page->n && !used; i++) {
+			used = strcmp(page->nodes[i].workspace, names[w]) == 0;
+		}
+		if (used) {
+			rv = read_edges(g, c, gen, names[w], page, err);
+		}
+	}
+out:
+	free_names(names, nn);
+	if (c != NULL) {
+		redisFree(c);
+	}
+	return rv;
+}
+
+void
+gw_graph_page_free(gw_graph_page *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->nodes[i].workspace);
+		free(p->nodes[i].address);
+		free(p->nodes[i].type);
+		free(p->nodes[i].module);
+	}
+	free(p->nodes);
+	cJSON_Delete(p->edges);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,90 @@
+/* graph.h — reads of state-loader's Redis layout (docs/architecture.md):
+ * `workspaces`, `gen`, `g:<gen>:res:<workspace>:<address>` and, when
+ * state-loader writes it, `g:<gen>:edges:<workspace>`.
+ *
+ * Each call opens its own short-lived connection (loopback connects cost
+ * well under a millisecond and these routes are not the hot path), so any
+ * number of HTTP threads may call at once with no shared state.
+ *
+ * Graph pages walk the workspaces (by name) and each one's nodes hash with
+ * HSCAN: the cursor is "<generation>.<workspace index>.<HSCAN cursor>", so a
+ * page is about limit nodes (HSCAN returns batches) and never the whole
+ * state; a generation switch mid-walk ends the walk (a stale cursor is
+ * refused with TD_ERANGE).
+ *
+ * Edges: the edges hash (field: source; value: JSON array of targets, or
+ * newline-separated targets); a set, list or sorted set of
+ * "source\ttarget" members is read too.  A page carries the edges whose
+ * source is on it; a target is what state-loader recorded (Terraform's
+ * dependencies name resources, so for count/for_each it lacks the index). */
+#ifndef TFDRIFT_GW_GRAPH_H
+#define TFDRIFT_GW_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "tfdrift/error.h"
+
+typedef struct gw_graph gw_graph;
+
+typedef struct gw_graph_opts {
+	const char *host;
+	int port;
+	const char *password; /* "" for none */
+	int db;
+	const char *prefix;
+	int timeout_ms;
+} gw_graph_opts;
+
+typedef struct gw_graph_filter {
+	const char *workspace; /* NULL: every workspace */
+	const char *type;      /* NULL: any */
+	const char *module;    /* "module.net" prefix, NULL: any */
+	const char *cursor;    /* NULL: first page */
+	int limit;
+} gw_graph_filter;
+
+/* One node of a page; strings owned by the page. */
+typedef struct gw_graph_node {
+	char *workspace, *address, *type, *module;
+} gw_graph_node;
+
+typedef struct gw_graph_page {
+	gw_graph_node *nodes;
+	size_t n;
+	cJSON *edges;         /* array of {"data":{"id","source","target"}} */
+	char next_cursor[64]; /* "" when done */
+	uint64_t generation;
+} gw_graph_page;
+
+/* Copies opts.  *out owned by caller. */
+int gw_graph_new(gw_graph **out, const gw_graph_opts *opts, td_error *err);
+void gw_graph_free(gw_graph *g);
+
+/* TD_EDEPEND when Redis cannot be reached (err says why). */
+int gw_graph_ping(gw_graph *g, uint64_t *generation, td_error *err);
+
+/* *out: a JSON array of {"name":..., <the workspace's JSON>}, sorted by name;
+ * owned by caller. */
+int gw_graph_workspaces(gw_graph *g, cJSON **out, td_error *err);
+
+/* The attributes of address in workspace (NULL: search every workspace;
+ * TD_EEXIST when it is in more than one).  *attrs (parsed JSON) and
+ * *found_ws owned by the caller.  TD_ENOTFOUND when absent. */
+int gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON **attrs,
+    char **found_ws, td_error *err);
+
+/* One page of nodes.  TD_EINVAL for a malformed cursor, TD_ERANGE for one
+ * from an older generation.  Release with gw_graph_page_free. */
+int gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, td_error *err);
+void gw_graph_page_free(gw_graph_page *page);
+
+/* The resource type and module of a Terraform address
+ * ("module.a.module.b.aws_instance.web[0]" -> "aws_instance", "module.a.module.b").
+ * Writes "" when there is none. */
+void gw_address_parts(const char *address, char *type, size_t tlen, char *module, size_t mlen);
+
+#endif
