@@ -171,6 +171,9 @@ main(int argc, char **argv)
 	char spool_dir[4096];
 	snprintf(spool_dir, sizeof(spool_dir), "%s/persistence/spool",
 	    td_config_str(cfg, "shared", "data_dir"));
+	char dl_file[4096];
+	snprintf(dl_file, sizeof(dl_file), "%s/persistence/dead-letter.jsonl",
+	    td_config_str(cfg, "shared", "data_dir"));
 	if (ps_spool_open(&s.spool, spool_dir, &err) != 0) {
 		TD_ERROR("cannot open the spool", TD_KV_STR("error", err.msg));
 		goto out;
@@ -193,6 +196,7 @@ main(int argc, char **argv)
 		.batch_wait_ms = (int)td_config_int(cfg, "persistence", "batch_wait"),
 		.pool = s.pool,
 		.spool = s.spool,
+		.dead_letter_file = dl_file,
 	};
 	if (ps_writer_start(&writer, &wo, &err) != 0) {
 		TD_ERROR("cannot open the bus sockets", TD_KV_STR("error", err.msg));

@@ -2,6 +2,7 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "rows.h"
 #include "tfdrift/bus.h"
@@ -67,6 +71,8 @@ struct ps_writer {
 	int batch_max;
 	int batch_wait_ms;
 	atomic_bool schema_ready; /* migrations applied: the database may be written */
+	char *dl_path;            /* the dead-letter file */
+	pthread_mutex_t dl_mu;
 
 	pthread_mutex_t mu;
 	pthread_cond_t work;       /* queued, or stopping */
@@ -263,10 +269,95 @@ clean_utf8(const char *s, char *buf, size_t len)
 	buf[w] = '\0';
 }
 
-/* Inserts alerts[idx] of j into alerts_dead_letter with why.  0, or the
- * failed result's status through *res_out (caller clears). */
+static void
+base64(const uint8_t *in, size_t n, char *out)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t w = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n) {
+			v |= (uint32_t)in[i + 1] << 8;
+		}
+		if (i + 2 < n) {
+			v |= in[i + 2];
+		}
+		out[w++] = tab[(v >> 18) & 63];
+		out[w++] = tab[(v >> 12) & 63];
+		out[w++] = tab[(v >> 6) & 63];
+		out[w++] = tab[v & 63];
+		/* padding for a short last group */
+		if (i + 1 >= n) {
+			out[w - 2] = '=';
+		}
+		if (i + 2 >= n) {
+			out[w - 1] = '=';
+		}
+	}
+	out[w] = '\0';
+}
+
+/* The last resort when alerts_dead_letter itself refuses a row (e.g. the
+ * table is missing): one JSON line appended to the dead-letter file and
+ * fsynced.  0 or TD_EIO/TD_ENOMEM. */
 static int
-dead_letter(PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate,
+dead_letter_file(ps_writer *w, const job *j, const char *key, const char *reason,
+    const char *sqlstate, const char *db_error, const uint8_t *packed, size_t plen)
+{
+	int rv = TD_ENOMEM;
+	char *b64 = malloc(4 * (plen / 3 + 1) + 1);
+	cJSON *o = cJSON_CreateObject();
+	char *line = NULL;
+	char at[64];
+	if (b64 == NULL || o == NULL) {
+		goto out;
+	}
+	base64(packed, plen, b64);
+	td_clock_format(td_clock_now_ns(), 6, at, sizeof(at));
+	if (cJSON_AddStringToObject(o, "at", at) == NULL ||
+	    cJSON_AddStringToObject(o, "alert_key", key) == NULL ||
+	    cJSON_AddStringToObject(o, "trace_id", j->env->trace_id) == NULL ||
+	    cJSON_AddStringToObject(o, "message_id", j->env->message_id) == NULL ||
+	    cJSON_AddStringToObject(o, "reason", reason) == NULL ||
+	    cJSON_AddStringToObject(o, "sqlstate", sqlstate) == NULL ||
+	    cJSON_AddStringToObject(o, "dead_letter_error", db_error) == NULL ||
+	    cJSON_AddStringToObject(o, "alert_protobuf_base64", b64) == NULL ||
+	    (line = cJSON_PrintUnformatted(o)) == NULL) {
+		goto out;
+	}
+	rv = TD_EIO;
+	pthread_mutex_lock(&w->dl_mu);
+	int fd = open(w->dl_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		size_t len = strlen(line);
+		line[len] = '\n'; /* replaces the NUL; written with its length */
+		if (write(fd, line, len + 1) == (ssize_t)(len + 1) && fsync(fd) == 0) {
+			rv = 0;
+		}
+		line[len] = '\0';
+		close(fd);
+	}
+	pthread_mutex_unlock(&w->dl_mu);
+	if (rv == 0) {
+		TD_ERROR("alerts_dead_letter refused a row; quarantined in the dead-letter file",
+		    TD_KV_STR("file", w->dl_path), TD_KV_STR("alert_key", key),
+		    TD_KV_STR("error", db_error));
+	}
+out:
+	free(line);
+	cJSON_Delete(o);
+	free(b64);
+	return rv;
+}
+
+/* Quarantines alerts[idx] of j with why: a row in alerts_dead_letter (under
+ * a savepoint, inside the caller's transaction), or, if PostgreSQL refuses
+ * that row too, a line in the dead-letter file.  0; otherwise the database
+ * failed transiently and *res_out holds its result (may be NULL; caller
+ * clears). */
+static int
+dead_letter(ps_writer *w, PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate,
     PGresult **res_out)
 {
 	static const char sql[] =
@@ -274,6 +365,8 @@ dead_letter(PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate
 	    "sqlstate, alert) VALUES ($1, $2, $3, $4, $5, $6, $7::bytea)";
 	const Tfdrift__V1__DriftAlert *a = j->b->alerts[idx];
 	char key[300], eid[300], reason[600];
+	int rv = 0;
+	*res_out = NULL;
 	clean_utf8(a->alert_key, key, sizeof(key));
 	clean_utf8(a->event_id, eid, sizeof(eid));
 	clean_utf8(why, reason, sizeof(reason));
@@ -287,30 +380,42 @@ dead_letter(PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate
 		(const char *)packed };
 	int lens[7] = { 0, 0, 0, 0, 0, 0, (int)plen };
 	int fmts[7] = { 0, 0, 0, 0, 0, 0, 1 };
+	PQclear(PQexec(c, "SAVEPOINT dead_letter"));
 	PGresult *res = PQexecParams(c, sql, 7, NULL, vals, lens, fmts, 0);
-	free(packed);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		PQclear(PQexec(c, "RELEASE SAVEPOINT dead_letter"));
+	} else if (pgpool_error_is_permanent(res) && PQstatus(c) == CONNECTION_OK) {
+		char dberr[400];
+		snprintf(dberr, sizeof(dberr), "%s", PQresultErrorMessage(res));
+		pgpool_one_line(dberr);
+		PQclear(res);
+		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT dead_letter"));
+		rv = dead_letter_file(w, j, key, reason, sqlstate, dberr, packed, plen);
+	} else {
 		*res_out = res;
-		return TD_EIO;
+		rv = TD_EIO;
 	}
-	PQclear(res);
-	j->dead++;
-	if (j->first_dead[0] == '\0') {
-		snprintf(j->first_dead, sizeof(j->first_dead), "%s", reason);
+	free(packed);
+	if (rv == 0) {
+		j->dead++;
+		if (j->first_dead[0] == '\0') {
+			snprintf(j->first_dead, sizeof(j->first_dead), "%s", reason);
+		}
 	}
-	return 0;
+	return rv;
 }
 
 /* Quarantines every alert of jobs[] that failed validation. */
 static int
-dead_letter_invalid(PGconn *c, job **jobs, size_t n, PGresult **res)
+dead_letter_invalid(ps_writer *w, PGconn *c, job **jobs, size_t n, PGresult **res)
 {
 	for (size_t k = 0; k < n; k++) {
 		for (size_t i = 0; i < jobs[k]->n; i++) {
 			if (jobs[k]->bad[i] == NULL) {
 				continue;
 			}
-			int rv = dead_letter(c, jobs[k], i, jobs[k]->bad[i], "", res);
+			int rv = dead_letter(w, c, jobs[k], i, jobs[k]->bad[i], "", res);
 			if (rv != 0) {
 				return rv;
 			}
@@ -472,7 +577,7 @@ store_batch(ps_writer *w, job **jobs, size_t n, td_error *err)
 		PQclear(res);
 		res = NULL;
 	}
-	if (dead_letter_invalid(c, jobs, n, &res) != 0) {
+	if (dead_letter_invalid(w, c, jobs, n, &res) != 0) {
 		rv = fail_tx(w, c, res, err);
 		goto out;
 	}
@@ -538,14 +643,14 @@ store_isolated(ps_writer *w, job *j, td_error *err)
 		PQclear(res);
 		res = NULL;
 		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT one"));
-		if (dead_letter(c, j, i, why, sqlstate, &res) != 0) {
+		if (dead_letter(w, c, j, i, why, sqlstate, &res) != 0) {
 			/* The dead letter itself refused: nothing sensible is left;
 			 * keep the request (spool / resend) rather than lose it. */
 			fail_tx(w, c, res, err);
 			return TD_EAGAIN;
 		}
 	}
-	if (dead_letter_invalid(c, &j, 1, &res) != 0) {
+	if (dead_letter_invalid(w, c, &j, 1, &res) != 0) {
 		fail_tx(w, c, res, err);
 		return TD_EAGAIN;
 	}
@@ -1061,6 +1166,8 @@ writer_free(ps_writer *w)
 	pthread_cond_destroy(&w->done);
 	pthread_cond_destroy(&w->drain_wake);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->dl_mu);
+	free(w->dl_path);
 	free(w->threads);
 	free(w);
 }
@@ -1080,6 +1187,13 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	w->batch_max = o->batch_max > 0 ? o->batch_max : 1;
 	w->batch_wait_ms = o->batch_wait_ms >= 0 ? o->batch_wait_ms : 0;
 	atomic_init(&w->schema_ready, false);
+	pthread_mutex_init(&w->dl_mu, NULL);
+	if ((w->dl_path = strdup(o->dead_letter_file != NULL ? o->dead_letter_file
+							     : "dead-letter.jsonl")) == NULL) {
+		pthread_mutex_destroy(&w->dl_mu);
+		free(w);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	cond_init_mono(&w->work);
 	pthread_cond_init(&w->done, NULL);

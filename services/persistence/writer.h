@@ -24,7 +24,10 @@
  *    split, request by request, then alert by alert (savepoints); each alert
  *    it refuses goes to alerts_dead_letter with the reason, the rest are
  *    stored.  An invalid alert (no key, unknown kind/severity, bad JSON) goes
- *    there too.  Never silently dropped, never blocking the rest.
+ *    there too.  If alerts_dead_letter refuses the row as well (say the table
+ *    is gone), it is appended to dead_letter_file (JSON line with the reason
+ *    and the alert's protobuf in base64, fsynced).  Never silently dropped,
+ *    never blocking the rest.
  *  - PostgreSQL unreachable or failing transiently: the requests go to the
  *    on-disk spool (spool.h, fsynced) and are answered OK; a drain thread
  *    stores the spool oldest first once the database answers again, and
@@ -50,14 +53,15 @@
 typedef struct ps_writer ps_writer;
 
 typedef struct ps_writer_opts {
-	const char *work_url; /* REP, listened on */
-	const char *pub_url;  /* PUB, listened on */
-	int workers;          /* batch threads; the pool needs workers + 2 connections */
-	int in_flight;        /* REP contexts: requests received and waiting at once */
-	int batch_max;        /* alerts in one database batch */
-	int batch_wait_ms;    /* longest wait for a batch to fill */
-	pgpool *pool;         /* borrowed; must outlive the writer */
-	ps_spool *spool;      /* borrowed; must outlive the writer */
+	const char *work_url;         /* REP, listened on */
+	const char *pub_url;          /* PUB, listened on */
+	int workers;                  /* batch threads; the pool needs workers + 2 connections */
+	int in_flight;                /* REP contexts: requests received and waiting at once */
+	int batch_max;                /* alerts in one database batch */
+	int batch_wait_ms;            /* longest wait for a batch to fill */
+	pgpool *pool;                 /* borrowed; must outlive the writer */
+	ps_spool *spool;              /* borrowed; must outlive the writer */
+	const char *dead_letter_file; /* JSON lines, when alerts_dead_letter refuses a row */
 } ps_writer_opts;
 
 /* Opens the PUB socket, starts the batch and drain threads, then the REP

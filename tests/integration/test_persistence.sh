@@ -78,6 +78,17 @@ check_eq "... and counted in tfdrift_persistence_alerts_dead_letter_total" "2" \
 line="$(alert_gen send --count 100 --batch 50 --seed 10 2>&1)"
 check_eq "the next batch is stored normally" "100" "$(gen_field "$line" produced)"
 
+# the dead-letter table itself refuses (here: it is gone): the dead-letter file
+sql "ALTER TABLE alerts_dead_letter RENAME TO alerts_dead_letter_away" >/dev/null
+line="$(alert_gen send --count 20 --batch 20 --seed 12 --bad 5 2>&1)"
+check_eq "with alerts_dead_letter gone, the batch is still answered OK and its 19 good alerts stored" \
+	"1:19" "$(gen_field "$line" ok):$(sql "SELECT count(*) FROM alerts WHERE alert_key LIKE 'k-12-%'")"
+DLF="$TD_TMP/data/persistence/dead-letter.jsonl"
+check_eq "... and the refused alert is a line in the dead-letter file, with the reason and the alert" \
+	"k-12-5|true|true" \
+	"$(jq -r '[.alert_key, (.reason | test("invalid byte sequence")), (.alert_protobuf_base64 | @base64d | test("k-12-5"))] | join("|")' "$DLF" 2>&1)"
+sql "ALTER TABLE alerts_dead_letter_away RENAME TO alerts_dead_letter" >/dev/null
+
 # ---- SIGKILL mid-batch, restart: nothing lost, nothing doubled ----
 N=20000
 alert_gen send --count $N --batch 100 --in-flight 8 --seed 11 >"$TD_TMP/kill.out" 2>"$TD_TMP/kill.err" &
