@@ -699,8 +699,15 @@ jrn_close(jrn *j)
 		return;
 	for (size_t i = 0; i < j->nsegs; i++) {
 		segment *s = j->segs[i];
-		if (j->o.fsync != JRN_FSYNC_OFF)
+		char path[4096];
+
+		if (s->live == 0) {
+			/* all acknowledged: nothing of it needs sending after a restart */
+			seg_path(j, s->id, path, sizeof(path));
+			(void)unlink(path);
+		} else if (j->o.fsync != JRN_FSYNC_OFF) {
 			(void)fdatasync(s->fd);
+		}
 		close(s->fd);
 		free(s);
 	}

@@ -9,9 +9,11 @@
  * sequence number and payload, all little-endian) followed by the payload.
  * Appends go to the newest (active) segment; a segment that would grow past
  * segment_bytes is closed and a new one started.  A closed segment whose
- * entries are all released is deleted.  Releases are not written to disk: after
- * a restart every record still on disk is pending again, so an entry may be
- * sent twice (downstream stores duplicates once) but never lost.
+ * entries are all released is deleted, and so is any fully released segment
+ * at jrn_close (a clean stop leaves only unreleased data).  Releases are not
+ * written to disk: after a crash every record still on disk is pending again,
+ * so an entry may be sent twice (downstream stores duplicates once) but never
+ * lost.
  *
  * Opening a directory recovers it: segments are read in order, every record
  * whose header and checksum are sound is pending again (jrn_recovered), and a

@@ -138,6 +138,10 @@ wait_http "$(falco_url)/" 10 405 >/dev/null
 check_eq "with http_token set, no token is 401" 401 "$(code_of "$(post_alert "$TD_TMP/a1.json")")"
 check_eq "a wrong token is 401" 401 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H 'Authorization: Bearer wrong')")"
 check_eq "the right token is 202" 202 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H 'Authorization: Bearer s3cret-token')")"
+for _ in $(seq 1 100); do
+	[ "$(metric ingest tfdrift_ingest_journal_entries)" = 0 ] && break
+	sleep 0.1
+done
 
 # ---- full journal: 503, then nothing lost ----
 stop_service correlator 10
