@@ -113,6 +113,8 @@ const td_config_directive td_config_directives[] = {
 	    "NNG PUB address where `state changed` notices are published." },
 	{ "state_loader", "local_files", TD_CFG_STRLIST, "", NOB, NULL, 0,
 	    "Local Terraform state files, each `NAME=PATH` (NAME is the workspace shown in alerts, e.g. prod/network) or a bare PATH (the name is the file name)." },
+	{ "state_loader", "sources", TD_CFG_STRLIST, "", NOB, NULL, 0,
+	    "State sources, each `NAME=URI`: `file:///path/x.tfstate`; `http(s)://[user:pass@]host/path[#ca=FILE&cert=FILE&key=FILE&insecure=1&user=U&password_env=VAR]` (Terraform http backend; 204/404 is an empty state; prefer password_env to a password in the URL); `s3://BUCKET/KEY?region=R[&workspace=W&workspace_prefix=env:&endpoint=URL]` (SigV4; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN or AWS_PROFILE in ~/.aws/credentials or ~/.aws/config); `hcp://ORG/WORKSPACE[?host=app.terraform.io&token_env=TFE_TOKEN]` (HCP Terraform / Terraform Enterprise current state version). Remote sources are polled every poll_interval with If-None-Match." },
 	{ "state_loader", "poll_interval", TD_CFG_DURATION, "30s", 1000, 86400000, NULL, 0,
 	    "How often every source is checked for a new state." },
 	{ "state_loader", "max_state_size", TD_CFG_SIZE, "1GiB", 1024, 17179869184.0, NULL, 0,

@@ -11,7 +11,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fetch.h"
 #include "index.h"
+#include "source.h"
 #include "store.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -27,7 +29,10 @@
 #define RELOG_MS 60000
 
 typedef struct source {
-	char *name, *path;
+	char *name, *path; /* path: the file, or the remote source as shown (no secrets) */
+	src_kind kind;
+	src_spec spec;        /* remote sources: where and how to fetch */
+	char etag[256];       /* remote: ETag of the last 200 (HCP: the state version id) */
 	tfs_state *state;     /* last good parse, NULL if none yet */
 	int64_t loaded_at_ns; /* when `state` was parsed */
 	char *last_error;     /* NULL when the last attempt succeeded */
@@ -147,6 +152,228 @@ source_failed(source *s, const char *msg)
 
 /* Reads the file again if it changed.  Returns true when the workspace's
  * contents or status changed. */
+/* Takes a freshly parsed state for s: dropped when serial and lineage are
+ * the ones loaded (Terraform bumps the serial on every write: it is the same
+ * state), else it replaces the loaded one.  Returns true when the workspace
+ * changed (contents or status). */
+static bool
+take_state(source *s, tfs_state *st)
+{
+	bool recovered = s->last_error != NULL;
+
+	free(s->last_error);
+	s->last_error = NULL;
+	if (s->state != NULL && tfs_serial(st) == tfs_serial(s->state) &&
+	    strcmp(tfs_lineage(st), tfs_lineage(s->state)) == 0) {
+		tfs_free(st);
+		TD_DEBUG("state unchanged (same serial and lineage)",
+		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
+		return recovered;
+	}
+	tfs_free(s->state);
+	s->state = st;
+	s->loaded_at_ns = td_clock_now_ns();
+	td_gauge_set(s->resources, (double)tfs_indexed_count(st));
+	TD_INFO("state loaded", TD_KV_STR("workspace", s->name), TD_KV_STR("source", s->path),
+	    TD_KV_UINT("serial", tfs_serial(st)), TD_KV_STR("lineage", tfs_lineage(st)),
+	    TD_KV_STR("terraform_version", tfs_terraform_version(st)),
+	    TD_KV_UINT("resources", tfs_indexed_count(st)));
+	return true;
+}
+
+/* A remote source's status after a failed attempt; true when it changed. */
+static bool
+remote_failed(source *s, const char *msg)
+{
+	if (s->last_error != NULL && strcmp(s->last_error, msg) == 0) {
+		td_counter_inc(s->errors);
+		return false;
+	}
+	source_failed(s, msg);
+	return true;
+}
+
+/* HCP Terraform: the workspace id, then its current state version; sets
+ * *download (malloc'd) and *version_id (into vid).  0 or an error. */
+static int
+hcp_resolve(const ldr *l, const source *s, char **download, char *vid, size_t vidlen, td_error *err)
+{
+	fetch_req rq = { .shown = s->path,
+		.bearer = s->spec.token,
+		.ca_file = s->spec.ca_file,
+		.insecure = s->spec.insecure,
+		.max_size = 1u << 20,
+		.timeout_ms = 30000 };
+	fetch_resp rp = { 0 };
+	cJSON *doc = NULL;
+	const cJSON *v;
+	char *url = NULL, *wsid = NULL;
+	int rv = 0;
+
+	(void)l;
+	*download = NULL;
+	if (asprintf(&url, "%s/api/v2/organizations/%s/workspaces/%s", s->spec.url, s->spec.org,
+		s->spec.workspace) < 0) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	rq.url = url;
+	if ((rv = fetch_get(&rq, &rp, err)) != 0) {
+		goto out;
+	}
+	if (rp.status != 200 || (doc = cJSON_ParseWithLength(rp.body, rp.len)) == NULL ||
+	    !cJSON_IsString(v = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "data"), "id"))) {
+		rv = td_error_set(err, TD_EIO, "%s: workspace lookup: HTTP %ld", s->path,
+		    rp.status);
+		goto out;
+	}
+	wsid = strdup(v->valuestring);
+	cJSON_Delete(doc);
+	doc = NULL;
+	free(rp.body);
+	rp.body = NULL;
+	free(url);
+	url = NULL;
+	if (wsid == NULL ||
+	    asprintf(&url, "%s/api/v2/workspaces/%s/current-state-version", s->spec.url, wsid) <
+		0) {
+		url = NULL;
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	rq.url = url;
+	if ((rv = fetch_get(&rq, &rp, err)) != 0) {
+		goto out;
+	}
+	if (rp.status == 404) {
+		rv = TD_ENOTFOUND; /* no state yet */
+		goto out;
+	}
+	if (rp.status != 200 || (doc = cJSON_ParseWithLength(rp.body, rp.len)) == NULL) {
+		rv = td_error_set(err, TD_EIO, "%s: current state version: HTTP %ld", s->path,
+		    rp.status);
+		goto out;
+	}
+	v = cJSON_GetObjectItem(doc, "data");
+	snprintf(vid, vidlen, "%s",
+	    cJSON_IsString(cJSON_GetObjectItem(v, "id")) ? cJSON_GetObjectItem(v, "id")->valuestring
+							 : "");
+	v = cJSON_GetObjectItem(cJSON_GetObjectItem(v, "attributes"), "hosted-state-download-url");
+	if (!cJSON_IsString(v) || (*download = strdup(v->valuestring)) == NULL) {
+		rv = td_error_set(err, TD_EIO,
+		    "%s: current state version: no hosted-state-download-url", s->path);
+		goto out;
+	}
+out:
+	cJSON_Delete(doc);
+	free(rp.body);
+	free(url);
+	free(wsid);
+	return rv;
+}
+
+/* A remote source: one conditional GET; parses a new body. */
+static bool
+check_remote(ldr *l, source *s)
+{
+	fetch_req rq = { .url = s->spec.url,
+		.shown = s->path,
+		.ca_file = s->spec.ca_file,
+		.client_cert = s->spec.client_cert,
+		.client_key = s->spec.client_key,
+		.insecure = s->spec.insecure,
+		.max_size = l->max_size,
+		.timeout_ms = 60000,
+		.etag = s->etag };
+	fetch_resp rp = { 0 };
+	src_aws_creds cr;
+	td_error err = { 0 };
+	tfs_state *st = NULL;
+	char sig[96], msg[sizeof(err.msg) + 64], vid[256] = "", *download = NULL;
+	bool changed = false;
+	int rv;
+
+	switch (s->kind) {
+	case SRC_HTTP:
+		rq.user = s->spec.user;
+		rq.password = s->spec.password;
+		break;
+	case SRC_S3:
+		if (src_aws_credentials(&cr, &err) != 0) {
+			snprintf(msg, sizeof(msg), "%s: %s", s->path, err.msg);
+			return remote_failed(s, msg);
+		}
+		snprintf(sig, sizeof(sig), "aws:amz:%s:s3", s->spec.region);
+		rq.sigv4 = sig;
+		rq.user = cr.key_id;
+		rq.password = cr.secret;
+		rq.session_token = cr.token[0] != '\0' ? cr.token : NULL;
+		break;
+	case SRC_HCP:
+		rv = hcp_resolve(l, s, &download, vid, sizeof(vid), &err);
+		if (rv == TD_ENOTFOUND) {
+			rp.status = 404;
+			goto answered;
+		}
+		if (rv != 0) {
+			return remote_failed(s, err.msg);
+		}
+		if (vid[0] != '\0' && strcmp(vid, s->etag) == 0 && s->last_error == NULL) {
+			free(download);
+			return false; /* the same state version */
+		}
+		rq.url = download;
+		rq.etag = NULL;
+		rq.bearer = s->spec.token;
+		break;
+	case SRC_FILE: return false;
+	}
+	rv = fetch_get(&rq, &rp, &err);
+	explicit_bzero(&cr, sizeof(cr));
+	if (rv != 0) {
+		changed = remote_failed(s, err.msg);
+		goto out;
+	}
+answered:
+	if (rp.status == 304) {
+		/* unchanged: one small request */
+		if (s->last_error != NULL) {
+			free(s->last_error);
+			s->last_error = NULL;
+			changed = true;
+		}
+		goto out;
+	}
+	if (rp.status == 204 || rp.status == 404) {
+		/* no state (yet): an empty workspace, as Terraform sees it */
+		static const char empty[] = "{\"version\":4,\"serial\":0,\"lineage\":\"\"}";
+		s->etag[0] = '\0';
+		if (tfs_parse_buffer(&st, empty, sizeof(empty) - 1, s->path, &err) != 0) {
+			changed = remote_failed(s, err.msg);
+			goto out;
+		}
+		changed = take_state(s, st);
+		goto out;
+	}
+	if (rp.status != 200) {
+		snprintf(msg, sizeof(msg), "%s: HTTP %ld", s->path, rp.status);
+		changed = remote_failed(s, msg);
+		goto out;
+	}
+	if (tfs_parse_buffer(&st, rp.body != NULL ? rp.body : "", rp.len, s->path, &err) != 0) {
+		changed = remote_failed(s, err.msg);
+		goto out;
+	}
+	snprintf(s->etag, sizeof(s->etag), "%s", s->kind == SRC_HCP ? vid : rp.etag);
+	changed = take_state(s, st);
+out:
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	free(download);
+	return changed;
+}
+
 static bool
 check_source(ldr *l, source *s)
 {
@@ -156,6 +383,9 @@ check_source(ldr *l, source *s)
 	char msg[sizeof(err.msg) + 64];
 	int e;
 
+	if (s->kind != SRC_FILE) {
+		return check_remote(l, s);
+	}
 	if (stat(s->path, &sb) != 0) {
 		e = errno;
 		if (s->checked && s->stat_errno == e) {
@@ -182,29 +412,7 @@ check_source(ldr *l, source *s)
 		source_failed(s, err.msg);
 		return true;
 	}
-	if (s->state != NULL && tfs_serial(st) == tfs_serial(s->state) &&
-	    strcmp(tfs_lineage(st), tfs_lineage(s->state)) == 0) {
-		/* Terraform bumps the serial on every write: the same serial and
-		 * lineage is the same state (a touch, a copy); no new generation */
-		bool recovered = s->last_error != NULL;
-		tfs_free(st);
-		free(s->last_error);
-		s->last_error = NULL;
-		TD_DEBUG("state unchanged (same serial and lineage)",
-		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
-		return recovered;
-	}
-	tfs_free(s->state);
-	s->state = st;
-	s->loaded_at_ns = td_clock_now_ns();
-	free(s->last_error);
-	s->last_error = NULL;
-	td_gauge_set(s->resources, (double)tfs_indexed_count(st));
-	TD_INFO("state loaded", TD_KV_STR("workspace", s->name), TD_KV_STR("path", s->path),
-	    TD_KV_UINT("serial", tfs_serial(st)), TD_KV_STR("lineage", tfs_lineage(st)),
-	    TD_KV_STR("terraform_version", tfs_terraform_version(st)),
-	    TD_KV_UINT("resources", tfs_indexed_count(st)));
-	return true;
+	return take_state(s, st);
 }
 
 /* The workspace status as JSON; malloc'd, owned by the caller. */
@@ -216,7 +424,9 @@ status_json(const source *s)
 	char *out = NULL;
 	bool ok = o != NULL;
 
-	ok = ok && cJSON_AddStringToObject(o, "source", "local") != NULL;
+	ok = ok &&
+	    cJSON_AddStringToObject(o, "source",
+		s->kind == SRC_FILE ? "local" : src_kind_name(s->kind)) != NULL;
 	ok = ok && cJSON_AddStringToObject(o, "path", s->path) != NULL;
 	if (s->state != NULL) {
 		ok = ok &&
@@ -323,7 +533,7 @@ publish_notice(ldr *l, const store_result *res, int64_t switched_at)
 		const source *s = &l->src[i];
 		tfdrift__v1__workspace_status__init(&ws[i]);
 		ws[i].name = s->name;
-		ws[i].source = "local";
+		ws[i].source = s->kind == SRC_FILE ? "local" : (char *)src_kind_name(s->kind);
 		if (s->state != NULL) {
 			ws[i].serial = tfs_serial(s->state);
 			ws[i].lineage = (char *)tfs_lineage(s->state);
@@ -479,7 +689,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	store_opts so = { 0 };
 	char labels[512];
 	ldr *l;
-	size_t i, j, n;
+	size_t i, j, n, nr;
 	int rv = 0;
 
 	*out = NULL;
@@ -499,22 +709,35 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	l->dirty = true;
 	l->reason = "startup";
 	n = td_config_list_len(cfg, SECTION, "local_files");
-	if ((l->src = calloc(n + 1, sizeof(*l->src))) == NULL) {
+	nr = td_config_list_len(cfg, SECTION, "sources");
+	if ((l->src = calloc(n + nr + 1, sizeof(*l->src))) == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n + nr; i++) {
 		source *s = &l->src[i];
-		if ((rv = ldr_parse_source(td_config_list_item(cfg, SECTION, "local_files", i),
-			 &s->name, &s->path, err)) != 0) {
+		l->nsrc++; /* from here ldr_free frees whatever s holds */
+		if (i < n) {
+			rv = ldr_parse_source(td_config_list_item(cfg, SECTION, "local_files", i),
+			    &s->name, &s->path, err);
+		} else if ((rv = src_parse(td_config_list_item(cfg, SECTION, "sources", i - n),
+				&s->spec, err)) == 0) {
+			s->kind = s->spec.kind;
+			s->name = strdup(s->spec.name);
+			s->path = strdup(s->kind == SRC_FILE ? s->spec.path : s->spec.shown);
+		}
+		if (rv != 0) {
 			goto out;
 		}
-		l->nsrc++;
+		if (s->name == NULL || s->path == NULL) {
+			td_error_set(err, TD_ENOMEM, "out of memory");
+			rv = TD_ENOMEM;
+			goto out;
+		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(l->src[j].name, s->name) == 0) {
 				rv = td_error_set(err, TD_EINVAL,
-				    "state_loader.local_files: workspace \"%s\" is listed twice",
-				    s->name);
+				    "state_loader: workspace \"%s\" is listed twice", s->name);
 				goto out;
 			}
 		}
@@ -545,9 +768,9 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
-	if (n == 0) {
-		TD_WARN(
-		    "no state sources configured (state_loader.local_files); the index will be empty");
+	if (n + nr == 0) {
+		TD_WARN("no state sources configured (state_loader.local_files, "
+			"state_loader.sources); the index will be empty");
 	}
 	*out = l;
 	l = NULL;
@@ -569,6 +792,7 @@ ldr_free(ldr *l)
 		free(l->src[i].path);
 		free(l->src[i].last_error);
 		tfs_free(l->src[i].state);
+		src_spec_free(&l->src[i].spec);
 	}
 	free(l->src);
 	store_free(l->st);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fetch.h"
 #include "loader.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/config.h"
@@ -54,7 +55,8 @@ run(td_app *app)
 	td_admin_add_check(td_app_admin(app), "index", ldr_ready_index, loader);
 	TD_INFO("state-loader running", TD_KV_STR("state_pub_listen", pub_url),
 	    TD_KV_INT("sources",
-		(long long)td_config_list_len(cfg, "state_loader", "local_files")));
+		(long long)(td_config_list_len(cfg, "state_loader", "local_files") +
+		    td_config_list_len(cfg, "state_loader", "sources"))));
 
 	while (!td_app_stopping(app)) {
 		wait_ms = ldr_tick(loader, stopping, app);
@@ -77,6 +79,8 @@ main(int argc, char **argv)
 	td_app *app = NULL;
 	int status;
 
+	/* libcurl's global state, before any thread starts */
+	fetch_global_init();
 	if (td_app_init(&app, &app_info, argc, argv, &status) != 0) {
 		return status;
 	}

@@ -8,7 +8,12 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "../../services/state-loader/loader.h"
+#include "../../services/state-loader/source.h"
 
 static void
 expect_ok(const char *spec, const char *want_name, const char *want_path)
@@ -67,6 +72,118 @@ test_bad(void **state)
 	    "state_loader.local_files: \"a\tb=/x\": the workspace name may not hold a tab or newline");
 }
 
+static void
+test_uri_sources(void **state)
+{
+	src_spec sp;
+	td_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(src_parse("a=file:///srv/x%20y.tfstate", &sp, &err), 0);
+	assert_int_equal(sp.kind, SRC_FILE);
+	assert_string_equal(sp.path, "/srv/x y.tfstate");
+	src_spec_free(&sp);
+
+	/* userinfo leaves the URL; options after # are never sent */
+	assert_int_equal(
+	    src_parse("prod/net=https://ci:p%40ss@h.example:8443/s/net#ca=/ca.pem&insecure=1", &sp,
+		&err),
+	    0);
+	assert_int_equal(sp.kind, SRC_HTTP);
+	assert_string_equal(sp.name, "prod/net");
+	assert_string_equal(sp.url, "https://h.example:8443/s/net");
+	assert_string_equal(sp.shown, "https://h.example:8443/s/net");
+	assert_string_equal(sp.user, "ci");
+	assert_string_equal(sp.password, "p@ss");
+	assert_string_equal(sp.ca_file, "/ca.pem");
+	assert_true(sp.insecure);
+	src_spec_free(&sp);
+
+	/* s3: workspace under the prefix; endpoint path style; AWS host otherwise */
+	assert_int_equal(src_parse("w=s3://b/dir/k.tfstate?region=eu-west-1&workspace=stg"
+				   "&endpoint=http://127.0.0.1:4568/",
+			     &sp, &err),
+	    0);
+	assert_string_equal(sp.url, "http://127.0.0.1:4568/b/env:/stg/dir/k.tfstate");
+	assert_string_equal(sp.shown, "s3://b/env:/stg/dir/k.tfstate");
+	assert_string_equal(sp.region, "eu-west-1");
+	src_spec_free(&sp);
+	assert_int_equal(src_parse("w=s3://b/k?region=us-west-2&workspace=default", &sp, &err), 0);
+	assert_string_equal(sp.url, "https://b.s3.us-west-2.amazonaws.com/k");
+	src_spec_free(&sp);
+	assert_int_equal(src_parse("w=s3://b/k?region=r&workspace=x&workspace_prefix=states", &sp,
+			     &err),
+	    0);
+	assert_string_equal(sp.shown, "s3://b/states/x/k");
+	src_spec_free(&sp);
+
+	/* hcp: the token comes from the environment only */
+	setenv("TD_TEST_TOKEN", "tok", 1);
+	assert_int_equal(src_parse("h=hcp://acme/prod?token_env=TD_TEST_TOKEN", &sp, &err), 0);
+	assert_int_equal(sp.kind, SRC_HCP);
+	assert_string_equal(sp.url, "https://app.terraform.io");
+	assert_string_equal(sp.org, "acme");
+	assert_string_equal(sp.workspace, "prod");
+	assert_string_equal(sp.token, "tok");
+	src_spec_free(&sp);
+
+	/* errors name the entry */
+	assert_int_equal(src_parse("w=ftp://x/y", &sp, &err), TD_EINVAL);
+	assert_string_equal(err.msg,
+	    "state_loader.sources: \"w=ftp://x/y\": unknown scheme "
+	    "(file://, http(s)://, s3://, hcp://)");
+	assert_int_equal(src_parse("s3://b/k", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "expected NAME=URI"));
+	assert_int_equal(src_parse("w=s3://b", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "expected s3://BUCKET/KEY"));
+	assert_int_equal(src_parse("w=s3://b/k?regoin=x", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown option \"regoin=x\""));
+	assert_int_equal(src_parse("h=hcp://acme/prod?token_env=TD_NO_SUCH_VAR_X", &sp, &err),
+	    TD_EINVAL);
+	assert_non_null(strstr(err.msg, "TD_NO_SUCH_VAR_X is not set"));
+}
+
+static void
+test_aws_credentials(void **state)
+{
+	char path[] = "/tmp/test_state_credsXXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	src_aws_creds c;
+	td_error err = { 0 };
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f,
+	    "[default]\naws_access_key_id = AKIDDEF\naws_secret_access_key = s1\n\n"
+	    "[ci]\naws_access_key_id=AKIDCI\naws_secret_access_key=s2\naws_session_token = t2\n");
+	fclose(f);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "senv", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_string_equal(c.key_id, "AKIDENV");
+	assert_string_equal(c.from, "environment");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_string_equal(c.key_id, "AKIDDEF");
+	assert_string_equal(c.token, "");
+	setenv("AWS_PROFILE", "ci", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_string_equal(c.key_id, "AKIDCI");
+	assert_string_equal(c.secret, "s2");
+	assert_string_equal(c.token, "t2");
+	setenv("AWS_PROFILE", "none", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "profile none"));
+	unsetenv("AWS_PROFILE");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unsetenv("AWS_CONFIG_FILE");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -74,6 +191,8 @@ main(void)
 		cmocka_unit_test(test_named),
 		cmocka_unit_test(test_bare_path),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_uri_sources),
+		cmocka_unit_test(test_aws_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

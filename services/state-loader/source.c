@@ -1,0 +1,499 @@
+/* source.c — state_loader.sources entries and AWS credentials. */
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY "state_loader.sources"
+
+const char *
+src_kind_name(src_kind k)
+{
+	switch (k) {
+	case SRC_FILE: return "file";
+	case SRC_HTTP: return "http";
+	case SRC_S3: return "s3";
+	case SRC_HCP: return "hcp";
+	}
+	return "?";
+}
+
+void
+src_spec_free(src_spec *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+	}
+	if (s->token != NULL) {
+		explicit_bzero(s->token, strlen(s->token));
+	}
+	free(s->name);
+	free(s->path);
+	free(s->url);
+	free(s->shown);
+	free(s->user);
+	free(s->password);
+	free(s->region);
+	free(s->token);
+	free(s->org);
+	free(s->workspace);
+	free(s->ca_file);
+	free(s->client_cert);
+	free(s->client_key);
+	*s = (src_spec){ 0 };
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+/* %XX-decodes n bytes of s into a new string. */
+static char *
+decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t i, j = 0;
+
+	if (out == NULL) {
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/* Finds option `name` in "a=1&b=2" (n bytes); *val malloc'd (decoded) or NULL. */
+static int
+option(const char *opts, size_t n, const char *name, char **val)
+{
+	size_t nl = strlen(name);
+	const char *p = opts, *end = opts + n, *amp;
+
+	*val = NULL;
+	while (p < end) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL) {
+			amp = end;
+		}
+		if ((size_t)(amp - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			free(*val);
+			if ((*val = decode(p + nl + 1, (size_t)(amp - p - nl - 1))) == NULL) {
+				return TD_ENOMEM;
+			}
+		}
+		p = amp + 1;
+	}
+	return 0;
+}
+
+/* Every option name in opts must be one of known (NULL-terminated). */
+static int
+check_options(const char *entry, const char *opts, size_t n, const char *const *known,
+    td_error *err)
+{
+	const char *p = opts, *end = opts + n, *amp, *eq;
+	size_t i;
+
+	while (p < end) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		if (amp == NULL) {
+			amp = end;
+		}
+		eq = memchr(p, '=', (size_t)(amp - p));
+		for (i = 0; known[i] != NULL; i++) {
+			if (eq != NULL && strlen(known[i]) == (size_t)(eq - p) &&
+			    memcmp(p, known[i], (size_t)(eq - p)) == 0) {
+				break;
+			}
+		}
+		if (known[i] == NULL && amp > p) {
+			return td_error_set(err, TD_EINVAL, KEY ": \"%s\": unknown option \"%.*s\"",
+			    entry, (int)(amp - p), p);
+		}
+		p = amp + 1;
+	}
+	return 0;
+}
+
+/* A secret named by an *_env option, from the environment. */
+static int
+secret_from_env(const char *entry, const char *var, char **out, td_error *err)
+{
+	const char *v = getenv(var);
+
+	if (v == NULL || v[0] == '\0') {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": environment variable %s is not set", entry, var);
+	}
+	if ((*out = strdup(v)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int
+parse_http(const char *entry, const char *uri, src_spec *s, td_error *err)
+{
+	static const char *const known[] = { "ca", "cert", "key", "insecure", "user",
+		"password_env", NULL };
+	const char *hash = strchr(uri, '#'), *scheme_end = strstr(uri, "://"), *host, *at, *slash;
+	size_t ulen = hash != NULL ? (size_t)(hash - uri) : strlen(uri);
+	size_t olen = hash != NULL ? strlen(hash + 1) : 0;
+	const char *opts = hash != NULL ? hash + 1 : "";
+	char *insecure = NULL, *penv = NULL, *user = NULL;
+	int rv;
+
+	s->kind = SRC_HTTP;
+	if ((rv = check_options(entry, opts, olen, known, err)) != 0) {
+		return rv;
+	}
+	host = scheme_end + 3;
+	slash = memchr(host, '/', ulen - (size_t)(host - uri));
+	at = memchr(host, '@', (size_t)((slash != NULL ? slash : uri + ulen) - host));
+	if (at != NULL) {
+		const char *colon = memchr(host, ':', (size_t)(at - host));
+		s->user = decode(host, (size_t)((colon != NULL ? colon : at) - host));
+		s->password = colon != NULL ? decode(colon + 1, (size_t)(at - colon - 1)) : NULL;
+		if (s->user == NULL) {
+			return td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+		/* the URL handed to curl and shown carries no userinfo */
+		if (asprintf(&s->url, "%.*s%.*s", (int)(host - uri), uri,
+			(int)(ulen - (size_t)(at + 1 - uri)), at + 1) < 0) {
+			s->url = NULL;
+		}
+	} else {
+		s->url = strndup(uri, ulen);
+	}
+	s->shown = s->url != NULL ? strdup(s->url) : NULL;
+	if (s->url == NULL || s->shown == NULL || option(opts, olen, "ca", &s->ca_file) != 0 ||
+	    option(opts, olen, "cert", &s->client_cert) != 0 ||
+	    option(opts, olen, "key", &s->client_key) != 0 ||
+	    option(opts, olen, "insecure", &insecure) != 0 ||
+	    option(opts, olen, "user", &user) != 0 ||
+	    option(opts, olen, "password_env", &penv) != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	s->insecure = insecure != NULL && strcmp(insecure, "0") != 0;
+	if (user != NULL) {
+		free(s->user);
+		s->user = user;
+		user = NULL;
+	}
+	if (penv != NULL) {
+		free(s->password);
+		s->password = NULL;
+		if ((rv = secret_from_env(entry, penv, &s->password, err)) != 0) {
+			goto out;
+		}
+	}
+out:
+	free(insecure);
+	free(penv);
+	free(user);
+	return rv;
+}
+
+static int
+parse_s3(const char *entry, const char *uri, src_spec *s, td_error *err)
+{
+	static const char *const known[] = { "region", "workspace", "workspace_prefix", "endpoint",
+		"ca", "insecure", NULL };
+	const char *bucket = uri + 5, *slash = strchr(bucket, '/'), *q;
+	char *region = NULL, *ws = NULL, *prefix = NULL, *endpoint = NULL, *insecure = NULL;
+	char *key = NULL, *full = NULL;
+	size_t olen;
+	int rv = 0;
+
+	s->kind = SRC_S3;
+	q = strchr(bucket, '?');
+	olen = q != NULL ? strlen(q + 1) : 0;
+	if (slash == NULL || slash == bucket || (q != NULL && q < slash) || slash[1] == '\0' ||
+	    slash + 1 == q) {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": expected s3://BUCKET/KEY[?region=...&workspace=...]", entry);
+	}
+	if ((rv = check_options(entry, q != NULL ? q + 1 : "", olen, known, err)) != 0) {
+		return rv;
+	}
+	if (option(q != NULL ? q + 1 : "", olen, "region", &region) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "workspace", &ws) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "workspace_prefix", &prefix) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "endpoint", &endpoint) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "ca", &s->ca_file) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "insecure", &insecure) != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	s->insecure = insecure != NULL && strcmp(insecure, "0") != 0;
+	if (region == NULL || region[0] == '\0') {
+		free(region);
+		const char *env = getenv("AWS_REGION");
+		if (env == NULL || env[0] == '\0') {
+			env = getenv("AWS_DEFAULT_REGION");
+		}
+		region = strdup(env != NULL && env[0] != '\0' ? env : "us-east-1");
+	}
+	key = strndup(slash + 1, (size_t)((q != NULL ? q : slash + strlen(slash)) - slash - 1));
+	if (key == NULL || region == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Terraform's s3 backend: non-default workspaces live under the prefix */
+	if (ws != NULL && ws[0] != '\0' && strcmp(ws, "default") != 0) {
+		if (asprintf(&full, "%s/%s/%s", prefix != NULL ? prefix : "env:", ws, key) < 0) {
+			full = NULL;
+		}
+	} else {
+		full = strdup(key);
+	}
+	if (full == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (endpoint != NULL && endpoint[0] != '\0') {
+		size_t el = strlen(endpoint);
+		while (el > 0 && endpoint[el - 1] == '/') {
+			el--;
+		}
+		rv = asprintf(&s->url, "%.*s/%.*s/%s", (int)el, endpoint, (int)(slash - bucket),
+		    bucket, full);
+	} else {
+		rv = asprintf(&s->url, "https://%.*s.s3.%s.amazonaws.com/%s", (int)(slash - bucket),
+		    bucket, region, full);
+	}
+	if (rv < 0) {
+		s->url = NULL;
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	rv = 0;
+	if (asprintf(&s->shown, "s3://%.*s/%s", (int)(slash - bucket), bucket, full) < 0) {
+		s->shown = NULL;
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	s->region = region;
+	region = NULL;
+out:
+	free(region);
+	free(ws);
+	free(prefix);
+	free(endpoint);
+	free(insecure);
+	free(key);
+	free(full);
+	return rv;
+}
+
+static int
+parse_hcp(const char *entry, const char *uri, src_spec *s, td_error *err)
+{
+	static const char *const known[] = { "host", "token_env", "scheme", "ca", "insecure",
+		NULL };
+	const char *org = uri + 6, *slash = strchr(org, '/'), *q = strchr(org, '?');
+	size_t olen = q != NULL ? strlen(q + 1) : 0;
+	char *host = NULL, *tenv = NULL, *scheme = NULL, *insecure = NULL;
+	int rv;
+
+	s->kind = SRC_HCP;
+	if (slash == NULL || slash == org || slash[1] == '\0' || slash + 1 == q ||
+	    (q != NULL && q < slash)) {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": expected hcp://ORGANIZATION/WORKSPACE[?host=...]", entry);
+	}
+	if ((rv = check_options(entry, q != NULL ? q + 1 : "", olen, known, err)) != 0) {
+		return rv;
+	}
+	if (option(q != NULL ? q + 1 : "", olen, "host", &host) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "token_env", &tenv) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "scheme", &scheme) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "ca", &s->ca_file) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "insecure", &insecure) != 0 ||
+	    (s->org = strndup(org, (size_t)(slash - org))) == NULL ||
+	    (s->workspace = strndup(slash + 1,
+		 q != NULL ? (size_t)(q - slash - 1) : strlen(slash + 1))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	s->insecure = insecure != NULL && strcmp(insecure, "0") != 0;
+	if ((rv = secret_from_env(entry, tenv != NULL ? tenv : "TFE_TOKEN", &s->token, err)) != 0) {
+		goto out;
+	}
+	if (asprintf(&s->url, "%s://%s", scheme != NULL ? scheme : "https",
+		host != NULL ? host : "app.terraform.io") < 0 ||
+	    asprintf(&s->shown, "hcp://%s/%s", s->org, s->workspace) < 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+out:
+	free(host);
+	free(tenv);
+	free(scheme);
+	free(insecure);
+	return rv;
+}
+
+int
+src_parse(const char *entry, src_spec *out, td_error *err)
+{
+	const char *eq = strchr(entry, '='), *uri;
+	int rv = 0;
+
+	*out = (src_spec){ 0 };
+	if (eq == NULL || eq == entry) {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": expected NAME=URI (file://, http(s)://, s3://, hcp://)", entry);
+	}
+	if ((out->name = strndup(entry, (size_t)(eq - entry))) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if (strpbrk(out->name, "\t\n\r") != NULL) {
+		rv = td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": the workspace name may not hold a tab or newline", entry);
+		goto out;
+	}
+	uri = eq + 1;
+	if (strncmp(uri, "file://", 7) == 0) {
+		out->kind = SRC_FILE;
+		if (uri[7] == '\0') {
+			rv = td_error_set(err, TD_EINVAL, KEY ": \"%s\": no path", entry);
+		} else if ((out->path = decode(uri + 7, strlen(uri + 7))) == NULL ||
+		    (out->shown = strdup(out->path)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+	} else if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0) {
+		rv = parse_http(entry, uri, out, err);
+	} else if (strncmp(uri, "s3://", 5) == 0) {
+		rv = parse_s3(entry, uri, out, err);
+	} else if (strncmp(uri, "hcp://", 6) == 0) {
+		rv = parse_hcp(entry, uri, out, err);
+	} else {
+		rv = td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": unknown scheme (file://, http(s)://, s3://, hcp://)", entry);
+	}
+out:
+	if (rv != 0) {
+		src_spec_free(out);
+	}
+	return rv;
+}
+
+/* ---- AWS credentials ------------------------------------------------------ */
+
+/* Reads key_id/secret/token of [section] from an INI file.  0 when both
+ * keys were found. */
+static int
+ini_profile(const char *path, const char *section, src_aws_creds *c)
+{
+	FILE *f = fopen(path, "r");
+	char line[4352], *p, *e, *v;
+	bool in = false;
+
+	if (f == NULL) {
+		return TD_ENOTFOUND;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		for (p = line; *p == ' ' || *p == '\t'; p++) {
+		}
+		e = p + strlen(p);
+		while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+			*--e = '\0';
+		}
+		if (*p == '[') {
+			if (e > p && e[-1] == ']') {
+				e[-1] = '\0';
+			}
+			in = strcmp(p + 1, section) == 0;
+			continue;
+		}
+		if (!in || (v = strchr(p, '=')) == NULL) {
+			continue;
+		}
+		for (e = v; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+		}
+		*e = '\0';
+		for (v++; *v == ' ' || *v == '\t'; v++) {
+		}
+		if (strcmp(p, "aws_access_key_id") == 0) {
+			snprintf(c->key_id, sizeof(c->key_id), "%s", v);
+		} else if (strcmp(p, "aws_secret_access_key") == 0) {
+			snprintf(c->secret, sizeof(c->secret), "%s", v);
+		} else if (strcmp(p, "aws_session_token") == 0) {
+			snprintf(c->token, sizeof(c->token), "%s", v);
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return c->key_id[0] != '\0' && c->secret[0] != '\0' ? 0 : TD_ENOTFOUND;
+}
+
+int
+src_aws_credentials(src_aws_creds *c, td_error *err)
+{
+	const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *token = getenv("AWS_SESSION_TOKEN"), *home = getenv("HOME");
+	const char *profile = getenv("AWS_PROFILE"), *file;
+	char path[1024], section[192];
+
+	memset(c, 0, sizeof(*c));
+	if (id != NULL && id[0] != '\0' && secret != NULL && secret[0] != '\0') {
+		snprintf(c->key_id, sizeof(c->key_id), "%s", id);
+		snprintf(c->secret, sizeof(c->secret), "%s", secret);
+		snprintf(c->token, sizeof(c->token), "%s", token != NULL ? token : "");
+		snprintf(c->from, sizeof(c->from), "environment");
+		return 0;
+	}
+	if (profile == NULL || profile[0] == '\0') {
+		profile = "default";
+	}
+	file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	if (file == NULL) {
+		snprintf(path, sizeof(path), "%s/.aws/credentials", home != NULL ? home : "");
+		file = path;
+	}
+	if (ini_profile(file, profile, c) == 0) {
+		snprintf(c->from, sizeof(c->from), "credentials file");
+		return 0;
+	}
+	memset(c, 0, sizeof(*c));
+	file = getenv("AWS_CONFIG_FILE");
+	if (file == NULL) {
+		snprintf(path, sizeof(path), "%s/.aws/config", home != NULL ? home : "");
+		file = path;
+	}
+	snprintf(section, sizeof(section), strcmp(profile, "default") == 0 ? "%s" : "profile %s",
+	    profile);
+	if (ini_profile(file, section, c) == 0) {
+		snprintf(c->from, sizeof(c->from), "config file");
+		return 0;
+	}
+	memset(c, 0, sizeof(*c));
+	return td_error_set(err, TD_ENOTFOUND,
+	    "no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile %s in the "
+	    "shared credentials or config file)",
+	    profile);
+}

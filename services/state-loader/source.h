@@ -1,0 +1,73 @@
+/* source.h — where a workspace's state comes from: state_loader.sources.
+ *
+ * Each entry is NAME=URI (NAME is the workspace shown in alerts):
+ *   file:///srv/states/prod.tfstate
+ *   http://user:pass@host:8080/state/prod#ca=/etc/ca.pem&insecure=1
+ *       Terraform's http backend: GET the address; 204 or 404 is an empty
+ *       state.  Basic auth from the userinfo, or user=U&password_env=VAR in
+ *       the fragment (the fragment is never sent); TLS options ca=FILE,
+ *       cert=FILE, key=FILE, insecure=1.
+ *   s3://bucket/path/to/key?region=eu-west-1&workspace=staging
+ *       &workspace_prefix=env:&endpoint=http://127.0.0.1:4568
+ *       Terraform's s3 backend: the object key, or <prefix>/<workspace>/<key>
+ *       for a workspace other than default (prefix env: by default).  With
+ *       endpoint the request goes there, path style (S3-compatible stores);
+ *       else to https://bucket.s3.<region>.amazonaws.com.  Signed with SigV4;
+ *       credentials: src_aws_credentials.
+ *   hcp://organization/workspace?host=app.terraform.io&token_env=TFE_TOKEN
+ *       HCP Terraform / Terraform Enterprise: the workspace's current state
+ *       version, downloaded with the API token from the named environment
+ *       variable (default TFE_TOKEN).
+ * Secrets are never kept in `shown`, the text used in logs and status. */
+#ifndef TFDRIFT_STATE_LOADER_SOURCE_H
+#define TFDRIFT_STATE_LOADER_SOURCE_H
+
+#include <stdbool.h>
+
+#include "tfdrift/error.h"
+
+typedef enum src_kind {
+	SRC_FILE,
+	SRC_HTTP,
+	SRC_S3,
+	SRC_HCP
+} src_kind;
+
+typedef struct src_spec {
+	src_kind kind;
+	char *name;            /* workspace */
+	char *path;            /* SRC_FILE */
+	char *url;             /* SRC_HTTP, SRC_S3: what is fetched; SRC_HCP: the API base */
+	char *shown;           /* for logs and status: the URL without secrets */
+	char *user, *password; /* SRC_HTTP basic auth; NULL none */
+	char *region;          /* SRC_S3 */
+	char *token;           /* SRC_HCP API token */
+	char *org, *workspace; /* SRC_HCP */
+	char *ca_file, *client_cert, *client_key;
+	bool insecure;
+} src_spec;
+
+/* Parses one state_loader.sources entry.  TD_EINVAL names the entry and
+ * what is wrong ("state_loader.sources: \"x\": unknown scheme").  On success
+ * *out owns its strings (src_spec_free). */
+int src_parse(const char *entry, src_spec *out, td_error *err);
+void src_spec_free(src_spec *s);
+
+/* "file", "http", "s3", "hcp". */
+const char *src_kind_name(src_kind k);
+
+typedef struct src_aws_creds {
+	char key_id[128];
+	char secret[128];
+	char token[4096]; /* "" when none */
+	char from[64];    /* where they came from, for messages */
+} src_aws_creds;
+
+/* AWS credentials from the standard chain, as far as it is implemented:
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, then the
+ * profile AWS_PROFILE (default "default") in AWS_SHARED_CREDENTIALS_FILE
+ * (default ~/.aws/credentials), then that profile in AWS_CONFIG_FILE
+ * (~/.aws/config, section "profile NAME").  TD_ENOTFOUND when none. */
+int src_aws_credentials(src_aws_creds *out, td_error *err);
+
+#endif

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# state-loader's remote sources against local servers speaking the real
+# protocols (tests/peers/state_backends.js): S3 (s3rver behind a proxy that
+# verifies each request's SigV4 signature with the test's secret), the
+# Terraform http backend (basic auth, ETag) and the HCP Terraform API.
+# Checks: every S3 request is validly signed; unchanged objects are polled
+# with If-None-Match (304); a changed object triggers exactly one reload;
+# 404 is an empty workspace; a wrong password is an error that keeps the
+# other sources working.
+# shellcheck source=../lib/services.sh
+source "$(dirname "$0")/../lib/services.sh"
+command -v node >/dev/null || bail "node is needed"
+
+D="$TD_TMP/backends"
+mkdir -p "$D/http"
+LOG="$TD_TMP/backends.log"
+: >"$LOG"
+read -r S3P PROXYP HTTPP HCPP <<<"$(free_ports 4)"
+node "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
+	--http-port "$HTTPP" --hcp-port "$HCPP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
+	--user ci --password 'p@ss:w0rd' --token hcp-token-1 --log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
+PEER=$!
+stop_peer() { kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; }
+trap 'stop_peer; stop_all' EXIT
+for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
+grep -q '"ready"' "$LOG" || bail "backends did not start: $(cat "$TD_TMP/backends.out")"
+
+put_s3() { curl -fsS -X PUT --data-binary "@$2" "http://127.0.0.1:$PROXYP/__put/tfstate/$1" >/dev/null; }
+mkstate() { # SERIAL ID FILE
+	printf '{"version":4,"serial":%s,"lineage":"l-1","resources":[{"mode":"managed","type":"aws_vpc","name":"v","instances":[{"attributes":{"id":"%s","arn":"arn:aws:ec2:eu-west-1:1:vpc/%s"}}]}]}' "$1" "$2" "$2" >"$3"
+}
+check "object stored in s3rver" put_s3 "env:/staging/app.tfstate" "$TD_ROOT/tests/fixtures/states/prod.tfstate"
+mkstate 1 vpc-http1 "$D/http/net"
+mkstate 7 vpc-hcp7 "$D/hcp-state.json"
+
+start_redis
+cfg_set state_loader sources "[\"prod/app=s3://tfstate/app.tfstate?region=eu-west-1&workspace=staging&endpoint=http://127.0.0.1:$PROXYP\", \"prod/net=http://ci:p%40ss%3Aw0rd@127.0.0.1:$HTTPP/state/net\", \"prod/none=http://127.0.0.1:$HTTPP/state/missing#user=ci&password_env=TD_HTTP_PW\", \"prod/bad=http://ci:wrong@127.0.0.1:$HTTPP/state/net\", \"hcp/prod=hcp://acme/prod?host=127.0.0.1:$HCPP&scheme=http&token_env=TD_HCP_TOKEN\"]"
+cfg_set state_loader poll_interval 1s
+write_config
+TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key AWS_SESSION_TOKEN=sess-tok TD_HTTP_PW=p@ss:w0rd TD_HCP_TOKEN=hcp-token-1" \
+	start_service state-loader
+wait_ready state-loader 20 || bail "state-loader not ready: $(curl -s "$(admin_url state-loader)/readyz")"
+
+P=tfdrift:
+idx() { rcli HGET "${P}g:$(rcli GET ${P}gen):idx" "$1"; }
+ws() { rcli HGET ${P}workspaces "$1"; }
+check_eq "s3 (workspace staging): instance indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
+	"$(idx i-0aaaaaaaaaaaaaaa0)"
+check_eq "http backend: indexed" "$(printf 'prod/net\taws_vpc.v\taws_vpc')" "$(idx vpc-http1)"
+check_eq "hcp: indexed" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp7)"
+check_eq "http 404: an empty workspace, no error" "0 null" "$(ws prod/none | jq -r '"\(.resources) \(.last_error)"')"
+check "wrong password: the error is shown, without the password" \
+	sh -c "redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/bad | jq -e '.last_error | test(\"HTTP 401\")'"
+check "no password in the status" sh -c "! redis-cli -p $TD_REDIS_PORT HGETALL ${P}workspaces | grep -qE 'wrong|w0rd|hcp-token'"
+check "no secret in the log" sh -c "! grep -qE 'wrong|w0rd|hcp-token|tEst/Secret|sess-tok' '${TD_LOG[state-loader]}'"
+check_eq "status names the source kind" "s3 s3://tfstate/env:/staging/app.tfstate" "$(ws prod/app | jq -r '"\(.source) \(.path)"')"
+
+# ---- signatures ----
+check "every S3 request of the loader was validly signed" sh -c "[ \$(jq -s '[.[] | select(.kind==\"s3\")] | length' '$LOG') -ge 1 ] && jq -s -e 'all(.[] | select(.kind==\"s3\"); .sig_ok and .region==\"eu-west-1\" and .token==\"sess-tok\")' '$LOG'"
+URL="http://127.0.0.1:$PROXYP/tfstate/env:/staging/app.tfstate"
+check_eq "the verifier refuses a wrong secret" 403 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:eu-west-1:s3 -u AKIDTFDRIFTTEST:wrong "$URL")"
+check_eq "the verifier accepts the right one" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:eu-west-1:s3 -u 'AKIDTFDRIFTTEST:tEst/Secret+Key' "$URL")"
+check "s3 path is <prefix>/<workspace>/<key>" jq -s -e 'any(.[]; .kind=="s3" and .path=="/tfstate/env:/staging/app.tfstate")' "$LOG"
+
+# ---- polling: unchanged -> 304, no new generation ----
+GEN="$(rcli GET ${P}gen)"
+n0=$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")
+for _ in $(seq 60); do
+	[ "$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")" -ge $((n0 + 2)) ] && break
+	sleep 0.1
+done
+check "later polls carry If-None-Match and get 304" \
+	jq -s -e '[.[] | select(.kind=="s3")] | .[-1] | .inm != null and .status == 304' "$LOG"
+check "http backend polls get 304 too" \
+	jq -s -e '[.[] | select(.kind=="http" and .path=="/state/net" and .status != 401)] | .[-1].status == 304' "$LOG"
+check_eq "no new generation while nothing changed" "$GEN" "$(rcli GET ${P}gen)"
+
+# ---- a changed object: exactly one reload ----
+switches() { grep -c '"index generation switched"' "${TD_LOG[state-loader]}"; }
+sw0=$(switches)
+sed 's/"serial": 42/"serial": 43/; s/i-0aaaaaaaaaaaaaaa0/i-0ddddddddddddddd0/' "$TD_ROOT/tests/fixtures/states/prod.tfstate" >"$TD_TMP/p43.tfstate"
+put_s3 "env:/staging/app.tfstate" "$TD_TMP/p43.tfstate"
+for _ in $(seq 60); do [ -n "$(idx i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
+check_eq "the changed object is loaded" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx i-0ddddddddddddddd0)"
+n1=$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")
+for _ in $(seq 60); do
+	[ "$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")" -ge $((n1 + 2)) ] && break
+	sleep 0.1
+done
+check_eq "exactly one reload for one change" $((sw0 + 1)) "$(switches)"
+check_eq "serial 43 in the status" 43 "$(ws prod/app | jq .serial)"
+
+# ---- hcp: a new state version is picked up ----
+mkstate 8 vpc-hcp8 "$D/hcp-state.json"
+for _ in $(seq 60); do [ -n "$(idx vpc-hcp8)" ] && break; sleep 0.1; done
+check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp8)"
+check "hcp requests were authorised" sh -c "! jq -s -e 'any(.[]; .kind==\"hcp\" and .status==401)' '$LOG'"
+finish

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// state_backends.js — remote state backends for tests/integration/test_state_sources.sh:
+//   * a real S3-compatible store (s3rver) behind a proxy that verifies every
+//     request's AWS Signature V4 (s3rver itself does not check V4) with the
+//     test's secret key, then forwards it unsigned;
+//   * a Terraform http backend (GET, basic auth, ETag / If-None-Match, 404 = no state);
+//   * the HCP Terraform API (workspace lookup, current state version, download),
+//     bearer token required.
+// Every request is logged to --log as one JSON line. Objects are put with
+// PUT http://127.0.0.1:<proxy>/__put/<bucket>/<key> (no signature).
+// usage: node state_backends.js --dir D --s3-port A --proxy-port B --http-port C
+//        --hcp-port E --key-id K --secret S --user U --password P --token T --log F
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const S3rver = require('s3rver');
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const log = (o) => fs.appendFileSync(args.log, JSON.stringify(o) + '\n');
+
+const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
+const sha = (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+// Checks the SigV4 Authorization header of req against args.secret.
+function verifySigV4(req) {
+	const auth = req.headers['authorization'] || '';
+	const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+	if (!m) return { ok: false, why: 'Authorization header shape: ' + auth.slice(0, 40) };
+	const [, keyId, day, region, signed, sig] = m;
+	if (keyId !== args['key-id']) return { ok: false, why: 'key id ' + keyId };
+	const amzDate = req.headers['x-amz-date'] || '';
+	const payload = req.headers['x-amz-content-sha256'] || sha('');
+	const u = new URL(req.url, 'http://x');
+	const query = [...u.searchParams.entries()].map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)])
+		.sort().map(([k, v]) => k + '=' + v).join('&');
+	const names = signed.split(';');
+	const headers = names.map((n) => n + ':' + String(req.headers[n] || '').trim().replace(/\s+/g, ' ') + '\n').join('');
+	const canonical = [req.method, u.pathname, query, headers, signed, payload].join('\n');
+	const scope = `${day}/${region}/s3/aws4_request`;
+	const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n');
+	let k = hmac('AWS4' + args.secret, day);
+	k = hmac(k, region);
+	k = hmac(k, 's3');
+	k = hmac(k, 'aws4_request');
+	const want = crypto.createHmac('sha256', k).update(toSign).digest('hex');
+	if (!names.includes('host') || !names.includes('x-amz-date')) return { ok: false, why: 'signed headers ' + signed };
+	return { ok: want === sig, why: want === sig ? '' : 'signature mismatch', region };
+}
+
+function forward(req, res, body, headers) {
+	const up = http.request({ host: '127.0.0.1', port: +args['s3-port'], method: req.method, path: req.url, headers },
+		(r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
+	up.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+	up.end(body);
+}
+
+function readBody(req) {
+	return new Promise((resolve) => { const b = []; req.on('data', (c) => b.push(c)); req.on('end', () => resolve(Buffer.concat(b))); });
+}
+
+async function main() {
+	const s3 = new S3rver({ port: +args['s3-port'], address: '127.0.0.1', silent: true,
+		directory: path.join(args.dir, 's3'), configureBuckets: [{ name: 'tfstate' }] });
+	await s3.run();
+
+	http.createServer(async (req, res) => {
+		const body = await readBody(req);
+		if (req.url.startsWith('/__put/')) {
+			forward({ method: 'PUT', url: req.url.slice(6) }, res, body, { 'content-length': body.length });
+			return;
+		}
+		const v = verifySigV4(req);
+		const entry = { kind: 's3', method: req.method, path: req.url, sig_ok: v.ok, why: v.why,
+			region: v.region, inm: req.headers['if-none-match'] || null,
+			token: req.headers['x-amz-security-token'] || null };
+		if (!v.ok) {
+			log({ ...entry, status: 403 });
+			res.writeHead(403, { 'content-type': 'application/xml' });
+			res.end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+			return;
+		}
+		const h = { ...req.headers };
+		for (const k of Object.keys(h)) if (k === 'authorization' || k.startsWith('x-amz-')) delete h[k];
+		const origEnd = res.end.bind(res);
+		res.end = (...a) => { log({ ...entry, status: res.statusCode }); return origEnd(...a); };
+		forward(req, res, body, h);
+	}).listen(+args['proxy-port'], '127.0.0.1');
+
+	const etagOf = (buf) => '"' + crypto.createHash('sha1').update(buf).digest('hex') + '"';
+	http.createServer((req, res) => {
+		const want = 'Basic ' + Buffer.from(args.user + ':' + args.password).toString('base64');
+		const entry = { kind: 'http', method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
+		const done = (code, hdrs, b) => { log({ ...entry, status: code }); res.writeHead(code, hdrs); res.end(b); };
+		if (req.headers['authorization'] !== want) return done(401, { 'www-authenticate': 'Basic' }, '');
+		const file = path.join(args.dir, 'http', path.basename(req.url));
+		if (!fs.existsSync(file)) return done(404, {}, '');
+		const buf = fs.readFileSync(file);
+		if (buf.length === 0) return done(204, {}, '');
+		const tag = etagOf(buf);
+		if (req.headers['if-none-match'] === tag) return done(304, { etag: tag }, '');
+		done(200, { etag: tag, 'content-type': 'application/json' }, buf);
+	}).listen(+args['http-port'], '127.0.0.1');
+
+	http.createServer((req, res) => {
+		const entry = { kind: 'hcp', method: req.method, path: req.url };
+		const done = (code, obj) => { log({ ...entry, status: code }); res.writeHead(code, { 'content-type': 'application/vnd.api+json' }); res.end(typeof obj === 'string' || Buffer.isBuffer(obj) ? obj : JSON.stringify(obj)); };
+		if (req.headers['authorization'] !== 'Bearer ' + args.token) return done(401, { errors: [{ status: '401' }] });
+		const file = path.join(args.dir, 'hcp-state.json');
+		let m;
+		if ((m = /^\/api\/v2\/organizations\/([^/]+)\/workspaces\/([^/?]+)$/.exec(req.url))) {
+			if (m[1] !== 'acme' || m[2] !== 'prod') return done(404, { errors: [{ status: '404' }] });
+			return done(200, { data: { id: 'ws-abc123', type: 'workspaces', attributes: { name: m[2] } } });
+		}
+		if (req.url === '/api/v2/workspaces/ws-abc123/current-state-version') {
+			if (!fs.existsSync(file)) return done(404, { errors: [{ status: '404' }] });
+			const id = 'sv-' + crypto.createHash('sha1').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+			return done(200, { data: { id, type: 'state-versions', attributes: {
+				'hosted-state-download-url': `http://127.0.0.1:${args['hcp-port']}/api/state-versions/${id}/hosted_state` } } });
+		}
+		if (/^\/api\/state-versions\/sv-[0-9a-f]+\/hosted_state$/.test(req.url)) return done(200, fs.readFileSync(file));
+		done(404, { errors: [{ status: '404' }] });
+	}).listen(+args['hcp-port'], '127.0.0.1');
+	log({ kind: 'ready' });
+}
+main().catch((e) => { console.error(e); process.exit(1); });
+process.on('SIGTERM', () => process.exit(0));
