@@ -148,7 +148,7 @@ explain_run(const rule_env *env, int argc, char **argv)
 	td_error err;
 	int status = 0, i;
 
-	if (memstate_new(&r.ms) != 0 || (r.seen = lcache_new((size_t)1 << 22)) == NULL) {
+	if (memstate_new(&r.ms) != 0 || (r.seen = lcache_new(0)) == NULL) {
 		fprintf(stderr, "tfdrift-correlator explain: out of memory\n");
 		memstate_free(r.ms);
 		return 1;

@@ -33,9 +33,9 @@ lcache_new(size_t max)
 
 	if (c == NULL)
 		return NULL;
-	c->max = max > 0 ? max : 1;
+	c->max = max; /* 0: unbounded, the table grows */
 	c->nslots = 16;
-	while (c->nslots < c->max * 2)
+	while (max > 0 && c->nslots < c->max * 2)
 		c->nslots *= 2;
 	c->slots = calloc(c->nslots, sizeof(*c->slots));
 	if (c->slots == NULL) {
@@ -55,6 +55,29 @@ clear_locked(lcache *c)
 		c->slots[i].key = c->slots[i].val = NULL;
 	}
 	c->n = 0;
+}
+
+/* Doubles an unbounded table; on no memory it stays (and fills up further). */
+static void
+grow_locked(lcache *c)
+{
+	size_t ns = c->nslots * 2;
+	slot *nt = calloc(ns, sizeof(*nt));
+
+	if (nt == NULL)
+		return;
+	for (size_t i = 0; i < c->nslots; i++) {
+		size_t s;
+		if (c->slots[i].key == NULL)
+			continue;
+		for (s = (size_t)hash(c->slots[i].key) & (ns - 1); nt[s].key != NULL;
+		     s = (s + 1) & (ns - 1))
+			;
+		nt[s] = c->slots[i];
+	}
+	free(c->slots);
+	c->slots = nt;
+	c->nslots = ns;
 }
 
 void
@@ -100,8 +123,10 @@ lcache_put(lcache *c, const char *key, const char *val)
 		return; /* a cache: not having it is fine */
 	}
 	pthread_mutex_lock(&c->mu);
-	if (c->n >= c->max)
+	if (c->max > 0 && c->n >= c->max)
 		clear_locked(c);
+	if (c->max == 0 && (c->n + 1) * 2 > c->nslots)
+		grow_locked(c);
 	for (s = (size_t)hash(key) & (c->nslots - 1); c->slots[s].key != NULL;
 	     s = (s + 1) & (c->nslots - 1)) {
 		if (strcmp(c->slots[s].key, key) == 0) {

@@ -13,6 +13,7 @@
 
 typedef struct lcache lcache;
 
+/* max_entries 0: unbounded (a table that grows: memstate, explain). */
 lcache *lcache_new(size_t max_entries);
 void lcache_free(lcache *c);
 /* A malloc'd copy of key's value into *val (caller frees); false when absent. */

@@ -798,6 +798,9 @@ add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, boo
 
 	if (cs->n == N(cs->v))
 		return 0;
+	for (size_t i = 0; i < cs->n; i++)
+		if (strcmp(cs->v[i].attr, attr) == 0)
+			return 0; /* two request fields for one attribute: the first tells */
 	c = &cs->v[cs->n];
 	c->attr = strdup(attr);
 	c->old_json = sensitive ? strdup("\"" REDACTED "\"")
