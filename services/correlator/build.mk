@@ -18,6 +18,6 @@ correlator_EXTRA_O += $(CORRELATOR_CATALOG_O) $(CORRELATOR_STATE_O)
 $(TBIN)/test_catalog: $(CORRELATOR_CATALOG_O)
 $(TBIN)/test_catalog: LIBS += $(CORRELATOR_CATALOG_O)
 $(BIN)/tfdrift-rules-gen: $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o
-$(BIN)/tfdrift-rules-gen: LIBS += $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o
+$(BIN)/tfdrift-rules-gen: LIBS := $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o $(LIBS)
 $(BUILD)/bench/bench_correlator: $(CORRELATOR_CATALOG_O)
 $(BUILD)/bench/bench_correlator: LIBS += $(CORRELATOR_CATALOG_O)
