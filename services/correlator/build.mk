@@ -15,8 +15,8 @@ $(CORRELATOR_CATALOG_O): $(GEN)/correlator_catalog.c services/correlator/catalog
 correlator_EXTRA_O += $(CORRELATOR_CATALOG_O) $(CORRELATOR_STATE_O)
 
 # tests, bench and the Falco rules generator link the catalog too
-$(TBIN)/test_catalog: $(CORRELATOR_CATALOG_O)
-$(TBIN)/test_catalog: LIBS += $(CORRELATOR_CATALOG_O)
+$(TBIN)/test_catalog $(TBIN)/test_correlator_rules: $(CORRELATOR_CATALOG_O)
+$(TBIN)/test_catalog $(TBIN)/test_correlator_rules: LIBS += $(CORRELATOR_CATALOG_O)
 $(BIN)/tfdrift-rules-gen: $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o
 $(BIN)/tfdrift-rules-gen: LIBS := $(CORRELATOR_CATALOG_O) $(OBJ)/services/correlator/catalog.o $(LIBS)
 $(BUILD)/bench/bench_correlator: $(CORRELATOR_CATALOG_O)
