@@ -63,8 +63,9 @@ struct ldr {
 
 	atomic_bool redis_ok;
 	atomic_bool indexed;
-	pthread_mutex_t mu; /* guards redis_why */
+	pthread_mutex_t mu; /* guards redis_why and sources_why */
 	char redis_why[sizeof(((td_error *)0)->msg)];
+	char sources_why[512]; /* "" when every source loaded last time */
 	char last_logged[sizeof(
 	    ((td_error *)0)->msg)]; /* main thread: the last Redis failure logged */
 	int64_t last_logged_at;
@@ -502,6 +503,50 @@ ldr_ready_redis(void *arg, char *why, size_t whylen)
 }
 
 int
+ldr_ready_sources(void *arg, char *why, size_t whylen)
+{
+	ldr *l = arg;
+	int rv = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->sources_why[0] != '\0') {
+		snprintf(why, whylen, "%s", l->sources_why);
+		rv = TD_EIO;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rv;
+}
+
+/* Rewrites sources_why from the sources' last errors. */
+static void
+update_sources_why(ldr *l)
+{
+	char buf[sizeof(l->sources_why)];
+	size_t i, failed = 0, j = 0;
+	const source *first = NULL;
+
+	for (i = 0; i < l->nsrc; i++) {
+		if (l->src[i].last_error != NULL) {
+			if (first == NULL) {
+				first = &l->src[i];
+			}
+			failed++;
+		}
+	}
+	buf[0] = '\0';
+	if (first != NULL) {
+		j = (size_t)snprintf(buf, sizeof(buf), "%s: %s", first->name, first->last_error);
+		if (failed > 1 && j < sizeof(buf)) {
+			snprintf(buf + j, sizeof(buf) - j, " (and %zu more failing sources)",
+			    failed - 1);
+		}
+	}
+	pthread_mutex_lock(&l->mu);
+	memcpy(l->sources_why, buf, sizeof(buf));
+	pthread_mutex_unlock(&l->mu);
+}
+
+int
 ldr_ready_index(void *arg, char *why, size_t whylen)
 {
 	ldr *l = arg;
@@ -642,6 +687,7 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 				mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
 			}
 		}
+		update_sources_why(l);
 		l->next_poll = now + l->poll_ms;
 	}
 	if (!store_connected(l->st)) {

@@ -61,5 +61,8 @@ int ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg);
  * has been switched to.  arg is the loader. */
 int ldr_ready_redis(void *arg, char *why, size_t whylen);
 int ldr_ready_index(void *arg, char *why, size_t whylen);
+/* Fails while any source's last attempt failed; why names the first one
+ * ("prod/bad: http://...: HTTP 401 (and 2 more failing sources)"). */
+int ldr_ready_sources(void *arg, char *why, size_t whylen);
 
 #endif

@@ -53,6 +53,7 @@ run(td_app *app)
 	ldr_set_publisher(loader, pub);
 	td_admin_add_check(td_app_admin(app), "redis", ldr_ready_redis, loader);
 	td_admin_add_check(td_app_admin(app), "index", ldr_ready_index, loader);
+	td_admin_add_check(td_app_admin(app), "sources", ldr_ready_sources, loader);
 	TD_INFO("state-loader running", TD_KV_STR("state_pub_listen", pub_url),
 	    TD_KV_INT("sources",
 		(long long)(td_config_list_len(cfg, "state_loader", "local_files") +

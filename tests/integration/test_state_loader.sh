@@ -70,6 +70,7 @@ check_eq "the load error is counted" 1 "$(metric state-loader 'tfdrift_state_loa
 GEN2="$(rcli GET ${P}gen)"
 check_eq "the instance is still indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
 	"$(rcli HGET "${P}g:$GEN2:idx" i-0aaaaaaaaaaaaaaa0)"
+check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.checks.sources.ok == false and (tostring | test(\"prod/app\"))'"
 check "last_error names the file" sh -c "redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/app | jq -e '.last_error | test(\"prod.tfstate\")'"
 
 # ---- a new serial: a new generation ----
@@ -81,4 +82,5 @@ for _ in $(seq 50); do
 done
 check_eq "serial 44 loaded" 44 "$(rcli HGET ${P}workspaces prod/app | jq .serial)"
 check "a newer generation" test "$(rcli GET ${P}gen)" -gt "$GEN2"
+check "ready again" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.status == \"ready\"'"
 finish

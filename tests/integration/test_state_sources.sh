@@ -39,9 +39,11 @@ cfg_set state_loader poll_interval 1s
 write_config
 TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key AWS_SESSION_TOKEN=sess-tok TD_HTTP_PW=p@ss:w0rd TD_HCP_TOKEN=hcp-token-1" \
 	start_service state-loader
-wait_ready state-loader 20 || bail "state-loader not ready: $(curl -s "$(admin_url state-loader)/readyz")"
-
+wait_admin state-loader 20 || bail "state-loader did not come up"
 P=tfdrift:
+for _ in $(seq 100); do [ -n "$(rcli HGET ${P}workspaces hcp/prod | jq -r '.loaded_at // empty')" ] && break; sleep 0.1; done
+check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.checks.sources.ok == false and (.checks.sources.reason | test(\"prod/bad: .*HTTP 401\"))'"
+
 idx() { rcli HGET "${P}g:$(rcli GET ${P}gen):idx" "$1"; }
 ws() { rcli HGET ${P}workspaces "$1"; }
 check_eq "s3 (workspace staging): instance indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
