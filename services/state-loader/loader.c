@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -33,6 +35,9 @@ typedef struct source {
 	src_kind kind;
 	src_spec spec;        /* remote sources: where and how to fetch */
 	char etag[256];       /* remote: ETag of the last 200 (HCP: the state version id) */
+	int wd;               /* local: inotify watch of the file's directory; -1 none */
+	const char *base;     /* local: the file name within that directory (in path) */
+	bool due;             /* local: inotify saw the file change; check it now */
 	tfs_state *state;     /* last good parse, NULL if none yet */
 	int64_t loaded_at_ns; /* when `state` was parsed */
 	char *last_error;     /* NULL when the last attempt succeeded */
@@ -56,6 +61,7 @@ struct ldr {
 	size_t max_size;
 	int64_t poll_ms;
 	int64_t next_poll; /* monotonic ms */
+	int ino_fd;        /* inotify, non-blocking; -1 when unavailable (polling only) */
 
 	bool dirty;         /* a new generation is needed */
 	const char *reason; /* why, for the notice */
@@ -673,6 +679,76 @@ mark_dirty(ldr *l, const char *reason)
 	}
 }
 
+/* Watches the directories of the local files, so a change is seen within a
+ * tick instead of a poll interval.  Editors and Terraform replace files by
+ * rename, so the directory is watched, not the file.  Any failure leaves
+ * that source to polling. */
+static void
+watch_files(ldr *l)
+{
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+	    IN_ATTRIB;
+	char dir[4096];
+	const char *slash;
+	size_t i;
+
+	l->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	for (i = 0; i < l->nsrc; i++) {
+		source *s = &l->src[i];
+		s->wd = -1;
+		if (l->ino_fd < 0 || s->kind != SRC_FILE) {
+			continue;
+		}
+		slash = strrchr(s->path, '/');
+		if (slash == NULL) {
+			snprintf(dir, sizeof(dir), ".");
+			s->base = s->path;
+		} else {
+			snprintf(dir, sizeof(dir), "%.*s",
+			    slash == s->path ? 1 : (int)(slash - s->path), s->path);
+			s->base = slash + 1;
+		}
+		s->wd = inotify_add_watch(l->ino_fd, dir, mask);
+		if (s->wd < 0) {
+			TD_WARN("cannot watch the state file's directory; polling it",
+			    TD_KV_STR("workspace", s->name), TD_KV_STR("dir", dir),
+			    TD_KV_STR("error", strerror(errno)));
+		}
+	}
+}
+
+/* Reads pending inotify events and marks the sources they name due. */
+static void
+drain_events(ldr *l)
+{
+	union {
+		struct inotify_event align; /* events are read aligned */
+		char buf[8192];
+	} u;
+	const char *buf = u.buf;
+	const struct inotify_event *ev;
+	ssize_t n;
+	size_t i;
+	const char *p;
+
+	if (l->ino_fd < 0) {
+		return;
+	}
+	while ((n = read(l->ino_fd, u.buf, sizeof(u.buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			for (i = 0; i < l->nsrc; i++) {
+				source *s = &l->src[i];
+				if (s->wd == ev->wd &&
+				    ((ev->mask & IN_Q_OVERFLOW) != 0 ||
+					(ev->len > 0 && strcmp(ev->name, s->base) == 0))) {
+					s->due = true;
+				}
+			}
+		}
+	}
+}
+
 int
 ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 {
@@ -681,14 +757,26 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	uint64_t cur;
 	size_t i;
 
+	drain_events(l);
 	if (now >= l->next_poll) {
 		for (i = 0; i < l->nsrc; i++) {
+			l->src[i].due = false;
 			if (check_source(l, &l->src[i])) {
 				mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
 			}
 		}
 		update_sources_why(l);
 		l->next_poll = now + l->poll_ms;
+	} else {
+		for (i = 0; i < l->nsrc; i++) {
+			if (l->src[i].due) {
+				l->src[i].due = false;
+				if (check_source(l, &l->src[i])) {
+					mark_dirty(l, "state changed");
+				}
+				update_sources_why(l);
+			}
+		}
 	}
 	if (!store_connected(l->st)) {
 		if (store_connect(l->st, &err) != 0) {
@@ -747,6 +835,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&l->mu, NULL);
+	l->ino_fd = -1;
 	l->cfg = cfg;
 	l->poll_ms = td_config_int(cfg, SECTION, "poll_interval");
 	l->max_size = (size_t)td_config_int(cfg, SECTION, "max_state_size");
@@ -814,6 +903,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
+	watch_files(l);
 	if (n + nr == 0) {
 		TD_WARN("no state sources configured (state_loader.local_files, "
 			"state_loader.sources); the index will be empty");
@@ -841,6 +931,9 @@ ldr_free(ldr *l)
 		src_spec_free(&l->src[i].spec);
 	}
 	free(l->src);
+	if (l->ino_fd >= 0) {
+		close(l->ino_fd);
+	}
 	store_free(l->st);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

@@ -1,8 +1,11 @@
 /* loader.h — keeps the Redis resource index in step with the state sources.
  *
  * Sources: state_loader.local_files, each `NAME=PATH` or `PATH` (the name is
- * then the file name).  Every state_loader.poll_interval each source's file
- * is stat'ed; only a changed (device, inode, size, mtime) is read and parsed
+ * then the file name), and state_loader.sources (source.h: file, http, s3,
+ * hcp).  Local files' directories are watched with inotify, so a change is
+ * seen within a tick; every state_loader.poll_interval every source is
+ * checked anyway (the fallback when inotify is unavailable; remote sources
+ * with If-None-Match).  A local file is stat'ed; only a changed (device, inode, size, mtime) is read and parsed
  * again.  The last good parse of every source is kept in memory: a file that
  * turns unreadable or broken keeps its workspace's previous contents, and
  * the problem is logged, counted (tfdrift_state_load_errors_total) and shown

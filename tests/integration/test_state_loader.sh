@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # state-loader against a real Redis: a fixture state becomes a generation with
 # the identifier index, redacted resources and the dependency graph
-# (docs/redis-keys.md); an unchanged serial/lineage writes no new generation;
+# (docs/redis-keys.md); file changes are seen through inotify (the poll
+# interval is 300 s); an unchanged serial/lineage writes no new generation;
 # a broken file keeps the previous generation and shows in /readyz's metric;
 # no secret from the fixture reaches Redis or the log.
 # shellcheck source=../lib/services.sh
@@ -12,7 +13,7 @@ cp "$TD_ROOT/tests/fixtures/states/prod.tfstate" "$STATE"
 
 start_redis
 cfg_set state_loader local_files "[\"prod/app=$STATE\"]"
-cfg_set state_loader poll_interval 1s
+cfg_set state_loader poll_interval 300s # changes are seen through inotify
 write_config
 start_service state-loader
 wait_ready state-loader 20 || bail "state-loader not ready: $(curl -s "$(admin_url state-loader)/readyz")"
