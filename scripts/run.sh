@@ -347,6 +347,14 @@ write_config() {
 	for s in "${EXAMPLE_STATES[@]}"; do
 		states+="    - \"$s\""$'\n'
 	done
+	# The demo's API token: made once, kept in run/ (git-ignored); the config
+	# holds only its SHA-256, as the gateway wants.
+	if [ ! -s "$RUN/api-token" ]; then
+		(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RUN/api-token")
+	fi
+	API_TOKEN=$(cat "$RUN/api-token")
+	local token_hash
+	token_hash=$(printf '%s' "$API_TOKEN" | sha256sum | cut -d' ' -f1)
 	cat >"$CONFIG" <<EOF
 # Written by scripts/run.sh for \`make run\`; rewritten on every run (edit the
 # script, not this file).  Every key is described in docs/configuration.md.
@@ -385,6 +393,8 @@ persistence:
 api_gateway:
   admin_port: ${ADMIN[api-gateway]}
   port: $P_GATEWAY
+  tokens:
+    - "demo:admin:$token_hash"
   alerts_url: "tcp://127.0.0.1:$P_PERSIST_PUB"
   state_url: "tcp://127.0.0.1:$P_STATE_PUB"
 
@@ -488,11 +498,16 @@ banner() {
 
     Drifts:   $gw/api/v1/drifts
 
+    API token (admin; kept in $RUN/api-token):
+      export TFDRIFT_TOKEN=$(cat "$RUN/api-token" 2>/dev/null)
+
     Try:
-      curl -s '$gw/api/v1/drifts' | jq .
-      curl -s '$gw/api/v1/drifts?severity=high&limit=5' | jq .
-      curl -s '$gw/api/v1/stats' | jq .
-      curl -s '$gw/api/v1/health' | jq .
+      curl -s -H "Authorization: Bearer \$TFDRIFT_TOKEN" '$gw/api/v1/drifts' | jq .
+      curl -s -H "Authorization: Bearer \$TFDRIFT_TOKEN" '$gw/api/v1/drifts?severity=high&limit=5' | jq .
+      curl -s -H "Authorization: Bearer \$TFDRIFT_TOKEN" '$gw/api/v1/stats' | jq .
+      curl -s -H "Authorization: Bearer \$TFDRIFT_TOKEN" '$gw/api/v1/health' | jq .
+      curl -sN "$gw/api/v1/stream?access_token=\$TFDRIFT_TOKEN"      # live feed (SSE)
+      curl -s '$gw/openapi.json' | jq .info                            # the contract
       curl -s http://127.0.0.1:${ADMIN[correlator]}/metrics | grep ^tfdrift_
       $BIN/tfdrift-ingest --config $CONFIG replay --print $EXAMPLE_EVENTS
 
