@@ -18,7 +18,8 @@
  *
  * Metrics: tfdrift_correlator_events_total,
  * tfdrift_correlator_events_skipped_total{reason}, tfdrift_correlator_alerts_total{kind},
- * tfdrift_correlator_request_seconds, tfdrift_correlator_batches_rejected_total.
+ * tfdrift_correlator_request_seconds, tfdrift_correlator_batches_rejected_total,
+ * tfdrift_correlator_ignored_total{rule} (rcfg.c).
  *
  * Threads: corr_handle runs on the bus's worker threads, any number at once. */
 #ifndef TFDRIFT_CORRELATOR_CORRELATE_H

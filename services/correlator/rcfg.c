@@ -9,6 +9,8 @@
 
 #include <yaml.h>
 
+#include "tfdrift/metrics.h"
+
 enum {
 	K_ADDRESS,
 	K_TYPE,
@@ -33,6 +35,7 @@ typedef struct rrule {
 	char *keys[NKEYS];
 	int level;
 	atomic_ulong hits;
+	td_counter *counter; /* tfdrift_correlator_ignored_total{rule="name"} */
 } rrule;
 
 struct rcfg {
@@ -152,6 +155,17 @@ parse_rules(yaml_document_t *doc, yaml_node_t *seq, const char *section, bool se
 			snprintf(def, sizeof(def), "%s-%zu", section, *nout);
 			if ((rr->name = strdup(def)) == NULL)
 				return td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+		if (!sev) {
+			char labels[320];
+			snprintf(labels, sizeof(labels), "rule=\"%.250s\"", rr->name);
+			/* a quote or backslash in a name would end the label early */
+			for (char *q = labels + 6; q[1] != '\0'; q++)
+				if (*q == '"' || *q == '\\' || *q == '\n')
+					*q = '_';
+			rr->counter = td_counter_get("tfdrift_correlator_ignored_total",
+			    "Events or alerts dropped by an ignore rule of correlator.rules_file, by rule.",
+			    labels);
 		}
 	}
 out:
@@ -323,6 +337,8 @@ rcfg_ignored(const rcfg *c, const rcfg_subject *s, bool event_only)
 	for (size_t i = 0; c != NULL && i < c->nignore; i++) {
 		if (rule_matches(&c->ignore[i], s, event_only)) {
 			atomic_fetch_add(&c->ignore[i].hits, 1);
+			if (c->ignore[i].counter != NULL)
+				td_counter_inc(c->ignore[i].counter);
 			return c->ignore[i].name;
 		}
 	}

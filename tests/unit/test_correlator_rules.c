@@ -16,6 +16,7 @@
 #include "../../services/correlator/rcfg.h"
 #include "../../services/correlator/rule.h"
 #include "tfdrift/error.h"
+#include "tfdrift/metrics.h"
 
 static cat_catalog *cat;
 
@@ -295,6 +296,10 @@ test_rules_file(void **st)
 	assert_true(rcfg_ignore_stats(cfg, 0, &name, &hits));
 	assert_string_equal(name, "owner-tags");
 	assert_int_equal(hits, 1);
+	/* and counted by rule in the metrics the admin server serves */
+	assert_int_equal(td_counter_value(td_counter_get("tfdrift_correlator_ignored_total", "x",
+			     "rule=\"owner-tags\"")),
+	    1);
 	rcfg_free(cfg);
 
 	/* errors name file:line:key */
