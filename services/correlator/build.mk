@@ -2,7 +2,8 @@
 # and ingest's CloudTrail reader linked for `explain` (read-only use).
 CORRELATOR_CATALOG := $(sort $(wildcard services/correlator/catalog/*.tsv))
 CORRELATOR_CATALOG_O := $(OBJ)/gen/correlator_catalog.o
-CORRELATOR_STATE_O := $(OBJ)/services/ingest/cloudtrail_record.o $(OBJ)/services/ingest/cloudtrail_file.o
+CORRELATOR_STATE_O := $(OBJ)/services/ingest/cloudtrail_record.o $(OBJ)/services/ingest/cloudtrail_file.o \
+	$(OBJ)/services/ingest/falco_alert.o
 
 $(GEN)/correlator_catalog.c: $(CORRELATOR_CATALOG) services/correlator/embed-catalog.sh
 	@mkdir -p $(dir $@)

@@ -7,6 +7,7 @@
 
 #include "../ingest/cloudtrail_file.h"
 #include "../ingest/cloudtrail_record.h"
+#include "../ingest/falco_alert.h"
 #include "lcache.h"
 #include "memstate.h"
 #include "tfdrift/clock.h"
@@ -89,8 +90,28 @@ on_record(void *arg, const ct_file_record *rec)
 	int rv;
 
 	td_error_clear(&err);
-	if (rec->json == NULL || ct_record_normalise(rec->json, &ctx, &ev, &why, &err) != 0 ||
-	    ev == NULL) {
+	if (rec->json != NULL &&
+	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rec->json, "output_fields"))) {
+		/* a Falco JSON alert (one per line): rebuilt as ingest does */
+		char *text = cJSON_PrintUnformatted(rec->json), src[64] = "";
+		int frv = text == NULL ? TD_ENOMEM
+				       : falco_alert_parse(text, strlen(text),
+					     TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FILE,
+					     rec->path, &ev, src, sizeof(src), &err);
+		cJSON_free(text);
+		if (frv == FALCO_ALERT_OTHER_SOURCE) {
+			why = "a Falco alert of another source";
+			ev = NULL;
+		} else if (frv != 0) {
+			ev = NULL;
+			if (err.msg[0] == '\0')
+				why = td_strerror(frv);
+		}
+	} else if (rec->json != NULL &&
+	    ct_record_normalise(rec->json, &ctx, &ev, &why, &err) != 0) {
+		ev = NULL;
+	}
+	if (rec->json == NULL || ev == NULL) {
 		cJSON_AddNumberToObject(o, "record", (double)rec->index);
 		cJSON_AddStringToObject(o, "decision", "rejected");
 		cJSON_AddStringToObject(o, "reason",

@@ -1,5 +1,7 @@
 /* explain.h — `tfdrift-correlator explain --state [NAME=]FILE... EVENTS...`:
- * the decision code run offline (no Redis, no bus) over CloudTrail files,
+ * the decision code run offline (no Redis, no bus) over CloudTrail files
+ * ({"Records":[...]}, JSON Lines, .gz) or Falco JSON alerts (one per line, as
+ * http_output / json_output write them; rebuilt as ingest does),
  * one JSON line per event on stdout: event_id, event_name, event_source,
  * decision ("alerts" or "skipped"), skip (the reason's label), reason (which
  * rule skipped it or which catalog entry matched) and every alert it would

@@ -54,6 +54,22 @@ check_eq "the drift fix names the targeted apply with the workspace" "yes" \
 root="$(jq -r 'select(.event_name == "TerminateInstances") | .alerts[0].who.root' "$OUT")"
 check_eq "root is flagged" "true" "$root"
 
+# the same record as a Falco JSON alert (http_output): the same decision
+jq -c '.Records[1] as $r | {hostname: "falco-0", output: "x", priority: "Warning",
+	rule: "Terraform drift: AWS resource changed", source: "aws_cloudtrail", tags: ["terraform"],
+	time: $r.eventTime, output_fields: {"ct.id": $r.eventID, "ct.time": $r.eventTime,
+	"ct.src": $r.eventSource, "ct.name": $r.eventName, "ct.region": $r.awsRegion,
+	"ct.user": $r.userIdentity.userName, "ct.user.arn": $r.userIdentity.arn,
+	"ct.user.identitytype": $r.userIdentity.type, "ct.user.principalid": $r.userIdentity.principalId,
+	"ct.user.accountid": $r.userIdentity.accountId, "ct.srcip": $r.sourceIPAddress,
+	"ct.useragent": $r.userAgent, "ct.error": "<NA>", "ct.readonly": "false",
+	"ct.eventtype": $r.eventType, "ct.request": ($r.requestParameters | tojson),
+	"ct.response": ($r.responseElements | tojson), "ct.resources": "<NA>",
+	"ct.recipientaccountid": $r.recipientAccountId}}' examples/events/demo-cloudtrail.json >"$TD_TMP/falco.jsonl"
+check_eq "a Falco JSON alert of record #2 is decided the same" "aws_instance.web[0]|instance_type|bob" \
+	"$("$TD_BIN/tfdrift-correlator" explain --state prod/app=examples/states/prod-app.tfstate "$TD_TMP/falco.jsonl" 2>/dev/null |
+		jq -r '.alerts[0] | "\(.address)|\(.attribute)|\(.who.name)"')"
+
 # a rules file: ignore by address glob, severity override by type
 cat >"$TD_TMP/rules.yaml" <<'YAML'
 ignore:
