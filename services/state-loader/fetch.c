@@ -129,6 +129,12 @@ fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err)
 		hdrs = curl_slist_append(hdrs, line);
 		explicit_bzero(line, sizeof(line));
 	}
+	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		hdrs = curl_slist_append(hdrs, req->headers[i]);
+	}
+	if (req->method != NULL) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	}
 	if (req->etag != NULL && req->etag[0] != '\0') {
 		snprintf(line, sizeof(line), "If-None-Match: %s", req->etag);
 		hdrs = curl_slist_append(hdrs, line);

@@ -17,15 +17,17 @@
 #include "tfdrift/error.h"
 
 typedef struct fetch_req {
-	const char *url;           /* what is fetched; also named in messages (without userinfo) */
-	const char *shown;         /* the name used in messages (URL without secrets) */
-	const char *user;          /* basic auth (NULL: none), or the AWS access key id */
-	const char *password;      /* basic auth password, or the AWS secret key */
-	const char *bearer;        /* Authorization: Bearer (HCP Terraform); NULL none */
-	const char *sigv4;         /* "aws:amz:<region>:s3" to sign; NULL: no signing */
-	const char *session_token; /* X-Amz-Security-Token; NULL none */
-	const char *etag;          /* If-None-Match; NULL none */
-	const char *ca_file;       /* TLS: CA bundle; NULL system default */
+	const char *method;         /* NULL: GET */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
+	const char *url;            /* what is fetched; also named in messages (without userinfo) */
+	const char *shown;          /* the name used in messages (URL without secrets) */
+	const char *user;           /* basic auth (NULL: none), or the AWS access key id */
+	const char *password;       /* basic auth password, or the AWS secret key */
+	const char *bearer;         /* Authorization: Bearer (HCP Terraform); NULL none */
+	const char *sigv4;          /* "aws:amz:<region>:s3" to sign; NULL: no signing */
+	const char *session_token;  /* X-Amz-Security-Token; NULL none */
+	const char *etag;           /* If-None-Match; NULL none */
+	const char *ca_file;        /* TLS: CA bundle; NULL system default */
 	const char *client_cert, *client_key; /* TLS client certificate; NULL none */
 	bool insecure;                        /* TLS: do not verify the server */
 	size_t max_size;                      /* larger bodies are refused (0: no limit) */
@@ -42,7 +44,7 @@ typedef struct fetch_resp {
 
 void fetch_global_init(void);
 
-/* Performs the GET.  Transport failures (DNS, connect, TLS, timeout, body
+/* Performs the request (a GET unless req->method says otherwise).  Transport failures (DNS, connect, TLS, timeout, body
  * too big) are TD_EIO/TD_ETOOBIG with err naming req->shown; any HTTP status
  * is success: the caller decides what it means.  Free resp->body. */
 int fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err);

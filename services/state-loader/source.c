@@ -1,9 +1,17 @@
 /* source.c — state_loader.sources entries and AWS credentials. */
 #include "source.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "fetch.h"
 
 #define KEY "state_loader.sources"
 
@@ -451,13 +459,275 @@ ini_profile(const char *path, const char *section, src_aws_creds *c)
 	return c->key_id[0] != '\0' && c->secret[0] != '\0' ? 0 : TD_ENOTFOUND;
 }
 
+/* ---- temporary credentials (web identity, ECS, IMDSv2), cached ------------ */
+
+/* Refreshed this long before they expire. */
+#define REFRESH_BEFORE_S 300
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static src_aws_creds cache;
+static time_t cache_expires; /* 0: nothing cached */
+
+/* "2024-01-02T03:04:05Z" -> time_t; 0 when unreadable. */
+static time_t
+parse_expiration(const char *s)
+{
+	struct tm tm = { 0 };
+
+	if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) {
+		return 0;
+	}
+	return timegm(&tm);
+}
+
+/* Text between <tag> and </tag> in xml, into out. */
+static bool
+xml_value(const char *xml, const char *tag, char *out, size_t outlen)
+{
+	char open[64], close[64];
+	const char *a, *b;
+
+	if (xml == NULL) {
+		return false;
+	}
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if ((a = strstr(xml, open)) == NULL || (b = strstr(a, close)) == NULL) {
+		return false;
+	}
+	a += strlen(open);
+	snprintf(out, outlen, "%.*s", (int)(b - a), a);
+	return true;
+}
+
+/* ECS and IMDS answer {"AccessKeyId","SecretAccessKey","Token","Expiration"}. */
+static int
+creds_from_json(const char *body, size_t len, src_aws_creds *c, time_t *expires, const char *from,
+    td_error *err)
+{
+	cJSON *o = cJSON_ParseWithLength(body, len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "AccessKeyId");
+	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, "SecretAccessKey");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "Token");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(o, "Expiration");
+	int rv = 0;
+
+	if (!cJSON_IsString(id) || !cJSON_IsString(sec)) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "%s: no AccessKeyId/SecretAccessKey in the answer", from);
+	} else {
+		snprintf(c->key_id, sizeof(c->key_id), "%s", id->valuestring);
+		snprintf(c->secret, sizeof(c->secret), "%s", sec->valuestring);
+		snprintf(c->token, sizeof(c->token), "%s",
+		    cJSON_IsString(tok) ? tok->valuestring : "");
+		snprintf(c->from, sizeof(c->from), "%s", from);
+		*expires = parse_expiration(cJSON_IsString(exp) ? exp->valuestring : NULL);
+	}
+	cJSON_Delete(o);
+	return rv;
+}
+
+static int
+get(const char *method, const char *url, const char *const *headers, long timeout_ms,
+    fetch_resp *rp, const char *from, td_error *err)
+{
+	fetch_req rq = { .method = method,
+		.headers = headers,
+		.url = url,
+		.shown = from,
+		.max_size = 1u << 20,
+		.timeout_ms = timeout_ms };
+	int rv = fetch_get(&rq, rp, err);
+
+	if (rv == 0 && rp->status != 200) {
+		rv = td_error_set(err, TD_EIO, "%s: HTTP %ld", from, rp->status);
+	} else if (rv == 0 && rp->body == NULL) {
+		rv = td_error_set(err, TD_EPROTO, "%s: empty answer", from);
+	}
+	if (rv != 0) {
+		free(rp->body);
+		rp->body = NULL;
+	}
+	return rv;
+}
+
+/* EKS IRSA: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE -> STS. */
+static int
+web_identity(src_aws_creds *c, time_t *expires, td_error *err)
+{
+	const char *role = getenv("AWS_ROLE_ARN"), *file = getenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *ep = getenv("AWS_ENDPOINT_URL_STS"), *region = getenv("AWS_REGION");
+	const char *session = getenv("AWS_ROLE_SESSION_NAME");
+	char token[8192], url[16384], buf[4096], *er = NULL, *et = NULL;
+	fetch_resp rp = { 0 };
+	FILE *f;
+	size_t n;
+	int rv;
+
+	if (role == NULL || role[0] == '\0' || file == NULL || file[0] == '\0') {
+		return TD_ENOTFOUND;
+	}
+	if ((f = fopen(file, "r")) == NULL) {
+		return td_error_set(err, TD_EIO, "AWS_WEB_IDENTITY_TOKEN_FILE %s: cannot open",
+		    file);
+	}
+	n = fread(token, 1, sizeof(token) - 1, f);
+	fclose(f);
+	while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) {
+		n--;
+	}
+	token[n] = '\0';
+	if (ep == NULL || ep[0] == '\0') {
+		ep = getenv("AWS_ENDPOINT_URL");
+	}
+	if (ep == NULL || ep[0] == '\0') {
+		snprintf(buf, sizeof(buf), "https://sts.%s.amazonaws.com",
+		    region != NULL && region[0] != '\0' ? region : "us-east-1");
+	} else {
+		snprintf(buf, sizeof(buf), "%s", ep);
+	}
+	{
+		CURL *h = curl_easy_init();
+		if (h == NULL) {
+			return td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+		er = curl_easy_escape(h, role, 0);
+		et = curl_easy_escape(h, token, 0);
+		curl_easy_cleanup(h);
+	}
+	snprintf(url, sizeof(url),
+	    "%s/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleSessionName=%s"
+	    "&RoleArn=%s&WebIdentityToken=%s",
+	    buf, session != NULL && session[0] != '\0' ? session : "tfdrift-state-loader",
+	    er != NULL ? er : "", et != NULL ? et : "");
+	curl_free(er);
+	curl_free(et);
+	explicit_bzero(token, sizeof(token));
+	rv = get(NULL, url, NULL, 10000, &rp, "sts AssumeRoleWithWebIdentity", err);
+	explicit_bzero(url, sizeof(url));
+	if (rv != 0) {
+		return rv;
+	}
+	if (!xml_value(rp.body, "AccessKeyId", c->key_id, sizeof(c->key_id)) ||
+	    !xml_value(rp.body, "SecretAccessKey", c->secret, sizeof(c->secret))) {
+		rv = td_error_set(err, TD_EPROTO, "sts AssumeRoleWithWebIdentity: no credentials");
+	} else {
+		xml_value(rp.body, "SessionToken", c->token, sizeof(c->token));
+		xml_value(rp.body, "Expiration", buf, sizeof(buf));
+		*expires = parse_expiration(buf);
+		snprintf(c->from, sizeof(c->from), "web identity");
+	}
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	return rv;
+}
+
+/* ECS task role: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI. */
+static int
+ecs(src_aws_creds *c, time_t *expires, td_error *err)
+{
+	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *tokfile = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	char url[2048], auth[4200] = "", t[4096];
+	const char *hdrs[2] = { NULL, NULL };
+	fetch_resp rp = { 0 };
+	FILE *f;
+	size_t n;
+	int rv;
+
+	if (rel != NULL && rel[0] != '\0') {
+		snprintf(url, sizeof(url), "http://169.254.170.2%s", rel);
+	} else if (full != NULL && full[0] != '\0') {
+		snprintf(url, sizeof(url), "%s", full);
+	} else {
+		return TD_ENOTFOUND;
+	}
+	if (tokfile != NULL && tokfile[0] != '\0' && (f = fopen(tokfile, "r")) != NULL) {
+		n = fread(t, 1, sizeof(t) - 1, f);
+		fclose(f);
+		while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r')) {
+			n--;
+		}
+		t[n] = '\0';
+		snprintf(auth, sizeof(auth), "Authorization: %s", t);
+	} else if (tok != NULL && tok[0] != '\0') {
+		snprintf(auth, sizeof(auth), "Authorization: %s", tok);
+	}
+	hdrs[0] = auth[0] != '\0' ? auth : NULL;
+	rv = get(NULL, url, hdrs, 5000, &rp, "ecs container credentials", err);
+	explicit_bzero(auth, sizeof(auth));
+	if (rv != 0) {
+		return rv;
+	}
+	rv = creds_from_json(rp.body, rp.len, c, expires, "ecs container credentials", err);
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	return rv;
+}
+
+/* EC2 instance profile through IMDSv2 (a session token first). */
+static int
+imds(src_aws_creds *c, time_t *expires, td_error *err)
+{
+	const char *off = getenv("AWS_EC2_METADATA_DISABLED");
+	const char *ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *ttl[] = { "X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL };
+	char base[512], url[1024], hdr[256], role[256];
+	const char *hdrs[2] = { hdr, NULL };
+	fetch_resp rp = { 0 };
+	int rv;
+
+	if (off != NULL && strcasecmp(off, "true") == 0) {
+		return TD_ENOTFOUND;
+	}
+	snprintf(base, sizeof(base), "%s",
+	    ep != NULL && ep[0] != '\0' ? ep : "http://169.254.169.254");
+	while (base[0] != '\0' && base[strlen(base) - 1] == '/') {
+		base[strlen(base) - 1] = '\0';
+	}
+	snprintf(url, sizeof(url), "%s/latest/api/token", base);
+	if ((rv = get("PUT", url, ttl, 1000, &rp, "imds token", err)) != 0) {
+		return rv;
+	}
+	snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %.200s", rp.body);
+	free(rp.body);
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
+	if ((rv = get(NULL, url, hdrs, 1000, &rp, "imds role", err)) != 0 || rp.body == NULL) {
+		return rv != 0 ? rv : TD_EPROTO;
+	}
+	snprintf(role, sizeof(role), "%.*s", (int)strcspn(rp.body, "\r\n"), rp.body);
+	free(rp.body);
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base, role);
+	if ((rv = get(NULL, url, hdrs, 1000, &rp, "imds credentials", err)) != 0) {
+		return rv;
+	}
+	rv = creds_from_json(rp.body, rp.len, c, expires, "instance metadata", err);
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	return rv;
+}
+
 int
 src_aws_credentials(src_aws_creds *c, td_error *err)
 {
+	static int (*const temporary[])(src_aws_creds *, time_t *, td_error *) = { web_identity,
+		ecs, imds };
 	const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
 	const char *token = getenv("AWS_SESSION_TOKEN"), *home = getenv("HOME");
 	const char *profile = getenv("AWS_PROFILE"), *file;
 	char path[1024], section[192];
+	time_t expires = 0, now = time(NULL);
+	td_error terr = { 0 };
+	size_t i;
+	int rv;
 
 	memset(c, 0, sizeof(*c));
 	if (id != NULL && id[0] != '\0' && secret != NULL && secret[0] != '\0') {
@@ -491,9 +761,34 @@ src_aws_credentials(src_aws_creds *c, td_error *err)
 		snprintf(c->from, sizeof(c->from), "config file");
 		return 0;
 	}
+	/* temporary credentials: reused until shortly before they expire */
+	pthread_mutex_lock(&cache_mu);
+	if (cache_expires != 0 && now < cache_expires - REFRESH_BEFORE_S) {
+		*c = cache;
+		pthread_mutex_unlock(&cache_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&cache_mu);
+	for (i = 0; i < sizeof(temporary) / sizeof(temporary[0]); i++) {
+		memset(c, 0, sizeof(*c));
+		rv = temporary[i](c, &expires, &terr);
+		if (rv == 0) {
+			pthread_mutex_lock(&cache_mu);
+			cache = *c;
+			/* no expiry given: ask again in an hour */
+			cache_expires = expires != 0 ? expires : now + 3600;
+			pthread_mutex_unlock(&cache_mu);
+			return 0;
+		}
+		if (rv != TD_ENOTFOUND && i < 2) {
+			/* configured but failing: say so rather than fall through silently */
+			memset(c, 0, sizeof(*c));
+			return td_error_set(err, rv, "%s", terr.msg);
+		}
+	}
 	memset(c, 0, sizeof(*c));
 	return td_error_set(err, TD_ENOTFOUND,
-	    "no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or profile %s in the "
-	    "shared credentials or config file)",
-	    profile);
+	    "no AWS credentials (environment, profile %s in the shared credentials or config "
+	    "file, web identity, ECS container credentials, instance metadata: %s)",
+	    profile, terr.msg[0] != '\0' ? terr.msg : "none found");
 }

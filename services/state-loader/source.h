@@ -63,11 +63,18 @@ typedef struct src_aws_creds {
 	char from[64];    /* where they came from, for messages */
 } src_aws_creds;
 
-/* AWS credentials from the standard chain, as far as it is implemented:
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, then the
- * profile AWS_PROFILE (default "default") in AWS_SHARED_CREDENTIALS_FILE
- * (default ~/.aws/credentials), then that profile in AWS_CONFIG_FILE
- * (~/.aws/config, section "profile NAME").  TD_ENOTFOUND when none. */
+/* AWS credentials from the standard chain: AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; the profile AWS_PROFILE
+ * (default "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
+ * then in AWS_CONFIG_FILE (~/.aws/config, section "profile NAME"); web
+ * identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE -> STS
+ * AssumeRoleWithWebIdentity at AWS_ENDPOINT_URL_STS or sts.<AWS_REGION>);
+ * ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
+ * _FULL_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]); EC2 instance
+ * metadata with IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT, off with
+ * AWS_EC2_METADATA_DISABLED=true).  Temporary credentials are cached and
+ * fetched again 5 minutes before they expire.  TD_ENOTFOUND when none.
+ * Thread-safe (the cache has a lock); fetches block (short timeouts). */
 int src_aws_credentials(src_aws_creds *out, td_error *err);
 
 #endif

@@ -15,9 +15,9 @@ D="$TD_TMP/backends"
 mkdir -p "$D/http"
 LOG="$TD_TMP/backends.log"
 : >"$LOG"
-read -r S3P PROXYP HTTPP HCPP <<<"$(free_ports 4)"
+read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
 node "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
+	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
 	--user ci --password 'p@ss:w0rd' --token hcp-token-1 --log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
 PEER=$!
 stop_peer() { kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; }
@@ -99,4 +99,30 @@ mkstate 8 vpc-hcp8 "$D/hcp-state.json"
 for _ in $(seq 60); do [ -n "$(idx vpc-hcp8)" ] && break; sleep 0.1; done
 check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp8)"
 check "hcp requests were authorised" sh -c "! jq -s -e 'any(.[]; .kind==\"hcp\" and .status==401)' '$LOG'"
+
+# ---- the credential chain: web identity, ECS, IMDSv2 (each its own session token) ----
+stop_service state-loader 10 >/dev/null
+echo web-id-jwt >"$TD_TMP/jwt"
+printf 'ecs-auth\n' >"$TD_TMP/ecs-auth"
+cfg_set state_loader sources "[\"prod/app=s3://tfstate/app.tfstate?region=eu-west-1&workspace=staging&endpoint=http://127.0.0.1:$PROXYP\"]"
+write_config
+NOIMDS="AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1 HOME=$TD_TMP"
+declare -A CHAIN=(
+	[sts]="AWS_ROLE_ARN=arn:aws:iam::1:role/tfdrift AWS_WEB_IDENTITY_TOKEN_FILE=$TD_TMP/jwt AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS"
+	[ecs]="AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$AWSP/ecs/creds AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$TD_TMP/ecs-auth $NOIMDS"
+	[imds]="AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$AWSP HOME=$TD_TMP"
+)
+for how in sts ecs imds; do
+	rcli FLUSHALL >/dev/null
+	TD_INSTANCE=loader-$how TD_ENV="${CHAIN[$how]}" start_service state-loader
+	for _ in $(seq 100); do
+		[ "$(rcli HGET ${P}workspaces prod/app | jq -r .serial 2>/dev/null)" = 43 ] && break
+		sleep 0.1
+	done
+	check_eq "credentials from $how: the S3 state is loaded" 43 "$(rcli HGET ${P}workspaces prod/app | jq -r .serial)"
+	check "credentials from $how: requests signed, with the $how session token" \
+		jq -s -e "[.[] | select(.kind==\"s3\")] | .[-1] | .sig_ok and .token==\"$how-tok\"" "$LOG"
+	stop_service "loader-$how" 10 >/dev/null
+done
+check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt' '$TD_TMP'/logs/loader-*.log"
 finish

@@ -9,7 +9,7 @@
 // Every request is logged to --log as one JSON line. Objects are put with
 // PUT http://127.0.0.1:<proxy>/__put/<bucket>/<key> (no signature).
 // usage: node state_backends.js --dir D --s3-port A --proxy-port B --http-port C
-//        --hcp-port E --key-id K --secret S --user U --password P --token T --log F
+//        --hcp-port E --aws-port G --key-id K --secret S --user U --password P --token T --log F
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -123,6 +123,27 @@ async function main() {
 		if (/^\/api\/state-versions\/sv-[0-9a-f]+\/hosted_state$/.test(req.url)) return done(200, fs.readFileSync(file));
 		done(404, { errors: [{ status: '404' }] });
 	}).listen(+args['hcp-port'], '127.0.0.1');
+	// AWS credential endpoints: STS AssumeRoleWithWebIdentity, ECS container
+	// credentials, IMDSv2. Each hands out the test's key with its own session token.
+	const exp = new Date(Date.now() + 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
+	const creds = (token) => JSON.stringify({ AccessKeyId: args['key-id'], SecretAccessKey: args.secret, Token: token, Expiration: exp });
+	http.createServer((req, res) => {
+		const u = new URL(req.url, 'http://x');
+		const entry = { kind: 'aws', method: req.method, path: u.pathname };
+		const done = (code, b) => { log({ ...entry, status: code }); res.writeHead(code); res.end(b); };
+		if (u.searchParams.get('Action') === 'AssumeRoleWithWebIdentity') {
+			if (u.searchParams.get('WebIdentityToken') !== 'web-id-jwt' || u.searchParams.get('RoleArn') !== 'arn:aws:iam::1:role/tfdrift') return done(403, '<Error/>');
+			return done(200, `<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>
+<AccessKeyId>${args['key-id']}</AccessKeyId><SecretAccessKey>${args.secret}</SecretAccessKey>
+<SessionToken>sts-tok</SessionToken><Expiration>${exp}</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`);
+		}
+		if (u.pathname === '/ecs/creds') return req.headers['authorization'] === 'ecs-auth' ? done(200, creds('ecs-tok')) : done(401, '');
+		if (u.pathname === '/latest/api/token' && req.method === 'PUT' && req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return done(200, 'imds-session');
+		if (req.headers['x-aws-ec2-metadata-token'] !== 'imds-session') return done(401, '');
+		if (u.pathname === '/latest/meta-data/iam/security-credentials/') return done(200, 'tfdrift-role\n');
+		if (u.pathname === '/latest/meta-data/iam/security-credentials/tfdrift-role') return done(200, creds('imds-tok'));
+		done(404, '');
+	}).listen(+args['aws-port'], '127.0.0.1');
 	log({ kind: 'ready' });
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -176,9 +176,11 @@ test_aws_credentials(void **state)
 	assert_string_equal(c.secret, "s2");
 	assert_string_equal(c.token, "t2");
 	setenv("AWS_PROFILE", "none", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* no instance metadata here */
 	assert_int_equal(src_aws_credentials(&c, &err), TD_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "profile none"));
 	unsetenv("AWS_PROFILE");
+	unsetenv("AWS_EC2_METADATA_DISABLED");
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 	unsetenv("AWS_CONFIG_FILE");
 	unlink(path);
