@@ -40,8 +40,8 @@ sql "INSERT INTO alerts (alert_key, event_id, event_time, detected_at, workspace
 SELECT 'bench-' || i, 'ev-' || i, now() - (i || ' seconds')::interval,
   now() - (i || ' seconds')::interval, 'ws-' || (i % 20), 'aws_instance.web' || (i % 5000),
   (ARRAY['aws_instance', 'aws_s3_bucket', 'aws_iam_role', 'aws_security_group'])[i % 4 + 1],
-  (ARRAY['drift', 'unmanaged', 'deleted', 'modified'])[i % 4 + 1],
-  (ARRAY['info', 'low', 'medium', 'high', 'critical'])[i % 5 + 1],
+  (ARRAY['drift', 'unmanaged', 'deleted', 'modified'])[(i / 3) % 4 + 1],
+  (ARRAY['info', 'low', 'medium', 'high', 'critical'])[(i / 20) % 5 + 1],
   'user' || (i % 50), 'eu-west-1', '111122223333', 'ModifyInstanceAttribute',
   (ARRAY['ec2', 's3', 'iam'])[i % 3 + 1], 'bench alert ' || i
 FROM generate_series(1, $NROWS) AS i" >/dev/null || bail "seeding failed"
