@@ -147,41 +147,51 @@ evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts
 	rule_state st = { .lookup = ridx_lookup, .attrs = ridx_attrs };
 	char **ids = calloc(batch->n_events + 1, sizeof(*ids));
 	bool *done = calloc(batch->n_events + 1, sizeof(*done));
+	size_t *cand = calloc(batch->n_events + 1, sizeof(*cand)), ncand = 0;
 	int rv = 0;
 
 	*nfresh = 0;
 	*fresh = NULL;
 	*skips = calloc(batch->n_events + 1, sizeof(**skips));
-	if (*skips == NULL || ids == NULL || done == NULL) {
+	if (*skips == NULL || ids == NULL || done == NULL || cand == NULL) {
 		rv = TD_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < batch->n_events; i++)
-		ids[i] = batch->events[i]->event_id;
+	/* only candidates (not read-only, failed, Terraform's or unmapped: most
+	 * of CloudTrail) cost Redis keys and round trips */
+	for (size_t i = 0; i < batch->n_events; i++) {
+		(*skips)[i] = rule_prefilter(c->env, batch->events[i]);
+		if ((*skips)[i] == NULL) {
+			cand[ncand] = i;
+			ids[ncand++] = batch->events[i]->event_id;
+		}
+	}
 	conn = ridx_acquire(c->index);
 	st.arg = conn;
-	rv = ridx_dedupe_check(conn, ids, batch->n_events, done);
+	rv = ridx_dedupe_check(conn, ids, ncand, done);
 	/* repeats inside the batch: the first copy does the work */
-	for (size_t i = 0; rv == 0 && i < batch->n_events; i++)
+	for (size_t i = 0; rv == 0 && i < ncand; i++)
 		for (size_t k = 0; !done[i] && k < i; k++)
 			if (strcmp(ids[k], ids[i]) == 0)
 				done[i] = true;
-	for (size_t i = 0; rv == 0 && i < batch->n_events; i++)
-		if (!done[i])
+	for (size_t i = 0; rv == 0 && i < ncand; i++) {
+		if (done[i])
+			(*skips)[cand[i]] = RULE_SKIP_DUPLICATE;
+		else
 			ids[(*nfresh)++] = ids[i];
+	}
 	if (rv == 0)
 		rv = ridx_dedupe_claim(conn, ids, *nfresh, c->owner, CORR_CLAIM_TTL_MS);
 	for (size_t i = 0; rv == 0 && i < batch->n_events; i++) {
 		rule_result res;
-		if (done[i]) {
-			(*skips)[i] = RULE_SKIP_DUPLICATE;
+		if ((*skips)[i] != NULL)
 			continue;
-		}
 		rv = rule_evaluate(c->env, batch->events[i], &st, now, alerts, &res);
 		(*skips)[i] = res.skip;
 	}
 	ridx_release(c->index, conn);
 out:
+	free(cand);
 	free(done);
 	if (rv != 0) {
 		free(*skips);

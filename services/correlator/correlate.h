@@ -3,8 +3,9 @@
  * For each request from ingest:
  *   1. decode the CloudEventBatch (a payload that does not decode is answered
  *      Ack REJECTED: resending it cannot help);
- *   2. drop eventIDs already stored (Redis ev:<id> = done; repeats inside the
- *      batch too), claim the others (NX, CORR_CLAIM_TTL_MS), run the rules
+ *   2. of the candidates (rule_prefilter: not read-only, failed, Terraform's
+ *      or unmapped), drop eventIDs already stored (Redis ev:<id> = done;
+ *      repeats inside the batch too), claim the others (NX, CORR_CLAIM_TTL_MS), run the rules
  *      (rule.h) on every event with a Redis connection of the pool;
  *      Redis unreachable or no resource index yet -> no reply (TD_EAGAIN), so
  *      ingest's REQ hands the batch out again later;

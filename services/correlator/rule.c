@@ -139,6 +139,18 @@ rule_skip_reason(const rule_env *env, const Tfdrift__V1__CloudEvent *ev)
 	return NULL;
 }
 
+const char *
+rule_prefilter(const rule_env *env, const Tfdrift__V1__CloudEvent *ev)
+{
+	const char *skip = rule_skip_reason(env, ev);
+
+	if (skip != NULL)
+		return skip;
+	if (cat_find(env->catalog, ev->event_source, ev->event_name) == NULL)
+		return rule_skip_reasons[SK_NOT_MAPPED];
+	return NULL;
+}
+
 /* ---- identifiers ------------------------------------------------------------------ */
 
 typedef struct ids {

@@ -86,6 +86,11 @@ extern const size_t rule_n_skip_reasons;
  * Terraform), or NULL. */
 const char *rule_skip_reason(const rule_env *env, const Tfdrift__V1__CloudEvent *ev);
 
+/* The reason ev needs no look at the state at all (read-only, failed,
+ * Terraform's, not in the catalog), or NULL: a candidate.  Cheap (no JSON
+ * parsing); the service dedupes only candidates in Redis. */
+const char *rule_prefilter(const rule_env *env, const Tfdrift__V1__CloudEvent *ev);
+
 /* Appends ev's alerts to out.  Returns 0 (res says why nothing or what was
  * appended), the state callbacks' error code, or TD_ENOMEM; on error nothing
  * is appended. */

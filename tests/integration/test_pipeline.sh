@@ -11,6 +11,9 @@ N=1000
 
 start_postgres
 start_redis
+# the gateway wants an API token (api_gateway.tokens: name:role:sha256hex)
+TD_API_TOKEN="pipeline-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+cfg_set api_gateway tokens "[\"pipeline:viewer:$(printf '%s' "$TD_API_TOKEN" | sha256sum | cut -d' ' -f1)\"]"
 write_config
 start_all
 for s in "${TD_SERVICES[@]}"; do
