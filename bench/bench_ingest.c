@@ -192,7 +192,7 @@ main(int argc, char **argv)
 		    "ingest: journal append+release       %10.0f records/s (fsync every 100 ms)\n",
 		    (double)done / secs_since(t0));
 
-		if (hand_open(&h, j, f, 1, &err) != 0 ||
+		if (hand_open(&h, j, f, 1, 100, &err) != 0 ||
 		    falco_http_start(&srv, &ho, h, &err) != 0) {
 			fprintf(stderr, "bench_ingest: %s\n", err.msg);
 			return 1;

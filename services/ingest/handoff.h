@@ -47,8 +47,10 @@ typedef struct hand_waiter {
 	char error[256];
 } hand_waiter;
 
-/* j and f must outlive h; h does not own them.  *out owned by the caller (hand_close). */
-int hand_open(hand **out, jrn *j, fwd *f, int workers, td_error *err);
+/* j and f must outlive h; h does not own them.  *out owned by the caller
+ * (hand_close).  Queued entries nobody waits for are forwarded together, up to
+ * batch_max entries per request (ingest.batch_max). */
+int hand_open(hand **out, jrn *j, fwd *f, int workers, int batch_max, td_error *err);
 
 /* Journals payload (an encoded CloudEventBatch; copied) and queues it.
  * trace_id may be NULL.  w, if not NULL, is filled when the entry is

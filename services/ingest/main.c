@@ -88,7 +88,8 @@ run_daemon(td_app *app)
 		goto fail;
 	if (fwd_open(&f, &fo, &err) != 0)
 		goto fail;
-	if (hand_open(&h, j, f, (int)td_config_int(cfg, "ingest", "in_flight"), &err) != 0)
+	if (hand_open(&h, j, f, (int)td_config_int(cfg, "ingest", "in_flight"),
+		(int)td_config_int(cfg, "ingest", "batch_max"), &err) != 0)
 		goto fail;
 	td_app_on_stop(app, on_stop, h);
 	if (submit_start(&submit, td_config_str(cfg, "ingest", "submit_listen"),
