@@ -54,6 +54,10 @@ open_journal(const td_config *cfg, jrn **out, td_error *err)
 
 	if (jrn_fsync_parse(td_config_str(cfg, "ingest", "journal_fsync"), &o.fsync) != 0)
 		return td_error_set(err, TD_EINVAL, "ingest.journal_fsync: unknown policy");
+	/* data_dir itself too: a fresh machine may not have it yet */
+	if (mkdir(td_config_str(cfg, "shared", "data_dir"), 0700) != 0 && errno != EEXIST)
+		return td_error_set(err, TD_EIO, "shared.data_dir %s: %s",
+		    td_config_str(cfg, "shared", "data_dir"), strerror(errno));
 	snprintf(sub, sizeof(sub), "%s/ingest", td_config_str(cfg, "shared", "data_dir"));
 	if (mkdir(sub, 0700) != 0 && errno != EEXIST)
 		return td_error_set(err, TD_EIO, "%s: %s", sub, strerror(errno));
