@@ -62,6 +62,12 @@ struct ldr {
 	int64_t poll_ms;
 	int64_t next_poll; /* monotonic ms */
 	int ino_fd;        /* inotify, non-blocking; -1 when unavailable (polling only) */
+	/* workspaces discovered by S3 sources with workspace=*, not yet sources */
+	struct discovered {
+		size_t parent;
+		char *workspace;
+	} * found;
+	size_t nfound;
 
 	bool dirty;         /* a new generation is needed */
 	const char *reason; /* why, for the notice */
@@ -278,6 +284,115 @@ out:
 	return rv;
 }
 
+typedef struct discover_ctx {
+	ldr *l;
+	size_t parent;
+} discover_ctx;
+
+static void
+on_workspace(void *arg, const char *ws)
+{
+	discover_ctx *d = arg;
+	ldr *l = d->l;
+	char name[1024];
+	struct discovered *nf;
+	size_t i;
+
+	snprintf(name, sizeof(name), "%s/%s", l->src[d->parent].name, ws);
+	for (i = 0; i < l->nsrc; i++) {
+		if (strcmp(l->src[i].name, name) == 0) {
+			return;
+		}
+	}
+	for (i = 0; i < l->nfound; i++) {
+		if (l->found[i].parent == d->parent && strcmp(l->found[i].workspace, ws) == 0) {
+			return;
+		}
+	}
+	if ((nf = realloc(l->found, (l->nfound + 1) * sizeof(*nf))) == NULL) {
+		return;
+	}
+	l->found = nf;
+	if ((nf[l->nfound].workspace = strdup(ws)) != NULL) {
+		nf[l->nfound++].parent = d->parent;
+	}
+}
+
+/* Lists the workspace prefix of a discovering S3 source (signed like the
+ * GET in rq); new workspaces are queued in l->found. */
+static void
+discover(ldr *l, source *s, const fetch_req *rq)
+{
+	fetch_req lr = *rq;
+	fetch_resp rp = { 0 };
+	td_error err = { 0 };
+	discover_ctx d = { .l = l, .parent = (size_t)(s - l->src) };
+	char *url = src_s3_list_url(&s->spec);
+
+	if (url == NULL) {
+		return;
+	}
+	lr.url = url;
+	lr.etag = NULL;
+	lr.max_size = 16u << 20;
+	if (fetch_get(&lr, &rp, &err) != 0 || rp.status != 200 || rp.body == NULL) {
+		TD_WARN("workspace discovery failed", TD_KV_STR("workspace", s->name),
+		    TD_KV_STR("error", err.msg[0] != '\0' ? err.msg : "unexpected HTTP status"),
+		    TD_KV_INT("status", rp.status));
+	} else {
+		src_s3_workspaces(&s->spec, rp.body, on_workspace, &d);
+	}
+	free(rp.body);
+	free(url);
+}
+
+static void source_metrics(source *s);
+
+/* Turns queued discovered workspaces into sources.  Returns how many. */
+static size_t
+add_discovered(ldr *l)
+{
+	source *ns;
+	td_error err = { 0 };
+	size_t i, added = 0;
+
+	if (l->nfound == 0) {
+		return 0;
+	}
+	if ((ns = realloc(l->src, (l->nsrc + l->nfound + 1) * sizeof(*ns))) == NULL) {
+		return 0;
+	}
+	l->src = ns;
+	for (i = 0; i < l->nfound; i++) {
+		source *c = &l->src[l->nsrc];
+		memset(c, 0, sizeof(*c));
+		c->wd = -1;
+		if (src_s3_child(&l->src[l->found[i].parent].spec, l->found[i].workspace, &c->spec,
+			&err) != 0) {
+			continue;
+		}
+		c->kind = SRC_S3;
+		c->name = strdup(c->spec.name);
+		c->path = strdup(c->spec.shown);
+		if (c->name == NULL || c->path == NULL) {
+			free(c->name);
+			free(c->path);
+			src_spec_free(&c->spec);
+			continue;
+		}
+		source_metrics(c);
+		TD_INFO("workspace discovered", TD_KV_STR("workspace", c->name),
+		    TD_KV_STR("source", c->path));
+		l->nsrc++;
+		added++;
+	}
+	for (i = 0; i < l->nfound; i++) {
+		free(l->found[i].workspace);
+	}
+	l->nfound = 0;
+	return added;
+}
+
 /* A remote source: one conditional GET; parses a new body. */
 static bool
 check_remote(ldr *l, source *s)
@@ -314,6 +429,9 @@ check_remote(ldr *l, source *s)
 		rq.user = cr.key_id;
 		rq.password = cr.secret;
 		rq.session_token = cr.token[0] != '\0' ? cr.token : NULL;
+		if (s->spec.discover) {
+			discover(l, s, &rq);
+		}
 		break;
 	case SRC_HCP:
 		rv = hcp_resolve(l, s, &download, vid, sizeof(vid), &err);
@@ -755,7 +873,7 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	td_error err = { 0 };
 	int64_t now = td_clock_mono_ms(), wait;
 	uint64_t cur;
-	size_t i;
+	size_t i, added;
 
 	drain_events(l);
 	if (now >= l->next_poll) {
@@ -763,6 +881,13 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 			l->src[i].due = false;
 			if (check_source(l, &l->src[i])) {
 				mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
+			}
+		}
+		/* new workspaces found by discovery are loaded in the same round */
+		added = add_discovered(l);
+		for (i = l->nsrc - added; i < l->nsrc; i++) {
+			if (check_source(l, &l->src[i])) {
+				mark_dirty(l, "workspace discovered");
 			}
 		}
 		update_sources_why(l);
@@ -811,6 +936,18 @@ out:
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
+static void
+source_metrics(source *s)
+{
+	char labels[512];
+
+	workspace_label(s->name, labels, sizeof(labels));
+	s->resources = td_gauge_get("tfdrift_state_resources",
+	    "Managed resource instances in the index, per workspace.", labels);
+	s->errors = td_counter_get("tfdrift_state_load_errors_total",
+	    "State files that could not be read or parsed, per workspace.", labels);
+}
+
 void
 ldr_set_publisher(ldr *l, td_bus_pub *pub)
 {
@@ -821,7 +958,6 @@ int
 ldr_new(ldr **out, const td_config *cfg, td_error *err)
 {
 	store_opts so = { 0 };
-	char labels[512];
 	ldr *l;
 	size_t i, j, n, nr;
 	int rv = 0;
@@ -876,11 +1012,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 				goto out;
 			}
 		}
-		workspace_label(s->name, labels, sizeof(labels));
-		s->resources = td_gauge_get("tfdrift_state_resources",
-		    "Managed resource instances in the index, per workspace.", labels);
-		s->errors = td_counter_get("tfdrift_state_load_errors_total",
-		    "State files that could not be read or parsed, per workspace.", labels);
+		source_metrics(s);
 	}
 	l->g_generation = td_gauge_get("tfdrift_state_generation",
 	    "The index generation Redis points at.", NULL);
@@ -931,6 +1063,10 @@ ldr_free(ldr *l)
 		src_spec_free(&l->src[i].spec);
 	}
 	free(l->src);
+	for (i = 0; i < l->nfound; i++) {
+		free(l->found[i].workspace);
+	}
+	free(l->found);
 	if (l->ino_fd >= 0) {
 		close(l->ino_fd);
 	}

@@ -52,6 +52,10 @@ src_spec_free(src_spec *s)
 	free(s->ca_file);
 	free(s->client_cert);
 	free(s->client_key);
+	free(s->bucket_url);
+	free(s->bucket);
+	free(s->key);
+	free(s->ws_prefix);
 	*s = (src_spec){ 0 };
 }
 
@@ -270,8 +274,15 @@ parse_s3(const char *entry, const char *uri, src_spec *s, td_error *err)
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
+	s->discover = ws != NULL && strcmp(ws, "*") == 0;
+	if ((s->key = strdup(key)) == NULL ||
+	    (s->ws_prefix = strdup(prefix != NULL ? prefix : "env:")) == NULL ||
+	    (s->bucket = strndup(bucket, (size_t)(slash - bucket))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* Terraform's s3 backend: non-default workspaces live under the prefix */
-	if (ws != NULL && ws[0] != '\0' && strcmp(ws, "default") != 0) {
+	if (ws != NULL && ws[0] != '\0' && strcmp(ws, "default") != 0 && !s->discover) {
 		if (asprintf(&full, "%s/%s/%s", prefix != NULL ? prefix : "env:", ws, key) < 0) {
 			full = NULL;
 		}
@@ -287,11 +298,14 @@ parse_s3(const char *entry, const char *uri, src_spec *s, td_error *err)
 		while (el > 0 && endpoint[el - 1] == '/') {
 			el--;
 		}
-		rv = asprintf(&s->url, "%.*s/%.*s/%s", (int)el, endpoint, (int)(slash - bucket),
-		    bucket, full);
+		rv = asprintf(&s->bucket_url, "%.*s/%.*s", (int)el, endpoint, (int)(slash - bucket),
+		    bucket);
 	} else {
-		rv = asprintf(&s->url, "https://%.*s.s3.%s.amazonaws.com/%s", (int)(slash - bucket),
-		    bucket, region, full);
+		rv = asprintf(&s->bucket_url, "https://%.*s.s3.%s.amazonaws.com",
+		    (int)(slash - bucket), bucket, region);
+	}
+	if (rv >= 0) {
+		rv = asprintf(&s->url, "%s/%s", s->bucket_url, full);
 	}
 	if (rv < 0) {
 		s->url = NULL;
@@ -363,6 +377,79 @@ out:
 	free(scheme);
 	free(insecure);
 	return rv;
+}
+
+char *
+src_s3_list_url(const src_spec *s)
+{
+	char *url = NULL;
+
+	/* ListObjectsV2 of the prefix; the prefix's '/' and ':' percent-encoded
+	 * so the signed query is canonical as sent */
+	if (asprintf(&url, "%s?list-type=2&prefix=%s%%2F", s->bucket_url,
+		strcmp(s->ws_prefix, "env:") == 0 ? "env%3A" : s->ws_prefix) < 0) {
+		return NULL;
+	}
+	return url;
+}
+
+void
+src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const char *), void *arg)
+{
+	size_t pl = strlen(s->ws_prefix), kl = strlen(s->key);
+	const char *p = xml, *a, *b, *ws, *slash;
+	char name[512], last[512] = "";
+
+	while (p != NULL && (a = strstr(p, "<Key>")) != NULL && (b = strstr(a, "</Key>")) != NULL) {
+		a += 5;
+		p = b + 6;
+		/* <prefix>/<ws>/<key> */
+		if ((size_t)(b - a) <= pl + 1 + kl || strncmp(a, s->ws_prefix, pl) != 0 ||
+		    a[pl] != '/') {
+			continue;
+		}
+		ws = a + pl + 1;
+		slash = memchr(ws, '/', (size_t)(b - ws));
+		if (slash == NULL || slash == ws || (size_t)(b - slash - 1) != kl ||
+		    strncmp(slash + 1, s->key, kl) != 0 || (size_t)(slash - ws) >= sizeof(name)) {
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(slash - ws), ws);
+		if (strcmp(name, last) != 0 && strpbrk(name, "\t\n\r&<>") == NULL) {
+			fn(arg, name);
+			snprintf(last, sizeof(last), "%s", name);
+		}
+	}
+}
+
+int
+src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_error *err)
+{
+	*out = (src_spec){ .kind = SRC_S3, .insecure = parent->insecure };
+	if (asprintf(&out->name, "%s/%s", parent->name, workspace) < 0) {
+		out->name = NULL;
+	}
+	if (asprintf(&out->url, "%s/%s/%s/%s", parent->bucket_url, parent->ws_prefix, workspace,
+		parent->key) < 0) {
+		out->url = NULL;
+	}
+	if (asprintf(&out->shown, "s3://%s/%s/%s/%s", parent->bucket, parent->ws_prefix, workspace,
+		parent->key) < 0) {
+		out->shown = NULL;
+	}
+	out->region = strdup(parent->region);
+	out->bucket_url = strdup(parent->bucket_url);
+	out->bucket = strdup(parent->bucket);
+	out->key = strdup(parent->key);
+	out->ws_prefix = strdup(parent->ws_prefix);
+	out->ca_file = parent->ca_file != NULL ? strdup(parent->ca_file) : NULL;
+	if (out->name == NULL || out->url == NULL || out->shown == NULL || out->region == NULL ||
+	    out->bucket_url == NULL || out->bucket == NULL || out->key == NULL ||
+	    out->ws_prefix == NULL || (parent->ca_file != NULL && out->ca_file == NULL)) {
+		src_spec_free(out);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int

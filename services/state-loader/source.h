@@ -10,7 +10,9 @@
  *   s3://bucket/path/to/key?region=eu-west-1&workspace=staging
  *       &workspace_prefix=env:&endpoint=http://127.0.0.1:4568
  *       Terraform's s3 backend: the object key, or <prefix>/<workspace>/<key>
- *       for a workspace other than default (prefix env: by default).  With
+ *       for a workspace other than default (prefix env: by default);
+ *       workspace=* discovers every workspace under the prefix (each becomes
+ *       the workspace NAME/<workspace>; NAME itself is the default one).  With
  *       endpoint the request goes there, path style (S3-compatible stores);
  *       else to https://bucket.s3.<region>.amazonaws.com.  Signed with SigV4;
  *       credentials: src_aws_credentials.
@@ -45,7 +47,25 @@ typedef struct src_spec {
 	char *org, *workspace; /* SRC_HCP */
 	char *ca_file, *client_cert, *client_key;
 	bool insecure;
+	/* SRC_S3 with workspace=*: this source loads the default workspace's key
+	 * and discovers the others under the prefix (src_s3_workspaces) */
+	bool discover;
+	char *bucket_url; /* https://bucket.s3.region.amazonaws.com or endpoint/bucket */
+	char *bucket, *key, *ws_prefix;
 } src_spec;
+
+/* The S3 ListObjectsV2 URL that lists the workspace prefix of a discovering
+ * source (malloc'd, or NULL when out of memory). */
+char *src_s3_list_url(const src_spec *s);
+
+/* The workspaces named by a ListObjectsV2 answer: keys of the form
+ * <prefix>/<workspace>/<key>.  Calls fn for each one (distinct, in order). */
+void src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const char *),
+    void *arg);
+
+/* The spec of one discovered workspace: named NAME/<workspace>, fetching
+ * <prefix>/<workspace>/<key>.  *out owned by the caller (src_spec_free). */
+int src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_error *err);
 
 /* Parses one state_loader.sources entry.  TD_EINVAL names the entry and
  * what is wrong ("state_loader.sources: \"x\": unknown scheme").  On success

@@ -124,5 +124,20 @@ for how in sts ecs imds; do
 		jq -s -e "[.[] | select(.kind==\"s3\")] | .[-1] | .sig_ok and .token==\"$how-tok\"" "$LOG"
 	stop_service "loader-$how" 10 >/dev/null
 done
+# ---- workspace discovery (workspace=*) ----
+mkstate 3 vpc-dev3 "$TD_TMP/dev.tfstate"
+check "a second workspace object stored" put_s3 "env:/dev/app.tfstate" "$TD_TMP/dev.tfstate"
+check "an unrelated key stored" put_s3 "env:/dev/other.tfstate" "$TD_TMP/dev.tfstate"
+rcli FLUSHALL >/dev/null
+cfg_set state_loader sources "[\"prod/all=s3://tfstate/app.tfstate?region=eu-west-1&workspace=*&endpoint=http://127.0.0.1:$PROXYP\"]"
+write_config
+TD_INSTANCE=loader-discover TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key" start_service state-loader
+for _ in $(seq 100); do [ "$(rcli HLEN ${P}workspaces)" = 3 ] && break; sleep 0.1; done
+check_eq "discovered: the default workspace and two more" "prod/all prod/all/dev prod/all/staging" \
+	"$(rcli HKEYS ${P}workspaces | sort | xargs)"
+check_eq "discovered dev workspace indexed" "$(printf 'prod/all/dev\taws_vpc.v\taws_vpc')" "$(idx vpc-dev3)"
+check_eq "default workspace (no object): empty" 0 "$(rcli HGET ${P}workspaces prod/all | jq .resources)"
+check "the listing request was signed" jq -s -e 'any(.[]; .kind=="s3" and (.path | test("list-type=2")) and .sig_ok and .status==200)' "$LOG"
+stop_service loader-discover 10 >/dev/null
 check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt' '$TD_TMP'/logs/loader-*.log"
 finish

@@ -144,6 +144,48 @@ test_uri_sources(void **state)
 }
 
 static void
+collect(void *arg, const char *ws)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s,", ws);
+}
+
+static void
+test_s3_discovery(void **state)
+{
+	src_spec sp, child;
+	td_error err = { 0 };
+	char found[256] = "", *url;
+
+	(void)state;
+	assert_int_equal(
+	    src_parse("p=s3://b/dir/k.tfstate?region=r&workspace=*&endpoint=http://e:1", &sp, &err),
+	    0);
+	assert_true(sp.discover);
+	assert_string_equal(sp.url, "http://e:1/b/dir/k.tfstate");
+	url = src_s3_list_url(&sp);
+	assert_string_equal(url, "http://e:1/b?list-type=2&prefix=env%3A%2F");
+	free(url);
+	src_s3_workspaces(&sp,
+	    "<ListBucketResult><Contents><Key>dir/k.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/dev/dir/k.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/dev/other.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/qa/dir/k.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/a/b/dir/k.tfstate</Key></Contents></ListBucketResult>",
+	    collect, found);
+	assert_string_equal(found, "dev,qa,");
+	assert_int_equal(src_s3_child(&sp, "qa", &child, &err), 0);
+	assert_string_equal(child.name, "p/qa");
+	assert_string_equal(child.url, "http://e:1/b/env:/qa/dir/k.tfstate");
+	assert_string_equal(child.shown, "s3://b/env:/qa/dir/k.tfstate");
+	assert_false(child.discover);
+	src_spec_free(&child);
+	src_spec_free(&sp);
+}
+
+static void
 test_aws_credentials(void **state)
 {
 	char path[] = "/tmp/test_state_credsXXXXXX";
@@ -194,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_bare_path),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_uri_sources),
+		cmocka_unit_test(test_s3_discovery),
 		cmocka_unit_test(test_aws_credentials),
 	};
 
