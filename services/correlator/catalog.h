@@ -18,6 +18,8 @@
  *               arn                            every resources[].ARN
  *               {roleName}:{policyName}        a template over request paths
  *   ATTRS     extractors, ';'-separated: PATH=ATTR[/XFORM] ('-' for none);
+ *             ATTR is a Terraform path into the state's attributes
+ *             ("instance_type", "metadata_options.0.http_tokens");
  *             XFORM: plain (default; unwraps {"value": x}), policy (URL-decoded
  *             JSON compared parsed), tags (tag list -> map vs `tags`),
  *             sgadd/sgdel (security-group rules compared as sets),
@@ -87,7 +89,7 @@ typedef struct cat_path {
 
 typedef struct cat_attr {
 	cat_path path;
-	const char *attr; /* Terraform attribute, top level of the state's attributes */
+	const char *attr; /* Terraform attribute path in the state's attributes */
 	cat_xform xf;
 } cat_attr;
 

@@ -908,6 +908,29 @@ out:
 	return rv;
 }
 
+/* A state attribute by Terraform path: "instance_type",
+ * "metadata_options.0.http_tokens" (blocks are lists in state). */
+static const cJSON *
+state_get(const cJSON *state, const char *path)
+{
+	const cJSON *cur = state;
+	char key[128];
+
+	while (cur != NULL && *path != '\0') {
+		size_t l = strcspn(path, ".");
+		snprintf(key, sizeof(key), "%.*s", (int)(l < sizeof(key) ? l : sizeof(key) - 1),
+		    path);
+		if (cJSON_IsArray(cur) && key[0] >= '0' && key[0] <= '9')
+			cur = cJSON_GetArrayItem(cur, (int)strtol(key, NULL, 10));
+		else
+			cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+		path += l;
+		if (*path == '.')
+			path++;
+	}
+	return cur;
+}
+
 static int
 diff_attrs(const cat_entry *e, const cJSON *req, const cJSON *state, changes *cs)
 {
@@ -916,7 +939,7 @@ diff_attrs(const cat_entry *e, const cJSON *req, const cJSON *state, changes *cs
 	for (size_t i = 0; rv == 0 && i < e->nattrs; i++) {
 		const cat_attr *a = &e->attrs[i];
 		const cJSON *node = cat_path_node(&a->path, req);
-		const cJSON *old = cJSON_GetObjectItemCaseSensitive(state, a->attr);
+		const cJSON *old = state_get(state, a->attr);
 
 		if (node == NULL)
 			continue;

@@ -130,7 +130,8 @@ state(void)
 
 	assert_int_equal(memstate_new(&m), 0);
 	assert_int_equal(memstate_add(m, "prod", "aws_instance.a", "aws_instance", i0,
-			     "{\"instance_type\":\"t3.medium\",\"tags\":{\"Owner\":\"bob\"}}"),
+			     "{\"instance_type\":\"t3.medium\",\"tags\":{\"Owner\":\"bob\"},"
+			     "\"metadata_options\":[{\"http_tokens\":\"required\"}]}"),
 	    0);
 	assert_int_equal(memstate_add(m, "prod", "aws_instance.b", "aws_instance", i1,
 			     "{\"instance_type\":\"t3.medium\"}"),
@@ -200,6 +201,11 @@ test_equal_values_are_not_drift(void **st)
 		    "\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":"
 		    "\\\"s3:*\\\",\\\"Resource\\\":\\\"*\\\"}]}\"}",
 		    "alerts" },
+		/* nested blocks by Terraform path: metadata_options.0.http_tokens */
+		{ "ec2.amazonaws.com", "ModifyInstanceMetadataOptions",
+		    "{\"instanceId\":\"i-0aaa\",\"httpTokens\":\"required\"}", "no_change" },
+		{ "ec2.amazonaws.com", "ModifyInstanceMetadataOptions",
+		    "{\"instanceId\":\"i-0aaa\",\"httpTokens\":\"optional\"}", "alerts" },
 		/* a change to something no state holds, not a creation: nothing */
 		{ "ec2.amazonaws.com", "ModifyInstanceAttribute",
 		    "{\"instanceId\":\"i-0zzz\",\"instanceType\":{\"value\":\"t3.large\"}}",
