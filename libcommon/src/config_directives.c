@@ -194,8 +194,11 @@ const td_config_directive td_config_directives[] = {
 	    "An HTTP connection idle this long (slow headers or body) is closed." },
 	{ "api_gateway", "feed_queue", TD_CFG_INT, "1024", 16, 1048576, NULL, 0,
 	    "Messages queued for one WebSocket or SSE client; a client that falls this far behind is disconnected (close code 1008)." },
-	{ "api_gateway", "ingest_metrics_url", TD_CFG_STRING, "http://127.0.0.1:9101/metrics", NOB, NULL, 0,
+	{ "api_gateway", "ingest_metrics_url", TD_CFG_STRING, "http://127.0.0.1:9101/metrics", NOB,
+	    NULL, 0,
 	    "ingest's /metrics, read by /api/v1/health for the pipeline's last-event age. Empty: not checked." },
+	{ "api_gateway", "static_dir", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "Directory with the web UI's build output (services/web), served at / without a token: index.html for / and for client-side routes, every path outside /api and /openapi.json a file under it. Empty: no web UI." },
 
 	/* ---- notifier ---- */
 	{ "notifier", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
