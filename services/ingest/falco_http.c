@@ -63,6 +63,8 @@ struct falco_http {
 	/* rate limit of the missing-fields log line, per rule (by hash slot) */
 	int64_t last_log_ms[MISSING_LOG_SLOTS];
 	uint64_t suppressed[MISSING_LOG_SLOTS];
+	int64_t cert_log_ms; /* rate limit of the client certificate refusal line */
+	uint64_t cert_suppressed;
 };
 
 /* Per-request state: the body as it arrives. */
@@ -162,21 +164,48 @@ token_ok(const falco_http *s, struct MHD_Connection *conn)
 	return diff == 0 && a == b;
 }
 
-static bool
-client_cert_ok(const falco_http *s, struct MHD_Connection *conn)
+/* NULL when the client's certificate is good (or mTLS is off), else why not.
+ * libmicrohttpd only requests a client certificate, so the check is here. */
+static const char *
+client_cert_problem(const falco_http *s, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
 	unsigned status = 0;
 
 	if (!s->mtls)
-		return true;
+		return NULL;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
-		return false;
+		return "no TLS session";
 	if (gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &status) == NULL)
-		return false;
-	return gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) == 0 &&
-	    status == 0;
+		return "the client sent no certificate";
+	if (gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) != 0 ||
+	    status != 0)
+		return "the client certificate is not signed by ingest.http_tls_ca (or expired)";
+	return NULL;
+}
+
+/* One line per second at most: a misconfigured Falco retries every alert. */
+static void
+log_cert_refusal(falco_http *s, const char *why)
+{
+	int64_t now = td_clock_mono_ms();
+	bool say = false;
+	uint64_t quiet = 0;
+
+	pthread_mutex_lock(&s->log_mu);
+	if (now - s->cert_log_ms >= 1000 || s->cert_log_ms == 0) {
+		say = true;
+		quiet = s->cert_suppressed;
+		s->cert_suppressed = 0;
+		s->cert_log_ms = now;
+	} else {
+		s->cert_suppressed++;
+	}
+	pthread_mutex_unlock(&s->log_mu);
+	if (say)
+		TD_WARN("falco http receiver: client certificate refused (mTLS)",
+		    TD_KV_STR("reason", why), TD_KV_INT("suppressed", quiet));
 }
 
 static void
@@ -306,6 +335,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
 	falco_http *s = cls;
 	request *r = *con_cls;
+	const char *why;
 
 	(void)version;
 	if (r == NULL) {
@@ -315,9 +345,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return send_error(s, conn, R_NOT_FOUND, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "use POST");
-		if (!client_cert_ok(s, conn))
+		if ((why = client_cert_problem(s, conn)) != NULL) {
+			log_cert_refusal(s, why);
 			return send_error(s, conn, R_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED,
 			    "a client certificate signed by ingest.http_tls_ca is required");
+		}
 		if (!token_ok(s, conn))
 			return send_error(s, conn, R_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED,
 			    "missing or wrong bearer token");
