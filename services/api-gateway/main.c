@@ -19,6 +19,7 @@
 #include "graph.h"
 #include "live.h"
 #include "server.h"
+#include "static.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
@@ -98,6 +99,7 @@ main(int argc, char **argv)
 	gw_graph *graph = NULL;
 	gw_live *live = NULL;
 	gw_server *server = NULL;
+	gw_static *web = NULL;
 	const char **cors = NULL;
 	td_error err = { 0 };
 	int code = 0;
@@ -191,6 +193,12 @@ main(int argc, char **argv)
 		TD_ERROR("out of memory");
 		goto out;
 	}
+	const char *static_dir = td_config_str(cfg, "api_gateway", "static_dir");
+	if (static_dir[0] != '\0' && gw_static_new(&web, static_dir, &err) != 0) {
+		TD_ERROR("cannot serve the web UI", TD_KV_STR("error", err.msg));
+		code = 2;
+		goto out;
+	}
 	size_t ncors = td_config_list_len(cfg, "api_gateway", "cors_origins");
 	if ((cors = calloc(ncors + 1, sizeof(*cors))) == NULL) {
 		TD_ERROR("out of memory");
@@ -210,6 +218,7 @@ main(int argc, char **argv)
 		.ncors = ncors,
 		.api = api,
 		.live = live,
+		.web = web,
 	};
 	if (gw_server_start(&server, &so, &err) != 0) {
 		TD_ERROR("cannot start the REST API", TD_KV_STR("error", err.msg));
@@ -217,7 +226,7 @@ main(int argc, char **argv)
 	}
 	TD_INFO("api listening", TD_KV_STR("bind", so.bind),
 	    TD_KV_INT("port", gw_server_port(server)), TD_KV_STR("alerts_url", fo.url),
-	    TD_KV_BOOL("auth", gw_auth_enabled(auth)));
+	    TD_KV_BOOL("auth", gw_auth_enabled(auth)), TD_KV_STR("static_dir", static_dir));
 
 	td_app_wait(app, -1);
 	TD_INFO("stopping");
@@ -232,6 +241,7 @@ main(int argc, char **argv)
 
 out:
 	gw_server_stop(server);
+	gw_static_free(web);
 	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);

@@ -26,6 +26,7 @@ struct gw_server {
 	struct MHD_Daemon *daemon;
 	gw_api *api;
 	gw_live *feed;
+	gw_static *web;
 	int port;
 	size_t max_body;
 	char **cors; /* allowed origins, owned */
@@ -161,6 +162,57 @@ queue(gw_server *s, struct MHD_Connection *conn, gw_response *resp)
 	return ret;
 }
 
+/* Paths the API owns; with a web root everything else is the UI's. */
+static bool
+is_api_path(const char *url)
+{
+	return strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0 ||
+	    strcmp(url, "/openapi.json") == 0;
+}
+
+/* Answers a GET/HEAD for the web UI (MHD leaves the body out for HEAD). */
+static enum MHD_Result
+serve_static(gw_server *s, struct MHD_Connection *conn, const char *url, gw_response *resp)
+{
+	gw_static_file f;
+	gw_static_resolve(s->web, url,
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
+	    &f);
+	resp->route = "static";
+	resp->status = f.status;
+	if (f.status != 200 && f.status != 304) {
+		gw_api_error(resp, f.status, f.status == 404 ? "not_found" : "bad_request", f.why,
+		    NULL);
+		return queue(s, conn, resp);
+	}
+	struct MHD_Response *r;
+	if (f.status == 200) {
+		/* MHD owns fd from here, also when it fails. */
+		r = MHD_create_response_from_fd64(f.size, f.fd);
+	} else {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (r == NULL) {
+		return MHD_NO;
+	}
+	if (f.status == 200) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f.ctype);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, f.etag);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, f.last_modified);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, f.cache_control);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+	    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+	enum MHD_Result ret = MHD_queue_response(conn, f.status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -238,6 +290,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		gw_api_error(&resp, 400, "bad_request", "too many query parameters", NULL);
 	} else if (strcmp(method, "OPTIONS") == 0) {
 		resp.status = 204; /* a CORS preflight: the headers are the answer */
+	} else if (s->web != NULL && !is_api_path(url)) {
+		enum MHD_Result ret;
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+			ret = serve_static(s, conn, url, &resp);
+		} else {
+			gw_api_error(&resp, 405, "method_not_allowed",
+			    "the web UI's files answer GET and HEAD only", NULL);
+			snprintf(resp.allow, sizeof(resp.allow), "GET, HEAD");
+			resp.route = "static";
+			ret = queue(s, conn, &resp);
+		}
+		observe(resp.route, resp.status, mono_seconds() - t0);
+		return ret;
 	} else if (s->feed != NULL && gw_live_handles(url)) {
 		enum MHD_Result fr;
 		if (gw_live_serve(s->feed, s->api, conn, &req, &resp, &fr)) {
@@ -350,6 +415,7 @@ gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 	}
 	s->api = o->api;
 	s->feed = o->live;
+	s->web = o->web;
 	s->max_body = o->max_body;
 	if (o->ncors > 0) {
 		if ((s->cors = calloc(o->ncors, sizeof(*s->cors))) == NULL) {

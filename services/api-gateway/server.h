@@ -7,6 +7,11 @@
  * allowed Origin, CORS headers; OPTIONS preflights get 204.  Bodies larger
  * than max_body get 413; idle connections are closed after timeout_s.
  *
+ * With a web root (static.h), GET/HEAD of any path outside /api and
+ * /openapi.json is a static file, without a token; other methods there get
+ * 405.  Static answers carry a CSP that lets the UI load its own scripts,
+ * styles and images and talk to this origin (REST and the WebSocket).
+ *
  * Metrics: tfdrift_gateway_requests_total{route,code} and
  * tfdrift_gateway_request_seconds{route}, route being the matched pattern
  * ("/api/v1/drifts/{id}") or "unmatched". */
@@ -17,6 +22,7 @@
 
 #include "api.h"
 #include "live.h"
+#include "static.h"
 #include "tfdrift/error.h"
 
 typedef struct gw_server gw_server;
@@ -29,8 +35,9 @@ typedef struct gw_server_opts {
 	int timeout_s;                   /* idle connections are closed after this */
 	const char *const *cors_origins; /* exact origins or "*" */
 	size_t ncors;
-	gw_api *api;   /* borrowed; must outlive the server */
-	gw_live *live; /* borrowed; NULL: no live feed */
+	gw_api *api;    /* borrowed; must outlive the server */
+	gw_live *live;  /* borrowed; NULL: no live feed */
+	gw_static *web; /* borrowed; NULL: no web UI (non-API paths are 404) */
 } gw_server_opts;
 
 /* *out owned by caller. */
