@@ -499,33 +499,38 @@ out:
 	return changed;
 }
 
-static bool
-check_source(ldr *l, source *s)
+/* What file_changed found. */
+enum {
+	FILE_SAME,
+	FILE_FAILED,
+	FILE_PARSE
+};
+
+/* Stats a local file: FILE_SAME when it looks as at the last attempt,
+ * FILE_FAILED when it cannot be read (reported here), FILE_PARSE when it must
+ * be parsed again. */
+static int
+file_changed(source *s)
 {
 	struct stat sb;
-	td_error err = { 0 };
-	tfs_state *st = NULL;
-	char msg[sizeof(err.msg) + 64];
+	char msg[sizeof(((td_error *)0)->msg) + 64];
 	int e;
 
-	if (s->kind != SRC_FILE) {
-		return check_remote(l, s);
-	}
 	if (stat(s->path, &sb) != 0) {
 		e = errno;
 		if (s->checked && s->stat_errno == e) {
-			return false;
+			return FILE_SAME;
 		}
 		s->checked = true;
 		s->stat_errno = e;
 		snprintf(msg, sizeof(msg), "%s: cannot read: %s", s->path, strerror(e));
 		source_failed(s, msg);
-		return true;
+		return FILE_FAILED;
 	}
 	if (s->checked && s->stat_errno == 0 && s->dev == sb.st_dev && s->ino == sb.st_ino &&
 	    s->size == sb.st_size && s->mtime.tv_sec == sb.st_mtim.tv_sec &&
 	    s->mtime.tv_nsec == sb.st_mtim.tv_nsec) {
-		return false;
+		return FILE_SAME;
 	}
 	s->checked = true;
 	s->stat_errno = 0;
@@ -533,11 +538,117 @@ check_source(ldr *l, source *s)
 	s->ino = sb.st_ino;
 	s->size = sb.st_size;
 	s->mtime = sb.st_mtim;
+	return FILE_PARSE;
+}
+
+static bool
+check_source(ldr *l, source *s)
+{
+	td_error err = { 0 };
+	tfs_state *st = NULL;
+
+	if (s->kind != SRC_FILE) {
+		return check_remote(l, s);
+	}
+	switch (file_changed(s)) {
+	case FILE_SAME: return false;
+	case FILE_FAILED: return true;
+	default: break;
+	}
 	if (tfs_parse_file(&st, s->path, l->max_size, &err) != 0) {
 		source_failed(s, err.msg);
 		return true;
 	}
 	return take_state(s, st);
+}
+
+/* ---- parsing local files in parallel ----------------------------------------- */
+
+/* Parsing is CPU-bound and the files are independent, so a round with many
+ * changed files (startup with dozens of states) parses them on PARSE_THREADS
+ * threads.  Only tfs_parse_file runs on the workers (it touches nothing
+ * shared but the read-only identifier table); the results are taken in
+ * source order on the main thread, so logs and status look as before. */
+#define PARSE_THREADS 2
+
+typedef struct parse_job {
+	source *s;
+	tfs_state *st; /* the result, or NULL with err set */
+	td_error err;
+} parse_job;
+
+typedef struct parse_pool {
+	parse_job *jobs;
+	size_t n;
+	size_t max_size;
+	atomic_size_t next;
+} parse_pool;
+
+static void *
+parse_worker(void *arg)
+{
+	parse_pool *pp = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&pp->next, 1)) < pp->n) {
+		parse_job *j = &pp->jobs[i];
+		if (tfs_parse_file(&j->st, j->s->path, pp->max_size, &j->err) != 0) {
+			j->st = NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Checks every local file source (remote ones go through check_source, in
+ * order) and parses the changed files in parallel; true when any workspace
+ * changed.  Falls back to one thread when no thread can be started. */
+static bool
+check_all_sources(ldr *l, size_t from)
+{
+	parse_pool pp = { .max_size = l->max_size };
+	pthread_t tid[PARSE_THREADS - 1];
+	size_t i, nt = 0;
+	bool changed = false;
+
+	if ((pp.jobs = calloc(l->nsrc - from + 1, sizeof(*pp.jobs))) == NULL) {
+		for (i = from; i < l->nsrc; i++) {
+			l->src[i].due = false;
+			changed = check_source(l, &l->src[i]) || changed;
+		}
+		return changed;
+	}
+	for (i = from; i < l->nsrc; i++) {
+		source *s = &l->src[i];
+		s->due = false;
+		if (s->kind != SRC_FILE) {
+			changed = check_source(l, s) || changed;
+			continue;
+		}
+		switch (file_changed(s)) {
+		case FILE_FAILED: changed = true; break;
+		case FILE_PARSE: pp.jobs[pp.n++].s = s; break;
+		default: break;
+		}
+	}
+	atomic_init(&pp.next, 0);
+	while (pp.n > 1 && nt < PARSE_THREADS - 1 &&
+	    pthread_create(&tid[nt], NULL, parse_worker, &pp) == 0) {
+		nt++;
+	}
+	parse_worker(&pp);
+	for (i = 0; i < nt; i++) {
+		pthread_join(tid[i], NULL);
+	}
+	for (i = 0; i < pp.n; i++) {
+		if (pp.jobs[i].st == NULL) {
+			source_failed(pp.jobs[i].s, pp.jobs[i].err.msg);
+			changed = true;
+		} else {
+			changed = take_state(pp.jobs[i].s, pp.jobs[i].st) || changed;
+		}
+	}
+	free(pp.jobs);
+	return changed;
 }
 
 /* The workspace status as JSON; malloc'd, owned by the caller. */
@@ -877,11 +988,8 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 
 	drain_events(l);
 	if (now >= l->next_poll) {
-		for (i = 0; i < l->nsrc; i++) {
-			l->src[i].due = false;
-			if (check_source(l, &l->src[i])) {
-				mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
-			}
+		if (check_all_sources(l, 0)) {
+			mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
 		}
 		/* new workspaces found by discovery are loaded in the same round */
 		added = add_discovered(l);

@@ -181,6 +181,146 @@ pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, const char 
 	return 0;
 }
 
+/* ---- batches: many fields or keys per command ------------------------------ */
+
+/* One HSET (or MSET) command being filled: a command per field costs Redis
+ * and hiredis far more than the bytes do.  A batch is sent (appended to the
+ * pipeline) when it holds BATCH_PAIRS pairs or BATCH_BYTES bytes. */
+#define BATCH_PAIRS 256
+#define BATCH_BYTES (256u << 10)
+
+typedef struct batch {
+	const char *argv[2 + 2 * BATCH_PAIRS];
+	size_t lens[2 + 2 * BATCH_PAIRS];
+	char *owned[2 * BATCH_PAIRS]; /* strings freed once the command is appended */
+	size_t nowned, bytes;
+	int fixed, argc; /* leading arguments (command, key); all arguments */
+} batch;
+
+/* cmd and key (NULL for MSET) are borrowed until the last batch_send. */
+static void
+batch_start(batch *b, const char *cmd, const char *key)
+{
+	b->argv[0] = cmd;
+	b->lens[0] = strlen(cmd);
+	b->fixed = 1;
+	if (key != NULL) {
+		b->argv[1] = key;
+		b->lens[1] = strlen(key);
+		b->fixed = 2;
+	}
+	b->argc = b->fixed;
+	b->nowned = 0;
+	b->bytes = 0;
+}
+
+static void
+batch_drop(batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nowned; i++) {
+		free(b->owned[i]);
+	}
+	b->nowned = 0;
+	b->argc = b->fixed;
+	b->bytes = 0;
+}
+
+static int
+batch_send(pipeline *p, batch *b, td_error *err)
+{
+	int rv = 0;
+
+	if (b->argc > b->fixed) {
+		rv = pl_add(p, b->argc, b->argv, b->lens, NULL, err);
+	}
+	batch_drop(b);
+	return rv;
+}
+
+/* Adds a field (or key) and its value; a non-NULL own is freed by the batch
+ * (also on failure). */
+static int
+batch_add(pipeline *p, batch *b, const char *f, size_t flen, const char *v, size_t vlen, char *own,
+    td_error *err)
+{
+	b->argv[b->argc] = f;
+	b->lens[b->argc++] = flen;
+	b->argv[b->argc] = v;
+	b->lens[b->argc++] = vlen;
+	if (own != NULL) {
+		b->owned[b->nowned++] = own;
+	}
+	b->bytes += flen + vlen;
+	if (b->argc == 2 + 2 * BATCH_PAIRS || b->bytes >= BATCH_BYTES) {
+		return batch_send(p, b, err);
+	}
+	return 0;
+}
+
+/* ---- identifiers claimed in this generation --------------------------------- */
+
+/* An open-addressing set of identifier strings (borrowed from the states):
+ * the first instance to claim an identifier keeps it, as HSETNX did, but
+ * decided here so the index can be written with multi-field HSETs. */
+typedef struct idset {
+	const char **slot;
+	size_t cap, n;
+} idset;
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++) {
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	}
+	return h;
+}
+
+static bool
+idset_insert(idset *h, const char *id)
+{
+	size_t i = (size_t)hash_str(id) & (h->cap - 1);
+
+	while (h->slot[i] != NULL) {
+		if (strcmp(h->slot[i], id) == 0) {
+			return false;
+		}
+		i = (i + 1) & (h->cap - 1);
+	}
+	h->slot[i] = id;
+	h->n++;
+	return true;
+}
+
+/* 1: id newly claimed; 0: claimed before; TD_ENOMEM. */
+static int
+idset_claim(idset *h, const char *id)
+{
+	const char **old = h->slot;
+	size_t oldcap = h->cap, i;
+
+	if (2 * (h->n + 1) > h->cap) {
+		h->cap = oldcap ? oldcap * 2 : 4096;
+		if ((h->slot = calloc(h->cap, sizeof(*h->slot))) == NULL) {
+			h->slot = old;
+			h->cap = oldcap;
+			return TD_ENOMEM;
+		}
+		h->n = 0;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] != NULL) {
+				idset_insert(h, old[i]);
+			}
+		}
+		free(old);
+	}
+	return idset_insert(h, id) ? 1 : 0;
+}
+
 /* ---- lifecycle ------------------------------------------------------------- */
 
 int
@@ -306,13 +446,15 @@ out:
 
 static int
 write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_workspace *w,
-    strvec *keys, store_result *res, bool (*cancel)(void *), void *cancel_arg, td_error *err)
+    strvec *keys, idset *claimed, batch *idx, batch *res_b, store_result *res,
+    bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
 	char *value = NULL, *key = NULL;
-	size_t i, k;
-	int rv = 0;
+	size_t i, k, vlen;
+	int rv = 0, c;
 
+	(void)idx_key;
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (!tfs_instance_indexed(in)) {
 			continue;
@@ -321,37 +463,50 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			rv = td_error_set(err, TD_ECLOSED, "stopping");
 			goto out;
 		}
-		value = fmt("%s\t%s\t%s", w->name, in->address, in->type);
 		key = fmt("%sg:%" PRIu64 ":res:%s:%s", p->s->prefix, gen, w->name, in->address);
-		if (value == NULL || key == NULL) {
+		if (key == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
 		for (k = 0; k < in->n_identifiers; k++) {
 			const char *id = in->identifiers[k];
-			const char *argv[] = { "HSETNX", idx_key, id, value };
-			size_t lens[] = { 6, strlen(idx_key), strlen(id), strlen(value) };
-			if ((rv = pl_add(p, 4, argv, lens, id, err)) != 0) {
+			if ((c = idset_claim(claimed, id)) < 0) {
+				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
-			res->identifiers++;
-		}
-		{
-			const char *argv[] = { "SET", key, in->attributes_json };
-			size_t lens[] = { 3, strlen(key), in->attributes_len };
-			if ((rv = pl_add(p, 3, argv, lens, NULL, err)) != 0) {
+			if (c == 0) {
+				p->conflicts++;
+				TD_DEBUG("identifier already claimed by another instance",
+				    TD_KV_STR("identifier", id));
+				continue;
+			}
+			if ((value = fmt("%s\t%s\t%s", w->name, in->address, in->type)) == NULL) {
+				rv = td_error_set(err, TD_ENOMEM, "out of memory");
+				goto out;
+			}
+			vlen = strlen(value);
+			rv = batch_add(p, idx, id, strlen(id), value, vlen, value, err);
+			value = NULL;
+			if (rv != 0) {
 				goto out;
 			}
 		}
-		res->resources++;
-		free(value);
-		value = NULL;
+		/* counted as claims, conflicts included (as with HSETNX) */
+		res->identifiers += in->n_identifiers;
 		rv = sv_push(keys, key);
-		key = NULL;
 		if (rv != 0) {
+			key = NULL;
 			td_error_set(err, rv, "out of memory");
 			goto out;
 		}
+		/* the key now belongs to keys; the batch borrows it */
+		rv = batch_add(p, res_b, key, strlen(key), in->attributes_json, in->attributes_len,
+		    NULL, err);
+		key = NULL;
+		if (rv != 0) {
+			goto out;
+		}
+		res->resources++;
 	}
 out:
 	free(value);
@@ -394,8 +549,8 @@ node_json(const tfs_instance *in)
 /* Graph nodes (every current instance, data sources too) and dependency
  * edges of one workspace; the two keys are added to keys for retirement. */
 static int
-write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, store_result *res,
-    td_error *err)
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, batch *b,
+    store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
@@ -408,6 +563,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, s
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
+	batch_start(b, "HSET", nodes_key);
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (in->deposed != NULL) {
 			continue;
@@ -416,33 +572,36 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, s
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		{
-			const char *argv[] = { "HSET", nodes_key, in->address, json };
-			size_t lens[] = { 4, strlen(nodes_key), strlen(in->address), strlen(json) };
-			if ((rv = pl_add(p, 4, argv, lens, NULL, err)) != 0) {
-				goto out;
-			}
-		}
-		cJSON_free(json);
+		rv = batch_add(p, b, in->address, strlen(in->address), json, strlen(json), json,
+		    err);
 		json = NULL;
+		if (rv != 0) {
+			goto out;
+		}
 		res->nodes++;
-		if (in->n_dependencies == 0) {
+	}
+	if ((rv = batch_send(p, b, err)) != 0) {
+		goto out;
+	}
+	batch_start(b, "HSET", edges_key);
+	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
+		if (in->deposed != NULL || in->n_dependencies == 0) {
 			continue;
 		}
 		if ((json = deps_json(in)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		{
-			const char *argv[] = { "HSET", edges_key, in->address, json };
-			size_t lens[] = { 4, strlen(edges_key), strlen(in->address), strlen(json) };
-			if ((rv = pl_add(p, 4, argv, lens, NULL, err)) != 0) {
-				goto out;
-			}
-		}
-		cJSON_free(json);
+		rv = batch_add(p, b, in->address, strlen(in->address), json, strlen(json), json,
+		    err);
 		json = NULL;
+		if (rv != 0) {
+			goto out;
+		}
 		res->edges += in->n_dependencies;
+	}
+	if ((rv = batch_send(p, b, err)) != 0) {
+		goto out;
 	}
 	rv = sv_push(keys, nodes_key);
 	nodes_key = NULL;
@@ -454,7 +613,8 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, s
 		td_error_set(err, rv, "out of memory");
 	}
 out:
-	cJSON_free(json);
+	batch_drop(b);
+	free(json);
 	free(nodes_key);
 	free(edges_key);
 	return rv;
@@ -649,6 +809,8 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
     void *cancel_arg, store_result *res, td_error *err)
 {
 	pipeline *p = NULL;
+	batch *bt = NULL; /* [0] idx HSET, [1] res MSET, [2] graph HSETs */
+	idset claimed = { 0 };
 	strvec keys = { 0 };
 	redisReply *r = NULL;
 	char *seq_key = NULL, *idx_key = NULL;
@@ -662,7 +824,8 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	seq_key = fmt("%sgen_seq", s->prefix);
 	p = calloc(1, sizeof(*p));
-	if (seq_key == NULL || p == NULL) {
+	bt = calloc(3, sizeof(*bt));
+	if (seq_key == NULL || p == NULL || bt == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -705,15 +868,18 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		rv = TD_ENOMEM;
 		goto out;
 	}
+	batch_start(&bt[0], "HSET", idx_key);
+	batch_start(&bt[1], "MSET", NULL);
 	for (i = 0; i < n; i++) {
 		if (ws[i].state != NULL &&
-		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, res, cancel, cancel_arg,
-			  err)) != 0 ||
-			(rv = write_graph(p, gen, &ws[i], &keys, res, err)) != 0)) {
+		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, &bt[0], &bt[1],
+			  res, cancel, cancel_arg, err)) != 0 ||
+			(rv = write_graph(p, gen, &ws[i], &keys, &bt[2], res, err)) != 0)) {
 			goto out;
 		}
 	}
-	if ((rv = pl_flush(p, err)) != 0 || (rv = switch_generation(s, gen, ws, n, err)) != 0) {
+	if ((rv = batch_send(p, &bt[0], err)) != 0 || (rv = batch_send(p, &bt[1], err)) != 0 ||
+	    (rv = pl_flush(p, err)) != 0 || (rv = switch_generation(s, gen, ws, n, err)) != 0) {
 		goto out;
 	}
 	res->generation = gen;
@@ -748,5 +914,11 @@ out:
 	free(seq_key);
 	free(idx_key);
 	free(p);
+	if (bt != NULL) {
+		batch_drop(&bt[0]);
+		batch_drop(&bt[1]);
+		free(bt);
+	}
+	free(claimed.slot);
 	return rv;
 }

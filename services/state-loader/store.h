@@ -23,9 +23,10 @@
  * Generations only grow while a store lives: if gen_seq went back (Redis
  * restarted empty) it is bumped past the last generation written.
  *
- * Identifiers are written with HSETNX: when two instances claim the same
- * identifier the first one (workspace order, then file order) keeps it and
- * the clash is counted.
+ * When two instances claim the same identifier the first one (workspace
+ * order, then file order) keeps it and the clash is counted; this is decided
+ * in memory (each generation is written fresh), so the index, the resources
+ * and the graph go out as HSET/MSET commands of many fields each.
  *
  * Threads: a store is used by one thread at a time. */
 #ifndef TFDRIFT_STATE_LOADER_STORE_H

@@ -152,6 +152,21 @@ arena_alloc(tfs_state *st, size_t n)
 	return b->data + b->used - n;
 }
 
+/* Gives back the unused end of p, the arena's last allocation (asked for
+ * with n bytes, using only used of them). */
+static void
+arena_trim(tfs_state *st, void *p, size_t n, size_t used)
+{
+	arena_block *b = st->arena;
+	size_t a = alignof(max_align_t);
+
+	n = (n + a - 1) & ~(a - 1);
+	used = (used + a - 1) & ~(a - 1);
+	if (b != NULL && used <= n && (char *)p + n == b->data + b->used) {
+		b->used -= n - used;
+	}
+}
+
 static char *
 arena_strndup(tfs_state *st, const char *s, size_t n)
 {
@@ -640,24 +655,242 @@ keep_minified(tfs_state *st, const char *text, size_t len, tfs_instance *in)
 		}
 	}
 	out[j] = '\0';
+	arena_trim(st, out, len + 1, j + 1);
 	in->attributes_json = out;
 	in->attributes_len = j;
 	return 0;
 }
 
-/* Keeps the attributes as compact JSON: the source text minified when
- * nothing in it was redacted (text != NULL), else the redacted tree printed. */
+/* ---- redacted attributes: the source text, patched -------------------------- */
+
+/* Redaction only ever replaces a value of the tree with the string
+ * REDACT_TEXT (redact.h), so the compact JSON of a redacted tree is the
+ * source text minified with each such value swapped for the marker.  pt_copy
+ * walks the text and the tree side by side and does exactly that, which
+ * keeps numbers as written and costs a fraction of printing the tree.  Any
+ * disagreement between the two (it should never happen) makes it fail, and
+ * the caller prints the tree instead: a secret is never copied on a guess. */
+typedef struct patch {
+	const char *t; /* the source text */
+	size_t len, i; /* its length; the read position */
+	char *out;     /* room for len + extra bytes */
+	size_t j, cap; /* the write position; the room */
+} patch;
+
+#define PT_MARK "\"" REDACT_TEXT "\""
+
+static void
+pt_ws(patch *p)
+{
+	while (p->i < p->len &&
+	    (p->t[p->i] == ' ' || p->t[p->i] == '\n' || p->t[p->i] == '\t' || p->t[p->i] == '\r')) {
+		p->i++;
+	}
+}
+
+/* The end of the string starting at p->i (its opening quote); 0 if none.
+ * *plain: no escapes in it. */
+static size_t
+pt_string_end(const patch *p, bool *plain)
+{
+	size_t k = p->i + 1;
+
+	*plain = true;
+	while (k < p->len && p->t[k] != '"') {
+		if (p->t[k] == '\\') {
+			*plain = false;
+			k++;
+		}
+		k++;
+	}
+	return k < p->len ? k + 1 : 0;
+}
+
+static bool
+pt_emit(patch *p, const char *s, size_t n)
+{
+	if (p->cap - p->j < n) {
+		return false;
+	}
+	memcpy(p->out + p->j, s, n);
+	p->j += n;
+	return true;
+}
+
+/* Skips the value at p->i (any type) without copying it. */
+static bool
+pt_skip(patch *p)
+{
+	size_t depth = 0, e;
+	bool plain;
+
+	do {
+		pt_ws(p);
+		if (p->i >= p->len) {
+			return false;
+		}
+		switch (p->t[p->i]) {
+		case '"':
+			if ((e = pt_string_end(p, &plain)) == 0) {
+				return false;
+			}
+			p->i = e;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			p->i++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0) {
+				return false;
+			}
+			depth--;
+			p->i++;
+			break;
+		case ',':
+		case ':': p->i++; break;
+		default:
+			while (p->i < p->len && strchr(",:]} \n\t\r", p->t[p->i]) == NULL) {
+				p->i++;
+			}
+			break;
+		}
+	} while (depth > 0);
+	return true;
+}
+
+static bool
+pt_copy(patch *p, const cJSON *node, int depth)
+{
+	const cJSON *c;
+	size_t e, start;
+	bool plain, object;
+	char ch;
+
+	pt_ws(p);
+	if (p->i >= p->len || depth > CJSON_NESTING_LIMIT) {
+		return false;
+	}
+	ch = p->t[p->i];
+	if (cJSON_IsString(node) && strcmp(node->valuestring, REDACT_TEXT) == 0) {
+		return pt_skip(p) && pt_emit(p, PT_MARK, sizeof(PT_MARK) - 1);
+	}
+	if (ch == '"') {
+		if (!cJSON_IsString(node) || (e = pt_string_end(p, &plain)) == 0) {
+			return false;
+		}
+		start = p->i;
+		p->i = e;
+		return pt_emit(p, p->t + start, e - start);
+	}
+	if (ch != '{' && ch != '[') {
+		if (cJSON_IsString(node) || cJSON_IsArray(node) || cJSON_IsObject(node)) {
+			return false;
+		}
+		start = p->i;
+		while (p->i < p->len && strchr(",:]} \n\t\r", p->t[p->i]) == NULL) {
+			p->i++;
+		}
+		return pt_emit(p, p->t + start, p->i - start);
+	}
+	object = ch == '{';
+	if (object ? !cJSON_IsObject(node) : !cJSON_IsArray(node)) {
+		return false;
+	}
+	if (!pt_emit(p, &ch, 1)) {
+		return false;
+	}
+	p->i++;
+	for (c = node->child;; c = c->next) {
+		pt_ws(p);
+		if (p->i < p->len && p->t[p->i] == (object ? '}' : ']')) {
+			/* the tree must end here too */
+			p->i++;
+			return c == NULL && pt_emit(p, object ? "}" : "]", 1);
+		}
+		if (c == NULL) {
+			return false;
+		}
+		if (c != node->child) {
+			if (p->i >= p->len || p->t[p->i] != ',' || !pt_emit(p, ",", 1)) {
+				return false;
+			}
+			p->i++;
+			pt_ws(p);
+		}
+		if (object) {
+			/* the member name must be the tree's (compared when plain) */
+			if (p->i >= p->len || p->t[p->i] != '"' ||
+			    (e = pt_string_end(p, &plain)) == 0 || c->string == NULL ||
+			    (plain &&
+				(strlen(c->string) != e - p->i - 2 ||
+				    memcmp(c->string, p->t + p->i + 1, e - p->i - 2) != 0))) {
+				return false;
+			}
+			start = p->i;
+			p->i = e;
+			if (!pt_emit(p, p->t + start, e - start)) {
+				return false;
+			}
+			pt_ws(p);
+			if (p->i >= p->len || p->t[p->i] != ':' || !pt_emit(p, ":", 1)) {
+				return false;
+			}
+			p->i++;
+		}
+		if (!pt_copy(p, c, depth + 1)) {
+			return false;
+		}
+	}
+}
+
+/* The redacted attributes as compact JSON, patched from their source text
+ * (built in rc->print, then copied to the arena); false when that cannot be
+ * done (the caller prints the tree; err is set only for TD_ENOMEM). */
+static bool
+keep_patched(tfs_state *st, res_ctx *rc, const cJSON *attrs, const char *text, size_t len,
+    size_t replaced, tfs_instance *in)
+{
+	patch p = { .t = text, .len = len };
+	size_t need = len + replaced * (sizeof(PT_MARK) - 1) + 1;
+	char *np;
+
+	if (rc->print_cap < need) {
+		if ((np = realloc(rc->print, need)) == NULL) {
+			return false;
+		}
+		rc->print = np;
+		rc->print_cap = need;
+	}
+	p.out = rc->print;
+	p.cap = rc->print_cap;
+	if (!pt_copy(&p, attrs, 0) || (pt_ws(&p), p.i != p.len) ||
+	    (in->attributes_json = arena_strndup(st, p.out, p.j)) == NULL) {
+		return false;
+	}
+	in->attributes_len = p.j;
+	return true;
+}
+
+/* Keeps the attributes as compact JSON: the source text (when known, text !=
+ * NULL) minified, and patched where values were redacted; the redacted tree
+ * printed when the text is not known or cannot be patched. */
 static int
 keep_attributes(tfs_state *st, res_ctx *rc, const cJSON *attrs, const char *text, size_t len,
-    tfs_instance *in, td_error *err)
+    size_t replaced, tfs_instance *in, td_error *err)
 {
 	size_t need = len + 64, n;
 	char *np;
 
-	if (text != NULL) {
+	if (text != NULL && replaced == 0) {
 		if (keep_minified(st, text, len, in) != 0) {
 			return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 		}
+		return 0;
+	}
+	if (text != NULL && keep_patched(st, rc, attrs, text, len, replaced, in)) {
 		return 0;
 	}
 	for (;;) {
@@ -801,14 +1034,14 @@ parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, const char *a
 		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 		goto out;
 	}
-	/* the source text is only good when it is what `attrs` was parsed from
-	 * and nothing in it was redacted */
-	if (replaced != 0 || owned != NULL ||
+	/* the source text is only good when it is what `attrs` was parsed from;
+	 * when something in it was redacted it is patched */
+	if (attr_text == NULL || owned != NULL ||
 	    attrs != cJSON_GetObjectItemCaseSensitive(inst, "attributes")) {
 		attr_text = NULL;
 		attr_len = 64;
 	}
-	if ((rv = keep_attributes(st, rc, attrs, attr_text, attr_len, &in, err)) != 0 ||
+	if ((rv = keep_attributes(st, rc, attrs, attr_text, attr_len, replaced, &in, err)) != 0 ||
 	    (rv = keep_lists(st, rc, v, attrs, &in, err)) != 0) {
 		goto out;
 	}

@@ -441,6 +441,51 @@ test_secrets_never_appear(void **state)
 	tfs_free(st);
 }
 
+/* A redacted instance's attributes are its source text, compacted, with each
+ * redacted value swapped for the marker: numbers stay as written, escapes
+ * stay, whole blocks and list elements are replaced, nothing secret stays. */
+static void
+test_redacted_text_patched(void **state)
+{
+	static const char text[] =
+	    "{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"resources\":[{\"mode\":\"managed\","
+	    "\"type\":\"aws_instance\",\"name\":\"w\",\"instances\":[{\n"
+	    "  \"sensitive_attributes\": [[{\"type\":\"get_attr\",\"value\":\"conf\"}]],\n"
+	    "  \"attributes\" : {\n"
+	    "    \"id\" : \"i-1\",\n"
+	    "    \"count\": 1.50, \"big\": 1e3,\t\"neg\": -0,\n"
+	    "    \"password\" : \"hunter2-secret\",\n"
+	    "    \"tags\": { \"Na\\\"me\": \"a\\u00e9b\", \"api_token\": {\"v\": \"tok-XYZ\"} },\n"
+	    "    \"tokens\": [ \"tok-ABC\" ],\n"
+	    "    \"list\": [ 1, 2 , {\"db_password\": \"pw-ABC\", \"ok\": true}, null ],\n"
+	    "    \"secrets_list\": [\"s-1\", [\"s-2\"]],\n"
+	    "    \"conf\": {\"a\": [1, {\"b\": \"conf-SECRET\"}]},\n"
+	    "    \"empty_obj\": {}, \"empty_arr\": [ ]\n"
+	    "  }\n"
+	    "}]}]}";
+	static const char want[] =
+	    "{\"id\":\"i-1\",\"count\":1.50,\"big\":1e3,\"neg\":-0,\"password\":\"(sensitive)\","
+	    "\"tags\":{\"Na\\\"me\":\"a\\u00e9b\",\"api_token\":{\"v\":\"tok-XYZ\"}},"
+	    "\"tokens\":[\"(sensitive)\"],"
+	    "\"list\":[1,2,{\"db_password\":\"(sensitive)\",\"ok\":true},null],"
+	    "\"secrets_list\":[\"(sensitive)\",[\"(sensitive)\"]],\"conf\":\"(sensitive)\","
+	    "\"empty_obj\":{},\"empty_arr\":[]}";
+	tfs_state *st = NULL;
+	td_error err = { 0 };
+	const tfs_instance *in;
+
+	(void)state;
+	assert_int_equal(tfs_parse_buffer(&st, text, strlen(text), "p.tfstate", &err), 0);
+	in = tfs_instance_at(st, 0);
+	assert_non_null(in);
+	if (strcmp(in->attributes_json, want) != 0) {
+		fail_msg("expected %s\n     got %s", want, in->attributes_json);
+	}
+	assert_int_equal(in->attributes_len, strlen(want));
+	assert_int_equal(tfs_redaction_count(st), 6);
+	tfs_free(st);
+}
+
 static void
 test_redacted_places(void **state)
 {
@@ -742,6 +787,7 @@ main(void)
 		cmocka_unit_test(test_identifier_table_rows),
 		cmocka_unit_test(test_identifier_table_file),
 		cmocka_unit_test(test_secrets_never_appear),
+		cmocka_unit_test(test_redacted_text_patched),
 		cmocka_unit_test(test_redacted_places),
 		cmocka_unit_test(test_redact_rules),
 		cmocka_unit_test(test_version3_refused),
