@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "jsonw.h"
 #include "router.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -273,6 +274,133 @@ add_row(cJSON *obj, const PGresult *res, int r, int first, const out_col *cols, 
 	return 0;
 }
 
+/* ---- the direct writer (list and detail: the hot answers) ---------------------------------- */
+
+/* Columns of one result row: cols[0..n) are result columns first.. */
+typedef struct col_set {
+	const out_col *cols;
+	size_t n;
+	int first;
+} col_set;
+
+/* The size of the last list/detail answer on this thread, so the next one's
+ * buffer is allocated once at about the right size. */
+static _Thread_local size_t body_hint = 16384;
+
+static void
+write_key(gw_jw *w, const char *name, size_t n)
+{
+	gw_jw_raw(w, "\"", 1);
+	gw_jw_raw(w, name, n); /* the table's names need no escaping */
+	gw_jw_raw(w, "\":", 2);
+}
+
+static void
+write_value(gw_jw *w, const PGresult *res, int r, int c, col_type type)
+{
+	if (PQgetisnull(res, r, c)) {
+		gw_jw_raw(w, "null", 4);
+		return;
+	}
+	const char *text = PQgetvalue(res, r, c);
+	switch (type) {
+	case T_TEXT: gw_jw_str(w, text); break;
+	case T_INT: /* PostgreSQL's integer text is already a JSON number */
+	case T_JSON: /* jsonb's text form is valid JSON */ gw_jw_lit(w, text); break;
+	case T_TIME: {
+		char ts[64];
+		td_clock_format(strtoll(text, NULL, 10) * 1000, 6, ts, sizeof(ts));
+		gw_jw_raw(w, "\"", 1);
+		gw_jw_lit(w, ts);
+		gw_jw_raw(w, "\"", 1);
+		break;
+	}
+	}
+}
+
+/* Does an earlier column than (set s, index i) share name's "a." prefix? */
+static bool
+prefix_seen(const col_set *sets, size_t s, size_t i, const char *name, size_t plen)
+{
+	for (size_t s2 = 0; s2 <= s; s2++) {
+		size_t end = s2 == s ? i : sets[s2].n;
+		for (size_t i2 = 0; i2 < end; i2++) {
+			if (strncmp(sets[s2].cols[i2].json, name, plen + 1) == 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Writes row r as one object, the same members add_row makes: "a.b"
+ * columns of every set gathered into "a":{...} where a first appears. */
+static void
+write_object(gw_jw *w, const PGresult *res, int r, const col_set *sets, size_t nsets)
+{
+	bool first = true;
+	gw_jw_raw(w, "{", 1);
+	for (size_t s = 0; s < nsets; s++) {
+		for (size_t i = 0; i < sets[s].n; i++) {
+			const out_col *col = &sets[s].cols[i];
+			const char *dot = strchr(col->json, '.');
+			if (!first) {
+				gw_jw_raw(w, ",", 1);
+			}
+			if (dot == NULL) {
+				first = false;
+				write_key(w, col->json, strlen(col->json));
+				write_value(w, res, r, sets[s].first + (int)i, col->type);
+				continue;
+			}
+			size_t plen = (size_t)(dot - col->json);
+			if (prefix_seen(sets, s, i, col->json, plen)) {
+				if (!first && !w->oom) {
+					w->len--; /* take back the comma: nothing written */
+				}
+				continue;
+			}
+			first = false;
+			write_key(w, col->json, plen);
+			gw_jw_raw(w, "{", 1);
+			bool inner_first = true;
+			for (size_t s2 = s; s2 < nsets; s2++) {
+				for (size_t i2 = s2 == s ? i : 0; i2 < sets[s2].n; i2++) {
+					const out_col *c2 = &sets[s2].cols[i2];
+					if (strncmp(c2->json, col->json, plen + 1) != 0) {
+						continue;
+					}
+					if (!inner_first) {
+						gw_jw_raw(w, ",", 1);
+					}
+					inner_first = false;
+					write_key(w, c2->json + plen + 1,
+					    strlen(c2->json + plen + 1));
+					write_value(w, res, r, sets[s2].first + (int)i2, c2->type);
+				}
+			}
+			gw_jw_raw(w, "}", 1);
+		}
+	}
+	gw_jw_raw(w, "}", 1);
+}
+
+/* Hands w's text to resp as a 200. */
+static void
+respond_jw(gw_response *resp, gw_jw *w)
+{
+	size_t len = w->len;
+	resp->body = gw_jw_finish(w);
+	if (resp->body == NULL) {
+		respond_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	resp->status = 200;
+	if (len + len / 4 > body_hint) {
+		body_hint = len + len / 4;
+	}
+}
+
 /* ---- database access ------------------------------------------------------------------- */
 
 /* A handler's database part: runs its queries on conn and fills resp.
@@ -351,32 +479,31 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		return rv;
 	}
 
-	cJSON *root = cJSON_CreateObject();
-	cJSON *items = cJSON_AddArrayToObject(root, "items");
 	int rows = PQntuples(res);
 	int shown = rows > q->limit ? q->limit : rows;
-	bool oom = items == NULL;
-	for (int r = 0; !oom && r < shown; r++) {
-		cJSON *it = cJSON_CreateObject();
-		oom = it == NULL || !cJSON_AddItemToArray(items, it) ||
-		    add_row(it, res, r, 0, item_cols, NELEM(item_cols)) != 0;
+	const col_set set = { item_cols, NELEM(item_cols), 0 };
+	gw_jw w;
+	gw_jw_init(&w, body_hint);
+	gw_jw_lit(&w, "{\"items\":[");
+	for (int r = 0; r < shown; r++) {
+		if (r > 0) {
+			gw_jw_raw(&w, ",", 1);
+		}
+		write_object(&w, res, r, &set, 1);
 	}
-	if (!oom && rows > q->limit) {
+	gw_jw_lit(&w, "],\"next_cursor\":");
+	if (rows > q->limit) {
 		/* More rows exist: the cursor points after the last one shown. */
 		char cur[64];
 		gw_cursor_encode(strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10), cur,
 		    sizeof(cur));
-		oom = cJSON_AddStringToObject(root, "next_cursor", cur) == NULL;
-	} else if (!oom) {
-		oom = cJSON_AddNullToObject(root, "next_cursor") == NULL;
+		gw_jw_str(&w, cur);
+	} else {
+		gw_jw_lit(&w, "null");
 	}
+	gw_jw_raw(&w, "}", 1);
 	PQclear(res);
-	if (oom) {
-		cJSON_Delete(root);
-		respond_error(resp, 500, "internal", "out of memory");
-		return 0;
-	}
-	respond_json(resp, 200, root);
+	respond_jw(resp, &w);
 	return 0;
 }
 
@@ -435,24 +562,26 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		return rv;
 	}
 
-	cJSON *root = cJSON_CreateObject();
-	bool oom = root == NULL || add_row(root, res, 0, 0, item_cols, NELEM(item_cols)) != 0 ||
-	    add_row(root, res, 0, (int)NELEM(item_cols), detail_cols, NELEM(detail_cols)) != 0;
-	cJSON *h = oom ? NULL : cJSON_AddArrayToObject(root, "status_history");
-	oom = oom || h == NULL;
-	for (int r = 0; !oom && r < PQntuples(hist); r++) {
-		cJSON *e = cJSON_CreateObject();
-		oom = e == NULL || !cJSON_AddItemToArray(h, e) ||
-		    add_row(e, hist, r, 0, history_cols, NELEM(history_cols)) != 0;
+	const col_set sets[] = {
+		{ item_cols, NELEM(item_cols), 0 },
+		{ detail_cols, NELEM(detail_cols), (int)NELEM(item_cols) },
+	};
+	const col_set hset = { history_cols, NELEM(history_cols), 0 };
+	gw_jw w;
+	gw_jw_init(&w, body_hint);
+	write_object(&w, res, 0, sets, NELEM(sets));
+	w.len -= w.oom ? 0 : 1; /* reopen the object for status_history */
+	gw_jw_lit(&w, ",\"status_history\":[");
+	for (int r = 0; r < PQntuples(hist); r++) {
+		if (r > 0) {
+			gw_jw_raw(&w, ",", 1);
+		}
+		write_object(&w, hist, r, &hset, 1);
 	}
+	gw_jw_lit(&w, "]}");
 	PQclear(res);
 	PQclear(hist);
-	if (oom) {
-		cJSON_Delete(root);
-		respond_error(resp, 500, "internal", "out of memory");
-		return 0;
-	}
-	respond_json(resp, 200, root);
+	respond_jw(resp, &w);
 	return 0;
 }
 
