@@ -50,14 +50,19 @@ YAML
 	ing=$!
 	got=0
 	for _ in $(seq 1 600); do
-		got=$(curl -s "http://127.0.0.1:$P_ADMIN/metrics" | awk '$1 == "tfdrift_ingest_journal_entries" { print $2 }')
+		# alerts taken off the stream (each drain is journaled as one entry
+		# within DRAIN_IDLE_MS of its last alert)
+		got=$(curl -s "http://127.0.0.1:$P_ADMIN/metrics" | awk '$1 == "tfdrift_ingest_falco_grpc_alerts_total" { print $2 }')
 		[ "${got:-0}" -ge "$NG" ] 2>/dev/null && break
 		sleep 0.05
 	done
 	t1=$(date +%s%N)
+	# ingest's own CPU (user+system clock ticks), the peer being the likely limit
+	ticks=$(awk '{ print $14 + $15 }' "/proc/$ing/stat" 2>/dev/null)
 	kill -TERM "$ing" 2>/dev/null
 	wait "$ing" 2>/dev/null
 	kill -TERM "$peer" 2>/dev/null
 	wait "$peer" 2>/dev/null
 	awk -v n="${got:-0}" -v ns=$((t1 - t0)) 'BEGIN { printf "ingest: gRPC sub -> journal           %10.0f events/s (%d events, %.2f s incl. connect)\n", n / (ns / 1e9), n, ns / 1e9 }'
+	awk -v n="${got:-0}" -v t="${ticks:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0 && t > 0) printf "ingest: gRPC ingest CPU per event      %10.1f us (%.2f CPU s; %.0f events/CPU-s)\n", t / hz * 1e6 / n, t / hz, n / (t / hz) }'
 fi

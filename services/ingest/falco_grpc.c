@@ -26,6 +26,11 @@
 
 /* How often the loop wakes to check for a stop and the poll interval. */
 #define TICK_MS 50
+/* A drain is over when no alert came for this long: then the alerts of the
+ * drain go to the journal as one entry and the next request is sent. */
+#define DRAIN_IDLE_MS 2
+/* At most this many alerts per journal entry. */
+#define PEND_MAX 512
 #define VERSION_DEADLINE_MS 5000
 /* A stream that lived this long counts as healthy: the backoff starts over. */
 #define HEALTHY_MS 10000
@@ -49,6 +54,9 @@ struct falco_grpc {
 	td_gauge *g_connected, *g_age;
 	td_counter *c_alerts, *c_reconnects, *c_rejected;
 	int64_t last_alert_ms; /* monotonic; 0 none yet */
+	/* alerts of the current drain not yet journaled; owned (ct_event_free) */
+	Tfdrift__V1__CloudEvent *pend[PEND_MAX];
+	size_t npend;
 };
 
 static const char *const priority_names[] = { "Emergency", "Alert", "Critical", "Error", "Warning",
@@ -256,16 +264,53 @@ call_version(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 	return ok;
 }
 
-/* Journals one alert (waiting while the journal is full).  false on a stop. */
+/* Journals the pending alerts as one entry (waiting while the journal is
+ * full: Falco gets no request meanwhile).  false on a stop. */
+static bool
+flush_pending(falco_grpc *c)
+{
+	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
+	uint8_t *buf;
+	size_t len;
+	bool keep_going = true;
+	int rv;
+
+	if (c->npend == 0)
+		return true;
+	batch.n_events = c->npend;
+	batch.events = c->pend;
+	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
+	buf = malloc(len ? len : 1);
+	if (buf == NULL) {
+		TD_ERROR("falco grpc: out of memory; alerts dropped",
+		    TD_KV_UINT("alerts", c->npend));
+		goto out;
+	}
+	tfdrift__v1__cloud_event_batch__pack(&batch, buf);
+	while ((rv = hand_submit(c->hand, buf, len, NULL, NULL)) == TD_EBUSY) {
+		if (atomic_load(&c->stopping) || hand_wait_space(c->hand, 200) == TD_ECLOSED)
+			break;
+	}
+	if (rv == TD_ECLOSED || (rv == TD_EBUSY && atomic_load(&c->stopping)))
+		keep_going = false;
+	else if (rv != 0)
+		TD_ERROR("falco grpc: the journal cannot take alerts",
+		    TD_KV_STR("error", td_strerror(rv)), TD_KV_UINT("alerts", c->npend));
+	free(buf);
+out:
+	for (size_t i = 0; i < c->npend; i++)
+		ct_event_free(c->pend[i]);
+	c->npend = 0;
+	return keep_going;
+}
+
+/* Maps one alert and adds it to the drain's pending alerts.  false on a stop. */
 static bool
 take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
-	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
 	cJSON *o = cJSON_CreateObject(), *f, *tags;
 	char *text = NULL, ts[64] = "", source[64];
-	uint8_t *buf = NULL;
-	size_t len;
 	td_error err;
 	bool keep_going = true;
 	int rv;
@@ -304,25 +349,11 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 			    TD_KV_STR("rule", r->rule), TD_KV_STR("error", err.msg));
 		goto out;
 	}
-	batch.n_events = 1;
-	batch.events = &ev;
-	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
-	buf = malloc(len ? len : 1);
-	if (buf == NULL)
-		goto out;
-	tfdrift__v1__cloud_event_batch__pack(&batch, buf);
-	/* a full journal: wait, and send Falco no request meanwhile */
-	while ((rv = hand_submit(c->hand, buf, len, NULL, NULL)) == TD_EBUSY) {
-		if (atomic_load(&c->stopping) || hand_wait_space(c->hand, 200) == TD_ECLOSED)
-			break;
-	}
-	if (rv == TD_ECLOSED || (rv == TD_EBUSY && atomic_load(&c->stopping)))
-		keep_going = false;
-	else if (rv != 0)
-		TD_ERROR("falco grpc: the journal cannot take an alert",
-		    TD_KV_STR("error", td_strerror(rv)), TD_KV_STR("event_id", ev->event_id));
+	c->pend[c->npend++] = ev;
+	ev = NULL;
+	if (c->npend == PEND_MAX)
+		keep_going = flush_pending(c);
 out:
-	free(buf);
 	free(text);
 	ct_event_free(ev);
 	return keep_going;
@@ -342,6 +373,7 @@ run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 	grpc_call *call;
 	bool status_done = false, send_busy = false, recv_busy = false, start_busy = false;
 	bool got_alerts = false, cancelled = false, ending = false, connected = false;
+	bool draining = false;
 	int64_t last_request = 0;
 
 	grpc_metadata_array_init(&md_init);
@@ -374,7 +406,7 @@ run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 		}
 		td_gauge_set(c->g_age,
 		    c->last_alert_ms ? (double)(now - c->last_alert_ms) / 1000.0 : -1.0);
-		/* a request starts a drain: at once, after each alert, on the interval */
+		/* a request starts a drain: at once, after each drain, on the interval */
 		if (!ending && !cancelled && !send_busy &&
 		    (last_request == 0 || now - last_request >= c->o.poll_interval_ms)) {
 			send_bb = pack_buffer(&req.base);
@@ -399,7 +431,17 @@ run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 			if (!recv_busy)
 				ending = true;
 		}
-		ev = grpc_completion_queue_next(cq, after_ms(TICK_MS), NULL);
+		ev = grpc_completion_queue_next(cq, after_ms(draining ? DRAIN_IDLE_MS : TICK_MS),
+		    NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT && draining) {
+			/* Falco wrote its whole queue: journal it, ask for the next */
+			draining = false;
+			if (!flush_pending(c) && !cancelled) {
+				grpc_call_cancel(call, NULL);
+				cancelled = true;
+			}
+			last_request = 0;
+		}
 		if (ev.type != GRPC_OP_COMPLETE)
 			continue;
 		switch ((enum tag)(intptr_t)ev.tag) {
@@ -448,13 +490,14 @@ run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 					falco__outputs__response__free_unpacked(r, NULL);
 				}
 				free(bytes);
-				/* ask for the next drain right away */
-				last_request = 0;
+				/* the next request once this drain is over */
+				draining = true;
 			}
 			break;
 		default: break;
 		}
 	}
+	flush_pending(c);
 	td_gauge_set(c->g_connected, 0);
 	if (!atomic_load(&c->stopping))
 		log_status("falco grpc: the sub stream ended; reconnecting", c, st, details,
