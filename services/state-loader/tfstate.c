@@ -239,20 +239,23 @@ syntax_error(scan *s, const char *what)
 static void
 release_before(scan *s, size_t upto)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), end, i;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), end, lines = 0;
+	const char *p, *nl, *last = NULL, *stop;
 
 	if (!s->release || upto < s->released + RELEASE_STEP) {
 		return;
 	}
 	end = upto & ~(page - 1);
-	for (i = s->released; i < end; i++) {
-		if (s->buf[i] == '\n') {
-			s->released_lines++;
-			s->released_col = 0;
-		} else {
-			s->released_col++;
-		}
+	/* count the lines given back (memchr: this runs over the whole file) */
+	stop = s->buf + end;
+	for (p = s->buf + s->released;
+	     p < stop && (nl = memchr(p, '\n', (size_t)(stop - p))) != NULL; p = nl + 1) {
+		lines++;
+		last = nl;
 	}
+	s->released_lines += lines;
+	s->released_col = last != NULL ? (size_t)(stop - last - 1)
+				       : s->released_col + (end - s->released);
 	/* s->released is page-aligned: it only ever takes values of end */
 	madvise((void *)(s->buf + s->released), end - s->released, MADV_DONTNEED);
 	s->released = end;
@@ -679,13 +682,43 @@ typedef struct patch {
 
 #define PT_MARK "\"" REDACT_TEXT "\""
 
+/* Bytes that end a number or literal: structure and whitespace. */
+static const bool pt_delim[256] = {
+	[','] = true,
+	[':'] = true,
+	[']'] = true,
+	['}'] = true,
+	[' '] = true,
+	['\n'] = true,
+	['\t'] = true,
+	['\r'] = true,
+};
+
+/* (locals, not p->..., in the loops: p->out is a char pointer, so every
+ * write through it would otherwise make the compiler reload p) */
 static void
 pt_ws(patch *p)
 {
-	while (p->i < p->len &&
-	    (p->t[p->i] == ' ' || p->t[p->i] == '\n' || p->t[p->i] == '\t' || p->t[p->i] == '\r')) {
-		p->i++;
+	const char *t = p->t;
+	size_t i = p->i, len = p->len;
+
+	while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')) {
+		i++;
 	}
+	p->i = i;
+}
+
+/* Moves past a number or literal. */
+static void
+pt_scalar(patch *p)
+{
+	const char *t = p->t;
+	size_t i = p->i, len = p->len;
+
+	while (i < len && !pt_delim[(unsigned char)t[i]]) {
+		i++;
+	}
+	p->i = i;
 }
 
 /* The end of the string starting at p->i (its opening quote); 0 if none.
@@ -693,17 +726,25 @@ pt_ws(patch *p)
 static size_t
 pt_string_end(const patch *p, bool *plain)
 {
-	size_t k = p->i + 1;
+	const char *t = p->t, *q, *bs;
+	size_t k = p->i + 1, len = p->len;
 
-	*plain = true;
-	while (k < p->len && p->t[k] != '"') {
-		if (p->t[k] == '\\') {
-			*plain = false;
+	if (k > len || (q = memchr(t + k, '"', len - k)) == NULL) {
+		return 0;
+	}
+	bs = memchr(t + k, '\\', (size_t)(q - (t + k)));
+	*plain = bs == NULL;
+	if (bs == NULL) {
+		return (size_t)(q - t) + 1;
+	}
+	k = (size_t)(bs - t);
+	while (k < len && t[k] != '"') {
+		if (t[k] == '\\') {
 			k++;
 		}
 		k++;
 	}
-	return k < p->len ? k + 1 : 0;
+	return k < len ? k + 1 : 0;
 }
 
 static bool
@@ -751,11 +792,7 @@ pt_skip(patch *p)
 			break;
 		case ',':
 		case ':': p->i++; break;
-		default:
-			while (p->i < p->len && strchr(",:]} \n\t\r", p->t[p->i]) == NULL) {
-				p->i++;
-			}
-			break;
+		default: pt_scalar(p); break;
 		}
 	} while (depth > 0);
 	return true;
@@ -790,9 +827,7 @@ pt_copy(patch *p, const cJSON *node, int depth)
 			return false;
 		}
 		start = p->i;
-		while (p->i < p->len && strchr(",:]} \n\t\r", p->t[p->i]) == NULL) {
-			p->i++;
-		}
+		pt_scalar(p);
 		return pt_emit(p, p->t + start, p->i - start);
 	}
 	object = ch == '{';
@@ -825,8 +860,8 @@ pt_copy(patch *p, const cJSON *node, int depth)
 			if (p->i >= p->len || p->t[p->i] != '"' ||
 			    (e = pt_string_end(p, &plain)) == 0 || c->string == NULL ||
 			    (plain &&
-				(strlen(c->string) != e - p->i - 2 ||
-				    memcmp(c->string, p->t + p->i + 1, e - p->i - 2) != 0))) {
+				(strncmp(c->string, p->t + p->i + 1, e - p->i - 2) != 0 ||
+				    c->string[e - p->i - 2] != '\0'))) {
 				return false;
 			}
 			start = p->i;
