@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tfdrift/log.h"
+#include "tfdrift/net.h"
 
 #define CONNECTION_LIMIT 64
 #define CONNECTION_TIMEOUT_S 10
@@ -219,80 +220,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	TD_WARN("admin http server", TD_KV_STR("detail", buf));
 }
 
-/* Opens, binds and listens on addr:port.  On success *fd is owned by the
- * caller (MHD takes it over and closes it in MHD_stop_daemon). */
-static int
-open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	int s = -1, one = 1, rv;
-
-	memset(&ss, 0, sizeof(ss));
-	if (addr == NULL)
-		return td_error_set(err, TD_EINVAL, "admin: no bind address given");
-	if (port < 0 || port > 65535)
-		return td_error_set(err, TD_ERANGE, "admin: port %d is outside 0..65535", port);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sslen = sizeof(*sin);
-		*v6 = false;
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sslen = sizeof(*sin6);
-		*v6 = true;
-	} else {
-		return td_error_set(err, TD_EINVAL,
-		    "admin: bind address '%s' is not an IPv4 or IPv6 address", addr);
-	}
-
-	s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		rv = td_error_set(err, TD_EIO, "admin: socket: %s", strerror(errno));
-		goto out;
-	}
-	/* Restarts must not fail on the previous instance's TIME_WAIT sockets. */
-	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* "::" means IPv6 only, as written; dual-stack would surprise. */
-	if (*v6)
-		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(s, (struct sockaddr *)&ss, sslen) != 0) {
-		rv = td_error_set(err, TD_EIO, "admin: cannot bind %s%s%s:%d: %s", *v6 ? "[" : "",
-		    addr, *v6 ? "]" : "", port, strerror(errno));
-		goto out;
-	}
-	if (listen(s, 64) != 0) {
-		rv = td_error_set(err, TD_EIO, "admin: listen on %s port %d: %s", addr, port,
-		    strerror(errno));
-		goto out;
-	}
-	*fd = s;
-	s = -1;
-	rv = 0;
-out:
-	if (s >= 0)
-		close(s);
-	return rv;
-}
-
-static int
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 int
 td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metrics, td_error *err)
 {
@@ -303,7 +230,7 @@ td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metr
 	if (out == NULL)
 		return td_error_set(err, TD_EINVAL, "admin: no output handle");
 	*out = NULL;
-	if ((rv = open_listener(bind_addr, port, &fd, &v6, err)) != 0)
+	if ((rv = td_net_listen("admin", bind_addr, port, 64, &fd, &v6, err)) != 0)
 		goto out;
 	rv = td_error_set(err, TD_ENOMEM, "admin: out of memory");
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -315,7 +242,7 @@ td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metr
 		goto out;
 	}
 	a->metrics = metrics != NULL ? metrics : td_metrics_default();
-	a->port = bound_port(fd);
+	a->port = td_net_bound_port(fd);
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);

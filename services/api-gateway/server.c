@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tfdrift/net.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -335,72 +336,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	TD_WARN("http server", TD_KV_STR("error", msg));
 }
 
-/* Opens, binds and listens on addr:port.  *fd owned by the caller. */
-static int
-open_listener(const char *addr, int port, int *fd, bool *v6, td_error *err)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t sslen;
-	int one = 1;
-	int rv;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sslen = sizeof(*sin);
-		*v6 = false;
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sslen = sizeof(*sin6);
-		*v6 = true;
-	} else {
-		return td_error_set(err, TD_EINVAL,
-		    "api_gateway.bind: '%s' is not an IPv4 or IPv6 address", addr);
-	}
-	int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		return td_error_set(err, TD_EIO, "api: socket: %s", strerror(errno));
-	}
-	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (*v6) {
-		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	}
-	if (bind(s, (struct sockaddr *)&ss, sslen) != 0) {
-		rv = td_error_set(err, TD_EIO, "api: cannot bind %s port %d: %s", addr, port,
-		    strerror(errno));
-		goto fail;
-	}
-	if (listen(s, 128) != 0) {
-		rv = td_error_set(err, TD_EIO, "api: listen on %s port %d: %s", addr, port,
-		    strerror(errno));
-		goto fail;
-	}
-	*fd = s;
-	return 0;
-fail:
-	close(s);
-	return rv;
-}
-
-static int
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-		return -1;
-	}
-	if (ss.ss_family == AF_INET6) {
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 /* *out owned by caller. */
 int
 gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
@@ -429,10 +364,10 @@ gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 			}
 		}
 	}
-	if ((rv = open_listener(o->bind, o->port, &fd, &v6, err)) != 0) {
+	if ((rv = td_net_listen("api_gateway.bind", o->bind, o->port, 128, &fd, &v6, err)) != 0) {
 		goto fail;
 	}
-	s->port = bound_port(fd);
+	s->port = td_net_bound_port(fd);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
 	    (v6 ? MHD_USE_IPv6 : 0);
