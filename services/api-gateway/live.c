@@ -109,6 +109,18 @@ msg_new(const char *text, size_t len)
 	return m;
 }
 
+/* A new message holding root printed as JSON (refs 1); root is consumed
+ * (deleted) either way.  NULL when out of memory. */
+static msg *
+msg_from_json(cJSON *root)
+{
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	msg *m = text != NULL ? msg_new(text, strlen(text)) : NULL;
+	free(text);
+	return m;
+}
+
 static void
 msg_unref(msg *m)
 {
@@ -292,10 +304,7 @@ send_hello(client *c)
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "type", "hello");
 	cJSON_AddItemToObject(root, "filter", filter_json(&c->f));
-	char *text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	msg *m = text != NULL ? msg_new(text, strlen(text)) : NULL;
-	free(text);
+	msg *m = msg_from_json(root);
 	if (m != NULL) {
 		enqueue(c, m);
 		msg_unref(m);
@@ -361,10 +370,7 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		cJSON *root = cJSON_CreateObject();
 		cJSON_AddStringToObject(root, "type", "alert");
 		cJSON_AddItemToObject(root, "alert", alert_json(a));
-		char *text = cJSON_PrintUnformatted(root);
-		cJSON_Delete(root);
-		msg *m = text != NULL ? msg_new(text, strlen(text)) : NULL;
-		free(text);
+		msg *m = msg_from_json(root);
 		if (m == NULL) {
 			TD_WARN("live feed: out of memory; an alert was not pushed");
 			continue;
@@ -392,10 +398,7 @@ gw_live_publish_state(gw_live *l, const Tfdrift__V1__StateNotice *n)
 	add_time(s, "switched_at", n->switched_at_ns);
 	cJSON_AddNumberToObject(s, "resource_count", n->resource_count);
 	cJSON_AddStringToObject(s, "reason", n->reason);
-	char *text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	msg *m = text != NULL ? msg_new(text, strlen(text)) : NULL;
-	free(text);
+	msg *m = msg_from_json(root);
 	if (m == NULL) {
 		return;
 	}
@@ -511,10 +514,7 @@ ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg 
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "type", "error");
 		cJSON_AddStringToObject(e, "message", why);
-		char *text = cJSON_PrintUnformatted(e);
-		cJSON_Delete(e);
-		msg *m = text != NULL ? msg_new(text, strlen(text)) : NULL;
-		free(text);
+		msg *m = msg_from_json(e);
 		if (m != NULL) {
 			enqueue(c, m);
 			msg_unref(m);
