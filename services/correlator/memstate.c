@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../state-loader/index.h"
+#include "../state-loader/tfstate.h"
 #include "lcache.h"
 
 struct memstate {
@@ -13,7 +15,6 @@ struct memstate {
 };
 
 #define BIG 0 /* unbounded */
-#define N_NAMES 9
 
 int
 memstate_new(memstate **out)
@@ -63,152 +64,58 @@ memstate_add(memstate *m, const char *workspace, const char *address, const char
 	return 0;
 }
 
-/* Top-level attributes named by sensitive_attributes ([[{"type":"get_attr",
- * "value":"password"}], ...]) become "(sensitive)", as the state-loader
- * stores them. */
+/* The workspace a spec names: "NAME=PATH", or the file name of a bare PATH
+ * without ".tfstate". */
 static void
-redact(cJSON *attrs, const cJSON *sens)
+spec_workspace(const char *spec, char *ws, size_t len, const char **path)
 {
-	const cJSON *path;
+	const char *eq = strchr(spec, '=');
+	const char *base;
+	size_t n;
 
-	cJSON_ArrayForEach(path, sens)
-	{
-		const cJSON *step = cJSON_GetArrayItem(path, 0);
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(step, "value");
-		if (cJSON_IsString(v) && cJSON_HasObjectItem(attrs, v->valuestring))
-			cJSON_ReplaceItemInObjectCaseSensitive(attrs, v->valuestring,
-			    cJSON_CreateString("(sensitive)"));
+	if (eq != NULL) {
+		snprintf(ws, len, "%.*s", (int)(eq - spec), spec);
+		*path = eq + 1;
+		return;
 	}
-}
-
-/* module.x["k"].aws_instance.web[0] */
-static int
-instance_address(const cJSON *res, const cJSON *inst, char *out, size_t len)
-{
-	const cJSON *mod = cJSON_GetObjectItemCaseSensitive(res, "module");
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(res, "type");
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(res, "name");
-	const cJSON *key = cJSON_GetObjectItemCaseSensitive(inst, "index_key");
-	int n;
-
-	if (!cJSON_IsString(type) || !cJSON_IsString(name))
-		return -1;
-	n = snprintf(out, len, "%s%s%s.%s", cJSON_IsString(mod) ? mod->valuestring : "",
-	    cJSON_IsString(mod) ? "." : "", type->valuestring, name->valuestring);
-	if (cJSON_IsNumber(key))
-		n += snprintf(out + n, len - (size_t)n, "[%d]", key->valueint);
-	else if (cJSON_IsString(key))
-		n += snprintf(out + n, len - (size_t)n, "[\"%s\"]", key->valuestring);
-	return (size_t)n < len ? 0 : -1;
-}
-
-/* The identifiers of one instance: the names CloudTrail uses, plain and
- * scoped "<type>:<value>" (how the state-loader's index names sub-resources
- * such as an S3 bucket's policy). */
-static int
-add_instance(memstate *m, const char *ws, const char *addr, const char *type, cJSON *attrs)
-{
-	static const char *const names[] = { "id", "arn", "name", "bucket", "function_name",
-		"identifier", "url", "key_id", "unique_id" };
-	const char *ids[2 * N_NAMES + 1];
-	char scoped[N_NAMES][600];
-	size_t n = 0;
-	char *json;
-	int rv;
-
-	for (size_t k = 0; k < N_NAMES; k++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, names[k]);
-		if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
-		    strcmp(v->valuestring, "(sensitive)") == 0)
-			continue;
-		snprintf(scoped[k], sizeof(scoped[k]), "%s:%s", type, v->valuestring);
-		ids[n++] = scoped[k];
-		ids[n++] = v->valuestring;
-	}
-	ids[n] = NULL;
-	if ((json = cJSON_PrintUnformatted(attrs)) == NULL)
-		return TD_ENOMEM;
-	rv = memstate_add(m, ws, addr, type, ids, json);
-	cJSON_free(json);
-	return rv;
+	*path = spec;
+	base = strrchr(spec, '/');
+	snprintf(ws, len, "%s", base ? base + 1 : spec);
+	n = strlen(ws);
+	if (n > 8 && strcmp(ws + n - 8, ".tfstate") == 0)
+		ws[n - 8] = '\0';
 }
 
 int
 memstate_add_file(memstate *m, const char *spec, td_error *err)
 {
-	const char *eq = strchr(spec, '=');
-	const char *path = eq ? eq + 1 : spec;
 	char ws[256];
-	FILE *f;
-	char *buf = NULL;
-	size_t len = 0;
-	cJSON *root = NULL;
-	const cJSON *res;
-	int rv = 0;
+	const char *path;
+	const char *ids[IDX_MAX + 1];
+	const tfs_instance *in;
+	tfs_state *st = NULL;
+	int rv;
 
-	if (eq != NULL) {
-		snprintf(ws, sizeof(ws), "%.*s", (int)(eq - spec), spec);
-	} else {
-		const char *base = strrchr(path, '/');
-		base = base ? base + 1 : path;
-		snprintf(ws, sizeof(ws), "%s", base);
-		if (strlen(ws) > 8 && strcmp(ws + strlen(ws) - 8, ".tfstate") == 0)
-			ws[strlen(ws) - 8] = '\0';
-	}
-	if ((f = fopen(path, "rb")) == NULL)
-		return td_error_set(err, TD_EIO, "%s: cannot open", path);
-	{
-		size_t cap = 0, got;
-		do {
-			if (len + 65536 > cap) {
-				char *nb = realloc(buf, cap = cap * 2 + 131072);
-				if (nb == NULL) {
-					fclose(f);
-					free(buf);
-					return td_error_set(err, TD_ENOMEM, "out of memory");
-				}
-				buf = nb;
-			}
-			got = fread(buf + len, 1, cap - len - 1, f);
-			len += got;
-		} while (got > 0);
-		buf[len] = '\0';
-	}
-	fclose(f);
-	root = cJSON_ParseWithLength(buf, len);
-	free(buf);
-	if (!cJSON_IsObject(root) ||
-	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "resources"))) {
-		cJSON_Delete(root);
-		return td_error_set(err, TD_EINVAL, "%s: not a Terraform state (no resources[])",
-		    path);
-	}
-	cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(root, "resources"))
-	{
-		const cJSON *mode = cJSON_GetObjectItemCaseSensitive(res, "mode");
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(res, "type");
-		cJSON *inst;
+	spec_workspace(spec, ws, sizeof(ws), &path);
+	/* the state-loader's parser: the same addresses, redactions and
+	 * identifiers (identifiers.tsv) as the Redis index the service reads */
+	if ((rv = tfs_parse_file(&st, path, 0, err)) != 0)
+		return rv;
+	for (size_t i = 0; (in = tfs_instance_at(st, i)) != NULL; i++) {
+		size_t n = 0;
 
-		if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "managed") != 0 ||
-		    !cJSON_IsString(type))
-			continue; /* data sources are not indexed */
-		cJSON_ArrayForEach(inst, cJSON_GetObjectItemCaseSensitive(res, "instances"))
-		{
-			cJSON *attrs = cJSON_GetObjectItemCaseSensitive(inst, "attributes");
-			char addr[512];
-
-			if (!cJSON_IsObject(attrs) || cJSON_HasObjectItem(inst, "deposed") ||
-			    instance_address(res, inst, addr, sizeof(addr)) != 0)
-				continue;
-			redact(attrs,
-			    cJSON_GetObjectItemCaseSensitive(inst, "sensitive_attributes"));
-			if ((rv = add_instance(m, ws, addr, type->valuestring, attrs)) != 0) {
-				rv = td_error_set(err, rv, "out of memory");
-				break;
-			}
+		if (!tfs_instance_indexed(in))
+			continue;
+		for (size_t k = 0; k < in->n_identifiers && n < IDX_MAX; k++)
+			ids[n++] = in->identifiers[k];
+		ids[n] = NULL;
+		if ((rv = memstate_add(m, ws, in->address, in->type, ids, in->attributes_json)) !=
+		    0) {
+			rv = td_error_set(err, rv, "out of memory");
+			break;
 		}
 	}
-	cJSON_Delete(root);
+	tfs_free(st);
 	return rv;
 }
 

@@ -1,8 +1,8 @@
 /* memstate.h — the resource index held in memory, built from Terraform state
- * files (format v4: managed instances, addresses with module and index key,
- * sensitive_attributes redacted): the answers Redis gives the service, for
- * `tfdrift-correlator explain`, tests and the benchmark.  (A small reader of
- * its own: the state-loader's parser was being reworked at the same time.)
+ * files: the answers Redis gives the service, for `tfdrift-correlator
+ * explain`, tests and the benchmark.  Files are read by the state-loader's
+ * parser (tfstate.h), so addresses, redactions and identifiers are those of
+ * the index the state-loader writes.
  *
  * Like the Redis index, the first resource to claim an identifier keeps it.
  * Threads: read-only after loading. */
