@@ -37,7 +37,7 @@
 #define METRICS_MAX 1048576
 
 struct gw_api {
-	pgpool *pool;
+	td_pgpool *pool;
 	gw_feed *feed;
 	const gw_auth *auth;
 	gw_graph *graph;
@@ -415,7 +415,7 @@ with_db(gw_api *api, db_fn fn, void *ctx, gw_response *resp)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGconn *conn = NULL;
-		int rv = pgpool_acquire(api->pool, api->db_wait_ms, &conn);
+		int rv = td_pgpool_acquire(api->pool, api->db_wait_ms, &conn);
 		if (rv == TD_ETIMEDOUT) {
 			respond_error(resp, 503, "unavailable",
 			    "all database connections are busy");
@@ -427,7 +427,7 @@ with_db(gw_api *api, db_fn fn, void *ctx, gw_response *resp)
 		}
 		rv = fn(api, conn, ctx, resp);
 		bool broken = PQstatus(conn) != CONNECTION_OK;
-		pgpool_release(api->pool, conn, broken);
+		td_pgpool_release(api->pool, conn, broken);
 		if (rv == 0) {
 			return;
 		}
@@ -449,7 +449,7 @@ exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **r
 	}
 	char msg[512];
 	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(*res));
-	pgpool_one_line(msg);
+	td_pgpool_one_line(msg);
 	TD_WARN("query failed", TD_KV_STR("error", msg));
 	PQclear(*res);
 	*res = NULL;
@@ -655,7 +655,7 @@ exec_cmd(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult
 	}
 	char msg[512];
 	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(*res));
-	pgpool_one_line(msg);
+	td_pgpool_one_line(msg);
 	TD_WARN("status change failed", TD_KV_STR("error", msg));
 	PQclear(*res);
 	*res = NULL;
@@ -1377,7 +1377,7 @@ h_health(gw_api *api, const gw_match *m, const gw_request *req, gw_response *res
 	}
 	/* From state the pool and the SUB keep current: a health probe must not
 	 * queue behind busy connections. */
-	bool db = pgpool_up(api->pool);
+	bool db = td_pgpool_up(api->pool);
 	bool feed = gw_feed_connected(api->feed);
 	bool state = gw_feed_state_connected(api->feed);
 	td_error err = { 0 };
@@ -1388,10 +1388,10 @@ h_health(gw_api *api, const gw_match *m, const gw_request *req, gw_response *res
 	cJSON *checks = cJSON_AddObjectToObject(root, "checks");
 	cJSON *pg = cJSON_AddObjectToObject(checks, "postgres");
 	cJSON_AddBoolToObject(pg, "ok", db);
-	cJSON_AddNumberToObject(pg, "connections", pgpool_open_count(api->pool));
+	cJSON_AddNumberToObject(pg, "connections", td_pgpool_open_count(api->pool));
 	if (!db) {
 		char why[256];
-		pgpool_last_error(api->pool, why, sizeof(why));
+		td_pgpool_last_error(api->pool, why, sizeof(why));
 		cJSON_AddStringToObject(pg, "error", why);
 	}
 	cJSON *rd = cJSON_AddObjectToObject(checks, "redis");

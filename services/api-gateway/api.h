@@ -30,7 +30,7 @@
 
 #include <stddef.h>
 
-#include "../persistence/pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "auth.h"
 #include "feed.h"
 #include "graph.h"
@@ -60,7 +60,7 @@ typedef struct gw_response {
 } gw_response;
 
 typedef struct gw_api_opts {
-	pgpool *pool;        /* borrowed */
+	td_pgpool *pool;     /* borrowed */
 	gw_feed *feed;       /* borrowed; may be NULL */
 	const gw_auth *auth; /* borrowed */
 	gw_graph *graph;     /* borrowed; may be NULL (no Redis reads) */

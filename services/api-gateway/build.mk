@@ -1,8 +1,7 @@
-# services/api-gateway/build.mk — the gateway shares persistence's libpq
-# connection pool (services/persistence/pgpool.c) until it moves to libcommon,
-# and embeds its OpenAPI document (services/api-gateway/openapi.json, the
-# contract kept in the repo) so GET /openapi.json needs no file at run time.
-api-gateway_EXTRA_O += $(OBJ)/services/persistence/pgpool.o
+# services/api-gateway/build.mk — the gateway embeds its OpenAPI document
+# (services/api-gateway/openapi.json, the contract kept in the repo) so
+# GET /openapi.json needs no file at run time.  (Its libpq connection pool is
+# libcommon's td_pgpool.)
 
 GW_OPENAPI_O := $(OBJ)/gen/gateway_openapi.o
 

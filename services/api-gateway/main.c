@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "../persistence/pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "api.h"
 #include "auth.h"
 #include "feed.h"
@@ -44,9 +44,9 @@ on_db_state(void *arg, bool up)
 static int
 ready(void *arg, char *why, size_t whylen)
 {
-	pgpool *pool = arg;
-	if (!pgpool_up(pool)) {
-		pgpool_last_error(pool, why, whylen);
+	td_pgpool *pool = arg;
+	if (!td_pgpool_up(pool)) {
+		td_pgpool_last_error(pool, why, whylen);
 		return TD_EAGAIN;
 	}
 	return 0;
@@ -92,7 +92,7 @@ main(int argc, char **argv)
 		.usage = NULL,
 	};
 	td_app *app = NULL;
-	pgpool *pool = NULL;
+	td_pgpool *pool = NULL;
 	gw_feed *feed = NULL;
 	gw_api *api = NULL;
 	gw_auth *auth = NULL;
@@ -131,7 +131,7 @@ main(int argc, char **argv)
 	char options[64];
 	snprintf(options, sizeof(options), "-c statement_timeout=%lld",
 	    (long long)td_config_int(cfg, "api_gateway", "statement_timeout"));
-	pgpool_opts po = {
+	td_pgpool_opts po = {
 		.name = "tfdrift-api-gateway",
 		.dsn = td_config_str(cfg, "postgres", "dsn"),
 		.connect_timeout_ms = td_config_int(cfg, "postgres", "connect_timeout"),
@@ -142,7 +142,7 @@ main(int argc, char **argv)
 		.state_arg = td_gauge_get("tfdrift_gateway_db_up",
 		    "1 when PostgreSQL answered the last query or check, else 0.", NULL),
 	};
-	if (pgpool_open(&pool, &po, &err) != 0) {
+	if (td_pgpool_open(&pool, &po, &err) != 0) {
 		TD_ERROR("cannot create the connection pool", TD_KV_STR("error", err.msg));
 		goto out;
 	}
@@ -236,7 +236,7 @@ main(int argc, char **argv)
 	gw_live_drain(live, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
 	/* Queries still running after the grace are cancelled (a 500 for them)
 	 * so the HTTP threads return and the process exits in time. */
-	pgpool_drain(pool, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
+	td_pgpool_drain(pool, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
 	code = 0;
 
 out:
@@ -246,7 +246,7 @@ out:
 	gw_api_free(api);
 	gw_feed_close(feed);
 	gw_graph_free(graph);
-	pgpool_close(pool);
+	td_pgpool_close(pool);
 	gw_auth_free(auth);
 	free(cors);
 	curl_global_cleanup();

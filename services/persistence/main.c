@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "migrate.h"
-#include "pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "retention.h"
 #include "spool.h"
 #include "tfdrift/clock.h"
@@ -37,7 +37,7 @@
 #define RETRY_MAX_MS 5000
 
 typedef struct state {
-	pgpool *pool;
+	td_pgpool *pool;
 	ps_spool *spool;
 	td_gauge *db_up;
 	atomic_bool migrated;
@@ -54,10 +54,10 @@ static int
 ready(void *arg, char *why, size_t whylen)
 {
 	state *s = arg;
-	if (!pgpool_up(s->pool)) {
+	if (!td_pgpool_up(s->pool)) {
 		char last[256];
 		ps_spool_stats st = { 0 };
-		pgpool_last_error(s->pool, last, sizeof(last));
+		td_pgpool_last_error(s->pool, last, sizeof(last));
 		if (s->spool != NULL) {
 			ps_spool_get_stats(s->spool, &st);
 		}
@@ -95,13 +95,13 @@ migrate(td_app *app, state *s)
 		td_error err = { 0 };
 		PGconn *c = NULL;
 		int applied = 0;
-		int rv = pgpool_acquire(s->pool, -1, &c);
+		int rv = td_pgpool_acquire(s->pool, -1, &c);
 		if (rv == 0) {
 			rv = ps_migrate(c, ps_migrations, ps_migrations_count, &applied, &err);
-			pgpool_release(s->pool, c, rv != 0);
+			td_pgpool_release(s->pool, c, rv != 0);
 		} else {
 			char last[256];
-			pgpool_last_error(s->pool, last, sizeof(last));
+			td_pgpool_last_error(s->pool, last, sizeof(last));
 			td_error_set(&err, rv, "database unreachable: %s", last);
 		}
 		if (rv == 0) {
@@ -152,7 +152,7 @@ main(int argc, char **argv)
 	int workers = (int)td_config_int(cfg, "persistence", "workers");
 	s.db_up = td_gauge_get("tfdrift_persistence_db_up",
 	    "1 when PostgreSQL answered the last command or check, else 0.", NULL);
-	pgpool_opts po = {
+	td_pgpool_opts po = {
 		.name = "tfdrift-persistence",
 		.dsn = td_config_str(cfg, "postgres", "dsn"),
 		.connect_timeout_ms = td_config_int(cfg, "postgres", "connect_timeout"),
@@ -163,7 +163,7 @@ main(int argc, char **argv)
 		.on_state = on_db_state,
 		.state_arg = &s,
 	};
-	if (pgpool_open(&s.pool, &po, &err) != 0) {
+	if (td_pgpool_open(&s.pool, &po, &err) != 0) {
 		TD_ERROR("cannot create the connection pool", TD_KV_STR("error", err.msg));
 		goto out;
 	}
@@ -223,13 +223,13 @@ main(int argc, char **argv)
 	TD_INFO("stopping");
 	/* Batches still in PostgreSQL after the grace are cancelled, rolled
 	 * back and spooled. */
-	pgpool_drain(s.pool, td_config_int(cfg, "shared", "shutdown_timeout"));
+	td_pgpool_drain(s.pool, td_config_int(cfg, "shared", "shutdown_timeout"));
 	code = 0;
 
 out:
 	ps_retention_stop(retention);
 	ps_writer_stop(writer);
-	pgpool_close(s.pool);
+	td_pgpool_close(s.pool);
 	ps_spool_close(s.spool);
 	td_app_free(app);
 	return code;

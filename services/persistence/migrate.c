@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "tfdrift/id.h"
 #include "tfdrift/log.h"
 
@@ -27,7 +27,7 @@ fail(PGconn *conn, const PGresult *res, int code, const char *what, td_error *er
 	}
 	char clean[400];
 	snprintf(clean, sizeof(clean), "%s", msg);
-	pgpool_one_line(clean);
+	td_pgpool_one_line(clean);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		code = TD_EAGAIN;
 	}

@@ -14,7 +14,7 @@
 #define ACQUIRE_WAIT_MS 5000
 
 struct ps_retention {
-	pgpool *pool;
+	td_pgpool *pool;
 	int64_t retention_ms;
 	int batch;
 	int64_t interval_ms;
@@ -34,7 +34,7 @@ static const char *const purges[] = {
 };
 
 int
-ps_retention_run(pgpool *pool, int64_t retention_ms, int batch, uint64_t *deleted)
+ps_retention_run(td_pgpool *pool, int64_t retention_ms, int batch, uint64_t *deleted)
 {
 	char age[32], lim[32];
 	const char *params[2] = { age, lim };
@@ -44,7 +44,7 @@ ps_retention_run(pgpool *pool, int64_t retention_ms, int batch, uint64_t *delete
 	for (size_t q = 0; q < sizeof(purges) / sizeof(purges[0]); q++) {
 		for (;;) {
 			PGconn *c = NULL;
-			if (pgpool_acquire(pool, ACQUIRE_WAIT_MS, &c) != 0) {
+			if (td_pgpool_acquire(pool, ACQUIRE_WAIT_MS, &c) != 0) {
 				return TD_EAGAIN;
 			}
 			PGresult *res = PQexecParams(c, purges[q], 2, NULL, params, NULL, NULL, 0);
@@ -53,11 +53,11 @@ ps_retention_run(pgpool *pool, int64_t retention_ms, int batch, uint64_t *delete
 			if (!ok) {
 				char msg[300];
 				snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-				pgpool_one_line(msg);
+				td_pgpool_one_line(msg);
 				TD_WARN("retention: delete failed", TD_KV_STR("error", msg));
 			}
 			PQclear(res);
-			pgpool_release(pool, c, !ok);
+			td_pgpool_release(pool, c, !ok);
 			if (!ok) {
 				return TD_EAGAIN;
 			}
@@ -102,7 +102,7 @@ retention_main(void *arg)
 
 /* *out owned by caller. */
 int
-ps_retention_start(ps_retention **out, pgpool *pool, int64_t retention_ms, int batch,
+ps_retention_start(ps_retention **out, td_pgpool *pool, int64_t retention_ms, int batch,
     int64_t interval_ms, td_error *err)
 {
 	*out = NULL;

@@ -18,19 +18,19 @@
 
 #include <stdint.h>
 
-#include "pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "tfdrift/error.h"
 
 typedef struct ps_retention ps_retention;
 
 /* retention_ms == 0: nothing is ever deleted and no thread starts (*out is
  * still set).  *out owned by caller. */
-int ps_retention_start(ps_retention **out, pgpool *pool, int64_t retention_ms, int batch,
+int ps_retention_start(ps_retention **out, td_pgpool *pool, int64_t retention_ms, int batch,
     int64_t interval_ms, td_error *err);
 
 /* One full round now, on the calling thread: deletes until nothing old is
  * left.  *deleted: alert rows deleted.  0 or TD_EAGAIN (database). */
-int ps_retention_run(pgpool *pool, int64_t retention_ms, int batch, uint64_t *deleted);
+int ps_retention_run(td_pgpool *pool, int64_t retention_ms, int batch, uint64_t *deleted);
 
 void ps_retention_stop(ps_retention *r);
 

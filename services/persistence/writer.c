@@ -64,7 +64,7 @@ typedef struct job {
 } job;
 
 struct ps_writer {
-	pgpool *pool;
+	td_pgpool *pool;
 	ps_spool *spool;
 	td_bus_pub *pub;
 	td_bus_rep *rep;
@@ -385,10 +385,10 @@ dead_letter(ps_writer *w, PGconn *c, job *j, size_t idx, const char *why, const 
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		PQclear(PQexec(c, "RELEASE SAVEPOINT dead_letter"));
-	} else if (pgpool_error_is_permanent(res) && PQstatus(c) == CONNECTION_OK) {
+	} else if (td_pgpool_error_is_permanent(res) && PQstatus(c) == CONNECTION_OK) {
 		char dberr[400];
 		snprintf(dberr, sizeof(dberr), "%s", PQresultErrorMessage(res));
-		pgpool_one_line(dberr);
+		td_pgpool_one_line(dberr);
 		PQclear(res);
 		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT dead_letter"));
 		rv = dead_letter_file(w, j, key, reason, sqlstate, dberr, packed, plen);
@@ -430,7 +430,7 @@ begin(ps_writer *w, PGconn **out)
 {
 	PGconn *c = NULL;
 	for (int attempt = 0;; attempt++) {
-		if (pgpool_acquire(w->pool, ACQUIRE_WAIT_MS, &c) != 0) {
+		if (td_pgpool_acquire(w->pool, ACQUIRE_WAIT_MS, &c) != 0) {
 			return TD_EAGAIN;
 		}
 		PGresult *res = PQexec(c, "BEGIN");
@@ -442,7 +442,7 @@ begin(ps_writer *w, PGconn **out)
 		}
 		/* A pooled connection can turn out dead only when used (the server
 		 * restarted while it sat idle); nothing was sent yet. */
-		pgpool_release(w->pool, c, true);
+		td_pgpool_release(w->pool, c, true);
 		if (attempt >= BEGIN_ATTEMPTS - 1) {
 			return TD_EAGAIN;
 		}
@@ -454,21 +454,21 @@ begin(ps_writer *w, PGconn **out)
 static int
 fail_tx(ps_writer *w, PGconn *c, PGresult *res, td_error *err)
 {
-	bool permanent = pgpool_error_is_permanent(res);
+	bool permanent = td_pgpool_error_is_permanent(res);
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
 	if (msg == NULL || *msg == '\0') {
 		msg = PQerrorMessage(c);
 	}
 	td_error_set(err, permanent ? TD_EINVAL : TD_EAGAIN, "postgres: %s", msg);
 	if (err != NULL) {
-		pgpool_one_line(err->msg);
+		td_pgpool_one_line(err->msg);
 	}
 	PQclear(res);
 	bool healthy = PQstatus(c) == CONNECTION_OK;
 	if (healthy) {
 		PQclear(PQexec(c, "ROLLBACK"));
 	}
-	pgpool_release(w->pool, c, !healthy);
+	td_pgpool_release(w->pool, c, !healthy);
 	return permanent ? TD_EINVAL : TD_EAGAIN;
 }
 
@@ -482,7 +482,7 @@ commit(ps_writer *w, PGconn *c, td_error *err)
 		return fail_tx(w, c, res, err);
 	}
 	PQclear(res);
-	pgpool_release(w->pool, c, false);
+	td_pgpool_release(w->pool, c, false);
 	return 0;
 }
 
@@ -629,14 +629,14 @@ store_isolated(ps_writer *w, job *j, td_error *err)
 			PQclear(PQexec(c, "RELEASE SAVEPOINT one"));
 			continue;
 		}
-		if (!pgpool_error_is_permanent(res) || PQstatus(c) != CONNECTION_OK) {
+		if (!td_pgpool_error_is_permanent(res) || PQstatus(c) != CONNECTION_OK) {
 			fail_tx(w, c, res, err);
 			return TD_EAGAIN;
 		}
 		char why[600];
 		snprintf(why, sizeof(why), "alerts[%zu]: postgres: %s", i,
 		    PQresultErrorMessage(res));
-		pgpool_one_line(why);
+		td_pgpool_one_line(why);
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		char sqlstate[8];
 		snprintf(sqlstate, sizeof(sqlstate), "%s", state != NULL ? state : "");
@@ -1002,7 +1002,7 @@ drain_main(void *arg)
 			}
 			/* Not while the pool is backing off: the check thread says
 			 * when the database is back. */
-			bool usable = pgpool_up(w->pool) && atomic_load(&w->schema_ready);
+			bool usable = td_pgpool_up(w->pool) && atomic_load(&w->schema_ready);
 			if (usable && drain_one(w, seq) == 0) {
 				wait_ms = 0;
 			} else if (usable) {

@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#include "pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "spool.h"
 #include "tfdrift/error.h"
 
@@ -59,7 +59,7 @@ typedef struct ps_writer_opts {
 	int in_flight;                /* REP contexts: requests received and waiting at once */
 	int batch_max;                /* alerts in one database batch */
 	int batch_wait_ms;            /* longest wait for a batch to fill */
-	pgpool *pool;                 /* borrowed; must outlive the writer */
+	td_pgpool *pool;              /* borrowed; must outlive the writer */
 	ps_spool *spool;              /* borrowed; must outlive the writer */
 	const char *dead_letter_file; /* JSON lines, when alerts_dead_letter refuses a row */
 } ps_writer_opts;

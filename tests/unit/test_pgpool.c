@@ -1,4 +1,4 @@
-/* test_pgpool.c — the libpq pool (services/persistence/pgpool.c) without a
+/* test_pgpool.c — the libpq pool (libcommon/src/pgpool.c) without a
  * server: an unreachable database is reported, not waited on, and backoff
  * keeps callers from redialing on every request. */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/persistence/pgpool.h"
+#include "tfdrift/pgpool.h"
 #include "tfdrift/error.h"
 #include "tfdrift/log.h"
 
@@ -52,45 +52,45 @@ test_unreachable(void **state)
 	(void)state;
 	char dsn[128];
 	snprintf(dsn, sizeof(dsn), "host=127.0.0.1 port=%d dbname=none user=none", dead_port());
-	pgpool_opts o = {
+	td_pgpool_opts o = {
 		.name = "test",
 		.dsn = dsn,
 		.connect_timeout_ms = 2000,
 		.size = 2,
 		.on_state = on_state,
 	};
-	pgpool *p = NULL;
+	td_pgpool *p = NULL;
 	PGconn *c = NULL;
 	td_error err = { 0 };
-	assert_int_equal(pgpool_open(&p, &o, &err), 0);
-	assert_false(pgpool_up(p));
+	assert_int_equal(td_pgpool_open(&p, &o, &err), 0);
+	assert_false(td_pgpool_up(p));
 
-	assert_int_equal(pgpool_acquire(p, 1000, &c), TD_EAGAIN);
+	assert_int_equal(td_pgpool_acquire(p, 1000, &c), TD_EAGAIN);
 	assert_null(c);
 	assert_int_equal(states_down, 1);
 	assert_int_equal(states_up, 0);
 	char why[256];
-	pgpool_last_error(p, why, sizeof(why));
+	td_pgpool_last_error(p, why, sizeof(why));
 	assert_non_null(strstr(why, "connect failed"));
 	assert_null(strchr(why, '\n')); /* folded onto one line */
-	assert_int_equal(pgpool_open_count(p), 0);
+	assert_int_equal(td_pgpool_open_count(p), 0);
 
 	/* Within the backoff the pool answers at once without dialing. */
-	assert_int_equal(pgpool_acquire(p, 1000, &c), TD_EAGAIN);
+	assert_int_equal(td_pgpool_acquire(p, 1000, &c), TD_EAGAIN);
 	assert_int_equal(states_down, 1);
 
 	/* The slot went back: both are free again. */
-	pgpool_close(p);
+	td_pgpool_close(p);
 }
 
 static void
 test_bad_size(void **state)
 {
 	(void)state;
-	pgpool_opts o = { .name = "test", .dsn = "", .size = 0 };
-	pgpool *p = NULL;
+	td_pgpool_opts o = { .name = "test", .dsn = "", .size = 0 };
+	td_pgpool *p = NULL;
 	td_error err = { 0 };
-	assert_int_equal(pgpool_open(&p, &o, &err), TD_EINVAL);
+	assert_int_equal(td_pgpool_open(&p, &o, &err), TD_EINVAL);
 	assert_null(p);
 	assert_non_null(strstr(err.msg, "pool size"));
 }
@@ -100,12 +100,12 @@ test_one_line(void **state)
 {
 	(void)state;
 	char s[] = "connection to server failed: Connection refused\n\tIs the server running?\n";
-	size_t n = pgpool_one_line(s);
+	size_t n = td_pgpool_one_line(s);
 	assert_int_equal(n, strlen(s));
 	assert_string_equal(s,
 	    "connection to server failed: Connection refused Is the server running?");
 	char e[] = "\n\n";
-	pgpool_one_line(e);
+	td_pgpool_one_line(e);
 	assert_string_equal(e, "");
 }
 
@@ -114,10 +114,10 @@ test_permanent_errors(void **state)
 {
 	(void)state;
 	/* No result at all is a connection problem: worth retrying. */
-	assert_false(pgpool_error_is_permanent(NULL));
+	assert_false(td_pgpool_error_is_permanent(NULL));
 	/* A result without SQLSTATE (made locally) is not the request's fault. */
 	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
-	assert_false(pgpool_error_is_permanent(r));
+	assert_false(td_pgpool_error_is_permanent(r));
 	PQclear(r);
 }
 

@@ -1,5 +1,5 @@
 /* pgpool.c — see pgpool.h. */
-#include "pgpool.h"
+#include "tfdrift/pgpool.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +25,7 @@ typedef struct slot {
 	bool busy;
 } slot;
 
-struct pgpool {
+struct td_pgpool {
 	char *name;
 	char *dsn;
 	char *options;
@@ -43,7 +43,7 @@ struct pgpool {
 	bool up;
 	char last_error[256];
 	int64_t next_dial_ms; /* no dial before this (monotonic) */
-	int64_t drain_at_ms;  /* pgpool_drain: cancel busy commands from then; 0 = not draining */
+	int64_t drain_at_ms; /* td_pgpool_drain: cancel busy commands from then; 0 = not draining */
 	int64_t backoff_ms;
 
 	bool have_thread;
@@ -51,7 +51,7 @@ struct pgpool {
 };
 
 size_t
-pgpool_one_line(char *s)
+td_pgpool_one_line(char *s)
 {
 	size_t w = 0;
 	bool space = false;
@@ -72,11 +72,11 @@ pgpool_one_line(char *s)
 }
 
 static void
-set_error(pgpool *p, const char *what, const char *detail)
+set_error(td_pgpool *p, const char *what, const char *detail)
 {
 	char buf[sizeof(p->last_error)];
 	snprintf(buf, sizeof(buf), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
-	size_t n = pgpool_one_line(buf);
+	size_t n = td_pgpool_one_line(buf);
 	pthread_mutex_lock(&p->mu);
 	bool was_up = p->up;
 	p->up = false;
@@ -92,7 +92,7 @@ set_error(pgpool *p, const char *what, const char *detail)
 }
 
 static void
-set_up(pgpool *p)
+set_up(td_pgpool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	bool was_up = p->up;
@@ -114,16 +114,16 @@ set_up(pgpool *p)
 static void
 notice(void *arg, const char *message)
 {
-	const pgpool *p = arg;
+	const td_pgpool *p = arg;
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", message);
-	pgpool_one_line(buf);
+	td_pgpool_one_line(buf);
 	TD_DEBUG("postgres notice", TD_KV_STR("pool", p->name), TD_KV_STR("notice", buf));
 }
 
 /* Dials one connection; NULL on failure (recorded, backoff advanced). */
 static PGconn *
-dial(pgpool *p)
+dial(td_pgpool *p)
 {
 	const char *keys[6];
 	const char *vals[6];
@@ -189,7 +189,7 @@ cond_init_mono(pthread_cond_t *c)
 
 /* Takes a free slot index under the lock, or -1 (timeout / closing in *rv). */
 static int
-take_slot(pgpool *p, int wait_ms, int *rv)
+take_slot(td_pgpool *p, int wait_ms, int *rv)
 {
 	struct timespec deadline;
 	if (wait_ms >= 0) {
@@ -229,7 +229,7 @@ take_slot(pgpool *p, int wait_ms, int *rv)
 
 /* Closes the connection of slot idx (taken by us). */
 static void
-drop_conn(pgpool *p, int idx)
+drop_conn(td_pgpool *p, int idx)
 {
 	pthread_mutex_lock(&p->mu);
 	PGconn *c = p->slots[idx].conn;
@@ -243,7 +243,7 @@ drop_conn(pgpool *p, int idx)
 
 /* Frees slot idx, first closing its connection if drop. */
 static void
-give_slot(pgpool *p, int idx, bool drop)
+give_slot(td_pgpool *p, int idx, bool drop)
 {
 	if (drop) {
 		drop_conn(p, idx);
@@ -256,7 +256,7 @@ give_slot(pgpool *p, int idx, bool drop)
 
 /* Makes sure slot idx (taken by us) holds a usable connection. */
 static int
-ensure_connected(pgpool *p, int idx)
+ensure_connected(td_pgpool *p, int idx)
 {
 	PGconn *c = p->slots[idx].conn;
 	if (c != NULL && PQstatus(c) == CONNECTION_OK) {
@@ -291,7 +291,7 @@ ensure_connected(pgpool *p, int idx)
 }
 
 int
-pgpool_acquire(pgpool *p, int wait_ms, PGconn **conn)
+td_pgpool_acquire(td_pgpool *p, int wait_ms, PGconn **conn)
 {
 	int rv = 0;
 	*conn = NULL;
@@ -308,7 +308,7 @@ pgpool_acquire(pgpool *p, int wait_ms, PGconn **conn)
 }
 
 void
-pgpool_release(pgpool *p, PGconn *conn, bool discard)
+td_pgpool_release(td_pgpool *p, PGconn *conn, bool discard)
 {
 	if (conn == NULL) {
 		return;
@@ -323,7 +323,7 @@ pgpool_release(pgpool *p, PGconn *conn, bool discard)
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (idx < 0) {
-		TD_ERROR("pgpool_release: connection not from this pool",
+		TD_ERROR("td_pgpool_release: connection not from this pool",
 		    TD_KV_STR("pool", p->name));
 		return;
 	}
@@ -342,7 +342,7 @@ pgpool_release(pgpool *p, PGconn *conn, bool discard)
 }
 
 bool
-pgpool_up(pgpool *p)
+td_pgpool_up(td_pgpool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	bool up = p->up;
@@ -351,7 +351,7 @@ pgpool_up(pgpool *p)
 }
 
 void
-pgpool_last_error(pgpool *p, char *buf, size_t len)
+td_pgpool_last_error(td_pgpool *p, char *buf, size_t len)
 {
 	if (len == 0) {
 		return;
@@ -362,7 +362,7 @@ pgpool_last_error(pgpool *p, char *buf, size_t len)
 }
 
 int
-pgpool_open_count(pgpool *p)
+td_pgpool_open_count(td_pgpool *p)
 {
 	int n = 0;
 	pthread_mutex_lock(&p->mu);
@@ -375,7 +375,7 @@ pgpool_open_count(pgpool *p)
 
 /* One check: run a trivial query on an idle connection (dialing if needed). */
 static void
-check_once(pgpool *p)
+check_once(td_pgpool *p)
 {
 	int rv = 0;
 	int idx = take_slot(p, 0, &rv);
@@ -393,13 +393,13 @@ check_once(pgpool *p)
 		set_error(p, "health check failed", PQerrorMessage(c));
 	}
 	PQclear(res);
-	pgpool_release(p, c, !ok);
+	td_pgpool_release(p, c, !ok);
 }
 
 /* Asks the server to cancel the command of every busy connection.  Called
  * with mu held; PQcancel is thread-safe and needs no PGconn. */
 static void
-cancel_busy(pgpool *p)
+cancel_busy(td_pgpool *p)
 {
 	for (int i = 0; i < p->size; i++) {
 		if (p->slots[i].busy && p->slots[i].cancel != NULL) {
@@ -415,7 +415,7 @@ cancel_busy(pgpool *p)
 static void *
 checker_main(void *arg)
 {
-	pgpool *p = arg;
+	td_pgpool *p = arg;
 	bool warned = false;
 	/* Once at start, so readiness does not wait a whole interval. */
 	check_once(p);
@@ -453,7 +453,7 @@ checker_main(void *arg)
 }
 
 void
-pgpool_drain(pgpool *p, int64_t grace_ms)
+td_pgpool_drain(td_pgpool *p, int64_t grace_ms)
 {
 	if (p == NULL) {
 		return;
@@ -467,14 +467,14 @@ pgpool_drain(pgpool *p, int64_t grace_ms)
 
 /* *out owned by caller. */
 int
-pgpool_open(pgpool **out, const pgpool_opts *o, td_error *err)
+td_pgpool_open(td_pgpool **out, const td_pgpool_opts *o, td_error *err)
 {
 	int rv = TD_ENOMEM;
 	*out = NULL;
 	if (o->size < 1) {
 		return td_error_set(err, TD_EINVAL, "%s: pool size must be at least 1", o->name);
 	}
-	pgpool *p = calloc(1, sizeof(*p));
+	td_pgpool *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
@@ -533,7 +533,7 @@ out:
 }
 
 void
-pgpool_close(pgpool *p)
+td_pgpool_close(td_pgpool *p)
 {
 	if (p == NULL) {
 		return;
@@ -569,7 +569,7 @@ static const char *const permanent_classes[] = {
 };
 
 bool
-pgpool_error_is_permanent(const PGresult *res)
+td_pgpool_error_is_permanent(const PGresult *res)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (state == NULL || strlen(state) < 2) {

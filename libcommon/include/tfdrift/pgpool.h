@@ -9,7 +9,7 @@
  * arrives.
  *
  * Threads: any thread may acquire/release; a connection belongs to the thread
- * that acquired it until it releases it.  pgpool_up/pgpool_last_error read
+ * that acquired it until it releases it.  td_pgpool_up/td_pgpool_last_error read
  * state kept under the pool's mutex. */
 #ifndef TFDRIFT_PGPOOL_H
 #define TFDRIFT_PGPOOL_H
@@ -22,9 +22,9 @@
 
 #include "tfdrift/error.h"
 
-typedef struct pgpool pgpool;
+typedef struct td_pgpool td_pgpool;
 
-typedef struct pgpool_opts {
+typedef struct td_pgpool_opts {
 	const char *name;           /* logs, and libpq fallback_application_name */
 	const char *dsn;            /* libpq conninfo or URI; "" = PG* environment */
 	int64_t connect_timeout_ms; /* rounded up to whole seconds (libpq's unit), at least 2 */
@@ -35,50 +35,50 @@ typedef struct pgpool_opts {
 	 * worked (e.g. to set a gauge); any thread, no pool lock held.  May be NULL. */
 	void (*on_state)(void *arg, bool up);
 	void *state_arg;
-} pgpool_opts;
+} td_pgpool_opts;
 
-/* Creates the pool without dialing.  *out owned by caller (pgpool_close). */
-int pgpool_open(pgpool **out, const pgpool_opts *opts, td_error *err);
+/* Creates the pool without dialing.  *out owned by caller (td_pgpool_close). */
+int td_pgpool_open(td_pgpool **out, const td_pgpool_opts *opts, td_error *err);
 
 /* Takes a connected connection, waiting up to wait_ms (<0: forever) for a free
  * one.  0: *conn is connected and idle (no transaction open) and belongs to
- * the caller until pgpool_release.  TD_EAGAIN: the database is unreachable
+ * the caller until td_pgpool_release.  TD_EAGAIN: the database is unreachable
  * now (dial failed, or still backing off from the last failure).
  * TD_ETIMEDOUT: all busy.  TD_ECLOSED: the pool is closing. */
-int pgpool_acquire(pgpool *p, int wait_ms, PGconn **conn);
+int td_pgpool_acquire(td_pgpool *p, int wait_ms, PGconn **conn);
 
 /* Gives conn back.  discard: the caller saw it misbehave; it is closed and
  * reopened on a later acquire.  A connection that is broken or left inside a
  * transaction is discarded as well.  Records success or failure for
- * pgpool_up. */
-void pgpool_release(pgpool *p, PGconn *conn, bool discard);
+ * td_pgpool_up. */
+void td_pgpool_release(td_pgpool *p, PGconn *conn, bool discard);
 
 /* True when the last dial/check/release saw the database working. */
-bool pgpool_up(pgpool *p);
+bool td_pgpool_up(td_pgpool *p);
 /* Copies the last failure ("" when up) into buf. */
-void pgpool_last_error(pgpool *p, char *buf, size_t len);
+void td_pgpool_last_error(td_pgpool *p, char *buf, size_t len);
 /* Connections currently open (connected), for health output. */
-int pgpool_open_count(pgpool *p);
+int td_pgpool_open_count(td_pgpool *p);
 
 /* Starts a stop: from grace_ms on, commands still running on acquired
  * connections are cancelled (PQcancel) so that whoever waits for them (a
  * bus worker, an HTTP thread) returns and the process can exit in time; a
  * cancelled transaction rolls back.  Needs the check thread
  * (check_interval_ms > 0); otherwise nothing is cancelled. */
-void pgpool_drain(pgpool *p, int64_t grace_ms);
+void td_pgpool_drain(td_pgpool *p, int64_t grace_ms);
 
 /* Stops the check thread, closes every connection and frees p.  Callers must
  * have released everything.  NULL is ignored. */
-void pgpool_close(pgpool *p);
+void td_pgpool_close(td_pgpool *p);
 
 /* True when a failed command's SQLSTATE says the request itself is at fault
  * (data exception, integrity violation, syntax): retrying cannot help.  res
  * may be NULL (no result: a connection problem). */
-bool pgpool_error_is_permanent(const PGresult *res);
+bool td_pgpool_error_is_permanent(const PGresult *res);
 
 /* Folds a libpq message ("...failed: Connection refused\n\tIs the server
  * running...") onto one line in place, for logs, readiness reasons and Acks.
  * Returns the new length. */
-size_t pgpool_one_line(char *s);
+size_t td_pgpool_one_line(char *s);
 
 #endif
