@@ -560,25 +560,43 @@ td_pgpool_close(td_pgpool *p)
 	free(p);
 }
 
-/* SQLSTATE classes that mean "this request is wrong", not "try later". */
-static const char *const permanent_classes[] = {
-	"22", /* data exception: bad timestamp, invalid JSON, bad encoding */
-	"23", /* integrity constraint violation: CHECK, NOT NULL */
-	"42", /* syntax error or access rule violation */
-	"54", /* program limit exceeded */
+/* SQLSTATE classes (first two characters) and whom they blame; the rest are
+ * transient. */
+static const struct {
+	char cls[3];
+	td_pg_fault fault;
+} fault_classes[] = {
+	{ "22", TD_PG_FAULT_ROW },   /* data exception */
+	{ "23", TD_PG_FAULT_ROW },   /* integrity constraint violation */
+	{ "44", TD_PG_FAULT_ROW },   /* WITH CHECK OPTION violation */
+	{ "54", TD_PG_FAULT_ROW },   /* program limit exceeded */
+	{ "0A", TD_PG_FAULT_SETUP }, /* feature not supported */
+	{ "25", TD_PG_FAULT_SETUP }, /* invalid transaction state: read-only */
+	{ "28", TD_PG_FAULT_SETUP }, /* invalid authorization */
+	{ "3D", TD_PG_FAULT_SETUP }, /* invalid catalog (database) name */
+	{ "3F", TD_PG_FAULT_SETUP }, /* invalid schema name */
+	{ "42", TD_PG_FAULT_SETUP }, /* syntax error or access rule violation */
 };
 
-bool
-td_pgpool_error_is_permanent(const PGresult *res)
+void
+td_pgpool_sqlstate(const PGresult *res, char buf[6])
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (state == NULL || strlen(state) < 2) {
-		return false;
+	snprintf(buf, 6, "%s", state != NULL ? state : "");
+}
+
+td_pg_fault
+td_pgpool_fault(const PGresult *res)
+{
+	char state[6];
+	td_pgpool_sqlstate(res, state);
+	if (strlen(state) < 2) {
+		return TD_PG_FAULT_TRANSIENT;
 	}
-	for (size_t i = 0; i < sizeof(permanent_classes) / sizeof(permanent_classes[0]); i++) {
-		if (strncmp(state, permanent_classes[i], 2) == 0) {
-			return true;
+	for (size_t i = 0; i < sizeof(fault_classes) / sizeof(fault_classes[0]); i++) {
+		if (strncmp(state, fault_classes[i].cls, 2) == 0) {
+			return fault_classes[i].fault;
 		}
 	}
-	return false;
+	return TD_PG_FAULT_TRANSIENT;
 }

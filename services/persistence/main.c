@@ -11,10 +11,12 @@
  * shared.shutdown_timeout is cancelled and goes to the spool); then the pool
  * closes.
  *
- * /readyz: "postgres" fails while the database is unreachable (the reason
- * says how many alerts wait in the spool and for how long: requests are still
- * accepted and spooled); "spool" fails only if the spool directory is
- * unusable. */
+ * /readyz: "postgres" fails while the database is unreachable, and while it
+ * refuses writes for a reason that is not one row's (the reason names the
+ * SQLSTATE and PostgreSQL's message); either way it says how many alerts wait
+ * in the spool and for how long: requests are still accepted and spooled.
+ * "spool" fails only if the spool directory is unusable. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,7 +43,42 @@ typedef struct state {
 	ps_spool *spool;
 	td_gauge *db_up;
 	atomic_bool migrated;
+	/* writes refused (ps_writer_opts.on_write_state), under refused_mu */
+	pthread_mutex_t refused_mu;
+	char refused_state[6]; /* "" while writes work */
+	char refused_msg[256];
+	int64_t refused_since_ms;
 } state;
+
+static void
+on_write_state(void *arg, const char *sqlstate, const char *msg)
+{
+	state *s = arg;
+	pthread_mutex_lock(&s->refused_mu);
+	if (sqlstate == NULL) {
+		s->refused_state[0] = '\0';
+	} else {
+		if (s->refused_state[0] == '\0') {
+			s->refused_since_ms = td_clock_mono_ms();
+		}
+		snprintf(s->refused_state, sizeof(s->refused_state), "%s", sqlstate);
+		snprintf(s->refused_msg, sizeof(s->refused_msg), "%s", msg);
+	}
+	pthread_mutex_unlock(&s->refused_mu);
+}
+
+/* "; spool: N alerts, oldest Ns" */
+static void
+spool_summary(state *s, char *buf, size_t len)
+{
+	ps_spool_stats st = { 0 };
+	if (s->spool != NULL) {
+		ps_spool_get_stats(s->spool, &st);
+	}
+	int64_t age = st.oldest_ms ? (td_clock_now_ns() / 1000000 - st.oldest_ms) / 1000 : 0;
+	snprintf(buf, len, "spool: %llu alerts, oldest %llds", (unsigned long long)st.alerts,
+	    (long long)age);
+}
 
 static void
 on_db_state(void *arg, bool up)
@@ -54,24 +91,29 @@ static int
 ready(void *arg, char *why, size_t whylen)
 {
 	state *s = arg;
+	char spool[96];
 	if (!td_pgpool_up(s->pool)) {
 		char last[256];
-		ps_spool_stats st = { 0 };
 		td_pgpool_last_error(s->pool, last, sizeof(last));
-		if (s->spool != NULL) {
-			ps_spool_get_stats(s->spool, &st);
-		}
-		int64_t age = st.oldest_ms ? (td_clock_now_ns() / 1000000 - st.oldest_ms) / 1000
-					   : 0;
-		snprintf(why, whylen, "database down (%s); spool: %llu alerts, oldest %llds", last,
-		    (unsigned long long)st.alerts, (long long)age);
+		spool_summary(s, spool, sizeof(spool));
+		snprintf(why, whylen, "database down (%s); %s", last, spool);
 		return TD_EAGAIN;
 	}
 	if (!atomic_load(&s->migrated)) {
 		snprintf(why, whylen, "schema migrations not applied yet");
 		return TD_EAGAIN;
 	}
-	return 0;
+	pthread_mutex_lock(&s->refused_mu);
+	int rv = 0;
+	if (s->refused_state[0] != '\0') {
+		spool_summary(s, spool, sizeof(spool));
+		snprintf(why, whylen, "database refuses writes for %llds (SQLSTATE %s: %s); %s",
+		    (long long)((td_clock_mono_ms() - s->refused_since_ms) / 1000),
+		    s->refused_state, s->refused_msg, spool);
+		rv = TD_EAGAIN;
+	}
+	pthread_mutex_unlock(&s->refused_mu);
+	return rv;
 }
 
 static int
@@ -139,7 +181,9 @@ main(int argc, char **argv)
 	td_error err = { 0 };
 	int code = 0;
 
+	pthread_mutex_init(&s.refused_mu, NULL);
 	if (td_app_init(&app, &info, argc, argv, &code) != 0) {
+		pthread_mutex_destroy(&s.refused_mu);
 		return code;
 	}
 	const td_config *cfg = td_app_config(app);
@@ -197,6 +241,8 @@ main(int argc, char **argv)
 		.pool = s.pool,
 		.spool = s.spool,
 		.dead_letter_file = dl_file,
+		.on_write_state = on_write_state,
+		.state_arg = &s,
 	};
 	if (ps_writer_start(&writer, &wo, &err) != 0) {
 		TD_ERROR("cannot open the bus sockets", TD_KV_STR("error", err.msg));
@@ -232,5 +278,6 @@ out:
 	td_pgpool_close(s.pool);
 	ps_spool_close(s.spool);
 	td_app_free(app);
+	pthread_mutex_destroy(&s.refused_mu);
 	return code;
 }

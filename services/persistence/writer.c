@@ -30,6 +30,12 @@
  * database is down. */
 #define DRAIN_TICK_MS 250
 #define DRAIN_RETRY_MS 1000
+/* While PostgreSQL refuses writes for a reason that is not one row's (no
+ * privilege, table missing, read-only, disk full, ...), batches go straight
+ * to the spool and the database is tried again after this backoff (doubling
+ * from MIN to MAX), by whichever of the drain and the live path comes first. */
+#define REFUSED_BACKOFF_MIN_MS 200
+#define REFUSED_BACKOFF_MAX_MS 5000
 
 /* What became of a request. */
 enum outcome {
@@ -100,6 +106,17 @@ struct ps_writer {
 	td_gauge *spool_alerts;
 	td_gauge *spool_segments;
 	td_gauge *spool_age;
+
+	/* PostgreSQL refusing writes (see REFUSED_BACKOFF_*). */
+	pthread_mutex_t fault_mu;
+	char fault_state[6]; /* SQLSTATE of the refusal; "" while writes work */
+	int64_t fault_since_ms;
+	int64_t retry_at_ms; /* monotonic; no attempt before this while refused */
+	int64_t backoff_ms;
+	td_gauge *writable;    /* 1 while writes work */
+	td_gauge *write_error; /* {sqlstate="..."} of fault_state, 1 while it lasts */
+	void (*on_write_state)(void *arg, const char *sqlstate, const char *msg);
+	void *state_arg;
 };
 
 static double
@@ -385,7 +402,9 @@ dead_letter(ps_writer *w, PGconn *c, job *j, size_t idx, const char *why, const 
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		PQclear(PQexec(c, "RELEASE SAVEPOINT dead_letter"));
-	} else if (td_pgpool_error_is_permanent(res) && PQstatus(c) == CONNECTION_OK) {
+	} else if (td_pgpool_fault(res) != TD_PG_FAULT_TRANSIENT && PQstatus(c) == CONNECTION_OK) {
+		/* The row was refused already; whatever alerts_dead_letter has
+		 * against it (its data, or the table's setup), the file keeps it. */
 		char dberr[400];
 		snprintf(dberr, sizeof(dberr), "%s", PQresultErrorMessage(res));
 		td_pgpool_one_line(dberr);
@@ -424,6 +443,109 @@ dead_letter_invalid(ps_writer *w, PGconn *c, job **jobs, size_t n, PGresult **re
 	return 0;
 }
 
+/* ---- writes refused ------------------------------------------------------------ */
+
+/* True while PostgreSQL refused the last write and its backoff has not
+ * passed: do not try, spool. */
+static bool
+refused_backing_off(ps_writer *w)
+{
+	pthread_mutex_lock(&w->fault_mu);
+	bool wait = w->fault_state[0] != '\0' && td_clock_mono_ms() < w->retry_at_ms;
+	pthread_mutex_unlock(&w->fault_mu);
+	return wait;
+}
+
+/* SQLSTATEs are five characters of [0-9A-Z]; anything else is not used as a
+ * label. */
+static const char *
+label_state(const char *state)
+{
+	for (size_t i = 0; i < 5; i++) {
+		char ch = state[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z'))) {
+			return "other";
+		}
+	}
+	return state[5] == '\0' ? state : "other";
+}
+
+/* PostgreSQL refused a write with res, for a reason that is not one row's:
+ * record it (gauges, readiness, one log line per new SQLSTATE) and back off. */
+static void
+note_refused(ps_writer *w, const PGresult *res, const char *msg)
+{
+	char state[6];
+	td_pgpool_sqlstate(res, state);
+	if (state[0] == '\0') {
+		return; /* no answer from the server: the pool's state says it */
+	}
+	char labels[32];
+	snprintf(labels, sizeof(labels), "sqlstate=\"%s\"", label_state(state));
+	td_gauge *series = td_gauge_get("tfdrift_persistence_db_write_error",
+	    "1 while PostgreSQL refuses writes with this SQLSTATE for a reason that is not one "
+	    "row's (alerts are spooled meanwhile).",
+	    labels);
+	pthread_mutex_lock(&w->fault_mu);
+	bool changed = strcmp(w->fault_state, state) != 0;
+	if (w->fault_state[0] == '\0') {
+		w->fault_since_ms = td_clock_mono_ms();
+		w->backoff_ms = REFUSED_BACKOFF_MIN_MS;
+	} else {
+		w->backoff_ms = w->backoff_ms * 2 > REFUSED_BACKOFF_MAX_MS ? REFUSED_BACKOFF_MAX_MS
+									   : w->backoff_ms * 2;
+	}
+	w->retry_at_ms = td_clock_mono_ms() + w->backoff_ms;
+	if (changed) {
+		if (w->write_error != NULL) {
+			td_gauge_set(w->write_error, 0);
+		}
+		w->write_error = series;
+		td_gauge_set(series, 1);
+		memcpy(w->fault_state, state, sizeof(state));
+	}
+	td_gauge_set(w->writable, 0);
+	pthread_mutex_unlock(&w->fault_mu);
+	if (changed) {
+		TD_ERROR("PostgreSQL refuses writes; alerts go to the spool until it takes them "
+			 "again",
+		    TD_KV_STR("sqlstate", state),
+		    TD_KV_STR("kind",
+			td_pgpool_fault(res) == TD_PG_FAULT_SETUP ? "setup" : "transient"),
+		    TD_KV_STR("error", msg));
+		if (w->on_write_state != NULL) {
+			w->on_write_state(w->state_arg, state, msg);
+		}
+	}
+}
+
+/* A transaction committed: writes work (again). */
+static void
+note_writable(ps_writer *w)
+{
+	pthread_mutex_lock(&w->fault_mu);
+	bool was = w->fault_state[0] != '\0';
+	int64_t since = w->fault_since_ms;
+	char state[6];
+	memcpy(state, w->fault_state, sizeof(state));
+	if (was) {
+		w->fault_state[0] = '\0';
+		w->backoff_ms = 0;
+		w->retry_at_ms = 0;
+		td_gauge_set(w->write_error, 0);
+		w->write_error = NULL;
+		td_gauge_set(w->writable, 1);
+	}
+	pthread_mutex_unlock(&w->fault_mu);
+	if (was) {
+		TD_INFO("PostgreSQL takes writes again", TD_KV_STR("was_sqlstate", state),
+		    TD_KV_INT("refused_ms", td_clock_mono_ms() - since));
+		if (w->on_write_state != NULL) {
+			w->on_write_state(w->state_arg, NULL, NULL);
+		}
+	}
+}
+
 /* Takes a connection and opens a transaction.  TD_EAGAIN when none works. */
 static int
 begin(ps_writer *w, PGconn **out)
@@ -450,11 +572,13 @@ begin(ps_writer *w, PGconn **out)
 }
 
 /* Ends a failed transaction: classifies res (may be NULL), rolls back,
- * releases c.  Returns TD_EINVAL (the data is at fault) or TD_EAGAIN. */
+ * releases c.  Returns TD_EINVAL (a row's data is at fault: the caller
+ * splits the batch to find it) or TD_EAGAIN (the database: every row would
+ * fail alike, so the batch is spooled and retried later). */
 static int
 fail_tx(ps_writer *w, PGconn *c, PGresult *res, td_error *err)
 {
-	bool permanent = td_pgpool_error_is_permanent(res);
+	bool permanent = td_pgpool_fault(res) == TD_PG_FAULT_ROW;
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
 	if (msg == NULL || *msg == '\0') {
 		msg = PQerrorMessage(c);
@@ -462,6 +586,12 @@ fail_tx(ps_writer *w, PGconn *c, PGresult *res, td_error *err)
 	td_error_set(err, permanent ? TD_EINVAL : TD_EAGAIN, "postgres: %s", msg);
 	if (err != NULL) {
 		td_pgpool_one_line(err->msg);
+	}
+	if (!permanent && res != NULL) {
+		char line[256];
+		snprintf(line, sizeof(line), "%s", msg);
+		td_pgpool_one_line(line);
+		note_refused(w, res, line);
 	}
 	PQclear(res);
 	bool healthy = PQstatus(c) == CONNECTION_OK;
@@ -483,6 +613,7 @@ commit(ps_writer *w, PGconn *c, td_error *err)
 	}
 	PQclear(res);
 	td_pgpool_release(w->pool, c, false);
+	note_writable(w);
 	return 0;
 }
 
@@ -629,7 +760,8 @@ store_isolated(ps_writer *w, job *j, td_error *err)
 			PQclear(PQexec(c, "RELEASE SAVEPOINT one"));
 			continue;
 		}
-		if (!td_pgpool_error_is_permanent(res) || PQstatus(c) != CONNECTION_OK) {
+		if (td_pgpool_fault(res) != TD_PG_FAULT_ROW || PQstatus(c) != CONNECTION_OK) {
+			/* not this row's fault: the whole request waits in the spool */
 			fail_tx(w, c, res, err);
 			return TD_EAGAIN;
 		}
@@ -667,6 +799,9 @@ store(ps_writer *w, job **jobs, size_t n)
 	size_t alerts = 0;
 	if (n == 0) {
 		return;
+	}
+	if (refused_backing_off(w)) {
+		return; /* pending: spooled */
 	}
 	for (size_t k = 0; k < n; k++) {
 		alerts += jobs[k]->n;
@@ -1002,7 +1137,8 @@ drain_main(void *arg)
 			}
 			/* Not while the pool is backing off: the check thread says
 			 * when the database is back. */
-			bool usable = td_pgpool_up(w->pool) && atomic_load(&w->schema_ready);
+			bool usable = td_pgpool_up(w->pool) && atomic_load(&w->schema_ready) &&
+			    !refused_backing_off(w);
 			if (usable && drain_one(w, seq) == 0) {
 				wait_ms = 0;
 			} else if (usable) {
@@ -1167,6 +1303,7 @@ writer_free(ps_writer *w)
 	pthread_cond_destroy(&w->drain_wake);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->dl_mu);
+	pthread_mutex_destroy(&w->fault_mu);
 	free(w->dl_path);
 	free(w->threads);
 	free(w);
@@ -1186,11 +1323,15 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	w->spool = o->spool;
 	w->batch_max = o->batch_max > 0 ? o->batch_max : 1;
 	w->batch_wait_ms = o->batch_wait_ms >= 0 ? o->batch_wait_ms : 0;
+	w->on_write_state = o->on_write_state;
+	w->state_arg = o->state_arg;
 	atomic_init(&w->schema_ready, false);
 	pthread_mutex_init(&w->dl_mu, NULL);
+	pthread_mutex_init(&w->fault_mu, NULL);
 	if ((w->dl_path = strdup(o->dead_letter_file != NULL ? o->dead_letter_file
 							     : "dead-letter.jsonl")) == NULL) {
 		pthread_mutex_destroy(&w->dl_mu);
+		pthread_mutex_destroy(&w->fault_mu);
 		free(w);
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
@@ -1226,6 +1367,11 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	    "Segment files in the on-disk spool.", NULL);
 	w->spool_age = td_gauge_get("tfdrift_persistence_spool_oldest_age_seconds",
 	    "Age of the oldest spooled alert; 0 when the spool is empty.", NULL);
+	w->writable = td_gauge_get("tfdrift_persistence_db_writable",
+	    "0 while PostgreSQL refuses writes for a reason that is not one row's (see "
+	    "tfdrift_persistence_db_write_error), else 1.",
+	    NULL);
+	td_gauge_set(w->writable, 1);
 	ps_writer_spool_gauges(w);
 
 	if ((rv = td_bus_pub_open(&w->pub, "persistence.alerts", o->pub_url, err)) != 0) {

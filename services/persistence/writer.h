@@ -20,18 +20,22 @@
  * the same batch, is a duplicate and is not published again.
  *
  * Failures:
- *  - PostgreSQL refuses the data (SQLSTATE class 22/23/42/54): the batch is
- *    split, request by request, then alert by alert (savepoints); each alert
- *    it refuses goes to alerts_dead_letter with the reason, the rest are
- *    stored.  An invalid alert (no key, unknown kind/severity, bad JSON) goes
+ *  - PostgreSQL refuses a row's data (SQLSTATE class 22/23/44/54, see
+ *    td_pg_fault): the batch is split, request by request, then alert by
+ *    alert (savepoints); each alert it refuses goes to alerts_dead_letter
+ *    with the reason, the rest are stored.  An invalid alert (no key, unknown kind/severity, bad JSON) goes
  *    there too.  If alerts_dead_letter refuses the row as well (say the table
  *    is gone), it is appended to dead_letter_file (JSON line with the reason
  *    and the alert's protobuf in base64, fsynced).  Never silently dropped,
  *    never blocking the rest.
- *  - PostgreSQL unreachable or failing transiently: the requests go to the
- *    on-disk spool (spool.h, fsynced) and are answered OK; a drain thread
- *    stores the spool oldest first once the database answers again, and
- *    publishes what is new.  If the spool cannot be written either, the
+ *  - PostgreSQL unreachable, failing transiently, or refusing every row
+ *    alike (no INSERT privilege, table missing, read-only, disk full, ...;
+ *    any SQLSTATE that is not a row's): the requests go to the on-disk spool
+ *    (spool.h, fsynced) and are answered OK; a drain thread stores the spool
+ *    oldest first once the database answers again, and publishes what is
+ *    new.  While the database refuses writes, batches go straight to the
+ *    spool and the database is retried with a backoff (200 ms doubling to
+ *    5 s); the refusal's SQLSTATE is reported (on_write_state, metrics).  If the spool cannot be written either, the
  *    request is handed back unanswered (the sender resends it).
  *  - A payload that does not decode: Ack REJECTED.
  *
@@ -40,7 +44,8 @@
  * _batches_deferred_total (handed back), _publish_errors_total,
  * _batch_seconds (one database batch), _batch_alerts, _request_seconds
  * (receive to reply), _spool_alerts, _spool_segments,
- * _spool_oldest_age_seconds. */
+ * _spool_oldest_age_seconds, _db_writable (0 while writes are refused),
+ * _db_write_error{sqlstate} (1 for the current refusal's SQLSTATE). */
 #ifndef TFDRIFT_PS_WRITER_H
 #define TFDRIFT_PS_WRITER_H
 
@@ -62,6 +67,11 @@ typedef struct ps_writer_opts {
 	td_pgpool *pool;              /* borrowed; must outlive the writer */
 	ps_spool *spool;              /* borrowed; must outlive the writer */
 	const char *dead_letter_file; /* JSON lines, when alerts_dead_letter refuses a row */
+	/* Called when PostgreSQL starts refusing writes for a reason that is not
+	 * one row's, or the SQLSTATE changes (sqlstate and a one-line message),
+	 * and when writes work again (both NULL).  Any thread; may be NULL. */
+	void (*on_write_state)(void *arg, const char *sqlstate, const char *msg);
+	void *state_arg;
 } ps_writer_opts;
 
 /* Opens the PUB socket, starts the batch and drain threads, then the REP

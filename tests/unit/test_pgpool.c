@@ -110,15 +110,22 @@ test_one_line(void **state)
 }
 
 static void
-test_permanent_errors(void **state)
+test_fault_classes(void **state)
 {
 	(void)state;
+	char st[6] = "junk";
 	/* No result at all is a connection problem: worth retrying. */
-	assert_false(td_pgpool_error_is_permanent(NULL));
-	/* A result without SQLSTATE (made locally) is not the request's fault. */
+	assert_int_equal(td_pgpool_fault(NULL), TD_PG_FAULT_TRANSIENT);
+	td_pgpool_sqlstate(NULL, st);
+	assert_string_equal(st, "");
+	/* A result without SQLSTATE (made locally) blames neither the row nor
+	 * the setup. */
 	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
-	assert_false(td_pgpool_error_is_permanent(r));
+	assert_int_equal(td_pgpool_fault(r), TD_PG_FAULT_TRANSIENT);
+	td_pgpool_sqlstate(r, st);
+	assert_string_equal(st, "");
 	PQclear(r);
+	/* Real SQLSTATEs from a server: tests/integration/test_persistence*.sh. */
 }
 
 int
@@ -129,7 +136,7 @@ main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_bad_size),
 		cmocka_unit_test(test_one_line),
-		cmocka_unit_test(test_permanent_errors),
+		cmocka_unit_test(test_fault_classes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

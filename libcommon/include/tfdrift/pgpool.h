@@ -71,10 +71,30 @@ void td_pgpool_drain(td_pgpool *p, int64_t grace_ms);
  * have released everything.  NULL is ignored. */
 void td_pgpool_close(td_pgpool *p);
 
-/* True when a failed command's SQLSTATE says the request itself is at fault
- * (data exception, integrity violation, syntax): retrying cannot help.  res
- * may be NULL (no result: a connection problem). */
-bool td_pgpool_error_is_permanent(const PGresult *res);
+/* Whom a failed command blames, from its SQLSTATE class. */
+typedef enum td_pg_fault {
+	/* The data of the row(s) written: 22 data exception (bad timestamp,
+	 * invalid JSON, bad encoding), 23 integrity constraint violation, 44
+	 * WITH CHECK OPTION, 54 program limit (a value too large to index).  The
+	 * same row fails again; other rows may pass. */
+	TD_PG_FAULT_ROW,
+	/* The database's setup, alike for every row until someone changes it:
+	 * 42 privileges / missing or changed table / syntax, 25 read-only
+	 * transaction, 28 authorization, 3D/3F missing database or schema, 0A
+	 * feature not supported. */
+	TD_PG_FAULT_SETUP,
+	/* Anything else, and no result or no SQLSTATE at all: 08 connection,
+	 * 40 serialization or deadlock, 53 disk full / out of memory, 57
+	 * shutdown or cancel, 58, XX ...: worth trying again later. */
+	TD_PG_FAULT_TRANSIENT,
+} td_pg_fault;
+
+/* Classifies a failed command's result (res may be NULL). */
+td_pg_fault td_pgpool_fault(const PGresult *res);
+
+/* Copies res's SQLSTATE (5 characters; "" when there is none) into buf,
+ * which has room for 6 bytes. */
+void td_pgpool_sqlstate(const PGresult *res, char buf[6]);
 
 /* Folds a libpq message ("...failed: Connection refused\n\tIs the server
  * running...") onto one line in place, for logs, readiness reasons and Acks.
