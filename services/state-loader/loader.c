@@ -318,8 +318,13 @@ on_workspace(void *arg, const char *ws)
 	}
 }
 
+/* Pages of a workspace listing followed at most (a store answering the same
+ * token forever must not hold the loop). */
+#define LIST_MAX_PAGES 10000
+
 /* Lists the workspace prefix of a discovering S3 source (signed like the
- * GET in rq); new workspaces are queued in l->found. */
+ * GET in rq), page after page (ListObjectsV2 continuation tokens) until the
+ * listing is complete; new workspaces are queued in l->found. */
 static void
 discover(ldr *l, source *s, const fetch_req *rq)
 {
@@ -327,23 +332,36 @@ discover(ldr *l, source *s, const fetch_req *rq)
 	fetch_resp rp = { 0 };
 	td_error err = { 0 };
 	discover_ctx d = { .l = l, .parent = (size_t)(s - l->src) };
-	char *url = src_s3_list_url(&s->spec);
+	char token[2048] = "", *url = NULL;
+	bool more = true;
+	int page;
 
-	if (url == NULL) {
-		return;
-	}
-	lr.url = url;
 	lr.etag = NULL;
 	lr.max_size = 16u << 20;
-	if (fetch_get(&lr, &rp, &err) != 0 || rp.status != 200 || rp.body == NULL) {
-		TD_WARN("workspace discovery failed", TD_KV_STR("workspace", s->name),
-		    TD_KV_STR("error", err.msg[0] != '\0' ? err.msg : "unexpected HTTP status"),
-		    TD_KV_INT("status", rp.status));
-	} else {
-		src_s3_workspaces(&s->spec, rp.body, on_workspace, &d);
+	for (page = 0; more && page < LIST_MAX_PAGES; page++) {
+		if ((url = src_s3_list_url(&s->spec, page == 0 ? NULL : token)) == NULL) {
+			return;
+		}
+		lr.url = url;
+		if (fetch_get(&lr, &rp, &err) != 0 || rp.status != 200 || rp.body == NULL) {
+			TD_WARN("workspace discovery failed", TD_KV_STR("workspace", s->name),
+			    TD_KV_STR("source", s->path),
+			    TD_KV_STR("error",
+				err.msg[0] != '\0' ? err.msg : "unexpected HTTP status"),
+			    TD_KV_INT("status", rp.status), TD_KV_INT("page", page + 1));
+			more = false;
+		} else {
+			src_s3_workspaces(&s->spec, rp.body, on_workspace, &d);
+			more = src_s3_next_token(rp.body, token, sizeof(token));
+		}
+		free(rp.body);
+		rp.body = NULL;
+		free(url);
 	}
-	free(rp.body);
-	free(url);
+	if (more) {
+		TD_WARN("workspace discovery stopped: too many listing pages",
+		    TD_KV_STR("workspace", s->name), TD_KV_INT("pages", page));
+	}
 }
 
 static void source_metrics(source *s);

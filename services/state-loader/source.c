@@ -233,10 +233,10 @@ static int
 parse_s3(const char *entry, const char *uri, src_spec *s, td_error *err)
 {
 	static const char *const known[] = { "region", "workspace", "workspace_prefix", "endpoint",
-		"ca", "insecure", NULL };
+		"ca", "insecure", "max_keys", NULL };
 	const char *bucket = uri + 5, *slash = strchr(bucket, '/'), *q;
 	char *region = NULL, *ws = NULL, *prefix = NULL, *endpoint = NULL, *insecure = NULL;
-	char *key = NULL, *full = NULL;
+	char *key = NULL, *full = NULL, *maxk = NULL, *end;
 	size_t olen;
 	int rv = 0;
 
@@ -256,11 +256,21 @@ parse_s3(const char *entry, const char *uri, src_spec *s, td_error *err)
 	    option(q != NULL ? q + 1 : "", olen, "workspace_prefix", &prefix) != 0 ||
 	    option(q != NULL ? q + 1 : "", olen, "endpoint", &endpoint) != 0 ||
 	    option(q != NULL ? q + 1 : "", olen, "ca", &s->ca_file) != 0 ||
-	    option(q != NULL ? q + 1 : "", olen, "insecure", &insecure) != 0) {
+	    option(q != NULL ? q + 1 : "", olen, "insecure", &insecure) != 0 ||
+	    option(q != NULL ? q + 1 : "", olen, "max_keys", &maxk) != 0) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
 	s->insecure = insecure != NULL && strcmp(insecure, "0") != 0;
+	if (maxk != NULL) {
+		long v = strtol(maxk, &end, 10);
+		if (maxk[0] == '\0' || *end != '\0' || v < 1 || v > 1000) {
+			rv = td_error_set(err, TD_EINVAL,
+			    KEY ": \"%s\": max_keys: \"%s\" is not in 1..1000", entry, maxk);
+			goto out;
+		}
+		s->max_keys = (int)v;
+	}
 	if (region == NULL || region[0] == '\0') {
 		free(region);
 		const char *env = getenv("AWS_REGION");
@@ -326,6 +336,7 @@ out:
 	free(prefix);
 	free(endpoint);
 	free(insecure);
+	free(maxk);
 	free(key);
 	free(full);
 	return rv;
@@ -379,18 +390,95 @@ out:
 	return rv;
 }
 
-char *
-src_s3_list_url(const src_spec *s)
+/* Percent-encodes s as SigV4's canonical query wants it (every byte but
+ * A-Z a-z 0-9 - _ . ~, hex upper case): curl signs the query as sent. */
+static char *
+query_escape(const char *s)
 {
-	char *url = NULL;
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), j = 0;
+	char *out = malloc(3 * n + 1);
 
-	/* ListObjectsV2 of the prefix; the prefix's '/' and ':' percent-encoded
-	 * so the signed query is canonical as sent */
-	if (asprintf(&url, "%s?list-type=2&prefix=%s%%2F", s->bucket_url,
-		strcmp(s->ws_prefix, "env:") == 0 ? "env%3A" : s->ws_prefix) < 0) {
+	if (out == NULL) {
 		return NULL;
 	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[j++] = (char)c;
+		} else {
+			out[j++] = '%';
+			out[j++] = hex[c >> 4];
+			out[j++] = hex[c & 15];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+char *
+src_s3_list_url(const src_spec *s, const char *token)
+{
+	char *url = NULL, *prefix = NULL, *etok = NULL, *pfx = NULL, keys[32] = "";
+
+	/* ListObjectsV2 of "<prefix>/"; the parameters in sorted order and
+	 * percent-encoded, so the signed query is canonical as sent */
+	if (asprintf(&pfx, "%s/", s->ws_prefix) < 0) {
+		return NULL;
+	}
+	prefix = query_escape(pfx);
+	etok = token != NULL ? query_escape(token) : NULL;
+	if (s->max_keys > 0) {
+		snprintf(keys, sizeof(keys), "&max-keys=%d", s->max_keys);
+	}
+	if (prefix == NULL || (token != NULL && etok == NULL) ||
+	    asprintf(&url, "%s?%s%s%slist-type=2%s&prefix=%s", s->bucket_url,
+		etok != NULL ? "continuation-token=" : "", etok != NULL ? etok : "",
+		etok != NULL ? "&" : "", keys, prefix) < 0) {
+		url = NULL;
+	}
+	free(pfx);
+	free(prefix);
+	free(etok);
 	return url;
+}
+
+bool
+src_s3_next_token(const char *xml, char *out, size_t outlen)
+{
+	const char *a, *b, *t;
+	size_t j = 0;
+
+	out[0] = '\0';
+	if ((a = strstr(xml, "<IsTruncated>")) == NULL || strncmp(a + 13, "true", 4) != 0 ||
+	    (a = strstr(xml, "<NextContinuationToken>")) == NULL ||
+	    (b = strstr(a, "</NextContinuationToken>")) == NULL) {
+		return false;
+	}
+	/* the five XML entities are the only escapes a token can carry */
+	for (t = a + 23; t < b && j + 1 < outlen; t++) {
+		static const struct {
+			const char *ent;
+			char c;
+		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+			{ "&apos;", '\'' } };
+		size_t e;
+		for (e = 0; *t == '&' && e < sizeof(ents) / sizeof(ents[0]); e++) {
+			size_t el = strlen(ents[e].ent);
+			if ((size_t)(b - t) >= el && strncmp(t, ents[e].ent, el) == 0) {
+				break;
+			}
+		}
+		if (*t == '&' && e < sizeof(ents) / sizeof(ents[0])) {
+			out[j++] = ents[e].c;
+			t += strlen(ents[e].ent) - 1;
+		} else {
+			out[j++] = *t;
+		}
+	}
+	out[j] = '\0';
+	return t == b && j > 0;
 }
 
 void
@@ -425,7 +513,9 @@ src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const c
 int
 src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_error *err)
 {
-	*out = (src_spec){ .kind = SRC_S3, .insecure = parent->insecure };
+	*out = (src_spec){ .kind = SRC_S3,
+		.insecure = parent->insecure,
+		.max_keys = parent->max_keys };
 	if (asprintf(&out->name, "%s/%s", parent->name, workspace) < 0) {
 		out->name = NULL;
 	}

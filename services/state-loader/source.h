@@ -8,11 +8,12 @@
  *       the fragment (the fragment is never sent); TLS options ca=FILE,
  *       cert=FILE, key=FILE, insecure=1.
  *   s3://bucket/path/to/key?region=eu-west-1&workspace=staging
- *       &workspace_prefix=env:&endpoint=http://127.0.0.1:4568
+ *       &workspace_prefix=env:&endpoint=http://127.0.0.1:4568&max_keys=1000
  *       Terraform's s3 backend: the object key, or <prefix>/<workspace>/<key>
  *       for a workspace other than default (prefix env: by default);
  *       workspace=* discovers every workspace under the prefix (each becomes
- *       the workspace NAME/<workspace>; NAME itself is the default one).  With
+ *       the workspace NAME/<workspace>; NAME itself is the default one; the
+ *       listing is paged with continuation tokens, max_keys keys a page).  With
  *       endpoint the request goes there, path style (S3-compatible stores);
  *       else to https://bucket.s3.<region>.amazonaws.com.  Signed with SigV4;
  *       credentials: src_aws_credentials.
@@ -25,6 +26,7 @@
 #define TFDRIFT_STATE_LOADER_SOURCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "tfdrift/error.h"
 
@@ -52,11 +54,17 @@ typedef struct src_spec {
 	bool discover;
 	char *bucket_url; /* https://bucket.s3.region.amazonaws.com or endpoint/bucket */
 	char *bucket, *key, *ws_prefix;
+	int max_keys; /* ListObjectsV2 page size (max_keys=N, 1..1000); 0: the store's default */
 } src_spec;
 
 /* The S3 ListObjectsV2 URL that lists the workspace prefix of a discovering
- * source (malloc'd, or NULL when out of memory). */
-char *src_s3_list_url(const src_spec *s);
+ * source: the first page (token NULL) or the one a NextContinuationToken
+ * names (malloc'd, or NULL when out of memory). */
+char *src_s3_list_url(const src_spec *s, const char *token);
+
+/* When a ListObjectsV2 answer is truncated (IsTruncated true), copies its
+ * NextContinuationToken (XML entities decoded) into out and returns true. */
+bool src_s3_next_token(const char *xml, char *out, size_t outlen);
 
 /* The workspaces named by a ListObjectsV2 answer: keys of the form
  * <prefix>/<workspace>/<key>.  Calls fn for each one (distinct, in order). */

@@ -16,7 +16,9 @@ mkdir -p "$D/http"
 LOG="$TD_TMP/backends.log"
 : >"$LOG"
 read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
-node "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
+# s3rver's ListObjectsV2 continuation tokens are DES-encrypted: OpenSSL 3 keeps
+# DES in its legacy provider
+node --openssl-legacy-provider "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
 	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
 	--user ci --password 'p@ss:w0rd' --token hcp-token-1 --log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
 PEER=$!
@@ -124,20 +126,27 @@ for how in sts ecs imds; do
 		jq -s -e "[.[] | select(.kind==\"s3\")] | .[-1] | .sig_ok and .token==\"$how-tok\"" "$LOG"
 	stop_service "loader-$how" 10 >/dev/null
 done
-# ---- workspace discovery (workspace=*) ----
+# ---- workspace discovery (workspace=*), paged: one key per ListObjectsV2 page ----
 mkstate 3 vpc-dev3 "$TD_TMP/dev.tfstate"
 check "a second workspace object stored" put_s3 "env:/dev/app.tfstate" "$TD_TMP/dev.tfstate"
 check "an unrelated key stored" put_s3 "env:/dev/other.tfstate" "$TD_TMP/dev.tfstate"
+for w in qa1 qa2 zz; do
+	mkstate 5 "vpc-$w" "$TD_TMP/$w.tfstate"
+	put_s3 "env:/$w/app.tfstate" "$TD_TMP/$w.tfstate"
+done
 rcli FLUSHALL >/dev/null
-cfg_set state_loader sources "[\"prod/all=s3://tfstate/app.tfstate?region=eu-west-1&workspace=*&endpoint=http://127.0.0.1:$PROXYP\"]"
+cfg_set state_loader sources "[\"prod/all=s3://tfstate/app.tfstate?region=eu-west-1&workspace=*&max_keys=1&endpoint=http://127.0.0.1:$PROXYP\"]"
 write_config
 TD_INSTANCE=loader-discover TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key" start_service state-loader
-for _ in $(seq 100); do [ "$(rcli HLEN ${P}workspaces)" = 3 ] && break; sleep 0.1; done
-check_eq "discovered: the default workspace and two more" "prod/all prod/all/dev prod/all/staging" \
+for _ in $(seq 100); do [ "$(rcli HLEN ${P}workspaces)" = 6 ] && break; sleep 0.1; done
+check_eq "discovered on 6 pages: the default workspace and five more" \
+	"prod/all prod/all/dev prod/all/qa1 prod/all/qa2 prod/all/staging prod/all/zz" \
 	"$(rcli HKEYS ${P}workspaces | sort | xargs)"
 check_eq "discovered dev workspace indexed" "$(printf 'prod/all/dev\taws_vpc.v\taws_vpc')" "$(idx vpc-dev3)"
+check_eq "the workspace on the last page is indexed" "$(printf 'prod/all/zz\taws_vpc.v\taws_vpc')" "$(idx vpc-zz)"
 check_eq "default workspace (no object): empty" 0 "$(rcli HGET ${P}workspaces prod/all | jq .resources)"
 check "the listing request was signed" jq -s -e 'any(.[]; .kind=="s3" and (.path | test("list-type=2")) and .sig_ok and .status==200)' "$LOG"
+check "later pages carry the continuation token, signed" jq -s -e '[.[] | select(.kind=="s3" and (.path | test("continuation-token=")))] | length >= 5 and all(.sig_ok and .status==200)' "$LOG"
 stop_service loader-discover 10 >/dev/null
 check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt' '$TD_TMP'/logs/loader-*.log"
 finish

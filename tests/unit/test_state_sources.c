@@ -165,9 +165,21 @@ test_s3_discovery(void **state)
 	    0);
 	assert_true(sp.discover);
 	assert_string_equal(sp.url, "http://e:1/b/dir/k.tfstate");
-	url = src_s3_list_url(&sp);
+	url = src_s3_list_url(&sp, NULL);
 	assert_string_equal(url, "http://e:1/b?list-type=2&prefix=env%3A%2F");
 	free(url);
+	/* later pages: the token percent-encoded, parameters in canonical order */
+	url = src_s3_list_url(&sp, "a+b/c=");
+	assert_string_equal(url,
+	    "http://e:1/b?continuation-token=a%2Bb%2Fc%3D&list-type=2&prefix=env%3A%2F");
+	free(url);
+	assert_true(src_s3_next_token("<ListBucketResult><IsTruncated>true</IsTruncated>"
+				      "<NextContinuationToken>x&amp;y=</NextContinuationToken>",
+	    found, sizeof(found)));
+	assert_string_equal(found, "x&y=");
+	assert_false(src_s3_next_token("<IsTruncated>false</IsTruncated>", found, sizeof(found)));
+	assert_false(src_s3_next_token("<IsTruncated>true</IsTruncated>", found, sizeof(found)));
+	found[0] = '\0';
 	src_s3_workspaces(&sp,
 	    "<ListBucketResult><Contents><Key>dir/k.tfstate</Key></Contents>"
 	    "<Contents><Key>env:/dev/dir/k.tfstate</Key></Contents>"
@@ -183,6 +195,18 @@ test_s3_discovery(void **state)
 	assert_false(child.discover);
 	src_spec_free(&child);
 	src_spec_free(&sp);
+	assert_int_equal(src_parse("p=s3://b/k?workspace=*&max_keys=2&endpoint=http://e:1", &sp,
+			     &err),
+	    0);
+	url = src_s3_list_url(&sp, NULL);
+	assert_string_equal(url, "http://e:1/b?list-type=2&max-keys=2&prefix=env%3A%2F");
+	free(url);
+	assert_int_equal(src_s3_child(&sp, "qa", &child, &err), 0);
+	assert_int_equal(child.max_keys, 2);
+	src_spec_free(&child);
+	src_spec_free(&sp);
+	assert_int_equal(src_parse("p=s3://b/k?max_keys=0", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "max_keys"));
 }
 
 static void
