@@ -2,6 +2,7 @@
  *
  *   tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]
  *   tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]
+ *   tfdrift-bus-poke sub URL [--count N] [--timeout MS]
  *
  *   DATA is HEXBYTES ("0801..."), --garbage (bytes that are no protobuf) or
  *   --newer-schema (a well-formed Envelope whose schema_version is newer than
@@ -14,9 +15,16 @@
  * receiver sees the bytes exactly once.
  * pub: listens on URL as a PUB socket, waits for a subscriber to connect,
  * publishes DATA --count times (1) and lingers briefly so it is delivered.
+ * sub: a plain NNG SUB socket (every topic) dials a publisher at URL, prints
+ * "connected" once the pipe is up, then prints each message received until
+ * --count (1) arrived or --timeout ms passed in all: "message N: LEN bytes",
+ * the envelope header and, for a StateNotice, its fields, then "raw: " and
+ * every byte (printable ASCII as is, the rest as \xNN), so a test can grep
+ * the whole message for text that must not be there.
  *
- * Exit status: 0 done (a reply came back, or the messages were published),
- * 1 error, 2 usage, 3 timeout (no reply or no subscriber). */
+ * Exit status: 0 done (a reply came back, the messages were published or
+ * received), 1 error, 2 usage, 3 timeout (no reply, no subscriber, or fewer
+ * messages than --count). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdatomic.h>
@@ -28,10 +36,12 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "tfdrift/v1/bus.pb-c.h"
+#include "tfdrift/v1/state.pb-c.h"
 
 /* Not a protobuf: 0xff.. is a varint tag that never ends within 10 bytes. */
 static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -53,6 +63,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]\n"
 	    "       tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]\n"
+	    "       tfdrift-bus-poke sub URL [--count N] [--timeout MS]\n"
 	    "DATA: HEXBYTES | --garbage | --newer-schema\n");
 }
 
@@ -256,6 +267,110 @@ out:
 	return code;
 }
 
+/* Prints a StateNotice's fields. */
+static void
+describe_notice(const uint8_t *buf, size_t len)
+{
+	Tfdrift__V1__StateNotice *n = tfdrift__v1__state_notice__unpack(NULL, len, buf);
+
+	if (n == NULL) {
+		printf("state_notice: does not decode\n");
+		return;
+	}
+	printf("state_notice: generation=%llu reason=\"%s\" resources=%u workspaces=%zu\n",
+	    (unsigned long long)n->generation, n->reason, n->resource_count, n->n_workspaces);
+	for (size_t i = 0; i < n->n_workspaces; i++) {
+		const Tfdrift__V1__WorkspaceStatus *w = n->workspaces[i];
+		printf("workspace: name=\"%s\" source=%s serial=%llu lineage=\"%s\" resources=%u "
+		       "last_error=\"%s\"\n",
+		    w->name, w->source, (unsigned long long)w->serial, w->lineage,
+		    w->resource_count, w->last_error);
+	}
+	tfdrift__v1__state_notice__free_unpacked(n, NULL);
+}
+
+/* Prints one received message: header, decoded payload, raw bytes. */
+static void
+describe_message(int nth, const uint8_t *buf, size_t len)
+{
+	Tfdrift__V1__Envelope *env = tfdrift__v1__envelope__unpack(NULL, len, buf);
+
+	printf("message %d: %zu bytes\n", nth, len);
+	if (env == NULL) {
+		printf("envelope: does not decode\n");
+	} else {
+		printf("envelope: type=%s schema_version=%u message_id=%s producer=%s\n",
+		    enum_name(&tfdrift__v1__message_type__descriptor, env->type),
+		    env->schema_version, env->message_id, env->producer);
+		if (env->type == TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_STATE_NOTICE) {
+			describe_notice(env->payload.data, env->payload.len);
+		}
+		tfdrift__v1__envelope__free_unpacked(env, NULL);
+	}
+	fputs("raw: ", stdout);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] >= 0x20 && buf[i] < 0x7f && buf[i] != '\\') {
+			putchar(buf[i]);
+		} else {
+			printf("\\x%02x", buf[i]);
+		}
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int
+do_sub(const poke *p)
+{
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	nng_time deadline = nng_clock() + (nng_time)p->timeout_ms;
+	atomic_int peers = 0;
+	bool said = false;
+	char *msg = NULL;
+	size_t len = 0;
+	int rv, got = 0, code = 1;
+
+	if ((rv = nng_sub0_open(&s)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: sub socket: %s\n", nng_strerror(rv));
+		return 1;
+	}
+	/* short receive timeouts: "connected" is printed between them */
+	if ((rv = nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 50)) != 0 ||
+	    (rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_pipe, &peers)) != 0 ||
+	    (rv = nng_dial(s, p->url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: dial %s: %s\n", p->url, nng_strerror(rv));
+		goto out;
+	}
+	while (got < p->count) {
+		if (!said && atomic_load(&peers) > 0) {
+			printf("connected\n");
+			fflush(stdout);
+			said = true;
+		}
+		rv = nng_recv(s, &msg, &len, NNG_FLAG_ALLOC);
+		if (rv == 0) {
+			describe_message(++got, (const uint8_t *)msg, len);
+			nng_free(msg, len);
+			continue;
+		}
+		if (rv != NNG_ETIMEDOUT) {
+			fprintf(stderr, "tfdrift-bus-poke: receive: %s\n", nng_strerror(rv));
+			goto out;
+		}
+		if (nng_clock() >= deadline) {
+			fprintf(stderr, "tfdrift-bus-poke: %d of %d message(s) within %d ms\n", got,
+			    p->count, p->timeout_ms);
+			code = 3;
+			goto out;
+		}
+	}
+	code = 0;
+out:
+	nng_close(s);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -330,12 +445,14 @@ main(int argc, char **argv)
 			    argv[optind + 2]);
 			goto out;
 		}
-	} else if (argc - optind != 2 || p.data == NULL) {
+	} else if (argc - optind != 2 || (p.data == NULL && strcmp(p.mode, "sub") != 0)) {
 		usage(stderr);
 		goto out;
 	}
 
-	if (strcmp(p.mode, "req") == 0) {
+	if (strcmp(p.mode, "sub") == 0 && !p.listen && p.data == NULL) {
+		code = do_sub(&p);
+	} else if (strcmp(p.mode, "req") == 0) {
 		code = do_req(&p);
 	} else if (strcmp(p.mode, "pub") == 0 && !p.listen) {
 		code = do_pub(&p);

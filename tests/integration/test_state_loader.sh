@@ -4,7 +4,9 @@
 # (docs/redis-keys.md); file changes are seen through inotify (the poll
 # interval is 300 s); an unchanged serial/lineage writes no new generation;
 # a broken file keeps the previous generation and shows in /readyz's metric;
-# no secret from the fixture reaches Redis or the log.
+# no secret from the fixture reaches Redis, the log or a bus message (every
+# StateNotice published while the fixture is reloaded is captured by
+# tfdrift-bus-poke sub, raw bytes included, and searched).
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
 
@@ -61,6 +63,15 @@ touch -d '+2 seconds' "$STATE"
 sleep 2.5
 check_eq "touching the file keeps the generation" "$GEN" "$(rcli GET ${P}gen)"
 
+# ---- from here every message published is captured (the broken file, then serial 44) ----
+BUSOUT="$TD_TMP/bus-messages.txt"
+"$TD_BIN/tfdrift-bus-poke" sub "${TD_URL[state_loader.state_pub_listen]}" --count 2 --timeout 30000 \
+	>"$BUSOUT" 2>"$TD_TMP/bus-poke.err" &
+SUBPID=$!
+trap 'kill "$SUBPID" 2>/dev/null; wait "$SUBPID" 2>/dev/null; stop_all' EXIT
+for _ in $(seq 100); do grep -q '^connected' "$BUSOUT" && break; sleep 0.05; done
+check "the bus subscriber is connected" grep -q '^connected' "$BUSOUT"
+
 # ---- a broken file keeps the previous generation ----
 printf '{"version": 4, "serial": 43, "resources": [' >"$STATE"
 for _ in $(seq 50); do
@@ -84,4 +95,15 @@ done
 check_eq "serial 44 loaded" 44 "$(rcli HGET ${P}workspaces prod/app | jq .serial)"
 check "a newer generation" test "$(rcli GET ${P}gen)" -gt "$GEN2"
 check "ready again" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.status == \"ready\"'"
+
+# ---- the bus messages of those two loads: StateNotices, and no secret in them ----
+wait "$SUBPID"
+check_eq "two messages received" 0 "$?"
+check "a StateNotice of the broken file, naming it" grep -q 'last_error="[^"]*prod.tfstate' "$BUSOUT"
+check "the StateNotice of the reload of the fixture (serial 44)" \
+	grep -q '^workspace: name="prod/app" source=local serial=44 ' "$BUSOUT"
+check_eq "both are StateNotices" 2 "$(grep -c '^envelope: type=MESSAGE_TYPE_STATE_NOTICE ' "$BUSOUT")"
+for secret in Sup3rS3cretDbPassw0rd! wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY output-secret-value-xyz; do
+	check "secret ${secret:0:6}... not in a bus message" sh -c "! grep -qF '$secret' '$BUSOUT'"
+done
 finish
