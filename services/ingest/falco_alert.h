@@ -3,9 +3,11 @@
  *
  * The alert's output_fields carry the CloudTrail plugin's ct.* fields
  * (reference §4.1).  Each mapped ct.* field is a row in falco_alert.c's table
- * (ct.* name -> path in a CloudTrail record); the alert is rebuilt into a
- * CloudTrail record and normalised by cloudtrail_record.c, so all inputs give
- * the same CloudEvent for the same event.
+ * (ct.* name -> CloudEvent field and CloudTrail record key) and goes straight
+ * into the CloudEvent, with the rules cloudtrail_record.c applies to a
+ * CloudTrail file (the same CloudEvent for the same event).  raw_json gets the
+ * CloudTrail record the fields stand for, written as text (requestParameters
+ * etc. as the JSON text the alert carried, minus insignificant whitespace).
  *
  * Values in output_fields may be strings, numbers, booleans or null.  null,
  * "" and Falco's "<NA>" mean "no value".  ct.request, ct.response and
@@ -39,6 +41,24 @@
 int falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin origin,
     const char *origin_detail, Tfdrift__V1__CloudEvent **out, char *source, size_t source_len,
     td_error *err);
+
+/* One alert as Falco's gRPC output sends it (falco.outputs.response), its
+ * output_fields map given as parallel arrays.  Borrowed for the call. */
+typedef struct falco_alert_fields {
+	const char *time; /* RFC 3339; "" or NULL when the response had none */
+	const char *rule, *priority, *source, *hostname;
+	const char *const *tags;
+	size_t n_tags;
+	const char *const *keys; /* n_fields output field names and their values */
+	const char *const *values;
+	size_t n_fields;
+} falco_alert_fields;
+
+/* The same mapping for a gRPC alert, without JSON in between.  Returns 0 with
+ * *out set (owned by the caller, ct_event_free); FALCO_ALERT_OTHER_SOURCE; or
+ * TD_EINVAL with err naming the field. */
+int falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin origin,
+    const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err);
 
 /* The ct.* fields the correlator needs, NULL-terminated; an alert lacking one
  * lists it in missing_fields. */

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -32,6 +31,8 @@
 /* At most this many alerts per journal entry. */
 #define PEND_MAX 512
 #define VERSION_DEADLINE_MS 5000
+/* The sub stream's receive window (HTTP/2 flow control). */
+#define STREAM_WINDOW_BYTES (4 * 1024 * 1024)
 /* A stream that lived this long counts as healthy: the backoff starts over. */
 #define HEALTHY_MS 10000
 
@@ -44,6 +45,21 @@ enum tag {
 	T_VERSION
 };
 
+/* Unpacking a response allocates for every map entry and string; all of it
+ * comes from this arena and goes at once when the response has been mapped
+ * (a few bump allocations instead of ~50 malloc/free pairs per alert). */
+typedef struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap, used;
+	max_align_t data[];
+} arena_chunk;
+
+#define ARENA_CHUNK_BYTES ((size_t)64 * 1024)
+
+typedef struct arena {
+	arena_chunk *head; /* the chunk allocations come from; its next are older ones */
+} arena;
+
 struct falco_grpc {
 	hand *hand;
 	falco_grpc_opts o;
@@ -54,13 +70,69 @@ struct falco_grpc {
 	td_gauge *g_connected, *g_age;
 	td_counter *c_alerts, *c_reconnects, *c_rejected;
 	int64_t last_alert_ms; /* monotonic; 0 none yet */
-	/* alerts of the current drain not yet journaled; owned (ct_event_free) */
-	Tfdrift__V1__CloudEvent *pend[PEND_MAX];
-	size_t npend;
+	/* alerts of the current drain not yet journaled, already encoded as a
+	 * CloudEventBatch (each event packed as it is mapped, then freed) */
+	uint8_t *pend;
+	size_t pend_len, pend_cap, npend;
+	arena arena; /* the current response's memory (client thread only) */
 };
 
 static const char *const priority_names[] = { "Emergency", "Alert", "Critical", "Error", "Warning",
 	"Notice", "Informational", "Debug" };
+
+static void *
+arena_alloc(void *data, size_t n)
+{
+	arena *a = data;
+	arena_chunk *c = a->head;
+	size_t units = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t);
+
+	if (c == NULL || c->cap - c->used < units) {
+		size_t cap = ARENA_CHUNK_BYTES / sizeof(max_align_t);
+		if (cap < units)
+			cap = units;
+		c = malloc(sizeof(*c) + cap * sizeof(max_align_t));
+		if (c == NULL)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	c->used += units;
+	return &c->data[c->used - units];
+}
+
+static void
+arena_free(void *data, void *p)
+{
+	(void)data; /* everything goes in arena_reset */
+	(void)p;
+}
+
+/* Forgets every allocation; keeps one chunk for the next response. */
+static void
+arena_reset(arena *a)
+{
+	arena_chunk *keep = a->head;
+
+	if (keep == NULL)
+		return;
+	while (keep->next != NULL) {
+		arena_chunk *old = keep->next;
+		keep->next = old->next;
+		free(old);
+	}
+	keep->used = 0;
+}
+
+static void
+arena_destroy(arena *a)
+{
+	arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
 
 static void *
 tagp(enum tag t)
@@ -150,7 +222,7 @@ static grpc_channel *
 make_channel(falco_grpc *c)
 {
 	grpc_channel_credentials *creds;
-	grpc_arg args[7];
+	grpc_arg args[8];
 	grpc_channel_args ca;
 	grpc_channel *ch;
 	int n = 0;
@@ -168,6 +240,9 @@ make_channel(falco_grpc *c)
 	/* a quiet stream needs pings without data, else they stop after two */
 	args[n++] = int_arg(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 	args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
+	/* a drain is a burst of many small messages: a large stream window lets
+	 * Falco write it without waiting for window updates */
+	args[n++] = int_arg(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, STREAM_WINDOW_BYTES);
 	args[n++] = int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, c->o.backoff_initial_ms);
 	args[n++] = int_arg(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, c->o.backoff_max_ms);
 	ca = (grpc_channel_args){ .num_args = (size_t)n, .args = args };
@@ -269,25 +344,12 @@ call_version(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 static bool
 flush_pending(falco_grpc *c)
 {
-	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
-	uint8_t *buf;
-	size_t len;
 	bool keep_going = true;
 	int rv;
 
 	if (c->npend == 0)
 		return true;
-	batch.n_events = c->npend;
-	batch.events = c->pend;
-	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
-	buf = malloc(len ? len : 1);
-	if (buf == NULL) {
-		TD_ERROR("falco grpc: out of memory; alerts dropped",
-		    TD_KV_UINT("alerts", c->npend));
-		goto out;
-	}
-	tfdrift__v1__cloud_event_batch__pack(&batch, buf);
-	while ((rv = hand_submit(c->hand, buf, len, NULL, NULL)) == TD_EBUSY) {
+	while ((rv = hand_submit(c->hand, c->pend, c->pend_len, NULL, NULL)) == TD_EBUSY) {
 		if (atomic_load(&c->stopping) || hand_wait_space(c->hand, 200) == TD_ECLOSED)
 			break;
 	}
@@ -296,12 +358,44 @@ flush_pending(falco_grpc *c)
 	else if (rv != 0)
 		TD_ERROR("falco grpc: the journal cannot take alerts",
 		    TD_KV_STR("error", td_strerror(rv)), TD_KV_UINT("alerts", c->npend));
-	free(buf);
-out:
-	for (size_t i = 0; i < c->npend; i++)
-		ct_event_free(c->pend[i]);
 	c->npend = 0;
+	c->pend_len = 0;
 	return keep_going;
+}
+
+/* Appends ev to the pending batch as CloudEventBatch field 1 (tag, length,
+ * the event), so the batch is never held as structs.  TD_ENOMEM. */
+static int
+pend_event(falco_grpc *c, const Tfdrift__V1__CloudEvent *ev)
+{
+	size_t len = tfdrift__v1__cloud_event__get_packed_size(ev);
+	size_t need = c->pend_len + 1 + 10 + len;
+	uint8_t *p;
+
+	if (need > c->pend_cap) {
+		size_t cap = c->pend_cap ? c->pend_cap : 256 * 1024;
+		uint8_t *np;
+		while (cap < need)
+			cap *= 2;
+		np = realloc(c->pend, cap);
+		if (np == NULL)
+			return TD_ENOMEM;
+		c->pend = np;
+		c->pend_cap = cap;
+	}
+	p = c->pend + c->pend_len;
+	*p++ = 0x0a; /* field 1, length-delimited */
+	for (size_t v = len;; v >>= 7) {
+		if (v < 0x80) {
+			*p++ = (uint8_t)v;
+			break;
+		}
+		*p++ = (uint8_t)(v | 0x80);
+	}
+	p += tfdrift__v1__cloud_event__pack(ev, p);
+	c->pend_len = (size_t)(p - c->pend);
+	c->npend++;
+	return 0;
 }
 
 /* Maps one alert and adds it to the drain's pending alerts.  false on a stop. */
@@ -309,8 +403,9 @@ static bool
 take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
-	cJSON *o = cJSON_CreateObject(), *f, *tags;
-	char *text = NULL, ts[64] = "", source[64];
+	falco_alert_fields a = { 0 };
+	char ts[64] = "";
+	const char **kv;
 	td_error err;
 	bool keep_going = true;
 	int rv;
@@ -318,44 +413,76 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 	td_error_clear(&err);
 	td_counter_inc(c->c_alerts);
 	c->last_alert_ms = td_clock_mono_ms();
-	/* the same mapping as the HTTP receiver: rebuild Falco's JSON alert */
+	/* the map's keys and values side by side (arena memory, gone with r) */
+	kv = arena_alloc(&c->arena, 2 * (r->n_output_fields + 1) * sizeof(*kv));
+	if (kv == NULL) {
+		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", r->rule));
+		return true;
+	}
+	for (size_t i = 0; i < r->n_output_fields; i++) {
+		kv[i] = r->output_fields[i]->key;
+		kv[r->n_output_fields + 1 + i] = r->output_fields[i]->value;
+	}
 	if (r->time != NULL)
 		td_clock_format(r->time->seconds * 1000000000LL + r->time->nanos, 9, ts,
 		    sizeof(ts));
-	cJSON_AddStringToObject(o, "time", ts);
-	cJSON_AddStringToObject(o, "rule", r->rule);
-	cJSON_AddStringToObject(o, "priority",
-	    (unsigned)r->priority < 8 ? priority_names[r->priority] : "");
-	cJSON_AddStringToObject(o, "source", r->source);
-	cJSON_AddStringToObject(o, "hostname", r->hostname);
-	cJSON_AddStringToObject(o, "output", r->output);
-	tags = cJSON_AddArrayToObject(o, "tags");
-	for (size_t i = 0; i < r->n_tags; i++)
-		cJSON_AddItemToArray(tags, cJSON_CreateString(r->tags[i]));
-	f = cJSON_AddObjectToObject(o, "output_fields");
-	for (size_t i = 0; i < r->n_output_fields; i++)
-		cJSON_AddStringToObject(f, r->output_fields[i]->key, r->output_fields[i]->value);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (text == NULL)
-		return true;
-	rv = falco_alert_parse(text, strlen(text),
-	    TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC, c->target, &ev, source,
-	    sizeof(source), &err);
+	a.time = ts;
+	a.rule = r->rule;
+	a.priority = (unsigned)r->priority < 8 ? priority_names[r->priority] : "";
+	a.source = r->source;
+	a.hostname = r->hostname;
+	a.tags = (const char *const *)r->tags;
+	a.n_tags = r->n_tags;
+	a.keys = kv;
+	a.values = kv + r->n_output_fields + 1;
+	a.n_fields = r->n_output_fields;
+	rv = falco_alert_from_fields(&a, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC,
+	    c->target, &ev, &err);
 	if (rv != 0) {
 		td_counter_inc(c->c_rejected);
 		if (rv != FALCO_ALERT_OTHER_SOURCE)
 			TD_WARN("falco grpc: alert does not map to a CloudEvent; dropped",
 			    TD_KV_STR("rule", r->rule), TD_KV_STR("error", err.msg));
-		goto out;
+		return true;
 	}
-	c->pend[c->npend++] = ev;
-	ev = NULL;
+	if (pend_event(c, ev) != 0)
+		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", r->rule));
+	ct_event_free(ev);
 	if (c->npend == PEND_MAX)
 		keep_going = flush_pending(c);
-out:
-	free(text);
-	ct_event_free(ev);
+	return keep_going;
+}
+
+/* Decodes a received message and maps it; the message's memory is the
+ * arena's.  false on a stop. */
+static bool
+take_message(falco_grpc *c, grpc_byte_buffer *bb)
+{
+	ProtobufCAllocator alloc;
+	grpc_byte_buffer_reader rd;
+	Falco__Outputs__Response *r = NULL;
+	grpc_slice s = grpc_empty_slice();
+	bool keep_going = true;
+
+	alloc.alloc = arena_alloc;
+	alloc.free = arena_free;
+	alloc.allocator_data = &c->arena;
+	/* one contiguous slice (a reference when the message came in one) */
+	if (grpc_byte_buffer_reader_init(&rd, bb)) {
+		s = grpc_byte_buffer_reader_readall(&rd);
+		grpc_byte_buffer_reader_destroy(&rd);
+		r = falco__outputs__response__unpack(&alloc, GRPC_SLICE_LENGTH(s),
+		    GRPC_SLICE_START_PTR(s));
+	}
+	if (r == NULL) {
+		td_counter_inc(c->c_rejected);
+		TD_WARN("falco grpc: a response does not decode",
+		    TD_KV_UINT("bytes", GRPC_SLICE_LENGTH(s)));
+	} else {
+		keep_going = take_alert(c, r);
+	}
+	grpc_slice_unref(s);
+	arena_reset(&c->arena);
 	return keep_going;
 }
 
@@ -463,37 +590,34 @@ run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 			if (!ev.success)
 				ending = true;
 			break;
-		case T_RECV:
+		case T_RECV: {
+			grpc_byte_buffer *got = recv_bb;
+
 			recv_busy = false;
-			if (!ev.success || recv_bb == NULL) {
+			recv_bb = NULL;
+			if (!ev.success || got == NULL) {
 				ending = true; /* end of stream: the status follows */
 				break;
 			}
-			{
-				size_t len;
-				uint8_t *bytes = buffer_bytes(recv_bb, &len);
-				Falco__Outputs__Response *r = bytes
-				    ? falco__outputs__response__unpack(NULL, len, bytes)
-				    : NULL;
-				grpc_byte_buffer_destroy(recv_bb);
-				recv_bb = NULL;
-				if (r == NULL) {
-					td_counter_inc(c->c_rejected);
-					TD_WARN("falco grpc: a response does not decode",
-					    TD_KV_UINT("bytes", len));
-				} else {
-					got_alerts = true;
-					if (!take_alert(c, r) && !cancelled) {
-						grpc_call_cancel(call, NULL);
-						cancelled = true;
-					}
-					falco__outputs__response__free_unpacked(r, NULL);
-				}
-				free(bytes);
-				/* the next request once this drain is over */
-				draining = true;
+			/* ask for the next message first: it can arrive while this
+			 * one is mapped */
+			if (!ending && !cancelled) {
+				memset(op, 0, sizeof(op));
+				op[0].op = GRPC_OP_RECV_MESSAGE;
+				op[0].data.recv_message.recv_message = &recv_bb;
+				recv_busy = grpc_call_start_batch(call, op, 1, tagp(T_RECV),
+						NULL) == GRPC_CALL_OK;
 			}
+			got_alerts = true;
+			if (!take_message(c, got) && !cancelled) {
+				grpc_call_cancel(call, NULL);
+				cancelled = true;
+			}
+			grpc_byte_buffer_destroy(got);
+			/* the next request once this drain is over */
+			draining = true;
 			break;
+		}
 		default: break;
 		}
 	}
@@ -639,6 +763,8 @@ falco_grpc_stop(falco_grpc *c)
 		pthread_join(c->thread, NULL);
 		grpc_shutdown();
 	}
+	arena_destroy(&c->arena);
+	free(c->pend);
 	free(c->target);
 	free(c->ca);
 	free(c->cert);

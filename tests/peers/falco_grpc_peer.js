@@ -13,6 +13,8 @@
 //        --alerts FILE      Falco JSON alerts, one per line, queued at start
 //        [--ready FILE]     written once listening
 //        [--log FILE]       one line per request / alert sent
+//        [--hold FILE]      answer requests only once FILE exists (a
+//                           benchmark starts the clock when it creates it)
 //
 // output_fields values are sent as strings (JSON text for numbers and
 // booleans; null fields are left out), as Falco's gRPC output does.
@@ -64,20 +66,24 @@ function toResponse(a) {
 	};
 }
 
+// Responses are encoded once, at load: the peer stands in for Falco, whose
+// cost is not what the tests and the benchmark measure.  The sub method's
+// serializer passes these bytes through (protobufjs would encode each write).
+const outputs = pkg.falco.outputs.service.service;
+const encode = outputs.sub.responseSerialize;
+const subDef = { ...outputs.sub, responseSerialize: (v) => (Buffer.isBuffer(v) ? v : encode(v)) };
 const queue = fs.readFileSync(args.alerts, 'utf8').split('\n').filter((l) => l.trim() !== '')
-	.map((l) => toResponse(JSON.parse(l)));
+	.map((l) => encode(toResponse(JSON.parse(l))));
 log(`queued ${queue.length}`);
 
 function sub(call) {
 	log('sub opened');
 	call.on('data', () => {
+		if (args.hold && !fs.existsSync(args.hold)) return;
 		// one request = one drain of the global queue
-		let n = 0;
-		while (queue.length > 0) {
-			call.write(queue.shift());
-			n++;
-		}
-		if (n > 0) log(`drained ${n}`);
+		const drained = queue.splice(0, queue.length);
+		for (const m of drained) call.write(m);
+		if (drained.length > 0) log(`drained ${drained.length}`);
 	});
 	call.on('end', () => call.end());
 	call.on('error', () => {});
@@ -92,7 +98,7 @@ function version(call, cb) {
 }
 
 const server = new grpc.Server();
-server.addService(pkg.falco.outputs.service.service, { sub, get: (call) => call.end() });
+server.addService({ ...outputs, sub: subDef }, { sub, get: (call) => call.end() });
 server.addService(pkg.falco.version.service.service, { version });
 
 let creds;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "../../services/ingest/cloudtrail_record.h"
@@ -167,6 +168,239 @@ wrong_input_names_the_field(void **state)
 	}
 }
 
+/* An alert whose ct.request is JSON text with the given inner text (already
+ * escaped for a JSON string). */
+static char *
+alert_with_request(const char *escaped)
+{
+	char *body = NULL;
+
+	if (asprintf(&body,
+		"{\"time\":\"2026-07-23T09:43:00Z\",\"rule\":\"R\",\"source\":\"aws_cloudtrail\","
+		"\"output_fields\":{\"ct.id\":\"e-9\",\"ct.name\":\"PutBucketPolicy\","
+		"\"ct.request\":\"%s\"}}",
+		escaped) < 0)
+		return NULL;
+	return body;
+}
+
+static void
+request_text_is_checked_and_minified(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} good[] = {
+		{ " {\\n  \\\"bucketName\\\" : \\\"b\\\",\\t\\\"n\\\": [1, -2.5e3, 0, true, false, null] }\\r\\n",
+		    "{\"bucketName\":\"b\",\"n\":[1,-2.5e3,0,true,false,null]}" },
+		/* string contents are kept byte for byte, escapes included */
+		{ "{\\\"p\\\":\\\"a b \\\\\\\"q\\\\\\\" \\\\u00e9 \\\\n \\\\/\\\"}",
+		    "{\"p\":\"a b \\\"q\\\" \\u00e9 \\n \\/\"}" },
+		{ "[]", "[]" }, { "{ }", "{}" }, { "\\\"just a string\\\"", "\"just a string\"" },
+		{ "42", "42" }, { "null", "" }, /* no value, as an absent one */
+	};
+	static const char *const bad[] = {
+		"{broken",
+		"{\\\"a\\\":1}}",
+		"{\\\"a\\\":1} x",
+		"{\\\"a\\\" 1}",
+		"{\\\"a\\\":}",
+		"[1,]",
+		"{,}",
+		"[01]",
+		"[1.]",
+		"[-]",
+		"[1e]",
+		"[tru]",
+		"{\\\"a\\\":\\\"\\\\x\\\"}",
+		"{\\\"a\\\":\\\"\\\\u12g4\\\"}",
+		"{\\\"a\\\":\\\"tab\\there\\\"}",
+		"{\\\"a\\\":\\\"unterminated}",
+		"{\\\"a\\\":[1,2}",
+		"[1 2]",
+		"",
+		"   ",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *body = alert_with_request(good[i].in);
+		Tfdrift__V1__CloudEvent *ev = NULL;
+		td_error err;
+
+		assert_non_null(body);
+		if (parse(body, &ev, &err) != 0)
+			fail_msg("good case %zu refused: %s", i, err.msg);
+		if (strcmp(ev->request_parameters_json, good[i].want) != 0)
+			fail_msg("good case %zu: got '%s', wanted '%s'", i,
+			    ev->request_parameters_json, good[i].want);
+		ct_event_free(ev);
+		free(body);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *body = alert_with_request(bad[i]);
+		Tfdrift__V1__CloudEvent *ev = NULL;
+		td_error err;
+		int rv;
+
+		assert_non_null(body);
+		rv = parse(body, &ev, &err);
+		/* "" is no value at all, not JSON text */
+		if (bad[i][0] == '\0') {
+			assert_int_equal(rv, 0);
+			assert_string_equal(ev->request_parameters_json, "");
+		} else if (rv != TD_EINVAL ||
+		    strcmp(err.msg, "output_fields.ct.request: not JSON text") != 0) {
+			fail_msg("bad case %zu (%s): rv %d, '%s'", i, bad[i], rv, err.msg);
+		}
+		ct_event_free(ev);
+		free(body);
+	}
+}
+
+/* raw_json is the CloudTrail record the fields stand for (stored as raw_event). */
+static void
+raw_json_is_the_record(void **state)
+{
+	const char *body =
+	    "{\"time\":\"2026-07-23T09:40:55.000000000Z\",\"rule\":\"R\",\"source\":\"aws_cloudtrail\","
+	    "\"output_fields\":{\"ct.id\":\"e-1\",\"ct.time\":\"2026-07-23T09:40:55Z\","
+	    "\"ct.src\":\"s3.amazonaws.com\",\"ct.name\":\"PutBucketAcl\",\"ct.region\":\"eu-west-1\","
+	    "\"ct.request\":\"{\\\"bucketName\\\": \\\"b\\\\\\\"q\\\", \\\"acl\\\": [\\\"x\\\"]}\","
+	    "\"ct.response\":\"null\",\"ct.user\":\"ops\",\"ct.user.identitytype\":\"AssumedRole\","
+	    "\"ct.user.arn\":\"arn:aws:sts::1:assumed-role/ops/al\\\"ice\",\"ct.readonly\":\"false\","
+	    "\"ct.useragent\":\"ua\\ttab\",\"ct.resources\":\"{\\\"ARN\\\":\\\"arn:b\\\"}\"}}";
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	cJSON *raw, *req, *ui;
+	td_error err;
+
+	(void)state;
+	assert_int_equal(parse(body, &ev, &err), 0);
+	raw = cJSON_Parse(ev->raw_json);
+	assert_non_null(raw);
+	assert_string_equal(cJSON_GetObjectItem(raw, "eventID")->valuestring, "e-1");
+	assert_string_equal(cJSON_GetObjectItem(raw, "eventTime")->valuestring,
+	    "2026-07-23T09:40:55Z");
+	assert_string_equal(cJSON_GetObjectItem(raw, "userAgent")->valuestring, "ua\ttab");
+	req = cJSON_GetObjectItem(raw, "requestParameters");
+	assert_true(cJSON_IsObject(req));
+	assert_string_equal(cJSON_GetObjectItem(req, "bucketName")->valuestring, "b\"q");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(raw, "responseElements")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(raw, "readOnly")));
+	ui = cJSON_GetObjectItem(raw, "userIdentity");
+	assert_string_equal(cJSON_GetObjectItem(ui, "type")->valuestring, "AssumedRole");
+	assert_string_equal(cJSON_GetObjectItem(ui, "arn")->valuestring,
+	    "arn:aws:sts::1:assumed-role/ops/al\"ice");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ui,
+									"sessionContext"),
+						    "sessionIssuer"),
+				"userName")
+				->valuestring,
+	    "ops");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(raw, "resources"), 0)->child->valuestring,
+	    "arn:b");
+	assert_string_equal(ev->user_identity->session_name, "al\"ice");
+	assert_string_equal(ev->response_elements_json, "");
+	cJSON_Delete(raw);
+	ct_event_free(ev);
+}
+
+/* A gRPC alert (the response's fields, all strings) maps to the same event as
+ * the JSON alert Falco's http_output would post for it. */
+static void
+grpc_fields_map_like_json(void **state)
+{
+	const char *keys[] = { "ct.id", "ct.time", "ct.src", "ct.name", "ct.region", "ct.request",
+		"ct.response", "ct.error", "ct.user", "ct.user.identitytype", "ct.user.arn",
+		"ct.user.accountid", "ct.readonly", "evt.time" };
+	const char *vals[] = { "e-7", "2026-07-23T09:40:55Z", "ec2.amazonaws.com",
+		"AuthorizeSecurityGroupIngress", "us-east-1",
+		"{\"groupId\": \"sg-1\", \"cidr\": \"0.0.0.0/0\"}", "<NA>", "", "dev", "IAMUser",
+		"arn:aws:iam::1:user/dev", "111122223333", "false", "1784799655000000000" };
+	const char *tags[] = { "drift", "iac" };
+	const char *json =
+	    "{\"time\":\"2026-07-23T09:40:55.000000000Z\",\"rule\":\"Drift\",\"priority\":\"Warning\","
+	    "\"source\":\"aws_cloudtrail\",\"hostname\":\"h\",\"tags\":[\"drift\",\"iac\"],"
+	    "\"output_fields\":{\"ct.id\":\"e-7\",\"ct.time\":\"2026-07-23T09:40:55Z\","
+	    "\"ct.src\":\"ec2.amazonaws.com\",\"ct.name\":\"AuthorizeSecurityGroupIngress\","
+	    "\"ct.region\":\"us-east-1\",\"ct.request\":\"{\\\"groupId\\\": \\\"sg-1\\\", "
+	    "\\\"cidr\\\": \\\"0.0.0.0/0\\\"}\",\"ct.response\":\"<NA>\",\"ct.error\":\"\","
+	    "\"ct.user\":\"dev\",\"ct.user.identitytype\":\"IAMUser\","
+	    "\"ct.user.arn\":\"arn:aws:iam::1:user/dev\",\"ct.user.accountid\":\"111122223333\","
+	    "\"ct.readonly\":\"false\",\"evt.time\":\"1784799655000000000\"}}";
+	falco_alert_fields a = { .time = "2026-07-23T09:40:55.000000000Z",
+		.rule = "Drift",
+		.priority = "Warning",
+		.source = "aws_cloudtrail",
+		.hostname = "h",
+		.tags = tags,
+		.n_tags = 2,
+		.keys = keys,
+		.values = vals,
+		.n_fields = sizeof(keys) / sizeof(keys[0]) };
+	Tfdrift__V1__CloudEvent *g = NULL, *h = NULL;
+	char *gj, *hj;
+	td_error err;
+
+	(void)state;
+	td_error_clear(&err);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, "http:127.0.0.1:5555", &g, &err), 0);
+	assert_int_equal(parse(json, &h, &err), 0);
+	g->received_at_ns = h->received_at_ns = 0;
+	assert_int_equal(ct_event_to_json(g, &gj), 0);
+	assert_int_equal(ct_event_to_json(h, &hj), 0);
+	assert_string_equal(gj, hj);
+	assert_string_equal(g->raw_json, h->raw_json);
+	assert_string_equal(g->request_parameters_json,
+	    "{\"groupId\":\"sg-1\",\"cidr\":\"0.0.0.0/0\"}");
+	assert_string_equal(g->user_identity->user_name, "dev");
+	assert_string_equal(g->account_id, "111122223333");
+	assert_int_equal(g->n_falco_tags, 2);
+	assert_string_equal(g->falco_priority, "Warning");
+	assert_int_equal(g->n_missing_fields, 1); /* ct.srcip */
+	assert_string_equal(g->missing_fields[0], "ct.srcip");
+	free(gj);
+	free(hj);
+	ct_event_free(g);
+	ct_event_free(h);
+
+	/* without ct.id both paths derive the same id */
+	keys[0] = "ct.ix";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), 0);
+	assert_true(strncmp(g->event_id, "falco-", 6) == 0);
+	{
+		char *j2 = strdup(json);
+		char *p = strstr(j2, "\"ct.id\"");
+		p[5] = 'x'; /* "ct.ix", as in keys[0] */
+		assert_int_equal(parse(j2, &h, &err), 0);
+		assert_string_equal(g->event_id, h->event_id);
+		assert_true(has_missing(h, "ct.id"));
+		ct_event_free(h);
+		free(j2);
+	}
+	ct_event_free(g);
+
+	/* other sources, bad values */
+	a.source = "syscall";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err),
+	    FALCO_ALERT_OTHER_SOURCE);
+	assert_null(g);
+	a.source = "aws_cloudtrail";
+	vals[12] = "maybe";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_string_equal(err.msg,
+	    "output_fields.ct.readonly: expected \"true\" or \"false\", got \"maybe\"");
+	vals[12] = "false";
+	vals[5] = "{\"groupId\": ";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_string_equal(err.msg, "output_fields.ct.request: not JSON text");
+	vals[5] = "{}";
+	vals[1] = "yesterday";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_true(strncmp(err.msg, "output_fields.ct.time: ", 23) == 0);
+	assert_null(g);
+}
+
 int
 main(void)
 {
@@ -175,6 +409,9 @@ main(void)
 		cmocka_unit_test(missing_fields_are_accepted_and_listed),
 		cmocka_unit_test(other_sources_are_dropped),
 		cmocka_unit_test(wrong_input_names_the_field),
+		cmocka_unit_test(request_text_is_checked_and_minified),
+		cmocka_unit_test(raw_json_is_the_record),
+		cmocka_unit_test(grpc_fields_map_like_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
