@@ -2,6 +2,7 @@
 #include "fetch.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,10 +80,30 @@ on_header(char *data, size_t size, size_t n, void *arg)
 {
 	ctx *c = arg;
 	size_t len = size * n;
+	char ra[32] = "", *end;
+	long v;
 
 	header_value(data, len, "etag", c->resp->etag, sizeof(c->resp->etag));
 	header_value(data, len, "location", c->resp->location, sizeof(c->resp->location));
+	header_value(data, len, "retry-after", ra, sizeof(ra));
+	/* delta-seconds only; an HTTP-date leaves -1 (the caller backs off) */
+	if (ra[0] != '\0') {
+		v = strtol(ra, &end, 10);
+		c->resp->retry_after = *end == '\0' && v >= 0 ? v : -1;
+	}
 	return len;
+}
+
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const atomic_bool *cancel = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(cancel) ? 1 : 0;
 }
 
 int
@@ -96,6 +117,7 @@ fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err)
 	int rv = 0;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
 	if (h == NULL) {
 		return td_error_set(err, TD_ENOMEM, "%s: out of memory", req->shown);
 	}
@@ -110,6 +132,11 @@ fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (req->cancel != NULL) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)(uintptr_t)req->cancel);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (req->user != NULL) {
 		curl_easy_setopt(h, CURLOPT_USERNAME, req->user);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, req->password != NULL ? req->password : "");
@@ -157,7 +184,10 @@ fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err)
 	}
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
-		if (c.b.too_big) {
+		if (cc == CURLE_ABORTED_BY_CALLBACK && req->cancel != NULL &&
+		    atomic_load(req->cancel)) {
+			rv = td_error_set(err, TD_ECLOSED, "%s: cancelled", req->shown);
+		} else if (c.b.too_big) {
 			rv = td_error_set(err, TD_ETOOBIG,
 			    "%s: larger than state_loader.max_state_size (%zu bytes)", req->shown,
 			    req->max_size);

@@ -11,6 +11,7 @@
 #ifndef TFDRIFT_STATE_LOADER_FETCH_H
 #define TFDRIFT_STATE_LOADER_FETCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +33,9 @@ typedef struct fetch_req {
 	bool insecure;                        /* TLS: do not verify the server */
 	size_t max_size;                      /* larger bodies are refused (0: no limit) */
 	long timeout_ms;
+	/* when it turns true the transfer is abandoned (TD_ECLOSED): a stop does
+	 * not wait for a hanging server; NULL: never */
+	const atomic_bool *cancel;
 } fetch_req;
 
 typedef struct fetch_resp {
@@ -40,6 +44,7 @@ typedef struct fetch_resp {
 	size_t len;
 	char etag[256];      /* ETag of a 200, "" if none */
 	char location[1024]; /* Location of a redirect not followed, "" if none */
+	long retry_after;    /* Retry-After in seconds (429, 503); -1 when none or a date */
 } fetch_resp;
 
 void fetch_global_init(void);

@@ -8,8 +8,13 @@
 //     bearer token required.
 // Every request is logged to --log as one JSON line. Objects are put with
 // PUT http://127.0.0.1:<proxy>/__put/<bucket>/<key> (no signature).
+// Optional: --hcp-429 N answers the first N HCP API requests 429 with
+// Retry-After: 1; --hang-port H serves GET /state/* as 404 until the file
+// <dir>/hang exists, then holds each request without ever answering (logged
+// as held, and closed when the client gives up).
 // usage: node state_backends.js --dir D --s3-port A --proxy-port B --http-port C
 //        --hcp-port E --aws-port G --key-id K --secret S --user U --password P --token T --log F
+//        [--hcp-429 N] [--hang-port H]
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -104,10 +109,17 @@ async function main() {
 		done(200, { etag: tag, 'content-type': 'application/json' }, buf);
 	}).listen(+args['http-port'], '127.0.0.1');
 
+	let hcp429 = +(args['hcp-429'] || 0);
 	http.createServer((req, res) => {
-		const entry = { kind: 'hcp', method: req.method, path: req.url };
+		const entry = { kind: 'hcp', method: req.method, path: req.url, t: Date.now() };
 		const done = (code, obj) => { log({ ...entry, status: code }); res.writeHead(code, { 'content-type': 'application/vnd.api+json' }); res.end(typeof obj === 'string' || Buffer.isBuffer(obj) ? obj : JSON.stringify(obj)); };
 		if (req.headers['authorization'] !== 'Bearer ' + args.token) return done(401, { errors: [{ status: '401' }] });
+		if (hcp429 > 0) {
+			hcp429--;
+			log({ ...entry, status: 429 });
+			res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/vnd.api+json' });
+			return res.end(JSON.stringify({ errors: [{ status: '429', title: 'Too Many Requests' }] }));
+		}
 		const file = path.join(args.dir, 'hcp-state.json');
 		let m;
 		if ((m = /^\/api\/v2\/organizations\/([^/]+)\/workspaces\/([^/?]+)$/.exec(req.url))) {
@@ -144,6 +156,19 @@ async function main() {
 		if (u.pathname === '/latest/meta-data/iam/security-credentials/tfdrift-role') return done(200, creds('imds-tok'));
 		done(404, '');
 	}).listen(+args['aws-port'], '127.0.0.1');
+	if (args['hang-port']) {
+		let n = 0;
+		http.createServer((req, res) => {
+			if (!fs.existsSync(path.join(args.dir, 'hang'))) {
+				log({ kind: 'hang', event: 'answered', path: req.url });
+				res.writeHead(404);
+				return res.end();
+			}
+			const id = ++n;
+			log({ kind: 'hang', event: 'held', id, path: req.url });
+			req.socket.on('close', () => log({ kind: 'hang', event: 'closed', id }));
+		}).listen(+args['hang-port'], '127.0.0.1');
+	}
 	log({ kind: 'ready' });
 }
 main().catch((e) => { console.error(e); process.exit(1); });
