@@ -163,6 +163,8 @@ const td_config_directive td_config_directives[] = {
 	    "Rows deleted per statement by retention, so a large purge never holds long locks." },
 	{ "persistence", "retention_interval", TD_CFG_DURATION, "1h", 1000, 604800000, NULL, 0,
 	    "How often retention looks for old rows." },
+	{ "persistence", "spool_max_bytes", TD_CFG_SIZE, "1GiB", 1024, 1099511627776.0, NULL, 0,
+	    "Most the on-disk spool (alerts accepted while PostgreSQL cannot take them) may hold. When it is full, such requests are answered RETRY: the correlator hands its events back to ingest, which keeps them in its journal, instead of the spool growing without limit." },
 
 	/* ---- api-gateway ---- */
 	{ "api_gateway", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,

@@ -15,7 +15,9 @@
  * refuses writes for a reason that is not one row's (the reason names the
  * SQLSTATE and PostgreSQL's message); either way it says how many alerts wait
  * in the spool and for how long: requests are still accepted and spooled.
- * "spool" fails only if the spool directory is unusable. */
+ * "spool" fails when the spool directory is unusable, and while the spool is
+ * full (persistence.spool_max_bytes, or the disk): requests PostgreSQL cannot
+ * take are then answered RETRY and stay with their senders. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -124,6 +126,16 @@ spool_ready(void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "spool not open");
 		return TD_EAGAIN;
 	}
+	ps_spool_stats st;
+	ps_spool_get_stats(s->spool, &st);
+	if (st.full) {
+		snprintf(why, whylen,
+		    "spool full (%llu of %llu bytes, %llu alerts): requests PostgreSQL cannot "
+		    "take are answered RETRY",
+		    (unsigned long long)st.bytes, (unsigned long long)st.max_bytes,
+		    (unsigned long long)st.alerts);
+		return TD_EAGAIN;
+	}
 	return 0;
 }
 
@@ -222,11 +234,13 @@ main(int argc, char **argv)
 		TD_ERROR("cannot open the spool", TD_KV_STR("error", err.msg));
 		goto out;
 	}
+	ps_spool_set_max(s.spool, (uint64_t)td_config_int(cfg, "persistence", "spool_max_bytes"));
 	{
 		ps_spool_stats st;
 		ps_spool_get_stats(s.spool, &st);
 		TD_INFO("spool open", TD_KV_STR("dir", spool_dir), TD_KV_UINT("alerts", st.alerts),
-		    TD_KV_UINT("segments", st.segments));
+		    TD_KV_UINT("segments", st.segments), TD_KV_UINT("bytes", st.bytes),
+		    TD_KV_UINT("max_bytes", st.max_bytes));
 	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, &s);
 	td_admin_add_check(td_app_admin(app), "spool", spool_ready, &s);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ struct ps_spool {
 	segment *segs; /* ascending seq */
 	size_t nsegs, cap;
 	uint64_t next_seq;
+	uint64_t bytes;     /* of every segment in segs */
+	uint64_t reserved;  /* of appends being written */
+	uint64_t max_bytes; /* 0 = no limit */
+	bool full;          /* the last append was refused for room */
 };
 
 static void
@@ -85,6 +90,7 @@ add_seg(ps_spool *s, const segment *g)
 		s->cap = cap;
 	}
 	s->segs[s->nsegs++] = *g;
+	s->bytes += g->bytes;
 	return 0;
 }
 
@@ -234,9 +240,22 @@ ps_spool_append(ps_spool *s, const ps_spool_rec *recs, size_t n, uint64_t alerts
 {
 	char tmp[64], final[4096];
 	int fd = -1, rv = TD_EIO;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, need = 0;
 
+	for (size_t i = 0; i < n; i++) {
+		need += 8 + recs[i].len;
+	}
 	pthread_mutex_lock(&s->mu);
+	if (s->max_bytes != 0 && s->bytes + s->reserved + need > s->max_bytes) {
+		uint64_t used = s->bytes + s->reserved;
+		s->full = true;
+		pthread_mutex_unlock(&s->mu);
+		return td_error_set(err, TD_EBUSY,
+		    "spool full: %llu of %llu bytes used, %llu more needed",
+		    (unsigned long long)used, (unsigned long long)s->max_bytes,
+		    (unsigned long long)need);
+	}
+	s->reserved += need;
 	uint64_t seq = s->next_seq++;
 	pthread_mutex_unlock(&s->mu);
 	int64_t created = td_clock_now_ns() / 1000000;
@@ -253,13 +272,20 @@ ps_spool_append(ps_spool *s, const ps_spool_rec *recs, size_t n, uint64_t alerts
 		put_u32(hdr + 4, (uint32_t)crc32(0L, recs[i].data, (uInt)recs[i].len));
 		if (write_all(fd, hdr, sizeof(hdr)) != 0 ||
 		    write_all(fd, recs[i].data, recs[i].len) != 0) {
-			td_error_set(err, TD_EIO, "spool %s: write: %s", s->dir, strerror(errno));
+			/* A full disk is a full spool: same answer to the sender. */
+			bool nospace = errno == ENOSPC || errno == EDQUOT;
+			td_error_set(err, nospace ? TD_EBUSY : TD_EIO, "spool %s: write: %s",
+			    s->dir, strerror(errno));
+			rv = nospace ? TD_EBUSY : TD_EIO;
 			goto out;
 		}
 		bytes += sizeof(hdr) + recs[i].len;
 	}
 	if (fsync(fd) != 0) {
-		td_error_set(err, TD_EIO, "spool %s: fsync: %s", s->dir, strerror(errno));
+		bool nospace = errno == ENOSPC || errno == EDQUOT;
+		td_error_set(err, nospace ? TD_EBUSY : TD_EIO, "spool %s: fsync: %s", s->dir,
+		    strerror(errno));
+		rv = nospace ? TD_EBUSY : TD_EIO;
 		goto out;
 	}
 	close(fd);
@@ -277,7 +303,12 @@ ps_spool_append(ps_spool *s, const ps_spool_rec *recs, size_t n, uint64_t alerts
 	}
 	segment g = { .seq = seq, .created_ms = created, .alerts = alerts, .bytes = bytes };
 	pthread_mutex_lock(&s->mu);
+	s->reserved -= need;
+	need = 0;
 	rv = add_seg(s, &g);
+	if (rv == 0) {
+		s->full = false;
+	}
 	/* Appends may finish out of order; keep the index ascending. */
 	if (rv == 0 && s->nsegs > 1 && s->segs[s->nsegs - 2].seq > seq) {
 		qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
@@ -295,7 +326,23 @@ out:
 	if (rv != 0) {
 		unlinkat(s->dirfd, tmp, 0);
 	}
+	if (need != 0) {
+		pthread_mutex_lock(&s->mu);
+		s->reserved -= need;
+		if (rv == TD_EBUSY) {
+			s->full = true;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
 	return rv;
+}
+
+void
+ps_spool_set_max(ps_spool *s, uint64_t max_bytes)
+{
+	pthread_mutex_lock(&s->mu);
+	s->max_bytes = max_bytes;
+	pthread_mutex_unlock(&s->mu);
 }
 
 int
@@ -405,6 +452,8 @@ ps_spool_remove(ps_spool *s, uint64_t seq)
 		memmove(&s->segs[at], &s->segs[at + 1],
 		    (s->nsegs - (size_t)at - 1) * sizeof(segment));
 		s->nsegs--;
+		s->bytes -= g.bytes;
+		s->full = false; /* room again, probably: the next append tells */
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (at < 0) {
@@ -425,9 +474,11 @@ ps_spool_get_stats(ps_spool *s, ps_spool_stats *st)
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&s->mu);
 	st->segments = s->nsegs;
+	st->bytes = s->bytes;
+	st->max_bytes = s->max_bytes;
+	st->full = s->full;
 	for (size_t i = 0; i < s->nsegs; i++) {
 		st->alerts += s->segs[i].alerts;
-		st->bytes += s->segs[i].bytes;
 		if (st->oldest_ms == 0 || s->segs[i].created_ms < st->oldest_ms) {
 			st->oldest_ms = s->segs[i].created_ms;
 		}

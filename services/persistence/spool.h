@@ -15,11 +15,17 @@
  * then ps_spool_remove.  A crash between storing and removing stores them
  * again, which the alert_key conflict check turns into duplicates.
  *
+ * Bounded: with a maximum size (ps_spool_set_max) an append that would take
+ * the segments past it is refused (TD_EBUSY), as is one the disk has no room
+ * for; the caller answers its sender "retry later" instead of growing the
+ * disk without limit.
+ *
  * Threads: every function may be called from any thread (one mutex); file
  * I/O of append/read runs outside it. */
 #ifndef TFDRIFT_PS_SPOOL_H
 #define TFDRIFT_PS_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +38,11 @@ typedef struct ps_spool ps_spool;
 int ps_spool_open(ps_spool **out, const char *dir, td_error *err);
 void ps_spool_close(ps_spool *s);
 
+/* Most bytes the segments may hold together (record headers included);
+ * 0 = no limit (the default).  Segments already there count, and are kept
+ * even when they exceed it. */
+void ps_spool_set_max(ps_spool *s, uint64_t max_bytes);
+
 /* One record to append: bytes borrowed for the call. */
 typedef struct ps_spool_rec {
 	const uint8_t *data;
@@ -39,7 +50,8 @@ typedef struct ps_spool_rec {
 } ps_spool_rec;
 
 /* Writes recs[0..n) as one durable segment counting `alerts` alerts.
- * TD_EIO (err says which call failed): nothing was spooled. */
+ * TD_EBUSY: no room (the maximum size, or the disk is full); TD_EIO (err
+ * says which call failed).  Either way nothing was spooled. */
 int ps_spool_append(ps_spool *s, const ps_spool_rec *recs, size_t n, uint64_t alerts,
     td_error *err);
 
@@ -59,7 +71,10 @@ typedef struct ps_spool_stats {
 	uint64_t segments;
 	uint64_t alerts;
 	uint64_t bytes;
-	int64_t oldest_ms; /* wall-clock creation of the oldest segment; 0 when empty */
+	int64_t oldest_ms;  /* wall-clock creation of the oldest segment; 0 when empty */
+	uint64_t max_bytes; /* ps_spool_set_max; 0 = no limit */
+	bool full;          /* the last append was refused for room (until one succeeds
+			     * or a segment is removed) */
 } ps_spool_stats;
 
 void ps_spool_get_stats(ps_spool *s, ps_spool_stats *st);

@@ -42,7 +42,8 @@ enum outcome {
 	PENDING = 0,
 	STORED,   /* committed (some alerts may be in the dead letter) */
 	SPOOLED,  /* durable on disk, stored later */
-	HANDBACK, /* neither: no reply, the sender resends */
+	FULL,     /* neither, the spool has no room: Ack RETRY */
+	HANDBACK, /* neither (the spool failed): no reply, the sender resends */
 };
 
 /* One stored row as RETURNING gave it. */
@@ -106,6 +107,11 @@ struct ps_writer {
 	td_gauge *spool_alerts;
 	td_gauge *spool_segments;
 	td_gauge *spool_age;
+	td_gauge *spool_bytes;
+	td_gauge *spool_max;
+	td_gauge *spool_full;
+	td_counter *refused_full;
+	atomic_bool full_logged; /* "spool full" logged, "room again" not yet */
 
 	/* PostgreSQL refusing writes (see REFUSED_BACKOFF_*). */
 	pthread_mutex_t fault_mu;
@@ -839,6 +845,9 @@ ps_writer_spool_gauges(ps_writer *w)
 	ps_spool_get_stats(w->spool, &st);
 	td_gauge_set(w->spool_alerts, (double)st.alerts);
 	td_gauge_set(w->spool_segments, (double)st.segments);
+	td_gauge_set(w->spool_bytes, (double)st.bytes);
+	td_gauge_set(w->spool_max, (double)st.max_bytes);
+	td_gauge_set(w->spool_full, st.full ? 1.0 : 0.0);
 	double age = 0;
 	if (st.oldest_ms != 0) {
 		int64_t now_ms = td_clock_now_ns() / 1000000;
@@ -848,7 +857,7 @@ ps_writer_spool_gauges(ps_writer *w)
 }
 
 /* Writes the still-pending jobs[] to the spool as one segment; they become
- * SPOOLED, or HANDBACK if the disk failed too. */
+ * SPOOLED, FULL when the spool has no room, or HANDBACK if the disk failed. */
 static void
 spool_jobs(ps_writer *w, job **jobs, size_t n)
 {
@@ -881,12 +890,24 @@ spool_jobs(ps_writer *w, job **jobs, size_t n)
 out:
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i]->outcome == PENDING) {
-			jobs[i]->outcome = rv == 0 ? SPOOLED : HANDBACK;
+			jobs[i]->outcome = rv == 0 ? SPOOLED : rv == TD_EBUSY ? FULL : HANDBACK;
 		}
 	}
 	if (rv == 0 && k > 0) {
 		td_counter_add(w->spooled, alerts);
 		TD_DEBUG("alerts spooled", TD_KV_UINT("requests", k), TD_KV_UINT("alerts", alerts));
+		if (atomic_exchange(&w->full_logged, false)) {
+			TD_INFO("spool has room again; spooling alerts instead of answering RETRY");
+		}
+		ps_writer_spool_gauges(w);
+	} else if (rv == TD_EBUSY) {
+		td_counter_add(w->refused_full, alerts);
+		if (!atomic_exchange(&w->full_logged, true)) {
+			TD_ERROR(
+			    "spool full; answering alert requests RETRY (senders keep them) until "
+			    "PostgreSQL takes the spooled alerts",
+			    TD_KV_STR("error", err.msg));
+		}
 		ps_writer_spool_gauges(w);
 	} else if (rv != 0) {
 		TD_ERROR("cannot spool alerts; handing them back to their senders",
@@ -1259,6 +1280,19 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n, 0, 0,
 		    NULL);
 		break;
+	case FULL: {
+		/* Not stored anywhere: RETRY tells the sender to keep the alerts
+		 * (the correlator hands its batch back, so ingest keeps the events
+		 * in its journal) and send them again later. */
+		ps_spool_stats st;
+		ps_spool_get_stats(w->spool, &st);
+		snprintf(why, sizeof(why),
+		    "persistence cannot store alerts now: PostgreSQL does not take them and the "
+		    "spool is full (%llu of %llu bytes); retry later",
+		    (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
+		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY, 0, 0, 0, why);
+		break;
+	}
 	default:
 		td_counter_inc(w->deferred);
 		TD_WARN("alert batch handed back unanswered: neither stored nor spooled",
@@ -1367,6 +1401,18 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	    "Segment files in the on-disk spool.", NULL);
 	w->spool_age = td_gauge_get("tfdrift_persistence_spool_oldest_age_seconds",
 	    "Age of the oldest spooled alert; 0 when the spool is empty.", NULL);
+	w->spool_bytes = td_gauge_get("tfdrift_persistence_spool_bytes",
+	    "Bytes in the on-disk spool.", NULL);
+	w->spool_max = td_gauge_get("tfdrift_persistence_spool_max_bytes",
+	    "persistence.spool_max_bytes: the most the spool may hold.", NULL);
+	w->spool_full = td_gauge_get("tfdrift_persistence_spool_full",
+	    "1 while the spool has no room: requests PostgreSQL cannot take are answered RETRY.",
+	    NULL);
+	w->refused_full = td_counter_get("tfdrift_persistence_alerts_refused_spool_full_total",
+	    "Alerts answered RETRY (not stored, kept by the sender) because PostgreSQL could not "
+	    "take them and the spool was full.",
+	    NULL);
+	atomic_init(&w->full_logged, false);
 	w->writable = td_gauge_get("tfdrift_persistence_db_writable",
 	    "0 while PostgreSQL refuses writes for a reason that is not one row's (see "
 	    "tfdrift_persistence_db_write_error), else 1.",

@@ -35,15 +35,21 @@
  *    oldest first once the database answers again, and publishes what is
  *    new.  While the database refuses writes, batches go straight to the
  *    spool and the database is retried with a backoff (200 ms doubling to
- *    5 s); the refusal's SQLSTATE is reported (on_write_state, metrics).  If the spool cannot be written either, the
- *    request is handed back unanswered (the sender resends it).
+ *    5 s); the refusal's SQLSTATE is reported (on_write_state, metrics).
+ *  - The spool full as well (persistence.spool_max_bytes, or the disk): the
+ *    request is answered Ack RETRY; nothing is stored, the sender keeps the
+ *    alerts and sends them again later (the correlator hands its event
+ *    batch back to ingest, which keeps it in its journal).  If the spool
+ *    cannot be written at all, the request is handed back unanswered (the
+ *    sender resends it).
  *  - A payload that does not decode: Ack REJECTED.
  *
  * Metrics: tfdrift_persistence_alerts_inserted_total, _alerts_duplicate_total,
  * _alerts_dead_letter_total, _alerts_spooled_total, _batches_rejected_total,
  * _batches_deferred_total (handed back), _publish_errors_total,
  * _batch_seconds (one database batch), _batch_alerts, _request_seconds
- * (receive to reply), _spool_alerts, _spool_segments,
+ * (receive to reply), _spool_alerts, _spool_segments, _spool_bytes,
+ * _spool_max_bytes, _spool_full, _alerts_refused_spool_full_total,
  * _spool_oldest_age_seconds, _db_writable (0 while writes are refused),
  * _db_write_error{sqlstate} (1 for the current refusal's SQLSTATE). */
 #ifndef TFDRIFT_PS_WRITER_H

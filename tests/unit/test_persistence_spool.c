@@ -157,6 +157,55 @@ test_damage_is_detected(void **state)
 	ps_spool_close(s);
 }
 
+/* A maximum size: an append that would pass it is refused and nothing of it
+ * is written; a removal makes room again; a reopen counts what is there. */
+static void
+test_max_bytes(void **state)
+{
+	fixture *f = *state;
+	ps_spool *s = NULL;
+	td_error err = { 0 };
+	assert_int_equal(ps_spool_open(&s, f->dir, &err), 0);
+	/* each record costs 8 header bytes + its length: "0123456789" = 18 */
+	ps_spool_set_max(s, 40);
+	const char *one[] = { "0123456789" };
+	append(s, one, 1, 1);
+	append(s, one, 1, 1);
+	ps_spool_stats st;
+	ps_spool_get_stats(s, &st);
+	assert_int_equal(st.bytes, 36);
+	assert_int_equal(st.max_bytes, 40);
+	assert_false(st.full);
+
+	ps_spool_rec rec = { (const uint8_t *)one[0], 10 };
+	assert_int_equal(ps_spool_append(s, &rec, 1, 1, &err), TD_EBUSY);
+	assert_non_null(strstr(err.msg, "spool full: 36 of 40 bytes"));
+	ps_spool_get_stats(s, &st);
+	assert_true(st.full);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(st.bytes, 36);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "test $(ls '%s' | wc -l) -eq 2", f->dir);
+	assert_int_equal(system(cmd), 0); /* no tmp- file left, no third segment */
+
+	uint64_t seq;
+	assert_int_equal(ps_spool_oldest(s, &seq), 0);
+	assert_int_equal(ps_spool_remove(s, seq), 0);
+	ps_spool_get_stats(s, &st);
+	assert_false(st.full);
+	assert_int_equal(st.bytes, 18);
+	assert_int_equal(ps_spool_append(s, &rec, 1, 1, &err), 0);
+	ps_spool_close(s);
+
+	/* reopened: the segments on disk count against the limit */
+	assert_int_equal(ps_spool_open(&s, f->dir, &err), 0);
+	ps_spool_set_max(s, 40);
+	assert_int_equal(ps_spool_append(s, &rec, 1, 1, &err), TD_EBUSY);
+	ps_spool_set_max(s, 0); /* no limit */
+	assert_int_equal(ps_spool_append(s, &rec, 1, 1, &err), 0);
+	ps_spool_close(s);
+}
+
 static void
 test_copy_line_escapes(void **state)
 {
@@ -215,6 +264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_reopen_read_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_is_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_bytes, setup, teardown),
 		cmocka_unit_test(test_copy_line_escapes),
 		cmocka_unit_test(test_invalid_row),
 	};
