@@ -1,11 +1,14 @@
 /* source.c — state_loader.sources entries and AWS credentials. */
 #include "source.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -589,51 +592,113 @@ out:
 
 /* ---- AWS credentials ------------------------------------------------------ */
 
-/* Reads key_id/secret/token of [section] from an INI file.  0 when both
- * keys were found. */
-static int
-ini_profile(const char *path, const char *section, src_aws_creds *c)
+/* What a profile of ~/.aws/credentials and ~/.aws/config may say. */
+typedef struct aws_profile {
+	char key_id[128];
+	char secret[128];
+	char token[4096];
+	char role_arn[512];
+	char source_profile[128];
+	char credential_process[2048];
+	char external_id[512];
+	char session_name[128];
+	char region[64];
+	bool found; /* the section exists in one of the files */
+} aws_profile;
+
+/* The keys read, and where they go. */
+static const struct {
+	const char *key;
+	size_t off, len;
+} profile_keys[] = {
+#define PK(k, f)                                                           \
+	{                                                                  \
+		k, offsetof(aws_profile, f), sizeof(((aws_profile *)0)->f) \
+	}
+	PK("aws_access_key_id", key_id),
+	PK("aws_secret_access_key", secret),
+	PK("aws_session_token", token),
+	PK("role_arn", role_arn),
+	PK("source_profile", source_profile),
+	PK("credential_process", credential_process),
+	PK("external_id", external_id),
+	PK("role_session_name", session_name),
+	PK("region", region),
+#undef PK
+};
+
+/* Reads the keys of [section] of an INI file into p (keys already set are
+ * overwritten: the config file is read after the credentials file, as the
+ * AWS CLI does).  Missing file or section: p unchanged. */
+static void
+ini_section(const char *path, const char *section, aws_profile *p)
 {
 	FILE *f = fopen(path, "r");
-	char line[4352], *p, *e, *v;
+	char line[4352], *k, *e, *v;
 	bool in = false;
+	size_t i;
 
 	if (f == NULL) {
-		return TD_ENOTFOUND;
+		return;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		for (p = line; *p == ' ' || *p == '\t'; p++) {
+		for (k = line; *k == ' ' || *k == '\t'; k++) {
 		}
-		e = p + strlen(p);
-		while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+		e = k + strlen(k);
+		while (e > k && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
 			*--e = '\0';
 		}
-		if (*p == '[') {
-			if (e > p && e[-1] == ']') {
+		if (*k == '[') {
+			if (e > k && e[-1] == ']') {
 				e[-1] = '\0';
 			}
-			in = strcmp(p + 1, section) == 0;
+			in = strcmp(k + 1, section) == 0;
+			p->found = p->found || in;
 			continue;
 		}
-		if (!in || (v = strchr(p, '=')) == NULL) {
+		if (!in || (v = strchr(k, '=')) == NULL) {
 			continue;
 		}
-		for (e = v; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+		for (e = v; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--) {
 		}
 		*e = '\0';
 		for (v++; *v == ' ' || *v == '\t'; v++) {
 		}
-		if (strcmp(p, "aws_access_key_id") == 0) {
-			snprintf(c->key_id, sizeof(c->key_id), "%s", v);
-		} else if (strcmp(p, "aws_secret_access_key") == 0) {
-			snprintf(c->secret, sizeof(c->secret), "%s", v);
-		} else if (strcmp(p, "aws_session_token") == 0) {
-			snprintf(c->token, sizeof(c->token), "%s", v);
+		for (i = 0; i < sizeof(profile_keys) / sizeof(profile_keys[0]); i++) {
+			if (strcmp(k, profile_keys[i].key) == 0) {
+				snprintf((char *)p + profile_keys[i].off, profile_keys[i].len, "%s",
+				    v);
+			}
 		}
 	}
 	explicit_bzero(line, sizeof(line));
 	fclose(f);
-	return c->key_id[0] != '\0' && c->secret[0] != '\0' ? 0 : TD_ENOTFOUND;
+}
+
+/* Profile `name` from AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials,
+ * section [name]) and AWS_CONFIG_FILE (~/.aws/config, [profile name] or
+ * [default]). */
+static void
+read_profile(const char *name, aws_profile *p)
+{
+	const char *home = getenv("HOME"), *file;
+	char path[1024], section[192];
+
+	memset(p, 0, sizeof(*p));
+	file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	if (file == NULL) {
+		snprintf(path, sizeof(path), "%s/.aws/credentials", home != NULL ? home : "");
+		file = path;
+	}
+	ini_section(file, name, p);
+	file = getenv("AWS_CONFIG_FILE");
+	if (file == NULL) {
+		snprintf(path, sizeof(path), "%s/.aws/config", home != NULL ? home : "");
+		file = path;
+	}
+	snprintf(section, sizeof(section), strcmp(name, "default") == 0 ? "%s" : "profile %s",
+	    name);
+	ini_section(file, section, p);
 }
 
 /* ---- temporary credentials (web identity, ECS, IMDSv2), cached ------------ */
@@ -892,15 +957,323 @@ imds(src_aws_creds *c, time_t *expires, td_error *err)
 	return rv;
 }
 
+/* ---- profiles: static keys, credential_process, role_arn + source_profile -- */
+
+/* Longest chain of source_profile hops followed. */
+#define PROFILE_DEPTH 5
+/* credential_process output read at most. */
+#define PROCESS_MAX 65536
+/* Credentials without an expiry (credential_process without Expiration). */
+#define NEVER ((time_t)1 << 62)
+
+/* Profile credentials that expire (assumed roles, credential_process),
+ * cached per profile name; under cache_mu.  A few profiles at most are in
+ * use: AWS_PROFILE and the source profiles it names. */
+#define PCACHE_N 8
+static struct pcache_ent {
+	char profile[128];
+	src_aws_creds c;
+	time_t expires; /* 0: free slot */
+} pcache[PCACHE_N];
+static size_t pcache_next;
+
+/* Serialises profile resolution, so concurrent fetchers run a
+ * credential_process or an AssumeRole once, not once each. */
+static pthread_mutex_t profile_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+pcache_get(const char *profile, src_aws_creds *c)
+{
+	time_t now = time(NULL);
+	bool hit = false;
+	size_t i;
+
+	pthread_mutex_lock(&cache_mu);
+	for (i = 0; i < PCACHE_N && !hit; i++) {
+		if (pcache[i].expires != 0 && strcmp(pcache[i].profile, profile) == 0 &&
+		    now < pcache[i].expires - REFRESH_BEFORE_S) {
+			*c = pcache[i].c;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return hit;
+}
+
+static void
+pcache_put(const char *profile, const src_aws_creds *c, time_t expires)
+{
+	size_t i, slot = PCACHE_N;
+
+	pthread_mutex_lock(&cache_mu);
+	for (i = 0; i < PCACHE_N && slot == PCACHE_N; i++) {
+		if (strcmp(pcache[i].profile, profile) == 0) {
+			slot = i;
+		}
+	}
+	if (slot == PCACHE_N) {
+		slot = pcache_next++ % PCACHE_N;
+	}
+	snprintf(pcache[slot].profile, sizeof(pcache[slot].profile), "%s", profile);
+	pcache[slot].c = *c;
+	pcache[slot].expires = expires;
+	pthread_mutex_unlock(&cache_mu);
+}
+
+/* Runs a profile's credential_process (with /bin/sh -c) and reads its JSON:
+ * {"Version":1,"AccessKeyId","SecretAccessKey","SessionToken","Expiration"}.
+ * No Expiration: the credentials never expire. */
+static int
+run_credential_process(const char *name, const char *cmd, src_aws_creds *c, time_t *expires,
+    td_error *err)
+{
+	char *buf = malloc(PROCESS_MAX + 1);
+	FILE *f;
+	cJSON *o = NULL;
+	const cJSON *ver, *id, *sec, *tok, *exp;
+	size_t n = 0, r;
+	int st, rv = 0;
+
+	if (buf == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if ((f = popen(cmd, "re")) == NULL) {
+		rv = td_error_set(err, TD_EIO, "profile %s: credential_process: cannot run: %s",
+		    name, strerror(errno));
+		goto out;
+	}
+	while (n < PROCESS_MAX && (r = fread(buf + n, 1, PROCESS_MAX - n, f)) > 0) {
+		n += r;
+	}
+	buf[n] = '\0';
+	st = pclose(f);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		rv = td_error_set(err, TD_EIO,
+		    "profile %s: credential_process exited with status %d", name,
+		    st == -1            ? -1
+			: WIFEXITED(st) ? WEXITSTATUS(st)
+					: 128 + WTERMSIG(st));
+		goto out;
+	}
+	if ((o = cJSON_ParseWithLength(buf, n)) == NULL) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: credential_process: the output is not JSON", name);
+		goto out;
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(o, "Version");
+	id = cJSON_GetObjectItemCaseSensitive(o, "AccessKeyId");
+	sec = cJSON_GetObjectItemCaseSensitive(o, "SecretAccessKey");
+	tok = cJSON_GetObjectItemCaseSensitive(o, "SessionToken");
+	exp = cJSON_GetObjectItemCaseSensitive(o, "Expiration");
+	if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: credential_process: \"Version\" must be 1", name);
+	} else if (!cJSON_IsString(id) || !cJSON_IsString(sec) || id->valuestring[0] == '\0' ||
+	    sec->valuestring[0] == '\0') {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: credential_process: no AccessKeyId/SecretAccessKey", name);
+	} else if (exp != NULL &&
+	    (!cJSON_IsString(exp) || (*expires = parse_expiration(exp->valuestring)) == 0)) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: credential_process: \"Expiration\" is not an ISO 8601 time", name);
+	} else {
+		snprintf(c->key_id, sizeof(c->key_id), "%s", id->valuestring);
+		snprintf(c->secret, sizeof(c->secret), "%s", sec->valuestring);
+		snprintf(c->token, sizeof(c->token), "%s",
+		    cJSON_IsString(tok) ? tok->valuestring : "");
+		snprintf(c->from, sizeof(c->from), "credential_process (profile %.30s)", name);
+		if (exp == NULL) {
+			*expires = NEVER;
+		}
+	}
+out:
+	cJSON_Delete(o);
+	explicit_bzero(buf, n);
+	free(buf);
+	return rv;
+}
+
+/* STS AssumeRole of profile p's role_arn, signed (SigV4, through the same
+ * libcurl code as S3) with the source profile's credentials `base`; at
+ * AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) when set. */
+static int
+assume_role(const char *name, const aws_profile *p, const src_aws_creds *base, src_aws_creds *c,
+    time_t *expires, td_error *err)
+{
+	const char *ep = getenv("AWS_ENDPOINT_URL_STS"), *region = p->region;
+	char host[512], sig[96], buf[512], code[128] = "", *url = NULL;
+	char *role = query_escape(p->role_arn), *ext = NULL, *session = NULL;
+	fetch_req rq = { .shown = "sts AssumeRole",
+		.user = base->key_id,
+		.password = base->secret,
+		.session_token = base->token[0] != '\0' ? base->token : NULL,
+		.sigv4 = sig,
+		.max_size = 1u << 20,
+		.timeout_ms = 10000 };
+	fetch_resp rp = { 0 };
+	td_error ferr = { 0 };
+	int rv;
+
+	if (region[0] == '\0') {
+		region = getenv("AWS_REGION");
+	}
+	if (region == NULL || region[0] == '\0') {
+		region = getenv("AWS_DEFAULT_REGION");
+	}
+	if (region == NULL || region[0] == '\0') {
+		region = "us-east-1";
+	}
+	if (ep == NULL || ep[0] == '\0') {
+		ep = getenv("AWS_ENDPOINT_URL");
+	}
+	if (ep == NULL || ep[0] == '\0') {
+		snprintf(host, sizeof(host), "https://sts.%s.amazonaws.com", region);
+	} else {
+		snprintf(host, sizeof(host), "%s", ep);
+	}
+	while (host[0] != '\0' && host[strlen(host) - 1] == '/') {
+		host[strlen(host) - 1] = '\0';
+	}
+	snprintf(sig, sizeof(sig), "aws:amz:%s:sts", region);
+	ext = p->external_id[0] != '\0' ? query_escape(p->external_id) : NULL;
+	session = query_escape(
+	    p->session_name[0] != '\0' ? p->session_name : "tfdrift-state-loader");
+	/* the parameters in sorted order: the signed query is canonical as sent */
+	if (role == NULL || session == NULL || (p->external_id[0] != '\0' && ext == NULL) ||
+	    asprintf(&url,
+		"%s/?Action=AssumeRole&DurationSeconds=3600%s%s&RoleArn=%s&RoleSessionName=%s"
+		"&Version=2011-06-15",
+		host, ext != NULL ? "&ExternalId=" : "", ext != NULL ? ext : "", role,
+		session) < 0) {
+		url = NULL;
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	rq.url = url;
+	if ((rv = fetch_get(&rq, &rp, &ferr)) != 0) {
+		rv = td_error_set(err, rv, "profile %s: sts AssumeRole %s: %s", name, p->role_arn,
+		    ferr.msg);
+		goto out;
+	}
+	if (rp.status != 200) {
+		xml_value(rp.body, "Code", code, sizeof(code));
+		rv = td_error_set(err, TD_EIO, "profile %s: sts AssumeRole %s: HTTP %ld%s%s", name,
+		    p->role_arn, rp.status, code[0] != '\0' ? " " : "", code);
+		goto out;
+	}
+	if (!xml_value(rp.body, "AccessKeyId", c->key_id, sizeof(c->key_id)) ||
+	    !xml_value(rp.body, "SecretAccessKey", c->secret, sizeof(c->secret))) {
+		rv = td_error_set(err, TD_EPROTO, "profile %s: sts AssumeRole %s: no credentials",
+		    name, p->role_arn);
+		goto out;
+	}
+	xml_value(rp.body, "SessionToken", c->token, sizeof(c->token));
+	buf[0] = '\0';
+	xml_value(rp.body, "Expiration", buf, sizeof(buf));
+	*expires = parse_expiration(buf);
+	snprintf(c->from, sizeof(c->from), "assumed role (profile %.40s)", name);
+out:
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	free(url);
+	free(role);
+	free(ext);
+	free(session);
+	return rv;
+}
+
+/* Credentials of profile `name`: role_arn + source_profile (AssumeRole with
+ * the source profile's credentials; a profile may name itself to use its own
+ * keys), else credential_process, else its static keys.  TD_ENOTFOUND when
+ * the profile does not exist or holds none of these; any other error names
+ * the profile and the cause. */
+static int
+resolve_profile(const char *name, int depth, src_aws_creds *c, td_error *err)
+{
+	aws_profile p;
+	src_aws_creds base;
+	time_t expires = 0;
+	int rv = TD_ENOTFOUND;
+
+	memset(&base, 0, sizeof(base));
+	read_profile(name, &p);
+	if (!p.found) {
+		goto out;
+	}
+	if (p.role_arn[0] != '\0') {
+		if (p.source_profile[0] == '\0') {
+			rv = td_error_set(err, TD_EINVAL,
+			    "profile %s: role_arn without source_profile (credential_source and "
+			    "web_identity_token_file in profiles are not supported)",
+			    name);
+			goto out;
+		}
+		if (pcache_get(name, c)) {
+			rv = 0;
+			goto out;
+		}
+		if (strcmp(p.source_profile, name) == 0) {
+			if (p.key_id[0] == '\0' || p.secret[0] == '\0') {
+				rv = td_error_set(err, TD_EINVAL,
+				    "profile %s: source_profile names itself, but it has no "
+				    "aws_access_key_id/aws_secret_access_key",
+				    name);
+				goto out;
+			}
+			snprintf(base.key_id, sizeof(base.key_id), "%s", p.key_id);
+			snprintf(base.secret, sizeof(base.secret), "%s", p.secret);
+			snprintf(base.token, sizeof(base.token), "%s", p.token);
+		} else if (depth >= PROFILE_DEPTH) {
+			rv = td_error_set(err, TD_EINVAL,
+			    "profile %s: source_profile chain longer than %d", name, PROFILE_DEPTH);
+			goto out;
+		} else if ((rv = resolve_profile(p.source_profile, depth + 1, &base, err)) != 0) {
+			if (rv == TD_ENOTFOUND) {
+				rv = td_error_set(err, TD_EINVAL,
+				    "profile %s: source_profile %s has no credentials", name,
+				    p.source_profile);
+			}
+			goto out;
+		}
+		if ((rv = assume_role(name, &p, &base, c, &expires, err)) == 0) {
+			pcache_put(name, c, expires != 0 ? expires : time(NULL) + 3600);
+		}
+		goto out;
+	}
+	if (p.credential_process[0] != '\0') {
+		if (pcache_get(name, c)) {
+			rv = 0;
+			goto out;
+		}
+		if ((rv = run_credential_process(name, p.credential_process, c, &expires, err)) ==
+		    0) {
+			pcache_put(name, c, expires);
+		}
+		goto out;
+	}
+	if (p.key_id[0] != '\0' && p.secret[0] != '\0') {
+		snprintf(c->key_id, sizeof(c->key_id), "%s", p.key_id);
+		snprintf(c->secret, sizeof(c->secret), "%s", p.secret);
+		snprintf(c->token, sizeof(c->token), "%s", p.token);
+		snprintf(c->from, sizeof(c->from), "profile %.50s", name);
+		rv = 0;
+	}
+out:
+	explicit_bzero(&p, sizeof(p));
+	explicit_bzero(&base, sizeof(base));
+	return rv;
+}
+
 int
 src_aws_credentials(src_aws_creds *c, td_error *err)
 {
 	static int (*const temporary[])(src_aws_creds *, time_t *, td_error *) = { web_identity,
 		ecs, imds };
 	const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *token = getenv("AWS_SESSION_TOKEN"), *home = getenv("HOME");
-	const char *profile = getenv("AWS_PROFILE"), *file;
-	char path[1024], section[192];
+	const char *token = getenv("AWS_SESSION_TOKEN");
+	const char *profile = getenv("AWS_PROFILE");
 	time_t expires = 0, now = time(NULL);
 	td_error terr = { 0 };
 	size_t i;
@@ -917,27 +1290,18 @@ src_aws_credentials(src_aws_creds *c, td_error *err)
 	if (profile == NULL || profile[0] == '\0') {
 		profile = "default";
 	}
-	file = getenv("AWS_SHARED_CREDENTIALS_FILE");
-	if (file == NULL) {
-		snprintf(path, sizeof(path), "%s/.aws/credentials", home != NULL ? home : "");
-		file = path;
-	}
-	if (ini_profile(file, profile, c) == 0) {
-		snprintf(c->from, sizeof(c->from), "credentials file");
+	pthread_mutex_lock(&profile_mu);
+	rv = resolve_profile(profile, 0, c, &terr);
+	pthread_mutex_unlock(&profile_mu);
+	if (rv == 0) {
 		return 0;
 	}
 	memset(c, 0, sizeof(*c));
-	file = getenv("AWS_CONFIG_FILE");
-	if (file == NULL) {
-		snprintf(path, sizeof(path), "%s/.aws/config", home != NULL ? home : "");
-		file = path;
+	if (rv != TD_ENOTFOUND) {
+		/* configured but failing: say so rather than fall through */
+		return td_error_set(err, rv, "%s", terr.msg);
 	}
-	snprintf(section, sizeof(section), strcmp(profile, "default") == 0 ? "%s" : "profile %s",
-	    profile);
-	if (ini_profile(file, section, c) == 0) {
-		snprintf(c->from, sizeof(c->from), "config file");
-		return 0;
-	}
+	td_error_clear(&terr);
 	/* temporary credentials: reused until shortly before they expire */
 	pthread_mutex_lock(&cache_mu);
 	if (cache_expires != 0 && now < cache_expires - REFRESH_BEFORE_S) {

@@ -93,8 +93,13 @@ typedef struct src_aws_creds {
 
 /* AWS credentials from the standard chain: AWS_ACCESS_KEY_ID /
  * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; the profile AWS_PROFILE
- * (default "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
- * then in AWS_CONFIG_FILE (~/.aws/config, section "profile NAME"); web
+ * (default "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials)
+ * and AWS_CONFIG_FILE (~/.aws/config, section "profile NAME"): role_arn +
+ * source_profile (STS AssumeRole signed with the source profile's
+ * credentials, at AWS_ENDPOINT_URL_STS when set; external_id,
+ * role_session_name, region honoured), else credential_process (its JSON
+ * Version 1 output; Expiration honoured, none: never expires), else static
+ * keys; a profile that is configured but fails is an error naming it; web
  * identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE -> STS
  * AssumeRoleWithWebIdentity at AWS_ENDPOINT_URL_STS or sts.<AWS_REGION>);
  * ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or

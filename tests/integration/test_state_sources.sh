@@ -109,12 +109,24 @@ printf 'ecs-auth\n' >"$TD_TMP/ecs-auth"
 cfg_set state_loader sources "[\"prod/app=s3://tfstate/app.tfstate?region=eu-west-1&workspace=staging&endpoint=http://127.0.0.1:$PROXYP\"]"
 write_config
 NOIMDS="AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1 HOME=$TD_TMP"
+# profiles: credential_process (prints JSON Version 1, counts its runs) and
+# role_arn + source_profile (STS AssumeRole signed with the source's keys)
+cat >"$TD_TMP/cred-proc.sh" <<EOP
+echo run >>"$TD_TMP/cred-proc.runs"
+printf '{"Version":1,"AccessKeyId":"AKIDTFDRIFTTEST","SecretAccessKey":"tEst/Secret+Key","SessionToken":"process-tok","Expiration":"2999-01-01T00:00:00Z"}'
+EOP
+printf '[profile badrole]\nrole_arn = arn:aws:iam::1:role/other\nsource_profile = base\n[profile proc]\ncredential_process = sh %s/cred-proc.sh\n[profile role]\nrole_arn = arn:aws:iam::1:role/tfdrift-assumed\nsource_profile = base\nregion = eu-west-1\nrole_session_name = tfdrift-it\n' \
+	"$TD_TMP" >"$TD_TMP/aws-config"
+printf '[base]\naws_access_key_id = AKIDTFDRIFTTEST\naws_secret_access_key = tEst/Secret+Key\n' >"$TD_TMP/aws-creds"
+PROFILES="AWS_CONFIG_FILE=$TD_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$TD_TMP/aws-creds"
 declare -A CHAIN=(
 	[sts]="AWS_ROLE_ARN=arn:aws:iam::1:role/tfdrift AWS_WEB_IDENTITY_TOKEN_FILE=$TD_TMP/jwt AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS"
 	[ecs]="AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$AWSP/ecs/creds AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$TD_TMP/ecs-auth $NOIMDS"
 	[imds]="AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$AWSP HOME=$TD_TMP"
+	[process]="AWS_PROFILE=proc $PROFILES $NOIMDS"
+	[role]="AWS_PROFILE=role $PROFILES AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS"
 )
-for how in sts ecs imds; do
+for how in sts ecs imds process role; do
 	rcli FLUSHALL >/dev/null
 	TD_INSTANCE=loader-$how TD_ENV="${CHAIN[$how]}" start_service state-loader
 	for _ in $(seq 100); do
@@ -124,8 +136,27 @@ for how in sts ecs imds; do
 	check_eq "credentials from $how: the S3 state is loaded" 43 "$(rcli HGET ${P}workspaces prod/app | jq -r .serial)"
 	check "credentials from $how: requests signed, with the $how session token" \
 		jq -s -e "[.[] | select(.kind==\"s3\")] | .[-1] | .sig_ok and .token==\"$how-tok\"" "$LOG"
+	[ "$how" = process ] && {
+		# a few polls (1 s) more: the credentials expire in 2999, so the process ran once
+		n=$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")
+		for _ in $(seq 60); do
+			[ "$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")" -ge $((n + 2)) ] && break
+			sleep 0.1
+		done
+		check_eq "credential_process: run once, its Expiration honoured" 1 "$(wc -l <"$TD_TMP/cred-proc.runs")"
+	}
 	stop_service "loader-$how" 10 >/dev/null
 done
+check "AssumeRole: signed (SigV4, sts) with the source profile's key, in the profile's region" jq -s -e \
+	'[.[] | select(.action=="AssumeRole")] | length >= 1 and all(.sig_ok and .status==200 and .region=="eu-west-1" and .session=="tfdrift-it" and .token==null)' "$LOG"
+check_eq "AssumeRole: asked once (the credentials are cached until shortly before they expire)" 1 \
+	"$(jq -s '[.[] | select(.action=="AssumeRole")] | length' "$LOG")"
+rcli FLUSHALL >/dev/null
+TD_INSTANCE=loader-badrole TD_ENV="AWS_PROFILE=badrole $PROFILES AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS" start_service state-loader
+for _ in $(seq 100); do [ "$(rcli HGET ${P}workspaces prod/app | jq -r .last_error 2>/dev/null)" != null ] && [ -n "$(rcli HGET ${P}workspaces prod/app)" ] && break; sleep 0.1; done
+check "a refused AssumeRole: the error names the source, the profile, the role and STS's code" sh -c \
+	"redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/app | jq -e '.last_error | test(\"^s3://tfstate/env:/staging/app.tfstate: profile badrole: sts AssumeRole arn:aws:iam::1:role/other: HTTP 403 AccessDenied\")'"
+stop_service loader-badrole 10 >/dev/null
 # ---- workspace discovery (workspace=*), paged: one key per ListObjectsV2 page ----
 mkstate 3 vpc-dev3 "$TD_TMP/dev.tfstate"
 check "a second workspace object stored" put_s3 "env:/dev/app.tfstate" "$TD_TMP/dev.tfstate"
@@ -148,5 +179,5 @@ check_eq "default workspace (no object): empty" 0 "$(rcli HGET ${P}workspaces pr
 check "the listing request was signed" jq -s -e 'any(.[]; .kind=="s3" and (.path | test("list-type=2")) and .sig_ok and .status==200)' "$LOG"
 check "later pages carry the continuation token, signed" jq -s -e '[.[] | select(.kind=="s3" and (.path | test("continuation-token=")))] | length >= 5 and all(.sig_ok and .status==200)' "$LOG"
 stop_service loader-discover 10 >/dev/null
-check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt' '$TD_TMP'/logs/loader-*.log"
+check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt|process-tok|role-tok' '$TD_TMP'/logs/loader-*.log"
 finish

@@ -29,10 +29,11 @@ const log = (o) => fs.appendFileSync(args.log, JSON.stringify(o) + '\n');
 const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
 const sha = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
-// Checks the SigV4 Authorization header of req against args.secret.
-function verifySigV4(req) {
+// Checks the SigV4 Authorization header of req (for service, s3 or sts)
+// against args.secret.
+function verifySigV4(req, service = 's3') {
 	const auth = req.headers['authorization'] || '';
-	const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+	const m = new RegExp(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\\d{8})/([^/]+)/${service}/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$`).exec(auth);
 	if (!m) return { ok: false, why: 'Authorization header shape: ' + auth.slice(0, 40) };
 	const [, keyId, day, region, signed, sig] = m;
 	if (keyId !== args['key-id']) return { ok: false, why: 'key id ' + keyId };
@@ -44,11 +45,11 @@ function verifySigV4(req) {
 	const names = signed.split(';');
 	const headers = names.map((n) => n + ':' + String(req.headers[n] || '').trim().replace(/\s+/g, ' ') + '\n').join('');
 	const canonical = [req.method, u.pathname, query, headers, signed, payload].join('\n');
-	const scope = `${day}/${region}/s3/aws4_request`;
+	const scope = `${day}/${region}/${service}/aws4_request`;
 	const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha(canonical)].join('\n');
 	let k = hmac('AWS4' + args.secret, day);
 	k = hmac(k, region);
-	k = hmac(k, 's3');
+	k = hmac(k, service);
 	k = hmac(k, 'aws4_request');
 	const want = crypto.createHmac('sha256', k).update(toSign).digest('hex');
 	if (!names.includes('host') || !names.includes('x-amz-date')) return { ok: false, why: 'signed headers ' + signed };
@@ -135,8 +136,10 @@ async function main() {
 		if (/^\/api\/state-versions\/sv-[0-9a-f]+\/hosted_state$/.test(req.url)) return done(200, fs.readFileSync(file));
 		done(404, { errors: [{ status: '404' }] });
 	}).listen(+args['hcp-port'], '127.0.0.1');
-	// AWS credential endpoints: STS AssumeRoleWithWebIdentity, ECS container
-	// credentials, IMDSv2. Each hands out the test's key with its own session token.
+	// AWS credential endpoints: STS AssumeRoleWithWebIdentity and AssumeRole
+	// (SigV4-signed with the test's key, role arn:aws:iam::1:role/tfdrift-assumed),
+	// ECS container credentials, IMDSv2. Each hands out the test's key with its
+	// own session token.
 	const exp = new Date(Date.now() + 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
 	const creds = (token) => JSON.stringify({ AccessKeyId: args['key-id'], SecretAccessKey: args.secret, Token: token, Expiration: exp });
 	http.createServer((req, res) => {
@@ -148,6 +151,20 @@ async function main() {
 			return done(200, `<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>
 <AccessKeyId>${args['key-id']}</AccessKeyId><SecretAccessKey>${args.secret}</SecretAccessKey>
 <SessionToken>sts-tok</SessionToken><Expiration>${exp}</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`);
+		}
+		if (u.searchParams.get('Action') === 'AssumeRole') {
+			const v = verifySigV4(req, 'sts');
+			const e = { ...entry, action: 'AssumeRole', sig_ok: v.ok, why: v.why, region: v.region,
+				role: u.searchParams.get('RoleArn'), session: u.searchParams.get('RoleSessionName'),
+				token: req.headers['x-amz-security-token'] || null };
+			const fail = (code, c) => { log({ ...e, status: code }); res.writeHead(code); res.end(`<ErrorResponse><Error><Code>${c}</Code></Error></ErrorResponse>`); };
+			if (!v.ok) return fail(403, 'SignatureDoesNotMatch');
+			if (e.role !== 'arn:aws:iam::1:role/tfdrift-assumed') return fail(403, 'AccessDenied');
+			log({ ...e, status: 200 });
+			res.writeHead(200);
+			return res.end(`<AssumeRoleResponse><AssumeRoleResult><Credentials>
+<AccessKeyId>${args['key-id']}</AccessKeyId><SecretAccessKey>${args.secret}</SecretAccessKey>
+<SessionToken>role-tok</SessionToken><Expiration>${exp}</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>`);
 		}
 		if (u.pathname === '/ecs/creds') return req.headers['authorization'] === 'ecs-auth' ? done(200, creds('ecs-tok')) : done(401, '');
 		if (u.pathname === '/latest/api/token' && req.method === 'PUT' && req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return done(200, 'imds-session');

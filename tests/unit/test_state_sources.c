@@ -252,6 +252,94 @@ test_aws_credentials(void **state)
 	unlink(path);
 }
 
+/* credential_process: JSON Version 1, Expiration honoured (cached until
+ * shortly before it); role_arn without a usable source profile. */
+static void
+test_aws_profiles(void **state)
+{
+	char dir[] = "/tmp/test_state_profXXXXXX", cfg[256], creds[256], script[256], count[256];
+	char line[64];
+	src_aws_creds c;
+	td_error err = { 0 };
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg), "%s/config", dir);
+	snprintf(creds, sizeof(creds), "%s/credentials", dir);
+	snprintf(script, sizeof(script), "%s/proc.sh", dir);
+	snprintf(count, sizeof(count), "%s/count", dir);
+	f = fopen(script, "w");
+	assert_non_null(f);
+	/* $1: the Expiration to print; every run leaves a line in count */
+	fprintf(f,
+	    "echo run >>%s\n"
+	    "printf '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": "
+	    "\"sp\", \"SessionToken\": \"tp\", \"Expiration\": \"%%s\"}' \"$1\"\n",
+	    count);
+	fclose(f);
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f,
+	    "[profile later]\ncredential_process = sh %s 2999-01-01T00:00:00Z\n"
+	    "[profile soon]\ncredential_process = sh %s 2000-01-01T00:00:00Z\n"
+	    "[profile v2]\ncredential_process = printf '{\"Version\":2}'\n"
+	    "[profile fails]\ncredential_process = sh -c 'exit 3'\n"
+	    "[profile norole]\nrole_arn = arn:aws:iam::1:role/x\n"
+	    "[profile nosource]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = missing\n"
+	    "[profile selfnokeys]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = "
+	    "selfnokeys\n",
+	    script, script);
+	fclose(f);
+	setenv("AWS_CONFIG_FILE", cfg, 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", creds, 1);
+
+	setenv("AWS_PROFILE", "later", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_string_equal(c.key_id, "AKIDPROC");
+	assert_string_equal(c.secret, "sp");
+	assert_string_equal(c.token, "tp");
+	assert_non_null(strstr(c.from, "credential_process"));
+	assert_int_equal(src_aws_credentials(&c, &err), 0); /* cached: not run again */
+	setenv("AWS_PROFILE", "soon", 1);                   /* expired: run every time */
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_string_equal(c.key_id, "AKIDPROC");
+	f = fopen(count, "r");
+	assert_non_null(f);
+	int runs = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		runs++;
+	}
+	fclose(f);
+	assert_int_equal(runs, 3);
+
+	setenv("AWS_PROFILE", "v2", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EPROTO);
+	assert_non_null(strstr(err.msg, "profile v2: credential_process: \"Version\" must be 1"));
+	setenv("AWS_PROFILE", "fails", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_non_null(strstr(err.msg, "profile fails: credential_process exited with status 3"));
+	assert_string_equal(c.key_id, "");
+	setenv("AWS_PROFILE", "norole", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "profile norole: role_arn without source_profile"));
+	setenv("AWS_PROFILE", "nosource", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "profile nosource: source_profile missing has no"));
+	setenv("AWS_PROFILE", "selfnokeys", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "names itself"));
+
+	unsetenv("AWS_PROFILE");
+	unsetenv("AWS_CONFIG_FILE");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unlink(cfg);
+	unlink(script);
+	unlink(count);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -262,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_uri_sources),
 		cmocka_unit_test(test_s3_discovery),
 		cmocka_unit_test(test_aws_credentials),
+		cmocka_unit_test(test_aws_profiles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
