@@ -1162,6 +1162,7 @@ falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin or
 		.priority = a->priority,
 		.hostname = a->hostname };
 	uint64_t hash = 0;
+	char tbuf[64];
 	int rv;
 
 	*out = NULL;
@@ -1178,6 +1179,9 @@ falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin or
 			v[f].text = value_text(val);
 		}
 	}
+	/* the alert's own time is needed without ct.time, and for a derived id */
+	if (t.time == NULL && a->time_ns != 0 && (v[F_TIME].text == NULL || v[F_ID].text == NULL))
+		t.time = td_clock_format(a->time_ns, 9, tbuf, sizeof(tbuf));
 	for (size_t i = 0; v[F_ID].text == NULL && i < a->n_fields; i++)
 		hash = fnv1a_str(fnv1a_str(hash, a->keys[i]), a->values[i] ? a->values[i] : "");
 	if ((rv = to_event(v, &t, hash, origin, origin_detail, out, err)) != 0)

@@ -24,6 +24,7 @@
 #define TFDRIFT_INGEST_FALCO_ALERT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tfdrift/error.h"
 #include "tfdrift/v1/event.pb-c.h"
@@ -45,7 +46,8 @@ int falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin ori
 /* One alert as Falco's gRPC output sends it (falco.outputs.response), its
  * output_fields map given as parallel arrays.  Borrowed for the call. */
 typedef struct falco_alert_fields {
-	const char *time; /* RFC 3339; "" or NULL when the response had none */
+	const char *time; /* RFC 3339; "" or NULL: time_ns is used */
+	int64_t time_ns;  /* Unix ns when time is not given (formatted only if needed); 0: none */
 	const char *rule, *priority, *source, *hostname;
 	const char *const *tags;
 	size_t n_tags;

@@ -404,7 +404,6 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
 	falco_alert_fields a = { 0 };
-	char ts[64] = "";
 	const char **kv;
 	td_error err;
 	bool keep_going = true;
@@ -424,9 +423,7 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 		kv[r->n_output_fields + 1 + i] = r->output_fields[i]->value;
 	}
 	if (r->time != NULL)
-		td_clock_format(r->time->seconds * 1000000000LL + r->time->nanos, 9, ts,
-		    sizeof(ts));
-	a.time = ts;
+		a.time_ns = r->time->seconds * 1000000000LL + r->time->nanos;
 	a.rule = r->rule;
 	a.priority = (unsigned)r->priority < 8 ? priority_names[r->priority] : "";
 	a.source = r->source;
