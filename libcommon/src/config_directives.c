@@ -114,7 +114,7 @@ const td_config_directive td_config_directives[] = {
 	{ "state_loader", "local_files", TD_CFG_STRLIST, "", NOB, NULL, 0,
 	    "Local Terraform state files, each `NAME=PATH` (NAME is the workspace shown in alerts, e.g. prod/network) or a bare PATH (the name is the file name)." },
 	{ "state_loader", "sources", TD_CFG_STRLIST, "", NOB, NULL, 0,
-	    "State sources, each `NAME=URI`: `file:///path/x.tfstate`; `http(s)://[user:pass@]host/path[#ca=FILE&cert=FILE&key=FILE&insecure=1&user=U&password_env=VAR]` (Terraform http backend; 204/404 is an empty state; prefer password_env to a password in the URL); `s3://BUCKET/KEY?region=R[&workspace=W&workspace_prefix=env:&endpoint=URL&max_keys=1000]` (workspace=* discovers every workspace under the prefix as NAME/<workspace>, listing max_keys keys a page with continuation tokens; SigV4; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE in ~/.aws/credentials or ~/.aws/config (static keys, credential_process, or role_arn + source_profile through STS AssumeRole at AWS_ENDPOINT_URL_STS if set), web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE), ECS container credentials or IMDSv2, refreshed before expiry); `hcp://ORG/WORKSPACE[?host=app.terraform.io&token_env=TFE_TOKEN]` (HCP Terraform / Terraform Enterprise current state version). Remote sources are polled every poll_interval with If-None-Match." },
+	    "State sources, each `NAME=URI`: `file:///path/x.tfstate`; `http(s)://[user:pass@]host/path[#ca=FILE&cert=FILE&key=FILE&insecure=1&user=U&password_env=VAR]` (Terraform http backend; 204/404 is an empty state; prefer password_env to a password in the URL); `s3://BUCKET/KEY?region=R[&workspace=W&workspace_prefix=env:&endpoint=URL&max_keys=1000]` (workspace=* discovers every workspace under the prefix as NAME/<workspace>, listing max_keys keys a page with continuation tokens; SigV4; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE in ~/.aws/credentials or ~/.aws/config (static keys, credential_process, IAM Identity Center with the token of `aws sso login`, or role_arn + source_profile through STS AssumeRole at AWS_ENDPOINT_URL_STS if set), web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE), ECS container credentials or IMDSv2, refreshed before expiry); `hcp://ORG/WORKSPACE[?host=app.terraform.io&token_env=TFE_TOKEN]` (HCP Terraform / Terraform Enterprise current state version). Remote sources are polled every poll_interval with If-None-Match." },
 	{ "state_loader", "poll_interval", TD_CFG_DURATION, "30s", 1000, 86400000, NULL, 0,
 	    "How often every source is checked for a new state." },
 	{ "state_loader", "fetch_timeout", TD_CFG_DURATION, "60s", 1000, 3600000, NULL, 0,
@@ -203,6 +203,15 @@ const td_config_directive td_config_directives[] = {
 	    "ingest's /metrics, read by /api/v1/health for the pipeline's last-event age. Empty: not checked." },
 	{ "api_gateway", "static_dir", TD_CFG_STRING, "", NOB, NULL, 0,
 	    "Directory with the web UI's build output (services/web), served at / without a token: index.html for / and for client-side routes, every path outside /api and /openapi.json a file under it. Empty: no web UI." },
+	{ "api_gateway", "prepared_statements", TD_CFG_BOOL, "true", NOB, NULL, 0,
+	    "Prepare each distinct REST query once per database connection (PostgreSQL then "
+	    "skips parsing and usually planning). false: every query is sent whole." },
+	{ "api_gateway", "cache_ttl", TD_CFG_DURATION, "0", 0, 60000, NULL, 0,
+	    "Keep GET /drifts and /stats answers this long, emptied at every commit the gateway "
+	    "hears of and at every PATCH; the TTL bounds how stale another replica's answers "
+	    "can be. 0: no cache." },
+	{ "api_gateway", "cache_entries", TD_CFG_INT, "1024", 16, 1048576, NULL, 0,
+	    "Most answers the response cache (cache_ttl) holds." },
 
 	/* ---- notifier ---- */
 	{ "notifier", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,

@@ -14,6 +14,7 @@
 
 #include "jsonw.h"
 #include "router.h"
+#include "stmt.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
@@ -43,6 +44,10 @@ struct gw_api {
 	gw_graph *graph;
 	int db_wait_ms;
 	char *ingest_metrics_url;
+	/* compiled once (gw_api_new): row programs and SELECT lists */
+	struct row_tmpl *t_item, *t_detail, *t_history;
+	char *sql_list; /* "SELECT <item columns> FROM alerts" */
+	char *sql_get, *sql_history;
 };
 
 extern const unsigned char gw_openapi_json[];
@@ -288,14 +293,6 @@ typedef struct col_set {
 static _Thread_local size_t body_hint = 16384;
 
 static void
-write_key(gw_jw *w, const char *name, size_t n)
-{
-	gw_jw_raw(w, "\"", 1);
-	gw_jw_raw(w, name, n); /* the table's names need no escaping */
-	gw_jw_raw(w, "\":", 2);
-}
-
-static void
 write_value(gw_jw *w, const PGresult *res, int r, int c, col_type type)
 {
 	if (PQgetisnull(res, r, c)) {
@@ -305,16 +302,61 @@ write_value(gw_jw *w, const PGresult *res, int r, int c, col_type type)
 	const char *text = PQgetvalue(res, r, c);
 	switch (type) {
 	case T_TEXT: gw_jw_str(w, text); break;
-	case T_INT: /* PostgreSQL's integer text is already a JSON number */
-	case T_JSON: /* jsonb's text form is valid JSON */ gw_jw_lit(w, text); break;
-	case T_TIME: {
-		char ts[64];
-		td_clock_format(strtoll(text, NULL, 10) * 1000, 6, ts, sizeof(ts));
-		gw_jw_raw(w, "\"", 1);
-		gw_jw_lit(w, ts);
-		gw_jw_raw(w, "\"", 1);
+	case T_INT:  /* PostgreSQL's integer text is already a JSON number */
+	case T_JSON: /* jsonb's text form is valid JSON */
+		gw_jw_raw(w, text, (size_t)PQgetlength(res, r, c));
 		break;
+	case T_TIME: gw_jw_time_us(w, strtoll(text, NULL, 10)); break;
 	}
+}
+
+/* A row's JSON object as a fixed program: before each value the literal
+ * text (keys, commas, braces) that precedes it, then the value's result
+ * column and type; tail closes it.  Compiled once from the column tables
+ * so that writing a row does no name lookups ("a.b" columns of every set
+ * gathered into "a":{...} where a first appears). */
+#define ROW_OPS_MAX 48
+typedef struct row_op {
+	char lit[64];
+	size_t litlen;
+	int col;
+	col_type type;
+} row_op;
+
+typedef struct row_tmpl {
+	row_op op[ROW_OPS_MAX];
+	size_t n;
+	char tail[8];
+	size_t taillen;
+} row_tmpl;
+
+/* Appends text to the literal that precedes the next value. */
+static void
+tmpl_lit(row_tmpl *t, const char *text, size_t len)
+{
+	row_op *o = &t->op[t->n];
+	if (o->litlen + len < sizeof(o->lit)) {
+		memcpy(o->lit + o->litlen, text, len);
+		o->litlen += len;
+		o->lit[o->litlen] = '\0';
+	}
+}
+
+static void
+tmpl_key(row_tmpl *t, const char *name, size_t n)
+{
+	tmpl_lit(t, "\"", 1);
+	tmpl_lit(t, name, n); /* the table's names need no escaping */
+	tmpl_lit(t, "\":", 2);
+}
+
+static void
+tmpl_value(row_tmpl *t, int col, col_type type)
+{
+	if (t->n + 1 < ROW_OPS_MAX) {
+		t->op[t->n].col = col;
+		t->op[t->n].type = type;
+		t->n++;
 	}
 }
 
@@ -333,36 +375,31 @@ prefix_seen(const col_set *sets, size_t s, size_t i, const char *name, size_t pl
 	return false;
 }
 
-/* Writes row r as one object, the same members add_row makes: "a.b"
- * columns of every set gathered into "a":{...} where a first appears. */
 static void
-write_object(gw_jw *w, const PGresult *res, int r, const col_set *sets, size_t nsets)
+tmpl_compile(row_tmpl *t, const col_set *sets, size_t nsets)
 {
+	memset(t, 0, sizeof(*t));
 	bool first = true;
-	gw_jw_raw(w, "{", 1);
+	tmpl_lit(t, "{", 1);
 	for (size_t s = 0; s < nsets; s++) {
 		for (size_t i = 0; i < sets[s].n; i++) {
 			const out_col *col = &sets[s].cols[i];
 			const char *dot = strchr(col->json, '.');
-			if (!first) {
-				gw_jw_raw(w, ",", 1);
-			}
 			if (dot == NULL) {
+				tmpl_lit(t, ",", first ? 0 : 1);
 				first = false;
-				write_key(w, col->json, strlen(col->json));
-				write_value(w, res, r, sets[s].first + (int)i, col->type);
+				tmpl_key(t, col->json, strlen(col->json));
+				tmpl_value(t, sets[s].first + (int)i, col->type);
 				continue;
 			}
 			size_t plen = (size_t)(dot - col->json);
 			if (prefix_seen(sets, s, i, col->json, plen)) {
-				if (!first && !w->oom) {
-					w->len--; /* take back the comma: nothing written */
-				}
 				continue;
 			}
+			tmpl_lit(t, ",", first ? 0 : 1);
 			first = false;
-			write_key(w, col->json, plen);
-			gw_jw_raw(w, "{", 1);
+			tmpl_key(t, col->json, plen);
+			tmpl_lit(t, "{", 1);
 			bool inner_first = true;
 			for (size_t s2 = s; s2 < nsets; s2++) {
 				for (size_t i2 = s2 == s ? i : 0; i2 < sets[s2].n; i2++) {
@@ -370,19 +407,33 @@ write_object(gw_jw *w, const PGresult *res, int r, const col_set *sets, size_t n
 					if (strncmp(c2->json, col->json, plen + 1) != 0) {
 						continue;
 					}
-					if (!inner_first) {
-						gw_jw_raw(w, ",", 1);
-					}
+					tmpl_lit(t, ",", inner_first ? 0 : 1);
 					inner_first = false;
-					write_key(w, c2->json + plen + 1,
+					tmpl_key(t, c2->json + plen + 1,
 					    strlen(c2->json + plen + 1));
-					write_value(w, res, r, sets[s2].first + (int)i2, c2->type);
+					tmpl_value(t, sets[s2].first + (int)i2, c2->type);
 				}
 			}
-			gw_jw_raw(w, "}", 1);
+			tmpl_lit(t, "}", 1);
 		}
 	}
-	gw_jw_raw(w, "}", 1);
+	/* what is pending after the last value is the tail */
+	memcpy(t->tail, t->op[t->n].lit, t->op[t->n].litlen);
+	t->taillen = t->op[t->n].litlen;
+	tmpl_lit(t, "}", 0);
+	t->tail[t->taillen++] = '}';
+	t->tail[t->taillen] = '\0';
+}
+
+/* Writes row r of res as one object. */
+static void
+write_row(gw_jw *w, const PGresult *res, int r, const row_tmpl *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		gw_jw_raw(w, t->op[i].lit, t->op[i].litlen);
+		write_value(w, res, r, t->op[i].col, t->op[i].type);
+	}
+	gw_jw_raw(w, t->tail, t->taillen);
 }
 
 /* Hands w's text to resp as a 200. */
@@ -443,7 +494,7 @@ with_db(gw_api *api, db_fn fn, void *ctx, gw_response *resp)
 static int
 exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **res)
 {
-	*res = PQexecParams(conn, sql, n, NULL, vals, NULL, NULL, 0);
+	*res = gw_stmt_exec(conn, sql, n, vals);
 	if (PQresultStatus(*res) == PGRES_TUPLES_OK) {
 		return 0;
 	}
@@ -461,18 +512,16 @@ exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **r
 static int
 db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 {
-	(void)api;
 	const gw_query *q = ctx;
 	PGresult *res = NULL;
-	char cols[2048] = "";
-	select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
-	size_t len = strlen(cols) + strlen(q->where) + 32;
+	size_t len = strlen(api->sql_list) + strlen(q->where) + 1;
 	char *sql = malloc(len);
 	if (sql == NULL) {
 		respond_error(resp, 500, "internal", "out of memory");
 		return 0;
 	}
-	snprintf(sql, len, "SELECT %s FROM alerts%s", cols, q->where);
+	memcpy(sql, api->sql_list, strlen(api->sql_list));
+	memcpy(sql + strlen(api->sql_list), q->where, strlen(q->where) + 1);
 	int rv = exec(conn, sql, q->nparams, (const char *const *)q->values, &res);
 	free(sql);
 	if (rv != 0) {
@@ -481,7 +530,6 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 
 	int rows = PQntuples(res);
 	int shown = rows > q->limit ? q->limit : rows;
-	const col_set set = { item_cols, NELEM(item_cols), 0 };
 	gw_jw w;
 	gw_jw_init(&w, body_hint);
 	gw_jw_lit(&w, "{\"items\":[");
@@ -489,7 +537,7 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		if (r > 0) {
 			gw_jw_raw(&w, ",", 1);
 		}
-		write_object(&w, res, r, &set, 1);
+		write_row(&w, res, r, api->t_item);
 	}
 	gw_jw_lit(&w, "],\"next_cursor\":");
 	if (rows > q->limit) {
@@ -531,18 +579,12 @@ h_list(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
 static int
 db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 {
-	(void)api;
 	const char *id = ctx;
 	const char *vals[] = { id };
 	PGresult *res = NULL, *hist = NULL;
-	char sql[4096] = "SELECT ";
-	char cols[3072] = "";
 	int rv;
 
-	select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
-	select_list(cols, sizeof(cols), detail_cols, NELEM(detail_cols));
-	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts WHERE id = $1::bigint", cols);
-	if ((rv = exec(conn, sql, 1, vals, &res)) != 0) {
+	if ((rv = exec(conn, api->sql_get, 1, vals, &res)) != 0) {
 		return rv;
 	}
 	if (PQntuples(res) == 0) {
@@ -552,31 +594,21 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		respond_error(resp, 404, "not_found", msg);
 		return 0;
 	}
-	cols[0] = '\0';
-	select_list(cols, sizeof(cols), history_cols, NELEM(history_cols));
-	snprintf(sql, sizeof(sql),
-	    "SELECT %s FROM alert_status_history WHERE alert_id = $1::bigint ORDER BY at, id",
-	    cols);
-	if ((rv = exec(conn, sql, 1, vals, &hist)) != 0) {
+	if ((rv = exec(conn, api->sql_history, 1, vals, &hist)) != 0) {
 		PQclear(res);
 		return rv;
 	}
 
-	const col_set sets[] = {
-		{ item_cols, NELEM(item_cols), 0 },
-		{ detail_cols, NELEM(detail_cols), (int)NELEM(item_cols) },
-	};
-	const col_set hset = { history_cols, NELEM(history_cols), 0 };
 	gw_jw w;
 	gw_jw_init(&w, body_hint);
-	write_object(&w, res, 0, sets, NELEM(sets));
+	write_row(&w, res, 0, api->t_detail);
 	w.len -= w.oom ? 0 : 1; /* reopen the object for status_history */
 	gw_jw_lit(&w, ",\"status_history\":[");
 	for (int r = 0; r < PQntuples(hist); r++) {
 		if (r > 0) {
 			gw_jw_raw(&w, ",", 1);
 		}
-		write_object(&w, hist, r, &hset, 1);
+		write_row(&w, hist, r, api->t_history);
 	}
 	gw_jw_lit(&w, "]}");
 	PQclear(res);
@@ -1571,6 +1603,48 @@ gw_api_serve(gw_api *api, const gw_request *req, gw_response *resp)
 }
 
 /* *out owned by caller. */
+/* The SELECT texts and row programs every list and detail answer uses. */
+static int
+compile(gw_api *api)
+{
+	char cols[3072] = "", sql[4096];
+	api->t_item = malloc(sizeof(row_tmpl));
+	api->t_detail = malloc(sizeof(row_tmpl));
+	api->t_history = malloc(sizeof(row_tmpl));
+	if (api->t_item == NULL || api->t_detail == NULL || api->t_history == NULL) {
+		return TD_ENOMEM;
+	}
+	const col_set item[] = { { item_cols, NELEM(item_cols), 0 } };
+	const col_set detail[] = {
+		{ item_cols, NELEM(item_cols), 0 },
+		{ detail_cols, NELEM(detail_cols), (int)NELEM(item_cols) },
+	};
+	const col_set history[] = { { history_cols, NELEM(history_cols), 0 } };
+	tmpl_compile(api->t_item, item, NELEM(item));
+	tmpl_compile(api->t_detail, detail, NELEM(detail));
+	tmpl_compile(api->t_history, history, NELEM(history));
+
+	select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
+	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts", cols);
+	if ((api->sql_list = strdup(sql)) == NULL) {
+		return TD_ENOMEM;
+	}
+	select_list(cols, sizeof(cols), detail_cols, NELEM(detail_cols));
+	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts WHERE id = $1::bigint", cols);
+	if ((api->sql_get = strdup(sql)) == NULL) {
+		return TD_ENOMEM;
+	}
+	cols[0] = '\0';
+	select_list(cols, sizeof(cols), history_cols, NELEM(history_cols));
+	snprintf(sql, sizeof(sql),
+	    "SELECT %s FROM alert_status_history WHERE alert_id = $1::bigint ORDER BY at, id",
+	    cols);
+	if ((api->sql_history = strdup(sql)) == NULL) {
+		return TD_ENOMEM;
+	}
+	return 0;
+}
+
 int
 gw_api_new(gw_api **out, const gw_api_opts *o)
 {
@@ -1586,8 +1660,8 @@ gw_api_new(gw_api **out, const gw_api_opts *o)
 	api->db_wait_ms = o->db_wait_ms;
 	api->ingest_metrics_url = strdup(
 	    o->ingest_metrics_url != NULL ? o->ingest_metrics_url : "");
-	if (api->ingest_metrics_url == NULL) {
-		free(api);
+	if (api->ingest_metrics_url == NULL || compile(api) != 0) {
+		gw_api_free(api);
 		return TD_ENOMEM;
 	}
 	*out = api;
@@ -1601,5 +1675,11 @@ gw_api_free(gw_api *api)
 		return;
 	}
 	free(api->ingest_metrics_url);
+	free(api->t_item);
+	free(api->t_detail);
+	free(api->t_history);
+	free(api->sql_list);
+	free(api->sql_get);
+	free(api->sql_history);
 	free(api);
 }

@@ -1,8 +1,8 @@
 /* jsonw.c — see jsonw.h. */
 #include "jsonw.h"
 
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void
 gw_jw_init(gw_jw *w, size_t cap)
@@ -13,9 +13,8 @@ gw_jw_init(gw_jw *w, size_t cap)
 	w->oom = w->buf == NULL;
 }
 
-/* Makes room for n more bytes plus the final NUL. */
-static bool
-reserve(gw_jw *w, size_t n)
+bool
+gw_jw_grow(gw_jw *w, size_t n)
 {
 	if (w->oom) {
 		return false;
@@ -38,15 +37,6 @@ reserve(gw_jw *w, size_t n)
 }
 
 void
-gw_jw_raw(gw_jw *w, const char *s, size_t n)
-{
-	if (reserve(w, n)) {
-		memcpy(w->buf + w->len, s, n);
-		w->len += n;
-	}
-}
-
-void
 gw_jw_lit(gw_jw *w, const char *s)
 {
 	gw_jw_raw(w, s, strlen(s));
@@ -57,53 +47,113 @@ gw_jw_str(gw_jw *w, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t n = strlen(s);
-	/* The worst case (every byte \u00XX) is 6n; reserve the common case and
-	 * grow again only for bytes that need escaping. */
-	if (!reserve(w, n + 2)) {
+	/* Room for the worst case (every byte \u00XX) up front, so the loop
+	 * writes straight into the buffer. */
+	if (!gw_jw_reserve(w, 6 * n + 2)) {
 		return;
 	}
-	w->buf[w->len++] = '"';
-	const unsigned char *p = (const unsigned char *)s;
-	for (;;) {
-		/* Copy the run of bytes that need no escape in one go. */
-		const unsigned char *run = p;
-		while (*p >= 0x20 && *p != '"' && *p != '\\') {
-			p++;
+	char *o = w->buf + w->len;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		unsigned char c = *p;
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
 		}
-		gw_jw_raw(w, (const char *)run, (size_t)(p - run));
-		if (*p == '\0') {
-			break;
-		}
-		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-		size_t elen = 2;
-		switch (*p) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
 		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 0xf];
-			elen = 6;
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 0xf];
 			break;
 		}
-		gw_jw_raw(w, esc, elen);
-		p++;
 	}
-	gw_jw_raw(w, "\"", 1);
+	*o++ = '"';
+	w->len = (size_t)(o - w->buf);
+}
+
+/* Writes v as exactly n decimal digits at o (v < 10^n). */
+static void
+digits(char *o, int64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		o[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+void
+gw_jw_time_us(gw_jw *w, int64_t us)
+{
+	/* floor division, as td_clock_format does for times before 1970 */
+	int64_t secs = us / 1000000, frac = us % 1000000;
+	if (frac < 0) {
+		frac += 1000000;
+		secs -= 1;
+	}
+	int64_t days = secs / 86400, sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days -= 1;
+	}
+	/* civil_from_days (H. Hinnant), as libcommon's clock.c */
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t day = doy - (153 * mp + 2) / 5 + 1;
+	int64_t mon = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (mon <= 2);
+	if (year < 0 || year > 9999) {
+		/* outside RFC 3339's four digits: what td_clock_format would print */
+		char ts[80];
+		int n = snprintf(ts, sizeof(ts), "\"%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+		    (long long)year, (int)mon, (int)day, (int)(sod / 3600), (int)(sod / 60 % 60),
+		    (int)(sod % 60), (int)frac);
+		gw_jw_raw(w, ts, (size_t)n);
+		return;
+	}
+	/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" in quotes: 29 bytes */
+	if (!gw_jw_reserve(w, 29)) {
+		return;
+	}
+	char *o = w->buf + w->len;
+	o[0] = '"';
+	digits(o + 1, year, 4);
+	o[5] = '-';
+	digits(o + 6, mon, 2);
+	o[8] = '-';
+	digits(o + 9, day, 2);
+	o[11] = 'T';
+	digits(o + 12, sod / 3600, 2);
+	o[14] = ':';
+	digits(o + 15, sod / 60 % 60, 2);
+	o[17] = ':';
+	digits(o + 18, sod % 60, 2);
+	o[20] = '.';
+	digits(o + 21, frac, 6);
+	o[27] = 'Z';
+	o[28] = '"';
+	w->len += 29;
 }
 
 char *
 gw_jw_finish(gw_jw *w)
 {
 	char *out = NULL;
-	if (!w->oom && reserve(w, 0)) {
+	if (!w->oom && gw_jw_reserve(w, 0)) {
 		w->buf[w->len] = '\0';
 		out = w->buf;
 		w->buf = NULL;

@@ -20,6 +20,7 @@
 #include "live.h"
 #include "server.h"
 #include "static.h"
+#include "stmt.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
@@ -128,9 +129,13 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	char options[64];
-	snprintf(options, sizeof(options), "-c statement_timeout=%lld",
+	/* random_page_cost 1.1: the rows the API reads (recent pages) are in
+	 * memory, and at the default 4 the planner walks the primary key over a
+	 * whole table rather than a workspace's index (003_gateway_indexes). */
+	char options[96];
+	snprintf(options, sizeof(options), "-c statement_timeout=%lld -c random_page_cost=1.1",
 	    (long long)td_config_int(cfg, "api_gateway", "statement_timeout"));
+	gw_stmt_enable(td_config_bool(cfg, "api_gateway", "prepared_statements"));
 	td_pgpool_opts po = {
 		.name = "tfdrift-api-gateway",
 		.dsn = td_config_str(cfg, "postgres", "dsn"),

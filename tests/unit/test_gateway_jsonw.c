@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../services/api-gateway/jsonw.h"
+#include "tfdrift/clock.h"
 
 /* gw_jw_str(s) as text; the caller frees it. */
 static char *
@@ -107,6 +109,62 @@ test_growth_and_structure(void **state)
 	free(out);
 }
 
+/* gw_jw_time_us writes what td_clock_format(us * 1000, 6) does, quoted:
+ * around the epoch, leap days, century and 400-year rules, the last
+ * microsecond of a day, and a sweep of pseudo-random times. */
+static void
+expect_time(int64_t us)
+{
+	char want[80], ts[64];
+	td_clock_format(us * 1000, 6, ts, sizeof(ts));
+	snprintf(want, sizeof(want), "\"%s\"", ts);
+	gw_jw w;
+	gw_jw_init(&w, 1);
+	gw_jw_time_us(&w, us);
+	char *got = gw_jw_finish(&w);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_time(void **state)
+{
+	(void)state;
+	static const int64_t fixed[] = {
+		0, 1, -1, 999999, 1000000, -1000000, 86399999999LL, 86400000000LL,
+		951782400000000LL,  /* 2000-02-29 */
+		4107542399999999LL, /* 2100-02-28T23:59:59.999999 */
+		4107542400000000LL, 1763100000123456LL,
+		-9000000000000000LL, /* 1684, near td_clock_format's int64 ns limit */
+		9000000000000000LL,  /* 2255 */
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		expect_time(fixed[i]);
+	}
+	/* Beyond td_clock_format's range (its nanoseconds overflow int64). */
+	gw_jw w;
+	gw_jw_init(&w, 1);
+	gw_jw_time_us(&w, -62135596800000000LL);
+	gw_jw_raw(&w, " ", 1);
+	gw_jw_time_us(&w, 253402300799999999LL);
+	gw_jw_raw(&w, " ", 1);
+	gw_jw_time_us(&w, 253402300800000000LL);
+	char *got = gw_jw_finish(&w);
+	assert_string_equal(got,
+	    "\"0001-01-01T00:00:00.000000Z\" \"9999-12-31T23:59:59.999999Z\" "
+	    "\"10000-01-01T00:00:00.000000Z\"");
+	free(got);
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* 1900..2200 */
+		expect_time((int64_t)(x % 9467280000000000ULL) - 2208988800000000LL);
+	}
+}
+
 int
 main(void)
 {
@@ -114,6 +172,7 @@ main(void)
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_every_control_byte),
 		cmocka_unit_test(test_growth_and_structure),
+		cmocka_unit_test(test_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
