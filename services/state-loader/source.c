@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "fetch.h"
 
@@ -603,6 +604,11 @@ typedef struct aws_profile {
 	char external_id[512];
 	char session_name[128];
 	char region[64];
+	char sso_session[128];
+	char sso_account_id[32];
+	char sso_role_name[128];
+	char sso_start_url[512];
+	char sso_region[64];
 	bool found; /* the section exists in one of the files */
 } aws_profile;
 
@@ -624,6 +630,11 @@ static const struct {
 	PK("external_id", external_id),
 	PK("role_session_name", session_name),
 	PK("region", region),
+	PK("sso_session", sso_session),
+	PK("sso_account_id", sso_account_id),
+	PK("sso_role_name", sso_role_name),
+	PK("sso_start_url", sso_start_url),
+	PK("sso_region", sso_region),
 #undef PK
 };
 
@@ -699,6 +710,13 @@ read_profile(const char *name, aws_profile *p)
 	snprintf(section, sizeof(section), strcmp(name, "default") == 0 ? "%s" : "profile %s",
 	    name);
 	ini_section(file, section, p);
+	if (p->sso_session[0] != '\0') {
+		/* sso_start_url and sso_region live in [sso-session NAME] */
+		bool found = p->found;
+		snprintf(section, sizeof(section), "sso-session %s", p->sso_session);
+		ini_section(file, section, p);
+		p->found = found;
+	}
 }
 
 /* ---- temporary credentials (web identity, ECS, IMDSv2), cached ------------ */
@@ -1184,9 +1202,144 @@ out:
 	return rv;
 }
 
+/* AWS IAM Identity Center (SSO): the access token `aws sso login` cached in
+ * ~/.aws/sso/cache/<sha1 of the session name, or of the start URL>.json is
+ * exchanged for role credentials at the portal (AWS_ENDPOINT_URL_SSO when
+ * set).  The token itself is not refreshed here: an expired one is an error
+ * that says to log in again. */
+static int
+sso_credentials(const char *name, const aws_profile *p, src_aws_creds *c, time_t *expires,
+    td_error *err)
+{
+	const char *key = p->sso_session[0] != '\0' ? p->sso_session : p->sso_start_url;
+	const char *home = getenv("HOME"), *ep = getenv("AWS_ENDPOINT_URL_SSO");
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char path[1200], hex[2 * EVP_MAX_MD_SIZE + 1], host[512], hdr[8300], *url = NULL;
+	char *acct = NULL, *role = NULL, *buf = NULL;
+	const char *hdrs[2] = { hdr, NULL };
+	cJSON *o = NULL;
+	const cJSON *tok, *exp, *rc, *id, *sec, *st, *ex;
+	fetch_req rq = { .headers = hdrs,
+		.shown = "sso GetRoleCredentials",
+		.max_size = 1u << 20,
+		.timeout_ms = 10000 };
+	fetch_resp rp = { 0 };
+	td_error ferr = { 0 };
+	FILE *f;
+	size_t n;
+	int rv = 0;
+
+	hdr[0] = '\0';
+	if (key[0] == '\0' || p->sso_account_id[0] == '\0' || p->sso_role_name[0] == '\0' ||
+	    p->sso_region[0] == '\0') {
+		return td_error_set(err, TD_EINVAL,
+		    "profile %s: SSO needs sso_account_id, sso_role_name, sso_region and "
+		    "sso_session or sso_start_url",
+		    name);
+	}
+	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha1(), NULL) != 1) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < mdlen; i++) {
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	snprintf(path, sizeof(path), "%s/.aws/sso/cache/%s.json", home != NULL ? home : "", hex);
+	if ((f = fopen(path, "r")) == NULL) {
+		return td_error_set(err, TD_EIO,
+		    "profile %s: no SSO token cached (%s); run aws sso login --profile %s", name,
+		    path, name);
+	}
+	if ((buf = malloc(PROCESS_MAX + 1)) == NULL) {
+		fclose(f);
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	n = fread(buf, 1, PROCESS_MAX, f);
+	fclose(f);
+	o = cJSON_ParseWithLength(buf, n);
+	explicit_bzero(buf, n);
+	tok = cJSON_GetObjectItemCaseSensitive(o, "accessToken");
+	exp = cJSON_GetObjectItemCaseSensitive(o, "expiresAt");
+	if (!cJSON_IsString(tok) || !cJSON_IsString(exp)) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: %s: no accessToken/expiresAt in the SSO token cache", name, path);
+		goto out;
+	}
+	if (parse_expiration(exp->valuestring) <= time(NULL)) {
+		rv = td_error_set(err, TD_EIO,
+		    "profile %s: the SSO token expired at %s; run aws sso login --profile %s", name,
+		    exp->valuestring, name);
+		goto out;
+	}
+	snprintf(hdr, sizeof(hdr), "x-amz-sso_bearer_token: %s", tok->valuestring);
+	cJSON_Delete(o);
+	o = NULL;
+	if (ep != NULL && ep[0] != '\0') {
+		snprintf(host, sizeof(host), "%s", ep);
+	} else {
+		snprintf(host, sizeof(host), "https://portal.sso.%s.amazonaws.com", p->sso_region);
+	}
+	while (host[0] != '\0' && host[strlen(host) - 1] == '/') {
+		host[strlen(host) - 1] = '\0';
+	}
+	acct = query_escape(p->sso_account_id);
+	role = query_escape(p->sso_role_name);
+	if (acct == NULL || role == NULL ||
+	    asprintf(&url, "%s/federation/credentials?account_id=%s&role_name=%s", host, acct,
+		role) < 0) {
+		url = NULL;
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	rq.url = url;
+	if ((rv = fetch_get(&rq, &rp, &ferr)) != 0) {
+		rv = td_error_set(err, rv, "profile %s: sso GetRoleCredentials: %s", name,
+		    ferr.msg);
+		goto out;
+	}
+	if (rp.status != 200) {
+		rv = td_error_set(err, TD_EIO,
+		    "profile %s: sso GetRoleCredentials (account %s, role %s): HTTP %ld%s", name,
+		    p->sso_account_id, p->sso_role_name, rp.status,
+		    rp.status == 401 ? "; run aws sso login" : "");
+		goto out;
+	}
+	o = cJSON_ParseWithLength(rp.body, rp.len);
+	rc = cJSON_GetObjectItemCaseSensitive(o, "roleCredentials");
+	id = cJSON_GetObjectItemCaseSensitive(rc, "accessKeyId");
+	sec = cJSON_GetObjectItemCaseSensitive(rc, "secretAccessKey");
+	st = cJSON_GetObjectItemCaseSensitive(rc, "sessionToken");
+	ex = cJSON_GetObjectItemCaseSensitive(rc, "expiration");
+	if (!cJSON_IsString(id) || !cJSON_IsString(sec)) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "profile %s: sso GetRoleCredentials: no credentials", name);
+		goto out;
+	}
+	snprintf(c->key_id, sizeof(c->key_id), "%s", id->valuestring);
+	snprintf(c->secret, sizeof(c->secret), "%s", sec->valuestring);
+	snprintf(c->token, sizeof(c->token), "%s", cJSON_IsString(st) ? st->valuestring : "");
+	snprintf(c->from, sizeof(c->from), "sso (profile %.45s)", name);
+	/* milliseconds since the epoch */
+	*expires = cJSON_IsNumber(ex) ? (time_t)(ex->valuedouble / 1000.0) : 0;
+out:
+	if (o != NULL) {
+		cJSON_Delete(o);
+	}
+	if (rp.body != NULL) {
+		explicit_bzero(rp.body, rp.len);
+		free(rp.body);
+	}
+	explicit_bzero(hdr, sizeof(hdr));
+	free(buf);
+	free(url);
+	free(acct);
+	free(role);
+	return rv;
+}
+
 /* Credentials of profile `name`: role_arn + source_profile (AssumeRole with
  * the source profile's credentials; a profile may name itself to use its own
- * keys), else credential_process, else its static keys.  TD_ENOTFOUND when
+ * keys), else SSO, else credential_process, else its static keys.  TD_ENOTFOUND when
  * the profile does not exist or holds none of these; any other error names
  * the profile and the cause. */
 static int
@@ -1238,6 +1391,16 @@ resolve_profile(const char *name, int depth, src_aws_creds *c, td_error *err)
 			goto out;
 		}
 		if ((rv = assume_role(name, &p, &base, c, &expires, err)) == 0) {
+			pcache_put(name, c, expires != 0 ? expires : time(NULL) + 3600);
+		}
+		goto out;
+	}
+	if (p.sso_account_id[0] != '\0' || p.sso_session[0] != '\0' || p.sso_start_url[0] != '\0') {
+		if (pcache_get(name, c)) {
+			rv = 0;
+			goto out;
+		}
+		if ((rv = sso_credentials(name, &p, c, &expires, err)) == 0) {
 			pcache_put(name, c, expires != 0 ? expires : time(NULL) + 3600);
 		}
 		goto out;

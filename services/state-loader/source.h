@@ -97,7 +97,11 @@ typedef struct src_aws_creds {
  * and AWS_CONFIG_FILE (~/.aws/config, section "profile NAME"): role_arn +
  * source_profile (STS AssumeRole signed with the source profile's
  * credentials, at AWS_ENDPOINT_URL_STS when set; external_id,
- * role_session_name, region honoured), else credential_process (its JSON
+ * role_session_name, region honoured), else IAM Identity Center (SSO:
+ * sso_session or sso_start_url, sso_account_id, sso_role_name, sso_region;
+ * the token `aws sso login` cached in ~/.aws/sso/cache is exchanged at the
+ * portal, AWS_ENDPOINT_URL_SSO when set; an expired token is an error, it is
+ * not refreshed), else credential_process (its JSON
  * Version 1 output; Expiration honoured, none: never expires), else static
  * keys; a profile that is configured but fails is an error naming it; web
  * identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE -> STS

@@ -115,18 +115,23 @@ cat >"$TD_TMP/cred-proc.sh" <<EOP
 echo run >>"$TD_TMP/cred-proc.runs"
 printf '{"Version":1,"AccessKeyId":"AKIDTFDRIFTTEST","SecretAccessKey":"tEst/Secret+Key","SessionToken":"process-tok","Expiration":"2999-01-01T00:00:00Z"}'
 EOP
-printf '[profile badrole]\nrole_arn = arn:aws:iam::1:role/other\nsource_profile = base\n[profile proc]\ncredential_process = sh %s/cred-proc.sh\n[profile role]\nrole_arn = arn:aws:iam::1:role/tfdrift-assumed\nsource_profile = base\nregion = eu-west-1\nrole_session_name = tfdrift-it\n' \
+printf '[profile ssoprof]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = TfDrift\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n[profile badrole]\nrole_arn = arn:aws:iam::1:role/other\nsource_profile = base\n[profile proc]\ncredential_process = sh %s/cred-proc.sh\n[profile role]\nrole_arn = arn:aws:iam::1:role/tfdrift-assumed\nsource_profile = base\nregion = eu-west-1\nrole_session_name = tfdrift-it\n' \
 	"$TD_TMP" >"$TD_TMP/aws-config"
 printf '[base]\naws_access_key_id = AKIDTFDRIFTTEST\naws_secret_access_key = tEst/Secret+Key\n' >"$TD_TMP/aws-creds"
 PROFILES="AWS_CONFIG_FILE=$TD_TMP/aws-config AWS_SHARED_CREDENTIALS_FILE=$TD_TMP/aws-creds"
+# the token `aws sso login` caches, named by the SHA-1 of the session name
+mkdir -p "$TD_TMP/.aws/sso/cache"
+printf '{"accessToken":"sso-access-token","expiresAt":"2999-01-01T00:00:00Z"}' \
+	>"$TD_TMP/.aws/sso/cache/$(printf corp | sha1sum | cut -d' ' -f1).json"
 declare -A CHAIN=(
 	[sts]="AWS_ROLE_ARN=arn:aws:iam::1:role/tfdrift AWS_WEB_IDENTITY_TOKEN_FILE=$TD_TMP/jwt AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS"
 	[ecs]="AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$AWSP/ecs/creds AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$TD_TMP/ecs-auth $NOIMDS"
 	[imds]="AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$AWSP HOME=$TD_TMP"
 	[process]="AWS_PROFILE=proc $PROFILES $NOIMDS"
 	[role]="AWS_PROFILE=role $PROFILES AWS_ENDPOINT_URL_STS=http://127.0.0.1:$AWSP $NOIMDS"
+	[sso]="AWS_PROFILE=ssoprof $PROFILES AWS_ENDPOINT_URL_SSO=http://127.0.0.1:$AWSP $NOIMDS"
 )
-for how in sts ecs imds process role; do
+for how in sts ecs imds process role sso; do
 	rcli FLUSHALL >/dev/null
 	TD_INSTANCE=loader-$how TD_ENV="${CHAIN[$how]}" start_service state-loader
 	for _ in $(seq 100); do
@@ -179,5 +184,5 @@ check_eq "default workspace (no object): empty" 0 "$(rcli HGET ${P}workspaces pr
 check "the listing request was signed" jq -s -e 'any(.[]; .kind=="s3" and (.path | test("list-type=2")) and .sig_ok and .status==200)' "$LOG"
 check "later pages carry the continuation token, signed" jq -s -e '[.[] | select(.kind=="s3" and (.path | test("continuation-token=")))] | length >= 5 and all(.sig_ok and .status==200)' "$LOG"
 stop_service loader-discover 10 >/dev/null
-check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt|process-tok|role-tok' '$TD_TMP'/logs/loader-*.log"
+check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt|process-tok|role-tok|sso-tok|sso-access-token' '$TD_TMP'/logs/loader-*.log"
 finish

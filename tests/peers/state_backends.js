@@ -138,6 +138,7 @@ async function main() {
 	}).listen(+args['hcp-port'], '127.0.0.1');
 	// AWS credential endpoints: STS AssumeRoleWithWebIdentity and AssumeRole
 	// (SigV4-signed with the test's key, role arn:aws:iam::1:role/tfdrift-assumed),
+	// the SSO portal's GetRoleCredentials (bearer sso-access-token),
 	// ECS container credentials, IMDSv2. Each hands out the test's key with its
 	// own session token.
 	const exp = new Date(Date.now() + 3600e3).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -165,6 +166,12 @@ async function main() {
 			return res.end(`<AssumeRoleResponse><AssumeRoleResult><Credentials>
 <AccessKeyId>${args['key-id']}</AccessKeyId><SecretAccessKey>${args.secret}</SecretAccessKey>
 <SessionToken>role-tok</SessionToken><Expiration>${exp}</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>`);
+		}
+		if (u.pathname === '/federation/credentials') {
+			if (req.headers['x-amz-sso_bearer_token'] !== 'sso-access-token') return done(401, '{"message":"Session token not found or invalid"}');
+			if (u.searchParams.get('account_id') !== '111122223333' || u.searchParams.get('role_name') !== 'TfDrift') return done(403, '{"message":"No access"}');
+			return done(200, JSON.stringify({ roleCredentials: { accessKeyId: args['key-id'], secretAccessKey: args.secret,
+				sessionToken: 'sso-tok', expiration: Date.now() + 3600e3 } }));
 		}
 		if (u.pathname === '/ecs/creds') return req.headers['authorization'] === 'ecs-auth' ? done(200, creds('ecs-tok')) : done(401, '');
 		if (u.pathname === '/latest/api/token' && req.method === 'PUT' && req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return done(200, 'imds-session');

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../services/state-loader/loader.h"
@@ -288,7 +289,11 @@ test_aws_profiles(void **state)
 	    "[profile norole]\nrole_arn = arn:aws:iam::1:role/x\n"
 	    "[profile nosource]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = missing\n"
 	    "[profile selfnokeys]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = "
-	    "selfnokeys\n",
+	    "selfnokeys\n"
+	    "[profile ssonone]\nsso_start_url = https://x/start\nsso_region = r\n"
+	    "sso_account_id = 1\nsso_role_name = R\n"
+	    "[profile ssoold]\nsso_session = old\nsso_account_id = 1\nsso_role_name = R\n"
+	    "[sso-session old]\nsso_start_url = https://x/start\nsso_region = r\n",
 	    script, script);
 	fclose(f);
 	setenv("AWS_CONFIG_FILE", cfg, 1);
@@ -330,6 +335,39 @@ test_aws_profiles(void **state)
 	setenv("AWS_PROFILE", "selfnokeys", 1);
 	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
 	assert_non_null(strstr(err.msg, "names itself"));
+
+	/* SSO: the token cache is ~/.aws/sso/cache/<sha1("old")>.json */
+	char home[300], cache[400];
+	const char *oldhome = getenv("HOME");
+	char *saved = oldhome != NULL ? strdup(oldhome) : NULL;
+	snprintf(home, sizeof(home), "%s/.aws", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	snprintf(home, sizeof(home), "%s/.aws/sso", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	snprintf(home, sizeof(home), "%s/.aws/sso/cache", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	snprintf(cache, sizeof(cache), "%s/c00dbbc9dadfbe1e232e93a729dd4752fade0abf.json", home);
+	setenv("HOME", dir, 1);
+	setenv("AWS_PROFILE", "ssonone", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_non_null(strstr(err.msg, "profile ssonone: no SSO token cached"));
+	f = fopen(cache, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"accessToken\":\"t\",\"expiresAt\":\"2001-01-01T00:00:00Z\"}");
+	fclose(f);
+	setenv("AWS_PROFILE", "ssoold", 1);
+	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_non_null(strstr(err.msg, "profile ssoold: the SSO token expired at 2001-01-01"));
+	if (saved != NULL) {
+		setenv("HOME", saved, 1);
+		free(saved);
+	}
+	unlink(cache);
+	rmdir(home);
+	snprintf(home, sizeof(home), "%s/.aws/sso", dir);
+	rmdir(home);
+	snprintf(home, sizeof(home), "%s/.aws", dir);
+	rmdir(home);
 
 	unsetenv("AWS_PROFILE");
 	unsetenv("AWS_CONFIG_FILE");
