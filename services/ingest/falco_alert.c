@@ -155,6 +155,59 @@ const char *const falco_needed_fields[] = {
 
 #define FIELD(msg, off) ((char **)((char *)(msg) + (off)))
 
+/* Where an event's memory comes from: malloc (a NULL; the event is freed with
+ * ct_event_free), or the caller's allocator (an arena that frees everything at
+ * once; then the event may also point at the alert's own strings, borrow). */
+typedef struct mem {
+	ProtobufCAllocator *a;
+	bool borrow; /* the alert's strings live as long as a's memory */
+} mem;
+
+static void *
+m_alloc(const mem *m, size_t n)
+{
+	return m->a != NULL ? m->a->alloc(m->a->allocator_data, n) : malloc(n);
+}
+
+static void
+m_free(const mem *m, void *p)
+{
+	if (p == NULL)
+		return;
+	if (m->a != NULL)
+		m->a->free(m->a->allocator_data, p);
+	else
+		free(p);
+}
+
+/* p (n bytes used) moved to a block of want bytes; NULL when out of memory
+ * (p is then untouched). */
+static void *
+m_grow(const mem *m, void *p, size_t n, size_t want)
+{
+	void *np;
+
+	if (m->a == NULL)
+		return realloc(p, want);
+	np = m_alloc(m, want);
+	if (np != NULL && n > 0)
+		memcpy(np, p, n);
+	if (np != NULL)
+		m_free(m, p);
+	return np;
+}
+
+static char *
+m_strdup(const mem *m, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *c = m_alloc(m, n);
+
+	if (c != NULL)
+		memcpy(c, s, n);
+	return c;
+}
+
 /* One output field's value as found in the alert. */
 typedef struct fval {
 	bool present;      /* the key was in output_fields (even as null / "<NA>") */
@@ -463,6 +516,7 @@ json_minify(const char *s, size_t n, char *out)
 
 /* A growing text buffer for the raw record; oom is sticky. */
 typedef struct jw {
+	const mem *m;
 	char *p;
 	size_t len, cap;
 	bool oom;
@@ -479,7 +533,7 @@ jw_raw(jw *w, const char *s, size_t n)
 		char *np;
 		while (cap < w->len + n + 1)
 			cap *= 2;
-		np = realloc(w->p, cap);
+		np = m_grow(w->m, w->p, w->len + (w->p != NULL), cap);
 		if (np == NULL) {
 			w->oom = true;
 			return;
@@ -609,17 +663,30 @@ take_json_value(fval *v, fid f, const cJSON *j, td_error *err)
 	    ct_json_describe(j, got, sizeof(got)));
 }
 
+/* Sets a message string field to a copy of s; "" keeps the default. */
 static int
-set_str(char **field, const char *s)
+set_str(const mem *m, char **field, const char *s)
 {
 	char *copy;
 
 	if (s == NULL || s[0] == '\0')
 		return 0;
-	copy = strdup(s);
+	copy = m_strdup(m, s);
 	if (copy == NULL)
 		return TD_ENOMEM;
 	*field = copy;
+	return 0;
+}
+
+/* set_str for a string of the alert (or a static one): pointed at, not
+ * copied, when the memory allows it. */
+static int
+set_ref(const mem *m, char **field, const char *s)
+{
+	if (!m->borrow)
+		return set_str(m, field, s);
+	if (s != NULL && s[0] != '\0')
+		*field = (char *)s; /* the arena's or static; never freed one by one */
 	return 0;
 }
 
@@ -629,15 +696,16 @@ field_empty(char *const *field)
 	return *field == NULL || (*field)[0] == '\0';
 }
 
-/* Adds s (copied) to a repeated string field. */
+/* Adds s (copied, or borrowed as set_ref does) to a repeated string field. */
 static int
-push_str(char ***arr, size_t *n, const char *s)
+push_str(const mem *m, char ***arr, size_t *n, const char *s)
 {
-	char **na = realloc(*arr, (*n + 1) * sizeof(*na));
+	char **na = m_grow(m, *arr, *n * sizeof(*na), (*n + 1) * sizeof(*na));
+
 	if (na == NULL)
 		return TD_ENOMEM;
 	*arr = na;
-	na[*n] = strdup(s);
+	na[*n] = m->borrow ? (char *)s : m_strdup(m, s);
 	if (na[*n] == NULL)
 		return TD_ENOMEM;
 	(*n)++;
@@ -646,16 +714,18 @@ push_str(char ***arr, size_t *n, const char *s)
 
 /* K_JSON: v->own gets the minified text ("" for null). */
 static int
-json_text(fval *v, fid f, td_error *err)
+json_text(const mem *m, fval *v, fid f, td_error *err)
 {
 	size_t n;
 
 	if (v->json != NULL) {
-		v->own = cJSON_PrintUnformatted(v->json);
+		char *printed = cJSON_PrintUnformatted(v->json);
+		v->own = printed != NULL ? m_strdup(m, printed) : NULL;
+		free(printed);
 		return v->own != NULL ? 0 : td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	n = strlen(v->text);
-	v->own = malloc(n + 1);
+	v->own = m_alloc(m, n + 1);
 	if (v->own == NULL)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	if (!json_minify(v->text, n, v->own))
@@ -687,7 +757,7 @@ bool_value(const fval *v, fid f, int *state, td_error *err)
 /* ct.resources: {"ARN":...,"type":...} objects joined with ","; v->own gets
  * them as a JSON array. */
 static int
-resources(fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
+resources(const mem *m, fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
 {
 	static const struct {
 		const char *key;
@@ -707,7 +777,7 @@ resources(fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
 	if (v->text == NULL)
 		return 0;
 	n = strlen(v->text);
-	v->own = malloc(n + 3);
+	v->own = m_alloc(m, n + 3);
 	if (v->own == NULL)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	v->own[0] = '[';
@@ -722,11 +792,12 @@ resources(fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
 	count = cJSON_GetArraySize(arr);
 	if (count == 0)
 		goto out;
-	ev->resources = calloc((size_t)count, sizeof(*ev->resources));
+	ev->resources = m_alloc(m, (size_t)count * sizeof(*ev->resources));
 	if (ev->resources == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
+	memset(ev->resources, 0, (size_t)count * sizeof(*ev->resources));
 	cJSON_ArrayForEach(item, arr)
 	{
 		Tfdrift__V1__EventResource *r;
@@ -736,7 +807,7 @@ resources(fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
 			    where, ev->n_resources, ct_json_describe(item, got, sizeof(got)));
 			goto out;
 		}
-		r = malloc(sizeof(*r));
+		r = m_alloc(m, sizeof(*r));
 		if (r == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
@@ -754,7 +825,7 @@ resources(fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
 				    ct_json_describe(s, got, sizeof(got)));
 				goto out;
 			}
-			if (set_str(FIELD(r, keys[k].off), s->valuestring) != 0) {
+			if (set_str(m, FIELD(r, keys[k].off), s->valuestring) != 0) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -800,16 +871,16 @@ assumed_role_session(const char *arn)
 
 /* Writes the CloudTrail record the alert stands for as JSON text. */
 static int
-write_raw(Tfdrift__V1__CloudEvent *ev, const fval *v, const char *time_text, size_t user_row,
-    const int bools[2], td_error *err)
+write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *time_text,
+    size_t user_row, const int bools[2], td_error *err)
 {
 	const Tfdrift__V1__UserIdentity *ui = ev->user_identity;
-	jw w = { .first = true };
+	jw w = { .m = m, .first = true };
 	bool any_ui = false;
 
 	/* room for a usual record at once (they are a few hundred bytes) */
 	w.cap = 2048;
-	w.p = malloc(w.cap);
+	w.p = m_alloc(m, w.cap);
 	w.oom = w.p == NULL;
 	jw_raw(&w, "{", 1);
 	for (size_t i = 0; i < sizeof(raw_order) / sizeof(raw_order[0]); i++) {
@@ -869,10 +940,10 @@ write_raw(Tfdrift__V1__CloudEvent *ev, const fval *v, const char *time_text, siz
 	}
 	jw_raw(&w, "}", 1);
 	if (w.oom) {
-		free(w.p);
+		m_free(m, w.p);
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
-	/* malloc'd: protobuf-c's default allocator frees it with the event */
+	/* m's memory: freed with the event (ct_event_free) or with the arena */
 	ev->raw_json = w.p;
 	return 0;
 }
@@ -881,7 +952,7 @@ write_raw(Tfdrift__V1__CloudEvent *ev, const fval *v, const char *time_text, siz
  * (owned by the caller, ct_event_free).  hash is over every output field, for
  * an id when ct.id is absent.  Frees nothing of v: the caller does. */
 static int
-to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
+to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
     const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
@@ -907,11 +978,11 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 	if (time_text == NULL)
 		time_text = t->time;
 
-	ev = malloc(sizeof(*ev));
+	ev = m_alloc(m, sizeof(*ev));
 	if (ev == NULL)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	tfdrift__v1__cloud_event__init(ev);
-	ev->user_identity = malloc(sizeof(*ev->user_identity));
+	ev->user_identity = m_alloc(m, sizeof(*ev->user_identity));
 	if (ev->user_identity == NULL)
 		goto nomem;
 	tfdrift__v1__user_identity__init(ev->user_identity);
@@ -935,21 +1006,22 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 			continue;
 		switch (rows[f].k) {
 		case K_STR:
-			if (rows[f].t != T_NONE && set_str(FIELD(msg, rows[f].off), v[f].text) != 0)
+			if (rows[f].t != T_NONE &&
+			    set_ref(m, FIELD(msg, rows[f].off), v[f].text) != 0)
 				goto nomem;
 			break;
 		case K_JSON:
-			if ((rv = json_text(&v[f], (fid)f, err)) != 0)
+			if ((rv = json_text(m, &v[f], (fid)f, err)) != 0)
 				goto out;
 			/* "null" is no value (the raw record keeps it); else the event
 			 * takes the text */
-			if (strcmp(v[f].own, "null") != 0) {
+			if (v[f].own != NULL && strcmp(v[f].own, "null") != 0) {
 				*FIELD(msg, rows[f].off) = v[f].own;
 				v[f].own = NULL;
 			}
 			break;
 		case K_RESOURCES:
-			if ((rv = resources(&v[f], ev, err)) != 0)
+			if ((rv = resources(m, &v[f], ev, err)) != 0)
 				goto out;
 			break;
 		case K_BOOL: break;
@@ -962,8 +1034,8 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 		     strcmp(user_field[user_row].type, type) != 0;
 		     user_row++)
 			;
-		if (set_str(FIELD(ev->user_identity, user_field[user_row].off), v[F_USER].text) !=
-		    0)
+		if (set_ref(m, FIELD(ev->user_identity, user_field[user_row].off),
+			v[F_USER].text) != 0)
 			goto nomem;
 	}
 	/* what the rule did not output */
@@ -972,7 +1044,7 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 		h ^= hash;
 		h *= 1099511628211ULL;
 		snprintf(buf, sizeof(buf), "falco-%016llx", (unsigned long long)h);
-		if (set_str(&ev->event_id, buf) != 0)
+		if (set_str(m, &ev->event_id, buf) != 0)
 			goto nomem;
 	}
 	if (field_empty(&ev->event_source)) {
@@ -980,15 +1052,15 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 			snprintf(buf, sizeof(buf), "%s.amazonaws.com", v[F_SHORTSRC].text);
 		else
 			snprintf(buf, sizeof(buf), "unknown");
-		if (set_str(&ev->event_source, buf) != 0)
+		if (set_str(m, &ev->event_source, buf) != 0)
 			goto nomem;
 	}
-	if (field_empty(&ev->event_name) && set_str(&ev->event_name, "unknown") != 0)
+	if (field_empty(&ev->event_name) && set_ref(m, &ev->event_name, "unknown") != 0)
 		goto nomem;
 	for (size_t i = 0; i < N_NEEDED; i++)
 		if (!v[needed[i]].present &&
-		    push_str(&ev->missing_fields, &ev->n_missing_fields, falco_needed_fields[i]) !=
-			0)
+		    push_str(m, &ev->missing_fields, &ev->n_missing_fields,
+			falco_needed_fields[i]) != 0)
 			goto nomem;
 
 	ev->read_only = bools[0] == 1 ? TFDRIFT__V1__READ_ONLY__READ_ONLY_TRUE
@@ -996,23 +1068,23 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 				      : TFDRIFT__V1__READ_ONLY__READ_ONLY_UNKNOWN;
 	ev->management_event = bools[1] == 1;
 	/* whose account the change happened in: the caller's, else the recipient's */
-	if (set_str(&ev->account_id,
+	if (set_ref(m, &ev->account_id,
 		field_empty(&ev->user_identity->account_id) ? ev->recipient_account_id
 							    : ev->user_identity->account_id) != 0)
 		goto nomem;
 	if (!field_empty(&ev->user_identity->arn)) {
 		const char *session = assumed_role_session(ev->user_identity->arn);
-		if (session != NULL && set_str(&ev->user_identity->session_name, session) != 0)
+		if (session != NULL && set_ref(m, &ev->user_identity->session_name, session) != 0)
 			goto nomem;
 	}
 	ev->origin = origin;
 	ev->received_at_ns = td_clock_now_ns();
-	if (set_str(&ev->origin_detail, origin_detail) != 0 ||
-	    set_str(&ev->falco_rule, t->rule) != 0 ||
-	    set_str(&ev->falco_priority, t->priority) != 0 ||
-	    set_str(&ev->falco_hostname, t->hostname) != 0)
+	if (set_str(m, &ev->origin_detail, origin_detail) != 0 ||
+	    set_ref(m, &ev->falco_rule, t->rule) != 0 ||
+	    set_ref(m, &ev->falco_priority, t->priority) != 0 ||
+	    set_ref(m, &ev->falco_hostname, t->hostname) != 0)
 		goto nomem;
-	if ((rv = write_raw(ev, v, time_text, user_row, bools, err)) != 0)
+	if ((rv = write_raw(m, ev, v, time_text, user_row, bools, err)) != 0)
 		goto out;
 	*out = ev;
 	ev = NULL;
@@ -1021,15 +1093,16 @@ to_event(fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
 nomem:
 	rv = td_error_set(err, TD_ENOMEM, "out of memory");
 out:
-	ct_event_free(ev);
+	if (m->a == NULL)
+		ct_event_free(ev);
 	return rv;
 }
 
 static void
-free_vals(fval *v)
+free_vals(const mem *m, fval *v)
 {
 	for (int f = 0; f < F_COUNT; f++)
-		free(v[f].own);
+		m_free(m, v[f].own);
 }
 
 /* ---- JSON alerts ------------------------------------------------------------- */
@@ -1062,6 +1135,7 @@ falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin origin,
 	cJSON *alert = NULL;
 	const cJSON *fields, *tags, *member;
 	const char *src;
+	const mem m = { .a = NULL, .borrow = false }; /* the alert's strings die with it */
 	fval v[F_COUNT];
 	top t;
 	uint64_t hash = 0;
@@ -1131,12 +1205,12 @@ falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin origin,
 				hash = fnv1a_str(hash, v[f].text);
 		}
 	}
-	if ((rv = to_event(v, &t, hash, origin, origin_detail, out, err)) != 0)
+	if ((rv = to_event(&m, v, &t, hash, origin, origin_detail, out, err)) != 0)
 		goto out;
 	cJSON_ArrayForEach(member, tags)
 	{
 		if (cJSON_IsString(member) &&
-		    push_str(&(*out)->falco_tags, &(*out)->n_falco_tags, member->valuestring) !=
+		    push_str(&m, &(*out)->falco_tags, &(*out)->n_falco_tags, member->valuestring) !=
 			0) {
 			ct_event_free(*out);
 			*out = NULL;
@@ -1145,7 +1219,7 @@ falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin origin,
 		}
 	}
 out:
-	free_vals(v);
+	free_vals(&m, v);
 	cJSON_Delete(alert);
 	return rv;
 }
@@ -1154,8 +1228,10 @@ out:
 
 int
 falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin origin,
-    const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err)
+    const char *origin_detail, ProtobufCAllocator *alloc, Tfdrift__V1__CloudEvent **out,
+    td_error *err)
 {
+	const mem m = { .a = alloc, .borrow = alloc != NULL };
 	fval v[F_COUNT];
 	top t = { .time = a->time != NULL && a->time[0] != '\0' ? a->time : NULL,
 		.rule = a->rule,
@@ -1184,16 +1260,17 @@ falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin or
 		t.time = td_clock_format(a->time_ns, 9, tbuf, sizeof(tbuf));
 	for (size_t i = 0; v[F_ID].text == NULL && i < a->n_fields; i++)
 		hash = fnv1a_str(fnv1a_str(hash, a->keys[i]), a->values[i] ? a->values[i] : "");
-	if ((rv = to_event(v, &t, hash, origin, origin_detail, out, err)) != 0)
+	if ((rv = to_event(&m, v, &t, hash, origin, origin_detail, out, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < a->n_tags; i++)
-		if (push_str(&(*out)->falco_tags, &(*out)->n_falco_tags, a->tags[i]) != 0) {
-			ct_event_free(*out);
+		if (push_str(&m, &(*out)->falco_tags, &(*out)->n_falco_tags, a->tags[i]) != 0) {
+			if (alloc == NULL)
+				ct_event_free(*out);
 			*out = NULL;
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
 out:
-	free_vals(v);
+	free_vals(&m, v);
 	return rv;
 }

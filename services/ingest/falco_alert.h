@@ -57,10 +57,14 @@ typedef struct falco_alert_fields {
 } falco_alert_fields;
 
 /* The same mapping for a gRPC alert, without JSON in between.  Returns 0 with
- * *out set (owned by the caller, ct_event_free); FALCO_ALERT_OTHER_SOURCE; or
- * TD_EINVAL with err naming the field. */
+ * *out set; FALCO_ALERT_OTHER_SOURCE; or TD_EINVAL with err naming the field.
+ * alloc NULL: the event is malloc'd and owned by the caller (ct_event_free).
+ * Otherwise every allocation comes from alloc (an arena whose free does
+ * nothing) and the event may point at a's strings: it is valid while they and
+ * alloc's memory are, and is not freed on its own (no ct_event_free). */
 int falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin origin,
-    const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err);
+    const char *origin_detail, ProtobufCAllocator *alloc, Tfdrift__V1__CloudEvent **out,
+    td_error *err);
 
 /* The ct.* fields the correlator needs, NULL-terminated; an alert lacking one
  * lists it in missing_fields. */

@@ -400,7 +400,7 @@ pend_event(falco_grpc *c, const Tfdrift__V1__CloudEvent *ev)
 
 /* Maps one alert and adds it to the drain's pending alerts.  false on a stop. */
 static bool
-take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
+take_alert(falco_grpc *c, const Falco__Outputs__Response *r, ProtobufCAllocator *alloc)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
 	falco_alert_fields a = { 0 };
@@ -434,7 +434,7 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 	a.values = kv + r->n_output_fields + 1;
 	a.n_fields = r->n_output_fields;
 	rv = falco_alert_from_fields(&a, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC,
-	    c->target, &ev, &err);
+	    c->target, alloc, &ev, &err);
 	if (rv != 0) {
 		td_counter_inc(c->c_rejected);
 		if (rv != FALCO_ALERT_OTHER_SOURCE)
@@ -444,7 +444,7 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r)
 	}
 	if (pend_event(c, ev) != 0)
 		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", r->rule));
-	ct_event_free(ev);
+	/* ev is the arena's: it goes with the response */
 	if (c->npend == PEND_MAX)
 		keep_going = flush_pending(c);
 	return keep_going;
@@ -476,7 +476,7 @@ take_message(falco_grpc *c, grpc_byte_buffer *bb)
 		TD_WARN("falco grpc: a response does not decode",
 		    TD_KV_UINT("bytes", GRPC_SLICE_LENGTH(s)));
 	} else {
-		keep_going = take_alert(c, r);
+		keep_going = take_alert(c, r, &alloc);
 	}
 	grpc_slice_unref(s);
 	arena_reset(&c->arena);

@@ -305,6 +305,42 @@ raw_json_is_the_record(void **state)
 	ct_event_free(ev);
 }
 
+/* An arena for falco_alert_from_fields: every block is kept in a list and
+ * freed at once by arena_clear; free does nothing. */
+typedef struct test_arena {
+	void *blocks[4096];
+	size_t n;
+} test_arena;
+
+static void *
+ta_alloc(void *data, size_t n)
+{
+	test_arena *a = data;
+	void *p;
+
+	if (a->n == sizeof(a->blocks) / sizeof(a->blocks[0]))
+		return NULL;
+	p = malloc(n);
+	if (p != NULL)
+		a->blocks[a->n++] = p;
+	return p;
+}
+
+static void
+ta_free(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+static void
+ta_clear(test_arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->blocks[i]);
+	a->n = 0;
+}
+
 /* A gRPC alert (the response's fields, all strings) maps to the same event as
  * the JSON alert Falco's http_output would post for it. */
 static void
@@ -344,7 +380,8 @@ grpc_fields_map_like_json(void **state)
 
 	(void)state;
 	td_error_clear(&err);
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, "http:127.0.0.1:5555", &g, &err), 0);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, "http:127.0.0.1:5555", NULL, &g, &err),
+	    0);
 	assert_int_equal(parse(json, &h, &err), 0);
 	g->received_at_ns = h->received_at_ns = 0;
 	assert_int_equal(ct_event_to_json(g, &gj), 0);
@@ -361,12 +398,42 @@ grpc_fields_map_like_json(void **state)
 	assert_string_equal(g->missing_fields[0], "ct.srcip");
 	free(gj);
 	free(hj);
-	ct_event_free(g);
 	ct_event_free(h);
+
+	/* built in an arena (as the gRPC client does) it packs to the same bytes */
+	{
+		static test_arena ar;
+		ProtobufCAllocator alloc;
+		uint8_t *p1, *p2;
+		size_t n1, n2;
+
+		alloc.alloc = ta_alloc;
+		alloc.free = ta_free;
+		alloc.allocator_data = &ar;
+
+		assert_int_equal(falco_alert_from_fields(&a, HTTP, "http:127.0.0.1:5555", &alloc,
+				     &h, &err),
+		    0);
+		h->received_at_ns = 0;
+		n1 = tfdrift__v1__cloud_event__get_packed_size(g);
+		n2 = tfdrift__v1__cloud_event__get_packed_size(h);
+		assert_int_equal(n1, n2);
+		p1 = malloc(n1);
+		p2 = malloc(n2);
+		tfdrift__v1__cloud_event__pack(g, p1);
+		tfdrift__v1__cloud_event__pack(h, p2);
+		assert_memory_equal(p1, p2, n1);
+		assert_true(ar.n > 0);
+		free(p1);
+		free(p2);
+		ta_clear(&ar); /* h goes with the arena */
+		h = NULL;
+	}
+	ct_event_free(g);
 
 	/* without ct.id both paths derive the same id */
 	keys[0] = "ct.ix";
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), 0);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &g, &err), 0);
 	assert_true(strncmp(g->event_id, "falco-", 6) == 0);
 	{
 		char *j2 = strdup(json);
@@ -382,21 +449,21 @@ grpc_fields_map_like_json(void **state)
 
 	/* other sources, bad values */
 	a.source = "syscall";
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err),
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &g, &err),
 	    FALCO_ALERT_OTHER_SOURCE);
 	assert_null(g);
 	a.source = "aws_cloudtrail";
 	vals[12] = "maybe";
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &g, &err), TD_EINVAL);
 	assert_string_equal(err.msg,
 	    "output_fields.ct.readonly: expected \"true\" or \"false\", got \"maybe\"");
 	vals[12] = "false";
 	vals[5] = "{\"groupId\": ";
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &g, &err), TD_EINVAL);
 	assert_string_equal(err.msg, "output_fields.ct.request: not JSON text");
 	vals[5] = "{}";
 	vals[1] = "yesterday";
-	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, &g, &err), TD_EINVAL);
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &g, &err), TD_EINVAL);
 	assert_true(strncmp(err.msg, "output_fields.ct.time: ", 23) == 0);
 	assert_null(g);
 }
