@@ -225,40 +225,47 @@ typedef struct top {
 
 /* ---- field names ----------------------------------------------------------- */
 
-static fid by_name[F_COUNT]; /* rows sorted by field name */
-static fid needed[N_NEEDED]; /* falco_needed_fields[] as ids */
+/* Field names by hash: an open-addressing table (power of two, at most a
+ * quarter full), so a name costs one hash and usually one strcmp. */
+#define NAME_SLOTS 128
+static int8_t by_hash[NAME_SLOTS]; /* fid + 1; 0 empty */
+static fid needed[N_NEEDED];       /* falco_needed_fields[] as ids */
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 
-static int
-cmp_fid(const void *a, const void *b)
+static unsigned
+name_hash(const char *s)
 {
-	return strcmp(rows[*(const fid *)a].field, rows[*(const fid *)b].field);
-}
+	uint32_t h = 2166136261u;
 
-static int
-cmp_key(const void *key, const void *elem)
-{
-	return strcmp(key, rows[*(const fid *)elem].field);
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h & (NAME_SLOTS - 1);
 }
 
 /* The row of an output field name; F_COUNT when ingest does not read it. */
 static fid
 lookup_field(const char *name)
 {
-	const fid *f;
-
-	if (strncmp(name, "ct.", 3) != 0)
+	if (name[0] != 'c' || name[1] != 't' || name[2] != '.')
 		return F_COUNT;
-	f = bsearch(name, by_name, F_COUNT, sizeof(by_name[0]), cmp_key);
-	return f != NULL ? *f : F_COUNT;
+	for (unsigned h = name_hash(name);; h = (h + 1) & (NAME_SLOTS - 1)) {
+		int8_t slot = by_hash[h];
+		if (slot == 0)
+			return F_COUNT;
+		if (strcmp(rows[slot - 1].field, name) == 0)
+			return (fid)(slot - 1);
+	}
 }
 
 static void
 names_init(void)
 {
-	for (int i = 0; i < F_COUNT; i++)
-		by_name[i] = (fid)i;
-	qsort(by_name, F_COUNT, sizeof(by_name[0]), cmp_fid);
+	for (int i = 0; i < F_COUNT; i++) {
+		unsigned h = name_hash(rows[i].field);
+		while (by_hash[h] != 0)
+			h = (h + 1) & (NAME_SLOTS - 1);
+		by_hash[h] = (int8_t)(i + 1);
+	}
 	for (size_t i = 0; i < N_NEEDED; i++)
 		needed[i] = lookup_field(falco_needed_fields[i]);
 }
@@ -523,27 +530,35 @@ typedef struct jw {
 	bool first; /* no member yet in the innermost object */
 } jw;
 
-static void
+/* Room for n more bytes and a NUL; false (and oom) when there is none. */
+static bool
+jw_grow(jw *w, size_t n)
+{
+	size_t cap = w->cap ? w->cap : 256;
+	char *np;
+
+	if (w->oom)
+		return false;
+	while (cap < w->len + n + 1)
+		cap *= 2;
+	np = m_grow(w->m, w->p, w->len, cap);
+	if (np == NULL) {
+		w->oom = true;
+		return false;
+	}
+	w->p = np;
+	w->cap = cap;
+	return true;
+}
+
+/* Appends n bytes (the text is NUL-terminated by write_raw at the end). */
+static inline void
 jw_raw(jw *w, const char *s, size_t n)
 {
-	if (w->oom)
+	if ((w->len + n + 1 > w->cap && !jw_grow(w, n)) || w->p == NULL)
 		return;
-	if (w->len + n + 1 > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		char *np;
-		while (cap < w->len + n + 1)
-			cap *= 2;
-		np = m_grow(w->m, w->p, w->len + (w->p != NULL), cap);
-		if (np == NULL) {
-			w->oom = true;
-			return;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
 	memcpy(w->p + w->len, s, n);
 	w->len += n;
-	w->p[w->len] = '\0';
 }
 
 /* s as a JSON string. */
@@ -881,7 +896,10 @@ write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *
 	/* room for a usual record at once (they are a few hundred bytes) */
 	w.cap = 2048;
 	w.p = m_alloc(m, w.cap);
-	w.oom = w.p == NULL;
+	if (w.p == NULL) {
+		w.cap = 0;
+		w.oom = true;
+	}
 	jw_raw(&w, "{", 1);
 	for (size_t i = 0; i < sizeof(raw_order) / sizeof(raw_order[0]); i++) {
 		fid f = raw_order[i];
@@ -939,6 +957,8 @@ write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *
 		}
 	}
 	jw_raw(&w, "}", 1);
+	if (!w.oom)
+		w.p[w.len] = '\0'; /* jw_raw keeps room for it */
 	if (w.oom) {
 		m_free(m, w.p);
 		return td_error_set(err, TD_ENOMEM, "out of memory");

@@ -19,6 +19,7 @@
 #include "falco/outputs.pb-c.h"
 #include "falco/version.pb-c.h"
 #include "falco_alert.h"
+#include "falco_response.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
@@ -76,9 +77,6 @@ struct falco_grpc {
 	size_t pend_len, pend_cap, npend;
 	arena arena; /* the current response's memory (client thread only) */
 };
-
-static const char *const priority_names[] = { "Emergency", "Alert", "Critical", "Error", "Warning",
-	"Notice", "Informational", "Debug" };
 
 static void *
 arena_alloc(void *data, size_t n)
@@ -398,13 +396,12 @@ pend_event(falco_grpc *c, const Tfdrift__V1__CloudEvent *ev)
 	return 0;
 }
 
-/* Maps one alert and adds it to the drain's pending alerts.  false on a stop. */
+/* Maps one alert (a: the arena's) and adds it to the drain's pending alerts.
+ * false on a stop. */
 static bool
-take_alert(falco_grpc *c, const Falco__Outputs__Response *r, ProtobufCAllocator *alloc)
+take_alert(falco_grpc *c, const falco_alert_fields *a, ProtobufCAllocator *alloc)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
-	falco_alert_fields a = { 0 };
-	const char **kv;
 	td_error err;
 	bool keep_going = true;
 	int rv;
@@ -412,54 +409,34 @@ take_alert(falco_grpc *c, const Falco__Outputs__Response *r, ProtobufCAllocator 
 	td_error_clear(&err);
 	td_counter_inc(c->c_alerts);
 	c->last_alert_ms = td_clock_mono_ms();
-	/* the map's keys and values side by side (arena memory, gone with r) */
-	kv = arena_alloc(&c->arena, 2 * (r->n_output_fields + 1) * sizeof(*kv));
-	if (kv == NULL) {
-		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", r->rule));
-		return true;
-	}
-	for (size_t i = 0; i < r->n_output_fields; i++) {
-		kv[i] = r->output_fields[i]->key;
-		kv[r->n_output_fields + 1 + i] = r->output_fields[i]->value;
-	}
-	if (r->time != NULL)
-		a.time_ns = r->time->seconds * 1000000000LL + r->time->nanos;
-	a.rule = r->rule;
-	a.priority = (unsigned)r->priority < 8 ? priority_names[r->priority] : "";
-	a.source = r->source;
-	a.hostname = r->hostname;
-	a.tags = (const char *const *)r->tags;
-	a.n_tags = r->n_tags;
-	a.keys = kv;
-	a.values = kv + r->n_output_fields + 1;
-	a.n_fields = r->n_output_fields;
-	rv = falco_alert_from_fields(&a, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC,
+	rv = falco_alert_from_fields(a, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC,
 	    c->target, alloc, &ev, &err);
 	if (rv != 0) {
 		td_counter_inc(c->c_rejected);
 		if (rv != FALCO_ALERT_OTHER_SOURCE)
 			TD_WARN("falco grpc: alert does not map to a CloudEvent; dropped",
-			    TD_KV_STR("rule", r->rule), TD_KV_STR("error", err.msg));
+			    TD_KV_STR("rule", a->rule), TD_KV_STR("error", err.msg));
 		return true;
 	}
 	if (pend_event(c, ev) != 0)
-		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", r->rule));
+		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", a->rule));
 	/* ev is the arena's: it goes with the response */
 	if (c->npend == PEND_MAX)
 		keep_going = flush_pending(c);
 	return keep_going;
 }
 
-/* Decodes a received message and maps it; the message's memory is the
- * arena's.  false on a stop. */
+/* Decodes a received message (falco_response.c, into the arena) and maps it.
+ * false on a stop. */
 static bool
 take_message(falco_grpc *c, grpc_byte_buffer *bb)
 {
 	ProtobufCAllocator alloc;
 	grpc_byte_buffer_reader rd;
-	Falco__Outputs__Response *r = NULL;
+	falco_alert_fields a;
 	grpc_slice s = grpc_empty_slice();
 	bool keep_going = true;
+	int rv = TD_EINVAL;
 
 	alloc.alloc = arena_alloc;
 	alloc.free = arena_free;
@@ -468,15 +445,15 @@ take_message(falco_grpc *c, grpc_byte_buffer *bb)
 	if (grpc_byte_buffer_reader_init(&rd, bb)) {
 		s = grpc_byte_buffer_reader_readall(&rd);
 		grpc_byte_buffer_reader_destroy(&rd);
-		r = falco__outputs__response__unpack(&alloc, GRPC_SLICE_LENGTH(s),
-		    GRPC_SLICE_START_PTR(s));
+		rv = falco_response_decode(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), &alloc,
+		    &a);
 	}
-	if (r == NULL) {
+	if (rv != 0) {
 		td_counter_inc(c->c_rejected);
 		TD_WARN("falco grpc: a response does not decode",
-		    TD_KV_UINT("bytes", GRPC_SLICE_LENGTH(s)));
+		    TD_KV_UINT("bytes", GRPC_SLICE_LENGTH(s)), TD_KV_STR("error", td_strerror(rv)));
 	} else {
-		keep_going = take_alert(c, r, &alloc);
+		keep_going = take_alert(c, &a, &alloc);
 	}
 	grpc_slice_unref(s);
 	arena_reset(&c->arena);
