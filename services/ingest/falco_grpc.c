@@ -19,6 +19,7 @@
 #include "falco/outputs.pb-c.h"
 #include "falco/version.pb-c.h"
 #include "falco_alert.h"
+#include "falco_missing.h"
 #include "falco_response.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -75,7 +76,8 @@ struct falco_grpc {
 	 * CloudEventBatch (each event packed as it is mapped, then freed) */
 	uint8_t *pend;
 	size_t pend_len, pend_cap, npend;
-	arena arena; /* the current response's memory (client thread only) */
+	arena arena;            /* the current response's memory (client thread only) */
+	falco_missing *missing; /* alerts lacking fields: counted and logged */
 };
 
 static void *
@@ -418,6 +420,7 @@ take_alert(falco_grpc *c, const falco_alert_fields *a, ProtobufCAllocator *alloc
 			    TD_KV_STR("rule", a->rule), TD_KV_STR("error", err.msg));
 		return true;
 	}
+	falco_missing_note(c->missing, ev);
 	if (pend_event(c, ev) != 0)
 		TD_ERROR("falco grpc: out of memory; alert dropped", TD_KV_STR("rule", a->rule));
 	/* ev is the arena's: it goes with the response */
@@ -713,6 +716,10 @@ falco_grpc_start(falco_grpc **out, const falco_grpc_opts *o, hand *h, td_error *
 	c->c_rejected = td_counter_get("tfdrift_ingest_falco_grpc_rejected_total",
 	    "gRPC alerts dropped: not aws_cloudtrail, or not mappable to a CloudEvent.", NULL);
 	td_gauge_set(c->g_age, -1);
+	if (falco_missing_open(&c->missing, "grpc") != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
+	}
 	grpc_init();
 	if (pthread_create(&c->thread, NULL, client_thread, c) != 0) {
 		grpc_shutdown();
@@ -738,6 +745,7 @@ falco_grpc_stop(falco_grpc *c)
 		grpc_shutdown();
 	}
 	arena_destroy(&c->arena);
+	falco_missing_close(c->missing);
 	free(c->pend);
 	free(c->target);
 	free(c->ca);

@@ -15,14 +15,10 @@
 
 #include "cloudtrail_record.h"
 #include "falco_alert.h"
+#include "falco_missing.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
-
-/* One missing-fields log line per this many ms at most (the rest are counted). */
-#define MISSING_LOG_EVERY_MS 10000
-/* Rules are told apart by a hash into this many slots. */
-#define MISSING_LOG_SLOTS 64
 
 /* Results, each a labelled counter. */
 enum result {
@@ -57,12 +53,9 @@ struct falco_http {
 	int port;
 	char *cert, *key, *ca; /* PEM text, kept while the daemon runs */
 	td_counter *results[R_COUNT];
-	td_counter **missing; /* one per falco_needed_fields[] */
+	falco_missing *missing; /* alerts lacking fields: counted and logged */
 	td_counter *dropped_source;
 	pthread_mutex_t log_mu;
-	/* rate limit of the missing-fields log line, per rule (by hash slot) */
-	int64_t last_log_ms[MISSING_LOG_SLOTS];
-	uint64_t suppressed[MISSING_LOG_SLOTS];
 	int64_t cert_log_ms; /* rate limit of the client certificate refusal line */
 	uint64_t cert_suppressed;
 };
@@ -208,41 +201,6 @@ log_cert_refusal(falco_http *s, const char *why)
 		    TD_KV_STR("reason", why), TD_KV_INT("suppressed", quiet));
 }
 
-static void
-note_missing(falco_http *s, const Tfdrift__V1__CloudEvent *ev)
-{
-	int64_t now;
-	char list[512] = "";
-	size_t off = 0, slot = 0;
-
-	if (ev->n_missing_fields == 0)
-		return;
-	for (size_t i = 0; i < ev->n_missing_fields; i++) {
-		for (size_t k = 0; falco_needed_fields[k] != NULL; k++)
-			if (strcmp(falco_needed_fields[k], ev->missing_fields[i]) == 0)
-				td_counter_inc(s->missing[k]);
-		if (off < sizeof(list))
-			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
-			    i ? "," : "", ev->missing_fields[i]);
-	}
-	now = td_clock_mono_ms();
-	for (const char *p = ev->falco_rule; p != NULL && *p; p++)
-		slot = slot * 31 + (uint8_t)*p;
-	slot %= MISSING_LOG_SLOTS;
-	pthread_mutex_lock(&s->log_mu);
-	if (s->last_log_ms[slot] == 0 || now - s->last_log_ms[slot] >= MISSING_LOG_EVERY_MS) {
-		TD_WARN(
-		    "falco alert lacks fields the correlator needs; add them to the rule's output",
-		    TD_KV_STR("rule", ev->falco_rule), TD_KV_STR("missing", list),
-		    TD_KV_UINT("similar_lines_suppressed", s->suppressed[slot]));
-		s->last_log_ms[slot] = now;
-		s->suppressed[slot] = 0;
-	} else {
-		s->suppressed[slot]++;
-	}
-	pthread_mutex_unlock(&s->log_mu);
-}
-
 /* The alert is complete in r: parse, journal, answer. */
 static enum MHD_Result
 handle_alert(falco_http *s, struct MHD_Connection *conn, request *r)
@@ -287,7 +245,7 @@ handle_alert(falco_http *s, struct MHD_Connection *conn, request *r)
 	if (rv != 0)
 		return send_error(s, conn, R_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "out of memory");
-	note_missing(s, ev);
+	falco_missing_note(s->missing, ev);
 	batch.n_events = 1;
 	batch.events = &ev;
 	len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
@@ -470,22 +428,9 @@ falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *
 	s->dropped_source = td_counter_get("tfdrift_ingest_falco_dropped_total",
 	    "Falco alerts dropped because their source is not aws_cloudtrail.",
 	    "reason=\"source\"");
-	{
-		size_t n = 0;
-		while (falco_needed_fields[n] != NULL)
-			n++;
-		s->missing = calloc(n, sizeof(*s->missing));
-		if (s->missing == NULL) {
-			rv = td_error_set(err, TD_ENOMEM, "out of memory");
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			char labels[96];
-			snprintf(labels, sizeof(labels), "field=\"%s\"", falco_needed_fields[i]);
-			s->missing[i] = td_counter_get("tfdrift_ingest_falco_missing_fields_total",
-			    "Falco alerts accepted without a field the correlator needs (the rule's output lacks it).",
-			    labels);
-		}
+	if (falco_missing_open(&s->missing, "http") != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
 	}
 	if (set(o->tls_cert)) {
 		if ((rv = read_file(o->tls_cert, &s->cert, err)) != 0 ||
@@ -533,7 +478,7 @@ falco_http_stop(falco_http *s)
 	free(s->cert);
 	free(s->key);
 	free(s->ca);
-	free(s->missing);
+	falco_missing_close(s->missing);
 	pthread_mutex_destroy(&s->log_mu);
 	free(s);
 }

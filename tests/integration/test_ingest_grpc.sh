@@ -73,6 +73,10 @@ start_redis
 write_config
 
 alerts_for 101 "$TD_TMP/alerts1.jsonl"
+# and one from a rule whose output lacks ct.region
+head -n 1 "$TD_TMP/alerts1.jsonl" | jq -c 'del(.output_fields["ct.region"])
+	| .rule = "gRPC Rule Without Region" | .output_fields["ct.id"] = "grpc-missing-region"' \
+	>>"$TD_TMP/alerts1.jsonl"
 start_peer "127.0.0.1:$GRPC_PORT" "$TD_TMP/alerts1.jsonl"
 start_all
 for s in "${TD_SERVICES[@]}"; do
@@ -93,6 +97,10 @@ check_eq "... with its Falco rule" "Terraform Managed Resource Modified" \
 check_eq "tfdrift_ingest_falco_grpc_connected is 1" 1 "$(metric ingest tfdrift_ingest_falco_grpc_connected)"
 check "tfdrift_ingest_falco_grpc_alerts_total counts them" \
 	test "$(metric ingest tfdrift_ingest_falco_grpc_alerts_total)" -ge "$N"
+check "an alert lacking ct.region: the missing field is counted by name" \
+	test "$(metric ingest 'tfdrift_ingest_falco_missing_fields_total{field="ct.region"}')" -ge 1
+check "... and the log names the rule whose output lacks it" \
+	grep -q '"input":"grpc","rule":"gRPC Rule Without Region","missing":"[^"]*ct.region' "${TD_LOG[ingest]}"
 
 # ---- the peer is killed and comes back: reconnect and continue ----
 stop_peer
