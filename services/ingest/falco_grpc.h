@@ -8,10 +8,16 @@
  * and log Falco's version, then open the bidirectional
  * /falco.outputs.service/sub stream.  Falco answers only after a `request`
  * message and drains its queue once per request, so a request is sent when
- * the stream opens, after each alert (one request in flight at most) and
- * every poll interval.  Each alert goes through falco_alert.c (the same
- * mapping as the HTTP receiver) into the journal; while the journal is full
- * the thread waits and sends no request, so Falco keeps the alerts.
+ * the stream opens, once a drain is over (no alert for DRAIN_IDLE_MS) and
+ * every poll interval.  The stream's receive window is large (a drain is a
+ * burst of small messages), and the next message is asked for before the
+ * current one is mapped.  Each response is decoded from the wire
+ * (falco_response.c) and mapped (falco_alert_from_fields: the same mapping
+ * as the HTTP receiver) into one arena that is emptied per message; the
+ * CloudEvent is packed straight into the drain's CloudEventBatch, which is
+ * journaled as one entry (at most PEND_MAX alerts).  While the journal is
+ * full the thread waits and sends no request, so Falco keeps the alerts.
+ * Alerts lacking fields are counted and logged (falco_missing.h).
  *
  * Keepalive pings keep an idle stream alive.  When the stream or the
  * connection fails, the error is logged (grpc status and details), and a new
