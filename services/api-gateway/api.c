@@ -48,6 +48,7 @@ struct gw_api {
 	struct row_tmpl *t_item, *t_detail, *t_history;
 	char *sql_list; /* "SELECT <item columns> FROM alerts" */
 	char *sql_get, *sql_history;
+	gw_cache *cache; /* borrowed; NULL: none */
 };
 
 extern const unsigned char gw_openapi_json[];
@@ -147,12 +148,65 @@ check_params(const gw_request *req, const char *const *allowed, gw_response *res
 
 /* ---- columns: SQL expression -> JSON member ---------------------------------------- */
 
+/* The list, detail, history and resource queries return binary results
+ * (PQexecPrepared resultFormat 1): PostgreSQL then sends integers and times
+ * as they are stored instead of formatting them (and the time columns need
+ * no extract(epoch) arithmetic), which was the larger part of its CPU per
+ * list page; the gateway formats them once, straight into the JSON. */
 typedef enum {
 	T_TEXT,
-	T_INT,
-	T_TIME, /* the SQL yields Unix microseconds; written as RFC 3339 */
-	T_JSON, /* jsonb text, embedded as is */
+	T_INT,  /* int2, int4 or int8 */
+	T_TIME, /* timestamptz: microseconds since 2000-01-01; written as RFC 3339 */
+	T_JSON, /* json or jsonb, embedded as is */
 } col_type;
+
+#define JSONB_OID 3802
+#define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
+
+/* A binary integer field (network order, 2, 4 or 8 bytes). */
+static int64_t
+bin_int(const PGresult *res, int r, int c)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(res, r, c);
+	int len = PQgetlength(res, r, c);
+	uint64_t v = 0;
+	for (int i = 0; i < len && i < 8; i++) {
+		v = (v << 8) | p[i];
+	}
+	if (len == 2) {
+		return (int16_t)v;
+	}
+	if (len == 4) {
+		return (int32_t)v;
+	}
+	return (int64_t)v;
+}
+
+/* A binary timestamptz as Unix microseconds; false for +-infinity. */
+static bool
+bin_time(const PGresult *res, int r, int c, int64_t *us)
+{
+	int64_t t = bin_int(res, r, c);
+	if (t == INT64_MAX || t == INT64_MIN) {
+		return false;
+	}
+	*us = t + PG_EPOCH_US;
+	return true;
+}
+
+/* A binary json/jsonb field's text (jsonb's starts with a version byte). */
+static const char *
+bin_json(const PGresult *res, int r, int c, size_t *len)
+{
+	const char *p = PQgetvalue(res, r, c);
+	size_t n = (size_t)PQgetlength(res, r, c);
+	if (PQftype(res, c) == JSONB_OID && n > 0) {
+		p++;
+		n--;
+	}
+	*len = n;
+	return p;
+}
 
 typedef struct out_col {
 	const char *json; /* "name", or "object.name" for a nested member */
@@ -160,7 +214,7 @@ typedef struct out_col {
 	col_type type;
 } out_col;
 
-#define TIME_US(c) "(extract(epoch FROM " c ") * 1000000)::bigint"
+#define TIME_US(c) c
 
 /* What a list item shows. */
 static const out_col item_cols[] = {
@@ -255,20 +309,35 @@ add_row(cJSON *obj, const PGresult *res, int r, int first, const out_col *cols, 
 		if (PQgetisnull(res, r, c)) {
 			v = cJSON_CreateNull();
 		} else {
-			const char *text = PQgetvalue(res, r, c);
 			switch (cols[i].type) {
-			case T_TEXT: v = cJSON_CreateString(text); break;
-			case T_INT: v = cJSON_CreateNumber((double)strtoll(text, NULL, 10)); break;
+			case T_TEXT: v = cJSON_CreateString(PQgetvalue(res, r, c)); break;
+			case T_INT: v = cJSON_CreateNumber((double)bin_int(res, r, c)); break;
 			case T_TIME: {
-				char ts[64];
-				td_clock_format(strtoll(text, NULL, 10) * 1000, 6, ts, sizeof(ts));
-				v = cJSON_CreateString(ts);
+				int64_t us;
+				if (!bin_time(res, r, c, &us)) {
+					v = cJSON_CreateNull();
+					break;
+				}
+				gw_jw w;
+				gw_jw_init(&w, 64);
+				gw_jw_time_us(&w, us);
+				char *q = gw_jw_finish(&w);
+				if (q != NULL) {
+					q[strlen(q) - 1] = '\0'; /* without the quotes */
+					v = cJSON_CreateString(q + 1);
+				}
+				free(q);
 				break;
 			}
-			case T_JSON:
-				/* jsonb's text form is valid JSON: embed without reparsing. */
-				v = cJSON_CreateRaw(text);
+			case T_JSON: {
+				/* json's text form is valid JSON: embed without reparsing. */
+				size_t jlen;
+				const char *j = bin_json(res, r, c, &jlen);
+				char *copy = strndup(j, jlen);
+				v = copy != NULL ? cJSON_CreateRaw(copy) : NULL;
+				free(copy);
 				break;
+			}
 			}
 		}
 		if (v == NULL) {
@@ -299,14 +368,24 @@ write_value(gw_jw *w, const PGresult *res, int r, int c, col_type type)
 		gw_jw_raw(w, "null", 4);
 		return;
 	}
-	const char *text = PQgetvalue(res, r, c);
 	switch (type) {
-	case T_TEXT: gw_jw_str(w, text); break;
-	case T_INT:  /* PostgreSQL's integer text is already a JSON number */
-	case T_JSON: /* jsonb's text form is valid JSON */
-		gw_jw_raw(w, text, (size_t)PQgetlength(res, r, c));
+	case T_TEXT: gw_jw_str(w, PQgetvalue(res, r, c)); break;
+	case T_INT: gw_jw_int(w, bin_int(res, r, c)); break;
+	case T_JSON: { /* json's text form is valid JSON */
+		size_t n;
+		const char *j = bin_json(res, r, c, &n);
+		gw_jw_raw(w, j, n);
 		break;
-	case T_TIME: gw_jw_time_us(w, strtoll(text, NULL, 10)); break;
+	}
+	case T_TIME: {
+		int64_t us;
+		if (bin_time(res, r, c, &us)) {
+			gw_jw_time_us(w, us);
+		} else {
+			gw_jw_raw(w, "null", 4);
+		}
+		break;
+	}
 	}
 }
 
@@ -490,11 +569,12 @@ with_db(gw_api *api, db_fn fn, void *ctx, gw_response *resp)
 	respond_error(resp, 503, "unavailable", "database unavailable");
 }
 
-/* Runs a read query; logs failures.  *res owned by the caller on success. */
+/* Runs a read query, results in format (0 text, 1 binary); logs failures.
+ * *res owned by the caller on success. */
 static int
-exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **res)
+exec_fmt(PGconn *conn, const char *sql, int n, const char *const *vals, int format, PGresult **res)
 {
-	*res = gw_stmt_exec(conn, sql, n, vals);
+	*res = gw_stmt_exec(conn, sql, n, vals, format);
 	if (PQresultStatus(*res) == PGRES_TUPLES_OK) {
 		return 0;
 	}
@@ -505,6 +585,19 @@ exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **r
 	PQclear(*res);
 	*res = NULL;
 	return DB_FAILED;
+}
+
+static int
+exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **res)
+{
+	return exec_fmt(conn, sql, n, vals, 0, res);
+}
+
+/* For the out_col tables' SELECTs (binary: see col_type). */
+static int
+exec_bin(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **res)
+{
+	return exec_fmt(conn, sql, n, vals, 1, res);
 }
 
 /* ---- GET /api/v1/drifts ----------------------------------------------------------------------- */
@@ -522,7 +615,7 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 	}
 	memcpy(sql, api->sql_list, strlen(api->sql_list));
 	memcpy(sql + strlen(api->sql_list), q->where, strlen(q->where) + 1);
-	int rv = exec(conn, sql, q->nparams, (const char *const *)q->values, &res);
+	int rv = exec_bin(conn, sql, q->nparams, (const char *const *)q->values, &res);
 	free(sql);
 	if (rv != 0) {
 		return rv;
@@ -543,8 +636,7 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 	if (rows > q->limit) {
 		/* More rows exist: the cursor points after the last one shown. */
 		char cur[64];
-		gw_cursor_encode(strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10), cur,
-		    sizeof(cur));
+		gw_cursor_encode(bin_int(res, shown - 1, 0), cur, sizeof(cur));
 		gw_jw_str(&w, cur);
 	} else {
 		gw_jw_lit(&w, "null");
@@ -584,7 +676,7 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 	PGresult *res = NULL, *hist = NULL;
 	int rv;
 
-	if ((rv = exec(conn, api->sql_get, 1, vals, &res)) != 0) {
+	if ((rv = exec_bin(conn, api->sql_get, 1, vals, &res)) != 0) {
 		return rv;
 	}
 	if (PQntuples(res) == 0) {
@@ -594,7 +686,7 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		respond_error(resp, 404, "not_found", msg);
 		return 0;
 	}
-	if ((rv = exec(conn, api->sql_history, 1, vals, &hist)) != 0) {
+	if ((rv = exec_bin(conn, api->sql_history, 1, vals, &hist)) != 0) {
 		PQclear(res);
 		return rv;
 	}
@@ -1066,7 +1158,7 @@ db_resource_drifts(gw_api *api, PGconn *conn, void *vctx, gw_response *resp)
 	    cols, RESOURCE_DRIFTS);
 	const char *vals[] = { c->address, c->workspace };
 	PGresult *res = NULL;
-	int rv = exec(conn, sql, 2, vals, &res);
+	int rv = exec_bin(conn, sql, 2, vals, &res);
 	if (rv != 0) {
 		return rv;
 	}
@@ -1481,7 +1573,8 @@ typedef void (
 
 typedef struct handler {
 	handler_fn fn;
-	gw_role role; /* the least role that may call it; NONE: open */
+	gw_role role;   /* the least role that may call it; NONE: open */
+	bool cacheable; /* its 200 answers may be kept (cache.h) */
 } handler;
 
 enum {
@@ -1497,10 +1590,10 @@ enum {
 };
 
 static const handler handlers[] = {
-	[H_LIST] = { h_list, GW_ROLE_VIEWER },
+	[H_LIST] = { h_list, GW_ROLE_VIEWER, true },
 	[H_GET] = { h_get, GW_ROLE_VIEWER },
 	[H_PATCH] = { h_patch, GW_ROLE_OPERATOR },
-	[H_STATS] = { h_stats, GW_ROLE_VIEWER },
+	[H_STATS] = { h_stats, GW_ROLE_VIEWER, true },
 	[H_WORKSPACES] = { h_workspaces, GW_ROLE_VIEWER },
 	[H_RESOURCE] = { h_resource, GW_ROLE_VIEWER },
 	[H_GRAPH] = { h_graph, GW_ROLE_VIEWER },
@@ -1559,6 +1652,32 @@ gw_api_auth_feed(gw_api *api, const gw_request *req, gw_identity *who, gw_respon
 	return 0;
 }
 
+/* Runs a cacheable handler through the response cache (the caller has
+ * authenticated the request and checked its role). */
+static void
+serve_cached(gw_api *api, const handler *h, const gw_match *m, const gw_request *req,
+    gw_response *resp)
+{
+	char *key = gw_cache_key(req->path, req->args, req->nargs);
+	size_t len = 0;
+	char *body = key != NULL ? gw_cache_get(api->cache, key, &len) : NULL;
+	if (body != NULL) {
+		resp->status = 200;
+		resp->body = body;
+		resp->cache = "hit";
+		free(key);
+		return;
+	}
+	uint64_t gen = gw_cache_generation(api->cache); /* before the database is read */
+	h->fn(api, m, req, resp);
+	if (key != NULL && resp->status == 200 && resp->body != NULL && !resp->body_static &&
+	    resp->ctype == NULL) {
+		gw_cache_put(api->cache, key, gen, resp->body, strlen(resp->body));
+	}
+	resp->cache = "miss";
+	free(key);
+}
+
 void
 gw_api_serve(gw_api *api, const gw_request *req, gw_response *resp)
 {
@@ -1582,7 +1701,14 @@ gw_api_serve(gw_api *api, const gw_request *req, gw_response *resp)
 				return;
 			}
 		}
+		if (h->cacheable && api->cache != NULL) {
+			serve_cached(api, h, &m, req, resp);
+			return;
+		}
 		h->fn(api, &m, req, resp);
+		if (m.route->handler == H_PATCH && resp->status == 200 && api->cache != NULL) {
+			gw_cache_invalidate(api->cache); /* a status changed */
+		}
 		return;
 	}
 	case GW_ROUTE_BAD_METHOD: {
@@ -1658,6 +1784,7 @@ gw_api_new(gw_api **out, const gw_api_opts *o)
 	api->auth = o->auth;
 	api->graph = o->graph;
 	api->db_wait_ms = o->db_wait_ms;
+	api->cache = o->cache;
 	api->ingest_metrics_url = strdup(
 	    o->ingest_metrics_url != NULL ? o->ingest_metrics_url : "");
 	if (api->ingest_metrics_url == NULL || compile(api) != 0) {

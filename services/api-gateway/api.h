@@ -32,6 +32,7 @@
 
 #include "tfdrift/pgpool.h"
 #include "auth.h"
+#include "cache.h"
 #include "feed.h"
 #include "graph.h"
 #include "query.h"
@@ -57,6 +58,7 @@ typedef struct gw_response {
 	bool www_auth;     /* 401: add WWW-Authenticate */
 	const char *route; /* the matched pattern, or "unmatched": a metrics label */
 	gw_identity who;   /* the caller, once authenticated */
+	const char *cache; /* "hit"/"miss" for a cacheable route with the cache on (X-Cache) */
 } gw_response;
 
 typedef struct gw_api_opts {
@@ -66,6 +68,7 @@ typedef struct gw_api_opts {
 	gw_graph *graph;     /* borrowed; may be NULL (no Redis reads) */
 	int db_wait_ms;
 	const char *ingest_metrics_url; /* "" or NULL: pipeline age not checked */
+	gw_cache *cache;                /* borrowed; NULL: no response cache */
 } gw_api_opts;
 
 /* Everything borrowed must outlive the api.  *out owned by caller. */

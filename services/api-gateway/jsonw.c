@@ -93,6 +93,23 @@ digits(char *o, int64_t v, int n)
 }
 
 void
+gw_jw_int(gw_jw *w, int64_t v)
+{
+	char buf[24];
+	char *o = buf + sizeof(buf);
+	/* through the unsigned magnitude, so INT64_MIN works too */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		*--o = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0) {
+		*--o = '-';
+	}
+	gw_jw_raw(w, o, (size_t)(buf + sizeof(buf) - o));
+}
+
+void
 gw_jw_time_us(gw_jw *w, int64_t us)
 {
 	/* floor division, as td_clock_format does for times before 1970 */

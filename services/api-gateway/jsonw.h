@@ -48,6 +48,8 @@ gw_jw_raw(gw_jw *w, const char *s, size_t n)
 void gw_jw_lit(gw_jw *w, const char *s);
 /* Appends s as a quoted, escaped JSON string. */
 void gw_jw_str(gw_jw *w, const char *s);
+/* Appends v in decimal. */
+void gw_jw_int(gw_jw *w, int64_t v);
 /* Appends Unix microseconds as a quoted RFC 3339 UTC time with six
  * fraction digits, the same text as td_clock_format(us * 1000, 6). */
 void gw_jw_time_us(gw_jw *w, int64_t us);

@@ -53,16 +53,28 @@ ready(void *arg, char *why, size_t whylen)
 	return 0;
 }
 
+/* Who hears of commits and state changes. */
+typedef struct listeners {
+	gw_live *live;
+	gw_cache *cache; /* NULL: no response cache */
+} listeners;
+
 static void
 on_batch(void *arg, const Tfdrift__V1__AlertBatch *b)
 {
-	gw_live_publish_batch(arg, b);
+	listeners *l = arg;
+	if (l->cache != NULL) {
+		gw_cache_invalidate(l->cache); /* before the feed: a client told of an
+						* alert then finds it in /drifts */
+	}
+	gw_live_publish_batch(l->live, b);
 }
 
 static void
 on_state(void *arg, const Tfdrift__V1__StateNotice *n)
 {
-	gw_live_publish_state(arg, n);
+	listeners *l = arg;
+	gw_live_publish_state(l->live, n);
 }
 
 /* The config's tokens.  *out (the array only) owned by caller. */
@@ -99,6 +111,8 @@ main(int argc, char **argv)
 	gw_auth *auth = NULL;
 	gw_graph *graph = NULL;
 	gw_live *live = NULL;
+	gw_cache *cache = NULL;
+	listeners lis = { 0 };
 	gw_server *server = NULL;
 	gw_static *web = NULL;
 	const char **cors = NULL;
@@ -175,12 +189,23 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	int64_t cache_ttl = td_config_int(cfg, "api_gateway", "cache_ttl");
+	if (cache_ttl > 0) {
+		if (gw_cache_new(&cache, cache_ttl,
+			(size_t)td_config_int(cfg, "api_gateway", "cache_entries"), &err) != 0) {
+			TD_ERROR("cannot create the response cache", TD_KV_STR("error", err.msg));
+			goto out;
+		}
+		TD_INFO("response cache on", TD_KV_INT("ttl_ms", cache_ttl));
+	}
+	lis.live = live;
+	lis.cache = cache;
 	gw_feed_opts fo = {
 		.url = td_config_str(cfg, "api_gateway", "alerts_url"),
 		.state_url = td_config_str(cfg, "api_gateway", "state_url"),
 		.on_batch = on_batch,
 		.on_state = on_state,
-		.arg = live,
+		.arg = &lis,
 	};
 	if (gw_feed_open(&feed, &fo, &err) != 0) {
 		TD_ERROR("cannot open the alerts feed", TD_KV_STR("error", err.msg));
@@ -193,6 +218,7 @@ main(int argc, char **argv)
 		.graph = graph,
 		.db_wait_ms = DB_WAIT_MS,
 		.ingest_metrics_url = td_config_str(cfg, "api_gateway", "ingest_metrics_url"),
+		.cache = cache,
 	};
 	if (gw_api_new(&api, &ao) != 0) {
 		TD_ERROR("out of memory");
@@ -250,6 +276,7 @@ out:
 	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);
+	gw_cache_free(cache); /* after the feed: its thread invalidates */
 	gw_graph_free(graph);
 	td_pgpool_close(pool);
 	gw_auth_free(auth);

@@ -154,6 +154,9 @@ queue(gw_server *s, struct MHD_Connection *conn, gw_response *resp)
 	if (resp->allow[0] != '\0') {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
 	}
+	if (resp->cache != NULL) {
+		MHD_add_response_header(r, "X-Cache", resp->cache);
+	}
 	if (resp->www_auth) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"tfdrift\"");

@@ -172,14 +172,15 @@ prepare(slot *s, PGconn *conn, const char *sql, uint64_t hash, PGresult **res)
 }
 
 PGresult *
-gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *values)
+gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+    int result_format)
 {
 	if (!atomic_load(&enabled)) {
-		return PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
+		return PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, result_format);
 	}
 	slot *s = slot_take(conn);
 	if (s == NULL) {
-		return PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
+		return PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, result_format);
 	}
 	uint64_t hash = fnv1a(sql);
 	PGresult *res = NULL;
@@ -197,7 +198,7 @@ gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *valu
 			break; /* res: the failed PREPARE (or NULL) */
 		}
 		e->used = ++s->clock;
-		res = PQexecPrepared(conn, e->name, nparams, values, NULL, NULL, 0);
+		res = PQexecPrepared(conn, e->name, nparams, values, NULL, NULL, result_format);
 		if (attempt == 0 && is_sqlstate(res, "26000")) {
 			/* The server lost our statements (DISCARD ALL, a pooler
 			 * in between): forget them all and prepare again. */

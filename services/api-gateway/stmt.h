@@ -29,9 +29,11 @@
 /* Off: every call is a plain PQexecParams (for comparisons). */
 void gw_stmt_enable(bool on);
 
-/* Runs sql with nparams text values on conn, prepared.  Returns what
- * PQexecParams would (NULL only when out of memory); caller PQclears. */
-PGresult *gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *values);
+/* Runs sql with nparams text values on conn, prepared, results in
+ * result_format (0 text, 1 binary).  Returns what PQexecParams would (NULL
+ * only when out of memory); caller PQclears. */
+PGresult *gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+    int result_format);
 
 /* Prepared statements made and reused since start (for tests and metrics). */
 void gw_stmt_counts(unsigned long *prepared, unsigned long *reused);

@@ -165,6 +165,22 @@ test_time(void **state)
 	}
 }
 
+static void
+test_int(void **state)
+{
+	(void)state;
+	gw_jw w;
+	gw_jw_init(&w, 1);
+	static const int64_t v[] = { 0, 7, -7, 10, 1000000, INT64_MAX, INT64_MIN };
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		gw_jw_raw(&w, i ? "," : "", i ? 1 : 0);
+		gw_jw_int(&w, v[i]);
+	}
+	char *got = gw_jw_finish(&w);
+	assert_string_equal(got, "0,7,-7,10,1000000,9223372036854775807,-9223372036854775808");
+	free(got);
+}
+
 int
 main(void)
 {
@@ -173,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_every_control_byte),
 		cmocka_unit_test(test_growth_and_structure),
 		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_int),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
