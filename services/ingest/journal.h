@@ -28,7 +28,9 @@
  * Durability (fsync): JRN_FSYNC_ALWAYS syncs every append before returning;
  * JRN_FSYNC_INTERVAL syncs an append when the last sync is older than
  * fsync_interval_ms (a crash of the machine may lose that much; a crash of the
- * process loses nothing, the data is in the page cache); JRN_FSYNC_OFF leaves
+ * process loses nothing, the data is in the page cache) — that append syncs
+ * after releasing the lock, so other appends do not wait for the disk, and a
+ * failed sync is logged and retried at the next interval; JRN_FSYNC_OFF leaves
  * it to the kernel.
  *
  * Metrics: tfdrift_ingest_journal_bytes, tfdrift_ingest_journal_entries
