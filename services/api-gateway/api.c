@@ -1660,7 +1660,8 @@ serve_cached(gw_api *api, const handler *h, const gw_match *m, const gw_request 
 {
 	char *key = gw_cache_key(req->path, req->args, req->nargs);
 	size_t len = 0;
-	char *body = key != NULL ? gw_cache_get(api->cache, key, &len) : NULL;
+	bool leader = false;
+	char *body = key != NULL ? gw_cache_get(api->cache, key, &len, &leader) : NULL;
 	if (body != NULL) {
 		resp->status = 200;
 		resp->body = body;
@@ -1673,6 +1674,9 @@ serve_cached(gw_api *api, const handler *h, const gw_match *m, const gw_request 
 	if (key != NULL && resp->status == 200 && resp->body != NULL && !resp->body_static &&
 	    resp->ctype == NULL) {
 		gw_cache_put(api->cache, key, gen, resp->body, strlen(resp->body));
+	}
+	if (leader) {
+		gw_cache_done(api->cache, key);
 	}
 	resp->cache = "miss";
 	free(key);

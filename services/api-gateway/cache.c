@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tfdrift/clock.h"
 #include "tfdrift/metrics.h"
@@ -22,8 +23,19 @@ struct entry {
 	int64_t expires_ms;
 };
 
+/* An answer being computed: others asking for it wait instead of all
+ * querying PostgreSQL at once after a commit emptied the cache. */
+typedef struct pending pending;
+struct pending {
+	pending *next;
+	char *key;
+};
+
 struct gw_cache {
 	pthread_rwlock_t lk;
+	pthread_mutex_t pmu; /* guards pend; wait on pcond */
+	pthread_cond_t pcond;
+	pending *pend;
 	atomic_uint_fast64_t gen;
 	int64_t ttl_ms;
 	size_t max_entries;
@@ -63,6 +75,12 @@ gw_cache_new(gw_cache **out, int64_t ttl_ms, size_t max_entries, td_error *err)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	pthread_rwlock_init(&c->lk, NULL);
+	pthread_mutex_init(&c->pmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->pcond, &ca);
+	pthread_condattr_destroy(&ca);
 	atomic_init(&c->gen, 1);
 	c->hits = td_counter_get("tfdrift_gateway_cache_requests_total",
 	    "GET /drifts and /stats requests by response cache outcome.", "result=\"hit\"");
@@ -125,7 +143,15 @@ gw_cache_free(gw_cache *c)
 		entry_free(e);
 	}
 	free(c->buckets);
+	while (c->pend != NULL) {
+		pending *p = c->pend;
+		c->pend = p->next;
+		free(p->key);
+		free(p);
+	}
 	pthread_rwlock_destroy(&c->lk);
+	pthread_mutex_destroy(&c->pmu);
+	pthread_cond_destroy(&c->pcond);
 	free(c);
 }
 
@@ -188,8 +214,9 @@ gw_cache_invalidate(gw_cache *c)
 	atomic_fetch_add(&c->gen, 1);
 }
 
-char *
-gw_cache_get(gw_cache *c, const char *key, size_t *len)
+/* The kept answer's copy, or NULL (no counting). */
+static char *
+lookup(gw_cache *c, const char *key, size_t *len)
 {
 	uint64_t h = fnv1a(key);
 	uint64_t gen = atomic_load(&c->gen);
@@ -207,8 +234,65 @@ gw_cache_get(gw_cache *c, const char *key, size_t *len)
 		break;
 	}
 	pthread_rwlock_unlock(&c->lk);
-	td_counter_inc(copy != NULL ? c->hits : c->misses);
 	return copy;
+}
+
+char *
+gw_cache_get(gw_cache *c, const char *key, size_t *len, bool *leader)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += GW_CACHE_WAIT_MS / 1000;
+	*leader = false;
+	for (;;) {
+		char *copy = lookup(c, key, len);
+		if (copy != NULL) {
+			td_counter_inc(c->hits);
+			return copy;
+		}
+		pthread_mutex_lock(&c->pmu);
+		pending *p = c->pend;
+		while (p != NULL && strcmp(p->key, key) != 0) {
+			p = p->next;
+		}
+		if (p == NULL) {
+			/* nobody computes it: this caller does */
+			if ((p = calloc(1, sizeof(*p))) != NULL && (p->key = strdup(key)) != NULL) {
+				p->next = c->pend;
+				c->pend = p;
+				*leader = true;
+			} else {
+				free(p);
+			}
+			pthread_mutex_unlock(&c->pmu);
+			td_counter_inc(c->misses);
+			return NULL;
+		}
+		int rv = pthread_cond_timedwait(&c->pcond, &c->pmu, &deadline);
+		pthread_mutex_unlock(&c->pmu);
+		if (rv != 0) {
+			/* the computing request is slow: compute it here too */
+			td_counter_inc(c->misses);
+			return NULL;
+		}
+	}
+}
+
+void
+gw_cache_done(gw_cache *c, const char *key)
+{
+	pthread_mutex_lock(&c->pmu);
+	for (pending **pp = &c->pend; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->key, key) == 0) {
+			pending *p = *pp;
+			*pp = p->next;
+			free(p->key);
+			free(p);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&c->pcond);
+	pthread_mutex_unlock(&c->pmu);
 }
 
 void

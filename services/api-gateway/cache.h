@@ -28,6 +28,7 @@
 #include "tfdrift/error.h"
 
 #define GW_CACHE_MAX_BYTES (64u << 20)
+#define GW_CACHE_WAIT_MS 2000
 
 typedef struct gw_cache gw_cache;
 
@@ -43,8 +44,14 @@ char *gw_cache_key(const char *path, const gw_kv *args, size_t nargs);
 uint64_t gw_cache_generation(gw_cache *c);
 
 /* A copy of the answer kept for key (malloc'd, NUL-terminated, *len set),
- * or NULL when there is none that is current. */
-char *gw_cache_get(gw_cache *c, const char *key, size_t *len);
+ * or NULL when there is none that is current.  While another request is
+ * computing the same key (a leader), this waits for its answer, at most
+ * GW_CACHE_WAIT_MS: after a commit empties the cache, 32 clients asking for
+ * the same page cost one query, not 32.  On NULL with *leader true the
+ * caller computes the answer and must call gw_cache_done(key) afterwards
+ * (whether or not it stored one); waiters then look again. */
+char *gw_cache_get(gw_cache *c, const char *key, size_t *len, bool *leader);
+void gw_cache_done(gw_cache *c, const char *key);
 
 /* Keeps a copy of body for key, unless the generation moved past gen
  * (the answer may predate a change).  Out of memory: not kept. */
