@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -68,6 +71,8 @@ struct client {
 	char *pre; /* bytes MHD read past the handshake */
 	size_t prelen, preoff;
 	int64_t last_pong_ms;
+	uint8_t hdr[16]; /* a frame header wslay handed over, not yet on the socket */
+	size_t hdrlen;
 	int pings_unanswered;
 	bool close_queued;
 	/* SSE */
@@ -444,14 +449,43 @@ static ssize_t
 ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
 {
 	client *c = user;
-	(void)flags;
+	/* wslay hands over a frame's header and its payload in two calls, the
+	 * header flagged MORE.  The header is kept here (and reported written)
+	 * and goes out with the payload in one sendmsg: one system call and
+	 * one segment per message and client instead of two.  Until all of it
+	 * is on the socket, no payload byte is reported written, so wslay
+	 * calls again (on POLLOUT) and the order of bytes is kept. */
+	if ((flags & WSLAY_MSG_MORE) && c->hdrlen == 0 && len <= sizeof(c->hdr)) {
+		memcpy(c->hdr, data, len);
+		c->hdrlen = len;
+		return (ssize_t)len;
+	}
+	struct iovec iov[2] = {
+		{ .iov_base = c->hdr, .iov_len = c->hdrlen },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = c->hdrlen > 0 ? iov : iov + 1,
+		.msg_iovlen = c->hdrlen > 0 ? 2 : 1 };
 	ssize_t n;
-	while ((n = send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+	while ((n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
 	}
 	if (n < 0) {
 		wslay_event_set_error(ctx,
 		    errno == EAGAIN || errno == EWOULDBLOCK ? WSLAY_ERR_WOULDBLOCK
 							    : WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	if ((size_t)n < c->hdrlen) {
+		/* part of the kept header went out: keep the rest for the retry */
+		memmove(c->hdr, c->hdr + n, c->hdrlen - (size_t)n);
+		c->hdrlen -= (size_t)n;
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	n -= (ssize_t)c->hdrlen;
+	c->hdrlen = 0;
+	if (n == 0 && len > 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
 	return n;
@@ -753,6 +787,12 @@ on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *ex
 	if (l->o.sndbuf > 0) {
 		(void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &l->o.sndbuf, sizeof(l->o.sndbuf));
 	}
+	/* Each message is one small frame written when it is committed: no
+	 * Nagle delay behind the previous frame's ACK (MHD may have left the
+	 * socket corked or with Nagle on from the handshake). */
+	int one = 1, zero = 0;
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
 	if (wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0) {
 		client_free(c);
 		return;
