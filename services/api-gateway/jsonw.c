@@ -42,6 +42,19 @@ gw_jw_lit(gw_jw *w, const char *s)
 	gw_jw_raw(w, s, strlen(s));
 }
 
+/* Does the 8-byte word hold a byte below 0x20, '"' or '\\'?  (The
+ * bit tricks of "Bit Twiddling Hacks": haszero and hasless.) */
+static inline bool
+word_needs_escape(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t lt = (x - ones * 0x20) & ~x;
+	uint64_t zq = (q - ones) & ~q;
+	uint64_t zb = (b - ones) & ~b;
+	return ((lt | zq | zb) & highs) != 0;
+}
+
 void
 gw_jw_str(gw_jw *w, const char *s)
 {
@@ -54,8 +67,20 @@ gw_jw_str(gw_jw *w, const char *s)
 	}
 	char *o = w->buf + w->len;
 	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		unsigned char c = *p;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		/* eight plain bytes at a time, the common case */
+		uint64_t x;
+		if (end - p >= 8) {
+			memcpy(&x, p, 8);
+			if (!word_needs_escape(x)) {
+				memcpy(o, &x, 8);
+				o += 8;
+				p += 8;
+				continue;
+			}
+		}
+		unsigned char c = *p++;
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*o++ = (char)c;
 			continue;

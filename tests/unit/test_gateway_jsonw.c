@@ -165,6 +165,35 @@ test_time(void **state)
 	}
 }
 
+/* Escapes found at every offset of longer strings (the writer copies
+ * eight plain bytes at a time), UTF-8 bytes left alone. */
+static void
+test_escape_positions(void **state)
+{
+	(void)state;
+	static const char specials[] = { '"', '\\', '\n', '\x01', '\x1f', 'a', (char)0xc3 };
+	for (size_t len = 1; len < 40; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (size_t k = 0; k < sizeof(specials); k++) {
+				char in[48];
+				memset(in, 'x', len);
+				in[len] = '\0';
+				in[at] = specials[k];
+				if (specials[k] == (char)0xc3 && at + 1 < len) {
+					in[at + 1] = (char)0xa9; /* a whole UTF-8 sequence */
+				}
+				char *got = quoted(in);
+				assert_non_null(got);
+				cJSON *j = cJSON_Parse(got);
+				assert_non_null(j);
+				assert_string_equal(j->valuestring, in);
+				cJSON_Delete(j);
+				free(got);
+			}
+		}
+	}
+}
+
 static void
 test_int(void **state)
 {
@@ -190,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_growth_and_structure),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_int),
+		cmocka_unit_test(test_escape_positions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
