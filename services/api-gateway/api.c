@@ -1591,14 +1591,14 @@ enum {
 
 static const handler handlers[] = {
 	[H_LIST] = { h_list, GW_ROLE_VIEWER, true },
-	[H_GET] = { h_get, GW_ROLE_VIEWER },
-	[H_PATCH] = { h_patch, GW_ROLE_OPERATOR },
+	[H_GET] = { h_get, GW_ROLE_VIEWER, false },
+	[H_PATCH] = { h_patch, GW_ROLE_OPERATOR, false },
 	[H_STATS] = { h_stats, GW_ROLE_VIEWER, true },
-	[H_WORKSPACES] = { h_workspaces, GW_ROLE_VIEWER },
-	[H_RESOURCE] = { h_resource, GW_ROLE_VIEWER },
-	[H_GRAPH] = { h_graph, GW_ROLE_VIEWER },
-	[H_HEALTH] = { h_health, GW_ROLE_VIEWER },
-	[H_OPENAPI] = { h_openapi, GW_ROLE_NONE },
+	[H_WORKSPACES] = { h_workspaces, GW_ROLE_VIEWER, false },
+	[H_RESOURCE] = { h_resource, GW_ROLE_VIEWER, false },
+	[H_GRAPH] = { h_graph, GW_ROLE_VIEWER, false },
+	[H_HEALTH] = { h_health, GW_ROLE_VIEWER, false },
+	[H_OPENAPI] = { h_openapi, GW_ROLE_NONE, false },
 };
 
 static const gw_route routes[] = {
