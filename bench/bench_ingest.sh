@@ -268,7 +268,9 @@ while time.time() < t0 + 300:
 t1 = time.time()
 c1 = cpu()
 d = [(b - a) / hz for a, b in zip(c0, c1)]
-print(int(m.get("tfdrift_ingest_events_forwarded_total", 0)), int(m.get("tfdrift_ingest_journal_entries", -1)),
+# a pause in the hand-off shows as retries (a batch not acknowledged in time)
+retries = int(m.get("tfdrift_ingest_handoff_retries_total", 0) + m.get("tfdrift_ingest_batches_rejected_total", 0))
+print(retries, int(m.get("tfdrift_ingest_events_forwarded_total", 0)), int(m.get("tfdrift_ingest_journal_entries", -1)),
       t1 - t0, (tj or t1) - t0, d[0], ",".join("%.2f" % x for x in d[1:1 + len(cors)]), d[-4], d[-3], d[-2], d[-1])
 PY
 	)
@@ -281,15 +283,15 @@ PY
 	for _ in $(seq 1 50); do kill -0 "$peer" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$peer" 2>/dev/null
 	wait "$peer" 2>/dev/null
-	local fwd left secs jsecs icpu ccpus pcpu sqlcpu gcpu rcpu rows
-	read -r fwd left secs jsecs icpu ccpus pcpu sqlcpu gcpu rcpu <<<"${out:-0 -1 1 1 0 0 0 0 0 0}"
+	local retries fwd left secs jsecs icpu ccpus pcpu sqlcpu gcpu rcpu rows
+	read -r retries fwd left secs jsecs icpu ccpus pcpu sqlcpu gcpu rcpu <<<"${out:-0 0 -1 1 1 0 0 0 0 0 0}"
 	rows=$(sql 'SELECT count(*) FROM alerts' 2>/dev/null)
 	awk -v n="$fwd" -v want="$n" -v left="$left" -v s="$secs" -v js="$jsecs" -v ic="$icpu" -v cc="$ccpus" \
-		-v pc="$pcpu" -v qc="$sqlcpu" -v gc="$gcpu" -v rc="$rcpu" -v nc="$nc" -v cores="$(nproc)" -v rows="${rows:-?}" -v mix="$mix" 'BEGIN {
+		-v pc="$pcpu" -v qc="$sqlcpu" -v gc="$gcpu" -v rc="$rcpu" -v nc="$nc" -v retries="$retries" -v cores="$(nproc)" -v rows="${rows:-?}" -v mix="$mix" 'BEGIN {
 		printf "ingest: onward mix: %d Falco CloudTrail alerts (tfdrift-gen-cloudtrail writes; explain, no state: %s)\n", want, mix
 		if (n < want || left != 0) printf "ingest: onward phase INCOMPLETE: %d of %d events acknowledged, %d journal entries left after %.1f s\n", n, want, left, s
 		printf "ingest: gRPC -> journal -> correlator, released: %.0f events/s (%d events in %.2f s; %d correlator%s, replies after persistence; %d alert rows stored)\n", n / s, n, s, nc, (nc == 1 ? "" : "s"), rows
-		printf "ingest: onward gRPC into the journal            %10.0f events/s (all %d journaled after %.2f s)\n", want / js, want, js
+		printf "ingest: onward gRPC into the journal            %10.0f events/s (all %d journaled after %.2f s; hand-off retries %d)\n", want / js, want, js, retries
 		if (n > 0) {
 			k = split(cc, c, ","); tot = 0; per = ""
 			for (i = 1; i <= k; i++) { tot += c[i]; per = per sprintf("%s%.1f", i > 1 ? " + " : "", c[i] * 1e6 / n) }
