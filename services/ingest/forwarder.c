@@ -84,23 +84,13 @@ fwd_close(fwd *f)
 }
 
 static void
-count_received(fwd *f, const Tfdrift__V1__CloudEventBatch *batch)
+count_received(fwd *f, const bscan_summary *sum)
 {
-	int64_t newest = 0;
-
-	for (size_t i = 0; i < batch->n_events; i++) {
-		const Tfdrift__V1__CloudEvent *ev = batch->events[i];
-		size_t o = 0;
-
-		for (size_t k = 0; k < N_ORIGINS; k++)
-			if (origin_labels[k].origin == ev->origin)
-				o = k;
-		td_counter_inc(f->received[o]);
-		if (ev->event_time_ns > newest)
-			newest = ev->event_time_ns;
-	}
-	if (newest > 0)
-		td_gauge_set(f->last_event, (double)newest / 1e9);
+	for (size_t k = 0; k < N_ORIGINS; k++)
+		if ((size_t)origin_labels[k].origin < BSCAN_ORIGINS)
+			td_counter_add(f->received[k], sum->by_origin[origin_labels[k].origin]);
+	if (sum->newest_ns > 0)
+		td_gauge_set(f->last_event, (double)sum->newest_ns / 1e9);
 }
 
 /* On success *ack is owned by the caller. */
@@ -114,7 +104,7 @@ ack_from(const td_envelope *reply, Tfdrift__V1__Ack **ack)
 }
 
 int
-fwd_forward(fwd *f, const Tfdrift__V1__CloudEventBatch *batch, const uint8_t *payload, size_t len,
+fwd_forward(fwd *f, const bscan_summary *sum, const uint8_t *payload, size_t len,
     const char *trace_id, Tfdrift__V1__Ack **ack)
 {
 	int64_t start = td_clock_mono_ms();
@@ -122,7 +112,7 @@ fwd_forward(fwd *f, const Tfdrift__V1__CloudEventBatch *batch, const uint8_t *pa
 	int rv, rounds = 0;
 
 	*ack = NULL;
-	count_received(f, batch);
+	count_received(f, sum);
 	td_gauge_add(f->in_flight, 1);
 	for (;;) {
 		int round = FWD_ROUND_MS;
@@ -157,7 +147,7 @@ fwd_forward(fwd *f, const Tfdrift__V1__CloudEventBatch *batch, const uint8_t *pa
 			TD_WARN("a correlator answered with something that is not an Ack",
 			    TD_KV_STR("trace_id", trace_id), TD_KV_INT("type", reply->type));
 		else if ((*ack)->status == TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK)
-			td_counter_add(f->forwarded, batch->n_events);
+			td_counter_add(f->forwarded, sum->n_events);
 	}
 	td_bus_envelope_free(reply);
 	td_gauge_add(f->in_flight, -1);

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batchscan.h"
 #include "tfdrift/error.h"
 #include "tfdrift/v1/bus.pb-c.h"
 #include "tfdrift/v1/event.pb-c.h"
@@ -45,13 +46,14 @@ typedef struct fwd_opts {
 /* *out owned by the caller (fwd_close). */
 int fwd_open(fwd **out, const fwd_opts *opts, td_error *err);
 
-/* Forwards batch (already decoded by the caller, for counting) whose encoded
- * form is payload/len, under trace_id, and waits for the correlator's Ack.
+/* Forwards the packed CloudEventBatch payload/len (sum: its events, from
+ * batchscan.h, for the metrics) under trace_id, and waits for the
+ * correlator's Ack.
  * On success *ack is owned by the caller (tfdrift__v1__ack__free_unpacked(ack, NULL)).
  * TD_ECLOSED: a stop was requested; TD_ETIMEDOUT: timeout_ms passed; TD_EPROTO:
  * the correlator answered something that is not an Ack. */
-int fwd_forward(fwd *f, const Tfdrift__V1__CloudEventBatch *batch, const uint8_t *payload,
-    size_t len, const char *trace_id, Tfdrift__V1__Ack **ack);
+int fwd_forward(fwd *f, const bscan_summary *sum, const uint8_t *payload, size_t len,
+    const char *trace_id, Tfdrift__V1__Ack **ack);
 
 /* Connected correlators. */
 int fwd_correlators(const fwd *f);

@@ -82,7 +82,7 @@ answer(hand *h, hand_waiter *w, int rv, const Tfdrift__V1__Ack *ack)
 static bool
 forward_one(hand *h, qitem *it, bool *stop)
 {
-	Tfdrift__V1__CloudEventBatch *batch = NULL;
+	bscan_summary sum = { 0 };
 	Tfdrift__V1__Ack *ack = NULL;
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -91,14 +91,15 @@ forward_one(hand *h, qitem *it, bool *stop)
 
 	*stop = false;
 	rv = jrn_read(h->j, it->seq, &data, &len);
-	if (rv == 0)
-		batch = tfdrift__v1__cloud_event_batch__unpack(NULL, len, data);
-	if (batch == NULL) {
+	if (rv == 0 && bscan_add(&sum, data, len) != 0)
+		rv = TD_EPROTO;
+	if (rv != 0) {
 		/* unreadable or undecodable: it can never be forwarded */
 		td_counter_inc(h->c_rejected);
 		TD_ERROR("handoff: a journal entry cannot be read back; dropped",
 		    TD_KV_UINT("seq", it->seq),
-		    TD_KV_STR("error", rv ? td_strerror(rv) : "not a CloudEventBatch"));
+		    TD_KV_STR("error",
+			rv != TD_EPROTO ? td_strerror(rv) : "not a CloudEventBatch"));
 		(void)jrn_release(h->j, it->seq);
 		pthread_mutex_lock(&h->mu);
 		answer(h, it->w, TD_EPROTO, NULL);
@@ -106,7 +107,7 @@ forward_one(hand *h, qitem *it, bool *stop)
 		pthread_mutex_unlock(&h->mu);
 		goto out;
 	}
-	rv = fwd_forward(h->f, batch, data, len, it->trace_id[0] ? it->trace_id : NULL, &ack);
+	rv = fwd_forward(h->f, &sum, data, len, it->trace_id[0] ? it->trace_id : NULL, &ack);
 	if (rv == TD_ECLOSED) {
 		/* stays journaled; the next run sends it */
 		*stop = true;
@@ -137,69 +138,68 @@ forward_one(hand *h, qitem *it, bool *stop)
 out:
 	if (ack != NULL)
 		tfdrift__v1__ack__free_unpacked(ack, NULL);
-	if (batch != NULL)
-		tfdrift__v1__cloud_event_batch__free_unpacked(batch, NULL);
 	free(data);
 	return finished;
 }
 
+/* Makes *buf (*cap bytes) hold at least need bytes.  *buf owned by the caller. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *nb;
+
+	if (need <= *cap)
+		return 0;
+	if ((nb = realloc(*buf, need * 2)) == NULL)
+		return TD_ENOMEM;
+	*buf = nb;
+	*cap = need * 2;
+	return 0;
+}
+
 /* Forwards entries nobody waits for (HTTP and gRPC alerts, watched files) as
  * one request of all their events, so single-alert entries do not cost one
- * correlator round trip each.  Owns its[]: frees finished items and queues
- * the rest again.  *stop on a stop (they stay journaled). */
+ * correlator round trip each: the entries' bytes appended are the packed
+ * batch of all their events (batchscan.h).  Owns its[]: frees finished items
+ * and queues the rest again.  *stop on a stop (they stay journaled). */
 static void
 forward_group(hand *h, qitem **its, size_t n, bool *stop)
 {
-	Tfdrift__V1__CloudEventBatch **parts = calloc(n, sizeof(*parts));
-	Tfdrift__V1__CloudEventBatch all = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
+	bscan_summary sum = { 0 };
 	Tfdrift__V1__Ack *ack = NULL;
 	uint8_t *buf = NULL;
-	size_t used = 0, total = 0, len;
+	size_t used = 0, len = 0, cap = 0;
 	bool requeue = false;
-	int rv = TD_ENOMEM;
+	int rv = 0;
 
 	*stop = false;
-	if (parts == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rv == 0; i++) {
 		uint8_t *data = NULL;
 		size_t dlen = 0;
 		int r = jrn_read(h->j, its[i]->seq, &data, &dlen);
-		Tfdrift__V1__CloudEventBatch *b = r == 0
-		    ? tfdrift__v1__cloud_event_batch__unpack(NULL, dlen, data)
-		    : NULL;
 
-		free(data);
-		if (b == NULL) {
+		if (r == 0 && bscan_add(&sum, data, dlen) != 0)
+			r = TD_EPROTO;
+		if (r != 0) {
 			td_counter_inc(h->c_rejected);
 			TD_ERROR("handoff: a journal entry cannot be read back; dropped",
 			    TD_KV_UINT("seq", its[i]->seq),
-			    TD_KV_STR("error", r ? td_strerror(r) : "not a CloudEventBatch"));
+			    TD_KV_STR("error",
+				r != TD_EPROTO ? td_strerror(r) : "not a CloudEventBatch"));
 			(void)jrn_release(h->j, its[i]->seq);
 			free(its[i]);
 			its[i] = NULL;
-			continue;
+		} else if (grow(&buf, &cap, len + dlen) != 0) {
+			rv = TD_ENOMEM; /* this entry and the rest are queued again */
+		} else {
+			memcpy(buf + len, data, dlen);
+			len += dlen;
+			used++;
 		}
-		parts[i] = b;
-		total += b->n_events;
-		used++;
+		free(data);
 	}
-	if (used == 0) {
-		rv = 0;
-		goto out;
-	}
-	all.events = calloc(total ? total : 1, sizeof(*all.events));
-	if (all.events == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; parts[i] != NULL && k < parts[i]->n_events; k++)
-			all.events[all.n_events++] = parts[i]->events[k];
-	len = tfdrift__v1__cloud_event_batch__get_packed_size(&all);
-	if ((buf = malloc(len ? len : 1)) == NULL)
-		goto out;
-	tfdrift__v1__cloud_event_batch__pack(&all, buf);
-	rv = fwd_forward(h->f, &all, buf, len, NULL, &ack);
-out:
+	if (rv == 0 && used > 0)
+		rv = fwd_forward(h->f, &sum, buf ? buf : (const uint8_t *)"", len, NULL, &ack);
 	if (rv == TD_ECLOSED) {
 		*stop = true;
 	} else if (rv == 0 && ack != NULL &&
@@ -232,12 +232,7 @@ out:
 	pthread_mutex_unlock(&h->mu);
 	if (ack != NULL)
 		tfdrift__v1__ack__free_unpacked(ack, NULL);
-	free(all.events);
 	free(buf);
-	for (size_t i = 0; parts != NULL && i < n; i++)
-		if (parts[i] != NULL)
-			tfdrift__v1__cloud_event_batch__free_unpacked(parts[i], NULL);
-	free(parts);
 }
 
 static void *
