@@ -206,10 +206,10 @@ const td_config_directive td_config_directives[] = {
 	{ "api_gateway", "prepared_statements", TD_CFG_BOOL, "true", NOB, NULL, 0,
 	    "Prepare each distinct REST query once per database connection (PostgreSQL then "
 	    "skips parsing and usually planning). false: every query is sent whole." },
-	{ "api_gateway", "cache_ttl", TD_CFG_DURATION, "0", 0, 60000, NULL, 0,
+	{ "api_gateway", "cache_ttl", TD_CFG_DURATION, "1s", 0, 60000, NULL, 0,
 	    "Keep GET /drifts and /stats answers this long, emptied at every commit the gateway "
 	    "hears of and at every PATCH; the TTL bounds how stale another replica's answers "
-	    "can be. 0: no cache." },
+	    "(and rows changed outside tfdrift, e.g. by retention) can be. 0: no cache." },
 	{ "api_gateway", "cache_entries", TD_CFG_INT, "1024", 16, 1048576, NULL, 0,
 	    "Most answers the response cache (cache_ttl) holds." },
 
