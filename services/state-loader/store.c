@@ -514,13 +514,100 @@ out:
 	return rv;
 }
 
-/* The dependencies as a JSON array; owned by the caller. */
-static char *
-deps_json(const tfs_instance *in)
-{
-	cJSON *a = cJSON_CreateStringArray(in->dependencies, (int)in->n_dependencies);
-	char *out = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+/* A resource address (what Terraform's `dependencies` name) and one current
+ * instance of it: the graph's edges point at instances, the nodes' ids. */
+typedef struct res_inst {
+	char *resource;      /* module.network.aws_subnet.private */
+	const char *address; /* module.network.aws_subnet.private[0]; borrowed */
+} res_inst;
 
+typedef struct res_map {
+	res_inst *v;
+	size_t n;
+} res_map;
+
+static int
+res_cmp(const void *a, const void *b)
+{
+	const res_inst *x = a, *y = b;
+	int c = strcmp(x->resource, y->resource);
+
+	return c != 0 ? c : strcmp(x->address, y->address);
+}
+
+static void
+res_map_free(res_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].resource);
+	}
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
+/* Every current instance of st under its resource address, sorted.  m owns
+ * the resource strings (res_map_free). */
+static int
+res_map_build(res_map *m, const tfs_state *st)
+{
+	const tfs_instance *in;
+	size_t n = tfs_instance_count(st);
+
+	m->n = 0;
+	if ((m->v = calloc(n ? n : 1, sizeof(*m->v))) == NULL) {
+		return TD_ENOMEM;
+	}
+	for (size_t i = 0; (in = tfs_instance_at(st, i)) != NULL; i++) {
+		if (in->deposed != NULL) {
+			continue;
+		}
+		m->v[m->n].resource = fmt("%s%s%s%s.%s", in->module, in->module[0] ? "." : "",
+		    in->managed ? "" : "data.", in->type, in->name);
+		if (m->v[m->n].resource == NULL) {
+			res_map_free(m);
+			return TD_ENOMEM;
+		}
+		m->v[m->n++].address = in->address;
+	}
+	qsort(m->v, m->n, sizeof(*m->v), res_cmp);
+	return 0;
+}
+
+/* The instances of the resources in depends on, as a JSON array of instance
+ * addresses (a dependency on `aws_subnet.a` with count 2 is an edge to
+ * `aws_subnet.a[0]` and one to `aws_subnet.a[1]`); a dependency with no
+ * instance in the state stays as written.  Owned by the caller. */
+static char *
+deps_json(const tfs_instance *in, const res_map *m, size_t *n_edges)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *out = NULL;
+	bool ok = a != NULL;
+
+	for (size_t k = 0; ok && k < in->n_dependencies; k++) {
+		const char *dep = in->dependencies[k];
+		size_t lo = 0, hi = m->n, found = 0;
+
+		while (lo < hi) { /* the first entry not below dep */
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(m->v[mid].resource, dep) < 0) {
+				lo = mid + 1;
+			} else {
+				hi = mid;
+			}
+		}
+		for (; ok && lo < m->n && strcmp(m->v[lo].resource, dep) == 0; lo++, found++) {
+			ok = cJSON_AddItemToArray(a, cJSON_CreateString(m->v[lo].address));
+		}
+		if (ok && found == 0) {
+			ok = cJSON_AddItemToArray(a, cJSON_CreateString(dep));
+		}
+	}
+	if (ok) {
+		*n_edges = (size_t)cJSON_GetArraySize(a);
+		out = cJSON_PrintUnformatted(a);
+	}
 	cJSON_Delete(a);
 	return out;
 }
@@ -556,7 +643,8 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, b
 	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
 	char *edges_key = fmt("%sg:%" PRIu64 ":edges:%s", p->s->prefix, gen, w->name);
 	char *json = NULL;
-	size_t i;
+	res_map rm = { 0 };
+	size_t i, n_edges = 0;
 	int rv = 0;
 
 	if (nodes_key == NULL || edges_key == NULL) {
@@ -583,12 +671,16 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, b
 	if ((rv = batch_send(p, b, err)) != 0) {
 		goto out;
 	}
+	if ((rv = res_map_build(&rm, w->state)) != 0) {
+		td_error_set(err, rv, "out of memory");
+		goto out;
+	}
 	batch_start(b, "HSET", edges_key);
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (in->deposed != NULL || in->n_dependencies == 0) {
 			continue;
 		}
-		if ((json = deps_json(in)) == NULL) {
+		if ((json = deps_json(in, &rm, &n_edges)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -598,7 +690,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, b
 		if (rv != 0) {
 			goto out;
 		}
-		res->edges += in->n_dependencies;
+		res->edges += n_edges;
 	}
 	if ((rv = batch_send(p, b, err)) != 0) {
 		goto out;
@@ -614,6 +706,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, b
 	}
 out:
 	batch_drop(b);
+	res_map_free(&rm);
 	free(json);
 	free(nodes_key);
 	free(edges_key);

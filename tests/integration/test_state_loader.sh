@@ -40,6 +40,18 @@ check_eq "node type/mode/provider" 'aws_instance managed provider["registry.terr
 check_eq "data sources are nodes" data "$(rcli HGET "${P}g:$GEN:nodes:prod/app" data.aws_ami.ubuntu | jq -r .mode)"
 check_eq "edges of aws_instance.web[0]" '["aws_security_group.web","data.aws_ami.ubuntu"]' \
 	"$(rcli HGET "${P}g:$GEN:edges:prod/app" 'aws_instance.web[0]')"
+# dependencies name resources; edges end at their instances (count = 2 here)
+check_eq "edges of aws_db_instance.main reach every subnet instance" \
+	'["aws_security_group.web","module.network.aws_subnet.private[0]","module.network.aws_subnet.private[1]"]' \
+	"$(rcli HGET "${P}g:$GEN:edges:prod/app" 'aws_db_instance.main')"
+edges_end_at_nodes() { # EDGES_KEY NODES_KEY (addresses may hold spaces: read lines)
+	rcli HKEYS "$1" | while IFS= read -r src; do
+		rcli HGET "$1" "$src" | jq -r '.[]' | while IFS= read -r dst; do
+			[ "$(rcli HEXISTS "$2" "$dst")" = 1 ] || { echo "dangling: $src -> $dst"; exit 1; }
+		done || exit 1
+	done
+}
+check "every edge ends at a node" edges_end_at_nodes "${P}g:$GEN:edges:prod/app" "${P}g:$GEN:nodes:prod/app"
 want_nodes="$("$TD_BIN/tfdrift-state-loader" check "$STATE" --json | jq '.managed + .data_sources')"
 check_eq "one node per current instance (check agrees)" "$want_nodes" "$(rcli HLEN "${P}g:$GEN:nodes:prod/app")"
 check_eq "workspaces status" 42 "$(rcli HGET ${P}workspaces prod/app | jq .serial)"
