@@ -31,6 +31,28 @@ td_clock_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+td_clock_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int rv = pthread_condattr_init(&a);
+
+	if (rv != 0)
+		return rv;
+	rv = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (rv == 0)
+		rv = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return rv;
+}
+
+void
+td_clock_mono_timespec(int64_t mono_ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(mono_ms / 1000);
+	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 static int64_t
 days_from_civil(int64_t y, int m, int d)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 
 typedef struct stop_hook {
@@ -261,13 +262,7 @@ td_app_wait(td_app *app, int timeout_ms)
 	struct timespec until;
 
 	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		td_clock_mono_timespec(td_clock_mono_ms() + timeout_ms, &until);
 	}
 	pthread_mutex_lock(&app->mu);
 	while (!app->stopped) {
@@ -347,7 +342,6 @@ td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *e
 	td_error err;
 	td_log_level level = TD_LOG_INFO;
 	sigset_t set;
-	pthread_condattr_t cattr;
 
 	td_error_clear(&err);
 	if (out != NULL)
@@ -389,11 +383,7 @@ td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *e
 		goto out;
 	mu_init = true;
 	/* Monotonic, so td_app_wait's timeout ignores wall-clock jumps. */
-	if (pthread_condattr_init(&cattr) != 0)
-		goto out;
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-	cv_init = pthread_cond_init(&app->cv, &cattr) == 0;
-	pthread_condattr_destroy(&cattr);
+	cv_init = td_clock_cond_init(&app->cv) == 0;
 	if (!cv_init)
 		goto out;
 

@@ -161,39 +161,13 @@ dial(td_pgpool *p)
 	return NULL;
 }
 
-static void
-abs_deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static int
-cond_init_mono(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int rv = pthread_condattr_init(&a);
-	if (rv != 0) {
-		return rv;
-	}
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	rv = pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-	return rv;
-}
-
 /* Takes a free slot index under the lock, or -1 (timeout / closing in *rv). */
 static int
 take_slot(td_pgpool *p, int wait_ms, int *rv)
 {
 	struct timespec deadline;
 	if (wait_ms >= 0) {
-		abs_deadline(&deadline, wait_ms);
+		td_clock_mono_timespec(td_clock_mono_ms() + wait_ms, &deadline);
 	}
 	int idx = -1;
 	pthread_mutex_lock(&p->mu);
@@ -427,7 +401,7 @@ checker_main(void *arg)
 			wait = left > 0 ? left : 500; /* keep cancelling while draining */
 		}
 		struct timespec deadline;
-		abs_deadline(&deadline, wait);
+		td_clock_mono_timespec(td_clock_mono_ms() + wait, &deadline);
 		pthread_cond_timedwait(&p->wake, &p->mu, &deadline);
 		if (p->closing) {
 			break;
@@ -496,11 +470,11 @@ td_pgpool_open(td_pgpool **out, const td_pgpool_opts *o, td_error *err)
 	snprintf(p->last_error, sizeof(p->last_error), "not connected yet");
 	rv = TD_EIO;
 	pthread_mutex_init(&p->mu, NULL);
-	if (cond_init_mono(&p->freed) != 0) {
+	if (td_clock_cond_init(&p->freed) != 0) {
 		td_error_set(err, rv, "%s: cannot create a condition variable", p->name);
 		goto out_mu;
 	}
-	if (cond_init_mono(&p->wake) != 0) {
+	if (td_clock_cond_init(&p->wake) != 0) {
 		td_error_set(err, rv, "%s: cannot create a condition variable", p->name);
 		goto out_freed;
 	}

@@ -76,11 +76,7 @@ gw_cache_new(gw_cache **out, int64_t ttl_ms, size_t max_entries, td_error *err)
 	}
 	pthread_rwlock_init(&c->lk, NULL);
 	pthread_mutex_init(&c->pmu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->pcond, &ca);
-	pthread_condattr_destroy(&ca);
+	td_clock_cond_init(&c->pcond);
 	atomic_init(&c->gen, 1);
 	c->hits = td_counter_get("tfdrift_gateway_cache_requests_total",
 	    "GET /drifts and /stats requests by response cache outcome.", "result=\"hit\"");
@@ -241,8 +237,7 @@ char *
 gw_cache_get(gw_cache *c, const char *key, size_t *len, bool *leader)
 {
 	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += GW_CACHE_WAIT_MS / 1000;
+	td_clock_mono_timespec(td_clock_mono_ms() + GW_CACHE_WAIT_MS, &deadline);
 	*leader = false;
 	for (;;) {
 		char *copy = lookup(c, key, len);

@@ -91,9 +91,7 @@ retention_main(void *arg)
 			break;
 		}
 		struct timespec ts;
-		int64_t at = td_clock_mono_ms() + r->interval_ms;
-		ts.tv_sec = at / 1000;
-		ts.tv_nsec = (long)(at % 1000) * 1000000L;
+		td_clock_mono_timespec(td_clock_mono_ms() + r->interval_ms, &ts);
 		pthread_cond_timedwait(&r->wake, &r->mu, &ts);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -115,11 +113,7 @@ ps_retention_start(ps_retention **out, td_pgpool *pool, int64_t retention_ms, in
 	r->batch = batch > 0 ? batch : 1;
 	r->interval_ms = interval_ms > 0 ? interval_ms : 3600000;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &a);
-	pthread_condattr_destroy(&a);
+	td_clock_cond_init(&r->wake);
 	if (retention_ms > 0) {
 		if (pthread_create(&r->thread, NULL, retention_main, r) != 0) {
 			ps_retention_stop(r);

@@ -133,27 +133,6 @@ mono_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-abs_deadline(struct timespec *ts, int64_t mono_ms)
-{
-	ts->tv_sec = mono_ms / 1000;
-	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
-}
-
-static int
-cond_init_mono(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int rv = pthread_condattr_init(&a);
-	if (rv != 0) {
-		return rv;
-	}
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	rv = pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-	return rv;
-}
-
 /* ---- jobs ----------------------------------------------------------------------- */
 
 /* Converts every alert of j->b; an invalid one is marked bad (dead letter).
@@ -1036,7 +1015,7 @@ batch_main(void *arg)
 				break;
 			}
 			struct timespec ts;
-			abs_deadline(&ts, deadline);
+			td_clock_mono_timespec(deadline, &ts);
 			pthread_cond_timedwait(&w->work, &w->mu, &ts);
 		}
 		w->collecting = false;
@@ -1172,7 +1151,7 @@ drain_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		if (wait_ms > 0 && !w->stopping) {
 			struct timespec ts;
-			abs_deadline(&ts, td_clock_mono_ms() + wait_ms);
+			td_clock_mono_timespec(td_clock_mono_ms() + wait_ms, &ts);
 			pthread_cond_timedwait(&w->drain_wake, &w->mu, &ts);
 		}
 	}
@@ -1370,9 +1349,9 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&w->mu, NULL);
-	cond_init_mono(&w->work);
+	td_clock_cond_init(&w->work);
 	pthread_cond_init(&w->done, NULL);
-	cond_init_mono(&w->drain_wake);
+	td_clock_cond_init(&w->drain_wake);
 	w->inserted = td_counter_get("tfdrift_persistence_alerts_inserted_total",
 	    "Alerts written to PostgreSQL for the first time.", NULL);
 	w->duplicates = td_counter_get("tfdrift_persistence_alerts_duplicate_total",

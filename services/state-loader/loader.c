@@ -338,13 +338,7 @@ fetcher_sleep(fetcher *f, long ms)
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	td_clock_mono_timespec(td_clock_mono_ms() + ms, &ts);
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT) {
 	}
@@ -669,7 +663,6 @@ fetcher_main(void *arg)
 static int
 fetcher_start(ldr *l, source *s)
 {
-	pthread_condattr_t ca;
 	fetcher *f = calloc(1, sizeof(*f));
 
 	if (f == NULL) {
@@ -682,10 +675,7 @@ fetcher_start(ldr *l, source *s)
 	f->timeout_ms = (long)l->fetch_timeout_ms;
 	atomic_init(&f->cancel, false);
 	pthread_mutex_init(&f->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	td_clock_cond_init(&f->cv);
 	f->thr_ok = pthread_create(&f->thr, NULL, fetcher_main, f) == 0;
 	if (!f->thr_ok) {
 		TD_WARN("cannot start a thread for a remote source; it is fetched inline",
