@@ -302,9 +302,8 @@ copy_event_time(const cJSON *rec, Tfdrift__V1__CloudEvent *ev, const char *where
 	return 0;
 }
 
-/* arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> SessionName */
-static const char *
-assumed_role_session(const char *arn)
+const char *
+ct_assumed_role_session(const char *arn)
 {
 	const char *p = strstr(arn, ":assumed-role/");
 	const char *slash;
@@ -342,7 +341,7 @@ copy_identity(const cJSON *rec, Tfdrift__V1__CloudEvent *ev, const char *where, 
 	if (rv != 0)
 		return rv;
 	id->mfa_authenticated = mfa == 1;
-	session = field_empty(&id->arn) ? NULL : assumed_role_session(id->arn);
+	session = field_empty(&id->arn) ? NULL : ct_assumed_role_session(id->arn);
 	if (session != NULL && set_str(&id->session_name, session) != 0)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	return 0;

@@ -49,6 +49,11 @@ int ct_event_to_json(const Tfdrift__V1__CloudEvent *ev, char **out);
 /* Frees an event built by ct_record_normalise; NULL is ignored. */
 void ct_event_free(Tfdrift__V1__CloudEvent *ev);
 
+/* The session name of an assumed-role ARN
+ * (arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> SessionName),
+ * borrowed from arn; NULL for any other ARN. */
+const char *ct_assumed_role_session(const char *arn);
+
 /* Writes a short description of a JSON value for messages ("42", "null",
  * "\"abc\"", "an object") into buf.  Returns buf. */
 char *ct_json_describe(const cJSON *v, char *buf, size_t len);

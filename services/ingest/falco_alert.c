@@ -868,22 +868,6 @@ fnv1a_str(uint64_t h, const char *s)
 	return fnv1a(h, s, s != NULL ? strlen(s) + 1 : 0);
 }
 
-/* arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> SessionName */
-static const char *
-assumed_role_session(const char *arn)
-{
-	const char *p = strstr(arn, ":assumed-role/");
-	const char *slash;
-
-	if (p == NULL)
-		return NULL;
-	p += strlen(":assumed-role/");
-	slash = strchr(p, '/');
-	if (slash == NULL || slash[1] == '\0')
-		return NULL;
-	return slash + 1;
-}
-
 /* Writes the CloudTrail record the alert stands for as JSON text. */
 static int
 write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *time_text,
@@ -1093,7 +1077,7 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 							    : ev->user_identity->account_id) != 0)
 		goto nomem;
 	if (!field_empty(&ev->user_identity->arn)) {
-		const char *session = assumed_role_session(ev->user_identity->arn);
+		const char *session = ct_assumed_role_session(ev->user_identity->arn);
 		if (session != NULL && set_ref(m, &ev->user_identity->session_name, session) != 0)
 			goto nomem;
 	}
