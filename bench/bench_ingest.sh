@@ -358,5 +358,5 @@ END {
 	# for information: end-to-end rates against the parse-only rate
 	if (parse > 0 && grpc > 0 && http > 0)
 		printf "  (end to end vs cJSON_Parse alone: gRPC %.0f%%, HTTP %.0f%%; gRPC events per ingest CPU-second %.0f%%)\n",
-		    100 * grpc / parse, 100 * http / parse, cpu > 0 ? 100 * (1e6 / cpu) / parse : 0
+		    100 * grpc / parse, 100 * http / parse, (cpu > 0 ? 100 * (1e6 / cpu) / parse : 0)
 }' "$tmp/figures"
