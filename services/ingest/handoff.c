@@ -192,7 +192,8 @@ forward_group(hand *h, qitem **its, size_t n, bool *stop)
 		} else if (grow(&buf, &cap, len + dlen) != 0) {
 			rv = TD_ENOMEM; /* this entry and the rest are queued again */
 		} else {
-			memcpy(buf + len, data, dlen);
+			if (dlen > 0) /* an entry of no events adds no bytes */
+				memcpy(buf + len, data, dlen);
 			len += dlen;
 			used++;
 		}
