@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "tfdrift/clock.h"
+#include "tfdrift/hash.h"
 #include "tfdrift/metrics.h"
 
 typedef struct entry entry;
@@ -45,16 +46,6 @@ struct gw_cache {
 	size_t n, bytes;
 	td_counter *hits, *misses, *stores;
 };
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s != '\0'; s++) {
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	}
-	return h;
-}
 
 int
 gw_cache_new(gw_cache **out, int64_t ttl_ms, size_t max_entries, td_error *err)
@@ -214,7 +205,7 @@ gw_cache_invalidate(gw_cache *c)
 static char *
 lookup(gw_cache *c, const char *key, size_t *len)
 {
-	uint64_t h = fnv1a(key);
+	uint64_t h = td_hash_str(TD_HASH_INIT, key);
 	uint64_t gen = atomic_load(&c->gen);
 	int64_t now = td_clock_mono_ms();
 	char *copy = NULL;
@@ -306,7 +297,7 @@ gw_cache_put(gw_cache *c, const char *key, uint64_t gen, const char *body, size_
 	memcpy(e->body, body, len);
 	e->body[len] = '\0';
 	e->len = len;
-	e->hash = fnv1a(key);
+	e->hash = td_hash_str(TD_HASH_INIT, key);
 	e->gen = gen;
 	e->expires_ms = td_clock_mono_ms() + c->ttl_ms;
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 
 /* Connections remembered at once: more than a pool may hold (128), so a
@@ -47,16 +48,6 @@ gw_stmt_counts(unsigned long *prepared, unsigned long *reused)
 {
 	*prepared = atomic_load(&n_prepared);
 	*reused = atomic_load(&n_reused);
-}
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s != '\0'; s++) {
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	}
-	return h;
 }
 
 static void
@@ -182,7 +173,7 @@ gw_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *valu
 	if (s == NULL) {
 		return PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, result_format);
 	}
-	uint64_t hash = fnv1a(sql);
+	uint64_t hash = td_hash_str(TD_HASH_INIT, sql);
 	PGresult *res = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		entry *e = NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tfdrift/hash.h"
+
 struct cat_catalog {
 	char **bufs; /* one writable copy per text; entries point into them */
 	size_t nbufs;
@@ -48,17 +50,11 @@ cat_kind_name(cat_kind k)
 	return (size_t)k < N(kind_names) ? kind_names[k] : "?";
 }
 
+/* source and event hashed with a byte between them no name contains. */
 static uint64_t
 hash2(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
-	return h;
+	return td_hash_str(td_hash_bytes(td_hash_str(TD_HASH_INIT, a), "\xff", 1), b);
 }
 
 void

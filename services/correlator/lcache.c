@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tfdrift/hash.h"
+
 typedef struct slot {
 	char *key, *val;
 } slot;
@@ -15,16 +17,6 @@ struct lcache {
 	slot *slots;
 	size_t nslots, n, max;
 };
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 lcache *
 lcache_new(size_t max)
@@ -70,8 +62,8 @@ grow_locked(lcache *c)
 		size_t s;
 		if (c->slots[i].key == NULL)
 			continue;
-		for (s = (size_t)hash(c->slots[i].key) & (ns - 1); nt[s].key != NULL;
-		     s = (s + 1) & (ns - 1))
+		for (s = (size_t)td_hash_str(TD_HASH_INIT, c->slots[i].key) & (ns - 1);
+		     nt[s].key != NULL; s = (s + 1) & (ns - 1))
 			;
 		nt[s] = c->slots[i];
 	}
@@ -99,7 +91,7 @@ lcache_get(lcache *c, const char *key, char **val)
 
 	*val = NULL;
 	pthread_mutex_lock(&c->mu);
-	for (s = (size_t)hash(key) & (c->nslots - 1); c->slots[s].key != NULL;
+	for (s = (size_t)td_hash_str(TD_HASH_INIT, key) & (c->nslots - 1); c->slots[s].key != NULL;
 	     s = (s + 1) & (c->nslots - 1)) {
 		if (strcmp(c->slots[s].key, key) == 0) {
 			*val = strdup(c->slots[s].val);
@@ -127,7 +119,7 @@ lcache_put(lcache *c, const char *key, const char *val)
 		clear_locked(c);
 	if (c->max == 0 && (c->n + 1) * 2 > c->nslots)
 		grow_locked(c);
-	for (s = (size_t)hash(key) & (c->nslots - 1); c->slots[s].key != NULL;
+	for (s = (size_t)td_hash_str(TD_HASH_INIT, key) & (c->nslots - 1); c->slots[s].key != NULL;
 	     s = (s + 1) & (c->nslots - 1)) {
 		if (strcmp(c->slots[s].key, key) == 0) {
 			free(c->slots[s].val);

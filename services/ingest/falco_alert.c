@@ -18,6 +18,7 @@
 
 #include "cloudtrail_record.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/hash.h"
 
 typedef enum kind {
 	K_STR,       /* string (numbers and booleans are written as text) */
@@ -851,21 +852,12 @@ out:
 	return rv;
 }
 
-/* FNV-1a over n bytes: a stable id for an alert that carries no ct.id. */
-static uint64_t
-fnv1a(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; s != NULL && i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
+/* FNV-1a over s and its NUL (nothing for NULL), for the stable id of an
+ * alert that carries no ct.id. */
 static uint64_t
 fnv1a_str(uint64_t h, const char *s)
 {
-	return fnv1a(h, s, s != NULL ? strlen(s) + 1 : 0);
+	return s != NULL ? td_hash_bytes(h, s, strlen(s) + 1) : h;
 }
 
 /* Writes the CloudTrail record the alert stands for as JSON text. */
@@ -1044,9 +1036,8 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 	}
 	/* what the rule did not output */
 	if (field_empty(&ev->event_id)) {
-		uint64_t h = fnv1a_str(fnv1a_str(1469598103934665603ULL, t->rule), t->time);
-		h ^= hash;
-		h *= 1099511628211ULL;
+		uint64_t h = fnv1a_str(fnv1a_str(TD_HASH_INIT, t->rule), t->time);
+		h = (h ^ hash) * TD_HASH_PRIME;
 		snprintf(buf, sizeof(buf), "falco-%016llx", (unsigned long long)h);
 		if (set_str(m, &ev->event_id, buf) != 0)
 			goto nomem;

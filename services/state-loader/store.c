@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 
 /* Commands per pipeline round trip, and bytes after which a chunk is sent
@@ -269,21 +270,10 @@ typedef struct idset {
 	size_t cap, n;
 } idset;
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	}
-	return h;
-}
-
 static bool
 idset_insert(idset *h, const char *id)
 {
-	size_t i = (size_t)hash_str(id) & (h->cap - 1);
+	size_t i = (size_t)td_hash_str(TD_HASH_INIT, id) & (h->cap - 1);
 
 	while (h->slot[i] != NULL) {
 		if (strcmp(h->slot[i], id) == 0) {
