@@ -14,16 +14,7 @@ mkdir -p "$WATCH"
 cfg_set ingest watch_dir "\"$WATCH\""
 cfg_set ingest watch_interval 200ms
 
-start_postgres
-start_redis
-write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
-for s in persistence ingest correlator; do
-	wait_ready "$s" 30 || diag "$s is not ready after 30 s"
-done
+start_pipeline
 
 # in_postgres FILE... — waits until the alerts explain expects from the files
 # are in PostgreSQL; prints "ok" or how many are missing.

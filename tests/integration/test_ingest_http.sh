@@ -12,16 +12,7 @@ source "$(dirname "$0")/../lib/ingest.sh"
 
 FIX="$TD_ROOT/tests/fixtures/falco"
 
-start_postgres
-start_redis
-write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
-for s in persistence ingest correlator; do
-	wait_ready "$s" 30 || diag "$s is not ready after 30 s"
-done
+start_pipeline
 
 # code_of "<code> <body>" -> code ; field_of -> .field of the body
 code_of() { cut -d' ' -f1 <<<"$1"; }

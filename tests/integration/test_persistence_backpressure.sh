@@ -14,18 +14,8 @@ source "$(dirname "$0")/../lib/persistence.sh"
 
 N=400
 
-start_postgres
-start_redis
 cfg_set persistence spool_max_bytes 16KiB
-write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
-for s in persistence ingest correlator; do
-	wait_ready "$s" 30 || diag "$s is not ready after 30 s"
-done
-wait_http "$(falco_url)/" 10 405 >/dev/null || bail "the falco http receiver does not answer"
+start_pipeline
 
 gen_cloudtrail "$TD_TMP/ct.json.gz" "$N" 77 --gzip || bail "gen_cloudtrail failed"
 falco_alerts "$TD_TMP/ct.json.gz" "$TD_TMP/alerts.jsonl" || bail "falco_alerts failed"

@@ -16,6 +16,26 @@
 #                                      every alert answered 202 to ACCEPTED.
 #   expected_ids CT_FILE...            eventIDs the correlator raises alerts for
 #   db_missing WANT_IDS [SECS]         how many of them PostgreSQL still lacks
+#   start_pipeline                     PostgreSQL, Redis and every service (with
+#                                      the cfg_set done before it); waits until
+#                                      each answers and ingest, correlator and
+#                                      persistence are ready, and the Falco
+#                                      HTTP receiver answers
+
+start_pipeline() {
+	local s
+	start_postgres
+	start_redis
+	write_config
+	start_all
+	for s in "${TD_SERVICES[@]}"; do
+		wait_admin "$s" 30 || bail "$s did not come up"
+	done
+	for s in persistence ingest correlator; do
+		wait_ready "$s" 30 || diag "$s is not ready after 30 s"
+	done
+	wait_http "$(falco_url)/" 10 405 >/dev/null || bail "the falco http receiver does not answer"
+}
 
 falco_alerts() {
 	python3 - "$1" "$2" <<'EOF'
