@@ -40,8 +40,7 @@ source tests/lib/services.sh
 start_postgres
 start_redis
 write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do wait_admin "$s" 30 || bail "$s did not come up"; done
+start_up
 for i in $(seq 2 "$NCORR"); do
 	port=$(free_ports 1)
 	TD_INSTANCE=correlator-$i TD_ADMIN_PORT=$port TD_ENV="TFDRIFT_CORRELATOR_ADMIN_PORT=$port" \

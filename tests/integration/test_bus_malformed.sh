@@ -84,10 +84,7 @@ poke_req() {
 start_postgres
 start_redis
 write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up
 
 # ---- REP sockets that listen: we dial them ----
 poke_req "garbage to ingest's submit socket" ingest "${TD_URL[ingest.submit_listen]}" --garbage

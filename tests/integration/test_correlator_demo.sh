@@ -11,10 +11,7 @@ start_redis
 cfg_set state_loader local_files \
 	"[\"prod/network=$TD_ROOT/examples/states/prod-network.tfstate\", \"prod/app=$TD_ROOT/examples/states/prod-app.tfstate\"]"
 write_config
-for s in persistence state-loader ingest correlator; do start_service "$s"; done
-for s in persistence state-loader ingest correlator; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up persistence state-loader ingest correlator
 wait_ready persistence 30 || bail "persistence is not ready"
 for _ in $(seq 1 100); do
 	[ "$(rcli HLEN tfdrift:workspaces)" = 2 ] && break

@@ -25,10 +25,7 @@ cfg_set state_loader local_files \
 	"[\"prod/network=$TD_ROOT/examples/states/prod-network.tfstate\", \"prod/app=$TD_ROOT/examples/states/prod-app.tfstate\"]"
 write_config
 TD_PORT[ingest.admin_port]=$P_INGEST_ADMIN
-for s in persistence state-loader ingest api-gateway; do start_service "$s"; done
-for s in persistence state-loader ingest api-gateway; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up persistence state-loader ingest api-gateway
 wait_ready persistence 30 || bail "persistence is not ready (migrations)"
 wait_ready api-gateway 30 || bail "api-gateway is not ready"
 for _ in $(seq 1 100); do

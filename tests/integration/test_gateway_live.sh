@@ -21,10 +21,7 @@ cfg_set api_gateway feed_queue 256
 # the correlator hands events back until a state generation exists
 cfg_set state_loader local_files "[\"prod/app=$TD_ROOT/examples/states/prod-app.tfstate\"]"
 write_config
-for s in persistence state-loader ingest correlator api-gateway; do start_service "$s"; done
-for s in persistence state-loader ingest correlator api-gateway; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up persistence state-loader ingest correlator api-gateway
 for s in persistence correlator api-gateway; do
 	wait_ready "$s" 30 || diag "$s is not ready: $(curl -s "$(admin_url "$s")/readyz")"
 done

@@ -78,10 +78,7 @@ head -n 1 "$TD_TMP/alerts1.jsonl" | jq -c 'del(.output_fields["ct.region"])
 	| .rule = "gRPC Rule Without Region" | .output_fields["ct.id"] = "grpc-missing-region"' \
 	>>"$TD_TMP/alerts1.jsonl"
 start_peer "127.0.0.1:$GRPC_PORT" "$TD_TMP/alerts1.jsonl"
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up
 
 # ---- plaintext: alerts arrive intact ----
 check_eq "the alerts queued in the peer reach PostgreSQL over gRPC" ok \

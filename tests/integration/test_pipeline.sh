@@ -15,10 +15,7 @@ start_redis
 TD_API_TOKEN="pipeline-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cfg_set api_gateway tokens "[\"pipeline:viewer:$(printf '%s' "$TD_API_TOKEN" | sha256sum | cut -d' ' -f1)\"]"
 write_config
-start_all
-for s in "${TD_SERVICES[@]}"; do
-	wait_admin "$s" 30 || bail "$s did not come up"
-done
+start_up
 for s in persistence ingest correlator api-gateway; do
 	wait_ready "$s" 30 || diag "$s is not ready after 30 s: $(curl -s "$(admin_url "$s")/readyz")"
 done

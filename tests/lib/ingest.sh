@@ -27,10 +27,7 @@ start_pipeline() {
 	start_postgres
 	start_redis
 	write_config
-	start_all
-	for s in "${TD_SERVICES[@]}"; do
-		wait_admin "$s" 30 || bail "$s did not come up"
-	done
+	start_up
 	for s in persistence ingest correlator; do
 		wait_ready "$s" 30 || diag "$s is not ready after 30 s"
 	done

@@ -428,6 +428,18 @@ start_all() {
 	for s in "${TD_SERVICES[@]}"; do start_service "$s"; done
 }
 
+# start_up [SERVICE...]: starts the services (all of TD_SERVICES without
+# arguments), then waits until each one's admin port answers (bails naming
+# the first that does not within 30 s).
+start_up() {
+	local s
+	[ $# -gt 0 ] || set -- "${TD_SERVICES[@]}"
+	for s in "$@"; do start_service "$s"; done
+	for s in "$@"; do
+		wait_admin "$s" 30 || bail "$s did not come up"
+	done
+}
+
 alive() { [ -n "${TD_PID[$1]:-}" ] && kill -0 "${TD_PID[$1]}" 2>/dev/null; }
 
 # http_code URL — the HTTP status (000 when nothing answers).
