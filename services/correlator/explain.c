@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ingest/cloudtrail_file.h"
-#include "../ingest/cloudtrail_record.h"
-#include "../ingest/falco_alert.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "lcache.h"
 #include "memstate.h"
 #include "tfdrift/clock.h"

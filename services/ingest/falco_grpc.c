@@ -15,12 +15,12 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "cloudtrail_record.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "falco/outputs.pb-c.h"
 #include "falco/version.pb-c.h"
-#include "falco_alert.h"
+#include "tfdrift/falco_alert.h"
 #include "falco_missing.h"
-#include "falco_response.h"
+#include "tfdrift/falco_response.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"

@@ -13,8 +13,8 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include "cloudtrail_record.h"
-#include "falco_alert.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "falco_missing.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"

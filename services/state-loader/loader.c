@@ -16,14 +16,14 @@
 #include <cjson/cJSON.h>
 
 #include "fetch.h"
-#include "index.h"
+#include "tfdrift/identifiers.h"
 #include "source.h"
 #include "store.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/state.pb-c.h"
-#include "tfstate.h"
+#include "tfdrift/tfstate.h"
 
 #define SECTION "state_loader"
 /* Longest sleep between rounds: how quickly Redis coming back (or losing
