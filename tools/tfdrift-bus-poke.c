@@ -40,6 +40,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "tfdrift/hex.h"
 #include "tfdrift/v1/bus.pb-c.h"
 #include "tfdrift/v1/state.pb-c.h"
 
@@ -67,21 +68,6 @@ usage(FILE *out)
 	    "DATA: HEXBYTES | --garbage | --newer-schema\n");
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* Decodes hex text into a malloc'd buffer (*out, owned by the caller). */
 static int
 parse_hex(const char *s, uint8_t **out, size_t *outlen)
@@ -94,13 +80,9 @@ parse_hex(const char *s, uint8_t **out, size_t *outlen)
 	if (b == NULL) {
 		return -1;
 	}
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return -1;
-		}
-		b[i] = (uint8_t)(hi << 4 | lo);
+	if (td_hex_decode(s, n / 2, b) != 0) {
+		free(b);
+		return -1;
 	}
 	*out = b;
 	*outlen = n / 2;

@@ -927,8 +927,8 @@ typedef struct stat_group {
 } stat_group;
 
 static const stat_group stat_groups[] = {
-	{ "by_severity", "severity", gw_severities, &gw_nseverities },
-	{ "by_kind", "kind", gw_kinds, &gw_nkinds },
+	{ "by_severity", "severity", td_severity_names, &td_severity_count },
+	{ "by_kind", "kind", td_kind_names, &td_kind_count },
 	{ "by_status", "status", gw_statuses, &gw_nstatuses },
 	{ "by_service", "service", NULL, NULL },
 	{ "by_workspace", "workspace", NULL, NULL },
@@ -1025,8 +1025,8 @@ db_stats(gw_api *api, PGconn *conn, void *vctx, gw_response *resp)
 			(double)strtoll(PQgetvalue(days, r, 1), NULL, 10)) == NULL;
 		cJSON *bs = oom ? NULL : cJSON_AddObjectToObject(d, "by_severity");
 		oom = oom || bs == NULL;
-		for (size_t s = 0; !oom && s < gw_nseverities; s++) {
-			oom = cJSON_AddNumberToObject(bs, gw_severities[s],
+		for (size_t s = 0; !oom && s < td_severity_count; s++) {
+			oom = cJSON_AddNumberToObject(bs, td_severity_names[s],
 				  (double)strtoll(PQgetvalue(days, r, 2 + (int)s), NULL, 10)) ==
 			    NULL;
 		}
@@ -1404,7 +1404,8 @@ h_graph(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp
 		cJSON_AddStringToObject(d, "module", nd->module);
 		cJSON_AddNumberToObject(d, "drift_count", (double)c.count[i]);
 		if (c.worst[i] > 0) {
-			cJSON_AddStringToObject(d, "worst_severity", gw_severities[c.worst[i] - 1]);
+			cJSON_AddStringToObject(d, "worst_severity",
+			    td_severity_names[c.worst[i] - 1]);
 		} else {
 			cJSON_AddNullToObject(d, "worst_severity");
 		}

@@ -48,7 +48,7 @@ typedef struct qnode {
 
 typedef struct filter {
 	int min_rank;                  /* 0: any */
-	unsigned kinds;                /* bit per gw_kinds index; 0: any */
+	unsigned kinds;                /* bit per td_kind_names index; 0: any */
 	char workspace[FILTER_WS_MAX]; /* "": any */
 } filter;
 
@@ -227,8 +227,8 @@ matches(const filter *f, int rank, int kind_idx, const char *workspace)
 static int
 kind_index(const char *s, size_t len)
 {
-	for (size_t i = 0; i < gw_nkinds; i++) {
-		if (strlen(gw_kinds[i]) == len && memcmp(gw_kinds[i], s, len) == 0) {
+	for (size_t i = 0; i < td_kind_count; i++) {
+		if (strlen(td_kind_names[i]) == len && memcmp(td_kind_names[i], s, len) == 0) {
 			return (int)i;
 		}
 	}
@@ -284,7 +284,7 @@ filter_json(const filter *f)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (f->min_rank > 0) {
-		cJSON_AddStringToObject(o, "min_severity", gw_severities[f->min_rank - 1]);
+		cJSON_AddStringToObject(o, "min_severity", td_severity_names[f->min_rank - 1]);
 	} else {
 		cJSON_AddNullToObject(o, "min_severity");
 	}
@@ -294,9 +294,9 @@ filter_json(const filter *f)
 		cJSON_AddNullToObject(o, "workspace");
 	}
 	cJSON *k = cJSON_AddArrayToObject(o, "kinds");
-	for (size_t i = 0; i < gw_nkinds; i++) {
+	for (size_t i = 0; i < td_kind_count; i++) {
 		if (f->kinds & (1u << i)) {
-			cJSON_AddItemToArray(k, cJSON_CreateString(gw_kinds[i]));
+			cJSON_AddItemToArray(k, cJSON_CreateString(td_kind_names[i]));
 		}
 	}
 	return o;
@@ -344,10 +344,11 @@ alert_json(const Tfdrift__V1__DriftAlert *a)
 	cJSON_AddStringToObject(o, "resource_address", a->resource_address);
 	cJSON_AddStringToObject(o, "resource_type", a->resource_type);
 	int k = (int)a->kind - 1, s = (int)a->severity - 1;
-	cJSON_AddStringToObject(o, "kind", k >= 0 && (size_t)k < gw_nkinds ? gw_kinds[k] : "");
+	cJSON_AddStringToObject(o, "kind",
+	    k >= 0 && (size_t)k < td_kind_count ? td_kind_names[k] : "");
 	cJSON_AddStringToObject(o, "attribute", a->attribute);
 	cJSON_AddStringToObject(o, "severity",
-	    s >= 0 && (size_t)s < gw_nseverities ? gw_severities[s] : "");
+	    s >= 0 && (size_t)s < td_severity_count ? td_severity_names[s] : "");
 	cJSON_AddStringToObject(o, "status", a->status[0] ? a->status : "open");
 	cJSON *p = cJSON_AddObjectToObject(o, "principal");
 	const Tfdrift__V1__Principal *pr = a->principal;

@@ -11,6 +11,7 @@
 #include "lcache.h"
 #include "memstate.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/severity.h"
 
 const char explain_usage[] =
     "  explain --state [NAME=]FILE [--state ...] EVENTS...\n"
@@ -23,16 +24,20 @@ typedef struct run {
 	size_t events, alerts;
 } run;
 
-static const char *const kinds[] = { "unspecified", "drift", "unmanaged", "deleted", "modified" };
-static const char *const sevs[] = { "unspecified", "info", "low", "medium", "high", "critical" };
+/* a name, or "unspecified" for none */
+static const char *
+or_unspecified(const char *name)
+{
+	return name != NULL ? name : "unspecified";
+}
 
 static cJSON *
 alert_json(const Tfdrift__V1__DriftAlert *a)
 {
 	cJSON *o = cJSON_CreateObject(), *p, *ch;
 
-	cJSON_AddStringToObject(o, "kind", kinds[a->kind < 5 ? a->kind : 0]);
-	cJSON_AddStringToObject(o, "severity", sevs[a->severity < 6 ? a->severity : 0]);
+	cJSON_AddStringToObject(o, "kind", or_unspecified(td_kind_name((int)a->kind)));
+	cJSON_AddStringToObject(o, "severity", or_unspecified(td_severity_name((int)a->severity)));
 	cJSON_AddStringToObject(o, "workspace", a->workspace);
 	cJSON_AddStringToObject(o, "address", a->resource_address);
 	cJSON_AddStringToObject(o, "type", a->resource_type);

@@ -11,6 +11,7 @@
 
 #include "tfdrift/error.h"
 #include "tfdrift/id.h"
+#include "tfdrift/redact.h"
 
 /* User agent fragments of Terraform's own API calls:
  * "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 ..." */
@@ -35,7 +36,6 @@ enum {
 #define SEV_MEDIUM 3
 #define SEV_HIGH 4
 #define SEV_CRITICAL 5
-#define REDACTED "(sensitive)"
 #define MAX_IDS 32
 
 static bool
@@ -815,10 +815,10 @@ add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, boo
 			return 0; /* two request fields for one attribute: the first tells */
 	c = &cs->v[cs->n];
 	c->attr = strdup(attr);
-	c->old_json = sensitive ? strdup("\"" REDACTED "\"")
+	c->old_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
 	    : old != NULL       ? cJSON_PrintUnformatted(old)
 				: strdup("null");
-	c->new_json = sensitive ? strdup("\"" REDACTED "\"")
+	c->new_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
 	    : nw != NULL        ? cJSON_PrintUnformatted(nw)
 				: strdup("null");
 	c->sensitive = sensitive;
@@ -832,7 +832,7 @@ add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, boo
 static bool
 is_redacted(const cJSON *v)
 {
-	return cJSON_IsString(v) && strcmp(v->valuestring, REDACTED) == 0;
+	return cJSON_IsString(v) && strcmp(v->valuestring, REDACT_TEXT) == 0;
 }
 
 static int

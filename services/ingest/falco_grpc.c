@@ -22,6 +22,7 @@
 #include "falco_missing.h"
 #include "tfdrift/falco_response.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -149,26 +150,10 @@ after_ms(int64_t ms)
 static int
 read_pem(const char *path, char **out, td_error *err)
 {
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
 		return 0;
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return td_error_set(err, TD_EIO, "%s: cannot open", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return td_error_set(err, TD_EIO, "%s: cannot read", path);
-	}
-	buf[n] = '\0';
-	fclose(f);
-	*out = buf;
-	return 0;
+	return td_file_read(path, 0, out, NULL, err);
 }
 
 /* A byte buffer holding msg packed; owned by the caller (grpc_byte_buffer_destroy). */

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "fetch.h"
+#include "tfdrift/hex.h"
 
 #define KEY "state_loader.sources"
 
@@ -63,21 +64,6 @@ src_spec_free(src_spec *s)
 	*s = (src_spec){ 0 };
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* %XX-decodes n bytes of s into a new string. */
 static char *
 decode(const char *s, size_t n)
@@ -89,8 +75,9 @@ decode(const char *s, size_t n)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		uint8_t byte;
+		if (s[i] == '%' && i + 2 < n && td_hex_decode(s + i + 1, 1, &byte) == 0) {
+			out[j++] = (char)byte;
 			i += 2;
 		} else {
 			out[j++] = s[i];
@@ -1214,7 +1201,7 @@ sso_credentials(const char *name, const aws_profile *p, src_aws_creds *c, time_t
 	const char *key = p->sso_session[0] != '\0' ? p->sso_session : p->sso_start_url;
 	const char *home = getenv("HOME"), *ep = getenv("AWS_ENDPOINT_URL_SSO");
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	char path[1200], hex[2 * EVP_MAX_MD_SIZE + 1], host[512], hdr[8300], *url = NULL;
 	char *acct = NULL, *role = NULL, *buf = NULL;
 	const char *hdrs[2] = { hdr, NULL };
@@ -1241,9 +1228,7 @@ sso_credentials(const char *name, const aws_profile *p, src_aws_creds *c, time_t
 	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha1(), NULL) != 1) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
-	for (i = 0; i < mdlen; i++) {
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	}
+	td_hex_encode(md, mdlen, hex);
 	snprintf(path, sizeof(path), "%s/.aws/sso/cache/%s.json", home != NULL ? home : "", hex);
 	if ((f = fopen(path, "r")) == NULL) {
 		return td_error_set(err, TD_EIO,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tfdrift/hash.h"
+#include "tfdrift/severity.h"
 
 struct cat_catalog {
 	char **bufs; /* one writable copy per text; entries point into them */
@@ -30,16 +31,6 @@ static const struct {
 	{ "sgadd", XF_SGADD },
 	{ "sgdel", XF_SGDEL },
 	{ "secret", XF_SECRET },
-};
-
-static const struct {
-	const char *name;
-	int level;
-} sev_names[] = {
-	{ "low", 2 },
-	{ "medium", 3 },
-	{ "high", 4 },
-	{ "critical", 5 },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -255,7 +246,6 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 	}
 	if (strcmp(f[5], "-") != 0) {
 		char *lvl = f[5], *colon = strchr(f[5], ':');
-		size_t k;
 		if (colon != NULL) {
 			*colon = '\0';
 			if (strcmp(f[5], "open") == 0)
@@ -266,11 +256,9 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 				BAD("severity", "unknown condition '%s'", f[5]);
 			lvl = colon + 1;
 		}
-		for (k = 0; k < N(sev_names) && strcmp(sev_names[k].name, lvl) != 0; k++)
-			;
-		if (k == N(sev_names))
+		/* info is for ignore-rule overrides, not a catalog default */
+		if ((e.severity = td_severity_parse(lvl, strlen(lvl))) < TD_SEVERITY_LOW)
 			BAD("severity", "unknown level '%s'", lvl);
-		e.severity = sev_names[k].level;
 	}
 	if (add_entry(c, &e) != 0)
 		return td_error_set(err, TD_ENOMEM, "out of memory");
