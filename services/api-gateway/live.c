@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "tfdrift/alert_json.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
@@ -330,44 +331,6 @@ add_time(cJSON *o, const char *name, int64_t ns)
 	cJSON_AddStringToObject(o, name, ts);
 }
 
-/* The alert as a /drifts list item. */
-static cJSON *
-alert_json(const Tfdrift__V1__DriftAlert *a)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)a->id);
-	cJSON_AddStringToObject(o, "alert_key", a->alert_key);
-	cJSON_AddStringToObject(o, "event_id", a->event_id);
-	add_time(o, "event_time", a->event_time_ns);
-	add_time(o, "detected_at", a->detected_at_ns);
-	cJSON_AddStringToObject(o, "workspace", a->workspace);
-	cJSON_AddStringToObject(o, "resource_address", a->resource_address);
-	cJSON_AddStringToObject(o, "resource_type", a->resource_type);
-	int k = (int)a->kind - 1, s = (int)a->severity - 1;
-	cJSON_AddStringToObject(o, "kind",
-	    k >= 0 && (size_t)k < td_kind_count ? td_kind_names[k] : "");
-	cJSON_AddStringToObject(o, "attribute", a->attribute);
-	cJSON_AddStringToObject(o, "severity",
-	    s >= 0 && (size_t)s < td_severity_count ? td_severity_names[s] : "");
-	cJSON_AddStringToObject(o, "status", a->status[0] ? a->status : "open");
-	cJSON *p = cJSON_AddObjectToObject(o, "principal");
-	const Tfdrift__V1__Principal *pr = a->principal;
-	cJSON_AddStringToObject(p, "type", pr != NULL ? pr->type : "");
-	cJSON_AddStringToObject(p, "arn", pr != NULL ? pr->arn : "");
-	cJSON_AddStringToObject(p, "name", pr != NULL ? pr->name : "");
-	cJSON_AddStringToObject(p, "account_id", pr != NULL ? pr->account_id : "");
-	cJSON_AddStringToObject(o, "source_ip", a->source_ip);
-	cJSON_AddStringToObject(o, "user_agent", a->user_agent);
-	cJSON_AddStringToObject(o, "region", a->region);
-	cJSON_AddStringToObject(o, "account_id", a->account_id);
-	cJSON_AddStringToObject(o, "event_name", a->event_name);
-	cJSON_AddStringToObject(o, "event_source", a->event_source);
-	cJSON_AddStringToObject(o, "service", a->service);
-	cJSON_AddStringToObject(o, "summary", a->summary);
-	add_time(o, "committed_at", a->committed_at_ns);
-	return o;
-}
-
 void
 gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 {
@@ -375,7 +338,7 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		const Tfdrift__V1__DriftAlert *a = b->alerts[i];
 		cJSON *root = cJSON_CreateObject();
 		cJSON_AddStringToObject(root, "type", "alert");
-		cJSON_AddItemToObject(root, "alert", alert_json(a));
+		cJSON_AddItemToObject(root, "alert", td_alert_json_item(a));
 		msg *m = msg_from_json(root);
 		if (m == NULL) {
 			TD_WARN("live feed: out of memory; an alert was not pushed");

@@ -1,6 +1,7 @@
 /* test_helpers.c — libcommon's small shared helpers: severity and kind names
- * (domain/severity.c), hex digits (hex.c), constant-time comparison
- * (secret.c) and the whole-file reader (file.c). */
+ * (domain/severity.c), an alert as JSON (domain/alert_json.c), hex digits
+ * (hex.c), constant-time comparison (secret.c) and the whole-file reader
+ * (file.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tfdrift/alert_json.h"
 #include "tfdrift/error.h"
 #include "tfdrift/file.h"
 #include "tfdrift/hex.h"
@@ -48,6 +50,61 @@ test_severity_names(void **state)
 	assert_null(td_kind_name(0));
 	assert_null(td_kind_name(5));
 	assert_int_equal(td_kind_parse("DRIFT", 5), 0);
+}
+
+static void
+test_alert_json(void **state)
+{
+	(void)state;
+	Tfdrift__V1__DriftAlert a = TFDRIFT__V1__DRIFT_ALERT__INIT;
+	Tfdrift__V1__Principal pr = TFDRIFT__V1__PRINCIPAL__INIT;
+	Tfdrift__V1__AttributeChange ch = TFDRIFT__V1__ATTRIBUTE_CHANGE__INIT;
+	Tfdrift__V1__AttributeChange *chs[] = { &ch };
+	char *text;
+
+	a.id = 7;
+	a.alert_key = "k1";
+	a.kind = TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED;
+	a.severity = TFDRIFT__V1__SEVERITY__SEVERITY_HIGH;
+	a.resource_address = "aws_instance.web[0]";
+	a.event_time_ns = 1795705445000000000LL; /* 2026-11-26T15:04:05Z */
+	a.source_ip = "10.0.0.1";
+	pr.name = "alice";
+	pr.type = "AssumedRole";
+	pr.role_name = "admin";
+	a.principal = &pr;
+	ch.path = "instance_type";
+	ch.old_json = "\"t3.micro\"";
+	ch.new_json = "\"t3.large\"";
+	a.changes = chs;
+	a.n_changes = 1;
+
+	cJSON *item = td_alert_json_item(&a);
+	assert_non_null(item);
+	text = cJSON_PrintUnformatted(item);
+	assert_non_null(strstr(text, "\"id\":7,\"alert_key\":\"k1\""));
+	assert_non_null(strstr(text, "\"event_time\":\"2026-11-26T15:04:05.000000Z\""));
+	assert_non_null(strstr(text, "\"detected_at\":null"));
+	assert_non_null(strstr(text, "\"kind\":\"modified\""));
+	assert_non_null(strstr(text, "\"severity\":\"high\",\"status\":\"open\""));
+	assert_non_null(strstr(text,
+	    "\"principal\":{\"type\":\"AssumedRole\",\"arn\":\"\",\"name\":\"alice\""));
+	assert_non_null(strstr(text, "\"source_ip\":\"10.0.0.1\""));
+	cJSON_free(text);
+	cJSON_Delete(item);
+
+	a.severity = 0; /* unspecified */
+	cJSON *ex = td_alert_json_explain(&a);
+	assert_non_null(ex);
+	text = cJSON_PrintUnformatted(ex);
+	assert_non_null(strstr(text, "\"kind\":\"modified\",\"severity\":\"unspecified\""));
+	assert_non_null(strstr(text, "\"address\":\"aws_instance.web[0]\""));
+	assert_non_null(strstr(text,
+	    "\"changes\":[{\"path\":\"instance_type\",\"old\":\"t3.micro\",\"new\":\"t3.large\",\"sensitive\":false}]"));
+	assert_non_null(strstr(text,
+	    "\"who\":{\"name\":\"alice\",\"type\":\"AssumedRole\",\"role\":\"admin\"}"));
+	cJSON_free(text);
+	cJSON_Delete(ex);
 }
 
 static void
@@ -152,6 +209,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_severity_names),
+		cmocka_unit_test(test_alert_json),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_file_read),
