@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "aws_credentials.h"
 #include "fetch.h"
 #include "tfdrift/identifiers.h"
 #include "source.h"
@@ -541,7 +542,7 @@ remote_fetch(fetcher *f, const char *etag, bool had_error, fetch_result *r)
 		.cancel = &f->cancel,
 		.etag = etag };
 	fetch_resp rp = { 0 };
-	src_aws_creds cr;
+	aws_creds cr;
 	td_error err = { 0 };
 	char sig[96], vid[256] = "", *download = NULL;
 	int rv;
@@ -553,7 +554,7 @@ remote_fetch(fetcher *f, const char *etag, bool had_error, fetch_result *r)
 		rq.password = f->spec.password;
 		break;
 	case SRC_S3:
-		if (src_aws_credentials(&cr, &err) != 0) {
+		if (aws_credentials(&cr, &err) != 0) {
 			result_failed(r, "%s: %s", f->path, err.msg);
 			return;
 		}
