@@ -944,21 +944,16 @@ write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *
 	return 0;
 }
 
-/* The ct.* values in v (F_COUNT of them) and the alert's own members -> *out
- * (owned by the caller, ct_event_free).  hash is over every output field, for
- * an id when ct.id is absent.  Frees nothing of v: the caller does. */
-static int
-to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
-    const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err)
-{
-	Tfdrift__V1__CloudEvent *ev = NULL;
-	const char *time_text, *type;
-	size_t user_row = sizeof(user_field) / sizeof(user_field[0]);
-	int bools[2], rv;
-	char buf[160];
+#define NOMEM(err) td_error_set(err, TD_ENOMEM, "out of memory")
 
-	*out = NULL;
-	/* values that can be wrong first: nothing allocated for a bad alert */
+/* What can be wrong with an alert, checked before anything is allocated:
+ * ct.readonly and ct.managementevent (into bools), ct.eventtype, the time
+ * (into *time_text: ct.time, else the alert's own). */
+static int
+check_alert(fval *v, const top *t, int bools[2], const char **time_text, td_error *err)
+{
+	int rv;
+
 	if ((rv = bool_value(&v[F_RO], F_RO, &bools[0], err)) != 0 ||
 	    (rv = bool_value(&v[F_MGMT], F_MGMT, &bools[1], err)) != 0)
 		return rv;
@@ -968,33 +963,36 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 			if (strcmp(v[F_ETYPE].text, skipped_event_types[i]) == 0)
 				return td_error_set(err, TD_EINVAL,
 				    "output_fields.ct.eventtype: %s", skipped_event_types[i]);
-	time_text = v[F_TIME].text;
-	if (time_text == NULL && t->time == NULL)
+	*time_text = v[F_TIME].text;
+	if (*time_text == NULL && t->time == NULL)
 		return td_error_set(err, TD_EINVAL, "time: missing (and no output_fields.ct.time)");
-	if (time_text == NULL)
-		time_text = t->time;
+	if (*time_text == NULL)
+		*time_text = t->time;
+	return 0;
+}
 
-	ev = m_alloc(m, sizeof(*ev));
-	if (ev == NULL)
-		return td_error_set(err, TD_ENOMEM, "out of memory");
-	tfdrift__v1__cloud_event__init(ev);
-	ev->user_identity = m_alloc(m, sizeof(*ev->user_identity));
-	if (ev->user_identity == NULL)
-		goto nomem;
-	tfdrift__v1__user_identity__init(ev->user_identity);
+/* ev's time from time_text; the message names where the text came from. */
+static int
+event_time(Tfdrift__V1__CloudEvent *ev, fval *v, const char *time_text, td_error *err)
+{
+	char got[64];
 
-	if (td_clock_parse(time_text, &ev->event_time_ns) != 0) {
-		char got[64];
-		if (v[F_TIME].text != NULL)
-			rv = td_error_set(err, TD_EINVAL,
-			    "output_fields.ct.time: expected an RFC 3339 string, got %s",
-			    describe(&v[F_TIME], got, sizeof(got)));
-		else
-			rv = td_error_set(err, TD_EINVAL,
-			    "time: expected an RFC 3339 string, got %s",
-			    describe(&(fval){ .text = time_text }, got, sizeof(got)));
-		goto out;
-	}
+	if (td_clock_parse(time_text, &ev->event_time_ns) == 0)
+		return 0;
+	if (v[F_TIME].text != NULL)
+		return td_error_set(err, TD_EINVAL,
+		    "output_fields.ct.time: expected an RFC 3339 string, got %s",
+		    describe(&v[F_TIME], got, sizeof(got)));
+	return td_error_set(err, TD_EINVAL, "time: expected an RFC 3339 string, got %s",
+	    describe(&(fval){ .text = time_text }, got, sizeof(got)));
+}
+
+/* Every ct.* value into its field of ev (the rows table). */
+static int
+copy_fields(const mem *m, fval *v, Tfdrift__V1__CloudEvent *ev, td_error *err)
+{
+	int rv;
+
 	for (int f = 0; f < F_COUNT; f++) {
 		void *msg = rows[f].t == T_UI ? (void *)ev->user_identity : (void *)ev;
 
@@ -1004,11 +1002,11 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 		case K_STR:
 			if (rows[f].t != T_NONE &&
 			    set_ref(m, FIELD(msg, rows[f].off), v[f].text) != 0)
-				goto nomem;
+				return NOMEM(err);
 			break;
 		case K_JSON:
 			if ((rv = json_text(m, &v[f], (fid)f, err)) != 0)
-				goto out;
+				return rv;
 			/* "null" is no value (the raw record keeps it); else the event
 			 * takes the text */
 			if (v[f].own != NULL && strcmp(v[f].own, "null") != 0) {
@@ -1018,29 +1016,47 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 			break;
 		case K_RESOURCES:
 			if ((rv = resources(m, &v[f], ev, err)) != 0)
-				goto out;
+				return rv;
 			break;
 		case K_BOOL: break;
 		}
 	}
-	/* ct.user: where it goes depends on the identity type (reference §4.1) */
-	type = v[F_UTYPE].text != NULL ? v[F_UTYPE].text : "";
-	if (v[F_USER].text != NULL && strcmp(v[F_USER].text, type) != 0) {
-		for (user_row = 0; user_field[user_row].type != NULL &&
-		     strcmp(user_field[user_row].type, type) != 0;
-		     user_row++)
-			;
-		if (set_ref(m, FIELD(ev->user_identity, user_field[user_row].off),
-			v[F_USER].text) != 0)
-			goto nomem;
-	}
-	/* what the rule did not output */
+	return 0;
+}
+
+/* ct.user: where it goes depends on the identity type (reference §4.1);
+ * *user_row is the user_field row used (the end of the table: none). */
+static int
+place_user(const mem *m, fval *v, Tfdrift__V1__CloudEvent *ev, size_t *user_row, td_error *err)
+{
+	const char *type = v[F_UTYPE].text != NULL ? v[F_UTYPE].text : "";
+
+	if (v[F_USER].text == NULL || strcmp(v[F_USER].text, type) == 0)
+		return 0;
+	for (*user_row = 0;
+	     user_field[*user_row].type != NULL && strcmp(user_field[*user_row].type, type) != 0;
+	     (*user_row)++)
+		;
+	if (set_ref(m, FIELD(ev->user_identity, user_field[*user_row].off), v[F_USER].text) != 0)
+		return NOMEM(err);
+	return 0;
+}
+
+/* What the rule did not output: a made-up event id (over the rule, the time
+ * and hash), the event source from ct.shortsrc, "unknown", and the list of
+ * needed fields that are missing. */
+static int
+fill_missing(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__CloudEvent *ev,
+    td_error *err)
+{
+	char buf[160];
+
 	if (field_empty(&ev->event_id)) {
 		uint64_t h = fnv1a_str(fnv1a_str(TD_HASH_INIT, t->rule), t->time);
 		h = (h ^ hash) * TD_HASH_PRIME;
 		snprintf(buf, sizeof(buf), "falco-%016llx", (unsigned long long)h);
 		if (set_str(m, &ev->event_id, buf) != 0)
-			goto nomem;
+			return NOMEM(err);
 	}
 	if (field_empty(&ev->event_source)) {
 		if (v[F_SHORTSRC].text != NULL)
@@ -1048,16 +1064,24 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 		else
 			snprintf(buf, sizeof(buf), "unknown");
 		if (set_str(m, &ev->event_source, buf) != 0)
-			goto nomem;
+			return NOMEM(err);
 	}
 	if (field_empty(&ev->event_name) && set_ref(m, &ev->event_name, "unknown") != 0)
-		goto nomem;
+		return NOMEM(err);
 	for (size_t i = 0; i < N_NEEDED; i++)
 		if (!v[needed[i]].present &&
 		    push_str(m, &ev->missing_fields, &ev->n_missing_fields,
 			falco_needed_fields[i]) != 0)
-			goto nomem;
+			return NOMEM(err);
+	return 0;
+}
 
+/* The derived fields (read-only, management, the account, the session) and
+ * where the event came from (origin, Falco's rule, priority, host). */
+static int
+set_context(const mem *m, const top *t, const int bools[2], Tfdrift__V1__EventOrigin origin,
+    const char *origin_detail, Tfdrift__V1__CloudEvent *ev, td_error *err)
+{
 	ev->read_only = bools[0] == 1 ? TFDRIFT__V1__READ_ONLY__READ_ONLY_TRUE
 	    : bools[0] == 0           ? TFDRIFT__V1__READ_ONLY__READ_ONLY_FALSE
 				      : TFDRIFT__V1__READ_ONLY__READ_ONLY_UNKNOWN;
@@ -1066,11 +1090,11 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 	if (set_ref(m, &ev->account_id,
 		field_empty(&ev->user_identity->account_id) ? ev->recipient_account_id
 							    : ev->user_identity->account_id) != 0)
-		goto nomem;
+		return NOMEM(err);
 	if (!field_empty(&ev->user_identity->arn)) {
 		const char *session = ct_assumed_role_session(ev->user_identity->arn);
 		if (session != NULL && set_ref(m, &ev->user_identity->session_name, session) != 0)
-			goto nomem;
+			return NOMEM(err);
 	}
 	ev->origin = origin;
 	ev->received_at_ns = td_clock_now_ns();
@@ -1078,15 +1102,45 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
 	    set_ref(m, &ev->falco_rule, t->rule) != 0 ||
 	    set_ref(m, &ev->falco_priority, t->priority) != 0 ||
 	    set_ref(m, &ev->falco_hostname, t->hostname) != 0)
-		goto nomem;
-	if ((rv = write_raw(m, ev, v, time_text, user_row, bools, err)) != 0)
+		return NOMEM(err);
+	return 0;
+}
+
+/* The ct.* values in v (F_COUNT of them) and the alert's own members -> *out
+ * (owned by the caller, ct_event_free).  hash is over every output field, for
+ * an id when ct.id is absent.  Frees nothing of v: the caller does. */
+static int
+to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventOrigin origin,
+    const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err)
+{
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	const char *time_text;
+	size_t user_row = sizeof(user_field) / sizeof(user_field[0]);
+	int bools[2], rv;
+
+	*out = NULL;
+	/* values that can be wrong first: nothing allocated for a bad alert */
+	if ((rv = check_alert(v, t, bools, &time_text, err)) != 0)
+		return rv;
+	ev = m_alloc(m, sizeof(*ev));
+	if (ev == NULL)
+		return NOMEM(err);
+	tfdrift__v1__cloud_event__init(ev);
+	ev->user_identity = m_alloc(m, sizeof(*ev->user_identity));
+	if (ev->user_identity == NULL) {
+		rv = NOMEM(err);
+		goto out;
+	}
+	tfdrift__v1__user_identity__init(ev->user_identity);
+	if ((rv = event_time(ev, v, time_text, err)) != 0 ||
+	    (rv = copy_fields(m, v, ev, err)) != 0 ||
+	    (rv = place_user(m, v, ev, &user_row, err)) != 0 ||
+	    (rv = fill_missing(m, v, t, hash, ev, err)) != 0 ||
+	    (rv = set_context(m, t, bools, origin, origin_detail, ev, err)) != 0 ||
+	    (rv = write_raw(m, ev, v, time_text, user_row, bools, err)) != 0)
 		goto out;
 	*out = ev;
 	ev = NULL;
-	rv = 0;
-	goto out;
-nomem:
-	rv = td_error_set(err, TD_ENOMEM, "out of memory");
 out:
 	if (m->a == NULL)
 		ct_event_free(ev);
