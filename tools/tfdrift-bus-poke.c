@@ -305,7 +305,6 @@ do_req(const poke *p)
 	if (p->go != NULL && (code = wait_go(&peers, p)) != 0) {
 		goto out;
 	}
-	code = 1;
 	/* REQ holds the message until a peer is there, up to the send timeout */
 	if ((rv = nng_send(s, p->data, p->len, 0)) != 0) {
 		fprintf(stderr, "tfdrift-bus-poke: send: %s\n", nng_strerror(rv));

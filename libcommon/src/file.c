@@ -32,17 +32,20 @@ td_file_read(const char *path, size_t max_bytes, char **out, size_t *len, td_err
 	if (max_bytes != 0 && cap > max_bytes + 1) {
 		cap = max_bytes + 1;
 	}
+	if ((buf = malloc(cap + 1)) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
 	for (;;) {
 		ssize_t r;
 
-		if (n == cap || buf == NULL) {
-			size_t ncap = buf == NULL ? cap : cap * 2;
-			if ((nb = realloc(buf, ncap + 1)) == NULL) {
+		if (n == cap) {
+			if ((nb = realloc(buf, 2 * cap + 1)) == NULL) {
 				rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", path);
 				goto out;
 			}
 			buf = nb;
-			cap = ncap;
+			cap *= 2;
 		}
 		r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR) {

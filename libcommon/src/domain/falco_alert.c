@@ -944,7 +944,8 @@ write_raw(const mem *m, Tfdrift__V1__CloudEvent *ev, const fval *v, const char *
 	return 0;
 }
 
-#define NOMEM(err) td_error_set(err, TD_ENOMEM, "out of memory")
+/* TD_ENOMEM, with the message in err */
+#define NOMEM(err) (td_error_set(err, TD_ENOMEM, "out of memory"), TD_ENOMEM)
 
 /* What can be wrong with an alert, checked before anything is allocated:
  * ct.readonly and ct.managementevent (into bools), ct.eventtype, the time
@@ -1114,7 +1115,7 @@ to_event(const mem *m, fval *v, const top *t, uint64_t hash, Tfdrift__V1__EventO
     const char *origin_detail, Tfdrift__V1__CloudEvent **out, td_error *err)
 {
 	Tfdrift__V1__CloudEvent *ev = NULL;
-	const char *time_text;
+	const char *time_text = NULL;
 	size_t user_row = sizeof(user_field) / sizeof(user_field[0]);
 	int bools[2], rv;
 
