@@ -319,18 +319,6 @@ send_hello(client *c)
 
 /* ---- publishing --------------------------------------------------------------------------- */
 
-static void
-add_time(cJSON *o, const char *name, int64_t ns)
-{
-	char ts[64];
-	if (ns == 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	td_clock_format(ns, 6, ts, sizeof(ts));
-	cJSON_AddStringToObject(o, name, ts);
-}
-
 void
 gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 {
@@ -364,7 +352,7 @@ gw_live_publish_state(gw_live *l, const Tfdrift__V1__StateNotice *n)
 	cJSON_AddStringToObject(root, "type", "state");
 	cJSON *s = cJSON_AddObjectToObject(root, "state");
 	cJSON_AddNumberToObject(s, "generation", (double)n->generation);
-	add_time(s, "switched_at", n->switched_at_ns);
+	td_json_add_time(s, "switched_at", n->switched_at_ns);
 	cJSON_AddNumberToObject(s, "resource_count", n->resource_count);
 	cJSON_AddStringToObject(s, "reason", n->reason);
 	msg *m = msg_from_json(root);

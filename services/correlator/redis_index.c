@@ -579,8 +579,9 @@ out:
 	return rv;
 }
 
-int
-ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *owner)
+/* cmd for every event, the replies only checked. */
+static int
+pipeline_all(ridx_conn *c, ev_cmd cmd, char *const *event_ids, size_t n, const char *owner, int ttl)
 {
 	redisReply **rep;
 	int rv;
@@ -591,26 +592,20 @@ ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *
 		return rv;
 	if ((rep = calloc(n, sizeof(*rep))) == NULL)
 		return TD_ENOMEM;
-	rv = pipeline(c, EV_RELEASE, event_ids, n, NULL, owner, 0, rep);
+	rv = pipeline(c, cmd, event_ids, n, NULL, owner, ttl, rep);
 	free_replies(rep, n);
 	free(rep);
 	return rv;
 }
 
 int
+ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *owner)
+{
+	return pipeline_all(c, EV_RELEASE, event_ids, n, owner, 0);
+}
+
+int
 ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s)
 {
-	redisReply **rep;
-	int rv;
-
-	if (n == 0)
-		return 0;
-	if ((rv = conn_ensure(c)) != 0)
-		return rv;
-	if ((rep = calloc(n, sizeof(*rep))) == NULL)
-		return TD_ENOMEM;
-	rv = pipeline(c, EV_DONE, event_ids, n, NULL, NULL, ttl_s, rep);
-	free_replies(rep, n);
-	free(rep);
-	return rv;
+	return pipeline_all(c, EV_DONE, event_ids, n, NULL, ttl_s);
 }

@@ -12,6 +12,7 @@
 #include "tfdrift/error.h"
 #include "tfdrift/id.h"
 #include "tfdrift/redact.h"
+#include "tfdrift/str.h"
 
 /* User agent fragments of Terraform's own API calls:
  * "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 ..." */
@@ -484,21 +485,6 @@ fill_principal(Tfdrift__V1__DriftAlert *a, const Tfdrift__V1__CloudEvent *ev, co
 	return 0;
 }
 
-/* Text builder: open_memstream, freed on error by the caller. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* An HCL literal for a JSON value (caller frees). */
 static char *
 hcl_value(const char *json, bool policy)
@@ -509,7 +495,7 @@ hcl_value(const char *json, bool policy)
 	if (v == NULL)
 		return strdup(json);
 	if (policy && cJSON_IsObject(v))
-		s = fmt("jsonencode(%s)", json);
+		s = td_str_printf("jsonencode(%s)", json);
 	else
 		s = strdup(json);
 	cJSON_Delete(v);
@@ -572,9 +558,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		if (s->id == NULL)
 			return TD_EINVAL;
 		hcl_name(s->id, name, sizeof(name));
-		a->summary = fmt("%s created %s %s outside Terraform (by %s)", ev, a->resource_type,
-		    s->id, who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s created %s %s outside Terraform (by %s)", ev,
+		    a->resource_type, s->id, who);
+		a->recommended_fix = td_str_printf(
 		    "Bring it under Terraform:\nimport {\n  to = %s.%s\n  id = \"%s\"\n}\nthen run "
 		    "`terraform plan -generate-config-out=generated.tf` in the workspace that "
 		    "should own it; or delete it if it should not exist.",
@@ -582,9 +568,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		break;
 	}
 	case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED:
-		a->summary = fmt("%s deleted %s in %s (by %s)", ev, s->m->address, s->m->workspace,
-		    who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s deleted %s in %s (by %s)", ev, s->m->address,
+		    s->m->workspace, who);
+		a->recommended_fix = td_str_printf(
 		    "`terraform -chdir=%s apply -target='%s'` (workspace %s) recreates %s as the "
 		    "HCL declares it; if the deletion was intended, remove its block from the HCL "
 		    "(or `terraform state rm '%s'`).",
@@ -597,18 +583,19 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		if (lit == NULL)
 			return TD_ENOMEM;
 		a->summary = ch->sensitive
-		    ? fmt("%s changed %s.%s in %s (sensitive) (by %s)", ev, s->m->address, ch->attr,
-			  s->m->workspace, who)
-		    : fmt("%s changed %s.%s in %s from %s to %s (by %s)", ev, s->m->address,
-			  ch->attr, s->m->workspace, ch->old_json, ch->new_json, who);
+		    ? td_str_printf("%s changed %s.%s in %s (sensitive) (by %s)", ev, s->m->address,
+			  ch->attr, s->m->workspace, who)
+		    : td_str_printf("%s changed %s.%s in %s from %s to %s (by %s)", ev,
+			  s->m->address, ch->attr, s->m->workspace, ch->old_json, ch->new_json,
+			  who);
 		if (dot != NULL)
-			a->recommended_fix = fmt(
+			a->recommended_fix = td_str_printf(
 			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
 			    "%s back to %s. Keep it: in %s set %.*s = merge(..., { %s = %s }).",
 			    s->m->workspace, s->m->address, s->m->workspace, ch->attr, ch->old_json,
 			    s->m->address, (int)(dot - ch->attr), ch->attr, dot + 1, lit);
 		else
-			a->recommended_fix = fmt(
+			a->recommended_fix = td_str_printf(
 			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
 			    "%s back to %s. Keep it: in %s set %s = %s.",
 			    s->m->workspace, s->m->address, s->m->workspace, ch->attr,
@@ -618,8 +605,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		break;
 	}
 	default:
-		a->summary = fmt("%s on %s in %s (by %s)", ev, s->m->address, s->m->workspace, who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s on %s in %s (by %s)", ev, s->m->address,
+		    s->m->workspace, who);
+		a->recommended_fix = td_str_printf(
 		    "Review: `terraform -chdir=%s plan -target='%s'` (workspace %s) shows what %s "
 		    "changed; `terraform -chdir=%s apply -target='%s'` reverts it, or codify the "
 		    "change in the HCL.",

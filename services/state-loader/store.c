@@ -2,7 +2,6 @@
 #include "store.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "tfdrift/log.h"
 #include "tfdrift/redis.h"
 #include "tfdrift/redis_keys.h"
+#include "tfdrift/str.h"
 #include "tfdrift/redis_batch.h"
 
 /* Commands per pipeline round trip, and bytes after which a chunk is sent
@@ -71,21 +71,6 @@ sv_push(strvec *sv, char *s)
 	}
 	sv->v[sv->n++] = s;
 	return 0;
-}
-
-/* printf into a new string; NULL when out of memory.  Owned by the caller. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int r;
-
-	va_start(ap, f);
-	r = vasprintf(&s, f, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
 }
 
 /* The context is unusable from here on: a connection-level failure
@@ -385,7 +370,8 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 				    TD_KV_STR("identifier", id));
 				continue;
 			}
-			if ((value = fmt("%s\t%s\t%s", w->name, in->address, in->type)) == NULL) {
+			if ((value = td_str_printf("%s\t%s\t%s", w->name, in->address, in->type)) ==
+			    NULL) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -467,8 +453,8 @@ res_map_build(res_map *m, const tfs_state *st)
 		if (in->deposed != NULL) {
 			continue;
 		}
-		m->v[m->n].resource = fmt("%s%s%s%s.%s", in->module, in->module[0] ? "." : "",
-		    in->managed ? "" : "data.", in->type, in->name);
+		m->v[m->n].resource = td_str_printf("%s%s%s%s.%s", in->module,
+		    in->module[0] ? "." : "", in->managed ? "" : "data.", in->type, in->name);
 		if (m->v[m->n].resource == NULL) {
 			res_map_free(m);
 			return TD_ENOMEM;
@@ -869,7 +855,8 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	/* from here a failure leaves keys of an unswitched generation behind */
 	s->full_sweep = true;
 	idx_key = td_rkey_idx(s->prefix, gen);
-	if (idx_key == NULL || sv_push(&keys, fmt("%s", idx_key)) != 0 || keys.v[0] == NULL) {
+	if (idx_key == NULL || sv_push(&keys, td_str_printf("%s", idx_key)) != 0 ||
+	    keys.v[0] == NULL) {
 		td_error_set(err, TD_ENOMEM, "out of memory");
 		rv = TD_ENOMEM;
 		goto out;

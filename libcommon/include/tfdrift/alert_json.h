@@ -16,11 +16,17 @@
 #ifndef TFDRIFT_ALERT_JSON_H
 #define TFDRIFT_ALERT_JSON_H
 
+#include <stdint.h>
+
 #include <cjson/cJSON.h>
 
 #include "tfdrift/v1/alert.pb-c.h"
 
 cJSON *td_alert_json_item(const Tfdrift__V1__DriftAlert *a);
 cJSON *td_alert_json_explain(const Tfdrift__V1__DriftAlert *a);
+
+/* Adds member name to o: ns (Unix nanoseconds) as RFC 3339 with
+ * microseconds, or null for 0 — how the API writes every time. */
+void td_json_add_time(cJSON *o, const char *name, int64_t ns);
 
 #endif

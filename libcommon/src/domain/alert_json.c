@@ -8,9 +8,8 @@
 #include "tfdrift/clock.h"
 #include "tfdrift/severity.h"
 
-/* An RFC 3339 time with microseconds, or null for 0. */
-static void
-add_time(cJSON *o, const char *name, int64_t ns)
+void
+td_json_add_time(cJSON *o, const char *name, int64_t ns)
 {
 	char ts[64];
 
@@ -50,8 +49,8 @@ td_alert_json_item(const Tfdrift__V1__DriftAlert *a)
 	cJSON_AddNumberToObject(o, "id", (double)a->id);
 	cJSON_AddStringToObject(o, "alert_key", a->alert_key);
 	cJSON_AddStringToObject(o, "event_id", a->event_id);
-	add_time(o, "event_time", a->event_time_ns);
-	add_time(o, "detected_at", a->detected_at_ns);
+	td_json_add_time(o, "event_time", a->event_time_ns);
+	td_json_add_time(o, "detected_at", a->detected_at_ns);
 	cJSON_AddStringToObject(o, "workspace", a->workspace);
 	cJSON_AddStringToObject(o, "resource_address", a->resource_address);
 	cJSON_AddStringToObject(o, "resource_type", a->resource_type);
@@ -69,7 +68,7 @@ td_alert_json_item(const Tfdrift__V1__DriftAlert *a)
 	cJSON_AddStringToObject(o, "event_source", a->event_source);
 	cJSON_AddStringToObject(o, "service", a->service);
 	cJSON_AddStringToObject(o, "summary", a->summary);
-	add_time(o, "committed_at", a->committed_at_ns);
+	td_json_add_time(o, "committed_at", a->committed_at_ns);
 	return o;
 }
 
