@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "fetcher.h"
+#include "filewatch.h"
 #include "tfdrift/identifiers.h"
 #include "source.h"
 #include "store.h"
@@ -829,36 +829,23 @@ mark_dirty(ldr *l, const char *reason)
 	}
 }
 
-/* Watches the directories of the local files, so a change is seen within a
- * tick instead of a poll interval.  Editors and Terraform replace files by
- * rename, so the directory is watched, not the file.  Any failure leaves
- * that source to polling. */
+/* Watches the directories of the local files (filewatch.h), so a change is
+ * seen within a tick instead of a poll interval.  Any failure leaves that
+ * source to polling. */
 static void
 watch_files(ldr *l)
 {
-	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-	    IN_ATTRIB;
 	char dir[4096];
-	const char *slash;
 	size_t i;
 
-	l->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	l->ino_fd = filewatch_open();
 	for (i = 0; i < l->nsrc; i++) {
 		source *s = &l->src[i];
 		s->wd = -1;
 		if (l->ino_fd < 0 || s->kind != SRC_FILE) {
 			continue;
 		}
-		slash = strrchr(s->path, '/');
-		if (slash == NULL) {
-			snprintf(dir, sizeof(dir), ".");
-			s->base = s->path;
-		} else {
-			snprintf(dir, sizeof(dir), "%.*s",
-			    slash == s->path ? 1 : (int)(slash - s->path), s->path);
-			s->base = slash + 1;
-		}
-		s->wd = inotify_add_watch(l->ino_fd, dir, mask);
+		s->wd = filewatch_add(l->ino_fd, s->path, &s->base, dir, sizeof(dir));
 		if (s->wd < 0) {
 			TD_WARN("cannot watch the state file's directory; polling it",
 			    TD_KV_STR("workspace", s->name), TD_KV_STR("dir", dir),
@@ -867,36 +854,27 @@ watch_files(ldr *l)
 	}
 }
 
-/* Reads pending inotify events and marks the sources they name due. */
+/* A file event: the sources it names are due; after an overflow (name
+ * NULL) every local file is. */
+static void
+on_file_event(void *arg, int wd, const char *name)
+{
+	ldr *l = arg;
+
+	for (size_t i = 0; i < l->nsrc; i++) {
+		source *s = &l->src[i];
+		if (name == NULL ? s->kind == SRC_FILE
+				 : s->wd == wd && strcmp(name, s->base) == 0) {
+			s->due = true;
+		}
+	}
+}
+
+/* Reads pending file events and marks the sources they name due. */
 static void
 drain_events(ldr *l)
 {
-	union {
-		struct inotify_event align; /* events are read aligned */
-		char buf[8192];
-	} u;
-	const char *buf = u.buf;
-	const struct inotify_event *ev;
-	ssize_t n;
-	size_t i;
-	const char *p;
-
-	if (l->ino_fd < 0) {
-		return;
-	}
-	while ((n = read(l->ino_fd, u.buf, sizeof(u.buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(void *)p;
-			for (i = 0; i < l->nsrc; i++) {
-				source *s = &l->src[i];
-				if (s->wd == ev->wd &&
-				    ((ev->mask & IN_Q_OVERFLOW) != 0 ||
-					(ev->len > 0 && strcmp(ev->name, s->base) == 0))) {
-					s->due = true;
-				}
-			}
-		}
-	}
+	filewatch_drain(l->ino_fd, on_file_event, l);
 }
 
 /* The first generation waits this long at most for every remote source's
