@@ -45,6 +45,10 @@ COMMANDS=(
 	wrk:wrk
 	# tests/integration/test_deploy_compose.sh: `docker-compose config`
 	docker-compose:docker-compose
+	# tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security
+	systemd-analyze:systemd
+	# tests/integration/test_deploy_docker.sh: readelf (NEEDED libraries)
+	readelf:binutils
 )
 
 missing=()
