@@ -55,6 +55,14 @@ check "every property of values.schema.json has a description" test -z "$out" ||
 out="$(cc balance "$CHART/templates" 2>&1)"
 check "every template's if/range/with/define has its end" test -z "$out" || printf '%s\n' "$out" | sed 's/^/#   /'
 
+out="$(python3 "$TD_ROOT/tests/deploy/configmap_keys.py" "$CHART/templates/configmap.yaml" "$TD_ROOT/libcommon/src/config_directives.c" 2>&1)"
+check "the rendered config.yaml uses only keys the processes know ($(tail -n 1 <<<"$out"))" test "$?" -eq 0 ||
+	printf '%s\n' "$out" | sed 's/^/#   /'
+grep '^conditional:' <<<"$out" | sed 's/^/# /'
+sed 's/"http_bind" "0.0.0.0"/"http_bnd" "0.0.0.0"/' "$CHART/templates/configmap.yaml" >"$TD_TMP/cm.tpl"
+check_eq "... and names one it does not" "unknown: ingest.http_bnd" \
+	"$(python3 "$TD_ROOT/tests/deploy/configmap_keys.py" "$TD_TMP/cm.tpl" "$TD_ROOT/libcommon/src/config_directives.c" | grep '^unknown')"
+
 v="$CHART/values.yaml"
 check_eq "defaults: non-root, uid 10001, RuntimeDefault seccomp for the pod" "true|10001|\"RuntimeDefault\"" \
 	"$(cc get "$v" podSecurityContext.runAsNonRoot)|$(cc get "$v" podSecurityContext.runAsUser)|$(cc get "$v" podSecurityContext.seccompProfile.type)"
