@@ -87,6 +87,10 @@ check_eq "Grafana gets the dashboards and both data sources" "yes" \
 	"$(get "$R" services.grafana.volumes | grep -q '/var/lib/grafana/dashboards/tfdrift' &&
 		get "$R" services.grafana.volumes | grep -q 'datasources/prometheus.yaml' && echo yes || echo no)"
 
+v="$(tr -d ' \n' <"$TD_ROOT/VERSION")"
+check_eq "the tfdrift image's tag is the VERSION file (compose default and .env.example)" "$v|$v" \
+	"$(sed -n 's/.*image: tfdrift-falco:${TFDRIFT_VERSION:-\([^}]*\)}.*/\1/p' docker-compose.yml | sort -u)|$(sed -n 's/^TFDRIFT_VERSION=//p' .env.example)"
+
 # every ${VAR} in the compose file is in .env.example, and nothing else
 used="$(grep -o '\${[A-Z_]*' docker-compose.yml | tr -d '${' | sort -u)"
 documented="$(sed -n 's/^\([A-Z_][A-Z_0-9]*\)=.*/\1/p' .env.example | grep -v '^COMPOSE_' | sort -u)"
