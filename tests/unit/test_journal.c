@@ -419,7 +419,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(garbage_after_records_is_skipped, setup, teardown),
 		cmocka_unit_test(fsync_names),
 		cmocka_unit_test(unusable_directory_is_an_error),
-		cmocka_unit_test_setup_teardown(check_reports_an_unusable_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(check_reports_an_unusable_directory, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
