@@ -83,6 +83,25 @@ check_eq "falco-values.yaml: http_output posts to the chart's ingest-http Servic
 	"$(cc get "$FV" falco.http_output.url)"
 check_eq "falco-values.yaml: from the namespace the NetworkPolicy admits" "\"falco\"" "$(cc get "$v" networkPolicy.falcoNamespace)"
 
+# the Secret the README and the production example tell users to create: kubectl
+# (client side, no cluster) accepts each key name the chart reads, and the
+# keys they create are the chart's
+if command -v kubectl >/dev/null 2>&1; then
+	args=()
+	for k in postgresDsn redisPassword apiTokens falcoHttpToken slackWebhookUrl; do
+		args+=("--from-literal=$(cc get "$v" "secrets.keys.$k" | tr -d '"')=x")
+	done
+	out="$(kubectl create secret generic tfdrift-secrets --dry-run=client -o json "${args[@]}" 2>&1)"
+	check_eq "kubectl create secret --dry-run=client takes every key name of secrets.keys" "5" \
+		"$(node -e 'console.log(Object.keys(JSON.parse(require("fs").readFileSync(0,"utf8")).data).length)' <<<"$out" 2>/dev/null || echo "$out")"
+	documented="$(cat "$TD_ROOT/README.md" "$CHART/examples/values-production.yaml" |
+		sed -n 's/.*--from-literal=\([a-z-]*\)=.*/\1/p' | sort -u)"
+	unknown="$(for k in $documented; do grep -q "\"$k\"" <<<"$(cc get "$v" secrets.keys)" || printf '%s ' "$k"; done)"
+	check_eq "the Secret keys the README and the production example create are the chart's" "" "$unknown"
+else
+	diag "SKIPPED: kubectl is not on the PATH (Secret key names not checked)"
+fi
+
 if command -v helm >/dev/null 2>&1; then
 	check "helm lint" helm lint "$CHART" --set secrets.postgresDsn=host=pg
 	for f in "" "$CHART"/examples/*.yaml; do
