@@ -61,6 +61,11 @@ lacking=""
 for p in $want_dev protobuf-c-compiler pkg-config; do grep -qx -- "$p" <<<"$build_stage" || lacking+="$p "; done
 check_eq "the build stage installs every -dev package of scripts/deps.sh (but cmocka)" "" "$lacking"
 
+# the build stage's make command names targets the Makefile has (dry run)
+targets="$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$DF" | grep 'RUN make ' | tr ' ' '\n' | grep '^/build/bin/tfdrift-[a-z-]*$' | sed "s#^/build#$TD_TMP/b#")"
+check "the build stage's make targets exist (make -n BUILD=... $(wc -w <<<"$targets") binaries)" \
+	make -n -C "$TD_ROOT" BUILD="$TD_TMP/b" $targets
+check_eq "... the six processes" "6" "$(wc -w <<<"$targets")"
 check_eq "three stages: build, web, runtime" "build web " \
 	"$(sed -n 's/^FROM [^ ]* AS \([a-z]*\).*/\1/p' "$DF" | tr '\n' ' ')$(grep -c '^FROM ' "$DF" | sed 's/^3$//')"
 check_eq "every base image tag is pinned (major.minor.*, no latest)" "" \
