@@ -1010,6 +1010,19 @@ out:
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
+/* This process's name for the write lease: host, pid and random bits, unique
+ * even for two processes of one pid namespace in a row.  Owned by the caller;
+ * NULL when out of memory. */
+static char *
+lease_holder_name(void)
+{
+	char host[128] = "state-loader", rnd[9];
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	return td_str_printf("%s:%d:%s", host, (int)getpid(), td_id_random_hex(rnd, 4));
+}
+
 static void
 source_metrics(source *s)
 {
@@ -1117,17 +1130,9 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	so.timeout_ms = (int)td_config_int(cfg, "redis", "timeout");
 	so.grace_ms = td_config_int(cfg, SECTION, "generation_grace");
 	so.lease_ms = td_config_int(cfg, SECTION, "write_lease");
-	{
-		char host[128] = "state-loader", rnd[9];
-		gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		/* unique even for two processes of one pid namespace in a row */
-		l->holder = td_str_printf("%s:%d:%s", host, (int)getpid(),
-		    td_id_random_hex(rnd, 4));
-		if (l->holder == NULL) {
-			rv = td_error_set(err, TD_ENOMEM, "out of memory");
-			goto out;
-		}
+	if ((l->holder = lease_holder_name()) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
 	}
 	so.holder = l->holder;
 	if ((rv = store_new(&l->st, &so)) != 0) {

@@ -855,6 +855,32 @@ out:
 	return rv;
 }
 
+/* After a switch to gen: the previous generation's keys get the grace TTL
+ * (or every other generation's, after a failure); *keys (gen's) become the
+ * live set, taken from the caller.  Housekeeping: a failure is logged and
+ * the next switch scans instead. */
+static void
+retire_previous(store *s, uint64_t gen, strvec *keys, bool (*cancel)(void *), void *cancel_arg)
+{
+	td_error serr = { 0 };
+	int srv = 0;
+
+	if (s->full_sweep) {
+		srv = sweep(s, gen, cancel, cancel_arg, &serr);
+	} else if (s->live.n > 0 && s->live_gen != gen) {
+		srv = retire_keys(s, s->live.v, s->live.n, &serr);
+	}
+	s->full_sweep = srv != 0;
+	if (srv != 0 && srv != TD_ECLOSED) {
+		TD_WARN("old generation not retired; will scan for it after the next switch",
+		    TD_KV_STR("error", serr.msg));
+	}
+	sv_free(&s->live);
+	s->live = *keys;
+	s->live_gen = gen;
+	*keys = (strvec){ 0 };
+}
+
 int
 store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err)
@@ -950,26 +976,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	res->generation = gen;
 	res->conflicts = p->conflicts;
-	{
-		td_error serr = { 0 };
-		int srv = 0;
-		/* the switch is done; retiring old keys is housekeeping */
-		if (s->full_sweep) {
-			srv = sweep(s, gen, cancel, cancel_arg, &serr);
-		} else if (s->live.n > 0 && s->live_gen != gen) {
-			srv = retire_keys(s, s->live.v, s->live.n, &serr);
-		}
-		s->full_sweep = srv != 0;
-		if (srv != 0 && srv != TD_ECLOSED) {
-			TD_WARN(
-			    "old generation not retired; will scan for it after the next switch",
-			    TD_KV_STR("error", serr.msg));
-		}
-	}
-	sv_free(&s->live);
-	s->live = keys;
-	s->live_gen = gen;
-	keys = (strvec){ 0 };
+	retire_previous(s, gen, &keys, cancel, cancel_arg);
 out:
 	if (rv != 0 && p != NULL && p->pending > 0 && s->rc != NULL) {
 		/* replies still owed on this connection: drop it rather than resync */
