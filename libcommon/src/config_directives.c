@@ -221,7 +221,32 @@ const td_config_directive td_config_directives[] = {
 	{ "notifier", "alerts_url", TD_CFG_STRING, "tcp://127.0.0.1:7202", NOB, NULL, 0,
 	    "NNG address of persistence's PUB socket (committed alerts)." },
 	{ "notifier", "min_severity", TD_CFG_ENUM, "medium", NOB, "info|low|medium|high|critical",
-	    0, "Alerts below this severity are not sent." },
+	    0, "Without routing_file: alerts below this severity are not logged." },
+	{ "notifier", "routing_file", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "YAML file of receivers (Slack, webhook, PagerDuty, e-mail, Teams) and the routing tree "
+	    "(docs/notifier.md); empty: every alert at or above min_severity is logged." },
+	{ "notifier", "workers", TD_CFG_INT, "32", 1, 256, NULL, 0,
+	    "Delivery threads; each sends one message at a time." },
+	{ "notifier", "poll_interval", TD_CFG_DURATION, "1s", 10, 60000, NULL, 0,
+	    "How often PostgreSQL is read for alerts, status changes and due deliveries when no "
+	    "committed-alerts message woke the notifier." },
+	{ "notifier", "lease", TD_CFG_DURATION, "60s", 1000, 3600000, NULL, 0,
+	    "How long a claimed delivery belongs to this notifier; after it another replica (or "
+	    "this one restarted) sends it again. Keep it above http_timeout." },
+	{ "notifier", "http_timeout", TD_CFG_DURATION, "10s", 100, 600000, NULL, 0,
+	    "Longest one HTTP or SMTP exchange with a receiver may take." },
+	{ "notifier", "retry_initial", TD_CFG_DURATION, "1s", 10, 3600000, NULL, 0,
+	    "First retry delay; it doubles per attempt (with jitter) up to retry_max." },
+	{ "notifier", "retry_max", TD_CFG_DURATION, "5m", 10, 86400000, NULL, 0,
+	    "Longest delay between two attempts." },
+	{ "notifier", "max_attempts", TD_CFG_INT, "50", 1, 100000, NULL, 0,
+	    "Attempts after which a delivery that keeps failing is marked failed." },
+	{ "notifier", "failing_after", TD_CFG_INT, "5", 1, 100000, NULL, 0,
+	    "Consecutive failures after which /readyz names a receiver as failing." },
+	{ "notifier", "ui_url", TD_CFG_STRING, "http://127.0.0.1:8080", NOB, NULL, 0,
+	    "Base URL of the web UI; messages link to UI_URL/drifts/ID." },
+	{ "notifier", "instance", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "This replica's name in notifications.claimed_by; empty: host name and pid." },
 
 	{ NULL, NULL, 0, NULL, 0, 0, NULL, 0, NULL },
 };
