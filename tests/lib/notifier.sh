@@ -93,3 +93,11 @@ eq_cmd() {
 	shift
 	[ "$("$@")" = "$want" ]
 }
+
+# ge_cmd N CMD... — for wait_until: the output of CMD is at least N.
+ge_cmd() {
+	local want="$1" got
+	shift
+	got="$("$@")"
+	[ -n "$got" ] && [ "$got" -ge "$want" ]
+}
