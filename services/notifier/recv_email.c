@@ -135,7 +135,7 @@ email_send(const nt_msg *m, nt_http *h, nt_result *res)
 	hdrs = curl_slist_append(hdrs, hbuf);
 	curl_easy_setopt(c, CURLOPT_URL, m->rcv->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(m->rcv->starttls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(m->rcv->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
 	curl_easy_setopt(c, CURLOPT_MAIL_FROM, m->rcv->from);
 	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

@@ -29,7 +29,8 @@
 //                                 "down" closes the webhook's port (connection
 //                                 refused) until mode "ok" opens it again.
 // --smtp PORT: an SMTP server (npm `smtp-server`) with STARTTLS required
-//   before MAIL; each message's raw text is kept.
+//   before MAIL, and login as tfdrift with --smtp-password (else 535); each
+//   message's raw text is kept.
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -235,7 +236,10 @@ if (args.smtp) {
     key: fs.readFileSync(args['tls-key']),
     cert: fs.readFileSync(args['tls-cert']),
     authOptional: true,
-    disabledCommands: [],
+    onAuth(auth, session, cb) {
+      if (auth.username === 'tfdrift' && auth.password === args['smtp-password']) return cb(null, { user: auth.username });
+      cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
     onMailFrom(address, session, cb) {
       if (!session.secure) return cb(Object.assign(new Error('Must issue a STARTTLS command first'), { responseCode: 530 }));
       cb();
