@@ -225,7 +225,7 @@ const td_config_directive td_config_directives[] = {
 	{ "notifier", "routing_file", TD_CFG_STRING, "", NOB, NULL, 0,
 	    "YAML file of receivers (Slack, webhook, PagerDuty, e-mail, Teams) and the routing tree "
 	    "(docs/notifier.md); empty: every alert at or above min_severity is logged." },
-	{ "notifier", "workers", TD_CFG_INT, "32", 1, 256, NULL, 0,
+	{ "notifier", "workers", TD_CFG_INT, "64", 1, 256, NULL, 0,
 	    "Delivery threads; each sends one message at a time." },
 	{ "notifier", "poll_interval", TD_CFG_DURATION, "1s", 10, 60000, NULL, 0,
 	    "How often PostgreSQL is read for alerts, status changes and due deliveries when no "

@@ -45,6 +45,7 @@ typedef struct job {
 	size_t rcv;
 	char *group_key;
 	row *rows;
+	nt_alert *alerts; /* alerts[i] is rows[i]'s alert, read with the claim */
 	size_t n;
 	struct job *next;
 } job;
@@ -90,6 +91,10 @@ static void
 job_free(job *j)
 {
 	if (j != NULL) {
+		for (size_t i = 0; j->alerts != NULL && i < j->n; i++) {
+			msg_alert_clear(&j->alerts[i]);
+		}
+		free(j->alerts);
 		free(j->group_key);
 		free(j->rows);
 		free(j);
@@ -248,45 +253,6 @@ typedef struct ctx {
 	PGconn *c;
 } ctx;
 
-static int
-load_alerts(ctx *x, const job *j, nt_alert **out, size_t *n, char *why, size_t wl)
-{
-	char sql[1200];
-	db_arr ids = { 0 };
-	PGresult *res = NULL;
-	int rv;
-
-	*out = NULL;
-	*n = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		db_arr_int(&ids, j->rows[i].alert_id);
-	}
-	const char *params[] = { db_arr_str(&ids) };
-	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts a WHERE a.id = ANY($1::bigint[]) ORDER BY a.id",
-	    msg_alert_columns);
-	if (params[0] == NULL) {
-		rv = TD_ENOMEM;
-		goto out;
-	}
-	if ((rv = db_exec(x->c, sql, 1, params, PGRES_TUPLES_OK, &res, why, wl)) != 0) {
-		goto out;
-	}
-	if ((*out = calloc((size_t)PQntuples(res) + 1, sizeof(**out))) == NULL) {
-		rv = TD_ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		if ((rv = msg_alert_from_row(&(*out)[i], res, i, 0)) != 0) {
-			goto out;
-		}
-		(*n)++;
-	}
-out:
-	PQclear(res);
-	db_arr_free(&ids);
-	return rv;
-}
-
 /* Status change rows: what changed, and the alert's own delivery.  0 and
  * *state = the alert row's state ("" when there is none). */
 static int
@@ -408,8 +374,8 @@ process(ctx *x, job *j)
 {
 	delivery *d = x->d;
 	rstate *rs = &d->rs[j->rcv];
-	nt_alert *alerts = NULL;
-	size_t nalerts = 0;
+	const nt_alert *alerts = j->alerts;
+	size_t nalerts = j->n;
 	PGresult *st = NULL;
 	char why[512] = "", idem[32], dkey[256], *thread = NULL;
 	nt_msg m = { 0 };
@@ -419,6 +385,9 @@ process(ctx *x, job *j)
 	int attempts = 0;
 	bool have_conn = false;
 
+	if (j->n == 0) {
+		return;
+	}
 	for (size_t i = 0; i < j->n; i++) {
 		attempts = j->rows[i].attempts > attempts ? j->rows[i].attempts : attempts;
 	}
@@ -426,19 +395,12 @@ process(ctx *x, job *j)
 		record_later(d, j, wait, "waiting for the receiver's rate limit", true);
 		goto out;
 	}
-	if (td_pgpool_acquire(d->o.pool, 5000, &x->c) != 0) {
+	if ((j->rows[0].is_status || rs->ops->threads) &&
+	    td_pgpool_acquire(d->o.pool, 5000, &x->c) != 0) {
 		record_later(d, j, 1000, "PostgreSQL unavailable", true);
 		goto out;
 	}
-	have_conn = true;
-	if (load_alerts(x, j, &alerts, &nalerts, why, sizeof(why)) != 0) {
-		record_later(d, j, 1000, why, true);
-		goto out;
-	}
-	if (nalerts == 0) {
-		record_final(d, j, "skipped", "the alert is no longer stored");
-		goto out;
-	}
+	have_conn = j->rows[0].is_status || rs->ops->threads;
 	snprintf(idem, sizeof(idem), "n%lld", (long long)j->rows[0].id);
 	dedup_key(rs->r, &alerts[0], dkey, sizeof(dkey));
 	m = (nt_msg){ .rcv = rs->r, .alerts = alerts, .n = nalerts, .idem = idem,
@@ -473,8 +435,10 @@ process(ctx *x, job *j)
 		m.thread_id = thread;
 	}
 	/* no database connection is held while the receiver answers */
-	td_pgpool_release(d->o.pool, x->c, false);
-	have_conn = false;
+	if (have_conn) {
+		td_pgpool_release(d->o.pool, x->c, false);
+		have_conn = false;
+	}
 	t0 = mono_ms();
 	rs->ops->send(&m, x->http, &res);
 	td_histogram_observe(rs->send_s, (double)(mono_ms() - t0) / 1000.0);
@@ -525,10 +489,6 @@ out:
 		td_pgpool_release(d->o.pool, x->c, false);
 	}
 	PQclear(st);
-	for (size_t i = 0; i < nalerts; i++) {
-		msg_alert_clear(&alerts[i]);
-	}
-	free(alerts);
 	free(thread);
 }
 
@@ -571,15 +531,26 @@ worker(void *arg)
 	return NULL;
 }
 
-static const char claim_sql[] =
+/* Due rows, and every other due row of their groups (a group is sent as
+ * one message, so a claim must not cut it); with each row its alert. */
+static const char claim_sql_fmt[] =
+    "WITH picked AS (SELECT id, receiver, group_key FROM notifications "
+    " WHERE (state = 'pending' AND next_attempt_at <= now()) "
+    " OR (state = 'sending' AND lease_until < now()) "
+    " ORDER BY next_attempt_at, id LIMIT $1::integer FOR UPDATE SKIP LOCKED), "
+    "grp AS (SELECT n.id FROM notifications n "
+    " JOIN (SELECT DISTINCT receiver, group_key FROM picked WHERE group_key <> '') g "
+    " ON n.receiver = g.receiver AND n.group_key = g.group_key "
+    " WHERE n.state = 'pending' AND n.event = 'alert' AND n.next_attempt_at <= now() "
+    " FOR UPDATE OF n SKIP LOCKED), "
+    "ids AS (SELECT id FROM picked UNION SELECT id FROM grp) "
     "UPDATE notifications n SET state = 'sending', attempts = n.attempts + 1, "
     "lease_until = now() + $2::bigint * interval '1 millisecond', claimed_by = $3 "
-    "FROM (SELECT id FROM notifications WHERE (state = 'pending' AND next_attempt_at <= now()) "
-    " OR (state = 'sending' AND lease_until < now()) "
-    " ORDER BY next_attempt_at, id LIMIT $1::integer FOR UPDATE SKIP LOCKED) c "
-    "WHERE n.id = c.id "
+    "FROM ids, alerts a WHERE n.id = ids.id AND a.id = n.alert_id "
     "RETURNING n.id, n.alert_id, n.receiver, n.event, n.status_event_id, n.group_key, "
-    "n.attempts";
+    "n.attempts, %s";
+
+#define CLAIM_NCOLS 7
 
 /* Turns claimed rows into jobs, grouping rows of one (receiver, group_key). */
 static int
@@ -611,6 +582,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 		if (j == NULL) {
 			if ((j = calloc(1, sizeof(*j))) == NULL ||
 			    (j->rows = calloc((size_t)PQntuples(res), sizeof(*j->rows))) == NULL ||
+			    (j->alerts = calloc((size_t)PQntuples(res), sizeof(*j->alerts))) == NULL ||
 			    (j->group_key = strdup(gk)) == NULL) {
 				job_free(j);
 				continue;
@@ -627,6 +599,9 @@ make_jobs(delivery *d, PGresult *res, job **out)
 			.attempts = atoi(PQgetvalue(res, i, 6)),
 			.is_status = is_status,
 		};
+		if (msg_alert_from_row(&j->alerts[j->n - 1], res, i, CLAIM_NCOLS) != 0) {
+			j->n--; /* out of memory: the row is claimed again after its lease */
+		}
 	}
 	*out = list;
 	return n;
@@ -636,7 +611,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 static int
 claim(delivery *d, int limit)
 {
-	char lim[16], lease[32], why[512];
+	char lim[16], lease[32], why[512], sql[2600];
 	const char *params[] = { lim, lease, d->instance };
 	PGconn *c = NULL;
 	PGresult *res = NULL;
@@ -649,7 +624,8 @@ claim(delivery *d, int limit)
 		snprintf(why, sizeof(why), "%s", td_strerror(rv));
 		goto fail;
 	}
-	rv = db_exec(c, claim_sql, 3, params, PGRES_TUPLES_OK, &res, why, sizeof(why));
+	snprintf(sql, sizeof(sql), claim_sql_fmt, msg_alert_columns);
+	rv = db_exec(c, sql, 3, params, PGRES_TUPLES_OK, &res, why, sizeof(why));
 	td_pgpool_release(d->o.pool, c, rv != 0);
 	if (rv != 0) {
 		goto fail;
