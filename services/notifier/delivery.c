@@ -53,6 +53,7 @@ typedef struct job {
 struct delivery {
 	delivery_opts o;
 	char *ui_url, *instance;
+	char *names; /* array literal of the receivers configured here */
 	rstate *rs;
 	size_t nrs;
 	pthread_mutex_t mu;
@@ -535,8 +536,8 @@ worker(void *arg)
  * one message, so a claim must not cut it); with each row its alert. */
 static const char claim_sql_fmt[] =
     "WITH picked AS (SELECT id, receiver, group_key FROM notifications "
-    " WHERE (state = 'pending' AND next_attempt_at <= now()) "
-    " OR (state = 'sending' AND lease_until < now()) "
+    " WHERE ((state = 'pending' AND next_attempt_at <= now()) "
+    " OR (state = 'sending' AND lease_until < now())) AND receiver = ANY($4::text[]) "
     " ORDER BY next_attempt_at, id LIMIT $1::integer FOR UPDATE SKIP LOCKED), "
     "grp AS (SELECT n.id FROM notifications n "
     " JOIN (SELECT DISTINCT receiver, group_key FROM picked WHERE group_key <> '') g "
@@ -566,9 +567,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 		bool is_status = strcmp(PQgetvalue(res, i, 3), "status") == 0;
 		job *j = NULL;
 		if (rs == NULL) {
-			/* a receiver no longer configured here: leave it to a replica that
-			 * has it, or to the operator; back to pending far ahead */
-			continue;
+			continue; /* not claimed: the claim names our receivers */
 		}
 		if (!is_status && gk[0] != '\0') {
 			for (job *k = list; k != NULL; k = k->next) {
@@ -612,7 +611,7 @@ static int
 claim(delivery *d, int limit)
 {
 	char lim[16], lease[32], why[512], sql[2600];
-	const char *params[] = { lim, lease, d->instance };
+	const char *params[] = { lim, lease, d->instance, d->names };
 	PGconn *c = NULL;
 	PGresult *res = NULL;
 	job *jobs = NULL;
@@ -625,7 +624,7 @@ claim(delivery *d, int limit)
 		goto fail;
 	}
 	snprintf(sql, sizeof(sql), claim_sql_fmt, msg_alert_columns);
-	rv = db_exec(c, sql, 3, params, PGRES_TUPLES_OK, &res, why, sizeof(why));
+	rv = db_exec(c, sql, 4, params, PGRES_TUPLES_OK, &res, why, sizeof(why));
 	td_pgpool_release(d->o.pool, c, rv != 0);
 	if (rv != 0) {
 		goto fail;
@@ -802,6 +801,7 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 	if ((d->ui_url = strdup(o->ui_url)) == NULL || (d->instance = strdup(o->instance)) == NULL ||
 	    (d->rs = calloc(d->nrs + 1, sizeof(*d->rs))) == NULL ||
 	    (d->workers = calloc((size_t)o->workers, sizeof(*d->workers))) == NULL) {
+		d->nrs = 0; /* no mutex initialised yet */
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -814,6 +814,16 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 		atomic_init(&rs->failures, 0);
 		pthread_mutex_init(&rs->mu, NULL);
 		metrics_for(rs);
+	}
+	db_arr names = { 0 };
+	for (size_t i = 0; i < d->nrs; i++) {
+		db_arr_text(&names, d->rs[i].r->name);
+	}
+	d->names = db_arr_str(&names) != NULL ? strdup(db_arr_str(&names)) : NULL;
+	db_arr_free(&names);
+	if (d->names == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto fail;
 	}
 	d->claim_errors = td_counter_get("tfdrift_notifier_claim_errors_total",
 	    "Claims of due deliveries that failed (PostgreSQL unavailable).", NULL);
@@ -837,6 +847,9 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 	*out = d;
 	return 0;
 fail:
+	for (size_t i = 0; d->rs != NULL && i < d->nrs; i++) {
+		pthread_mutex_destroy(&d->rs[i].mu);
+	}
 	free(d->ui_url);
 	free(d->instance);
 	free(d->rs);
@@ -882,6 +895,7 @@ delivery_stop(delivery *d)
 	pthread_cond_destroy(&d->work_cv);
 	free(d->ui_url);
 	free(d->instance);
+	free(d->names);
 	free(d->rs);
 	free(d->workers);
 	free(d);
