@@ -372,7 +372,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	gen g = { .count = 1000, .batch = 100, .in_flight = 4, .seed = 1, .timeout_ms = 120000,
+	gen g = { .count = 1000,
+		.batch = 100,
+		.in_flight = 4,
+		.seed = 1,
+		.timeout_ms = 120000,
 		.resources = 50 };
 	int idle = 3000, maxms = 0, c;
 	td_log_init("tfdrift-alert-gen", TD_LOG_WARN);

@@ -106,7 +106,8 @@ valid_matchers(const cJSON *m, gw_response *resp)
 	cJSON_ArrayForEach(it, m)
 	{
 		size_t k;
-		for (k = 0; k < NELEM(matcher_keys) && strcmp(it->string, matcher_keys[k]) != 0; k++)
+		for (k = 0; k < NELEM(matcher_keys) && strcmp(it->string, matcher_keys[k]) != 0;
+		     k++)
 			;
 		if (k == NELEM(matcher_keys)) {
 			snprintf(msg, sizeof(msg),
@@ -197,7 +198,8 @@ gw_silences_create(PGconn *conn, const gw_request *req, gw_response *resp)
 		goto out;
 	}
 	if (comment != NULL && strlen(comment) > MAX_COMMENT) {
-		gw_api_error(resp, 400, "invalid_parameter", "comment: at most 1024 bytes", "comment");
+		gw_api_error(resp, 400, "invalid_parameter", "comment: at most 1024 bytes",
+		    "comment");
 		goto out;
 	}
 	if ((matchers = cJSON_PrintUnformatted(m)) == NULL) {

@@ -21,7 +21,8 @@ db_exec(PGconn *c, const char *sql, int n, const char *const *params, ExecStatus
 	if (PQresultStatus(res) != want) {
 		if (why != NULL) {
 			const char *m = res != NULL ? PQresultErrorMessage(res) : "";
-			snprintf(why, whylen, "%s", m != NULL && *m != '\0' ? m : PQerrorMessage(c));
+			snprintf(why, whylen, "%s",
+			    m != NULL && *m != '\0' ? m : PQerrorMessage(c));
 			td_pgpool_one_line(why);
 		}
 		PQclear(res);

@@ -272,7 +272,12 @@ load_status(ctx *x, const job *j, PGresult **out, char *why, size_t wl)
 	    2, params, PGRES_TUPLES_OK, out, why, wl);
 }
 
-typedef enum { TH_NONE, TH_START, TH_REPLY, TH_WAIT } th_role;
+typedef enum {
+	TH_NONE,
+	TH_START,
+	TH_REPLY,
+	TH_WAIT
+} th_role;
 
 /* Slack threads: whether this job starts the resource's thread, replies in
  * it (*thread set, owned by the caller) or must wait for its first message. */
@@ -307,8 +312,8 @@ thread_role(ctx *x, const job *j, const nt_alert *a, char **thread, char *why, s
 		return role;
 	}
 	if (db_exec(x->c,
-		"SELECT message_id FROM notifier_threads WHERE receiver = $1 AND thread_key = $2", 2,
-		params, PGRES_TUPLES_OK, &res, why, wl) != 0) {
+		"SELECT message_id FROM notifier_threads WHERE receiver = $1 AND thread_key = $2",
+		2, params, PGRES_TUPLES_OK, &res, why, wl) != 0) {
 		return TH_NONE;
 	}
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
@@ -360,9 +365,7 @@ count_outcome(rstate *rs, const nt_result *res, bool final_failure)
 		td_counter_inc(rs->sent);
 		atomic_store(&rs->failures, 0);
 		break;
-	case NT_SKIP:
-		td_counter_inc(rs->skipped);
-		break;
+	case NT_SKIP: td_counter_inc(rs->skipped); break;
 	default:
 		td_counter_inc(final_failure ? rs->failed : rs->retried);
 		atomic_fetch_add(&rs->failures, 1);
@@ -404,8 +407,12 @@ process(ctx *x, job *j)
 	have_conn = j->rows[0].is_status || rs->ops->threads;
 	snprintf(idem, sizeof(idem), "n%lld", (long long)j->rows[0].id);
 	dedup_key(rs->r, &alerts[0], dkey, sizeof(dkey));
-	m = (nt_msg){ .rcv = rs->r, .alerts = alerts, .n = nalerts, .idem = idem,
-		.ui_url = d->ui_url, .dedup_key = dkey };
+	m = (nt_msg){ .rcv = rs->r,
+		.alerts = alerts,
+		.n = nalerts,
+		.idem = idem,
+		.ui_url = d->ui_url,
+		.dedup_key = dkey };
 	if (j->rows[0].is_status) {
 		if (load_status(x, j, &st, why, sizeof(why)) != 0) {
 			record_later(d, j, 1000, why, true);
@@ -413,7 +420,8 @@ process(ctx *x, job *j)
 		}
 		const char *ostate = PQntuples(st) == 1 ? PQgetvalue(st, 0, 5) : "";
 		if (strcmp(ostate, "pending") == 0 || strcmp(ostate, "sending") == 0) {
-			record_later(d, j, STATUS_WAIT_MS, "waiting for the alert's own message", true);
+			record_later(d, j, STATUS_WAIT_MS, "waiting for the alert's own message",
+			    true);
 			goto out;
 		}
 		if (strcmp(ostate, "sent") != 0) {
@@ -422,8 +430,10 @@ process(ctx *x, job *j)
 			goto out;
 		}
 		m.is_status = true;
-		m.st = (nt_status){ .from = PQgetvalue(st, 0, 0), .to = PQgetvalue(st, 0, 1),
-			.by = PQgetvalue(st, 0, 2), .note = PQgetvalue(st, 0, 3),
+		m.st = (nt_status){ .from = PQgetvalue(st, 0, 0),
+			.to = PQgetvalue(st, 0, 1),
+			.by = PQgetvalue(st, 0, 2),
+			.note = PQgetvalue(st, 0, 3),
 			.at = PQgetvalue(st, 0, 4) };
 		m.prev_message_id = PQgetvalue(st, 0, 6);
 	} else if (rs->ops->threads) {
@@ -460,9 +470,7 @@ process(ctx *x, job *j)
 			}
 		}
 		break;
-	case NT_SKIP:
-		record_final(d, j, "skipped", "");
-		break;
+	case NT_SKIP: record_final(d, j, "skipped", ""); break;
 	case NT_PERMANENT:
 	case NT_RETRY:
 		if (res.http_status == 429 && res.retry_after_ms > 0) {
@@ -470,8 +478,8 @@ process(ctx *x, job *j)
 		}
 		if (final_failure) {
 			TD_WARN("delivery failed for good", TD_KV_STR("receiver", rs->r->name),
-			    TD_KV_INT("notification", j->rows[0].id), TD_KV_INT("attempts", attempts),
-			    TD_KV_STR("error", res.error));
+			    TD_KV_INT("notification", j->rows[0].id),
+			    TD_KV_INT("attempts", attempts), TD_KV_STR("error", res.error));
 			record_final(d, j, "failed", res.error);
 		} else {
 			int64_t b = backoff_ms(d, attempts);
@@ -581,7 +589,8 @@ make_jobs(delivery *d, PGresult *res, job **out)
 		if (j == NULL) {
 			if ((j = calloc(1, sizeof(*j))) == NULL ||
 			    (j->rows = calloc((size_t)PQntuples(res), sizeof(*j->rows))) == NULL ||
-			    (j->alerts = calloc((size_t)PQntuples(res), sizeof(*j->alerts))) == NULL ||
+			    (j->alerts = calloc((size_t)PQntuples(res), sizeof(*j->alerts))) ==
+				NULL ||
 			    (j->group_key = strdup(gk)) == NULL) {
 				job_free(j);
 				continue;
@@ -595,7 +604,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 			.id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
 			.alert_id = strtoll(PQgetvalue(res, i, 1), NULL, 10),
 			.status_event_id = strtoll(PQgetvalue(res, i, 4), NULL, 10),
-			.attempts = atoi(PQgetvalue(res, i, 6)),
+			.attempts = (int)strtol(PQgetvalue(res, i, 6), NULL, 10),
 			.is_status = is_status,
 		};
 		if (msg_alert_from_row(&j->alerts[j->n - 1], res, i, CLAIM_NCOLS) != 0) {
@@ -714,7 +723,8 @@ dispatcher(void *arg)
 			gauges_at = mono_ms();
 		}
 		pthread_mutex_lock(&d->mu);
-		if (!d->woken && !d->stopping && !(got == limit && d->busy + d->queued < d->nworkers)) {
+		if (!d->woken && !d->stopping &&
+		    !(got == limit && d->busy + d->queued < d->nworkers)) {
 			struct timespec dl;
 			int64_t ms = got < 0 ? 1000 : d->o.poll_ms;
 			clock_gettime(CLOCK_REALTIME, &dl);
@@ -798,7 +808,8 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 	}
 	d->o = *o;
 	d->nrs = rt_receiver_count(o->rt);
-	if ((d->ui_url = strdup(o->ui_url)) == NULL || (d->instance = strdup(o->instance)) == NULL ||
+	if ((d->ui_url = strdup(o->ui_url)) == NULL ||
+	    (d->instance = strdup(o->instance)) == NULL ||
 	    (d->rs = calloc(d->nrs + 1, sizeof(*d->rs))) == NULL ||
 	    (d->workers = calloc((size_t)o->workers, sizeof(*d->workers))) == NULL) {
 		d->nrs = 0; /* no mutex initialised yet */

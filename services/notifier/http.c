@@ -150,8 +150,8 @@ http_redact(const char *url, char *buf, size_t len)
 }
 
 void
-http_post(nt_http *h, const char *url, const char *const *headers, const char *body,
-    size_t len, const char *ca_file, nt_result *res, char **body_out)
+http_post(nt_http *h, const char *url, const char *const *headers, const char *body, size_t len,
+    const char *ca_file, nt_result *res, char **body_out)
 {
 	struct curl_slist *hl = NULL, *nl;
 	CURL *c = http_curl(h);

@@ -35,9 +35,10 @@ static const td_app_info app_info = {
 	.name = "tfdrift-notifier",
 	.section = "notifier",
 	.summary = "Committed drift alerts to Slack, webhooks, PagerDuty, e-mail and Teams",
-	.usage = "Subcommands:\n"
-		 "  test RECEIVER   send a sample drift to RECEIVER (notifier.routing_file), print\n"
-		 "                  the answer and exit 0 when it was accepted\n",
+	.usage =
+	    "Subcommands:\n"
+	    "  test RECEIVER   send a sample drift to RECEIVER (notifier.routing_file), print\n"
+	    "                  the answer and exit 0 when it was accepted\n",
 };
 
 typedef struct state {
@@ -153,14 +154,17 @@ test_receiver(const td_config *cfg, const char *name)
 	msg_sample_alert(&a);
 	snprintf(idem, sizeof(idem), "test-%lld-%d", (long long)time(NULL), (int)getpid());
 	snprintf(dkey, sizeof(dkey), "tfdrift/test/%s", idem);
-	nt_msg m = { .rcv = r, .alerts = &a, .n = 1, .idem = idem,
-		.ui_url = td_config_str(cfg, "notifier", "ui_url"), .dedup_key = dkey };
+	nt_msg m = { .rcv = r,
+		.alerts = &a,
+		.n = 1,
+		.idem = idem,
+		.ui_url = td_config_str(cfg, "notifier", "ui_url"),
+		.dedup_key = dkey };
 	recv_for(r->type)->send(&m, h, &res);
 	http_redact(r->url, red, sizeof(red));
 	static const char *const outcomes[] = { "sent", "retry", "permanent", "skipped" };
-	printf("receiver: %s (%s, %s)\noutcome: %s\nstatus: %d\n", r->name,
-	    recv_for(r->type)->name, r->url != NULL ? red : "-", outcomes[res.outcome],
-	    res.http_status);
+	printf("receiver: %s (%s, %s)\noutcome: %s\nstatus: %d\n", r->name, recv_for(r->type)->name,
+	    r->url != NULL ? red : "-", outcomes[res.outcome], res.http_status);
 	if (res.message_id[0] != '\0') {
 		printf("message_id: %s\n", res.message_id);
 	}

@@ -64,10 +64,10 @@ typedef enum nt_outcome {
 typedef struct nt_result {
 	nt_outcome outcome;
 	int http_status;
-	int64_t retry_after_ms;  /* from Retry-After; 0 = none */
-	char message_id[160];    /* what the receiver calls the message */
-	char error[256];         /* one line; never holds a secret or a full URL */
-	char answer[512];        /* the start of the answer's body, for `test` */
+	int64_t retry_after_ms; /* from Retry-After; 0 = none */
+	char message_id[160];   /* what the receiver calls the message */
+	char error[256];        /* one line; never holds a secret or a full URL */
+	char answer[512];       /* the start of the answer's body, for `test` */
 } nt_result;
 
 /* The severity's colour as "#rrggbb". Static. */

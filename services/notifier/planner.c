@@ -503,11 +503,11 @@ run(void *arg)
 			continue;
 		}
 		bool broken = false;
-		if ((rv = scan_alerts(p, c, &n1, &more, why, sizeof(why))) != 0) {
+		if (scan_alerts(p, c, &n1, &more, why, sizeof(why)) != 0) {
 			fail_log(p, "alerts", why);
 			broken = true;
 			more = false;
-		} else if ((rv = scan_status(p, c, &n2, why, sizeof(why))) != 0) {
+		} else if (scan_status(p, c, &n2, why, sizeof(why)) != 0) {
 			fail_log(p, "status changes", why);
 			broken = true;
 		}

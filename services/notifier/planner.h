@@ -32,10 +32,10 @@
 typedef struct planner planner;
 
 typedef struct planner_opts {
-	td_pgpool *pool;        /* borrowed */
-	const rt_config *rt;    /* borrowed */
+	td_pgpool *pool;     /* borrowed */
+	const rt_config *rt; /* borrowed */
 	int64_t poll_ms;
-	int batch;              /* alerts per scan */
+	int batch;                  /* alerts per scan */
 	void (*planned)(void *arg); /* called after a scan inserted rows (wakes delivery) */
 	void *arg;
 } planner_opts;

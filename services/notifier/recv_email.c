@@ -17,20 +17,11 @@ html_put(char *buf, size_t len, size_t *off, const char *s)
 	for (; s != NULL && *s != '\0' && *off + 8 < len; s++) {
 		const char *e = NULL;
 		switch (*s) {
-		case '<':
-			e = "&lt;";
-			break;
-		case '>':
-			e = "&gt;";
-			break;
-		case '&':
-			e = "&amp;";
-			break;
-		case '"':
-			e = "&quot;";
-			break;
-		default:
-			break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '&': e = "&amp;"; break;
+		case '"': e = "&quot;"; break;
+		default: break;
 		}
 		if (e != NULL) {
 			*off += (size_t)snprintf(buf + *off, len - *off, "%s", e);
@@ -54,7 +45,9 @@ html_row(char *buf, size_t len, size_t *off, const char *k, const char *v)
 static void
 email_send(const nt_msg *m, nt_http *h, nt_result *res)
 {
-	enum { TEXT = 16384 };
+	enum {
+		TEXT = 16384
+	};
 	CURL *c;
 	curl_mime *mime = NULL, *alt = NULL;
 	curl_mimepart *part;
@@ -135,7 +128,8 @@ email_send(const nt_msg *m, nt_http *h, nt_result *res)
 	hdrs = curl_slist_append(hdrs, hbuf);
 	curl_easy_setopt(c, CURLOPT_URL, m->rcv->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(m->rcv->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+	curl_easy_setopt(c, CURLOPT_USE_SSL,
+	    (long)(m->rcv->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
 	curl_easy_setopt(c, CURLOPT_MAIL_FROM, m->rcv->from);
 	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

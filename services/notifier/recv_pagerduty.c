@@ -52,7 +52,8 @@ pd_send(const nt_msg *m, nt_http *h, nt_result *res)
 	const char *action = action_for(m);
 	cJSON *root = cJSON_CreateObject(), *p, *d, *links, *l, *list;
 	char title[400], change[400], link[512], *body = NULL;
-	const char *dedup = m->is_status && m->prev_message_id != NULL && *m->prev_message_id != '\0'
+	const char *dedup = m->is_status && m->prev_message_id != NULL &&
+		*m->prev_message_id != '\0'
 	    ? m->prev_message_id
 	    : m->dedup_key;
 

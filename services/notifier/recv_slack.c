@@ -44,7 +44,8 @@ add_field(cJSON *fields, const char *label, const char *value)
 	char buf[600];
 	cJSON *f = cJSON_CreateObject();
 
-	snprintf(buf, sizeof(buf), "*%s*\n%s", label, value != NULL && *value != '\0' ? value : "-");
+	snprintf(buf, sizeof(buf), "*%s*\n%s", label,
+	    value != NULL && *value != '\0' ? value : "-");
 	cJSON_AddStringToObject(f, "type", "mrkdwn");
 	cJSON_AddStringToObject(f, "text", buf);
 	cJSON_AddItemToArray(fields, f);
@@ -74,8 +75,8 @@ blocks_for(const nt_msg *m)
 	msg_change_text(a, change, sizeof(change));
 	msg_link(m, a, link, sizeof(link));
 	if (m->is_status) {
-		snprintf(buf, sizeof(buf), "%s *%s* by %s%s%s\n<%s|%s>", emoji_of(m->st.to), m->st.to,
-		    m->st.by != NULL && *m->st.by != '\0' ? m->st.by : "someone",
+		snprintf(buf, sizeof(buf), "%s *%s* by %s%s%s\n<%s|%s>", emoji_of(m->st.to),
+		    m->st.to, m->st.by != NULL && *m->st.by != '\0' ? m->st.by : "someone",
 		    m->st.note != NULL && *m->st.note != '\0' ? ": " : "",
 		    m->st.note != NULL ? m->st.note : "", link, title);
 		cJSON_AddItemToArray(blocks, section_text(buf));
@@ -92,12 +93,11 @@ blocks_for(const nt_msg *m)
 	fields = cJSON_AddArrayToObject(b, "fields");
 	add_field(fields, "Resource", a->address);
 	add_field(fields, "Change", change);
-	snprintf(who, sizeof(who), "%s", a->principal != NULL && *a->principal != '\0'
-		    ? a->principal
-		    : a->principal_arn);
+	snprintf(who, sizeof(who), "%s",
+	    a->principal != NULL && *a->principal != '\0' ? a->principal : a->principal_arn);
 	add_field(fields, "Who", who);
-	add_field(fields, "When", a->event_time != NULL && *a->event_time != '\0' ? a->event_time
-									  : a->detected_at);
+	add_field(fields, "When",
+	    a->event_time != NULL && *a->event_time != '\0' ? a->event_time : a->detected_at);
 	add_field(fields, "Workspace", a->workspace);
 	add_field(fields, "Severity", a->severity);
 	cJSON_AddItemToArray(blocks, b);
@@ -200,7 +200,8 @@ read_api_answer(const char *answer, nt_result *res)
 	if (!cJSON_IsTrue(ok)) {
 		const char *err = cJSON_IsString(e) ? e->valuestring : "unknown_error";
 		res->outcome = NT_PERMANENT;
-		for (size_t i = 0; i < sizeof(transient_errors) / sizeof(transient_errors[0]); i++) {
+		for (size_t i = 0; i < sizeof(transient_errors) / sizeof(transient_errors[0]);
+		     i++) {
 			if (strcmp(err, transient_errors[i]) == 0) {
 				res->outcome = NT_RETRY;
 			}
@@ -234,8 +235,8 @@ slack_api_send(const nt_msg *m, nt_http *h, nt_result *res)
 	}
 	if (target != NULL && strchr(target, '/') != NULL) {
 		size_t cl = (size_t)(strchr(target, '/') - target);
-		snprintf(chan, sizeof(chan), "%.*s", (int)(cl < sizeof(chan) ? cl : sizeof(chan) - 1),
-		    target);
+		snprintf(chan, sizeof(chan), "%.*s",
+		    (int)(cl < sizeof(chan) ? cl : sizeof(chan) - 1), target);
 		ts = target + cl + 1;
 	}
 	cJSON_AddStringToObject(root, "channel", chan[0] != '\0' ? chan : m->rcv->channel);

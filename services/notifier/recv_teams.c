@@ -20,7 +20,8 @@ static void
 teams_send(const nt_msg *m, nt_http *h, nt_result *res)
 {
 	const nt_alert *a = &m->alerts[0];
-	cJSON *root = cJSON_CreateObject(), *atts, *att, *card, *body, *tb, *fs, *facts, *acts, *act;
+	cJSON *root = cJSON_CreateObject(), *atts, *att, *card, *body, *tb, *fs, *facts, *acts,
+	      *act;
 	char title[400], change[400], link[512], head[500], *text = NULL;
 
 	if (m->is_status) {
@@ -42,7 +43,8 @@ teams_send(const nt_msg *m, nt_http *h, nt_result *res)
 	cJSON_AddItemToArray(atts, att);
 	cJSON_AddStringToObject(att, "contentType", "application/vnd.microsoft.card.adaptive");
 	card = cJSON_AddObjectToObject(att, "content");
-	cJSON_AddStringToObject(card, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+	cJSON_AddStringToObject(card, "$schema",
+	    "http://adaptivecards.io/schemas/adaptive-card.json");
 	cJSON_AddStringToObject(card, "type", "AdaptiveCard");
 	cJSON_AddStringToObject(card, "version", "1.4");
 	body = cJSON_AddArrayToObject(card, "body");
@@ -54,7 +56,7 @@ teams_send(const nt_msg *m, nt_http *h, nt_result *res)
 	cJSON_AddStringToObject(tb, "wrap", "true");
 	cJSON_AddStringToObject(tb, "color",
 	    strcmp(a->severity, "critical") == 0 || strcmp(a->severity, "high") == 0 ? "Attention"
-										   : "Warning");
+										     : "Warning");
 	cJSON_ReplaceItemInObject(tb, "wrap", cJSON_CreateTrue());
 	cJSON_AddItemToArray(body, tb);
 	fs = cJSON_CreateObject();

@@ -43,8 +43,8 @@ recv_webhook_sign(const char *secret, const char *id, long long timestamp, const
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end() };
 	size_t ml = 0;
-	if ((m = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (ctx = EVP_MAC_CTX_new(m)) == NULL || !EVP_MAC_init(ctx, key, (size_t)kl, params) ||
+	if ((m = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL || (ctx = EVP_MAC_CTX_new(m)) == NULL ||
+	    !EVP_MAC_init(ctx, key, (size_t)kl, params) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)prefix, (size_t)pl) ||
 	    !EVP_MAC_update(ctx, (const unsigned char *)body, len) ||
 	    !EVP_MAC_final(ctx, mac, &ml, sizeof(mac))) {
@@ -77,7 +77,8 @@ webhook_send(const nt_msg *m, nt_http *h, nt_result *res)
 		recv_json_failed(res, "out of memory");
 		goto out;
 	}
-	cJSON_AddStringToObject(root, "type", m->is_status ? "drift.status_changed" : "drift.detected");
+	cJSON_AddStringToObject(root, "type",
+	    m->is_status ? "drift.status_changed" : "drift.detected");
 	cJSON_AddStringToObject(root, "timestamp", iso);
 	data = cJSON_AddObjectToObject(root, "data");
 	arr = cJSON_AddArrayToObject(data, "alerts");

@@ -228,8 +228,7 @@ line_of(const yaml_node_t *n)
 static const char *
 scalar(const yaml_node_t *n)
 {
-	return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-							: NULL;
+	return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
 static int perr(parser *p, const yaml_node_t *n, const char *where, const char *fmt, ...)
@@ -308,11 +307,13 @@ take_bool(parser *p, const yaml_node_t *v, const char *where, bool *b)
 {
 	const char *s = scalar(v);
 
-	if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
+	if (s != NULL &&
+	    (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
 		*b = true;
 		return 0;
 	}
-	if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
+	if (s != NULL &&
+	    (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0)) {
 		*b = false;
 		return 0;
 	}
@@ -446,12 +447,9 @@ static const char *
 default_url(rt_type t)
 {
 	switch (t) {
-	case RT_SLACK_API:
-		return "https://slack.com/api";
-	case RT_PAGERDUTY:
-		return "https://events.pagerduty.com/v2/enqueue";
-	default:
-		return NULL;
+	case RT_SLACK_API: return "https://slack.com/api";
+	case RT_PAGERDUTY: return "https://events.pagerduty.com/v2/enqueue";
+	default: return NULL;
 	}
 }
 
@@ -489,8 +487,9 @@ parse_receiver(parser *p, const yaml_node_t *m, size_t idx, rt_receiver *r)
 	for (size_t i = 0; i < idx; i++) {
 		if (strcmp(p->c->receivers[i].name, r->name) == 0) {
 			snprintf(where, sizeof(where), "receivers[%zu].name", idx);
-			return perr(p, m, where, "'%s' is already the name of receivers[%zu] (line %d)",
-			    r->name, i, p->c->receivers[i].line);
+			return perr(p, m, where,
+			    "'%s' is already the name of receivers[%zu] (line %d)", r->name, i,
+			    p->c->receivers[i].line);
 		}
 	}
 	snprintf(where, sizeof(where), "receivers[%zu] (%s).type", idx, r->name);
@@ -499,7 +498,8 @@ parse_receiver(parser *p, const yaml_node_t *m, size_t idx, rt_receiver *r)
 		    "required: webhook, slack_webhook, slack_api, pagerduty, email, teams or log");
 	}
 	for (size_t i = 0; i < NELEM(type_names); i++) {
-		if (scalar(type_node) != NULL && strcmp(scalar(type_node), type_names[i].name) == 0) {
+		if (scalar(type_node) != NULL &&
+		    strcmp(scalar(type_node), type_names[i].name) == 0) {
 			r->type = type_names[i].type;
 		}
 	}
@@ -534,7 +534,8 @@ parse_receiver(parser *p, const yaml_node_t *m, size_t idx, rt_receiver *r)
 		if (kl > 4 && strcmp(k + kl - 4, "_env") == 0) {
 			env = true;
 			base[kl - 4] = '\0';
-		} else if (kl > 5 && strcmp(k + kl - 5, "_file") == 0 && strcmp(k, "ca_file") != 0) {
+		} else if (kl > 5 && strcmp(k + kl - 5, "_file") == 0 &&
+		    strcmp(k, "ca_file") != 0) {
 			file = true;
 			base[kl - 5] = '\0';
 		}
@@ -572,7 +573,7 @@ parse_receiver(parser *p, const yaml_node_t *m, size_t idx, rt_receiver *r)
 					 : take_str(p, v, where, dst);
 		} else if (strcmp(base, "to") == 0) {
 			char **l = NULL;
-			if ((rv = take_list(p, v, where, &l)) == 0) {
+			if ((rv = take_list(p, v, where, &l)) == 0 && l != NULL) {
 				for (r->nto = 0; l[r->nto] != NULL; r->nto++)
 					;
 				r->to = l;
@@ -609,7 +610,8 @@ parse_receiver(parser *p, const yaml_node_t *m, size_t idx, rt_receiver *r)
 	}
 	snprintf(where, sizeof(where), "receivers[%zu] (%s)", idx, r->name);
 	if (r->type != RT_LOG && r->url == NULL) {
-		return perr(p, m, where, "url%s is required", ks->url_secret ? "_env or url_file" : "");
+		return perr(p, m, where, "url%s is required",
+		    ks->url_secret ? "_env or url_file" : "");
 	}
 	if (ks->secret_needed && r->secret == NULL) {
 		return perr(p, m, where, "%s_env or %s_file is required", ks->secret, ks->secret);
@@ -676,7 +678,8 @@ parse_match(parser *p, const yaml_node_t *m, const char *path, rt_matcher **out)
 		if (k != NULL && strcmp(k, "min_severity") == 0) {
 			int rank = rt_rank(scalar(v));
 			if (rank == 0) {
-				return perr(p, v, where, "expected info, low, medium, high or critical");
+				return perr(p, v, where,
+				    "expected info, low, medium, high or critical");
 			}
 			rt_matcher_min_rank(*out, rank);
 			continue;
@@ -686,8 +689,8 @@ parse_match(parser *p, const yaml_node_t *m, const char *path, rt_matcher **out)
 			    "unknown field (fields: min_severity, severity, kind, workspace, service, "
 			    "resource_type, resource_address, event_name, principal)");
 		}
-		if ((rv = take_list(p, v, where, &l)) != 0) {
-			return rv;
+		if ((rv = take_list(p, v, where, &l)) != 0 || l == NULL) {
+			return rv != 0 ? rv : TD_ENOMEM;
 		}
 		for (size_t i = 0; rv == 0 && l[i] != NULL; i++) {
 			rv = rt_matcher_add(*out, f, l[i]);
@@ -748,8 +751,8 @@ parse_route(parser *p, const yaml_node_t *m, const char *path, const rnode *pare
 			rv = parse_match(p, v, path, &n->match);
 		} else if (strcmp(k, "receivers") == 0 || strcmp(k, "receiver") == 0) {
 			char **l = NULL;
-			if ((rv = take_list(p, v, where, &l)) != 0) {
-				return rv;
+			if ((rv = take_list(p, v, where, &l)) != 0 || l == NULL) {
+				return rv != 0 ? rv : TD_ENOMEM;
 			}
 			size_t cnt = 0;
 			while (l[cnt] != NULL) {
@@ -763,8 +766,9 @@ parse_route(parser *p, const yaml_node_t *m, const char *path, const rnode *pare
 				if (ri < 0) {
 					char names[256];
 					list_receivers(p->c, names, sizeof(names));
-					rv = perr(p, v, where, "unknown receiver '%s' (receivers: %s)",
-					    l[i], names[0] != '\0' ? names : "none defined");
+					rv = perr(p, v, where,
+					    "unknown receiver '%s' (receivers: %s)", l[i],
+					    names[0] != '\0' ? names : "none defined");
 				} else {
 					n->receivers[n->nreceivers++] = (size_t)ri;
 				}
@@ -777,8 +781,8 @@ parse_route(parser *p, const yaml_node_t *m, const char *path, const rnode *pare
 			rv = take_bool(p, v, where, &n->cont);
 		} else if (strcmp(k, "group_by") == 0) {
 			char **l = NULL;
-			if ((rv = take_list(p, v, where, &l)) != 0) {
-				return rv;
+			if ((rv = take_list(p, v, where, &l)) != 0 || l == NULL) {
+				return rv != 0 ? rv : TD_ENOMEM;
 			}
 			for (size_t i = 0; rv == 0 && l[i] != NULL; i++) {
 				if (rt_field_index(l[i]) < 0) {
@@ -818,8 +822,8 @@ parse_route(parser *p, const yaml_node_t *m, const char *path, const rnode *pare
 				char sub[256];
 				snprintf(sub, sizeof(sub), "%s.routes[%zu]", path, i);
 				n->nchildren = i + 1;
-				rv = parse_route(p, node(p, v->data.sequence.items.start[i]), sub, n,
-				    &n->children[i]);
+				rv = parse_route(p, node(p, v->data.sequence.items.start[i]), sub,
+				    n, &n->children[i]);
 			}
 		} else {
 			return perr(p, kn, where,
@@ -865,8 +869,8 @@ rt_parse(rt_config **out, const char *text, size_t len, const char *name, td_err
 	}
 	root = yaml_document_get_root_node(&p.doc);
 	if (root == NULL || root->type != YAML_MAPPING_NODE) {
-		rv = td_error_set(err, TD_EINVAL, "%s:%d: expected a mapping with receivers and route",
-		    name, line_of(root));
+		rv = td_error_set(err, TD_EINVAL,
+		    "%s:%d: expected a mapping with receivers and route", name, line_of(root));
 		goto out;
 	}
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
@@ -947,8 +951,8 @@ rt_default(rt_config **out, int min_rank)
 	    "route:\n  receivers: [log]\n  group_by: []\n"
 	    "  routes: [{match: {min_severity: %s}, receivers: [log]}]\n",
 	    rank_names[min_rank >= 1 && min_rank <= 5 ? min_rank - 1 : 0]);
-	if (rt_parse(out, text, strlen(text), "(default routing)", &err) != 0) {
-		return err.code;
+	if (rt_parse(out, text, strlen(text), "(default routing)", &err) != 0 || *out == NULL) {
+		return TD_ENOMEM;
 	}
 	/* below min_severity nothing: the root keeps no receivers of its own */
 	(*out)->root.nreceivers = 0;

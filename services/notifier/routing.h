@@ -76,7 +76,8 @@ typedef struct rt_receiver {
 	char *name;
 	rt_type type;
 	int line;
-	char *url;     /* webhook, slack_webhook, teams, pagerduty events URL, Slack API base, SMTP URL */
+	char *
+	    url; /* webhook, slack_webhook, teams, pagerduty events URL, Slack API base, SMTP URL */
 	char *secret;  /* webhook signing secret, Slack bot token, PD routing key, SMTP password */
 	char *channel; /* slack_api */
 	int64_t thread_window_ms; /* slack_api: later drifts of a resource reply in its thread */
@@ -94,7 +95,7 @@ typedef struct rt_config rt_config;
 
 /* A receiver the routing tree sends an alert to, with its group settings. */
 typedef struct rt_target {
-	size_t receiver; /* index into rt_receivers */
+	size_t receiver;             /* index into rt_receivers */
 	const char *const *group_by; /* field names; NULL-terminated; borrowed */
 	int64_t group_wait_ms, group_interval_ms, repeat_interval_ms;
 } rt_target;

@@ -16,23 +16,24 @@
 #include "../../services/notifier/recv.h"
 #include "../../services/notifier/routing.h"
 
-static const char tree[] = "receivers:\n"
-			   "  - {name: hook, type: webhook, url: 'http://h/', secret_env: T_SECRET}\n"
-			   "  - {name: pager, type: pagerduty, routing_key_env: T_SECRET}\n"
-			   "  - {name: chat, type: slack_webhook, url_env: T_SECRET}\n"
-			   "route:\n"
-			   "  receivers: [hook]\n"
-			   "  group_wait: 30s\n"
-			   "  routes:\n"
-			   "    - match: {severity: critical}\n"
-			   "      receivers: [pager]\n"
-			   "      continue: true\n"
-			   "    - match: {severity: [high, critical], workspace: 'prod-*'}\n"
-			   "      receivers: [chat]\n"
-			   "      group_by: [resource_type]\n"
-			   "    - match: {min_severity: low}\n"
-			   "      receivers: [hook]\n"
-			   "      group_wait: 0s\n";
+static const char tree[] =
+    "receivers:\n"
+    "  - {name: hook, type: webhook, url: 'http://h/', secret_env: T_SECRET}\n"
+    "  - {name: pager, type: pagerduty, routing_key_env: T_SECRET}\n"
+    "  - {name: chat, type: slack_webhook, url_env: T_SECRET}\n"
+    "route:\n"
+    "  receivers: [hook]\n"
+    "  group_wait: 30s\n"
+    "  routes:\n"
+    "    - match: {severity: critical}\n"
+    "      receivers: [pager]\n"
+    "      continue: true\n"
+    "    - match: {severity: [high, critical], workspace: 'prod-*'}\n"
+    "      receivers: [chat]\n"
+    "      group_by: [resource_type]\n"
+    "    - match: {min_severity: low}\n"
+    "      receivers: [hook]\n"
+    "      group_wait: 0s\n";
 
 static rt_alert
 alert(const char *sev, const char *ws)
@@ -100,7 +101,9 @@ test_tree(void **state)
 	assert_int_equal(rt_route(c, &a, t, 8), 1);
 	assert_int_equal(t[0].group_wait_ms, 0);
 	rt_group_key(&a, t[0].group_by, got, sizeof(got));
-	assert_string_equal(got, "dev\x1f" "aws_instance.web"); /* default group_by */
+	assert_string_equal(got,
+	    "dev\x1f"
+	    "aws_instance.web"); /* default group_by */
 	assert_string_equal(rt_receiver_at(c, 1)->url, "https://events.pagerduty.com/v2/enqueue");
 	rt_free(c);
 }
@@ -127,26 +130,32 @@ test_errors(void **state)
 	unsetenv("T_UNSET");
 	expect_error("receivers: [{name: a, type: log}]\nroute:\n  receivers: [b]\n",
 	    "r.yaml:3: route.receivers: unknown receiver 'b' (receivers: a)");
-	expect_error("receivers:\n  - {name: a, type: webhook, url: 'http://x', secret_env: T_UNSET}\n"
-		     "route: {receivers: [a]}\n",
+	expect_error(
+	    "receivers:\n  - {name: a, type: webhook, url: 'http://x', secret_env: T_UNSET}\n"
+	    "route: {receivers: [a]}\n",
 	    "r.yaml:2: receivers[0] (a).secret_env: environment variable T_UNSET is not set");
 	expect_error("receivers:\n  - {name: a, type: webhook, url: 'http://x', secret: s}\n"
 		     "route: {receivers: [a]}\n",
 	    "receivers[0] (a).secret: a secret is read from the environment or a file");
-	expect_error("receivers: [{name: a, type: log}, {name: a, type: log}]\nroute: {receivers: [a]}\n",
+	expect_error(
+	    "receivers: [{name: a, type: log}, {name: a, type: log}]\nroute: {receivers: [a]}\n",
 	    "receivers[1].name: 'a' is already the name of receivers[0]");
 	expect_error("receivers: [{name: a, type: carrier_pigeon}]\nroute: {receivers: [a]}\n",
 	    "receivers[0] (a).type: 'carrier_pigeon' is not one of");
-	expect_error("receivers: [{name: a, type: log}]\nroute:\n  receivers: [a]\n  routes: [{receivers: [a]}]\n",
+	expect_error(
+	    "receivers: [{name: a, type: log}]\nroute:\n  receivers: [a]\n  routes: [{receivers: [a]}]\n",
 	    "route.routes[0]: a route below the root needs match");
-	expect_error("receivers: [{name: a, type: log}]\nroute: {receivers: [a], match: {kind: drift}}\n",
+	expect_error(
+	    "receivers: [{name: a, type: log}]\nroute: {receivers: [a], match: {kind: drift}}\n",
 	    "the root route matches every alert");
-	expect_error("receivers: [{name: a, type: log}]\nroute: {receivers: [a], group_by: [colour]}\n",
+	expect_error(
+	    "receivers: [{name: a, type: log}]\nroute: {receivers: [a], group_by: [colour]}\n",
 	    "route.group_by: unknown field 'colour'");
 	expect_error("receivers:\n  - {name: a, type: webhook, url: 'http://x', secret_env: PATH}\n"
 		     "route: {receivers: [a]}\n",
 	    "receivers[0] (a).secret: a Standard Webhooks secret starts with whsec_");
-	expect_error("receivers: [{name: a, type: log}]\nroute: {receivers: [a], group_wait: 5 parsecs}\n",
+	expect_error(
+	    "receivers: [{name: a, type: log}]\nroute: {receivers: [a], group_wait: 5 parsecs}\n",
 	    "route.group_wait: '5 parsecs' is not a duration");
 	expect_error("receivers: [{name: a, type: log}\n", "r.yaml:2: YAML syntax error");
 }
