@@ -62,6 +62,7 @@ struct delivery {
 	job *head, *tail;
 	int queued, busy;
 	bool woken, stopping;
+	atomic_bool abort; /* sends still running when the stop's grace ends */
 	pthread_t dispatcher;
 	bool dispatching;
 	pthread_t *workers;
@@ -509,7 +510,7 @@ worker(void *arg)
 	delivery *d = arg;
 	ctx x = { .d = d };
 
-	if (http_new(&x.http, d->o.http_timeout_ms) != 0) {
+	if (http_new(&x.http, d->o.http_timeout_ms, &d->abort) != 0) {
 		TD_ERROR("delivery thread has no HTTP handle");
 		return NULL;
 	}
@@ -533,7 +534,7 @@ worker(void *arg)
 		job_free(j);
 		pthread_mutex_lock(&d->mu);
 		d->busy--;
-		pthread_cond_signal(&d->cv);
+		pthread_cond_broadcast(&d->cv); /* the dispatcher, or a stop waiting */
 	}
 	pthread_mutex_unlock(&d->mu);
 	http_free(x.http);
@@ -838,6 +839,7 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 	}
 	d->claim_errors = td_counter_get("tfdrift_notifier_claim_errors_total",
 	    "Claims of due deliveries that failed (PostgreSQL unavailable).", NULL);
+	atomic_init(&d->abort, false);
 	srandom((unsigned)(mono_ms() ^ getpid()));
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
@@ -852,7 +854,7 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 		d->dispatching = true;
 	}
 	if (!d->dispatching) {
-		delivery_stop(d);
+		delivery_stop(d, 0);
 		return td_error_set(err, TD_EIO, "cannot start delivery threads");
 	}
 	*out = d;
@@ -870,9 +872,10 @@ fail:
 }
 
 void
-delivery_stop(delivery *d)
+delivery_stop(delivery *d, int64_t grace_ms)
 {
 	job *left;
+	struct timespec dl;
 
 	if (d == NULL) {
 		return;
@@ -885,6 +888,18 @@ delivery_stop(delivery *d)
 	d->queued = 0;
 	pthread_cond_broadcast(&d->cv);
 	pthread_cond_broadcast(&d->work_cv);
+	/* sends in progress get the grace to finish; then they are cut short
+	 * (recorded as a failed attempt, retried by whoever runs next) */
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += grace_ms / 1000;
+	dl.tv_nsec += (grace_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	while (d->busy > 0 && pthread_cond_timedwait(&d->cv, &d->mu, &dl) == 0) {
+	}
+	atomic_store(&d->abort, true);
 	pthread_mutex_unlock(&d->mu);
 	if (d->dispatching) {
 		pthread_join(d->dispatcher, NULL);

@@ -60,7 +60,9 @@ void delivery_wake(delivery *d);
 /* Names of receivers that failed failing_after times in a row, comma
  * separated, into buf; returns how many. */
 int delivery_failing(delivery *d, char *buf, size_t len);
-/* Waits for sends in progress to finish (they are recorded), then stops. */
-void delivery_stop(delivery *d);
+/* Stops claiming; gives sends in progress up to grace_ms to finish, then
+ * cuts them short; records every outcome and puts claimed rows not yet sent
+ * back to pending. */
+void delivery_stop(delivery *d, int64_t grace_ms);
 
 #endif

@@ -18,10 +18,11 @@ struct nt_http {
 	char *body;
 	size_t len, cap;
 	int64_t retry_after_ms;
+	const atomic_bool *abort;
 };
 
 int
-http_new(nt_http **out, int64_t timeout_ms)
+http_new(nt_http **out, int64_t timeout_ms, const atomic_bool *abort)
 {
 	nt_http *h = calloc(1, sizeof(*h));
 
@@ -31,6 +32,7 @@ http_new(nt_http **out, int64_t timeout_ms)
 		return TD_ENOMEM;
 	}
 	h->timeout_ms = timeout_ms;
+	h->abort = abort;
 	*out = h;
 	return 0;
 }
@@ -46,10 +48,27 @@ http_free(nt_http *h)
 	free(h);
 }
 
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const nt_http *h = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return h->abort != NULL && atomic_load(h->abort) ? 1 : 0;
+}
+
 CURL *
 http_curl(nt_http *h)
 {
 	curl_easy_reset(h->curl);
+	if (h->abort != NULL) {
+		curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h->curl, CURLOPT_XFERINFODATA, h);
+	}
 	return h->curl;
 }
 

@@ -8,6 +8,7 @@
 #ifndef TFDRIFT_NOTIFIER_HTTP_H
 #define TFDRIFT_NOTIFIER_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,9 @@
 
 typedef struct nt_http nt_http;
 
-/* *out owned by the caller (http_free). */
-int http_new(nt_http **out, int64_t timeout_ms);
+/* *out owned by the caller (http_free).  abort (may be NULL, borrowed): once
+ * true, transfers in progress stop at once (a stop past its grace). */
+int http_new(nt_http **out, int64_t timeout_ms, const atomic_bool *abort);
 void http_free(nt_http *h);
 
 /* POSTs body (len bytes) to url with headers (NULL-terminated "Name: value")
@@ -29,7 +31,8 @@ void http_free(nt_http *h);
 void http_post(nt_http *h, const char *url, const char *const *headers, const char *body,
     size_t len, const char *ca_file, nt_result *res, char **body_out);
 
-/* The handle, reset, for other protocols (SMTP).  Borrowed. */
+/* The handle, reset (with the abort flag applied), for other protocols
+ * (SMTP).  Borrowed. */
 CURL *http_curl(nt_http *h);
 int64_t http_timeout_ms(const nt_http *h);
 

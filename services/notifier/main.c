@@ -148,7 +148,7 @@ test_receiver(const td_config *cfg, const char *name)
 		goto out;
 	}
 	const rt_receiver *r = rt_receiver_at(rt, (size_t)ri);
-	if (http_new(&h, td_config_int(cfg, "notifier", "http_timeout")) != 0) {
+	if (http_new(&h, td_config_int(cfg, "notifier", "http_timeout"), NULL) != 0) {
 		goto out;
 	}
 	msg_sample_alert(&a);
@@ -268,10 +268,11 @@ out:
 	/* the subscriber first: no wake-up arrives once it is closed */
 	td_bus_sub_close(s.sub);
 	planner_stop(s.pl);
+	/* database commands still running after the whole timeout are cancelled */
 	if (s.pool != NULL) {
-		td_pgpool_drain(s.pool, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
+		td_pgpool_drain(s.pool, td_config_int(cfg, "shared", "shutdown_timeout"));
 	}
-	delivery_stop(s.dl);
+	delivery_stop(s.dl, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
 	td_pgpool_close(s.pool);
 	rt_free(rt);
 	return status;

@@ -129,4 +129,18 @@ diag "claimed by: $(nt_sql "SELECT string_agg(c || '=' || n, ' ') FROM (SELECT c
 check "both replicas sent some" test \
 	"$(nt_sql "SELECT count(DISTINCT claimed_by) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key LIKE 'k-1-3___'")" -ge 2
 stop_service notifier-2
+
+# ---- 7. SIGTERM while the receiver takes 30 s to answer ------------------------------
+nt_control hook ok 1 30000
+alert_gen send --count 3 --first 4000 --seed 1 >/dev/null || bail "alert-gen failed"
+sending() { nt_sql "SELECT count(*) FROM notifications WHERE state = 'sending'"; }
+wait_until "sends are waiting for the slow receiver" 20 ge_cmd 1 sending
+stop_service notifier 10
+check_eq "SIGTERM: exit status 0" 0 "${TD_STATUS[notifier]}"
+check "within shutdown_timeout (4 s) and a little ($TD_STOP_MS ms)" test "$TD_STOP_MS" -lt 7000
+check_eq "the sends cut short are pending again" 0 "$(sending)"
+nt_control hook ok
+start_up notifier
+unsent() { nt_sql "SELECT count(*) FROM notifications WHERE state <> 'sent' AND receiver = 'hook'"; }
+wait_until "and are delivered after the restart" 30 eq_cmd 0 unsent
 finish

@@ -8,7 +8,7 @@
 #   nt_peer_args ARGS...      extra arguments for the peers (before nt_setup)
 #   nt_routing TEXT           writes the routing file (notifier.routing_file)
 #   nt_state FILTER           jq -r FILTER over the peers' /_state
-#   nt_control TARGET MODE [RETRY_AFTER]
+#   nt_control TARGET MODE [RETRY_AFTER] [DELAY_MS]
 #   wait_until NAME SECS CMD...  polls CMD (0.2 s) until it succeeds; a check
 #   nt_sql QUERY              one value from PostgreSQL
 
@@ -64,7 +64,7 @@ nt_state() {
 
 nt_control() {
 	curl -s --max-time 5 -X POST "http://127.0.0.1:$NT_HTTP/_control" \
-		-d "{\"target\":\"$1\",\"mode\":\"$2\",\"retry_after\":${3:-1}}" >/dev/null
+		-d "{\"target\":\"$1\",\"mode\":\"$2\",\"retry_after\":${3:-1},\"delay_ms\":${4:-0}}" >/dev/null
 }
 
 nt_sql() {
