@@ -39,6 +39,7 @@ typedef struct row {
 	int64_t id, alert_id, status_event_id;
 	int attempts;
 	bool is_status;
+	bool is_repeat;
 } row;
 
 typedef struct job {
@@ -408,7 +409,8 @@ process(ctx *x, job *j)
 	have_conn = j->rows[0].is_status || rs->ops->threads;
 	snprintf(idem, sizeof(idem), "n%lld", (long long)j->rows[0].id);
 	dedup_key(rs->r, &alerts[0], dkey, sizeof(dkey));
-	m = (nt_msg){ .rcv = rs->r,
+	m = (nt_msg){ .is_repeat = j->rows[0].is_repeat,
+		.rcv = rs->r,
 		.alerts = alerts,
 		.n = nalerts,
 		.idem = idem,
@@ -544,14 +546,15 @@ worker(void *arg)
 /* Due rows, and every other due row of their groups (a group is sent as
  * one message, so a claim must not cut it); with each row its alert. */
 static const char claim_sql_fmt[] =
-    "WITH picked AS (SELECT id, receiver, group_key FROM notifications "
+    "WITH picked AS (SELECT id, receiver, group_key, event FROM notifications "
     " WHERE ((state = 'pending' AND next_attempt_at <= now()) "
     " OR (state = 'sending' AND lease_until < now())) AND receiver = ANY($4::text[]) "
     " ORDER BY next_attempt_at, id LIMIT $1::integer FOR UPDATE SKIP LOCKED), "
     "grp AS (SELECT n.id FROM notifications n "
-    " JOIN (SELECT DISTINCT receiver, group_key FROM picked WHERE group_key <> '') g "
-    " ON n.receiver = g.receiver AND n.group_key = g.group_key "
-    " WHERE n.state = 'pending' AND n.event = 'alert' AND n.next_attempt_at <= now() "
+    " JOIN (SELECT DISTINCT receiver, group_key, event FROM picked "
+    "  WHERE group_key <> '' AND event <> 'status') g "
+    " ON n.receiver = g.receiver AND n.group_key = g.group_key AND n.event = g.event "
+    " WHERE n.state = 'pending' AND n.next_attempt_at <= now() "
     " FOR UPDATE OF n SKIP LOCKED), "
     "ids AS (SELECT id FROM picked UNION SELECT id FROM grp) "
     "UPDATE notifications n SET state = 'sending', attempts = n.attempts + 1, "
@@ -574,6 +577,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 		rstate *rs = rstate_by_name(d, PQgetvalue(res, i, 2));
 		const char *gk = PQgetvalue(res, i, 5);
 		bool is_status = strcmp(PQgetvalue(res, i, 3), "status") == 0;
+		bool is_repeat = strcmp(PQgetvalue(res, i, 3), "repeat") == 0;
 		job *j = NULL;
 		if (rs == NULL) {
 			continue; /* not claimed: the claim names our receivers */
@@ -581,7 +585,8 @@ make_jobs(delivery *d, PGresult *res, job **out)
 		if (!is_status && gk[0] != '\0') {
 			for (job *k = list; k != NULL; k = k->next) {
 				if (k->rcv == (size_t)(rs - d->rs) && k->group_key != NULL &&
-				    !k->rows[0].is_status && strcmp(k->group_key, gk) == 0) {
+				    !k->rows[0].is_status && k->rows[0].is_repeat == is_repeat &&
+				    strcmp(k->group_key, gk) == 0) {
 					j = k;
 					break;
 				}
@@ -607,6 +612,7 @@ make_jobs(delivery *d, PGresult *res, job **out)
 			.status_event_id = strtoll(PQgetvalue(res, i, 4), NULL, 10),
 			.attempts = (int)strtol(PQgetvalue(res, i, 6), NULL, 10),
 			.is_status = is_status,
+			.is_repeat = is_repeat,
 		};
 		if (msg_alert_from_row(&j->alerts[j->n - 1], res, i, CLAIM_NCOLS) != 0) {
 			j->n--; /* out of memory: the row is claimed again after its lease */

@@ -43,6 +43,7 @@ typedef struct nt_status {
 typedef struct nt_msg {
 	const rt_receiver *rcv;
 	bool is_status;
+	bool is_repeat;         /* a reminder: the alerts are still open */
 	const nt_alert *alerts; /* n >= 1; the first is the one a thread or status is about */
 	size_t n;
 	nt_status st;                /* when is_status */

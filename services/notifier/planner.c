@@ -19,6 +19,7 @@
 #define MAX_CP 256
 #define MAX_TARGETS 32
 #define MAX_SILENCES 1024
+#define REPEAT_EVERY_MS 1000
 
 /* One scan's high-water mark: ids up to max_id are final once the
  * snapshot's xmin reaches xmax. */
@@ -52,7 +53,10 @@ struct planner {
 	silence silences[MAX_SILENCES];
 	size_t nsilences;
 	char status_receivers[4096]; /* array literal of receivers that take status changes */
-	td_counter *planned, *silenced, *scan_errors, *catchup;
+	char receivers[4096];        /* array literal of every receiver */
+	bool any_repeat;             /* some route has a repeat_interval */
+	int64_t repeat_at;
+	td_counter *planned, *silenced, *scan_errors, *catchup, *repeats;
 	td_gauge *cursor_gauge;
 	int64_t last_error_log;
 };
@@ -276,7 +280,7 @@ silenced_by(const planner *p, const rt_alert *ra)
 
 static const char insert_sql[] =
     "INSERT INTO notifications (alert_id, receiver, group_key, state, silence_id, "
-    "next_attempt_at) "
+    "next_attempt_at, repeat_ms) "
     "SELECT x.alert_id, x.receiver, x.group_key, x.state, NULLIF(x.silence_id, 0), "
     " CASE WHEN x.group_key = '' THEN now() ELSE coalesce("
     "  (SELECT min(p.next_attempt_at) FROM notifications p WHERE p.receiver = x.receiver "
@@ -285,10 +289,27 @@ static const char insert_sql[] =
     "  greatest(now() + x.wait_ms * interval '1 millisecond',"
     "   (SELECT max(s.sent_at) FROM notifications s WHERE s.receiver = x.receiver "
     "    AND s.group_key = x.group_key AND s.group_key <> '' AND s.state = 'sent') "
-    "    + x.interval_ms * interval '1 millisecond')) END "
+    "    + x.interval_ms * interval '1 millisecond')) END, x.repeat_ms "
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], "
-    " $7::bigint[]) AS x(alert_id, receiver, group_key, state, silence_id, wait_ms, interval_ms) "
+    " $7::bigint[], $8::bigint[]) "
+    " AS x(alert_id, receiver, group_key, state, silence_id, wait_ms, interval_ms, repeat_ms) "
     "ORDER BY x.alert_id "
+    "ON CONFLICT (alert_id, receiver, event, status_event_id) DO NOTHING";
+
+/* The next reminder for every alert still open whose last message (the
+ * alert's, or its last reminder) was sent repeat_ms ago. */
+static const char repeat_sql[] =
+    "INSERT INTO notifications (alert_id, receiver, event, status_event_id, group_key, "
+    "repeat_ms) "
+    "SELECT n.alert_id, n.receiver, 'repeat', n.status_event_id + 1, n.group_key, n.repeat_ms "
+    "FROM notifications n JOIN alerts a ON a.id = n.alert_id "
+    "WHERE n.repeat_ms > 0 AND n.state = 'sent' AND n.event IN ('alert', 'repeat') "
+    " AND n.sent_at < now() - n.repeat_ms * interval '1 millisecond' AND a.status = 'open' "
+    " AND n.receiver = ANY($1::text[]) "
+    " AND NOT EXISTS (SELECT 1 FROM notifications r WHERE r.alert_id = n.alert_id "
+    "  AND r.receiver = n.receiver AND r.event = 'repeat' "
+    "  AND r.status_event_id > n.status_event_id) "
+    "ORDER BY n.alert_id LIMIT 10000 "
     "ON CONFLICT (alert_id, receiver, event, status_event_id) DO NOTHING";
 
 static const char scan_window_fmt[] = "SELECT %s FROM alerts a WHERE a.id > $1::bigint "
@@ -301,7 +322,7 @@ static int
 plan_rows(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size_t wl)
 {
 	db_arr ids = { 0 }, rcv = { 0 }, gk = { 0 }, st = { 0 }, sil = { 0 }, wait = { 0 },
-	       ival = { 0 };
+	       ival = { 0 }, rep = { 0 };
 	rt_target t[MAX_TARGETS];
 	char key[512];
 	long nsil = 0;
@@ -331,6 +352,7 @@ plan_rows(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size_t
 			db_arr_int(&sil, sid);
 			db_arr_int(&wait, t[k].group_wait_ms);
 			db_arr_int(&ival, t[k].group_interval_ms);
+			db_arr_int(&rep, t[k].repeat_interval_ms);
 			nsil += sid != 0;
 		}
 		msg_alert_clear(&a);
@@ -339,7 +361,8 @@ plan_rows(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size_t
 		goto out;
 	}
 	const char *params[] = { db_arr_str(&ids), db_arr_str(&rcv), db_arr_str(&gk),
-		db_arr_str(&st), db_arr_str(&sil), db_arr_str(&wait), db_arr_str(&ival) };
+		db_arr_str(&st), db_arr_str(&sil), db_arr_str(&wait), db_arr_str(&ival),
+		db_arr_str(&rep) };
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		if (params[i] == NULL) {
 			snprintf(why, wl, "out of memory");
@@ -348,7 +371,7 @@ plan_rows(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size_t
 		}
 	}
 	PGresult *ins = NULL;
-	if ((rv = db_exec(c, insert_sql, 7, params, PGRES_COMMAND_OK, &ins, why, wl)) != 0) {
+	if ((rv = db_exec(c, insert_sql, 8, params, PGRES_COMMAND_OK, &ins, why, wl)) != 0) {
 		goto out;
 	}
 	*planned = strtol(PQcmdTuples(ins), NULL, 10);
@@ -365,6 +388,7 @@ out:
 	db_arr_free(&sil);
 	db_arr_free(&wait);
 	db_arr_free(&ival);
+	db_arr_free(&rep);
 	return rv;
 }
 
@@ -468,6 +492,28 @@ scan_status(planner *p, PGconn *c, long *planned, char *why, size_t wl)
 	return rv;
 }
 
+/* Reminders, at most every REPEAT_EVERY_MS. */
+static int
+scan_repeats(planner *p, PGconn *c, long *planned, char *why, size_t wl)
+{
+	const char *params[] = { p->receivers };
+	PGresult *ins = NULL;
+	int rv;
+
+	*planned = 0;
+	if (!p->any_repeat || now_ms() - p->repeat_at < REPEAT_EVERY_MS) {
+		return 0;
+	}
+	p->repeat_at = now_ms();
+	if ((rv = db_exec(c, repeat_sql, 1, params, PGRES_COMMAND_OK, &ins, why, wl)) != 0) {
+		return rv;
+	}
+	*planned = strtol(PQcmdTuples(ins), NULL, 10);
+	PQclear(ins);
+	td_counter_add(p->repeats, (uint64_t)*planned);
+	return 0;
+}
+
 static void *
 run(void *arg)
 {
@@ -495,7 +541,7 @@ run(void *arg)
 			break;
 		}
 		PGconn *c = NULL;
-		long n1 = 0, n2 = 0;
+		long n1 = 0, n2 = 0, n3 = 0;
 		int rv = td_pgpool_acquire(p->o.pool, 1000, &c);
 		more = false;
 		if (rv != 0) {
@@ -510,6 +556,9 @@ run(void *arg)
 		} else if (scan_status(p, c, &n2, why, sizeof(why)) != 0) {
 			fail_log(p, "status changes", why);
 			broken = true;
+		} else if (scan_repeats(p, c, &n3, why, sizeof(why)) != 0) {
+			fail_log(p, "reminders", why);
+			broken = true;
 		}
 		td_pgpool_release(p->o.pool, c, broken);
 		if (!broken && !more && !atomic_load(&p->caught_up)) {
@@ -518,7 +567,7 @@ run(void *arg)
 			TD_INFO("caught up with committed alerts",
 			    TD_KV_INT("cursor", p->alerts.low));
 		}
-		if (n1 + n2 > 0 && p->o.planned != NULL) {
+		if (n1 + n2 + n3 > 0 && p->o.planned != NULL) {
 			p->o.planned(p->o.arg);
 		}
 	}
@@ -548,6 +597,15 @@ planner_start(planner **out, const planner_opts *o, td_error *err)
 	snprintf(p->status_receivers, sizeof(p->status_receivers), "%s",
 	    db_arr_str(&r) != NULL ? db_arr_str(&r) : "{}");
 	db_arr_free(&r);
+	for (size_t i = 0; i < rt_receiver_count(o->rt); i++) {
+		db_arr_text(&r, rt_receiver_at(o->rt, i)->name);
+	}
+	snprintf(p->receivers, sizeof(p->receivers), "%s",
+	    db_arr_str(&r) != NULL ? db_arr_str(&r) : "{}");
+	db_arr_free(&r);
+	p->any_repeat = rt_any_repeat(o->rt);
+	p->repeats = td_counter_get("tfdrift_notifier_reminders_total",
+	    "Reminders planned for alerts still open after their route's repeat_interval.", NULL);
 	p->planned = td_counter_get("tfdrift_notifier_planned_total",
 	    "Deliveries planned (notifications rows inserted), alerts and status changes.", NULL);
 	p->silenced = td_counter_get("tfdrift_notifier_silenced_total",

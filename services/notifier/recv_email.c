@@ -68,9 +68,11 @@ email_send(const nt_msg *m, nt_http *h, nt_result *res)
 	}
 	msg_title(&m->alerts[0], title, sizeof(title));
 	if (m->n > 1) {
-		snprintf(subject, sizeof(subject), "tfdrift: %zu drifts: %s", m->n, title);
+		snprintf(subject, sizeof(subject), "tfdrift: %s%zu drifts: %s",
+		    m->is_repeat ? "still open: " : "", m->n, title);
 	} else {
-		snprintf(subject, sizeof(subject), "tfdrift: %s", title);
+		snprintf(subject, sizeof(subject), "tfdrift: %s%s",
+		    m->is_repeat ? "still open: " : "", title);
 	}
 	ho = (size_t)snprintf(html, TEXT, "<html><body>");
 	text[0] = '\0';

@@ -61,6 +61,12 @@ pd_send(const nt_msg *m, nt_http *h, nt_result *res)
 		recv_json_failed(res, "out of memory");
 		return;
 	}
+	if (m->is_repeat) {
+		/* the incident is open until resolved: PagerDuty re-notifies by itself */
+		res->outcome = NT_SKIP;
+		cJSON_Delete(root);
+		return;
+	}
 	cJSON_AddStringToObject(root, "routing_key", m->rcv->secret);
 	cJSON_AddStringToObject(root, "event_action", action);
 	cJSON_AddStringToObject(root, "dedup_key", dedup);

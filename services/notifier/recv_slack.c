@@ -132,9 +132,10 @@ message_for(const nt_msg *m)
 		snprintf(text, sizeof(text), "%s %s by %s: %s", emoji_of(m->st.to), m->st.to,
 		    m->st.by, title);
 	} else if (m->n > 1) {
-		snprintf(text, sizeof(text), "%zu drifts: %s", m->n, title);
+		snprintf(text, sizeof(text), "%s%zu drifts: %s", m->is_repeat ? "Still open: " : "",
+		    m->n, title);
 	} else {
-		snprintf(text, sizeof(text), "%s", title);
+		snprintf(text, sizeof(text), "%s%s", m->is_repeat ? "Still open: " : "", title);
 	}
 	cJSON_AddStringToObject(root, "text", text);
 	atts = cJSON_AddArrayToObject(root, "attachments");

@@ -33,9 +33,10 @@ teams_send(const nt_msg *m, nt_http *h, nt_result *res)
 	msg_change_text(a, change, sizeof(change));
 	msg_link(m, a, link, sizeof(link));
 	if (m->n > 1) {
-		snprintf(head, sizeof(head), "%zu drifts: %s", m->n, title);
+		snprintf(head, sizeof(head), "%s%zu drifts: %s", m->is_repeat ? "Still open: " : "",
+		    m->n, title);
 	} else {
-		snprintf(head, sizeof(head), "%s", title);
+		snprintf(head, sizeof(head), "%s%s", m->is_repeat ? "Still open: " : "", title);
 	}
 	cJSON_AddStringToObject(root, "type", "message");
 	atts = cJSON_AddArrayToObject(root, "attachments");

@@ -78,7 +78,8 @@ webhook_send(const nt_msg *m, nt_http *h, nt_result *res)
 		goto out;
 	}
 	cJSON_AddStringToObject(root, "type",
-	    m->is_status ? "drift.status_changed" : "drift.detected");
+	    m->is_status ? "drift.status_changed"
+			 : (m->is_repeat ? "drift.reminder" : "drift.detected"));
 	cJSON_AddStringToObject(root, "timestamp", iso);
 	data = cJSON_AddObjectToObject(root, "data");
 	arr = cJSON_AddArrayToObject(data, "alerts");

@@ -1036,6 +1036,26 @@ rt_route(const rt_config *c, const rt_alert *a, rt_target *out, size_t max)
 	return cnt;
 }
 
+static bool
+node_repeats(const rnode *n)
+{
+	if (n->repeat_interval_ms > 0) {
+		return true;
+	}
+	for (size_t i = 0; i < n->nchildren; i++) {
+		if (node_repeats(&n->children[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+rt_any_repeat(const rt_config *c)
+{
+	return node_repeats(&c->root);
+}
+
 void
 rt_group_key(const rt_alert *a, const char *const *group_by, char *buf, size_t len)
 {

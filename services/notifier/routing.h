@@ -22,7 +22,8 @@
  * route that named it.  Grouping is on for a route whose group_wait or
  * group_interval is above 0: alerts of one group (same group_by values) that
  * are due together go out as one message; otherwise every alert is sent on
- * its own at once.
+ * its own at once.  repeat_interval above 0: while the alert stays open, a
+ * reminder follows repeat_interval after its last message.
  *
  * Secrets (a Slack webhook URL, a bot token, a signing secret, a PagerDuty
  * routing key, an SMTP password) are read from <key>_env or <key>_file only;
@@ -116,6 +117,9 @@ long rt_receiver_find(const rt_config *c, const char *name);
 
 /* Fills out[0..max) with the receivers a gets (each once); returns how many. */
 size_t rt_route(const rt_config *c, const rt_alert *a, rt_target *out, size_t max);
+
+/* Whether any route has a repeat_interval. */
+bool rt_any_repeat(const rt_config *c);
 
 /* The group key of a for group_by (values joined by '\x1f'); "" when group_by
  * is empty (not grouped).  Writes at most len bytes. */

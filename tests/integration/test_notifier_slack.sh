@@ -10,6 +10,8 @@
 #   - GET /api/v1/drifts/{id} lists the deliveries
 #   - a silence (POST /api/v1/silences, operator) suppresses, and after it
 #     ends alerts are sent again; DELETE ends one early
+#   - repeat_interval: reminders (grouped) while alerts stay open, none for
+#     an alert once it is resolved
 source "$(dirname "$0")/../lib/services.sh"
 source "$(dirname "$0")/../lib/persistence.sh"
 source "$(dirname "$0")/../lib/gateway.sh"
@@ -35,9 +37,19 @@ nt_routing "receivers:
   - name: digest
     type: slack_webhook
     url_env: NT_SLACK_HOOK_URL
+  - name: remind
+    type: webhook
+    url: http://127.0.0.1:$NT_HOOK/remind
+    secret_env: NT_SECRET
 route:
   receivers: [bot, pager]
   routes:
+    - match: {resource_address: 'aws_instance.web?0?'}
+      receivers: [remind]
+      group_by: [resource_address]
+      group_wait: 500ms
+      repeat_interval: 2s
+      continue: true
     - match: {workspace: 'prod/*'}
       receivers: [digest]
       group_by: [workspace, resource_address]
@@ -85,7 +97,7 @@ check_eq "with the same dedup_key" "tfdrift/prod/app/aws_instance.web[0]" "$(nt_
 gw_expect "GET drift lists its deliveries" 200 GET "/api/v1/drifts/$ID" "$O"
 gw_jq "bot, digest, pager, and the status change to bot and pager" \
 	"bot:alert:sent,bot:status:sent,digest:alert:sent,pager:alert:sent,pager:status:sent" \
-	'[.deliveries[] | "\(.receiver):\(.event):\(.state)"] | sort | join(",")'
+	'[.deliveries[] | select(.receiver != "remind") | "\(.receiver):\(.event):\(.state)"] | sort | join(",")'
 
 # ---- silences ------------------------------------------------------------------------
 gw_expect "a viewer cannot create a silence" 403 POST /api/v1/silences "$TOK_VIEWER" \
@@ -102,7 +114,7 @@ gw_jq "active" "true" "[.items[] | select(.id == $SID) | .active][0]"
 p0="$(posts)"
 alert_gen send --count 5 --first 100 >/dev/null || bail "alert-gen failed"
 silenced() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key LIKE 'k-1-10_' AND n.state = 'silenced'"; }
-wait_until "alerts under the silence are recorded as silenced" 20 eq_cmd 15 silenced
+wait_until "alerts under the silence are recorded as silenced (3 receivers, and remind for web[0])" 20 eq_cmd 16 silenced
 check_eq "and not sent to Slack" "$p0" "$(posts)"
 silences_gone() { gw_req GET /api/v1/silences "$O"; [ "$(jq '.items | length' <<<"$GW_BODY")" = 0 ]; }
 wait_until "the silence ends" 20 silences_gone
@@ -112,5 +124,18 @@ gw_expect "another silence" 201 POST /api/v1/silences "$O" '{"matchers":{"severi
 SID2="$(jq -r .id <<<"$GW_BODY")"
 gw_expect "DELETE ends it" 200 DELETE "/api/v1/silences/$SID2" "$O"
 gw_expect "DELETE again: 404" 404 DELETE "/api/v1/silences/$SID2" "$O"
+
+# ---- reminders --------------------------------------------------------------------------
+reminders() { nt_state '[.hook.events[] | select(.type == "drift.reminder")] | length'; }
+wait_until "reminders come for the open alerts of aws_instance.web[0]" 30 ge_cmd 1 reminders
+# the first round may come before the PATCH above; later rounds leave it out
+nine() { nt_state "[.hook.events[] | select(.type == \"drift.reminder\" and (.alerts | length) == 9 and (.alerts | index($ID) == null))] | length"; }
+wait_until "grouped: a reminder lists the 9 still open, not the resolved one" 30 ge_cmd 1 nine
+late() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE n.alert_id = $ID AND n.event = 'repeat' AND n.created_at > a.status_changed_at + interval '1 second'"; }
+check_eq "no reminder planned for it after it was resolved" 0 "$(late)"
+check_eq "the first reminder followed the alerts' message by at least repeat_interval" 1 \
+	"$(nt_sql "SELECT count(*) FROM notifications r JOIN notifications n ON n.alert_id = r.alert_id AND n.receiver = r.receiver AND n.event = 'alert' WHERE r.event = 'repeat' AND r.status_event_id = 1 AND r.created_at >= n.sent_at + interval '2 seconds' LIMIT 1" | grep -c '^[1-9]')"
+check_eq "PagerDuty and Slack get no reminders (no repeat_interval on their routes)" 0 \
+	"$(nt_sql "SELECT count(*) FROM notifications WHERE event = 'repeat' AND receiver <> 'remind'")"
 gw_check_contract
 finish

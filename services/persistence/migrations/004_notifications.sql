@@ -3,7 +3,9 @@
 --
 -- notifications: one row per (alert, receiver, event): event 'alert' is the
 -- drift itself, 'status' a status change (alert_status_history.id in
--- status_event_id) sent to receivers that edit or resolve what they sent.
+-- status_event_id) sent to receivers that edit or resolve what they sent,
+-- 'repeat' the Nth reminder (N in status_event_id) that the alert is still
+-- open, repeat_ms after the last message (the route's repeat_interval).
 -- Rows of one group (receiver + group_key, group_key '' = not grouped) that
 -- are due together are sent as one message; they share message_id.
 -- state: pending (next_attempt_at says when), sending (claimed by a notifier
@@ -15,7 +17,7 @@ CREATE TABLE notifications (
     id              bigserial PRIMARY KEY,
     alert_id        bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
     receiver        text NOT NULL,
-    event           text NOT NULL DEFAULT 'alert' CHECK (event IN ('alert', 'status')),
+    event           text NOT NULL DEFAULT 'alert' CHECK (event IN ('alert', 'status', 'repeat')),
     status_event_id bigint NOT NULL DEFAULT 0,
     group_key       text NOT NULL DEFAULT '',
     state           text NOT NULL DEFAULT 'pending'
@@ -31,6 +33,7 @@ CREATE TABLE notifications (
     -- PagerDuty dedup_key, the webhook-id
     message_id      text NOT NULL DEFAULT '',
     silence_id      bigint,
+    repeat_ms       bigint NOT NULL DEFAULT 0,
     UNIQUE (alert_id, receiver, event, status_event_id)
 );
 
@@ -40,6 +43,10 @@ CREATE INDEX notifications_due_idx ON notifications (next_attempt_at)
 -- joining a group that is already waiting, group_interval after the last send
 CREATE INDEX notifications_group_idx ON notifications (receiver, group_key, state)
     WHERE group_key <> '';
+
+-- reminders: sent rows of routes with a repeat_interval
+CREATE INDEX notifications_repeat_idx ON notifications (sent_at)
+    WHERE repeat_ms > 0 AND state = 'sent' AND event IN ('alert', 'repeat');
 
 -- Where each notifier scan has got to: alerts.id and alert_status_history.id
 -- below which every committed row has been planned.
