@@ -227,6 +227,9 @@ const td_config_directive td_config_directives[] = {
 	    "(docs/notifier.md); empty: every alert at or above min_severity is logged." },
 	{ "notifier", "workers", TD_CFG_INT, "64", 1, 256, NULL, 0,
 	    "Delivery threads; each sends one message at a time." },
+	{ "notifier", "db_connections", TD_CFG_INT, "12", 3, 256, NULL, 0,
+	    "PostgreSQL connections shared by the planner, the dispatcher and the delivery threads "
+	    "(which hold one only to record an outcome, never while a receiver answers)." },
 	{ "notifier", "poll_interval", TD_CFG_DURATION, "1s", 10, 60000, NULL, 0,
 	    "How often PostgreSQL is read for alerts, status changes and due deliveries when no "
 	    "committed-alerts message woke the notifier." },

@@ -213,7 +213,7 @@ run(td_app *app)
 		.name = "tfdrift-notifier",
 		.dsn = td_config_str(cfg, "postgres", "dsn"),
 		.connect_timeout_ms = td_config_int(cfg, "postgres", "connect_timeout"),
-		.size = workers + 3,
+		.size = (int)td_config_int(cfg, "notifier", "db_connections"),
 		.options = "-c statement_timeout=30000",
 		.check_interval_ms = DB_CHECK_INTERVAL_MS,
 	};
