@@ -94,6 +94,8 @@ pdstatus() { nt_state '.pd.incidents[].status'; }
 wait_until "the PagerDuty incident is resolved" 20 eq_cmd resolved pdstatus
 check_eq "with the same dedup_key" "tfdrift/prod/app/aws_instance.web[0]" "$(nt_state '[.pd.events[] | select(.action == "resolve") | .dedup_key][0]')"
 
+hookstatus() { nt_state '[.hook.events[] | select(.type == "drift.status_changed") | "\(.status.to) by \(.status.by): \(.status.note)"][0]'; }
+wait_until "the webhook gets drift.status_changed" 20 eq_cmd "resolved by oncall: reverted" hookstatus
 gw_expect "GET drift lists its deliveries" 200 GET "/api/v1/drifts/$ID" "$O"
 gw_jq "bot, digest, pager, and the status change to bot and pager" \
 	"bot:alert:sent,bot:status:sent,digest:alert:sent,pager:alert:sent,pager:status:sent" \
