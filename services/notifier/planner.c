@@ -20,11 +20,13 @@
 #define MAX_TARGETS 32
 #define MAX_SILENCES 1024
 #define REPEAT_EVERY_MS 1000
+#define SETTLE_MS 1000
 
 /* One scan's high-water mark: ids up to max_id are final once the
  * snapshot's xmin reaches xmax. */
 typedef struct checkpoint {
 	int64_t xmax, max_id;
+	int64_t at_ms; /* when the scan ran (monotonic) */
 } checkpoint;
 
 typedef struct cursor {
@@ -32,6 +34,8 @@ typedef struct cursor {
 	bool loaded;
 	int64_t low;       /* every id <= low is planned */
 	int64_t read_from; /* the largest id read; (low, read_from] is read again */
+	int64_t *seen;     /* ids of (low, read_from] planned, ascending */
+	size_t nseen, capseen;
 	checkpoint cp[MAX_CP];
 	int ncp;
 } cursor;
@@ -86,6 +90,66 @@ fail_log(planner *p, const char *what, const char *why)
 
 /* ---- cursors ------------------------------------------------------------- */
 
+/* Whether id was planned since low. */
+static bool
+seen_has(const cursor *cur, int64_t id)
+{
+	size_t lo = 0, hi = cur->nseen;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cur->seen[mid] == id) {
+			return true;
+		}
+		if (cur->seen[mid] < id) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return false;
+}
+
+/* Records id as planned (kept sorted; late ids go in their place). */
+static int
+seen_add(cursor *cur, int64_t id)
+{
+	size_t i = cur->nseen;
+
+	if (seen_has(cur, id)) {
+		return 0;
+	}
+	if (cur->nseen == cur->capseen) {
+		size_t cap = cur->capseen == 0 ? 1024 : cur->capseen * 2;
+		int64_t *n = realloc(cur->seen, cap * sizeof(*n));
+		if (n == NULL) {
+			return TD_ENOMEM;
+		}
+		cur->seen = n;
+		cur->capseen = cap;
+	}
+	while (i > 0 && cur->seen[i - 1] > id) {
+		cur->seen[i] = cur->seen[i - 1];
+		i--;
+	}
+	cur->seen[i] = id;
+	cur->nseen++;
+	return 0;
+}
+
+/* Forgets ids at or below low. */
+static void
+seen_prune(cursor *cur)
+{
+	size_t k = 0;
+
+	while (k < cur->nseen && cur->seen[k] <= cur->low) {
+		k++;
+	}
+	memmove(cur->seen, cur->seen + k, (cur->nseen - k) * sizeof(*cur->seen));
+	cur->nseen -= k;
+}
+
 static int
 cursor_load(PGconn *c, cursor *cur, char *why, size_t wl)
 {
@@ -105,6 +169,7 @@ cursor_load(PGconn *c, cursor *cur, char *why, size_t wl)
 	}
 	cur->low = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	cur->read_from = cur->low;
+	cur->nseen = 0;
 	cur->loaded = true;
 	cur->ncp = 0;
 	PQclear(res);
@@ -174,10 +239,13 @@ cursor_advance(PGconn *c, cursor *cur, int64_t xmin, int64_t xmax, int64_t max_i
 		cur->read_from = max_id;
 	}
 	if (cur->read_from > cur->low) {
-		cur->cp[cur->ncp++] = (checkpoint){ .xmax = xmax, .max_id = cur->read_from };
+		cur->cp[cur->ncp++] =
+		    (checkpoint){ .xmax = xmax, .max_id = cur->read_from, .at_ms = now_ms() };
 	}
 	for (int i = 0; i < cur->ncp; i++) {
-		if (cur->cp[i].xmax <= xmin) {
+		/* SETTLE_MS as well: a writer may take an id with nextval a moment
+		 * before its transaction gets the xid the snapshot would show */
+		if (cur->cp[i].xmax <= xmin && now_ms() - cur->cp[i].at_ms >= SETTLE_MS) {
 			if (cur->cp[i].max_id > cur->low) {
 				cur->low = cur->cp[i].max_id;
 			}
@@ -189,6 +257,7 @@ cursor_advance(PGconn *c, cursor *cur, int64_t xmin, int64_t xmax, int64_t max_i
 	if (cur->low == old) {
 		return 0;
 	}
+	seen_prune(cur);
 	char v[32];
 	const char *params[] = { cur->name, v };
 	snprintf(v, sizeof(v), "%lld", (long long)cur->low);
@@ -312,8 +381,10 @@ static const char repeat_sql[] =
     "ORDER BY n.alert_id LIMIT 10000 "
     "ON CONFLICT (alert_id, receiver, event, status_event_id) DO NOTHING";
 
-static const char scan_window_fmt[] = "SELECT %s FROM alerts a WHERE a.id > $1::bigint "
-				      "AND a.id <= $2::bigint ORDER BY a.id";
+static const char scan_window_sql[] =
+    "SELECT a.id FROM alerts a WHERE a.id > $1::bigint AND a.id <= $2::bigint ORDER BY a.id";
+static const char fetch_fmt[] =
+    "SELECT %s FROM alerts a WHERE a.id = ANY($1::bigint[]) ORDER BY a.id";
 static const char scan_new_fmt[] =
     "SELECT %s FROM alerts a WHERE a.id > $1::bigint ORDER BY a.id LIMIT $2::integer";
 
@@ -392,11 +463,69 @@ out:
 	return rv;
 }
 
+/* Ids of res (column 0) not planned yet into *out. */
+static void
+unseen_ids(const cursor *cur, const PGresult *res, db_arr *out)
+{
+	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
+		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		if (!seen_has(cur, id)) {
+			db_arr_int(out, id);
+		}
+	}
+}
+
+/* Marks the ids of res (column 0) planned. */
+static int
+mark_seen(cursor *cur, const PGresult *res, char *why, size_t wl)
+{
+	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
+		if (seen_add(cur, strtoll(PQgetvalue(res, i, 0), NULL, 10)) != 0) {
+			snprintf(why, wl, "out of memory");
+			return TD_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Alerts of the window that committed after a larger id was read. */
+static int
+plan_late(planner *p, PGconn *c, const PGresult *win, long *planned, char *why, size_t wl)
+{
+	db_arr ids = { 0 };
+	PGresult *res = NULL;
+	char sql[1200];
+	int rv = 0;
+
+	*planned = 0;
+	unseen_ids(&p->alerts, win, &ids);
+	if (ids.n == 0) {
+		goto out;
+	}
+	const char *params[] = { db_arr_str(&ids) };
+	snprintf(sql, sizeof(sql), fetch_fmt, msg_alert_columns);
+	if (params[0] == NULL) {
+		snprintf(why, wl, "out of memory");
+		rv = TD_ENOMEM;
+		goto out;
+	}
+	if ((rv = db_exec(c, sql, 1, params, PGRES_TUPLES_OK, &res, why, wl)) != 0 ||
+	    (rv = plan_rows(p, c, res, planned, why, wl)) != 0) {
+		goto out;
+	}
+	TD_DEBUG("planned alerts that committed late", TD_KV_UINT("alerts", ids.n));
+	rv = mark_seen(&p->alerts, res, why, wl);
+out:
+	PQclear(res);
+	db_arr_free(&ids);
+	return rv;
+}
+
 /* One scan of alerts.  *more: the batch was full. */
 static int
 scan_alerts(planner *p, PGconn *c, long *planned, bool *more, char *why, size_t wl)
 {
-	char wsql[1024], nsql[1024];
+	char nsql[1024];
 	PGresult *win = NULL, *fresh = NULL;
 	int64_t xmin = 0, xmax = 0, max_id;
 	long n1 = 0, n2 = 0;
@@ -404,18 +533,18 @@ scan_alerts(planner *p, PGconn *c, long *planned, bool *more, char *why, size_t 
 
 	*planned = 0;
 	*more = false;
-	snprintf(wsql, sizeof(wsql), scan_window_fmt, msg_alert_columns);
 	snprintf(nsql, sizeof(nsql), scan_new_fmt, msg_alert_columns);
 	if ((rv = cursor_load(c, &p->alerts, why, wl)) != 0 ||
 	    (rv = silences_load(p, c, why, wl)) != 0 ||
-	    (rv = cursor_scan(c, &p->alerts, wsql, nsql, p->o.batch, &xmin, &xmax, &win, &fresh,
-		 why, wl)) != 0) {
+	    (rv = cursor_scan(c, &p->alerts, scan_window_sql, nsql, p->o.batch, &xmin, &xmax, &win,
+		 &fresh, why, wl)) != 0) {
 		return rv;
 	}
 	n = PQntuples(fresh);
 	max_id = n > 0 ? strtoll(PQgetvalue(fresh, n - 1, 0), NULL, 10) : p->alerts.read_from;
-	if ((win == NULL || (rv = plan_rows(p, c, win, &n1, why, wl)) == 0) &&
-	    (rv = plan_rows(p, c, fresh, &n2, why, wl)) == 0) {
+	if ((rv = plan_late(p, c, win, &n1, why, wl)) == 0 &&
+	    (rv = plan_rows(p, c, fresh, &n2, why, wl)) == 0 &&
+	    (rv = mark_seen(&p->alerts, fresh, why, wl)) == 0) {
 		rv = cursor_advance(c, &p->alerts, xmin, xmax, max_id, why, wl);
 	}
 	*planned = n1 + n2;
@@ -442,9 +571,7 @@ plan_status(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size
 	PGresult *ins = NULL;
 	int rv = 0;
 
-	for (int i = 0; res != NULL && i < PQntuples(res); i++) {
-		db_arr_int(&ids, strtoll(PQgetvalue(res, i, 0), NULL, 10));
-	}
+	unseen_ids(&p->status, res, &ids);
 	if (ids.n == 0) {
 		goto out;
 	}
@@ -459,6 +586,7 @@ plan_status(planner *p, PGconn *c, PGresult *res, long *planned, char *why, size
 	}
 	*planned += strtol(PQcmdTuples(ins), NULL, 10);
 	PQclear(ins);
+	rv = mark_seen(&p->status, res, why, wl);
 out:
 	db_arr_free(&ids);
 	return rv;
@@ -658,6 +786,8 @@ planner_stop(planner *p)
 		pthread_join(p->thread, NULL);
 	}
 	silences_clear(p);
+	free(p->alerts.seen);
+	free(p->status.seen);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);

@@ -14,9 +14,10 @@
  * so a smaller id can become visible after a larger one.  Each scan notes
  * its snapshot's xmax; ids up to a scan's largest are final once every
  * transaction that was running then has ended (the current snapshot's xmin
- * reached that xmax).  Only then does the cursor (notifier_cursors, shared
- * by replicas, GREATEST wins) move; rows between are read again and their
- * inserts do nothing.
+ * reached that xmax) and a second has passed.  Only then does the cursor
+ * (notifier_cursors, shared by replicas, GREATEST wins) move; the ids
+ * between are read again (ids only) and those not planned yet (kept in a
+ * sorted array) are planned.
  *
  * Threads: one planner thread; planner_wake may be called from any thread
  * (the bus subscriber's) and only signals. */
