@@ -86,7 +86,7 @@ route:
   receivers: [plainmail]"
 start_up notifier
 alert_gen send --count 1 --first 50 >/dev/null || bail "alert-gen failed"
-failedmail() { nt_sql "SELECT count(*) FROM notifications WHERE receiver = 'plainmail' AND state = 'failed'"; }
+failedmail() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key = 'k-1-50' AND n.receiver = 'plainmail' AND n.state = 'failed' AND n.attempts = 1"; }
 wait_until "SMTP 530 (STARTTLS required) is a permanent failure" 20 eq_cmd 1 failedmail
 stop_service notifier
 
