@@ -5,6 +5,9 @@
 # Slack incoming webhook (tests/peers/notifier_peers.js).  `continue` lets a
 # critical alert reach PagerDuty and the webhook; a route without it keeps
 # high alerts to Slack alone; info alerts fall back to the root's receiver.
+# An alert whose transaction commits after alerts with larger ids were
+# delivered is delivered too (the cursor waits for it; with a cursor that
+# simply follows the largest id read, this check fails).
 source "$(dirname "$0")/../lib/services.sh"
 source "$(dirname "$0")/../lib/persistence.sh"
 source "$(dirname "$0")/../lib/notifier.sh"
@@ -63,5 +66,22 @@ check_eq "webhook-id is the delivery's stable id" 40 \
 # metrics per receiver
 check_eq "metrics: sent to hook" 40 "$(metric notifier 'tfdrift_notifier_deliveries_total{receiver="hook",outcome="sent"}')"
 check_eq "metrics: sent to pager" 10 "$(metric notifier 'tfdrift_notifier_deliveries_total{receiver="pager",outcome="sent"}')"
+# ---- an alert whose id is smaller than ones committed before it --------------------
+# A transaction takes an id and commits only after later ids are committed and
+# planned: the cursor must not have moved past it.
+psql -X -qAt -c "BEGIN; INSERT INTO alerts (alert_key, kind, severity, workspace, resource_address)
+	VALUES ('late-1', 'drift', 'medium', 'prod/app', 'aws_instance.late'); SELECT pg_sleep(4); COMMIT;" \
+	>/dev/null 2>&1 &
+late_pid=$!
+sleeping() { [ "$(nt_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%late-1%' AND state = 'active'")" -ge 1 ]; }
+wait_until "a transaction holds an alert id open" 10 sleeping
+alert_gen send --count 10 --first 500 >/dev/null || bail "alert-gen failed"
+after() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key LIKE 'k-1-50_' AND n.state = 'sent'"; }
+wait_until "the later alerts are delivered first" 30 ge_cmd 10 after
+wait "$late_pid"
+check "the late alert's id is below theirs" test "$(nt_sql "SELECT id FROM alerts WHERE alert_key = 'late-1'")" -lt \
+	"$(nt_sql "SELECT min(id) FROM alerts WHERE alert_key LIKE 'k-1-50_'")"
+late() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key = 'late-1' AND n.state = 'sent'"; }
+wait_until "the alert committed late is delivered too" 30 eq_cmd 1 late
 check "the Slack webhook URL is not in the log" bash -c "! grep -q '/slack/hook' '${TD_LOG[notifier]}'"
 finish
