@@ -10,13 +10,13 @@
 #include "tfdrift/error.h"
 #include "tfdrift/log.h"
 #include "tfdrift/pgpool.h"
+#include "tfdrift/severity.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_COMMENT 1024
 
 static const char *const matcher_keys[] = { "severity", "kind", "workspace", "service",
 	"resource_type", "resource_address", "event_name", "principal", "min_severity" };
-static const char *const severities[] = { "info", "low", "medium", "high", "critical" };
 
 static const char silence_cols[] =
     "id, matchers::text, "
@@ -119,10 +119,8 @@ valid_matchers(const cJSON *m, gw_response *resp)
 			return false;
 		}
 		if (strcmp(it->string, "min_severity") == 0) {
-			bool ok = false;
-			for (size_t s = 0; cJSON_IsString(it) && s < NELEM(severities); s++) {
-				ok = ok || strcmp(it->valuestring, severities[s]) == 0;
-			}
+			bool ok = cJSON_IsString(it) &&
+			    td_severity_parse(it->valuestring, strlen(it->valuestring)) != 0;
 			if (!ok) {
 				gw_api_error(resp, 400, "invalid_parameter",
 				    "matchers.min_severity: one of info, low, medium, high, critical",

@@ -11,13 +11,13 @@
 
 #include <yaml.h>
 
+#include "tfdrift/severity.h"
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_SECRET 8192
 
 static const char *const field_names[RT_NFIELDS] = { "severity", "kind", "workspace", "service",
 	"resource_type", "resource_address", "event_name", "principal" };
-
-static const char *const rank_names[] = { "info", "low", "medium", "high", "critical" };
 
 static const struct {
 	const char *name;
@@ -78,8 +78,9 @@ rt_field_name(int i)
 int
 rt_rank(const char *severity)
 {
-	for (size_t i = 0; severity != NULL && i < NELEM(rank_names); i++) {
-		if (strcasecmp(severity, rank_names[i]) == 0) {
+	/* libcommon's table, but any case: "High" in a routing file is high */
+	for (size_t i = 0; severity != NULL && i < td_severity_count; i++) {
+		if (strcasecmp(severity, td_severity_names[i]) == 0) {
 			return (int)i + 1;
 		}
 	}
@@ -950,7 +951,7 @@ rt_default(rt_config **out, int min_rank)
 	    "receivers: [{name: log, type: log}]\n"
 	    "route:\n  receivers: [log]\n  group_by: []\n"
 	    "  routes: [{match: {min_severity: %s}, receivers: [log]}]\n",
-	    rank_names[min_rank >= 1 && min_rank <= 5 ? min_rank - 1 : 0]);
+	    td_severity_name(min_rank) != NULL ? td_severity_name(min_rank) : "info");
 	if (rt_parse(out, text, strlen(text), "(default routing)", &err) != 0 || *out == NULL) {
 		return TD_ENOMEM;
 	}
