@@ -3,6 +3,7 @@
  *
  *   tfdrift-alert-gen send URL [--count N] [--batch B] [--in-flight K]
  *                     [--seed S] [--first I] [--bad I]... [--rate R] [--timeout MS]
+ *                     [--resources R]
  *   tfdrift-alert-gen sub URL [--idle MS] [--max MS]
  *
  * send: dials URL (persistence.work_listen) with a tfdrift REQ socket and sends
@@ -12,7 +13,8 @@
  * "k-S-i", event_id "ev-S-i" and fields varying with i; the same S and i
  * always give the same alert.  --bad I makes alert I one PostgreSQL refuses
  * (its workspace is not valid UTF-8).  --rate R paces requests to R alerts/s
- * (default: as fast as the Acks come).  Prints one line:
+ * (default: as fast as the Acks come).  --resources R: alert i is about
+ * aws_instance.web[i % R] (default 50).  Prints one line:
  *   requests=.. ok=.. rejected=.. failed=.. accepted=.. duplicates=..
  *   produced=.. elapsed_ms=.. alerts_per_s=.. p50_ms=.. p99_ms=.. max_ms=..
  * Exit 0 when every request got an Ack OK.
@@ -46,6 +48,7 @@ typedef struct gen {
 	int nbad;
 	double rate;
 	int timeout_ms;
+	long resources;
 
 	td_bus_req *req;
 	atomic_long next; /* next request index */
@@ -61,7 +64,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: tfdrift-alert-gen send URL [--count N] [--batch B] [--in-flight K]\n"
 	    "                         [--seed S] [--first I] [--bad I]... [--rate R] "
-	    "[--timeout MS]\n"
+	    "[--timeout MS] [--resources R]\n"
 	    "       tfdrift-alert-gen sub URL [--idle MS] [--max MS]\n");
 }
 
@@ -117,7 +120,7 @@ build(const gen *g, long r, uint8_t **buf, size_t *len)
 		tfdrift__v1__attribute_change__init(&ch[k]);
 		snprintf(keys[k], sizeof(keys[k]), "k-%ld-%ld", g->seed, i);
 		snprintf(eids[k], sizeof(eids[k]), "ev-%ld-%ld", g->seed, i);
-		snprintf(addrs[k], sizeof(addrs[k]), "aws_instance.web[%ld]", i % 50);
+		snprintf(addrs[k], sizeof(addrs[k]), "aws_instance.web[%ld]", i % g->resources);
 		snprintf(news[k], sizeof(news[k]), "\"t3.%ld\"", i % 7);
 		a[k].alert_key = keys[k];
 		a[k].event_id = eids[k];
@@ -365,10 +368,16 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "idle", required_argument, NULL, 'i' },
 		{ "max", required_argument, NULL, 'm' },
+		{ "resources", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	gen g = { .count = 1000, .batch = 100, .in_flight = 4, .seed = 1, .timeout_ms = 120000 };
+	gen g = { .count = 1000,
+		.batch = 100,
+		.in_flight = 4,
+		.seed = 1,
+		.timeout_ms = 120000,
+		.resources = 50 };
 	int idle = 3000, maxms = 0, c;
 	td_log_init("tfdrift-alert-gen", TD_LOG_WARN);
 	td_log_set_fd(2);
@@ -388,6 +397,7 @@ main(int argc, char **argv)
 		case 't': g.timeout_ms = (int)num(optarg); break;
 		case 'i': idle = (int)num(optarg); break;
 		case 'm': maxms = (int)num(optarg); break;
+		case 'R': g.resources = num(optarg) > 0 ? num(optarg) : 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -1,5 +1,6 @@
 /* api.c — see api.h. */
 #include "api.h"
+#include "notify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -391,9 +392,14 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		}
 		gw_row_write(&w, hist, r, api->t_history);
 	}
-	gw_jw_lit(&w, "]}");
+	gw_jw_lit(&w, "]");
 	PQclear(res);
 	PQclear(hist);
+	if ((rv = gw_deliveries_append(conn, id, &w)) != 0) {
+		gw_jw_free(&w);
+		return rv;
+	}
+	gw_jw_lit(&w, "}");
 	respond_jw(resp, &w);
 	return 0;
 }
@@ -1191,6 +1197,58 @@ h_openapi(gw_api *api, const gw_match *m, const gw_request *req, gw_response *re
 	resp->body_static = true;
 }
 
+/* ---- silences (notify.h) ------------------------------------------------------------------------- */
+
+static int
+db_silences_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
+{
+	(void)api;
+	(void)ctx;
+	return gw_silences_list(conn, resp);
+}
+
+static int
+db_silence_new(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
+{
+	(void)api;
+	return gw_silences_create(conn, ctx, resp);
+}
+
+static int
+db_silence_end(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
+{
+	(void)api;
+	return gw_silences_end(conn, ctx, resp);
+}
+
+static void
+h_silences(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
+{
+	(void)m;
+	if (check_params(req, no_params, resp)) {
+		with_db(api, db_silences_list, NULL, resp);
+	}
+}
+
+static void
+h_silence_new(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
+{
+	(void)m;
+	if (check_params(req, no_params, resp)) {
+		with_db(api, db_silence_new, (void *)req, resp);
+	}
+}
+
+static void
+h_silence_end(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
+{
+	char canon[32];
+	if (check_params(req, no_params, resp) &&
+	    parse_id(m->captures[0], canon, sizeof(canon), resp)) {
+		with_db(api, db_silence_end, canon, resp);
+	}
+}
+
 /* ---- routing ----------------------------------------------------------------------------------------- */
 
 typedef void (
@@ -1211,7 +1269,10 @@ enum {
 	H_RESOURCE,
 	H_GRAPH,
 	H_HEALTH,
-	H_OPENAPI
+	H_OPENAPI,
+	H_SILENCES,
+	H_SILENCE_NEW,
+	H_SILENCE_END
 };
 
 static const handler handlers[] = {
@@ -1224,6 +1285,9 @@ static const handler handlers[] = {
 	[H_GRAPH] = { h_graph, GW_ROLE_VIEWER, false },
 	[H_HEALTH] = { h_health, GW_ROLE_VIEWER, false },
 	[H_OPENAPI] = { h_openapi, GW_ROLE_NONE, false },
+	[H_SILENCES] = { h_silences, GW_ROLE_VIEWER, false },
+	[H_SILENCE_NEW] = { h_silence_new, GW_ROLE_OPERATOR, false },
+	[H_SILENCE_END] = { h_silence_end, GW_ROLE_OPERATOR, false },
 };
 
 static const gw_route routes[] = {
@@ -1237,6 +1301,9 @@ static const gw_route routes[] = {
 	{ "GET", "/api/v1/health", H_HEALTH },
 	{ "GET", "/api/v1/openapi.json", H_OPENAPI },
 	{ "GET", "/openapi.json", H_OPENAPI },
+	{ "GET", "/api/v1/silences", H_SILENCES },
+	{ "POST", "/api/v1/silences", H_SILENCE_NEW },
+	{ "DELETE", "/api/v1/silences/{id}", H_SILENCE_END },
 };
 
 /* Fills resp->who from the request's credentials.  Returns false with the
