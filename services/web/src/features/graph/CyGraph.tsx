@@ -1,0 +1,154 @@
+// The one component that owns a Cytoscape instance.
+import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
+import fcose from 'cytoscape-fcose';
+import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
+import type { DriftItem } from '../../lib/api';
+import { graphStyle, worse } from './elements';
+
+cytoscape.use(fcose);
+
+export interface CyHandle {
+  fit: () => void;
+  zoom: (factor: number) => void;
+  png: () => string;
+  cy: () => Core | null;
+}
+
+export interface CyGraphProps {
+  elements: { nodes: ElementDefinition[]; edges: ElementDefinition[] };
+  /** Changes when the element set is new (a new layout runs). */
+  layoutKey: string;
+  focus: string | null;
+  search: string;
+  dark: boolean;
+  onNode: (id: string) => void;
+  onLayout?: (ms: number, nodes: number) => void;
+  label: string;
+}
+
+function layoutFor(n: number) {
+  // fcose handles compound nodes; 'draft' quality and fewer iterations keep
+  // thousands of nodes within a few seconds.
+  return {
+    name: 'fcose',
+    quality: n > 1500 ? 'draft' : 'default',
+    randomize: true,
+    animate: false,
+    nodeDimensionsIncludeLabels: false,
+    packComponents: true,
+    numIter: n > 1500 ? 1200 : 2500,
+    nodeRepulsion: 6000,
+    idealEdgeLength: 60,
+    nestingFactor: 0.2,
+    tile: true,
+  } as cytoscape.LayoutOptions;
+}
+
+export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, ref) {
+  const box = useRef<HTMLDivElement>(null);
+  const cyRef = useRef<Core | null>(null);
+  const onNode = useRef(p.onNode);
+  onNode.current = p.onNode;
+  const onLayout = useRef(p.onLayout);
+  onLayout.current = p.onLayout;
+
+  useImperativeHandle(ref, () => ({
+    fit: () => cyRef.current?.fit(undefined, 30),
+    zoom: (f) => {
+      const cy = cyRef.current;
+      if (cy) cy.zoom({ level: cy.zoom() * f, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    },
+    png: () => cyRef.current?.png({ full: true, bg: p.dark ? '#1a1b1e' : '#ffffff', maxWidth: 4000, maxHeight: 4000 }) ?? '',
+    cy: () => cyRef.current,
+  }));
+
+  // create once
+  useEffect(() => {
+    const cy = cytoscape({
+      container: box.current,
+      style: graphStyle(p.dark) as never,
+      textureOnViewport: true,
+      hideEdgesOnViewport: true,
+      motionBlur: false,
+      pixelRatio: 1,
+      minZoom: 0.02,
+      maxZoom: 4,
+    });
+    cy.on('tap', 'node', (e) => onNode.current(e.target.id()));
+    cyRef.current = cy;
+    (window as unknown as { __tfdriftCy?: Core }).__tfdriftCy = cy;
+    return () => {
+      cy.destroy();
+      cyRef.current = null;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  useEffect(() => {
+    cyRef.current?.style(graphStyle(p.dark) as never);
+  }, [p.dark]);
+
+  // new element set: replace and lay out
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const t0 = performance.now();
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add([...p.elements.nodes, ...p.elements.edges]);
+    });
+    const n = p.elements.nodes.length;
+    if (n > 0) {
+      const l = cy.layout(layoutFor(n));
+      l.one('layoutstop', () => {
+        cy.fit(undefined, 30);
+        onLayout.current?.(performance.now() - t0, n);
+      });
+      l.run();
+    } else onLayout.current?.(performance.now() - t0, 0);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [p.layoutKey]);
+
+  // focus: the node, its blast radius (what depends on it), centred
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    cy.batch(() => {
+      cy.elements().removeClass('focus blast dim');
+      if (!p.focus) return;
+      const n = cy.getElementById(p.focus);
+      if (n.empty()) return;
+      const dependents = n.predecessors();
+      cy.elements().not(n).not(dependents).not(n.ancestors()).addClass('dim');
+      dependents.addClass('blast');
+      n.addClass('focus');
+    });
+    const n = cy.getElementById(p.focus ?? '');
+    if (n.nonempty()) cy.animate({ center: { eles: n }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: 250 });
+  }, [p.focus, p.layoutKey]);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const q = p.search.trim().toLowerCase();
+    cy.batch(() => {
+      cy.nodes().removeClass('match');
+      if (!q) return;
+      cy.nodes().filter((n) => n.id().toLowerCase().includes(q)).addClass('match');
+    });
+    const m = cy.nodes('.match');
+    if (m.nonempty()) cy.fit(m, 60);
+  }, [p.search, p.layoutKey]);
+
+  return <div ref={box} className="cy" role="img" aria-label={p.label} />;
+});
+
+/** A live alert on a node: worse colour, one more drift, and red. */
+export function markAlert(cy: Core, a: DriftItem): boolean {
+  const n = cy.getElementById(`${a.workspace}:${a.resource_address}`);
+  if (n.empty()) return false;
+  n.data('worst_severity', worse(n.data('worst_severity') as string | null, a.severity));
+  n.data('drift_count', ((n.data('drift_count') as number) ?? 0) + 1);
+  n.addClass('flash');
+  return true;
+}
