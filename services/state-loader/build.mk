@@ -21,6 +21,7 @@ state-loader_EXTRA_O += $(STATE_LOADER_IDS_O)
 
 # unit tests and benches that link index.c need the table too
 STATE_LOADER_IDS_USERS := $(TBIN)/test_tfstate $(TBIN)/test_state_sources $(TBIN)/test_state_check \
+	$(TBIN)/test_state_contain \
 	$(BUILD)/bench/bench_state
 $(STATE_LOADER_IDS_USERS): $(STATE_LOADER_IDS_O)
 $(STATE_LOADER_IDS_USERS): LIBS += $(STATE_LOADER_IDS_O)

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "contain.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 
@@ -602,9 +603,10 @@ deps_json(const tfs_instance *in, const res_map *m, size_t *n_edges)
 	return out;
 }
 
-/* The node JSON of an instance (docs/redis-keys.md); owned by the caller. */
+/* The node JSON of an instance (docs/architecture.md); parent: its
+ * container's node id (contain.h) or NULL.  Owned by the caller. */
 static char *
-node_json(const tfs_instance *in)
+node_json(const tfs_instance *in, const char *parent)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
@@ -616,6 +618,7 @@ node_json(const tfs_instance *in)
 	ok = ok && cJSON_AddStringToObject(o, "mode", in->managed ? "managed" : "data") != NULL;
 	ok = ok && cJSON_AddStringToObject(o, "provider", in->provider) != NULL;
 	ok = ok && cJSON_AddBoolToObject(o, "tainted", in->tainted) != NULL;
+	ok = ok && (parent == NULL || cJSON_AddStringToObject(o, "parent", parent) != NULL);
 	if (ok) {
 		out = cJSON_PrintUnformatted(o);
 	}
@@ -626,8 +629,8 @@ node_json(const tfs_instance *in)
 /* Graph nodes (every current instance, data sources too) and dependency
  * edges of one workspace; the two keys are added to keys for retirement. */
 static int
-write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, batch *b,
-    store_result *res, td_error *err)
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *cn, size_t wi,
+    strvec *keys, batch *b, store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
@@ -646,7 +649,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, b
 		if (in->deposed != NULL) {
 			continue;
 		}
-		if ((json = node_json(in)) == NULL) {
+		if ((json = node_json(in, contain_parent(cn, wi, i))) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -887,10 +890,31 @@ out:
 	return rv;
 }
 
+/* The containment of every loaded workspace (contain.h).  *out owned by the caller. */
+static int
+build_contain(const store_workspace *ws, size_t n, contain **out)
+{
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	const tfs_state **states = calloc(n ? n : 1, sizeof(*states));
+	int rv = TD_ENOMEM;
+
+	if (names != NULL && states != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			names[i] = ws[i].name;
+			states[i] = ws[i].state;
+		}
+		rv = contain_build(out, names, states, n);
+	}
+	free(names);
+	free(states);
+	return rv;
+}
+
 int
 store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err)
 {
+	contain *cn = NULL; /* which node sits in which (graph parents) */
 	pipeline *p = NULL;
 	batch *bt = NULL; /* [0] idx HSET, [1] res MSET, [2] graph HSETs */
 	idset claimed = { 0 };
@@ -913,6 +937,10 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		goto out;
 	}
 	p->s = s;
+	if ((rv = build_contain(ws, n, &cn)) != 0) {
+		td_error_set(err, rv, "out of memory");
+		goto out;
+	}
 	{
 		const char *argv[] = { "INCR", seq_key };
 		if ((rv = command(s, &r, err, "INCR gen_seq", 2, argv)) != 0) {
@@ -957,7 +985,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		if (ws[i].state != NULL &&
 		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, &bt[0], &bt[1],
 			  res, cancel, cancel_arg, err)) != 0 ||
-			(rv = write_graph(p, gen, &ws[i], &keys, &bt[2], res, err)) != 0)) {
+			(rv = write_graph(p, gen, &ws[i], cn, i, &keys, &bt[2], res, err)) != 0)) {
 			goto out;
 		}
 	}
@@ -1003,5 +1031,6 @@ out:
 		free(bt);
 	}
 	free(claimed.slot);
+	contain_free(cn);
 	return rv;
 }
