@@ -113,13 +113,13 @@ export function makeApi(opts: ApiOptions) {
 export type Api = ReturnType<typeof makeApi>;
 
 /** Every page of a workspace's graph (the API pages by about `limit` nodes). */
-export async function loadWholeGraph(api: Api, workspace: string, limit = 5000): Promise<{ nodes: GraphNode[]; edges: GraphEdge[]; generation: number }> {
+export async function loadWholeGraph(api: Api, workspace: string | undefined, limit = 5000): Promise<{ nodes: GraphNode[]; edges: GraphEdge[]; generation: number }> {
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
   let cursor: string | undefined;
   let generation = 0;
   for (let i = 0; i < 1000; i++) {
-    const page = await api.graph({ workspace, limit, ...(cursor ? { cursor } : {}) });
+    const page = await api.graph({ limit, ...(workspace ? { workspace } : {}), ...(cursor ? { cursor } : {}) });
     nodes.push(...page.elements.nodes);
     edges.push(...page.elements.edges);
     generation = page.generation;

@@ -217,7 +217,7 @@ export function DetailPanel({ id, onClose }: { id: number; onClose: () => void }
                 <div className="fix-head">
                   <span>{f.label}</span> <Copy text={f.text} label={f.label} />
                 </div>
-                <pre>{f.text}</pre>
+                <pre tabIndex={0} aria-label={f.label}>{f.text}</pre>
               </div>
             ))}
           </section>
@@ -227,7 +227,7 @@ export function DetailPanel({ id, onClose }: { id: number; onClose: () => void }
             {d.raw_event ? (
               <>
                 <Copy text={JSON.stringify(d.raw_event, null, 2)} label="raw event" />
-                <pre className="raw">{JSON.stringify(d.raw_event, null, 2)}</pre>
+                <pre className="raw" tabIndex={0} aria-label="Raw CloudTrail event">{JSON.stringify(d.raw_event, null, 2)}</pre>
               </>
             ) : (
               <p className="muted">No raw event kept.</p>

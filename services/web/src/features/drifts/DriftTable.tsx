@@ -1,7 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { DriftItem } from '../../lib/api';
-import { localTime, utcTime } from '../../lib/format';
+import { shortTime, utcTime } from '../../lib/format';
 import { SeverityPill } from './SeverityPill';
 
 const ROW = 36;
@@ -26,7 +26,7 @@ export interface DriftTableProps {
 export function DriftTable(p: DriftTableProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState<number>(() => Math.max(0, p.rows.findIndex((r) => r.id === p.selected)));
-  const v = useVirtualizer({ count: p.rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 12 });
+  const v = useVirtualizer({ count: p.rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 12, scrollPaddingStart: ROW });
   const items = v.getVirtualItems();
   const last = items[items.length - 1];
 
@@ -66,6 +66,7 @@ export function DriftTable(p: DriftTableProps) {
 
   return (
     <div
+      ref={scroller}
       className="grid"
       role="grid"
       aria-label={p.label}
@@ -84,7 +85,7 @@ export function DriftTable(p: DriftTableProps) {
           ))}
         </div>
       </div>
-      <div ref={scroller} className="grid-body" role="rowgroup">
+      <div className="grid-body" role="rowgroup">
         <div style={{ height: v.getTotalSize(), position: 'relative' }}>
           {items.map((it) => {
             const r = p.rows[it.index]!;
@@ -105,15 +106,15 @@ export function DriftTable(p: DriftTableProps) {
                 onDoubleClick={() => p.onOpen(r.id)}
               >
                 <div role="gridcell" className="c-time" title={utcTime(r.event_time ?? r.detected_at)}>
-                  {localTime(r.event_time ?? r.detected_at)}
+                  {shortTime(r.event_time ?? r.detected_at)}
                 </div>
                 <div role="gridcell" className="c-severity">
                   <SeverityPill s={r.severity} />
                 </div>
                 <div role="gridcell" className="c-kind">{r.kind}</div>
                 <div role="gridcell" className="c-workspace">{r.workspace}</div>
-                <div role="gridcell" className="c-resource mono" title={r.resource_address}>
-                  {r.resource_address}
+                <div role="gridcell" className="c-resource mono" title={r.resource_address || r.resource_type}>
+                  {r.resource_address || <span className="muted">{r.resource_type || 'no resource'}</span>}
                 </div>
                 <div role="gridcell" className="c-change" title={r.summary}>
                   <span className="mono">{r.attribute || '—'}</span> {r.summary && <span className="muted">{r.summary}</span>}

@@ -9,7 +9,7 @@ export default function GraphPage() {
     <div className={view.node ? 'with-detail' : 'full'}>
       <section className="pane" aria-label="Graph">
         <h1 className="visually-hidden">Resource graph</h1>
-        <GraphPanel workspace={view.ws} onWorkspace={(ws) => setView({ ws, node: null })} focus={view.node} onNode={(node) => setView({ node })} />
+        <GraphPanel workspace={view.ws} onWorkspace={(ws) => setView({ ws: ws || null, node: null })} focus={view.node} onNode={(node) => setView({ node })} />
       </section>
       {view.node && <NodeDrifts node={view.node} onClose={() => setView({ node: null })} />}
     </div>

@@ -28,11 +28,11 @@ export function GraphPanel(p: GraphPanelProps) {
   const { api, live } = useSession();
   const ws = useQuery({ queryKey: ['workspaces'], queryFn: () => api.workspaces() });
   const names = ws.data?.items.map((w) => w.name) ?? [];
-  const workspace = p.workspace ?? names[0] ?? null;
+  const workspace = p.workspace; // null: every workspace (parents may cross them)
   const g = useQuery({
     queryKey: ['graph', workspace],
-    queryFn: () => loadWholeGraph(api, workspace!),
-    enabled: workspace !== null,
+    queryFn: () => loadWholeGraph(api, workspace ?? undefined),
+    enabled: ws.data !== undefined && names.length > 0,
     staleTime: 60_000,
   });
   const [driftedOnly, setDriftedOnly] = useState(false);
@@ -51,7 +51,7 @@ export function GraphPanel(p: GraphPanelProps) {
   useEffect(
     () =>
       live.onAlert((a) => {
-        if (a.workspace !== workspace) return;
+        if (workspace !== null && a.workspace !== workspace) return;
         const c = cy.current?.cy();
         if (c && markAlert(c, a)) setAlerted((m) => new Map(m).set(`${a.workspace}:${a.resource_address}`, a.severity));
       }),
@@ -74,7 +74,7 @@ export function GraphPanel(p: GraphPanelProps) {
     if (!url) return;
     const a = document.createElement('a');
     a.href = url;
-    a.download = `tfdrift-graph-${(workspace ?? 'graph').replace(/\W+/g, '-')}.png`;
+    a.download = `tfdrift-graph-${(workspace ?? 'all').replace(/\W+/g, '-')}.png`;
     a.click();
   };
 
@@ -104,6 +104,7 @@ export function GraphPanel(p: GraphPanelProps) {
         <label>
           Workspace
           <select value={workspace ?? ''} onChange={(e) => p.onWorkspace(e.target.value)}>
+            <option value="">All workspaces</option>
             {names.map((n) => (
               <option key={n}>{n}</option>
             ))}
@@ -148,11 +149,11 @@ export function GraphPanel(p: GraphPanelProps) {
           dark={dark}
           onNode={p.onNode}
           onLayout={(ms) => setLayoutMs(ms)}
-          label={`Resource graph of ${workspace ?? 'no workspace'}: ${elements.nodes.length} nodes, ${elements.edges.length} edges`}
+          label={`Resource graph of ${workspace ?? 'all workspaces'}: ${elements.nodes.length} nodes, ${elements.edges.length} edges`}
         />
         {overlay && <div className="overlay">{overlay}</div>}
       </div>
-      <details className="drifted">
+      <details className="drifted" open>
         <summary>
           Resources with drift ({drifted.length}) · {elements.nodes.length} nodes
           {layoutMs !== null && <span className="muted"> · laid out in {Math.round(layoutMs)} ms</span>}

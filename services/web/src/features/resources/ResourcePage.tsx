@@ -45,7 +45,7 @@ export function ResourcePage() {
             </section>
             <section aria-labelledby="attrs">
               <h2 id="attrs">State attributes (sensitive values redacted)</h2>
-              {r.attributes ? <pre className="raw">{JSON.stringify(r.attributes, null, 2)}</pre> : <p className="muted">Not in the current state.</p>}
+              {r.attributes ? <pre className="raw" tabIndex={0} aria-label="State attributes">{JSON.stringify(r.attributes, null, 2)}</pre> : <p className="muted">Not in the current state.</p>}
             </section>
           </div>
         </>

@@ -24,7 +24,7 @@ export function SplitView() {
   const rows = useDriftRows(nodeFilters, view.sort);
   const sel = rows.rows.find((r) => r.id === view.selected);
   const focus = view.node ?? (sel ? `${sel.workspace}:${sel.resource_address}` : null);
-  const graphWs = view.ws ?? (sel ? sel.workspace : null) ?? (view.node ? view.node.slice(0, view.node.indexOf(':')) : null);
+  const graphWs = view.ws; // null: every workspace
 
   const setSize = (v: number) => {
     const c = Math.min(80, Math.max(20, Math.round(v)));
@@ -50,7 +50,7 @@ export function SplitView() {
         <Suspense fallback={<p className="empty">Loading graph…</p>}>
           <GraphPanel
             workspace={graphWs}
-            onWorkspace={(ws) => setView({ ws, node: null })}
+            onWorkspace={(ws) => setView({ ws: ws || null, node: null })}
             focus={focus}
             onNode={(node) => setView({ node: node === view.node ? null : node, selected: null })}
           />
