@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['tests/**/*.{ts,mjs}'],
+    files: ['tests/**/*.{ts,mjs}', 'bench/**/*.mjs'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

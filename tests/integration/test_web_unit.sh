@@ -18,5 +18,5 @@ if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
 	not_ok "vitest ran" "$(tail -20 "$out")"
 fi
 check "tsc --noEmit (strict) passes" npx tsc -b
-check "eslint passes" npx eslint src tests
+check "eslint passes" npx eslint src tests bench
 finish

@@ -57,11 +57,11 @@ export function Dashboard() {
         <Block title="By status" counts={STATUSES.map((k) => [k, d.by_status[k]])} link={(k) => ({ status: k })} />
         <Block title="By kind" counts={KINDS.map((k) => [k, d.by_kind[k]])} link={(k) => ({ kind: k })} />
         <Block title="By service" counts={Object.entries(d.by_service)} link={(k) => ({ service: k })} />
-        <Block title="By workspace" counts={Object.entries(d.by_workspace)} link={(k) => ({ workspace: k })} />
+        <Block title="By workspace" counts={Object.entries(d.by_workspace).map(([k, n]) => [k || '(none: unmanaged)', n])} link={(k) => (k.startsWith('(') ? { kind: 'unmanaged' } : { workspace: k })} />
         <Block title="Top principals (latest 500)" counts={topP} link={(k) => ({ principal: k })} />
         <Block
-          title="Drifts per day"
-          counts={d.per_day.map((p) => [p.date, p.count])}
+          title="Drifts per day (days with drift)"
+          counts={d.per_day.filter((p) => p.count > 0).map((p) => [p.date, p.count])}
           link={(k) => ({ since: k + 'T00:00:00Z', until: new Date(Date.parse(k + 'T00:00:00Z') + 86400000).toISOString().replace('.000', '') })}
         />
       </div>

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench/bench_web.sh — the web UI in headless Chromium (Debian's chromium,
+# playwright-core) against a real gateway, persistence, PostgreSQL, Redis and
+# state-loader.  Prints figures, asserts nothing:
+#   - time to the first table rows after load (signed in, 500 alerts stored)
+#   - alert commit -> row visible in the open table, p50/p99 over 200 alerts
+#     sent to persistence at 20/s (commit time: the row's committed_at)
+#   - a generated state of 5,000 resources (20 VPCs, 200 subnets, instances,
+#     ENIs, load balancers, security groups; dependency edges): graph load +
+#     layout time and frames per second while panning
+#   - the JavaScript index.html loads first, gzipped (the graph is a lazy chunk)
+# Targets (issue 12): first rows < 1.5 s, p99 < 500 ms, layout < 4 s, initial JS
+# < 350 KB gzipped.  BENCH_WEB_NODES overrides 5000.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD=${BUILD:-build}
+WEB_OUT="$BUILD/web"
+case "$WEB_OUT" in /*) ;; *) WEB_OUT="$(pwd)/$WEB_OUT" ;; esac
+[ -f "$WEB_OUT/index.html" ] || { echo "no $WEB_OUT/index.html (make web needs npm)"; exit 1; }
+[ -x /usr/bin/chromium ] || { echo "no /usr/bin/chromium"; exit 1; }
+# shellcheck source=../tests/lib/services.sh
+source tests/lib/services.sh
+# shellcheck source=../tests/lib/gateway.sh
+source tests/lib/gateway.sh
+# shellcheck source=../tests/lib/persistence.sh
+source tests/lib/persistence.sh
+
+NODES=${BENCH_WEB_NODES:-5000}
+BIG="$TD_TMP/big.tfstate"
+python3 - "$BIG" "$NODES" <<'PY'
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+res = []
+def add(t, name, insts, deps=()):
+    res.append({"mode": "managed", "type": t, "name": name, "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+                "instances": [{"index_key": i, "schema_version": 0, "attributes": a, "dependencies": list(deps)} for i, a in enumerate(insts)]})
+nvpc, nsub = 20, 200
+add("aws_vpc", "v", [{"id": f"vpc-{v:04x}", "cidr_block": f"10.{v}.0.0/16"} for v in range(nvpc)])
+add("aws_subnet", "s", [{"id": f"subnet-{s:05x}", "vpc_id": f"vpc-{s % nvpc:04x}"} for s in range(nsub)], ["aws_vpc.v"])
+add("aws_security_group", "g", [{"id": f"sg-{g:05x}", "vpc_id": f"vpc-{g % nvpc:04x}"} for g in range(200)], ["aws_vpc.v"])
+add("aws_lb", "lb", [{"id": f"lb-{l}", "arn": f"arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/lb{l}/x", "subnets": [f"subnet-{(l * 10) % nsub:05x}", f"subnet-{(l * 10 + 20) % nsub:05x}"]} for l in range(100)], ["aws_subnet.s", "aws_security_group.g"])
+left = n - len(res[0]["instances"]) - nsub - 200 - 100
+ni = left * 2 // 3
+# about 4 KB of attributes each, like real instances (user_data, tags...)
+pad = "#!/bin/bash\n" + "echo configure\n" * 250
+add("aws_instance", "i", [{"id": f"i-{k:08x}", "subnet_id": f"subnet-{k % nsub:05x}", "instance_type": "t3.micro", "user_data": pad} for k in range(ni)], ["aws_subnet.s", "aws_security_group.g"])
+add("aws_network_interface", "eni", [{"id": f"eni-{k:08x}", "subnet_id": f"subnet-{(k * 7) % nsub:05x}", "description": pad} for k in range(left - ni)], ["aws_subnet.s"])
+json.dump({"version": 4, "terraform_version": "1.7.0", "serial": 1, "lineage": "bench", "outputs": {}, "resources": res}, open(path, "w"))
+PY
+
+start_postgres
+start_redis
+gw_tokens
+cfg_set state_loader local_files "[\"bench/big=$BIG\"]"
+cfg_set api_gateway static_dir "\"$WEB_OUT\""
+write_config
+start_up state-loader persistence api-gateway
+wait_ready persistence 30 || bail "persistence not ready"
+B="http://127.0.0.1:${TD_PORT[api_gateway.port]}"
+for _ in $(seq 1 300); do
+	[ "$(curl -s -H "Authorization: Bearer $TOK_VIEWER" "$B/api/v1/workspaces" | jq '.items | length' 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+# 500 alerts in the table before the page opens
+alert_gen send --count 500 --batch 50 --seed 1 >/dev/null || diag "alert-gen failed"
+
+(cd services/web && BASE_URL="$B" TOKEN="$TOK_OPERATOR" WEB_OUT="$WEB_OUT" TMPDIR="$TD_TMP" \
+	ALERT_GEN="$TD_BIN/tfdrift-alert-gen" PERSIST_URL="${TD_URL[persistence.work_listen]}" \
+	WORKSPACE="bench/big" exec timeout 600 node bench/web.mjs)

@@ -1,0 +1,112 @@
+// The browser half of bench/bench_web.sh: prints figures, asserts nothing.
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+
+const E = process.env;
+const B = E.BASE_URL;
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+// ---- JS shipped before anything is drawn: index.html's scripts and preloads -------------------
+const html = readFileSync(join(E.WEB_OUT, 'index.html'), 'utf8');
+const initial = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+let gz = 0;
+for (const f of initial) gz += gzipSync(readFileSync(join(E.WEB_OUT, f)), { level: 9 }).length;
+console.log(`web: initial JS ${(gz / 1024).toFixed(1)} KB gzipped (${initial.length} files; target < 350 KB)`);
+
+const ctx = await chromium.launchPersistentContext(mkdtempSync(join(E.TMPDIR ?? '/tmp', 'chromium-')), {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 720 },
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+await ctx.addInitScript((t) => {
+  sessionStorage.setItem('tfdrift.token', t);
+  sessionStorage.setItem('tfdrift.token.role', 'operator');
+}, E.TOKEN);
+
+// ---- first rows ------------------------------------------------------------------------------
+const firsts = [];
+for (let i = 0; i < 5; i++) {
+  const p = await ctx.newPage();
+  await p.goto(B + '/drifts', { waitUntil: 'commit' });
+  await p.getByRole('grid').getByRole('row').nth(1).waitFor();
+  firsts.push(await p.evaluate(() => performance.now()));
+  await p.close();
+}
+console.log(`web: first table rows after load: median ${pct(firsts, 50).toFixed(0)} ms, worst ${Math.max(...firsts).toFixed(0)} ms over 5 loads (target < 1500 ms)`);
+
+// ---- commit -> row visible ---------------------------------------------------------------------
+const page = await ctx.newPage();
+await page.goto(B + '/drifts');
+await page.getByRole('grid').getByRole('row').nth(1).waitFor();
+await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+await page.evaluate(() => {
+  window.__seen = {};
+  new MutationObserver((ms) => {
+    const now = performance.timeOrigin + performance.now();
+    for (const m of ms)
+      for (const n of m.addedNodes) {
+        const id = n.id?.startsWith('drift-row-') ? Number(n.id.slice(10)) : 0;
+        if (id && !(id in window.__seen)) window.__seen[id] = now;
+      }
+  }).observe(document.querySelector('[role=grid]'), { childList: true, subtree: true });
+});
+const N = 200;
+await new Promise((res) => {
+  const g = spawn(E.ALERT_GEN, ['send', E.PERSIST_URL, '--count', String(N), '--batch', '1', '--seed', '2', '--rate', '20'], { stdio: 'ignore' });
+  g.on('exit', res);
+});
+const deadline = Date.now() + 20000;
+let seen = {};
+while (Date.now() < deadline) {
+  seen = await page.evaluate(() => window.__seen);
+  if (Object.keys(seen).length >= N) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
+const lat = [];
+const api = async (path) => (await fetch(B + path, { headers: { Authorization: `Bearer ${E.TOKEN}` } })).json();
+for (const [id, t] of Object.entries(seen)) {
+  const d = await api(`/api/v1/drifts/${id}`);
+  if (d.committed_at) lat.push(t - Date.parse(d.committed_at));
+}
+console.log(`web: commit -> row visible over ${lat.length}/${N} alerts: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms (target p99 < 500 ms)`);
+await page.close();
+
+// ---- 5,000-node graph ----------------------------------------------------------------------------
+const gp = await ctx.newPage();
+const t0 = Date.now();
+await gp.goto(`${B}/graph?ws=${encodeURIComponent(E.WORKSPACE)}`);
+const laid = await gp.getByText(/laid out in \d+ ms/).first().textContent({ timeout: 120000 });
+const total = Date.now() - t0;
+const info = await gp.evaluate(() => ({ nodes: window.__tfdriftCy.nodes().length, parents: window.__tfdriftCy.nodes(':parent').length, edges: window.__tfdriftCy.edges().length }));
+console.log(`web: graph of ${info.nodes} nodes (${info.parents} compound), ${info.edges} edges: load + layout ${total} ms from navigation (${laid.trim()}; target < 4000 ms)`);
+const box = await gp.getByRole('img', { name: /Resource graph/ }).boundingBox();
+await gp.evaluate(() => {
+  window.__frames = 0;
+  const tick = () => {
+    window.__frames++;
+    window.__raf = requestAnimationFrame(tick);
+  };
+  window.__raf = requestAnimationFrame(tick);
+});
+const cx = box.x + box.width / 2;
+const cy = box.y + box.height / 2;
+const f0 = await gp.evaluate(() => window.__frames);
+const p0 = Date.now();
+await gp.mouse.move(cx, cy);
+await gp.mouse.down();
+for (let i = 0; i < 120; i++) {
+  const a = (i / 120) * 4 * Math.PI;
+  await gp.mouse.move(cx + Math.cos(a) * 150, cy + Math.sin(a) * 100);
+}
+await gp.mouse.up();
+const f1 = await gp.evaluate(() => window.__frames);
+const secs = (Date.now() - p0) / 1000;
+console.log(`web: panning the ${info.nodes}-node graph: ${((f1 - f0) / secs).toFixed(1)} frames/s over ${secs.toFixed(1)} s (120 drag steps)`);
+await ctx.close();
