@@ -31,20 +31,33 @@ python3 - "$BIG" "$NODES" <<'PY'
 import json, sys
 path, n = sys.argv[1], int(sys.argv[2])
 res = []
+# about 4 KB of attributes each, like real resources (user_data, policies, tags)
+pad = "#!/bin/bash\n" + "echo configure\n" * 250
 def add(t, name, insts, deps=()):
+    for a in insts:
+        a.setdefault("description", pad)
     res.append({"mode": "managed", "type": t, "name": name, "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
                 "instances": [{"index_key": i, "schema_version": 0, "attributes": a, "dependencies": list(deps)} for i, a in enumerate(insts)]})
 nvpc, nsub = 20, 200
-add("aws_vpc", "v", [{"id": f"vpc-{v:04x}", "cidr_block": f"10.{v}.0.0/16"} for v in range(nvpc)])
-add("aws_subnet", "s", [{"id": f"subnet-{s:05x}", "vpc_id": f"vpc-{s % nvpc:04x}"} for s in range(nsub)], ["aws_vpc.v"])
-add("aws_security_group", "g", [{"id": f"sg-{g:05x}", "vpc_id": f"vpc-{g % nvpc:04x}"} for g in range(200)], ["aws_vpc.v"])
-add("aws_lb", "lb", [{"id": f"lb-{l}", "arn": f"arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/lb{l}/x", "subnets": [f"subnet-{(l * 10) % nsub:05x}", f"subnet-{(l * 10 + 20) % nsub:05x}"]} for l in range(100)], ["aws_subnet.s", "aws_security_group.g"])
-left = n - len(res[0]["instances"]) - nsub - 200 - 100
-ni = left * 2 // 3
-# about 4 KB of attributes each, like real instances (user_data, tags...)
-pad = "#!/bin/bash\n" + "echo configure\n" * 250
-add("aws_instance", "i", [{"id": f"i-{k:08x}", "subnet_id": f"subnet-{k % nsub:05x}", "instance_type": "t3.micro", "user_data": pad} for k in range(ni)], ["aws_subnet.s", "aws_security_group.g"])
-add("aws_network_interface", "eni", [{"id": f"eni-{k:08x}", "subnet_id": f"subnet-{(k * 7) % nsub:05x}", "description": pad} for k in range(left - ni)], ["aws_subnet.s"])
+# one resource per VPC, subnet and group (as modules written per network
+# produce), so each instance depends on its own subnet and group: a few edges
+# per node, not one to every instance of a counted resource
+for v in range(nvpc):
+    add("aws_vpc", f"v{v}", [{"id": f"vpc-{v:04x}", "cidr_block": f"10.{v}.0.0/16"}])
+for j in range(nsub):
+    add("aws_subnet", f"s{j}", [{"id": f"subnet-{j:05x}", "vpc_id": f"vpc-{j % nvpc:04x}"}], [f"aws_vpc.v{j % nvpc}"])
+    add("aws_security_group", f"g{j}", [{"id": f"sg-{j:05x}", "vpc_id": f"vpc-{j % nvpc:04x}"}], [f"aws_vpc.v{j % nvpc}"])
+nlb = 100
+for l in range(nlb):
+    a, b = (l * 2) % nsub, (l * 2 + 20) % nsub
+    add("aws_lb", f"lb{l}", [{"id": f"lb-{l}", "subnets": [f"subnet-{a:05x}", f"subnet-{b:05x}"]}], [f"aws_subnet.s{a}", f"aws_subnet.s{b}", f"aws_security_group.g{a}"])
+left = n - nvpc - 2 * nsub - nlb
+per = left // nsub
+for j in range(nsub):
+    cnt = per + (1 if j < left - per * nsub else 0)
+    ni = cnt * 2 // 3
+    add("aws_instance", f"i{j}", [{"id": f"i-{j:03x}{k:04x}", "subnet_id": f"subnet-{j:05x}", "instance_type": "t3.micro"} for k in range(ni)], [f"aws_subnet.s{j}", f"aws_security_group.g{j}"])
+    add("aws_network_interface", f"eni{j}", [{"id": f"eni-{j:03x}{k:04x}", "subnet_id": f"subnet-{j:05x}"} for k in range(cnt - ni)], [f"aws_subnet.s{j}", f"aws_security_group.g{j}"])
 json.dump({"version": 4, "terraform_version": "1.7.0", "serial": 1, "lineage": "bench", "outputs": {}, "resources": res}, open(path, "w"))
 PY
 

@@ -120,8 +120,8 @@ export async function loadWholeGraph(api: Api, workspace: string | undefined, li
   let generation = 0;
   for (let i = 0; i < 1000; i++) {
     const page = await api.graph({ limit, ...(workspace ? { workspace } : {}), ...(cursor ? { cursor } : {}) });
-    nodes.push(...page.elements.nodes);
-    edges.push(...page.elements.edges);
+    for (const n of page.elements.nodes) nodes.push(n); // no spread: pages can be huge
+    for (const e of page.elements.edges) edges.push(e);
     generation = page.generation;
     if (!page.next_cursor) break;
     cursor = page.next_cursor;

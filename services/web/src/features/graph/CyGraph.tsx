@@ -3,7 +3,7 @@ import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
 import fcose from 'cytoscape-fcose';
 import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
 import type { DriftItem } from '../../lib/api';
-import { graphStyle, worse } from './elements';
+import { graphStyle, packedPositions, worse } from './elements';
 
 cytoscape.use(fcose);
 
@@ -26,17 +26,19 @@ export interface CyGraphProps {
   label: string;
 }
 
-function layoutFor(n: number) {
-  // fcose handles compound nodes; 'draft' quality and fewer iterations keep
-  // thousands of nodes within a few seconds.
+/** Above this many nodes the graph is packed (elements.ts) instead of fcose. */
+export const FORCE_LAYOUT_MAX = 800;
+
+function layoutFor(): cytoscape.LayoutOptions {
+  // fcose handles compound nodes well at this size
   return {
     name: 'fcose',
-    quality: n > 1500 ? 'draft' : 'default',
+    quality: 'default',
     randomize: true,
     animate: false,
     nodeDimensionsIncludeLabels: false,
     packComponents: true,
-    numIter: n > 1500 ? 1200 : 2500,
+    numIter: 2500,
     nodeRepulsion: 6000,
     idealEdgeLength: 60,
     nestingFactor: 0.2,
@@ -73,6 +75,9 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
       pixelRatio: 1,
       minZoom: 0.02,
       maxZoom: 4,
+      // dragging anywhere pans (nodes are not moved): a compound box is
+      // most of the canvas, and moving one with its children is slow
+      autoungrabify: true,
     });
     cy.on('tap', 'node', (e) => onNode.current(e.target.id()));
     cyRef.current = cy;
@@ -93,19 +98,31 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     const cy = cyRef.current;
     if (!cy) return;
     const t0 = performance.now();
+    const n = p.elements.nodes.length;
+    if (n > FORCE_LAYOUT_MAX) {
+      // big: positions computed up front and added with the elements, no layout pass
+      const pos = packedPositions(p.elements.nodes as { data: { id: string; parent?: string } }[]);
+      cy.batch(() => {
+        cy.elements().remove();
+        cy.add(p.elements.nodes.map((e) => ({ ...e, position: pos.get(e.data.id as string) ?? { x: 0, y: 0 } })));
+        cy.add(p.elements.edges);
+      });
+      cy.fit(undefined, 30);
+      onLayout.current?.(performance.now() - t0, n);
+      return;
+    }
     cy.batch(() => {
       cy.elements().remove();
       cy.add([...p.elements.nodes, ...p.elements.edges]);
     });
-    const n = p.elements.nodes.length;
     if (n > 0) {
-      const l = cy.layout(layoutFor(n));
+      const l = cy.layout(layoutFor());
       l.one('layoutstop', () => {
         cy.fit(undefined, 30);
         onLayout.current?.(performance.now() - t0, n);
       });
       l.run();
-    } else onLayout.current?.(performance.now() - t0, 0);
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [p.layoutKey]);
 

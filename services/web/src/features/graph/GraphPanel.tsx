@@ -39,7 +39,7 @@ export function GraphPanel(p: GraphPanelProps) {
   const [type, setType] = useState<string>('');
   const [search, setSearch] = useState('');
   const [alerted, setAlerted] = useState<Map<string, string>>(new Map());
-  const [layoutMs, setLayoutMs] = useState<number | null>(null);
+  const [layout, setLayout] = useState<{ key: string; ms: number } | null>(null);
   const cy = useRef<CyHandle>(null);
   const dark = useDark();
 
@@ -48,6 +48,7 @@ export function GraphPanel(p: GraphPanelProps) {
   const layoutKey = `${workspace}|${g.data?.generation}|${g.dataUpdatedAt}|${driftedOnly}|${type}`;
 
   useEffect(() => setAlerted(new Map()), [workspace, g.dataUpdatedAt]);
+  const layoutMs = layout?.key === layoutKey ? layout.ms : null;
   useEffect(
     () =>
       live.onAlert((a) => {
@@ -148,7 +149,7 @@ export function GraphPanel(p: GraphPanelProps) {
           search={search}
           dark={dark}
           onNode={p.onNode}
-          onLayout={(ms) => setLayoutMs(ms)}
+          onLayout={(ms) => setLayout({ key: layoutKey, ms })}
           label={`Resource graph of ${workspace ?? 'all workspaces'}: ${elements.nodes.length} nodes, ${elements.edges.length} edges`}
         />
         {overlay && <div className="overlay">{overlay}</div>}
