@@ -2,7 +2,9 @@
 # bench/bench_state.sh — state-loader: load + index + publish with the real
 # daemon against a real Redis, for (a) one ~100 MB state of 20,000 instances
 # (200 types, 40 modules) and (b) 200 states of 500 instances; peak RSS of the
-# daemon; and the in-process parse next to cJSON_Parse of the same file.
+# daemon; (c) 1,000 realistic states of 4 to 40 instances (tests/lib/gen_states.py:
+# 16 types, attributes from 1 byte to ~150 KB, count/for_each, modules); and the
+# in-process parse next to cJSON_Parse of the same file.
 # Prints figures, asserts nothing.  BENCH_STATE_INSTANCES overrides 20000.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,6 +19,10 @@ MANY="$TD_TMP/many"
 mkdir -p "$MANY"
 "$GEN" gen-big "$BIG" "${BENCH_STATE_INSTANCES:-20000}" || bail "gen-big failed"
 "$GEN" gen-many "$MANY" 200 500 || bail "gen-many failed"
+REAL="$TD_TMP/real"
+python3 tests/lib/gen_states.py "$REAL" --workspaces 0 --instances 4 --small-workspaces 1000 --small-instances 40 \
+	2>"$TD_TMP/gen.err" || bail "gen_states.py failed: $(cat "$TD_TMP/gen.err")"
+echo "state: (c) $(cat "$TD_TMP/gen.err"), $(($(du -sb "$REAL" | cut -f1) / 1000000)) MB"
 big_mb=$(($(stat -c %s "$BIG") / 1000000))
 many_mb=$(($(du -sb "$MANY" | cut -f1) / 1000000))
 echo "state: (a) $BIG: ${big_mb} MB; (b) 200 states, ${many_mb} MB in all"
@@ -71,4 +77,5 @@ run_case() {
 run_case a "[\"big=$BIG\"]"
 list=$(for f in "$MANY"/*.tfstate; do printf '"%s=%s",' "$(basename "$f" .tfstate)" "$f"; done)
 run_case b "[${list%,}]"
+run_case c "$(cat "$REAL/sources.json")"
 finish

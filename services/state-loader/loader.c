@@ -93,7 +93,7 @@ struct ldr {
 	int64_t last_logged_at;
 
 	td_gauge *g_generation, *g_switch_ts;
-	td_counter *c_conflicts, *c_redis_errors;
+	td_counter *c_conflicts, *c_redis_errors, *c_write_errors;
 	td_histogram *h_write;
 };
 
@@ -1082,6 +1082,28 @@ redis_down(ldr *l, const td_error *err)
 	}
 }
 
+/* The write failed with Redis reachable (a refused command, a reply of the
+ * wrong shape, memory): not "redis unavailable", and the message says what.
+ * The index stays not ready with that reason; the write is retried each tick
+ * (the state stays dirty). */
+static void
+write_failed(ldr *l, int rv, const td_error *err)
+{
+	int64_t now = td_clock_mono_ms();
+
+	td_counter_inc(l->c_write_errors);
+	pthread_mutex_lock(&l->mu);
+	snprintf(l->redis_why, sizeof(l->redis_why), "index not written: %.480s", err->msg);
+	pthread_mutex_unlock(&l->mu);
+	atomic_store(&l->redis_ok, false);
+	if (strcmp(l->last_logged, err->msg) != 0 || now - l->last_logged_at >= RELOG_MS) {
+		TD_ERROR("index generation not written", TD_KV_STR("error", err->msg),
+		    TD_KV_STR("code", td_strerror(rv)));
+		snprintf(l->last_logged, sizeof(l->last_logged), "%s", err->msg);
+		l->last_logged_at = now;
+	}
+}
+
 static void
 redis_up(ldr *l)
 {
@@ -1240,8 +1262,12 @@ write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	if (rv == TD_ECLOSED) {
 		goto out;
 	}
-	if (rv != 0) {
+	if (rv == TD_EDEPEND) {
 		redis_down(l, &err);
+		goto out;
+	}
+	if (rv != 0) {
+		write_failed(l, rv, &err);
 		goto out;
 	}
 	redis_up(l);
@@ -1525,7 +1551,11 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	l->c_conflicts = td_counter_get("tfdrift_state_identifier_conflicts_total",
 	    "Identifiers claimed by more than one instance (the first one keeps it).", NULL);
 	l->c_redis_errors = td_counter_get("tfdrift_state_redis_errors_total",
-	    "Failed attempts to reach Redis or to write the index.", NULL);
+	    "Failed attempts to reach Redis (connection refused, broken or timed out).", NULL);
+	l->c_write_errors = td_counter_get("tfdrift_state_index_write_errors_total",
+	    "Index writes that failed with Redis reachable (a refused command, a reply of the "
+	    "wrong shape, out of memory).",
+	    NULL);
 	l->h_write = td_histogram_get("tfdrift_state_generation_write_seconds",
 	    "Time to write and switch one index generation.", NULL);
 	so.host = td_config_str(cfg, "redis", "host");

@@ -15,6 +15,7 @@
 #include "contain.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
+#include "tfdrift/redis_batch.h"
 
 /* Commands per pipeline round trip, and bytes after which a chunk is sent
  * early (attribute JSON can be large). */
@@ -86,22 +87,27 @@ fmt(const char *f, ...)
 	return r < 0 ? NULL : s;
 }
 
-/* A connection-level failure: the context is unusable from here on. */
+/* The context is unusable from here on: a connection-level failure
+ * (TD_EDEPEND: Redis is unavailable), or hiredis out of memory while
+ * formatting or reading (TD_ENOMEM: our side, not Redis's). */
 static int
 conn_fail(store *s, const char *what, td_error *err)
 {
-	td_error_set(err, TD_EDEPEND, "redis %s:%d: %s: %s", s->host, s->port, what,
+	int code = s->rc != NULL && s->rc->err == REDIS_ERR_OOM ? TD_ENOMEM : TD_EDEPEND;
+
+	td_error_set(err, code, "redis %s:%d: %s: %s", s->host, s->port, what,
 	    s->rc != NULL && s->rc->err ? s->rc->errstr : "connection lost");
 	if (s->rc != NULL) {
 		redisFree(s->rc);
 		s->rc = NULL;
 	}
 	s->full_sweep = true;
-	return TD_EDEPEND;
+	return code;
 }
 
 /* Runs one command synchronously; *out owned by the caller (freeReplyObject).
- * A Redis error reply is TD_EDEPEND with the reply's text. */
+ * A Redis error reply is TD_EINVAL with the reply's text (Redis is there but
+ * refused it); TD_EDEPEND means Redis could not be reached. */
 static int
 command(store *s, redisReply **out, td_error *err, const char *what, int argc, const char **argv)
 {
@@ -117,10 +123,11 @@ command(store *s, redisReply **out, td_error *err, const char *what, int argc, c
 		return conn_fail(s, what, err);
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		td_error_set(err, TD_EDEPEND, "redis %s:%d: %s: %s", s->host, s->port, what,
+		/* Redis answered: it is there, but refused this command */
+		td_error_set(err, TD_EINVAL, "redis %s:%d refused %s: %s", s->host, s->port, what,
 		    r->str);
 		freeReplyObject(r);
-		return TD_EDEPEND;
+		return TD_EINVAL;
 	}
 	*out = r;
 	return 0;
@@ -149,8 +156,9 @@ pl_flush(pipeline *p, td_error *err)
 		}
 		/* read every reply even after an error, so the stream stays in step */
 		if (r->type == REDIS_REPLY_ERROR && rv == 0) {
-			rv = td_error_set(err, TD_EDEPEND, "redis %s:%d: %s", p->s->host,
-			    p->s->port, r->str);
+			rv = td_error_set(err, TD_EINVAL,
+			    "redis %s:%d refused a pipelined write: %s", p->s->host, p->s->port,
+			    r->str);
 		} else if (p->ident[i] != NULL && r->type == REDIS_REPLY_INTEGER &&
 		    r->integer == 0) {
 			p->conflicts++;
@@ -185,80 +193,11 @@ pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, const char 
 
 /* ---- batches: many fields or keys per command ------------------------------ */
 
-/* One HSET (or MSET) command being filled: a command per field costs Redis
- * and hiredis far more than the bytes do.  A batch is sent (appended to the
- * pipeline) when it holds BATCH_PAIRS pairs or BATCH_BYTES bytes. */
-#define BATCH_PAIRS 256
-#define BATCH_BYTES (256u << 10)
-
-typedef struct batch {
-	const char *argv[2 + 2 * BATCH_PAIRS];
-	size_t lens[2 + 2 * BATCH_PAIRS];
-	char *owned[2 * BATCH_PAIRS]; /* strings freed once the command is appended */
-	size_t nowned, bytes;
-	int fixed, argc; /* leading arguments (command, key); all arguments */
-} batch;
-
-/* cmd and key (NULL for MSET) are borrowed until the last batch_send. */
-static void
-batch_start(batch *b, const char *cmd, const char *key)
-{
-	b->argv[0] = cmd;
-	b->lens[0] = strlen(cmd);
-	b->fixed = 1;
-	if (key != NULL) {
-		b->argv[1] = key;
-		b->lens[1] = strlen(key);
-		b->fixed = 2;
-	}
-	b->argc = b->fixed;
-	b->nowned = 0;
-	b->bytes = 0;
-}
-
-static void
-batch_drop(batch *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->nowned; i++) {
-		free(b->owned[i]);
-	}
-	b->nowned = 0;
-	b->argc = b->fixed;
-	b->bytes = 0;
-}
-
+/* The emit callback of a td_rbatch: the full command goes into the pipeline. */
 static int
-batch_send(pipeline *p, batch *b, td_error *err)
+batch_emit(void *arg, int argc, const char **argv, const size_t *lens, td_error *err)
 {
-	int rv = 0;
-
-	if (b->argc > b->fixed) {
-		rv = pl_add(p, b->argc, b->argv, b->lens, NULL, err);
-	}
-	batch_drop(b);
-	return rv;
-}
-
-/* Adds a field (or key) and its value; a non-NULL own is freed by the batch
- * (also on failure). */
-static int
-batch_add(pipeline *p, batch *b, const char *f, size_t flen, const char *v, size_t vlen, char *own,
-    td_error *err)
-{
-	b->argv[b->argc] = f;
-	b->lens[b->argc++] = flen;
-	b->argv[b->argc] = v;
-	b->lens[b->argc++] = vlen;
-	if (own != NULL) {
-		b->owned[b->nowned++] = own;
-	}
-	b->bytes += flen + vlen;
-	if (b->argc == 2 + 2 * BATCH_PAIRS || b->bytes >= BATCH_BYTES) {
-		return batch_send(p, b, err);
-	}
-	return 0;
+	return pl_add(arg, argc, argv, lens, NULL, err);
 }
 
 /* ---- identifiers claimed in this generation --------------------------------- */
@@ -437,7 +376,7 @@ out:
 
 static int
 write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_workspace *w,
-    strvec *keys, idset *claimed, batch *idx, batch *res_b, store_result *res,
+    strvec *keys, idset *claimed, td_rbatch *idx, td_rbatch *res_b, store_result *res,
     bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
@@ -476,7 +415,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 				goto out;
 			}
 			vlen = strlen(value);
-			rv = batch_add(p, idx, id, strlen(id), value, vlen, value, err);
+			rv = td_rbatch_add(idx, id, strlen(id), value, vlen, value, err);
 			value = NULL;
 			if (rv != 0) {
 				goto out;
@@ -491,7 +430,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			goto out;
 		}
 		/* the key now belongs to keys; the batch borrows it */
-		rv = batch_add(p, res_b, key, strlen(key), in->attributes_json, in->attributes_len,
+		rv = td_rbatch_add(res_b, key, strlen(key), in->attributes_json, in->attributes_len,
 		    NULL, err);
 		key = NULL;
 		if (rv != 0) {
@@ -630,7 +569,7 @@ node_json(const tfs_instance *in, const char *parent)
  * edges of one workspace; the two keys are added to keys for retirement. */
 static int
 write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *cn, size_t wi,
-    strvec *keys, batch *b, store_result *res, td_error *err)
+    strvec *keys, td_rbatch *b, store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
@@ -644,7 +583,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
-	batch_start(b, "HSET", nodes_key);
+	td_rbatch_start(b, "HSET", nodes_key);
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (in->deposed != NULL) {
 			continue;
@@ -653,7 +592,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		rv = batch_add(p, b, in->address, strlen(in->address), json, strlen(json), json,
+		rv = td_rbatch_add(b, in->address, strlen(in->address), json, strlen(json), json,
 		    err);
 		json = NULL;
 		if (rv != 0) {
@@ -661,14 +600,14 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		}
 		res->nodes++;
 	}
-	if ((rv = batch_send(p, b, err)) != 0) {
+	if ((rv = td_rbatch_send(b, err)) != 0) {
 		goto out;
 	}
 	if ((rv = res_map_build(&rm, w->state)) != 0) {
 		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
-	batch_start(b, "HSET", edges_key);
+	td_rbatch_start(b, "HSET", edges_key);
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (in->deposed != NULL || in->n_dependencies == 0) {
 			continue;
@@ -677,7 +616,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		rv = batch_add(p, b, in->address, strlen(in->address), json, strlen(json), json,
+		rv = td_rbatch_add(b, in->address, strlen(in->address), json, strlen(json), json,
 		    err);
 		json = NULL;
 		if (rv != 0) {
@@ -685,7 +624,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		}
 		res->edges += n_edges;
 	}
-	if ((rv = batch_send(p, b, err)) != 0) {
+	if ((rv = td_rbatch_send(b, err)) != 0) {
 		goto out;
 	}
 	rv = sv_push(keys, nodes_key);
@@ -698,7 +637,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		td_error_set(err, rv, "out of memory");
 	}
 out:
-	batch_drop(b);
+	td_rbatch_drop(b);
 	res_map_free(&rm);
 	free(json);
 	free(nodes_key);
@@ -745,7 +684,7 @@ switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, t
 		if (rv == 0 &&
 		    (r->type == REDIS_REPLY_ERROR ||
 			(i == replies - 1 && r->type != REDIS_REPLY_ARRAY))) {
-			rv = td_error_set(err, TD_EDEPEND,
+			rv = td_error_set(err, TD_EPROTO,
 			    "redis %s:%d: switch to generation %s: %s", s->host, s->port, genbuf,
 			    r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
 		}
@@ -870,7 +809,7 @@ sweep(store *s, uint64_t keep, bool (*cancel)(void *), void *cancel_arg, td_erro
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
 		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			rv = td_error_set(err, TD_EDEPEND, "redis: unexpected SCAN reply");
+			rv = td_error_set(err, TD_EPROTO, "redis: unexpected SCAN reply");
 			goto out;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
@@ -916,7 +855,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 {
 	contain *cn = NULL; /* which node sits in which (graph parents) */
 	pipeline *p = NULL;
-	batch *bt = NULL; /* [0] idx HSET, [1] res MSET, [2] graph HSETs */
+	td_rbatch *bt[3] = { NULL, NULL, NULL }; /* idx HSET, res MSET, graph HSETs */
 	idset claimed = { 0 };
 	strvec keys = { 0 };
 	redisReply *r = NULL;
@@ -931,12 +870,18 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	seq_key = fmt("%sgen_seq", s->prefix);
 	p = calloc(1, sizeof(*p));
-	bt = calloc(3, sizeof(*bt));
-	if (seq_key == NULL || p == NULL || bt == NULL) {
+	if (p != NULL) {
+		p->s = s;
+		for (i = 0; i < 3; i++) {
+			if (td_rbatch_new(&bt[i], batch_emit, p) != 0) {
+				break;
+			}
+		}
+	}
+	if (seq_key == NULL || p == NULL || bt[0] == NULL || bt[1] == NULL || bt[2] == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
-	p->s = s;
 	if ((rv = build_contain(ws, n, &cn)) != 0) {
 		td_error_set(err, rv, "out of memory");
 		goto out;
@@ -948,7 +893,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		}
 	}
 	if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
-		rv = td_error_set(err, TD_EDEPEND, "redis: INCR %s: unexpected reply", seq_key);
+		rv = td_error_set(err, TD_EPROTO, "redis: INCR %s: unexpected reply", seq_key);
 		goto out;
 	}
 	gen = (uint64_t)r->integer;
@@ -965,7 +910,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 			goto out;
 		}
 		if (r->type != REDIS_REPLY_INTEGER || (uint64_t)r->integer <= s->live_gen) {
-			rv = td_error_set(err, TD_EDEPEND, "redis: INCRBY %s: unexpected reply",
+			rv = td_error_set(err, TD_EPROTO, "redis: INCRBY %s: unexpected reply",
 			    seq_key);
 			goto out;
 		}
@@ -979,17 +924,17 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		rv = TD_ENOMEM;
 		goto out;
 	}
-	batch_start(&bt[0], "HSET", idx_key);
-	batch_start(&bt[1], "MSET", NULL);
+	td_rbatch_start(bt[0], "HSET", idx_key);
+	td_rbatch_start(bt[1], "MSET", NULL);
 	for (i = 0; i < n; i++) {
 		if (ws[i].state != NULL &&
-		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, &bt[0], &bt[1],
+		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, bt[0], bt[1],
 			  res, cancel, cancel_arg, err)) != 0 ||
-			(rv = write_graph(p, gen, &ws[i], cn, i, &keys, &bt[2], res, err)) != 0)) {
+			(rv = write_graph(p, gen, &ws[i], cn, i, &keys, bt[2], res, err)) != 0)) {
 			goto out;
 		}
 	}
-	if ((rv = batch_send(p, &bt[0], err)) != 0 || (rv = batch_send(p, &bt[1], err)) != 0 ||
+	if ((rv = td_rbatch_send(bt[0], err)) != 0 || (rv = td_rbatch_send(bt[1], err)) != 0 ||
 	    (rv = pl_flush(p, err)) != 0 || (rv = switch_generation(s, gen, ws, n, err)) != 0) {
 		goto out;
 	}
@@ -1025,10 +970,8 @@ out:
 	free(seq_key);
 	free(idx_key);
 	free(p);
-	if (bt != NULL) {
-		batch_drop(&bt[0]);
-		batch_drop(&bt[1]);
-		free(bt);
+	for (i = 0; i < 3; i++) {
+		td_rbatch_free(bt[i]);
 	}
 	free(claimed.slot);
 	contain_free(cn);

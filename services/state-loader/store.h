@@ -72,18 +72,22 @@ int store_new(store **out, const store_opts *opts);
 void store_free(store *s);
 
 /* Connects (with AUTH and SELECT) unless connected.  TD_EDEPEND when Redis
- * cannot be reached; err says why. */
+ * cannot be reached, TD_EINVAL when it refuses AUTH or SELECT; err says why. */
 int store_connect(store *s, td_error *err);
 /* False after any connection-level failure, until store_connect succeeds. */
 bool store_connected(const store *s);
 
-/* Reads P gen into *gen (0 when unset).  TD_EDEPEND on failure. */
+/* Reads P gen into *gen (0 when unset).  TD_EDEPEND when Redis cannot be
+ * reached, TD_EINVAL when it refuses the command. */
 int store_current_generation(store *s, uint64_t *gen, td_error *err);
 
 /* Writes and switches to a new generation holding every indexed instance of
  * ws[0..n).  cancel (may be NULL) is polled between pipeline chunks; when it
  * returns true the write stops with TD_ECLOSED and the switch does not happen.
- * On success *res describes the new generation. */
+ * On success *res describes the new generation.  Failures: TD_EDEPEND only
+ * when Redis could not be reached or the connection broke; TD_EINVAL when
+ * Redis refused a command (its reply in err), TD_EPROTO for a reply of the
+ * wrong shape, TD_ENOMEM when we (or hiredis) ran out of memory. */
 int store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err);
 
