@@ -68,12 +68,10 @@ find_box(const contain *c, const char *id)
 static char *
 node_id(const char *ws, const char *address)
 {
-	size_t a = strlen(ws), b = strlen(address);
-	char *s = malloc(a + b + 2);
+	size_t n = strlen(ws) + strlen(address) + 2;
+	char *s = malloc(n);
 	if (s != NULL) {
-		memcpy(s, ws, a);
-		s[a] = ':';
-		memcpy(s + a + 1, address, b + 1);
+		snprintf(s, n, "%s:%s", ws, address);
 	}
 	return s;
 }
@@ -103,8 +101,10 @@ place(const contain *c, const cJSON *o, const char *self, int depth)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, rules[r].attr);
 		if (rules[r].kind == TO_SUBNET_LIST) {
 			const cJSON *first = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0) : NULL;
-			const box *s = cJSON_IsString(first) ? find_box(c, first->valuestring)
-							     : NULL;
+			const box *s = NULL;
+			if (first != NULL && cJSON_IsString(first)) {
+				s = find_box(c, first->valuestring);
+			}
 			if (s != NULL && !s->is_vpc) {
 				b = cJSON_GetArraySize(v) == 1 ? s
 				    : s->vpc_id != NULL        ? find_box(c, s->vpc_id)
