@@ -54,6 +54,8 @@ export function DriftList(p: DriftListProps) {
         fetchNext={d.fetchNext}
         loadingMore={d.isFetchingNext}
         label={`Drift alerts (${d.rows.length}${d.hasNext ? '+' : ''})`}
+        sort={p.sort}
+        onSort={(s) => p.onFilters(p.filters, s)}
       />
     );
   }

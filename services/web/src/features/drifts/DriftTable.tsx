@@ -18,6 +18,8 @@ export interface DriftTableProps {
   fetchNext: () => void;
   loadingMore: boolean;
   label: string;
+  sort: 'newest' | 'oldest';
+  onSort: (s: 'newest' | 'oldest') => void;
 }
 
 /** A virtualised ARIA grid: only the visible rows are in the DOM, each a
@@ -79,8 +81,14 @@ export function DriftTable(p: DriftTableProps) {
       <div role="rowgroup" className="grid-head">
         <div role="row" aria-rowindex={1} className="grid-row">
           {COLS.map((c) => (
-            <div role="columnheader" key={c} className={`c-${c.toLowerCase()}`} aria-sort={c === 'Time' ? 'descending' : undefined}>
-              {c}
+            <div role="columnheader" key={c} className={`c-${c.toLowerCase()}`} aria-sort={c === 'Time' ? (p.sort === 'newest' ? 'descending' : 'ascending') : undefined}>
+              {c === 'Time' ? (
+                <button type="button" className="sortbtn" onClick={() => p.onSort(p.sort === 'newest' ? 'oldest' : 'newest')} title="Sort by time">
+                  Time {p.sort === 'newest' ? '↓' : '↑'}
+                </button>
+              ) : (
+                c
+              )}
             </div>
           ))}
         </div>
