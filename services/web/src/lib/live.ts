@@ -123,11 +123,32 @@ export class LiveFeed {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    if (typeof window !== 'undefined') {
+      window.addEventListener('offline', this.onOffline);
+      window.addEventListener('online', this.onOnline);
+    }
     this.connect();
   }
 
+  /** The browser lost its network: say so now rather than at the next failure. */
+  private onOffline = () => {
+    if (!this.stopped) this.setStatus({ state: 'offline', attempt: this.attempt, detail: 'the browser is offline' });
+  };
+
+  /** Back online: retry at once instead of waiting out the backoff. */
+  private onOnline = () => {
+    if (this.stopped || this.ws) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.connect();
+  };
+
   stop(): void {
     this.stopped = true;
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('offline', this.onOffline);
+      window.removeEventListener('online', this.onOnline);
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const ws = this.ws;

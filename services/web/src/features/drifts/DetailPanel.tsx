@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { Link } from 'react-router';
 import { useSession } from '../../app/session';
 import { ApiError, type DriftDetail, type StatusChange } from '../../lib/api';
@@ -148,6 +148,14 @@ export function DetailPanel({ id, onClose }: { id: number; onClose: () => void }
   const { api } = useSession();
   const q = useQuery({ queryKey: ['drift', id], queryFn: () => api.getDrift(id) });
   const d = q.data;
+  // Esc closes, wherever the focus is (but not while typing a note)
+  useEffect(() => {
+    const f = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !e.defaultPrevented && !(e.target instanceof HTMLTextAreaElement)) onClose();
+    };
+    window.addEventListener('keydown', f);
+    return () => window.removeEventListener('keydown', f);
+  }, [onClose]);
   return (
     <aside className="detail" aria-label={`Drift ${id}`}>
       <div className="detail-head">
