@@ -31,11 +31,14 @@ python3 - "$BIG" "$NODES" <<'PY'
 import json, sys
 path, n = sys.argv[1], int(sys.argv[2])
 res = []
-# about 4 KB of attributes each, like real resources (user_data, policies, tags)
-pad = "#!/bin/bash\n" + "echo configure\n" * 250
+# attribute sizes spread like real states: mostly small, some KB, a few large
+# (user_data, policy documents)
+import random
+rnd = random.Random(12)
+SIZES = [0, 0, 0, 40, 200, 200, 900, 4000, 30000]
 def add(t, name, insts, deps=()):
     for a in insts:
-        a.setdefault("description", pad)
+        a.setdefault("description", "x" * rnd.choice(SIZES))
     res.append({"mode": "managed", "type": t, "name": name, "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
                 "instances": [{"index_key": i, "schema_version": 0, "attributes": a, "dependencies": list(deps)} for i, a in enumerate(insts)]})
 nvpc, nsub = 20, 200
