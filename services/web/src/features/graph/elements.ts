@@ -91,7 +91,10 @@ export function worse(a: string | null, b: string | null): string | null {
   return severityRank(a) >= severityRank(b) ? a : b;
 }
 
-export function graphStyle(dark: boolean) {
+/** big: above FORCE_LAYOUT_MAX nodes only containers, drifted, found and
+ * focused nodes are labelled (measuring thousands of labels makes the first
+ * frame take seconds, and at the zoom that shows them all none is legible). */
+export function graphStyle(dark: boolean, big = false) {
   const fg = dark ? '#e9ecef' : '#212529';
   const muted = dark ? '#495057' : '#ced4da';
   return [
@@ -109,6 +112,7 @@ export function graphStyle(dark: boolean) {
         'min-zoomed-font-size': 7,
       },
     },
+    ...(big ? [{ selector: 'node', style: { label: '' } }, { selector: ':parent, node.focus, node.match, node.blast', style: { label: 'data(label)' } }] : []),
     { selector: 'node[drift_count > 0]', style: { label: (n: { data: (k: string) => unknown }) => `${n.data('label')} ⚠${n.data('drift_count')}` } },
     ...Object.entries(SEVERITY_COLOUR).map(([s, c]) => ({
       selector: `node[worst_severity = "${s}"]`,
