@@ -39,8 +39,9 @@ function layoutFor(): cytoscape.LayoutOptions {
     nodeDimensionsIncludeLabels: false,
     packComponents: true,
     numIter: 2500,
-    nodeRepulsion: 6000,
-    idealEdgeLength: 60,
+    nodeRepulsion: 14000,
+    idealEdgeLength: 90,
+    nodeSeparation: 120,
     nestingFactor: 0.2,
     tile: true,
   } as cytoscape.LayoutOptions;
