@@ -6,7 +6,8 @@
 #   make run        the whole stack with demo data (and the web UI at /)
 #   make web        the web UI only (services/web -> $(BUILD)/web; needs npm)
 #   make bench      benchmarks; print figures
-#   make lint       clang-format (check), cppcheck, clang-tidy
+#   make lint       clang-format (check), cppcheck, clang-tidy, layout (no
+#                   service includes or links another's files)
 #   make deps       install missing Debian packages
 #   make clean
 #
@@ -16,6 +17,7 @@
 .DEFAULT_GOAL := all
 
 CC      ?= gcc
+.DEFAULT_GOAL := all
 BUILD   ?= build
 SAN     ?= 0
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -68,11 +70,16 @@ $(OBJ)/gen/%.o: $(GEN)/%.c $(PROTO_H)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -w -c -o $@ $<
 
 # ---- libcommon ---------------------------------------------------------------
-COMMON_SRC := $(sort $(wildcard libcommon/src/*.c))
+# libcommon/src/*.c: the plumbing every process shares (log, config, bus, ...);
+# libcommon/src/domain/*.c: the domain several programs share (CloudTrail,
+# Falco, Terraform state, identifiers, the catalog), with its embedded data
+# (libcommon/build.mk).  Headers for both are libcommon/include/tfdrift/*.h.
+COMMON_SRC := $(sort $(wildcard libcommon/src/*.c)) $(sort $(wildcard libcommon/src/domain/*.c))
 COMMON_O   := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRC))
 LIBCOMMON  := $(BUILD)/lib/libtdcommon.a
+include libcommon/build.mk
 
-$(LIBCOMMON): $(COMMON_O) $(PROTO_O)
+$(LIBCOMMON): $(COMMON_O) $(DOMAIN_DATA_O) $(PROTO_O)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../services/correlator/catalog.h"
+#include "tfdrift/catalog.h"
 #include "../services/correlator/memstate.h"
 #include "../services/correlator/rule.h"
-#include "../services/ingest/cloudtrail_record.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/clock.h"
 
 #define NINST 1000

@@ -24,8 +24,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../services/ingest/cloudtrail_record.h"
-#include "../services/ingest/falco_alert.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "../services/ingest/falco_http.h"
 #include "../services/ingest/forwarder.h"
 #include "../services/ingest/handoff.h"

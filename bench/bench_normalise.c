@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../services/ingest/cloudtrail_file.h"
-#include "../services/ingest/cloudtrail_record.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 

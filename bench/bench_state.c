@@ -18,8 +18,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../services/state-loader/index.h"
-#include "../services/state-loader/tfstate.h"
+#include "tfdrift/identifiers.h"
+#include "tfdrift/tfstate.h"
 
 #define NTYPES 200
 #define NMODULES 40

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # lint.sh — `make lint`: clang-format (check only), cppcheck and clang-tidy over
-# the project's C sources.  Exits non-zero when any of the three complains.
+# the project's C sources, and the layout check (scripts/check-layout.sh: no
+# service includes or links another service's files), and tsc + eslint over the
+# web UI (services/web).  Exits non-zero when any of them complains.
 #
-#   BUILD=build bash scripts/lint.sh            all three
-#   TD_LINT_ONLY=format|cppcheck|tidy|web ...   just one of them (web: tsc + eslint in services/web)
+#   BUILD=build bash scripts/lint.sh            all five
+#   TD_LINT_ONLY=format|cppcheck|tidy|layout|web   just one of them (web: tsc + eslint in services/web)
 #   TD_LINT_FILES="a.c b.h" ...                 just these files
 #
 # Files: every *.c / *.h that git tracks or would track (new files that are not
@@ -61,6 +63,12 @@ compile_flags() {
 	# shellcheck disable=SC2086
 	pkg-config --cflags $PKGS 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
 }
+
+# ---- layout: no service reaches into another ---------------------------------
+if want layout; then
+	echo "lint: layout (scripts/check-layout.sh)"
+	bash scripts/check-layout.sh || failed+=(layout)
+fi
 
 # ---- clang-format -----------------------------------------------------------
 if want format; then

@@ -1,18 +1,22 @@
 /* tfdrift-bus-poke — puts raw bytes on a tfdrift bus socket, for tests.
  *
- *   tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]
+ *   tfdrift-bus-poke req URL DATA [--listen] [--timeout MS] [--go FILE]
  *   tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]
  *   tfdrift-bus-poke sub URL [--count N] [--timeout MS]
  *
- *   DATA is HEXBYTES ("0801..."), --garbage (bytes that are no protobuf) or
+ *   DATA is HEXBYTES ("0801..."), --garbage (bytes that are no protobuf),
  *   --newer-schema (a well-formed Envelope whose schema_version is newer than
- *   any receiver knows).
+ *   any receiver knows) or --cloudtrail FILE (an Envelope holding a
+ *   CloudEventBatch of FILE's records, normalised as ingest does: what ingest
+ *   sends a correlator).
  *
  * req: a plain NNG REQ socket (no tfdrift envelope added) dials URL (or
  * listens on it with --listen, for REP sockets that dial, like the
  * correlator's), sends DATA once and prints the reply: its length and, if it
  * is an Envelope, its header and the Ack inside.  Resends are disabled so the
- * receiver sees the bytes exactly once.
+ * receiver sees the bytes exactly once.  With --go FILE it prints "connected"
+ * once a peer is there and sends only when FILE exists, so several pokes can
+ * send at the same moment.
  * pub: listens on URL as a PUB socket, waits for a subscriber to connect,
  * publishes DATA --count times (1) and lingers briefly so it is delivered.
  * sub: a plain NNG SUB socket (every topic) dials a publisher at URL, prints
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -40,6 +45,10 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "tfdrift/bus.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/hex.h"
 #include "tfdrift/v1/bus.pb-c.h"
 #include "tfdrift/v1/state.pb-c.h"
 
@@ -53,6 +62,7 @@ typedef struct poke {
 	uint8_t *data; /* owned */
 	size_t len;
 	bool listen;
+	const char *go; /* send once this file exists */
 	int count;
 	int timeout_ms;
 } poke;
@@ -64,22 +74,7 @@ usage(FILE *out)
 	    "usage: tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]\n"
 	    "       tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]\n"
 	    "       tfdrift-bus-poke sub URL [--count N] [--timeout MS]\n"
-	    "DATA: HEXBYTES | --garbage | --newer-schema\n");
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
+	    "DATA: HEXBYTES | --garbage | --newer-schema | --cloudtrail FILE\n");
 }
 
 /* Decodes hex text into a malloc'd buffer (*out, owned by the caller). */
@@ -94,13 +89,9 @@ parse_hex(const char *s, uint8_t **out, size_t *outlen)
 	if (b == NULL) {
 		return -1;
 	}
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return -1;
-		}
-		b[i] = (uint8_t)(hi << 4 | lo);
+	if (td_hex_decode(s, n / 2, b) != 0) {
+		free(b);
+		return -1;
 	}
 	*out = b;
 	*outlen = n / 2;
@@ -130,6 +121,81 @@ newer_schema(uint8_t **out, size_t *outlen)
 	*out = b;
 	*outlen = n;
 	return 0;
+}
+
+typedef struct ct_batch {
+	Tfdrift__V1__CloudEvent **events;
+	size_t n, cap;
+	int bad;
+} ct_batch;
+
+static int
+on_record(void *arg, const ct_file_record *rec)
+{
+	ct_batch *b = arg;
+	ct_record_ctx ctx = { .path = rec->path, .index = rec->index, .line = rec->line };
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	td_error err;
+
+	td_error_clear(&err);
+	if (rec->json == NULL || ct_record_normalise(rec->json, &ctx, &ev, NULL, &err) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: %s\n",
+		    rec->json == NULL ? rec->reason : err.msg);
+		b->bad++;
+		return 0;
+	}
+	if (ev == NULL) {
+		return 0; /* skipped, as ingest skips it */
+	}
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? 2 * b->cap : 16;
+		Tfdrift__V1__CloudEvent **v = realloc(b->events, nc * sizeof(*v));
+		if (v == NULL) {
+			ct_event_free(ev);
+			return TD_ENOMEM;
+		}
+		b->events = v;
+		b->cap = nc;
+	}
+	b->events[b->n++] = ev;
+	return 0;
+}
+
+/* An Envelope with a CloudEventBatch of the records of path. */
+static int
+cloudtrail_batch(const char *path, uint8_t **out, size_t *outlen)
+{
+	Tfdrift__V1__CloudEventBatch batch = TFDRIFT__V1__CLOUD_EVENT_BATCH__INIT;
+	ct_batch b = { 0 };
+	uint8_t *payload = NULL;
+	td_error err;
+	int rv;
+
+	td_error_clear(&err);
+	rv = ct_file_read(path, 0, on_record, &b, &err);
+	if (rv != 0 || b.bad > 0 || b.n == 0) {
+		fprintf(stderr, "tfdrift-bus-poke: %s: %s\n", path,
+		    rv != 0 ? err.msg : "no usable record");
+		rv = -1;
+		goto out;
+	}
+	batch.events = b.events;
+	batch.n_events = b.n;
+	size_t len = tfdrift__v1__cloud_event_batch__get_packed_size(&batch);
+	if ((payload = malloc(len + 1)) == NULL) {
+		rv = -1;
+		goto out;
+	}
+	tfdrift__v1__cloud_event_batch__pack(&batch, payload);
+	rv = td_bus_envelope_encode(TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH,
+	    payload, len, NULL, out, outlen);
+out:
+	free(payload);
+	for (size_t i = 0; i < b.n; i++) {
+		ct_event_free(b.events[i]);
+	}
+	free(b.events);
+	return rv == 0 ? 0 : -1;
 }
 
 static const char *
@@ -168,10 +234,47 @@ describe_reply(const uint8_t *buf, size_t len)
 	tfdrift__v1__envelope__free_unpacked(env, NULL);
 }
 
+static void
+on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void)pipe;
+	(void)ev;
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* --go: waits for a peer (*peers counts them), says "connected", then waits
+ * for p->go to exist.
+ * 0, or 3 when the timeout passed first. */
+static int
+wait_go(atomic_int *peers, const poke *p)
+{
+	nng_time deadline = nng_clock() + (nng_time)p->timeout_ms;
+
+	while (atomic_load(peers) == 0) {
+		if (nng_clock() >= deadline) {
+			fprintf(stderr, "tfdrift-bus-poke: no peer within %d ms\n", p->timeout_ms);
+			return 3;
+		}
+		nng_msleep(5);
+	}
+	printf("connected\n");
+	fflush(stdout);
+	while (access(p->go, F_OK) != 0) {
+		if (nng_clock() >= deadline) {
+			fprintf(stderr, "tfdrift-bus-poke: %s did not appear within %d ms\n", p->go,
+			    p->timeout_ms);
+			return 3;
+		}
+		nng_msleep(1);
+	}
+	return 0;
+}
+
 static int
 do_req(const poke *p)
 {
 	nng_socket s = NNG_SOCKET_INITIALIZER;
+	atomic_int peers = 0;
 	char *reply = NULL;
 	size_t rlen = 0;
 	int rv, code = 1;
@@ -187,11 +290,19 @@ do_req(const poke *p)
 		fprintf(stderr, "tfdrift-bus-poke: options: %s\n", nng_strerror(rv));
 		goto out;
 	}
+	/* counted from before the first pipe can come up */
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_pipe, &peers)) != 0) {
+		fprintf(stderr, "tfdrift-bus-poke: options: %s\n", nng_strerror(rv));
+		goto out;
+	}
 	rv = p->listen ? nng_listen(s, p->url, NULL, 0)
 		       : nng_dial(s, p->url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		fprintf(stderr, "tfdrift-bus-poke: %s %s: %s\n", p->listen ? "listen" : "dial",
 		    p->url, nng_strerror(rv));
+		goto out;
+	}
+	if (p->go != NULL && (code = wait_go(&peers, p)) != 0) {
 		goto out;
 	}
 	/* REQ holds the message until a peer is there, up to the send timeout */
@@ -214,14 +325,6 @@ out:
 	}
 	nng_close(s);
 	return code;
-}
-
-static void
-on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-	(void)pipe;
-	(void)ev;
-	atomic_fetch_add((atomic_int *)arg, 1);
 }
 
 static int
@@ -380,6 +483,8 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "garbage", no_argument, NULL, 'g' },
 		{ "newer-schema", no_argument, NULL, 's' },
+		{ "cloudtrail", required_argument, NULL, 'c' },
+		{ "go", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -423,6 +528,14 @@ main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'c':
+			free(p.data);
+			p.data = NULL;
+			if (cloudtrail_batch(optarg, &p.data, &p.len) != 0) {
+				goto out;
+			}
+			break;
+		case 'G': p.go = optarg; break;
 		case 'h':
 			usage(stdout);
 			code = 0;

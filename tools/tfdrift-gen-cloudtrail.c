@@ -810,6 +810,9 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Longer than ~120 lines on purpose: a test tool's main, option parsing (each
+ * option with its own message) and then one loop writing the records; there
+ * is no second caller a split would serve. */
 int
 main(int argc, char **argv)
 {

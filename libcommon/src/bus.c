@@ -30,6 +30,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "tfdrift/bus_net.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/id.h"
 #include "tfdrift/log.h"
@@ -71,6 +72,7 @@ struct endpoint {
 	atomic_int npeers;
 	struct log_limit decode_log;
 	struct log_limit error_log;
+	td_bus_netset *net; /* the dialers or the listener (bus_net.c) */
 };
 
 /* NNG error -> TD_E*.  Unlisted codes are a failing dependency. */
@@ -266,7 +268,9 @@ endpoint_open(struct endpoint *ep, int (*opener)(nng_socket *), td_error *err)
 	return 0;
 }
 
-/* Listens on url, or dials it in the background (never fails for an absent peer). */
+/* Listens on url, or dials every peer of a dial spec (a list and/or names
+ * resolving to several addresses, bus_net.h) in the background (never fails
+ * for an absent peer). */
 static int
 endpoint_connect(struct endpoint *ep, const char *url, bool listen, td_error *err)
 {
@@ -275,14 +279,10 @@ endpoint_connect(struct endpoint *ep, const char *url, bool listen, td_error *er
 	if (url == NULL || url[0] == '\0') {
 		return td_error_set(err, TD_EINVAL, "bus socket %s: no url", ep->name);
 	}
-	if (listen) {
-		rv = nng_listen(ep->sock, url, NULL, 0);
-	} else {
-		rv = nng_dial(ep->sock, url, NULL, NNG_FLAG_NONBLOCK);
-	}
+	rv = listen ? td_bus_netset_listen(&ep->net, ep->sock, ep->name, url, err)
+		    : td_bus_netset_dial(&ep->net, ep->sock, ep->name, url, err);
 	if (rv != 0) {
-		return td_error_set(err, map_nng_error(rv), "bus socket %s: cannot %s %s: %s",
-		    ep->name, listen ? "listen on" : "dial", url, nng_strerror(rv));
+		return rv;
 	}
 	TD_DEBUG("bus socket ready", TD_KV_STR("socket", ep->name), TD_KV_STR("url", url),
 	    TD_KV_BOOL("listen", listen));
@@ -292,6 +292,9 @@ endpoint_connect(struct endpoint *ep, const char *url, bool listen, td_error *er
 static void
 endpoint_close(struct endpoint *ep)
 {
+	/* before the socket: the resolver thread must not touch a closed one */
+	td_bus_netset_stop(ep->net);
+	ep->net = NULL;
 	if (ep->sock_open) {
 		nng_close(ep->sock);
 		ep->sock_open = false;

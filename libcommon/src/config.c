@@ -30,6 +30,7 @@
 
 #include <yaml.h>
 
+#include "tfdrift/file.h"
 #include "tfdrift/log.h"
 
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
@@ -954,51 +955,15 @@ int
 td_config_load(td_config **out, const char *path, td_error *err)
 {
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd = -1, rv;
+	size_t len = 0;
+	int rv;
 
 	if (path == NULL || path[0] == '\0') {
 		return load_buffer(out, NULL, 0, "<defaults>", err);
 	}
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rv = td_error_set(err, TD_EIO, "%s: cannot open: %s", path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-		if (len == cap) {
-			char *nb;
-			if (cap >= MAX_FILE_BYTES) {
-				rv = td_error_set(err, TD_EINVAL, "%s: larger than %d bytes", path,
-				    MAX_FILE_BYTES);
-				goto out;
-			}
-			cap = cap == 0 ? 4096 : cap * 2;
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			rv = td_error_set(err, TD_EIO, "%s: cannot read: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0) {
-			break;
-		}
-		len += (size_t)n;
-	}
-	rv = load_buffer(out, buf, len, path, err);
-out:
-	if (fd >= 0) {
-		close(fd);
+	if ((rv = td_file_read(path, MAX_FILE_BYTES, &buf, &len, err)) == 0) {
+		rv = load_buffer(out, buf, len, path, err);
 	}
 	free(buf);
 	return rv;

@@ -41,6 +41,16 @@ const td_config_directive td_config_directives[] = {
 	    "A work request without a reply after this long is resent (to any replica). A request whose peer disconnects is resent at once." },
 	{ "bus", "request_timeout", TD_CFG_DURATION, "0", 0, 86400000, NULL, 0,
 	    "How long a sender waits for a reply before giving up on a request; 0 waits forever (resending as above)." },
+	{ "bus", "resolve_interval", TD_CFG_DURATION, "10s", 0, 3600000, NULL, 0,
+	    "Every bus address a process dials may be a list (commas or spaces) and/or a host name that resolves to several addresses (a Kubernetes headless Service): each address is dialed, and names are resolved again this often, adding and dropping peers as they come and go. It is also how often the TLS files are checked for changes. 0 resolves once." },
+	{ "bus", "tls_ca", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "PEM file of the CA that signs every bus certificate. With tls_cert and tls_key it enables tls+tcp:// addresses: listeners demand a client certificate signed by it, dialers verify the listener's. Files are reloaded when they change." },
+	{ "bus", "tls_cert", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "PEM file of this process's bus certificate (used as server and as client certificate)." },
+	{ "bus", "tls_key", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "PEM file of the private key of tls_cert (unencrypted)." },
+	{ "bus", "tls_server_name", TD_CFG_STRING, "", NOB, NULL, 0,
+	    "Name a dialer expects in the listener's certificate; empty: the host name of the address dialed." },
 
 	/* ---- ingest ---- */
 	{ "ingest", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,
@@ -163,8 +173,8 @@ const td_config_directive td_config_directives[] = {
 	    "Rows deleted per statement by retention, so a large purge never holds long locks." },
 	{ "persistence", "retention_interval", TD_CFG_DURATION, "1h", 1000, 604800000, NULL, 0,
 	    "How often retention looks for old rows." },
-	{ "persistence", "spool_max_bytes", TD_CFG_SIZE, "1GiB", 1024, 1099511627776.0, NULL, 0,
-	    "Most the on-disk spool (alerts accepted while PostgreSQL cannot take them) may hold. When it is full, such requests are answered RETRY: the correlator hands its events back to ingest, which keeps them in its journal, instead of the spool growing without limit." },
+	{ "persistence", "spool_max_bytes", TD_CFG_SIZE, "1GiB", 1024, 1099511627776.0,
+	    NULL, 0, "Most the on-disk spool (alerts accepted while PostgreSQL cannot take them) may hold. When it is full, such requests are answered RETRY: the correlator hands its events back to ingest, which keeps them in its journal, instead of the spool growing without limit." },
 
 	/* ---- api-gateway ---- */
 	{ "api_gateway", "admin_bind", TD_CFG_STRING, "127.0.0.1", NOB, NULL, 0,

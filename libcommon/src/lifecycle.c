@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tfdrift/bus_net.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 
@@ -377,6 +378,21 @@ td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *e
 	if (td_log_level_parse(td_config_str(app->cfg, "shared", "log_level"), &level) != 0)
 		level = TD_LOG_INFO;
 	td_log_init(info->name, debug ? TD_LOG_DEBUG : level);
+	{
+		td_bus_net_opts no = {
+			.resolve_interval_ms = (int)td_config_int(app->cfg, "bus",
+			    "resolve_interval"),
+			.tls_ca = td_config_str(app->cfg, "bus", "tls_ca"),
+			.tls_cert = td_config_str(app->cfg, "bus", "tls_cert"),
+			.tls_key = td_config_str(app->cfg, "bus", "tls_key"),
+			.tls_server_name = td_config_str(app->cfg, "bus", "tls_server_name"),
+		};
+		if ((rv = td_bus_net_configure(&no, &err)) != 0) {
+			fprintf(stderr, "%s: %s\n", info->name, err.msg);
+			ec = 2;
+			goto out;
+		}
+	}
 
 	rv = TD_EIO;
 	if (pthread_mutex_init(&app->mu, NULL) != 0)
@@ -487,6 +503,7 @@ td_app_free(td_app *app)
 		return;
 	td_admin_stop(app->admin);
 	app->admin = NULL;
+	td_bus_net_shutdown(); /* every bus socket is closed by now */
 	if (app->sig_started) {
 		atomic_store(&app->closing, true);
 		/* Directed at the signal thread, which alone waits for SIGUSR1. */

@@ -10,9 +10,10 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
+#include "ingest_probe.h"
 #include "jsonw.h"
+#include "pgrow.h"
 #include "router.h"
 #include "stmt.h"
 #include "tfdrift/clock.h"
@@ -33,9 +34,6 @@
 #define STATS_DEFAULT_DAYS 30
 /* Groups with many values (service, workspace) show the largest ones. */
 #define STATS_TOP 50
-/* The ingest metrics fetch for /health. */
-#define METRICS_TIMEOUT_MS 1000
-#define METRICS_MAX 1048576
 
 struct gw_api {
 	td_pgpool *pool;
@@ -45,7 +43,7 @@ struct gw_api {
 	int db_wait_ms;
 	char *ingest_metrics_url;
 	/* compiled once (gw_api_new): row programs and SELECT lists */
-	struct row_tmpl *t_item, *t_detail, *t_history;
+	gw_row_tmpl *t_item, *t_detail, *t_history;
 	char *sql_list; /* "SELECT <item columns> FROM alerts" */
 	char *sql_get, *sql_history;
 	gw_cache *cache; /* borrowed; NULL: none */
@@ -146,374 +144,65 @@ check_params(const gw_request *req, const char *const *allowed, gw_response *res
 	return true;
 }
 
-/* ---- columns: SQL expression -> JSON member ---------------------------------------- */
-
-/* The list, detail, history and resource queries return binary results
- * (PQexecPrepared resultFormat 1): PostgreSQL then sends integers and times
- * as they are stored instead of formatting them (and the time columns need
- * no extract(epoch) arithmetic), which was the larger part of its CPU per
- * list page; the gateway formats them once, straight into the JSON. */
-typedef enum {
-	T_TEXT,
-	T_INT,  /* int2, int4 or int8 */
-	T_TIME, /* timestamptz: microseconds since 2000-01-01; written as RFC 3339 */
-	T_JSON, /* json or jsonb, embedded as is */
-} col_type;
-
-#define JSONB_OID 3802
-#define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in Unix microseconds */
-
-/* A binary integer field (network order, 2, 4 or 8 bytes). */
-static int64_t
-bin_int(const PGresult *res, int r, int c)
-{
-	const unsigned char *p = (const unsigned char *)PQgetvalue(res, r, c);
-	int len = PQgetlength(res, r, c);
-	uint64_t v = 0;
-	for (int i = 0; i < len && i < 8; i++) {
-		v = (v << 8) | p[i];
-	}
-	if (len == 2) {
-		return (int16_t)v;
-	}
-	if (len == 4) {
-		return (int32_t)v;
-	}
-	return (int64_t)v;
-}
-
-/* A binary timestamptz as Unix microseconds; false for +-infinity. */
-static bool
-bin_time(const PGresult *res, int r, int c, int64_t *us)
-{
-	int64_t t = bin_int(res, r, c);
-	if (t == INT64_MAX || t == INT64_MIN) {
-		return false;
-	}
-	*us = t + PG_EPOCH_US;
-	return true;
-}
-
-/* A binary json/jsonb field's text (jsonb's starts with a version byte). */
-static const char *
-bin_json(const PGresult *res, int r, int c, size_t *len)
-{
-	const char *p = PQgetvalue(res, r, c);
-	size_t n = (size_t)PQgetlength(res, r, c);
-	if (PQftype(res, c) == JSONB_OID && n > 0) {
-		p++;
-		n--;
-	}
-	*len = n;
-	return p;
-}
-
-typedef struct out_col {
-	const char *json; /* "name", or "object.name" for a nested member */
-	const char *sql;
-	col_type type;
-} out_col;
+/* ---- columns: SQL expression -> JSON member (pgrow.h) ----------------------------- */
 
 #define TIME_US(c) c
 
 /* What a list item shows. */
-static const out_col item_cols[] = {
-	{ "id", "id", T_INT },
-	{ "alert_key", "alert_key", T_TEXT },
-	{ "event_id", "event_id", T_TEXT },
-	{ "event_time", TIME_US("event_time"), T_TIME },
-	{ "detected_at", TIME_US("detected_at"), T_TIME },
-	{ "workspace", "workspace", T_TEXT },
-	{ "resource_address", "resource_address", T_TEXT },
-	{ "resource_type", "resource_type", T_TEXT },
-	{ "kind", "kind", T_TEXT },
-	{ "attribute", "attribute", T_TEXT },
-	{ "severity", "severity", T_TEXT },
-	{ "status", "status", T_TEXT },
-	{ "principal.type", "principal_type", T_TEXT },
-	{ "principal.arn", "principal_arn", T_TEXT },
-	{ "principal.name", "principal_name", T_TEXT },
-	{ "principal.account_id", "principal_account", T_TEXT },
-	{ "source_ip", "source_ip", T_TEXT },
-	{ "user_agent", "user_agent", T_TEXT },
-	{ "region", "region", T_TEXT },
-	{ "account_id", "account_id", T_TEXT },
-	{ "event_name", "event_name", T_TEXT },
-	{ "event_source", "event_source", T_TEXT },
-	{ "service", "service", T_TEXT },
-	{ "summary", "summary", T_TEXT },
+static const gw_out_col item_cols[] = {
+	{ "id", "id", GW_COL_INT },
+	{ "alert_key", "alert_key", GW_COL_TEXT },
+	{ "event_id", "event_id", GW_COL_TEXT },
+	{ "event_time", TIME_US("event_time"), GW_COL_TIME },
+	{ "detected_at", TIME_US("detected_at"), GW_COL_TIME },
+	{ "workspace", "workspace", GW_COL_TEXT },
+	{ "resource_address", "resource_address", GW_COL_TEXT },
+	{ "resource_type", "resource_type", GW_COL_TEXT },
+	{ "kind", "kind", GW_COL_TEXT },
+	{ "attribute", "attribute", GW_COL_TEXT },
+	{ "severity", "severity", GW_COL_TEXT },
+	{ "status", "status", GW_COL_TEXT },
+	{ "principal.type", "principal_type", GW_COL_TEXT },
+	{ "principal.arn", "principal_arn", GW_COL_TEXT },
+	{ "principal.name", "principal_name", GW_COL_TEXT },
+	{ "principal.account_id", "principal_account", GW_COL_TEXT },
+	{ "source_ip", "source_ip", GW_COL_TEXT },
+	{ "user_agent", "user_agent", GW_COL_TEXT },
+	{ "region", "region", GW_COL_TEXT },
+	{ "account_id", "account_id", GW_COL_TEXT },
+	{ "event_name", "event_name", GW_COL_TEXT },
+	{ "event_source", "event_source", GW_COL_TEXT },
+	{ "service", "service", GW_COL_TEXT },
+	{ "summary", "summary", GW_COL_TEXT },
 };
 
 /* What the detail view adds. */
-static const out_col detail_cols[] = {
-	{ "committed_at", TIME_US("committed_at"), T_TIME },
-	{ "severity_rank", "severity_rank", T_INT },
-	{ "identifiers", "identifiers", T_JSON },
-	{ "changes", "changes", T_JSON },
-	{ "principal.role_arn", "principal_role_arn", T_TEXT },
-	{ "principal.session_name", "principal_session", T_TEXT },
-	{ "falco_rule", "falco_rule", T_TEXT },
-	{ "falco_priority", "falco_priority", T_TEXT },
-	{ "recommended_fix", "recommended_fix", T_TEXT },
-	{ "raw_event", "raw_event", T_JSON },
-	{ "status_changed_at", TIME_US("status_changed_at"), T_TIME },
-	{ "status_changed_by", "status_changed_by", T_TEXT },
+static const gw_out_col detail_cols[] = {
+	{ "committed_at", TIME_US("committed_at"), GW_COL_TIME },
+	{ "severity_rank", "severity_rank", GW_COL_INT },
+	{ "identifiers", "identifiers", GW_COL_JSON },
+	{ "changes", "changes", GW_COL_JSON },
+	{ "principal.role_arn", "principal_role_arn", GW_COL_TEXT },
+	{ "principal.session_name", "principal_session", GW_COL_TEXT },
+	{ "falco_rule", "falco_rule", GW_COL_TEXT },
+	{ "falco_priority", "falco_priority", GW_COL_TEXT },
+	{ "recommended_fix", "recommended_fix", GW_COL_TEXT },
+	{ "raw_event", "raw_event", GW_COL_JSON },
+	{ "status_changed_at", TIME_US("status_changed_at"), GW_COL_TIME },
+	{ "status_changed_by", "status_changed_by", GW_COL_TEXT },
 };
 
-static const out_col history_cols[] = {
-	{ "from_status", "from_status", T_TEXT },
-	{ "to_status", "to_status", T_TEXT },
-	{ "actor", "actor", T_TEXT },
-	{ "note", "note", T_TEXT },
-	{ "at", TIME_US("at"), T_TIME },
+static const gw_out_col history_cols[] = {
+	{ "from_status", "from_status", GW_COL_TEXT },
+	{ "to_status", "to_status", GW_COL_TEXT },
+	{ "actor", "actor", GW_COL_TEXT },
+	{ "note", "note", GW_COL_TEXT },
+	{ "at", TIME_US("at"), GW_COL_TIME },
 };
-
-/* Appends "expr, expr, ..." for cols to buf. */
-static void
-select_list(char *buf, size_t len, const out_col *cols, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		size_t used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", cols[i].sql);
-	}
-}
-
-/* The cJSON object that member `name` ("a.b") goes into; *leaf = "b". */
-static cJSON *
-parent_of(cJSON *obj, const char *name, const char **leaf)
-{
-	const char *dot = strchr(name, '.');
-	if (dot == NULL) {
-		*leaf = name;
-		return obj;
-	}
-	char head[32];
-	snprintf(head, sizeof(head), "%.*s", (int)(dot - name), name);
-	*leaf = dot + 1;
-	cJSON *sub = cJSON_GetObjectItemCaseSensitive(obj, head);
-	return sub != NULL ? sub : cJSON_AddObjectToObject(obj, head);
-}
-
-/* Adds the columns of row r (starting at result column first) to obj. */
-static int
-add_row(cJSON *obj, const PGresult *res, int r, int first, const out_col *cols, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int c = first + (int)i;
-		const char *leaf;
-		cJSON *parent = parent_of(obj, cols[i].json, &leaf);
-		cJSON *v = NULL;
-		if (parent == NULL) {
-			return TD_ENOMEM;
-		}
-		if (PQgetisnull(res, r, c)) {
-			v = cJSON_CreateNull();
-		} else {
-			switch (cols[i].type) {
-			case T_TEXT: v = cJSON_CreateString(PQgetvalue(res, r, c)); break;
-			case T_INT: v = cJSON_CreateNumber((double)bin_int(res, r, c)); break;
-			case T_TIME: {
-				int64_t us;
-				if (!bin_time(res, r, c, &us)) {
-					v = cJSON_CreateNull();
-					break;
-				}
-				gw_jw w;
-				gw_jw_init(&w, 64);
-				gw_jw_time_us(&w, us);
-				char *q = gw_jw_finish(&w);
-				if (q != NULL) {
-					q[strlen(q) - 1] = '\0'; /* without the quotes */
-					v = cJSON_CreateString(q + 1);
-				}
-				free(q);
-				break;
-			}
-			case T_JSON: {
-				/* json's text form is valid JSON: embed without reparsing. */
-				size_t jlen;
-				const char *j = bin_json(res, r, c, &jlen);
-				char *copy = strndup(j, jlen);
-				v = copy != NULL ? cJSON_CreateRaw(copy) : NULL;
-				free(copy);
-				break;
-			}
-			}
-		}
-		if (v == NULL) {
-			return TD_ENOMEM;
-		}
-		cJSON_AddItemToObject(parent, leaf, v);
-	}
-	return 0;
-}
-
-/* ---- the direct writer (list and detail: the hot answers) ---------------------------------- */
-
-/* Columns of one result row: cols[0..n) are result columns first.. */
-typedef struct col_set {
-	const out_col *cols;
-	size_t n;
-	int first;
-} col_set;
 
 /* The size of the last list/detail answer on this thread, so the next one's
  * buffer is allocated once at about the right size. */
 static _Thread_local size_t body_hint = 16384;
-
-static void
-write_value(gw_jw *w, const PGresult *res, int r, int c, col_type type)
-{
-	if (PQgetisnull(res, r, c)) {
-		gw_jw_raw(w, "null", 4);
-		return;
-	}
-	switch (type) {
-	case T_TEXT: gw_jw_str(w, PQgetvalue(res, r, c)); break;
-	case T_INT: gw_jw_int(w, bin_int(res, r, c)); break;
-	case T_JSON: { /* json's text form is valid JSON */
-		size_t n;
-		const char *j = bin_json(res, r, c, &n);
-		gw_jw_raw(w, j, n);
-		break;
-	}
-	case T_TIME: {
-		int64_t us;
-		if (bin_time(res, r, c, &us)) {
-			gw_jw_time_us(w, us);
-		} else {
-			gw_jw_raw(w, "null", 4);
-		}
-		break;
-	}
-	}
-}
-
-/* A row's JSON object as a fixed program: before each value the literal
- * text (keys, commas, braces) that precedes it, then the value's result
- * column and type; tail closes it.  Compiled once from the column tables
- * so that writing a row does no name lookups ("a.b" columns of every set
- * gathered into "a":{...} where a first appears). */
-#define ROW_OPS_MAX 48
-typedef struct row_op {
-	char lit[64];
-	size_t litlen;
-	int col;
-	col_type type;
-} row_op;
-
-typedef struct row_tmpl {
-	row_op op[ROW_OPS_MAX];
-	size_t n;
-	char tail[8];
-	size_t taillen;
-} row_tmpl;
-
-/* Appends text to the literal that precedes the next value. */
-static void
-tmpl_lit(row_tmpl *t, const char *text, size_t len)
-{
-	row_op *o = &t->op[t->n];
-	if (o->litlen + len < sizeof(o->lit)) {
-		memcpy(o->lit + o->litlen, text, len);
-		o->litlen += len;
-		o->lit[o->litlen] = '\0';
-	}
-}
-
-static void
-tmpl_key(row_tmpl *t, const char *name, size_t n)
-{
-	tmpl_lit(t, "\"", 1);
-	tmpl_lit(t, name, n); /* the table's names need no escaping */
-	tmpl_lit(t, "\":", 2);
-}
-
-static void
-tmpl_value(row_tmpl *t, int col, col_type type)
-{
-	if (t->n + 1 < ROW_OPS_MAX) {
-		t->op[t->n].col = col;
-		t->op[t->n].type = type;
-		t->n++;
-	}
-}
-
-/* Does an earlier column than (set s, index i) share name's "a." prefix? */
-static bool
-prefix_seen(const col_set *sets, size_t s, size_t i, const char *name, size_t plen)
-{
-	for (size_t s2 = 0; s2 <= s; s2++) {
-		size_t end = s2 == s ? i : sets[s2].n;
-		for (size_t i2 = 0; i2 < end; i2++) {
-			if (strncmp(sets[s2].cols[i2].json, name, plen + 1) == 0) {
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
-static void
-tmpl_compile(row_tmpl *t, const col_set *sets, size_t nsets)
-{
-	memset(t, 0, sizeof(*t));
-	bool first = true;
-	tmpl_lit(t, "{", 1);
-	for (size_t s = 0; s < nsets; s++) {
-		for (size_t i = 0; i < sets[s].n; i++) {
-			const out_col *col = &sets[s].cols[i];
-			const char *dot = strchr(col->json, '.');
-			if (dot == NULL) {
-				tmpl_lit(t, ",", first ? 0 : 1);
-				first = false;
-				tmpl_key(t, col->json, strlen(col->json));
-				tmpl_value(t, sets[s].first + (int)i, col->type);
-				continue;
-			}
-			size_t plen = (size_t)(dot - col->json);
-			if (prefix_seen(sets, s, i, col->json, plen)) {
-				continue;
-			}
-			tmpl_lit(t, ",", first ? 0 : 1);
-			first = false;
-			tmpl_key(t, col->json, plen);
-			tmpl_lit(t, "{", 1);
-			bool inner_first = true;
-			for (size_t s2 = s; s2 < nsets; s2++) {
-				for (size_t i2 = s2 == s ? i : 0; i2 < sets[s2].n; i2++) {
-					const out_col *c2 = &sets[s2].cols[i2];
-					if (strncmp(c2->json, col->json, plen + 1) != 0) {
-						continue;
-					}
-					tmpl_lit(t, ",", inner_first ? 0 : 1);
-					inner_first = false;
-					tmpl_key(t, c2->json + plen + 1,
-					    strlen(c2->json + plen + 1));
-					tmpl_value(t, sets[s2].first + (int)i2, c2->type);
-				}
-			}
-			tmpl_lit(t, "}", 1);
-		}
-	}
-	/* what is pending after the last value is the tail */
-	memcpy(t->tail, t->op[t->n].lit, t->op[t->n].litlen);
-	t->taillen = t->op[t->n].litlen;
-	tmpl_lit(t, "}", 0);
-	t->tail[t->taillen++] = '}';
-	t->tail[t->taillen] = '\0';
-}
-
-/* Writes row r of res as one object. */
-static void
-write_row(gw_jw *w, const PGresult *res, int r, const row_tmpl *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		gw_jw_raw(w, t->op[i].lit, t->op[i].litlen);
-		write_value(w, res, r, t->op[i].col, t->op[i].type);
-	}
-	gw_jw_raw(w, t->tail, t->taillen);
-}
 
 /* Hands w's text to resp as a 200. */
 static void
@@ -593,7 +282,7 @@ exec(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **r
 	return exec_fmt(conn, sql, n, vals, 0, res);
 }
 
-/* For the out_col tables' SELECTs (binary: see col_type). */
+/* For the gw_out_col tables' SELECTs (binary: see gw_col_type). */
 static int
 exec_bin(PGconn *conn, const char *sql, int n, const char *const *vals, PGresult **res)
 {
@@ -630,13 +319,13 @@ db_list(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 		if (r > 0) {
 			gw_jw_raw(&w, ",", 1);
 		}
-		write_row(&w, res, r, api->t_item);
+		gw_row_write(&w, res, r, api->t_item);
 	}
 	gw_jw_lit(&w, "],\"next_cursor\":");
 	if (rows > q->limit) {
 		/* More rows exist: the cursor points after the last one shown. */
 		char cur[64];
-		gw_cursor_encode(bin_int(res, shown - 1, 0), cur, sizeof(cur));
+		gw_cursor_encode(gw_row_int(res, shown - 1, 0), cur, sizeof(cur));
 		gw_jw_str(&w, cur);
 	} else {
 		gw_jw_lit(&w, "null");
@@ -693,14 +382,14 @@ db_get(gw_api *api, PGconn *conn, void *ctx, gw_response *resp)
 
 	gw_jw w;
 	gw_jw_init(&w, body_hint);
-	write_row(&w, res, 0, api->t_detail);
+	gw_row_write(&w, res, 0, api->t_detail);
 	w.len -= w.oom ? 0 : 1; /* reopen the object for status_history */
 	gw_jw_lit(&w, ",\"status_history\":[");
 	for (int r = 0; r < PQntuples(hist); r++) {
 		if (r > 0) {
 			gw_jw_raw(&w, ",", 1);
 		}
-		write_row(&w, hist, r, api->t_history);
+		gw_row_write(&w, hist, r, api->t_history);
 	}
 	gw_jw_lit(&w, "]}");
 	PQclear(res);
@@ -927,8 +616,8 @@ typedef struct stat_group {
 } stat_group;
 
 static const stat_group stat_groups[] = {
-	{ "by_severity", "severity", gw_severities, &gw_nseverities },
-	{ "by_kind", "kind", gw_kinds, &gw_nkinds },
+	{ "by_severity", "severity", td_severity_names, &td_severity_count },
+	{ "by_kind", "kind", td_kind_names, &td_kind_count },
 	{ "by_status", "status", gw_statuses, &gw_nstatuses },
 	{ "by_service", "service", NULL, NULL },
 	{ "by_workspace", "workspace", NULL, NULL },
@@ -1025,8 +714,8 @@ db_stats(gw_api *api, PGconn *conn, void *vctx, gw_response *resp)
 			(double)strtoll(PQgetvalue(days, r, 1), NULL, 10)) == NULL;
 		cJSON *bs = oom ? NULL : cJSON_AddObjectToObject(d, "by_severity");
 		oom = oom || bs == NULL;
-		for (size_t s = 0; !oom && s < gw_nseverities; s++) {
-			oom = cJSON_AddNumberToObject(bs, gw_severities[s],
+		for (size_t s = 0; !oom && s < td_severity_count; s++) {
+			oom = cJSON_AddNumberToObject(bs, td_severity_names[s],
 				  (double)strtoll(PQgetvalue(days, r, 2 + (int)s), NULL, 10)) ==
 			    NULL;
 		}
@@ -1151,7 +840,7 @@ db_resource_drifts(gw_api *api, PGconn *conn, void *vctx, gw_response *resp)
 	(void)api;
 	resource_ctx *c = vctx;
 	char cols[2048] = "", sql[3072];
-	select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
+	gw_row_select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
 	snprintf(sql, sizeof(sql),
 	    "SELECT %s FROM alerts WHERE resource_address = $1 AND ($2::text IS NULL OR "
 	    "workspace = $2) ORDER BY id DESC LIMIT %d",
@@ -1167,7 +856,7 @@ db_resource_drifts(gw_api *api, PGconn *conn, void *vctx, gw_response *resp)
 	for (int r = 0; !oom && r < PQntuples(res); r++) {
 		cJSON *it = cJSON_CreateObject();
 		oom = it == NULL || !cJSON_AddItemToArray(items, it) ||
-		    add_row(it, res, r, 0, item_cols, NELEM(item_cols)) != 0;
+		    gw_row_add(it, res, r, 0, item_cols, NELEM(item_cols)) != 0;
 	}
 	PQclear(res);
 	(void)resp;
@@ -1404,7 +1093,8 @@ h_graph(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp
 		cJSON_AddStringToObject(d, "module", nd->module);
 		cJSON_AddNumberToObject(d, "drift_count", (double)c.count[i]);
 		if (c.worst[i] > 0) {
-			cJSON_AddStringToObject(d, "worst_severity", gw_severities[c.worst[i] - 1]);
+			cJSON_AddStringToObject(d, "worst_severity",
+			    td_severity_names[c.worst[i] - 1]);
 		} else {
 			cJSON_AddNullToObject(d, "worst_severity");
 		}
@@ -1431,71 +1121,6 @@ out:
 }
 
 /* ---- GET /api/v1/health ------------------------------------------------------------------------------ */
-
-typedef struct membuf {
-	char *p;
-	size_t len;
-} membuf;
-
-static size_t
-on_body(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	membuf *b = arg;
-	size_t n = size * nmemb;
-	if (b->len + n > METRICS_MAX) {
-		return 0;
-	}
-	char *p = realloc(b->p, b->len + n + 1);
-	if (p == NULL) {
-		return 0;
-	}
-	memcpy(p + b->len, ptr, n);
-	b->len += n;
-	p[b->len] = '\0';
-	b->p = p;
-	return n;
-}
-
-/* ingest's newest event time (Unix seconds; 0 before the first), from its
- * /metrics.  TD_EDEPEND with why filled when it cannot be read. */
-static int
-ingest_last_event(const char *url, double *secs, char *why, size_t whylen)
-{
-	membuf b = { 0 };
-	int rv = TD_EDEPEND;
-	CURL *h = curl_easy_init();
-	if (h == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return rv;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)METRICS_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	CURLcode cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		snprintf(why, whylen, "ingest metrics %s: %s", url, curl_easy_strerror(cc));
-		goto out;
-	}
-	static const char name[] = "tfdrift_ingest_last_event_timestamp_seconds ";
-	const char *at = b.p != NULL ? strstr(b.p, name) : NULL;
-	while (at != NULL && at != b.p && at[-1] != '\n') {
-		at = strstr(at + 1, name);
-	}
-	if (at == NULL) {
-		snprintf(why, whylen, "ingest metrics %s: no %.*s", url, (int)sizeof(name) - 2,
-		    name);
-		goto out;
-	}
-	*secs = strtod(at + sizeof(name) - 1, NULL);
-	rv = 0;
-out:
-	free(b.p);
-	curl_easy_cleanup(h);
-	return rv;
-}
 
 static void
 h_health(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
@@ -1538,7 +1163,7 @@ h_health(gw_api *api, const gw_match *m, const gw_request *req, gw_response *res
 		cJSON *pl = cJSON_AddObjectToObject(checks, "pipeline");
 		double last = 0;
 		char why[256];
-		if (ingest_last_event(api->ingest_metrics_url, &last, why, sizeof(why)) == 0) {
+		if (gw_ingest_last_event(api->ingest_metrics_url, &last, why, sizeof(why)) == 0) {
 			cJSON_AddBoolToObject(pl, "ok", true);
 			if (last > 0) {
 				double age = (double)td_clock_now_ns() / 1e9 - last;
@@ -1743,34 +1368,30 @@ static int
 compile(gw_api *api)
 {
 	char cols[3072] = "", sql[4096];
-	api->t_item = malloc(sizeof(row_tmpl));
-	api->t_detail = malloc(sizeof(row_tmpl));
-	api->t_history = malloc(sizeof(row_tmpl));
-	if (api->t_item == NULL || api->t_detail == NULL || api->t_history == NULL) {
-		return TD_ENOMEM;
-	}
-	const col_set item[] = { { item_cols, NELEM(item_cols), 0 } };
-	const col_set detail[] = {
+	const gw_col_set item[] = { { item_cols, NELEM(item_cols), 0 } };
+	const gw_col_set detail[] = {
 		{ item_cols, NELEM(item_cols), 0 },
 		{ detail_cols, NELEM(detail_cols), (int)NELEM(item_cols) },
 	};
-	const col_set history[] = { { history_cols, NELEM(history_cols), 0 } };
-	tmpl_compile(api->t_item, item, NELEM(item));
-	tmpl_compile(api->t_detail, detail, NELEM(detail));
-	tmpl_compile(api->t_history, history, NELEM(history));
+	const gw_col_set history[] = { { history_cols, NELEM(history_cols), 0 } };
+	if (gw_row_tmpl_new(&api->t_item, item, NELEM(item)) != 0 ||
+	    gw_row_tmpl_new(&api->t_detail, detail, NELEM(detail)) != 0 ||
+	    gw_row_tmpl_new(&api->t_history, history, NELEM(history)) != 0) {
+		return TD_ENOMEM;
+	}
 
-	select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
+	gw_row_select_list(cols, sizeof(cols), item_cols, NELEM(item_cols));
 	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts", cols);
 	if ((api->sql_list = strdup(sql)) == NULL) {
 		return TD_ENOMEM;
 	}
-	select_list(cols, sizeof(cols), detail_cols, NELEM(detail_cols));
+	gw_row_select_list(cols, sizeof(cols), detail_cols, NELEM(detail_cols));
 	snprintf(sql, sizeof(sql), "SELECT %s FROM alerts WHERE id = $1::bigint", cols);
 	if ((api->sql_get = strdup(sql)) == NULL) {
 		return TD_ENOMEM;
 	}
 	cols[0] = '\0';
-	select_list(cols, sizeof(cols), history_cols, NELEM(history_cols));
+	gw_row_select_list(cols, sizeof(cols), history_cols, NELEM(history_cols));
 	snprintf(sql, sizeof(sql),
 	    "SELECT %s FROM alert_status_history WHERE alert_id = $1::bigint ORDER BY at, id",
 	    cols);
@@ -1811,9 +1432,9 @@ gw_api_free(gw_api *api)
 		return;
 	}
 	free(api->ingest_metrics_url);
-	free(api->t_item);
-	free(api->t_detail);
-	free(api->t_history);
+	gw_row_tmpl_free(api->t_item);
+	gw_row_tmpl_free(api->t_detail);
+	gw_row_tmpl_free(api->t_history);
 	free(api->sql_list);
 	free(api->sql_get);
 	free(api->sql_history);

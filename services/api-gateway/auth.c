@@ -10,6 +10,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "tfdrift/hex.h"
+#include "tfdrift/secret.h"
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_LEN 512
 
@@ -31,16 +34,6 @@ const char *
 gw_role_name(gw_role r)
 {
 	return (size_t)r < NELEM(role_names) ? role_names[r] : "none";
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Parses "name:role:hex" (len bytes of s) into *t; a message in why. */
@@ -83,14 +76,9 @@ parse_entry(const char *s, size_t len, token *t, char *why, size_t whylen)
 		snprintf(why, whylen, "the hash must be 64 hex digits (sha256sum of the token)");
 		return TD_EINVAL;
 	}
-	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			snprintf(why, whylen,
-			    "the hash must be 64 hex digits (sha256sum of the token)");
-			return TD_EINVAL;
-		}
-		t->digest[i] = (unsigned char)(hi << 4 | lo);
+	if (td_hex_decode(hex, SHA256_DIGEST_LENGTH, t->digest) != 0) {
+		snprintf(why, whylen, "the hash must be 64 hex digits (sha256sum of the token)");
+		return TD_EINVAL;
 	}
 	return 0;
 }
@@ -227,7 +215,7 @@ gw_auth_check(const gw_auth *a, const char *secret, gw_identity *id)
 	 * about how close a guess came. */
 	const token *hit = NULL;
 	for (size_t i = 0; i < a->n; i++) {
-		if (CRYPTO_memcmp(d, a->tokens[i].digest, sizeof(d)) == 0) {
+		if (td_secret_equal(d, sizeof(d), a->tokens[i].digest, sizeof(d))) {
 			hit = &a->tokens[i];
 		}
 	}

@@ -3,18 +3,24 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
+#include "tfdrift/redis.h"
+#include "tfdrift/redis_keys.h"
+
 #define MAX_WORKSPACES 4096
 
+/* Idle Redis connections kept for the next request (the HTTP threads seldom
+ * read the graph all at once). */
+#define POOL_IDLE 8
+
 struct gw_graph {
-	char *host, *password, *prefix;
-	int port, db, timeout_ms;
+	td_redis_pool *pool;
+	char *prefix;
 };
 
 /* *out owned by caller. */
@@ -26,13 +32,17 @@ gw_graph_new(gw_graph **out, const gw_graph_opts *o, td_error *err)
 	if (g == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
-	g->host = strdup(o->host);
-	g->password = strdup(o->password != NULL ? o->password : "");
-	g->prefix = strdup(o->prefix != NULL ? o->prefix : "");
-	g->port = o->port;
-	g->db = o->db;
-	g->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
-	if (g->host == NULL || g->password == NULL || g->prefix == NULL) {
+	td_redis_opts ro = { .host = o->host,
+		.port = o->port,
+		.password = o->password,
+		.db = o->db,
+		.timeout_ms = o->timeout_ms };
+	int rv = td_redis_pool_new(&g->pool, &ro, POOL_IDLE, err);
+	if (rv != 0) {
+		free(g);
+		return rv;
+	}
+	if ((g->prefix = strdup(o->prefix != NULL ? o->prefix : "")) == NULL) {
 		gw_graph_free(g);
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
@@ -46,75 +56,35 @@ gw_graph_free(gw_graph *g)
 	if (g == NULL) {
 		return;
 	}
-	free(g->host);
-	free(g->password);
+	td_redis_pool_free(g->pool);
 	free(g->prefix);
 	free(g);
 }
 
-/* A command's reply; NULL with err set when it failed.  Owned by caller. */
-static redisReply *
-cmd(redisContext *c, td_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(c, fmt, ap);
-	va_end(ap);
-	if (r == NULL) {
-		td_error_set(err, TD_EDEPEND, "redis: %s",
-		    c->errstr[0] ? c->errstr : "connection lost");
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		td_error_set(err, TD_EDEPEND, "redis: %.200s", r->str);
-		freeReplyObject(r);
-		return NULL;
-	}
-	return r;
-}
-
-/* *out owned by caller (redisFree). */
+/* A pooled connection, *out given back with release. */
 static int
 dial(gw_graph *g, redisContext **out, td_error *err)
 {
-	struct timeval tv = { .tv_sec = g->timeout_ms / 1000,
-		.tv_usec = (g->timeout_ms % 1000) * 1000 };
-	redisReply *r;
-	*out = NULL;
-	redisContext *c = redisConnectWithTimeout(g->host, g->port, tv);
-	if (c == NULL) {
-		return td_error_set(err, TD_ENOMEM, "out of memory");
-	}
-	if (c->err) {
-		td_error_set(err, TD_EDEPEND, "redis %s:%d: %s", g->host, g->port, c->errstr);
-		redisFree(c);
-		return TD_EDEPEND;
-	}
-	redisSetTimeout(c, tv);
-	if (g->password[0] != '\0') {
-		if ((r = cmd(c, err, "AUTH %s", g->password)) == NULL) {
-			redisFree(c);
-			return TD_EDEPEND;
-		}
-		freeReplyObject(r);
-	}
-	if (g->db != 0) {
-		if ((r = cmd(c, err, "SELECT %d", g->db)) == NULL) {
-			redisFree(c);
-			return TD_EDEPEND;
-		}
-		freeReplyObject(r);
-	}
-	*out = c;
-	return 0;
+	return td_redis_pool_take(g->pool, out, err);
+}
+
+static void
+release(gw_graph *g, redisContext *c)
+{
+	td_redis_pool_put(g->pool, c, false);
 }
 
 /* The current generation; 0 when state-loader has written none. */
 static int
 current_gen(gw_graph *g, redisContext *c, uint64_t *gen, td_error *err)
 {
-	redisReply *r = cmd(c, err, "GET %sgen", g->prefix);
+	char *key = td_rkey_gen(g->prefix);
+	redisReply *r = key != NULL ? td_redis_command(c, err, "GET %s", key) : NULL;
 	*gen = 0;
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	free(key);
 	if (r == NULL) {
 		return TD_EDEPEND;
 	}
@@ -133,9 +103,7 @@ gw_graph_ping(gw_graph *g, uint64_t *generation, td_error *err)
 	if (rv == 0) {
 		rv = current_gen(g, c, generation, err);
 	}
-	if (c != NULL) {
-		redisFree(c);
-	}
+	release(g, c);
 	return rv;
 }
 
@@ -160,7 +128,14 @@ gw_graph_workspaces(gw_graph *g, cJSON **out, td_error *err)
 	if ((rv = dial(g, &c, err)) != 0) {
 		goto out;
 	}
-	if ((r = cmd(c, err, "HGETALL %sworkspaces", g->prefix)) == NULL) {
+	char *key = td_rkey_workspaces(g->prefix);
+	if (key == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	r = td_redis_command(c, err, "HGETALL %s", key);
+	free(key);
+	if (r == NULL) {
 		rv = TD_EDEPEND;
 		goto out;
 	}
@@ -204,9 +179,7 @@ out:
 	if (r != NULL) {
 		freeReplyObject(r);
 	}
-	if (c != NULL) {
-		redisFree(c);
-	}
+	release(g, c);
 	return rv;
 }
 
@@ -214,9 +187,14 @@ out:
 static int
 workspace_names(gw_graph *g, redisContext *c, char ***names, size_t *n, td_error *err)
 {
-	redisReply *r = cmd(c, err, "HKEYS %sworkspaces", g->prefix);
+	char *key = td_rkey_workspaces(g->prefix);
+	redisReply *r = key != NULL ? td_redis_command(c, err, "HKEYS %s", key) : NULL;
 	*names = NULL;
 	*n = 0;
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	free(key);
 	if (r == NULL) {
 		return TD_EDEPEND;
 	}
@@ -285,8 +263,13 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 		goto out;
 	}
 	for (size_t i = 0; i < nn; i++) {
-		redisReply *r = cmd(c, err, "GET %sg:%" PRIu64 ":res:%s:%s", g->prefix, gen,
-		    names[i], address);
+		char *key = td_rkey_res(g->prefix, gen, names[i], address);
+		if (key == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		redisReply *r = td_redis_command(c, err, "GET %s", key);
+		free(key);
 		if (r == NULL) {
 			rv = TD_EDEPEND;
 			goto out;
@@ -320,9 +303,7 @@ out:
 		*found_ws = NULL;
 	}
 	free_names(names, nn);
-	if (c != NULL) {
-		redisFree(c);
-	}
+	release(g, c);
 	return rv;
 }
 
@@ -467,14 +448,11 @@ add_targets(cJSON *edges, const char *ws, const char *src, const char *v)
 	return rv;
 }
 
-/* The edges of ws whose source is on the page. */
+/* The edges of ws (in key) whose source is on the page. */
 static int
-read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_page *p,
-    td_error *err)
+read_edges_at(redisContext *c, const char *key, const char *ws, gw_graph_page *p, td_error *err)
 {
-	char key[1024];
-	snprintf(key, sizeof(key), "%sg:%" PRIu64 ":edges:%s", g->prefix, gen, ws);
-	redisReply *t = cmd(c, err, "TYPE %s", key);
+	redisReply *t = td_redis_command(c, err, "TYPE %s", key);
 	if (t == NULL) {
 		return TD_EDEPEND;
 	}
@@ -487,7 +465,8 @@ read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_
 			if (strcmp(p->nodes[i].workspace, ws) != 0) {
 				continue;
 			}
-			redisReply *r = cmd(c, err, "HGET %s %s", key, p->nodes[i].address);
+			redisReply *r = td_redis_command(c, err, "HGET %s %s", key,
+			    p->nodes[i].address);
 			if (r == NULL) {
 				return TD_EDEPEND;
 			}
@@ -500,11 +479,11 @@ read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_
 	}
 	redisReply *r = NULL;
 	if (strcmp(type, "set") == 0) {
-		r = cmd(c, err, "SMEMBERS %s", key);
+		r = td_redis_command(c, err, "SMEMBERS %s", key);
 	} else if (strcmp(type, "list") == 0) {
-		r = cmd(c, err, "LRANGE %s 0 -1", key);
+		r = td_redis_command(c, err, "LRANGE %s 0 -1", key);
 	} else if (strcmp(type, "zset") == 0) {
-		r = cmd(c, err, "ZRANGE %s 0 -1", key);
+		r = td_redis_command(c, err, "ZRANGE %s 0 -1", key);
 	} else {
 		return 0; /* no edges written (yet) */
 	}
@@ -524,6 +503,19 @@ read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_
 		}
 	}
 	freeReplyObject(r);
+	return rv;
+}
+
+static int
+read_edges(gw_graph *g, redisContext *c, uint64_t gen, const char *ws, gw_graph_page *p,
+    td_error *err)
+{
+	char *key = td_rkey_edges(g->prefix, gen, ws);
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	int rv = read_edges_at(c, key, ws, p, err);
+	free(key);
 	return rv;
 }
 
@@ -664,8 +656,14 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 			scan = 0;
 			continue;
 		}
-		redisReply *r = cmd(c, err, "HSCAN %sg:%" PRIu64 ":nodes:%s %llu MATCH %s COUNT %d",
-		    g->prefix, gen, names[wsi], scan, pat, f->limit - (int)page->n);
+		char *key = td_rkey_nodes(g->prefix, gen, names[wsi]);
+		if (key == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		redisReply *r = td_redis_command(c, err, "HSCAN %s %llu MATCH %s COUNT %d", key,
+		    scan, pat, f->limit - (int)page->n);
+		free(key);
 		if (r == NULL) {
 			rv = TD_EDEPEND;
 			goto out;
@@ -706,9 +704,7 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 	}
 out:
 	free_names(names, nn);
-	if (c != NULL) {
-		redisFree(c);
-	}
+	release(g, c);
 	return rv;
 }
 

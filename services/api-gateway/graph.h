@@ -2,9 +2,10 @@
  * `workspaces`, `gen`, `g:<gen>:res:<workspace>:<address>` and, when
  * state-loader writes it, `g:<gen>:edges:<workspace>`.
  *
- * Each call opens its own short-lived connection (loopback connects cost
- * well under a millisecond and these routes are not the hot path), so any
- * number of HTTP threads may call at once with no shared state.
+ * Each call takes a connection from a small pool (libcommon's
+ * td_redis_pool: a few idle connections kept, one idle for a while PINGed
+ * before use) and gives it back, so any number of HTTP threads may call at
+ * once and a request does not pay for connect, AUTH and SELECT.
  *
  * Graph pages walk the workspaces (by name) and each one's nodes hash with
  * HSCAN: the cursor is "<generation>.<workspace index>.<HSCAN cursor>", so a

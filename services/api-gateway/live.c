@@ -21,6 +21,7 @@
 #include <wslay/wslay.h>
 
 #include "gap.h"
+#include "tfdrift/alert_json.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
@@ -49,7 +50,7 @@ typedef struct qnode {
 
 typedef struct filter {
 	int min_rank;                  /* 0: any */
-	unsigned kinds;                /* bit per gw_kinds index; 0: any */
+	unsigned kinds;                /* bit per td_kind_names index; 0: any */
 	char workspace[FILTER_WS_MAX]; /* "": any */
 } filter;
 
@@ -230,8 +231,8 @@ matches(const filter *f, int rank, int kind_idx, const char *workspace)
 static int
 kind_index(const char *s, size_t len)
 {
-	for (size_t i = 0; i < gw_nkinds; i++) {
-		if (strlen(gw_kinds[i]) == len && memcmp(gw_kinds[i], s, len) == 0) {
+	for (size_t i = 0; i < td_kind_count; i++) {
+		if (strlen(td_kind_names[i]) == len && memcmp(td_kind_names[i], s, len) == 0) {
 			return (int)i;
 		}
 	}
@@ -287,7 +288,7 @@ filter_json(const filter *f)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (f->min_rank > 0) {
-		cJSON_AddStringToObject(o, "min_severity", gw_severities[f->min_rank - 1]);
+		cJSON_AddStringToObject(o, "min_severity", td_severity_names[f->min_rank - 1]);
 	} else {
 		cJSON_AddNullToObject(o, "min_severity");
 	}
@@ -297,9 +298,9 @@ filter_json(const filter *f)
 		cJSON_AddNullToObject(o, "workspace");
 	}
 	cJSON *k = cJSON_AddArrayToObject(o, "kinds");
-	for (size_t i = 0; i < gw_nkinds; i++) {
+	for (size_t i = 0; i < td_kind_count; i++) {
 		if (f->kinds & (1u << i)) {
-			cJSON_AddItemToArray(k, cJSON_CreateString(gw_kinds[i]));
+			cJSON_AddItemToArray(k, cJSON_CreateString(td_kind_names[i]));
 		}
 	}
 	return o;
@@ -320,55 +321,6 @@ send_hello(client *c)
 }
 
 /* ---- publishing --------------------------------------------------------------------------- */
-
-static void
-add_time(cJSON *o, const char *name, int64_t ns)
-{
-	char ts[64];
-	if (ns == 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	td_clock_format(ns, 6, ts, sizeof(ts));
-	cJSON_AddStringToObject(o, name, ts);
-}
-
-/* The alert as a /drifts list item. */
-static cJSON *
-alert_json(const Tfdrift__V1__DriftAlert *a)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "id", (double)a->id);
-	cJSON_AddStringToObject(o, "alert_key", a->alert_key);
-	cJSON_AddStringToObject(o, "event_id", a->event_id);
-	add_time(o, "event_time", a->event_time_ns);
-	add_time(o, "detected_at", a->detected_at_ns);
-	cJSON_AddStringToObject(o, "workspace", a->workspace);
-	cJSON_AddStringToObject(o, "resource_address", a->resource_address);
-	cJSON_AddStringToObject(o, "resource_type", a->resource_type);
-	int k = (int)a->kind - 1, s = (int)a->severity - 1;
-	cJSON_AddStringToObject(o, "kind", k >= 0 && (size_t)k < gw_nkinds ? gw_kinds[k] : "");
-	cJSON_AddStringToObject(o, "attribute", a->attribute);
-	cJSON_AddStringToObject(o, "severity",
-	    s >= 0 && (size_t)s < gw_nseverities ? gw_severities[s] : "");
-	cJSON_AddStringToObject(o, "status", a->status[0] ? a->status : "open");
-	cJSON *p = cJSON_AddObjectToObject(o, "principal");
-	const Tfdrift__V1__Principal *pr = a->principal;
-	cJSON_AddStringToObject(p, "type", pr != NULL ? pr->type : "");
-	cJSON_AddStringToObject(p, "arn", pr != NULL ? pr->arn : "");
-	cJSON_AddStringToObject(p, "name", pr != NULL ? pr->name : "");
-	cJSON_AddStringToObject(p, "account_id", pr != NULL ? pr->account_id : "");
-	cJSON_AddStringToObject(o, "source_ip", a->source_ip);
-	cJSON_AddStringToObject(o, "user_agent", a->user_agent);
-	cJSON_AddStringToObject(o, "region", a->region);
-	cJSON_AddStringToObject(o, "account_id", a->account_id);
-	cJSON_AddStringToObject(o, "event_name", a->event_name);
-	cJSON_AddStringToObject(o, "event_source", a->event_source);
-	cJSON_AddStringToObject(o, "service", a->service);
-	cJSON_AddStringToObject(o, "summary", a->summary);
-	add_time(o, "committed_at", a->committed_at_ns);
-	return o;
-}
 
 /* {"type":"catchup","after_id":N} to every client (mu held): ids above N
  * were skipped, so some alerts may not have reached this feed (gap.h). */
@@ -398,7 +350,7 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		uint64_t after = 0;
 		cJSON *root = cJSON_CreateObject();
 		cJSON_AddStringToObject(root, "type", "alert");
-		cJSON_AddItemToObject(root, "alert", alert_json(a));
+		cJSON_AddItemToObject(root, "alert", td_alert_json_item(a));
 		msg *m = msg_from_json(root);
 		if (m == NULL) {
 			TD_WARN("live feed: out of memory; an alert was not pushed");
@@ -427,7 +379,7 @@ gw_live_publish_state(gw_live *l, const Tfdrift__V1__StateNotice *n)
 	cJSON_AddStringToObject(root, "type", "state");
 	cJSON *s = cJSON_AddObjectToObject(root, "state");
 	cJSON_AddNumberToObject(s, "generation", (double)n->generation);
-	add_time(s, "switched_at", n->switched_at_ns);
+	td_json_add_time(s, "switched_at", n->switched_at_ns);
 	cJSON_AddNumberToObject(s, "resource_count", n->resource_count);
 	cJSON_AddStringToObject(s, "reason", n->reason);
 	msg *m = msg_from_json(root);

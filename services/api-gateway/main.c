@@ -95,6 +95,12 @@ load_auth(const td_config *cfg, gw_auth **out, td_error *err)
 	return rv;
 }
 
+/* Longer than the house's ~120 lines on purpose: main is the gateway's
+ * wiring, read top to bottom as CONTRIBUTING asks of main.c — tokens, admin,
+ * the PostgreSQL pool, the Redis reader, the live feed, the cache, the bus
+ * subscription, the API, the web UI, the HTTP server, then the stop in
+ * reverse.  Each step is one call and its error; split into helpers, the
+ * start and stop order would no longer be visible in one place. */
 int
 main(int argc, char **argv)
 {

@@ -12,10 +12,6 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *const gw_severities[] = { "info", "low", "medium", "high", "critical" };
-const size_t gw_nseverities = NELEM(gw_severities);
-const char *const gw_kinds[] = { "drift", "unmanaged", "deleted", "modified" };
-const size_t gw_nkinds = NELEM(gw_kinds);
 const char *const gw_statuses[] = { "open", "acknowledged", "resolved", "ignored" };
 const size_t gw_nstatuses = NELEM(gw_statuses);
 
@@ -36,7 +32,7 @@ index_of(const char *const *list, size_t n, const char *s, size_t len)
 int
 gw_severity_rank(const char *name)
 {
-	int i = index_of(gw_severities, gw_nseverities, name, strlen(name));
+	int i = index_of(td_severity_names, td_severity_count, name, strlen(name));
 	return i < 0 ? -1 : i + 1;
 }
 
@@ -407,10 +403,10 @@ f_either(builder *b, const filter *f, const char *v, td_error *err)
 }
 
 static const filter filters[] = {
-	{ "severity", f_enum_list, "severity", gw_severities, &gw_nseverities },
+	{ "severity", f_enum_list, "severity", td_severity_names, &td_severity_count },
 	{ "min_severity", f_min_severity, NULL, NULL, NULL },
 	{ "status", f_enum_list, "status", gw_statuses, &gw_nstatuses },
-	{ "kind", f_enum_list, "kind", gw_kinds, &gw_nkinds },
+	{ "kind", f_enum_list, "kind", td_kind_names, &td_kind_count },
 	{ "workspace", f_text, "workspace", NULL, NULL },
 	{ "resource_type", f_text, "resource_type", NULL, NULL },
 	{ "event_name", f_text, "event_name", NULL, NULL },

@@ -29,16 +29,19 @@
 #include <stdint.h>
 
 #include "tfdrift/error.h"
+#include "tfdrift/severity.h"
 
 #define GW_LIMIT_DEFAULT 50
 #define GW_LIMIT_MAX 500
 #define GW_QUERY_MAX_PARAMS 24
 
-/* The schema's enumerations, in order (severities by rank, 1..5). */
-extern const char *const gw_severities[];
-extern const size_t gw_nseverities;
-extern const char *const gw_kinds[];
-extern const size_t gw_nkinds;
+/* The schema's enumerations, in order.  Severities (by rank - 1) and kinds
+ * are libcommon's td_severity_names and td_kind_names (tfdrift/severity.h);
+ * these four names stay for code written before they moved. */
+#define gw_severities td_severity_names
+#define gw_nseverities td_severity_count
+#define gw_kinds td_kind_names
+#define gw_nkinds td_kind_count
 extern const char *const gw_statuses[];
 extern const size_t gw_nstatuses;
 

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rule.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/id.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -39,6 +39,7 @@ struct corr {
 	td_counter *skipped[MAX_SKIP_REASONS];
 	td_counter *alerts[N_KINDS];
 	td_counter *rejected;
+	td_counter *claims_held; /* batches handed back: another replica's claim */
 	td_histogram *latency;
 };
 
@@ -54,8 +55,9 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env, int 
 	c->index = index;
 	c->persist = persist;
 	c->env = env;
-	snprintf(c->owner, sizeof(c->owner), "claim:%ld:%lld", (long)getpid(),
-	    (long long)td_clock_mono_ms());
+	/* random: replicas in containers may share a pid and a start time */
+	char rnd[33];
+	snprintf(c->owner, sizeof(c->owner), "claim:%s", td_id_random_hex(rnd, 16));
 	c->wait_ms = CORR_PERSIST_WAIT_MS;
 	if (request_timeout_ms > 0 && request_timeout_ms < c->wait_ms)
 		c->wait_ms = request_timeout_ms;
@@ -74,6 +76,8 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env, int 
 		c->alerts[i] = td_counter_get("tfdrift_correlator_alerts_total",
 		    "Alerts produced and acknowledged by persistence, by kind.",
 		    kind_labels[i].labels);
+	c->claims_held = td_counter_get("tfdrift_correlator_batches_claimed_elsewhere_total",
+	    "Batches handed back because another replica had claimed some of their events.", NULL);
 	c->rejected = td_counter_get("tfdrift_correlator_batches_rejected_total",
 	    "Requests refused because they did not decode, or persistence refused their alerts.",
 	    NULL);
@@ -135,6 +139,55 @@ count_alerts(corr *c, const rule_alerts *alerts)
 				td_counter_inc(c->alerts[k]);
 }
 
+/* Claims the n fresh events (ids, at cand[] in the batch) for this replica.
+ * One another replica finished meanwhile becomes a duplicate (dropped from
+ * ids, *n shrinks); one another replica is working on leaves the whole batch
+ * to it: this replica's claims are released and TD_EBUSY returned, so the
+ * batch is handed back (no reply) and comes again once the other replica
+ * marked it done, or its claim expired. */
+static int
+claim_fresh(corr *c, ridx_conn *conn, char **ids, size_t *cand, size_t *n, const char **skips)
+{
+	ridx_claim *claim = calloc(*n + 1, sizeof(*claim));
+	size_t kept = 0;
+	bool held = false;
+	int rv;
+
+	if (claim == NULL)
+		return TD_ENOMEM;
+	rv = ridx_dedupe_claim(conn, ids, *n, c->owner, CORR_CLAIM_TTL_MS, claim);
+	for (size_t i = 0; rv == 0 && i < *n; i++)
+		held = held || claim[i] == RIDX_CLAIM_OTHER;
+	if (rv == 0 && held) {
+		ridx_dedupe_release(conn, ids, *n, c->owner);
+		rv = TD_EBUSY;
+	}
+	for (size_t i = 0; rv == 0 && i < *n; i++) {
+		if (claim[i] == RIDX_CLAIM_DONE) {
+			skips[cand[i]] = RULE_SKIP_DUPLICATE;
+		} else {
+			cand[kept] = cand[i];
+			ids[kept++] = ids[i];
+		}
+	}
+	if (rv == 0)
+		*n = kept;
+	free(claim);
+	return rv;
+}
+
+/* Lets go of this replica's claims on a batch handed back undone. */
+static void
+release_claims(corr *c, char **ids, size_t n)
+{
+	ridx_conn *conn = ridx_acquire(c->index);
+	int rv = ridx_dedupe_release(conn, ids, n, c->owner);
+
+	ridx_release(c->index, conn);
+	if (rv != 0)
+		TD_DEBUG("cannot release eventID claims", TD_KV_STR("error", td_strerror(rv)));
+}
+
 /* Runs the rules on every event not stored before.  On success *skips holds
  * each event's skip reason (NULL if it raised alerts) and *fresh the events
  * to mark done once stored; both malloc'd and owned by the caller. */
@@ -148,6 +201,7 @@ evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts
 	char **ids = calloc(batch->n_events + 1, sizeof(*ids));
 	bool *done = calloc(batch->n_events + 1, sizeof(*done));
 	size_t *cand = calloc(batch->n_events + 1, sizeof(*cand)), ncand = 0;
+	bool claimed = false;
 	int rv = 0;
 
 	*nfresh = 0;
@@ -175,13 +229,16 @@ evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts
 			if (strcmp(ids[k], ids[i]) == 0)
 				done[i] = true;
 	for (size_t i = 0; rv == 0 && i < ncand; i++) {
-		if (done[i])
+		if (done[i]) {
 			(*skips)[cand[i]] = RULE_SKIP_DUPLICATE;
-		else
+		} else {
+			cand[*nfresh] = cand[i];
 			ids[(*nfresh)++] = ids[i];
+		}
 	}
 	if (rv == 0)
-		rv = ridx_dedupe_claim(conn, ids, *nfresh, c->owner, CORR_CLAIM_TTL_MS);
+		rv = claim_fresh(c, conn, ids, cand, nfresh, *skips);
+	claimed = rv == 0;
 	for (size_t i = 0; rv == 0 && i < batch->n_events; i++) {
 		rule_result res;
 		if ((*skips)[i] != NULL)
@@ -189,6 +246,8 @@ evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts
 		rv = rule_evaluate(c->env, batch->events[i], &st, now, alerts, &res);
 		(*skips)[i] = res.skip;
 	}
+	if (rv != 0 && claimed)
+		ridx_dedupe_release(conn, ids, *nfresh, c->owner); /* handed back undone */
 	ridx_release(c->index, conn);
 out:
 	free(cand);
@@ -276,6 +335,15 @@ corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 	}
 
 	rv = evaluate(c, batch, &alerts, &skips, &fresh, &nfresh);
+	if (rv == TD_EBUSY) {
+		td_counter_inc(c->claims_held);
+		if (log_due(&c->handback_logged_ms))
+			TD_INFO(
+			    "another replica is correlating events of this batch; batch handed back",
+			    TD_KV_STR("trace_id", req->trace_id));
+		rv = TD_EAGAIN;
+		goto out;
+	}
 	if (rv != 0) {
 		if (log_due(&c->handback_logged_ms))
 			TD_INFO("cannot read the resource index now; batch handed back",
@@ -293,6 +361,7 @@ corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 				    TD_KV_STR("trace_id", req->trace_id),
 				    TD_KV_STR("error", rv != 0 ? td_strerror(rv) : ack->error),
 				    TD_KV_INT("persistence_peers", td_bus_req_peers(c->persist)));
+			release_claims(c, fresh, nfresh);
 			rv = TD_EAGAIN;
 			goto out;
 		}

@@ -5,8 +5,12 @@
  *      Ack REJECTED: resending it cannot help);
  *   2. of the candidates (rule_prefilter: not read-only, failed, Terraform's
  *      or unmapped), drop eventIDs already stored (Redis ev:<id> = done;
- *      repeats inside the batch too), claim the others (NX, CORR_CLAIM_TTL_MS), run the rules
- *      (rule.h) on every event with a Redis connection of the pool;
+ *      repeats inside the batch too), claim the others (SET NX,
+ *      CORR_CLAIM_TTL_MS; redis_index.h).  An event another replica finished
+ *      meanwhile is a duplicate; one another replica is working on leaves
+ *      the whole batch to it: claims released, no reply, ingest resends it
+ *      later (tfdrift_correlator_batches_claimed_elsewhere_total).  Then run
+ *      the rules (rule.h) on every event with a Redis connection of the pool;
  *      Redis unreachable or no resource index yet -> no reply (TD_EAGAIN), so
  *      ingest's REQ hands the batch out again later;
  *   3. send the alerts as one AlertBatch to persistence and wait up to
@@ -15,11 +19,13 @@
  *      persistence answered OK.  Persistence RETRY, timeout or closing -> no
  *      reply (resend); persistence REJECTED -> Ack REJECTED with its reason.
  *      A batch whose events were all skipped is answered OK at once.  Only
- *      then are its eventIDs marked done (CORR_DONE_TTL_S).
+ *      then are its eventIDs marked done (CORR_DONE_TTL_S); a batch handed
+ *      back after its claims were taken releases them.
  *
  * Metrics: tfdrift_correlator_events_total,
  * tfdrift_correlator_events_skipped_total{reason}, tfdrift_correlator_alerts_total{kind},
  * tfdrift_correlator_request_seconds, tfdrift_correlator_batches_rejected_total,
+ * tfdrift_correlator_batches_claimed_elsewhere_total,
  * tfdrift_correlator_ignored_total{rule} (rcfg.c).
  *
  * Threads: corr_handle runs on the bus's worker threads, any number at once. */

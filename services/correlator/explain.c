@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ingest/cloudtrail_file.h"
-#include "../ingest/cloudtrail_record.h"
-#include "../ingest/falco_alert.h"
+#include "tfdrift/alert_json.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "lcache.h"
 #include "memstate.h"
 #include "tfdrift/clock.h"
@@ -22,57 +23,6 @@ typedef struct run {
 	lcache *seen;
 	size_t events, alerts;
 } run;
-
-static const char *const kinds[] = { "unspecified", "drift", "unmanaged", "deleted", "modified" };
-static const char *const sevs[] = { "unspecified", "info", "low", "medium", "high", "critical" };
-
-static cJSON *
-alert_json(const Tfdrift__V1__DriftAlert *a)
-{
-	cJSON *o = cJSON_CreateObject(), *p, *ch;
-
-	cJSON_AddStringToObject(o, "kind", kinds[a->kind < 5 ? a->kind : 0]);
-	cJSON_AddStringToObject(o, "severity", sevs[a->severity < 6 ? a->severity : 0]);
-	cJSON_AddStringToObject(o, "workspace", a->workspace);
-	cJSON_AddStringToObject(o, "address", a->resource_address);
-	cJSON_AddStringToObject(o, "type", a->resource_type);
-	cJSON_AddStringToObject(o, "attribute", a->attribute);
-	ch = cJSON_AddArrayToObject(o, "changes");
-	for (size_t i = 0; i < a->n_changes; i++) {
-		cJSON *c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "path", a->changes[i]->path);
-		cJSON_AddItemToObject(c, "old", cJSON_Parse(a->changes[i]->old_json));
-		cJSON_AddItemToObject(c, "new", cJSON_Parse(a->changes[i]->new_json));
-		cJSON_AddBoolToObject(c, "sensitive", a->changes[i]->sensitive);
-		cJSON_AddItemToArray(ch, c);
-	}
-	for (size_t i = 0; i < a->n_identifiers; i++)
-		if (strcmp(a->identifiers[i]->key, "id") == 0)
-			cJSON_AddStringToObject(o, "id", a->identifiers[i]->value);
-	if (a->principal != NULL) {
-		p = cJSON_AddObjectToObject(o, "who");
-		cJSON_AddStringToObject(p, "name", a->principal->name);
-		cJSON_AddStringToObject(p, "type", a->principal->type);
-		if (a->principal->role_name[0])
-			cJSON_AddStringToObject(p, "role", a->principal->role_name);
-		if (a->principal->session_name[0])
-			cJSON_AddStringToObject(p, "session", a->principal->session_name);
-		if (a->principal->permission_set[0])
-			cJSON_AddStringToObject(p, "permission_set", a->principal->permission_set);
-		if (a->principal->root)
-			cJSON_AddBoolToObject(p, "root", true);
-		if (a->principal->invoked_by[0])
-			cJSON_AddStringToObject(p, "invoked_by", a->principal->invoked_by);
-	}
-	cJSON_AddStringToObject(o, "source_ip", a->source_ip);
-	cJSON_AddStringToObject(o, "user_agent", a->user_agent);
-	cJSON_AddStringToObject(o, "region", a->region);
-	cJSON_AddStringToObject(o, "account_id", a->account_id);
-	cJSON_AddStringToObject(o, "summary", a->summary);
-	cJSON_AddStringToObject(o, "fix", a->recommended_fix);
-	cJSON_AddStringToObject(o, "alert_key", a->alert_key);
-	return o;
-}
 
 static int
 on_record(void *arg, const ct_file_record *rec)
@@ -149,7 +99,7 @@ on_record(void *arg, const ct_file_record *rec)
 	}
 	arr = cJSON_AddArrayToObject(o, "alerts");
 	for (size_t i = 0; i < alerts.n; i++)
-		cJSON_AddItemToArray(arr, alert_json(alerts.items[i]));
+		cJSON_AddItemToArray(arr, td_alert_json_explain(alerts.items[i]));
 	r->alerts += alerts.n;
 print:
 	line = cJSON_PrintUnformatted(o);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "catalog.h"
+#include "tfdrift/catalog.h"
 #include "correlate.h"
 #include "explain.h"
 #include "rcfg.h"

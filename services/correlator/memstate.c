@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../state-loader/index.h"
-#include "../state-loader/tfstate.h"
+#include "tfdrift/identifiers.h"
+#include "tfdrift/tfstate.h"
 #include "lcache.h"
 
 struct memstate {

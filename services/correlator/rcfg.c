@@ -9,7 +9,9 @@
 
 #include <yaml.h>
 
+#include "tfdrift/file.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/severity.h"
 
 enum {
 	K_ADDRESS,
@@ -24,11 +26,6 @@ enum {
 
 static const char *const key_names[NKEYS] = { "address", "type", "attribute", "event", "principal",
 	"workspace", "tag" };
-
-static const struct {
-	const char *name;
-	int level;
-} levels[] = { { "info", 1 }, { "low", 2 }, { "medium", 3 }, { "high", 4 }, { "critical", 5 } };
 
 typedef struct rrule {
 	char *name;
@@ -48,6 +45,9 @@ struct rcfg {
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A rules file larger than this is refused (it is a few hundred lines). */
+#define RULES_MAX_BYTES (16u << 20)
 
 void
 rcfg_free(rcfg *c)
@@ -124,14 +124,10 @@ parse_rules(yaml_document_t *doc, yaml_node_t *seq, const char *section, bool se
 				continue;
 			}
 			if (sev && strcmp(k, "level") == 0) {
-				size_t l;
-				for (l = 0; l < N(levels) && strcmp(levels[l].name, v) != 0; l++)
-					;
-				if (l == N(levels))
+				if ((rr->level = td_severity_parse(v, strlen(v))) == 0)
 					ERR(vn, "level",
 					    "'%s' is not one of info, low, medium, high, critical",
 					    v);
-				rr->level = levels[l].level;
 				continue;
 			}
 			for (ki = 0; ki < NKEYS && strcmp(key_names[ki], k) != 0; ki++)
@@ -258,29 +254,14 @@ out:
 int
 rcfg_load_file(rcfg **out, const char *path, td_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	size_t len = 0, cap = 0, got;
+	size_t len = 0;
 	int rv;
 
 	*out = NULL;
-	if (f == NULL)
-		return td_error_set(err, TD_EIO, "%s: cannot open the rules file", path);
-	do {
-		if (len + 4096 > cap) {
-			char *nb = realloc(buf, cap = cap * 2 + 8192);
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return td_error_set(err, TD_ENOMEM, "out of memory");
-			}
-			buf = nb;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-	} while (got > 0 && len < (1u << 24));
-	fclose(f);
-	rv = rcfg_parse(out, buf != NULL ? buf : "", len, path, err);
+	if ((rv = td_file_read(path, RULES_MAX_BYTES, &buf, &len, err)) != 0)
+		return rv;
+	rv = rcfg_parse(out, buf, len, path, err);
 	free(buf);
 	return rv;
 }

@@ -14,6 +14,8 @@
 #include "lcache.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
+#include "tfdrift/redis.h"
+#include "tfdrift/redis_keys.h"
 
 /* At most one "no resource index" warning per minute. */
 #define NOGEN_WARN_MS 60000
@@ -101,34 +103,19 @@ static int
 conn_ensure(ridx_conn *c)
 {
 	ridx *r = c->r;
-	struct timeval tv = { .tv_sec = r->timeout_ms / 1000,
-		.tv_usec = (r->timeout_ms % 1000) * 1000 };
-	redisReply *rep;
+	td_redis_opts o = { .host = r->host,
+		.port = r->port,
+		.password = r->password,
+		.db = r->db,
+		.timeout_ms = r->timeout_ms };
+	td_error err;
 
 	if (c->ctx != NULL)
 		return 0;
-	c->ctx = redisConnectWithTimeout(r->host, r->port, tv);
-	if (c->ctx == NULL) {
-		set_health(r, false, "out of memory");
+	td_error_clear(&err);
+	if (td_redis_connect(&o, &c->ctx, &err) != 0) {
+		set_health(r, false, err.msg);
 		return TD_EDEPEND;
-	}
-	if (c->ctx->err) {
-		set_health(r, false, c->ctx->errstr);
-		conn_reset(c);
-		return TD_EDEPEND;
-	}
-	redisSetTimeout(c->ctx, tv);
-	if (r->password[0] != '\0') {
-		rep = checked(c, redisCommand(c->ctx, "AUTH %s", r->password));
-		if (rep == NULL)
-			return TD_EDEPEND;
-		freeReplyObject(rep);
-	}
-	if (r->db != 0) {
-		rep = checked(c, redisCommand(c->ctx, "SELECT %d", r->db));
-		if (rep == NULL)
-			return TD_EDEPEND;
-		freeReplyObject(rep);
 	}
 	return 0;
 }
@@ -303,7 +290,11 @@ current_gen(ridx_conn *c, char *gen, size_t len)
 
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	rep = checked(c, redisCommand(c->ctx, "GET %sgen", r->prefix));
+	char *gkey = td_rkey_gen(r->prefix);
+	if (gkey == NULL)
+		return TD_ENOMEM;
+	rep = checked(c, redisCommand(c->ctx, "GET %s", gkey));
+	free(gkey);
 	if (rep == NULL)
 		return TD_EDEPEND;
 	if (rep->type != REDIS_REPLY_STRING || rep->len == 0 || rep->len >= len) {
@@ -353,7 +344,7 @@ int
 ridx_lookup(void *arg, const char *identifier, rule_match *m)
 {
 	ridx_conn *c = arg;
-	char gen[32], key[256];
+	char gen[32], *key;
 	redisReply *rep;
 	int rv;
 
@@ -369,10 +360,13 @@ ridx_lookup(void *arg, const char *identifier, rule_match *m)
 	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	snprintf(key, sizeof(key), "%sg:%s:idx", c->r->prefix, gen);
+	if ((key = td_rkey_idx(c->r->prefix, strtoull(gen, NULL, 10))) == NULL)
+		return TD_ENOMEM;
 	rep = checked(c, redisCommand(c->ctx, "HGET %s %b", key, identifier, strlen(identifier)));
-	if (rep == NULL)
+	if (rep == NULL) {
+		free(key);
 		return TD_EDEPEND;
+	}
 	if (rep->type == REDIS_REPLY_STRING && parse_entry(rep->str, rep->len, m))
 		rv = 0;
 	else
@@ -385,6 +379,7 @@ ridx_lookup(void *arg, const char *identifier, rule_match *m)
 		TD_WARN("malformed resource index entry", TD_KV_STR("key", key),
 		    TD_KV_STR("identifier", identifier));
 	freeReplyObject(rep);
+	free(key);
 	return rv;
 }
 
@@ -410,7 +405,7 @@ ridx_attrs(void *arg, const char *workspace, const char *address, char **json)
 	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	if (asprintf(&key, "%sg:%s:res:%s:%s", c->r->prefix, gen, workspace, address) < 0)
+	if ((key = td_rkey_res(c->r->prefix, strtoull(gen, NULL, 10), workspace, address)) == NULL)
 		return TD_ENOMEM;
 	rep = checked(c, redisCommand(c->ctx, "GET %s", key));
 	free(key);
@@ -430,11 +425,89 @@ ridx_attrs(void *arg, const char *workspace, const char *address, char **json)
 
 /* ---- eventID dedupe ------------------------------------------------------------ */
 
+/* The commands of the dedupe keys (<prefix>ev:<eventID>). */
+typedef enum ev_cmd {
+	EV_GET,     /* GET key */
+	EV_CLAIM,   /* SET key owner NX PX ttl */
+	EV_RELEASE, /* DEL key if it holds owner (a script: compare and delete at once) */
+	EV_DONE,    /* SET key done EX ttl */
+} ev_cmd;
+
+static const char release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+static int
+append(ridx_conn *c, ev_cmd cmd, const char *key, const char *owner, int ttl)
+{
+	switch (cmd) {
+	case EV_GET: return redisAppendCommand(c->ctx, "GET %s", key);
+	case EV_CLAIM: return redisAppendCommand(c->ctx, "SET %s %s NX PX %d", key, owner, ttl);
+	case EV_RELEASE:
+		return redisAppendCommand(c->ctx, "EVAL %s 1 %s %s", release_script, key, owner);
+	case EV_DONE: return redisAppendCommand(c->ctx, "SET %s done EX %d", key, ttl);
+	}
+	return REDIS_ERR;
+}
+
+/* Sends cmd for each event id where want is NULL or want[i], pipelined, and
+ * reads the replies into rep[i] (owned by the caller; NULL where not sent). */
+static int
+pipeline(ridx_conn *c, ev_cmd cmd, char *const *event_ids, size_t n, const bool *want,
+    const char *owner, int ttl, redisReply **rep)
+{
+	size_t sent = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *key;
+		int ok;
+
+		rep[i] = NULL;
+		if (want != NULL && !want[i])
+			continue;
+		if ((key = td_rkey_event(c->r->prefix, event_ids[i])) == NULL)
+			return TD_ENOMEM;
+		ok = append(c, cmd, key, owner, ttl);
+		free(key);
+		if (ok != REDIS_OK)
+			return TD_ENOMEM;
+		sent++;
+	}
+	for (size_t i = 0; i < n && sent > 0; i++) {
+		void *r = NULL;
+
+		if (want != NULL && !want[i])
+			continue;
+		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+			checked(c, NULL);
+			return TD_EDEPEND;
+		}
+		sent--;
+		if ((rep[i] = checked(c, r)) == NULL)
+			return TD_EDEPEND; /* connection reset: the remaining replies are gone too */
+	}
+	return 0;
+}
+
+static void
+free_replies(redisReply **rep, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rep[i] != NULL)
+			freeReplyObject(rep[i]);
+}
+
+static bool
+is_string(const redisReply *r, const char *s)
+{
+	return r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, s) == 0;
+}
+
 int
 ridx_dedupe_check(ridx_conn *c, char *const *event_ids, size_t n, bool *done)
 {
-	redisReply *rep;
-	int rv = 0;
+	redisReply **rep;
+	int rv;
 
 	for (size_t i = 0; i < n; i++)
 		done[i] = false;
@@ -442,78 +515,97 @@ ridx_dedupe_check(ridx_conn *c, char *const *event_ids, size_t n, bool *done)
 		return 0;
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	for (size_t i = 0; i < n; i++)
-		if (redisAppendCommand(c->ctx, "GET %sev:%s", c->r->prefix, event_ids[i]) !=
-		    REDIS_OK)
-			return TD_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		void *r = NULL;
-		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
-			checked(c, NULL);
-			return TD_EDEPEND;
-		}
-		rep = checked(c, r);
-		if (rep == NULL) {
-			rv = TD_EDEPEND;
-			continue; /* connection reset: the remaining replies are gone too */
-		}
-		done[i] = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "done") == 0;
-		freeReplyObject(rep);
-		if (c->ctx == NULL)
-			return TD_EDEPEND;
-	}
+	if ((rep = calloc(n, sizeof(*rep))) == NULL)
+		return TD_ENOMEM;
+	rv = pipeline(c, EV_GET, event_ids, n, NULL, NULL, 0, rep);
+	for (size_t i = 0; rv == 0 && i < n; i++)
+		done[i] = is_string(rep[i], "done");
+	free_replies(rep, n);
+	free(rep);
 	return rv;
 }
 
 int
-ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner, int ttl_ms)
+ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner, int ttl_ms,
+    ridx_claim *claim)
 {
-	redisReply *rep;
-	int rv = 0;
+	redisReply **rep;
+	bool *lost = NULL;
+	size_t nlost = 0;
+	int rv;
 
 	if (n == 0)
 		return 0;
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	for (size_t i = 0; i < n; i++)
-		if (redisAppendCommand(c->ctx, "SET %sev:%s %s NX PX %d", c->r->prefix,
-			event_ids[i], owner, ttl_ms) != REDIS_OK)
-			return TD_ENOMEM;
-	for (size_t i = 0; i < n && c->ctx != NULL; i++) {
-		void *r = NULL;
-		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
-			checked(c, NULL);
-			return TD_EDEPEND;
-		}
-		if ((rep = checked(c, r)) == NULL)
-			return TD_EDEPEND;
-		freeReplyObject(rep);
+	rep = calloc(n, sizeof(*rep));
+	lost = calloc(n, sizeof(*lost));
+	if (rep == NULL || lost == NULL) {
+		rv = TD_ENOMEM;
+		goto out;
 	}
+	/* SET NX answers OK (ours now) or nil (someone holds the key) */
+	if ((rv = pipeline(c, EV_CLAIM, event_ids, n, NULL, owner, ttl_ms, rep)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		claim[i] = RIDX_CLAIM_OURS;
+		if (rep[i]->type != REDIS_REPLY_STATUS) {
+			lost[i] = true;
+			nlost++;
+		}
+	}
+	free_replies(rep, n);
+	if (nlost == 0)
+		goto out;
+	/* who holds it: this replica (a resent request), "done" (finished
+	 * meanwhile) or another replica; a key gone by now (expired) is taken as
+	 * another's too, so the batch comes back later rather than racing */
+	if ((rv = pipeline(c, EV_GET, event_ids, n, lost, NULL, 0, rep)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!lost[i])
+			continue;
+		if (is_string(rep[i], owner))
+			claim[i] = RIDX_CLAIM_OURS;
+		else if (is_string(rep[i], "done"))
+			claim[i] = RIDX_CLAIM_DONE;
+		else
+			claim[i] = RIDX_CLAIM_OTHER;
+	}
+	free_replies(rep, n);
+out:
+	free(lost);
+	free(rep);
 	return rv;
+}
+
+/* cmd for every event, the replies only checked. */
+static int
+pipeline_all(ridx_conn *c, ev_cmd cmd, char *const *event_ids, size_t n, const char *owner, int ttl)
+{
+	redisReply **rep;
+	int rv;
+
+	if (n == 0)
+		return 0;
+	if ((rv = conn_ensure(c)) != 0)
+		return rv;
+	if ((rep = calloc(n, sizeof(*rep))) == NULL)
+		return TD_ENOMEM;
+	rv = pipeline(c, cmd, event_ids, n, NULL, owner, ttl, rep);
+	free_replies(rep, n);
+	free(rep);
+	return rv;
+}
+
+int
+ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *owner)
+{
+	return pipeline_all(c, EV_RELEASE, event_ids, n, owner, 0);
 }
 
 int
 ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s)
 {
-	redisReply *rep;
-
-	if (n == 0)
-		return 0;
-	if (conn_ensure(c) != 0)
-		return TD_EDEPEND;
-	for (size_t i = 0; i < n; i++)
-		if (redisAppendCommand(c->ctx, "SET %sev:%s done EX %d", c->r->prefix, event_ids[i],
-			ttl_s) != REDIS_OK)
-			return TD_ENOMEM;
-	for (size_t i = 0; i < n && c->ctx != NULL; i++) {
-		void *r = NULL;
-		if (redisGetReply(c->ctx, &r) != REDIS_OK) {
-			checked(c, NULL);
-			return TD_EDEPEND;
-		}
-		if ((rep = checked(c, r)) == NULL)
-			return TD_EDEPEND;
-		freeReplyObject(rep);
-	}
-	return 0;
+	return pipeline_all(c, EV_DONE, event_ids, n, NULL, ttl_s);
 }

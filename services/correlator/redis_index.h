@@ -59,14 +59,31 @@ int ridx_lookup(void *arg, const char *identifier, rule_match *m);
 /* A rule_attrs_fn: the attributes JSON at <prefix>g:<gen>:res:<ws>:<address>. */
 int ridx_attrs(void *arg, const char *workspace, const char *address, char **json);
 
-/* eventID dedupe across replicas (<prefix>ev:<eventID>): check sets done[i]
- * for events already stored; claim takes "owner" with NX and a TTL before the
- * work (informational: a claim of a replica that died expires); done marks
- * them after persistence acknowledged their alerts, never before, so a resent
- * copy of a lost request is processed, not taken for a duplicate. */
+/* eventID dedupe across replicas (<prefix>ev:<eventID>, tfdrift/redis_keys.h).
+ *
+ * check sets done[i] for events already stored ("done").
+ * claim takes each key for owner (SET NX, ttl_ms) before the work and says
+ * per event whose it is: RIDX_CLAIM_OURS (taken now, or already this
+ * owner's: a resent request), RIDX_CLAIM_DONE (another replica finished it
+ * meanwhile) or RIDX_CLAIM_OTHER (another replica is working on it, or its
+ * claim just expired).  The caller leaves an event claimed by another to
+ * that replica; a replica that dies leaves a claim that expires after
+ * ttl_ms, and the event is then done again.
+ * release drops this owner's claims (compare and delete in one script) when
+ * the work is handed back undone, so another replica need not wait ttl_ms.
+ * done marks the events after persistence acknowledged their alerts, never
+ * before, so a resent copy of a lost request is processed, not taken for a
+ * duplicate.  All return 0, TD_ENOMEM or TD_EDEPEND (connection reset). */
+typedef enum ridx_claim {
+	RIDX_CLAIM_OURS,
+	RIDX_CLAIM_DONE,
+	RIDX_CLAIM_OTHER,
+} ridx_claim;
+
 int ridx_dedupe_check(ridx_conn *c, char *const *event_ids, size_t n, bool *done);
-int ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner,
-    int ttl_ms);
+int ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char *owner, int ttl_ms,
+    ridx_claim *claim);
+int ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *owner);
 int ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s);
 
 /* Drops the cached generation (a new one was switched in). */

@@ -11,6 +11,8 @@
 
 #include "tfdrift/error.h"
 #include "tfdrift/id.h"
+#include "tfdrift/redact.h"
+#include "tfdrift/str.h"
 
 /* User agent fragments of Terraform's own API calls:
  * "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 ..." */
@@ -35,7 +37,6 @@ enum {
 #define SEV_MEDIUM 3
 #define SEV_HIGH 4
 #define SEV_CRITICAL 5
-#define REDACTED "(sensitive)"
 #define MAX_IDS 32
 
 static bool
@@ -484,21 +485,6 @@ fill_principal(Tfdrift__V1__DriftAlert *a, const Tfdrift__V1__CloudEvent *ev, co
 	return 0;
 }
 
-/* Text builder: open_memstream, freed on error by the caller. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* An HCL literal for a JSON value (caller frees). */
 static char *
 hcl_value(const char *json, bool policy)
@@ -509,7 +495,7 @@ hcl_value(const char *json, bool policy)
 	if (v == NULL)
 		return strdup(json);
 	if (policy && cJSON_IsObject(v))
-		s = fmt("jsonencode(%s)", json);
+		s = td_str_printf("jsonencode(%s)", json);
 	else
 		s = strdup(json);
 	cJSON_Delete(v);
@@ -572,9 +558,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		if (s->id == NULL)
 			return TD_EINVAL;
 		hcl_name(s->id, name, sizeof(name));
-		a->summary = fmt("%s created %s %s outside Terraform (by %s)", ev, a->resource_type,
-		    s->id, who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s created %s %s outside Terraform (by %s)", ev,
+		    a->resource_type, s->id, who);
+		a->recommended_fix = td_str_printf(
 		    "Bring it under Terraform:\nimport {\n  to = %s.%s\n  id = \"%s\"\n}\nthen run "
 		    "`terraform plan -generate-config-out=generated.tf` in the workspace that "
 		    "should own it; or delete it if it should not exist.",
@@ -582,9 +568,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		break;
 	}
 	case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED:
-		a->summary = fmt("%s deleted %s in %s (by %s)", ev, s->m->address, s->m->workspace,
-		    who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s deleted %s in %s (by %s)", ev, s->m->address,
+		    s->m->workspace, who);
+		a->recommended_fix = td_str_printf(
 		    "`terraform -chdir=%s apply -target='%s'` (workspace %s) recreates %s as the "
 		    "HCL declares it; if the deletion was intended, remove its block from the HCL "
 		    "(or `terraform state rm '%s'`).",
@@ -597,18 +583,19 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		if (lit == NULL)
 			return TD_ENOMEM;
 		a->summary = ch->sensitive
-		    ? fmt("%s changed %s.%s in %s (sensitive) (by %s)", ev, s->m->address, ch->attr,
-			  s->m->workspace, who)
-		    : fmt("%s changed %s.%s in %s from %s to %s (by %s)", ev, s->m->address,
-			  ch->attr, s->m->workspace, ch->old_json, ch->new_json, who);
+		    ? td_str_printf("%s changed %s.%s in %s (sensitive) (by %s)", ev, s->m->address,
+			  ch->attr, s->m->workspace, who)
+		    : td_str_printf("%s changed %s.%s in %s from %s to %s (by %s)", ev,
+			  s->m->address, ch->attr, s->m->workspace, ch->old_json, ch->new_json,
+			  who);
 		if (dot != NULL)
-			a->recommended_fix = fmt(
+			a->recommended_fix = td_str_printf(
 			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
 			    "%s back to %s. Keep it: in %s set %.*s = merge(..., { %s = %s }).",
 			    s->m->workspace, s->m->address, s->m->workspace, ch->attr, ch->old_json,
 			    s->m->address, (int)(dot - ch->attr), ch->attr, dot + 1, lit);
 		else
-			a->recommended_fix = fmt(
+			a->recommended_fix = td_str_printf(
 			    "Revert: `terraform -chdir=%s apply -target='%s'` (workspace %s) puts "
 			    "%s back to %s. Keep it: in %s set %s = %s.",
 			    s->m->workspace, s->m->address, s->m->workspace, ch->attr,
@@ -618,8 +605,9 @@ fill_texts(Tfdrift__V1__DriftAlert *a, const subject *s, const change *ch)
 		break;
 	}
 	default:
-		a->summary = fmt("%s on %s in %s (by %s)", ev, s->m->address, s->m->workspace, who);
-		a->recommended_fix = fmt(
+		a->summary = td_str_printf("%s on %s in %s (by %s)", ev, s->m->address,
+		    s->m->workspace, who);
+		a->recommended_fix = td_str_printf(
 		    "Review: `terraform -chdir=%s plan -target='%s'` (workspace %s) shows what %s "
 		    "changed; `terraform -chdir=%s apply -target='%s'` reverts it, or codify the "
 		    "change in the HCL.",
@@ -815,10 +803,10 @@ add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, boo
 			return 0; /* two request fields for one attribute: the first tells */
 	c = &cs->v[cs->n];
 	c->attr = strdup(attr);
-	c->old_json = sensitive ? strdup("\"" REDACTED "\"")
+	c->old_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
 	    : old != NULL       ? cJSON_PrintUnformatted(old)
 				: strdup("null");
-	c->new_json = sensitive ? strdup("\"" REDACTED "\"")
+	c->new_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
 	    : nw != NULL        ? cJSON_PrintUnformatted(nw)
 				: strdup("null");
 	c->sensitive = sensitive;
@@ -832,7 +820,7 @@ add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, boo
 static bool
 is_redacted(const cJSON *v)
 {
-	return cJSON_IsString(v) && strcmp(v->valuestring, REDACTED) == 0;
+	return cJSON_IsString(v) && strcmp(v->valuestring, REDACT_TEXT) == 0;
 }
 
 static int
@@ -1089,60 +1077,171 @@ out:
 	return rv;
 }
 
-int
-rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
-    int64_t now_ns, rule_alerts *out, rule_result *res)
+/* The skips decided before any lookup: read-only, failed or Terraform's
+ * call, an event the catalog does not map, an ignore rule on the event and
+ * principal.  True when ev is skipped (res says why); else *e is its entry
+ * and *who who made the call. */
+static bool
+skipped_early(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, rule_who *who,
+    const cat_entry **e, rule_result *res)
 {
-	const cat_entry *e;
-	cJSON *req = NULL, *resp = NULL;
-	ids found = { .n = 0 };
-	rule_who who;
-	rule_match seen[MAX_IDS];
-	size_t nseen = 0, first_new = out->n, ignored = 0, nochange = 0, managed_n = 0;
-	const char *ign = NULL;
-	int rv = 0;
+	const char *ign;
 
-	memset(res, 0, sizeof(*res));
 	if ((res->skip = rule_skip_reason(env, ev)) != NULL) {
 		snprintf(res->reason, sizeof(res->reason), "%s",
 		    res->skip == rule_skip_reasons[SK_READ_ONLY] ? "a read-only call"
 			: res->skip == rule_skip_reasons[SK_FAILED]
 			? "a failed call (errorCode set)"
 			: "Terraform's own call (user agent or a configured principal)");
-		return 0;
+		return true;
 	}
-	e = cat_find(env->catalog, ev->event_source, ev->event_name);
-	res->entry = e;
-	if (e == NULL) {
+	*e = cat_find(env->catalog, ev->event_source, ev->event_name);
+	res->entry = *e;
+	if (*e == NULL) {
 		result_skip(res, SK_NOT_MAPPED, "%s %s is not in the catalog", ev->event_source,
 		    ev->event_name);
-		return 0;
+		return true;
 	}
-	rule_resolve_who(ev, &who);
-	{
-		rcfg_subject rs = { .event = ev->event_name, .principal = who.name };
-		if ((ign = rcfg_ignored(env->cfg, &rs, true)) != NULL) {
-			result_skip(res, SK_IGNORED, "ignore rule '%s'", ign);
-			return 0;
-		}
+	rule_resolve_who(ev, who);
+	rcfg_subject rs = { .event = ev->event_name, .principal = who->name };
+	if ((ign = rcfg_ignored(env->cfg, &rs, true)) != NULL) {
+		result_skip(res, SK_IGNORED, "ignore rule '%s'", ign);
+		return true;
 	}
-	req = parse_obj(ev->request_parameters_json);
-	/* locators in order: the first that names anything is the one */
-	for (size_t i = 0; i < e->nids && !found.oom && found.n == 0; i++) {
+	return false;
+}
+
+/* The identifiers the event names, by the entry's locators in order: the
+ * first that names anything is the one.  *resp is parsed when a locator
+ * needs the response. */
+static void
+find_ids(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const cJSON *req, cJSON **resp,
+    ids *found)
+{
+	for (size_t i = 0; i < e->nids && !found->oom && found->n == 0; i++) {
 		const cat_path *p = &e->ids[i];
 		if (p->where == CAT_RESOURCES) {
 			for (size_t k = 0; k < ev->n_resources; k++)
 				if (!empty(ev->resources[k]->arn) &&
-				    add_id(&found, ev->resources[k]->arn))
+				    add_id(found, ev->resources[k]->arn))
 					break;
 		} else if (p->where == CAT_RESP) {
-			if (resp == NULL)
-				resp = parse_obj(ev->response_elements_json);
-			cat_path_strings(p, resp, add_id, &found);
+			if (*resp == NULL)
+				*resp = parse_obj(ev->response_elements_json);
+			cat_path_strings(p, *resp, add_id, found);
 		} else {
-			cat_path_strings(p, req, add_id, &found);
+			cat_path_strings(p, req, add_id, found);
 		}
 	}
+}
+
+/* The managed instance identifier id names.  Sub-resources are indexed
+ * scoped, "<type>:<value>" (an S3 bucket's policy by the bucket's name): the
+ * entry's types first, then id itself.  0, TD_ENOTFOUND or a lookup error. */
+static int
+lookup_id(const cat_entry *e, const rule_state *st, const char *id, rule_match *m)
+{
+	int rv = TD_ENOTFOUND;
+
+	memset(m, 0, sizeof(*m));
+	for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
+		char scoped[700];
+		snprintf(scoped, sizeof(scoped), "%s:%s", e->types[t], id);
+		rv = st->lookup(st->arg, scoped, m);
+	}
+	if (rv == TD_ENOTFOUND)
+		rv = st->lookup(st->arg, id, m);
+	return rv;
+}
+
+/* What the identifiers of one event came to. */
+typedef struct tally {
+	rule_match seen[MAX_IDS]; /* instances already compared (one alert set each) */
+	size_t nseen;
+	size_t managed; /* identifiers that named a managed instance */
+	size_t ignored, nochange;
+	const char *ign; /* the ignore rule that dropped an alert */
+} tally;
+
+/* One identifier the event names: an unmanaged alert for a create of
+ * nothing known, else the managed instance's alerts (once per instance). */
+static int
+on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now_ns,
+    rule_alerts *out, tally *t)
+{
+	rule_match m;
+	char *attrs = NULL;
+	size_t k;
+	int rv = lookup_id(s->e, st, s->id, &m);
+
+	if (rv == TD_ENOTFOUND) {
+		if (s->e->kind != CAT_CREATE)
+			return 0;
+		return emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, NULL, now_ns,
+		    out, &t->ignored, &t->ign);
+	}
+	if (rv != 0)
+		return rv;
+	rv = st->attrs(st->arg, m.workspace, m.address, &attrs);
+	if (rv != 0 && rv != TD_ENOTFOUND)
+		return rv;
+	if ((rv = prefer_type(s->e, st, &m, &attrs)) != 0) {
+		free(attrs);
+		return rv;
+	}
+	for (k = 0; k < t->nseen; k++)
+		if (strcmp(t->seen[k].workspace, m.workspace) == 0 &&
+		    strcmp(t->seen[k].address, m.address) == 0)
+			break;
+	if (k < t->nseen) {
+		free(attrs);
+		return 0;
+	}
+	t->seen[t->nseen++] = m;
+	t->managed++;
+	s->m = &t->seen[k];
+	rv = managed(env, s, st, attrs, now_ns, out, &t->ignored, &t->ign, &t->nochange);
+	free(attrs);
+	return rv;
+}
+
+/* Why an event that matched the catalog raised what it raised. */
+static void
+explain_outcome(rule_result *res, const cat_entry *e, const ids *found, const tally *t)
+{
+	if (res->alerts > 0) {
+		snprintf(res->reason, sizeof(res->reason), "catalog %s:%d (%s %s, %s)", e->file,
+		    e->line, e->service, e->event, cat_kind_name(e->kind));
+	} else if (t->ignored > 0) {
+		result_skip(res, SK_IGNORED, "ignore rule '%s'", t->ign);
+	} else if (t->managed == 0) {
+		result_skip(res, SK_NOT_MANAGED,
+		    "catalog %s:%d matched; %s is in no loaded state and the call does not create it",
+		    e->file, e->line, found->v[0]);
+	} else {
+		result_skip(res, SK_NO_CHANGE,
+		    "catalog %s:%d matched; every extracted value equals the state", e->file,
+		    e->line);
+	}
+}
+
+int
+rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
+    int64_t now_ns, rule_alerts *out, rule_result *res)
+{
+	const cat_entry *e = NULL;
+	cJSON *req = NULL, *resp = NULL;
+	ids found = { .n = 0 };
+	rule_who who;
+	tally t = { .nseen = 0 };
+	size_t first_new = out->n;
+	int rv = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (skipped_early(env, ev, &who, &e, res))
+		return 0;
+	req = parse_obj(ev->request_parameters_json);
+	find_ids(e, ev, req, &resp, &found);
 	if (found.oom) {
 		rv = TD_ENOMEM;
 		goto out;
@@ -1153,75 +1252,14 @@ rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule
 		    e->line);
 		goto out;
 	}
-	for (size_t i = 0; i < found.n; i++) {
-		rule_match m;
-		char *attrs = NULL;
-		subject s = { .ev = ev, .e = e, .who = &who, .req = req };
-		size_t k;
-
-		memset(&m, 0, sizeof(m));
-		/* sub-resources are indexed scoped, "<type>:<value>" (an S3 bucket's
-		 * policy by the bucket's name): the entry's types first */
-		rv = TD_ENOTFOUND;
-		for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
-			char scoped[700];
-			snprintf(scoped, sizeof(scoped), "%s:%s", e->types[t], found.v[i]);
-			rv = st->lookup(st->arg, scoped, &m);
-		}
-		if (rv == TD_ENOTFOUND)
-			rv = st->lookup(st->arg, found.v[i], &m);
-		if (rv == TD_ENOTFOUND) {
-			rv = 0;
-			if (e->kind == CAT_CREATE) {
-				s.id = found.v[i];
-				rv = emit(env, &s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED,
-				    NULL, now_ns, out, &ignored, &ign);
-			}
-			if (rv != 0)
-				goto out;
-			continue;
-		}
-		if (rv != 0)
-			goto out;
-		rv = st->attrs(st->arg, m.workspace, m.address, &attrs);
-		if (rv != 0 && rv != TD_ENOTFOUND)
-			goto out;
-		if ((rv = prefer_type(e, st, &m, &attrs)) != 0) {
-			free(attrs);
-			goto out;
-		}
-		for (k = 0; k < nseen; k++)
-			if (strcmp(seen[k].workspace, m.workspace) == 0 &&
-			    strcmp(seen[k].address, m.address) == 0)
-				break;
-		if (k < nseen) {
-			free(attrs);
-			continue;
-		}
-		seen[nseen++] = m;
-		managed_n++;
-		s.m = &seen[k];
-		s.id = found.v[i];
-		rv = managed(env, &s, st, attrs, now_ns, out, &ignored, &ign, &nochange);
-		free(attrs);
-		if (rv != 0)
-			goto out;
+	for (size_t i = 0; rv == 0 && i < found.n; i++) {
+		subject s = { .ev = ev, .e = e, .who = &who, .req = req, .id = found.v[i] };
+		rv = on_identifier(env, &s, st, now_ns, out, &t);
 	}
+	if (rv != 0)
+		goto out;
 	res->alerts = out->n - first_new;
-	if (res->alerts > 0) {
-		snprintf(res->reason, sizeof(res->reason), "catalog %s:%d (%s %s, %s)", e->file,
-		    e->line, e->service, e->event, cat_kind_name(e->kind));
-	} else if (ignored > 0) {
-		result_skip(res, SK_IGNORED, "ignore rule '%s'", ign);
-	} else if (managed_n == 0) {
-		result_skip(res, SK_NOT_MANAGED,
-		    "catalog %s:%d matched; %s is in no loaded state and the call does not create it",
-		    e->file, e->line, found.v[0]);
-	} else {
-		result_skip(res, SK_NO_CHANGE,
-		    "catalog %s:%d matched; every extracted value equals the state", e->file,
-		    e->line);
-	}
+	explain_outcome(res, e, &found, &t);
 out:
 	if (rv != 0) {
 		while (out->n > first_new)

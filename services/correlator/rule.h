@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog.h"
+#include "tfdrift/catalog.h"
 #include "rcfg.h"
 #include "tfdrift/v1/alert.pb-c.h"
 #include "tfdrift/v1/event.pb-c.h"

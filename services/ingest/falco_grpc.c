@@ -15,13 +15,14 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "cloudtrail_record.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "falco/outputs.pb-c.h"
 #include "falco/version.pb-c.h"
-#include "falco_alert.h"
+#include "tfdrift/falco_alert.h"
 #include "falco_missing.h"
-#include "falco_response.h"
+#include "tfdrift/falco_response.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -149,26 +150,10 @@ after_ms(int64_t ms)
 static int
 read_pem(const char *path, char **out, td_error *err)
 {
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
 		return 0;
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return td_error_set(err, TD_EIO, "%s: cannot open", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return td_error_set(err, TD_EIO, "%s: cannot read", path);
-	}
-	buf[n] = '\0';
-	fclose(f);
-	*out = buf;
-	return 0;
+	return td_file_read(path, 0, out, NULL, err);
 }
 
 /* A byte buffer holding msg packed; owned by the caller (grpc_byte_buffer_destroy). */
@@ -463,152 +448,202 @@ take_message(falco_grpc *c, grpc_byte_buffer *bb)
 	return keep_going;
 }
 
+/* One sub stream (a call of falco.outputs.service/sub) and where it is.
+ * Operations in flight: start (initial metadata), status (the call's end),
+ * send (a request), recv (the next message).  Phase: ending (no new
+ * operations: the stream is over, or failed), cancelled (grpc_call_cancel
+ * sent), draining (messages arrived since the last request: Falco is
+ * writing its queue). */
+typedef struct stream {
+	grpc_call *call;
+	grpc_metadata_array md_init, md_trail;
+	grpc_status_code st;
+	grpc_slice details;
+	const char *error_string;
+	grpc_byte_buffer *send_bb, *recv_bb;
+	bool start_busy, status_done, send_busy, recv_busy;
+	bool ending, cancelled, draining, connected, got_alerts;
+	int64_t last_request; /* monotonic ms; 0: ask at once */
+} stream;
+
+/* Starts the call: initial metadata, and the status that ends it. */
+static void
+stream_open(stream *s, grpc_channel *ch, grpc_completion_queue *cq)
+{
+	grpc_op op[2];
+
+	*s = (stream){ .st = GRPC_STATUS_UNKNOWN, .details = grpc_empty_slice() };
+	grpc_metadata_array_init(&s->md_init);
+	grpc_metadata_array_init(&s->md_trail);
+	s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+	    grpc_slice_from_static_string("/falco.outputs.service/sub"), NULL,
+	    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	op[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+	op[1].data.recv_initial_metadata.recv_initial_metadata = &s->md_init;
+	s->start_busy = grpc_call_start_batch(s->call, op, 2, tagp(T_START), NULL) == GRPC_CALL_OK;
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op[0].data.recv_status_on_client.trailing_metadata = &s->md_trail;
+	op[0].data.recv_status_on_client.status = &s->st;
+	op[0].data.recv_status_on_client.status_details = &s->details;
+	op[0].data.recv_status_on_client.error_string = &s->error_string;
+	if (grpc_call_start_batch(s->call, op, 1, tagp(T_STATUS), NULL) != GRPC_CALL_OK)
+		s->status_done = true;
+}
+
+static bool
+stream_busy(const stream *s)
+{
+	return !s->status_done || s->send_busy || s->recv_busy || s->start_busy;
+}
+
+static void
+stream_cancel(stream *s)
+{
+	if (!s->cancelled) {
+		grpc_call_cancel(s->call, NULL);
+		s->cancelled = true;
+	}
+}
+
+/* A request starts a drain: at once, after each drain, on the interval. */
+static void
+stream_request(falco_grpc *c, stream *s, int64_t now)
+{
+	Falco__Outputs__Request req = FALCO__OUTPUTS__REQUEST__INIT;
+	grpc_op op[1];
+
+	if (s->ending || s->cancelled || s->send_busy ||
+	    (s->last_request != 0 && now - s->last_request < c->o.poll_interval_ms))
+		return;
+	s->send_bb = pack_buffer(&req.base);
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_SEND_MESSAGE;
+	op[0].data.send_message.send_message = s->send_bb;
+	if (grpc_call_start_batch(s->call, op, 1, tagp(T_SEND), NULL) == GRPC_CALL_OK) {
+		s->send_busy = true;
+		s->last_request = now;
+	} else {
+		grpc_byte_buffer_destroy(s->send_bb);
+		s->send_bb = NULL;
+	}
+}
+
+/* Asks for the next message; false when the call takes no more operations. */
+static bool
+stream_recv(stream *s)
+{
+	grpc_op op[1];
+
+	memset(op, 0, sizeof(op));
+	op[0].op = GRPC_OP_RECV_MESSAGE;
+	op[0].data.recv_message.recv_message = &s->recv_bb;
+	s->recv_busy = grpc_call_start_batch(s->call, op, 1, tagp(T_RECV), NULL) == GRPC_CALL_OK;
+	return s->recv_busy;
+}
+
+/* A message arrived (or the stream ended: got NULL). */
+static void
+stream_on_message(falco_grpc *c, stream *s, bool success)
+{
+	grpc_byte_buffer *got = s->recv_bb;
+
+	s->recv_busy = false;
+	s->recv_bb = NULL;
+	if (!success || got == NULL) {
+		s->ending = true; /* end of stream: the status follows */
+		return;
+	}
+	/* ask for the next message first: it can arrive while this one is mapped */
+	if (!s->ending && !s->cancelled)
+		stream_recv(s);
+	s->got_alerts = true;
+	if (!take_message(c, got))
+		stream_cancel(s);
+	grpc_byte_buffer_destroy(got);
+	/* the next request once this drain is over */
+	s->draining = true;
+}
+
+/* One completed operation. */
+static void
+stream_on_event(falco_grpc *c, stream *s, const grpc_event *ev)
+{
+	switch ((enum tag)(intptr_t)ev->tag) {
+	case T_START:
+		s->start_busy = false;
+		if (ev->success && !s->connected) {
+			s->connected = true;
+			td_gauge_set(c->g_connected, 1);
+		}
+		break;
+	case T_STATUS:
+		s->status_done = true;
+		s->ending = true;
+		break;
+	case T_SEND:
+		s->send_busy = false;
+		grpc_byte_buffer_destroy(s->send_bb);
+		s->send_bb = NULL;
+		if (!ev->success)
+			s->ending = true;
+		break;
+	case T_RECV: stream_on_message(c, s, ev->success != 0); break;
+	default: break;
+	}
+}
+
+/* After the last operation completed: what is pending goes to the journal,
+ * the end is logged, the call freed. */
+static void
+stream_close(falco_grpc *c, stream *s)
+{
+	flush_pending(c);
+	td_gauge_set(c->g_connected, 0);
+	if (!atomic_load(&c->stopping))
+		log_status("falco grpc: the sub stream ended; reconnecting", c, s->st, s->details,
+		    s->error_string);
+	grpc_slice_unref(s->details);
+	gpr_free((void *)s->error_string);
+	grpc_metadata_array_destroy(&s->md_init);
+	grpc_metadata_array_destroy(&s->md_trail);
+	grpc_call_unref(s->call);
+}
+
 /* One sub stream on ch until it ends or a stop.  true if alerts arrived. */
 static bool
 run_stream(falco_grpc *c, grpc_channel *ch, grpc_completion_queue *cq)
 {
-	Falco__Outputs__Request req = FALCO__OUTPUTS__REQUEST__INIT;
-	grpc_metadata_array md_init, md_trail;
-	grpc_status_code st = GRPC_STATUS_UNKNOWN;
-	grpc_slice details = grpc_empty_slice();
-	const char *error_string = NULL;
-	grpc_byte_buffer *send_bb = NULL, *recv_bb = NULL;
-	grpc_op op[2];
-	grpc_call *call;
-	bool status_done = false, send_busy = false, recv_busy = false, start_busy = false;
-	bool got_alerts = false, cancelled = false, ending = false, connected = false;
-	bool draining = false;
-	int64_t last_request = 0;
+	stream s;
 
-	grpc_metadata_array_init(&md_init);
-	grpc_metadata_array_init(&md_trail);
-	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-	    grpc_slice_from_static_string("/falco.outputs.service/sub"), NULL,
-	    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-
-	memset(op, 0, sizeof(op));
-	op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	op[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-	op[1].data.recv_initial_metadata.recv_initial_metadata = &md_init;
-	start_busy = grpc_call_start_batch(call, op, 2, tagp(T_START), NULL) == GRPC_CALL_OK;
-	memset(op, 0, sizeof(op));
-	op[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	op[0].data.recv_status_on_client.trailing_metadata = &md_trail;
-	op[0].data.recv_status_on_client.status = &st;
-	op[0].data.recv_status_on_client.status_details = &details;
-	op[0].data.recv_status_on_client.error_string = &error_string;
-	if (grpc_call_start_batch(call, op, 1, tagp(T_STATUS), NULL) != GRPC_CALL_OK)
-		status_done = true;
-
-	while (!status_done || send_busy || recv_busy || start_busy) {
+	stream_open(&s, ch, cq);
+	while (stream_busy(&s)) {
 		int64_t now = td_clock_mono_ms();
 		grpc_event ev;
 
-		if (!ending && atomic_load(&c->stopping) && !cancelled) {
-			grpc_call_cancel(call, NULL);
-			cancelled = true;
-		}
+		if (!s.ending && atomic_load(&c->stopping))
+			stream_cancel(&s);
 		td_gauge_set(c->g_age,
 		    c->last_alert_ms ? (double)(now - c->last_alert_ms) / 1000.0 : -1.0);
-		/* a request starts a drain: at once, after each drain, on the interval */
-		if (!ending && !cancelled && !send_busy &&
-		    (last_request == 0 || now - last_request >= c->o.poll_interval_ms)) {
-			send_bb = pack_buffer(&req.base);
-			memset(op, 0, sizeof(op));
-			op[0].op = GRPC_OP_SEND_MESSAGE;
-			op[0].data.send_message.send_message = send_bb;
-			if (grpc_call_start_batch(call, op, 1, tagp(T_SEND), NULL) ==
-			    GRPC_CALL_OK) {
-				send_busy = true;
-				last_request = now;
-			} else {
-				grpc_byte_buffer_destroy(send_bb);
-				send_bb = NULL;
-			}
-		}
-		if (!ending && !recv_busy) {
-			memset(op, 0, sizeof(op));
-			op[0].op = GRPC_OP_RECV_MESSAGE;
-			op[0].data.recv_message.recv_message = &recv_bb;
-			recv_busy = grpc_call_start_batch(call, op, 1, tagp(T_RECV), NULL) ==
-			    GRPC_CALL_OK;
-			if (!recv_busy)
-				ending = true;
-		}
-		ev = grpc_completion_queue_next(cq, after_ms(draining ? DRAIN_IDLE_MS : TICK_MS),
+		stream_request(c, &s, now);
+		if (!s.ending && !s.recv_busy && !stream_recv(&s))
+			s.ending = true;
+		ev = grpc_completion_queue_next(cq, after_ms(s.draining ? DRAIN_IDLE_MS : TICK_MS),
 		    NULL);
-		if (ev.type == GRPC_QUEUE_TIMEOUT && draining) {
+		if (ev.type == GRPC_QUEUE_TIMEOUT && s.draining) {
 			/* Falco wrote its whole queue: journal it, ask for the next */
-			draining = false;
-			if (!flush_pending(c) && !cancelled) {
-				grpc_call_cancel(call, NULL);
-				cancelled = true;
-			}
-			last_request = 0;
+			s.draining = false;
+			if (!flush_pending(c))
+				stream_cancel(&s);
+			s.last_request = 0;
 		}
-		if (ev.type != GRPC_OP_COMPLETE)
-			continue;
-		switch ((enum tag)(intptr_t)ev.tag) {
-		case T_START:
-			start_busy = false;
-			if (ev.success && !connected) {
-				connected = true;
-				td_gauge_set(c->g_connected, 1);
-			}
-			break;
-		case T_STATUS:
-			status_done = true;
-			ending = true;
-			break;
-		case T_SEND:
-			send_busy = false;
-			grpc_byte_buffer_destroy(send_bb);
-			send_bb = NULL;
-			if (!ev.success)
-				ending = true;
-			break;
-		case T_RECV: {
-			grpc_byte_buffer *got = recv_bb;
-
-			recv_busy = false;
-			recv_bb = NULL;
-			if (!ev.success || got == NULL) {
-				ending = true; /* end of stream: the status follows */
-				break;
-			}
-			/* ask for the next message first: it can arrive while this
-			 * one is mapped */
-			if (!ending && !cancelled) {
-				memset(op, 0, sizeof(op));
-				op[0].op = GRPC_OP_RECV_MESSAGE;
-				op[0].data.recv_message.recv_message = &recv_bb;
-				recv_busy = grpc_call_start_batch(call, op, 1, tagp(T_RECV),
-						NULL) == GRPC_CALL_OK;
-			}
-			got_alerts = true;
-			if (!take_message(c, got) && !cancelled) {
-				grpc_call_cancel(call, NULL);
-				cancelled = true;
-			}
-			grpc_byte_buffer_destroy(got);
-			/* the next request once this drain is over */
-			draining = true;
-			break;
-		}
-		default: break;
-		}
+		if (ev.type == GRPC_OP_COMPLETE)
+			stream_on_event(c, &s, &ev);
 	}
-	flush_pending(c);
-	td_gauge_set(c->g_connected, 0);
-	if (!atomic_load(&c->stopping))
-		log_status("falco grpc: the sub stream ended; reconnecting", c, st, details,
-		    error_string);
-	grpc_slice_unref(details);
-	gpr_free((void *)error_string);
-	grpc_metadata_array_destroy(&md_init);
-	grpc_metadata_array_destroy(&md_trail);
-	grpc_call_unref(call);
-	return got_alerts;
+	stream_close(c, &s);
+	return s.got_alerts;
 }
 
 static void

@@ -13,12 +13,14 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include "cloudtrail_record.h"
-#include "falco_alert.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "falco_missing.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/secret.h"
 
 /* Results, each a labelled counter. */
 enum result {
@@ -66,29 +68,6 @@ typedef struct request {
 	size_t len, cap;
 	bool too_large;
 } request;
-
-/* Reads a whole file; *out malloc'd, owned by the caller. */
-static int
-read_file(const char *path, char **out, td_error *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	*out = NULL;
-	if (f == NULL)
-		return td_error_set(err, TD_EIO, "%s: cannot open", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return td_error_set(err, TD_EIO, "%s: cannot read", path);
-	}
-	buf[n] = '\0';
-	fclose(f);
-	*out = buf;
-	return 0;
-}
 
 static enum MHD_Result
 send_json(struct MHD_Connection *conn, unsigned status, cJSON *body, bool retry_after)
@@ -140,8 +119,6 @@ static bool
 token_ok(const falco_http *s, struct MHD_Connection *conn)
 {
 	const char *h;
-	size_t a, b;
-	unsigned diff = 0;
 
 	if (s->token == NULL)
 		return true;
@@ -149,12 +126,7 @@ token_ok(const falco_http *s, struct MHD_Connection *conn)
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
 		return false;
 	h += 7;
-	a = strlen(h);
-	b = strlen(s->token);
-	/* compare all of it, whatever matches first */
-	for (size_t i = 0; i < a && i < b; i++)
-		diff |= (unsigned)(h[i] ^ s->token[i]);
-	return diff == 0 && a == b;
+	return td_secret_equal(h, strlen(h), s->token, strlen(s->token));
 }
 
 /* NULL when the client's certificate is good (or mTLS is off), else why not.
@@ -433,9 +405,9 @@ falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *
 		goto fail;
 	}
 	if (set(o->tls_cert)) {
-		if ((rv = read_file(o->tls_cert, &s->cert, err)) != 0 ||
-		    (rv = read_file(o->tls_key, &s->key, err)) != 0 ||
-		    (set(o->tls_ca) && (rv = read_file(o->tls_ca, &s->ca, err)) != 0))
+		if ((rv = td_file_read(o->tls_cert, 0, &s->cert, NULL, err)) != 0 ||
+		    (rv = td_file_read(o->tls_key, 0, &s->key, NULL, err)) != 0 ||
+		    (set(o->tls_ca) && (rv = td_file_read(o->tls_ca, 0, &s->ca, NULL, err)) != 0))
 			goto fail;
 		flags |= MHD_USE_TLS;
 		s->mtls = s->ca != NULL;

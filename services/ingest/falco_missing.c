@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "falco_alert.h"
+#include "tfdrift/falco_alert.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"

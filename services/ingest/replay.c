@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloudtrail_file.h"
-#include "cloudtrail_record.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/config.h"

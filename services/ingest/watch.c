@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cloudtrail_file.h"
-#include "cloudtrail_record.h"
+#include "tfdrift/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"

@@ -1,33 +1,18 @@
-/* severity.c — the severity table. */
+/* severity.c — the notifier's threshold over libcommon's severity names. */
 #include "severity.h"
 
 #include <stddef.h>
 #include <strings.h>
 
 #include "tfdrift/error.h"
-#include "tfdrift/v1/alert.pb-c.h"
-
-static const struct {
-	const char *name;
-	int sev;
-} severities[] = {
-	{ "info", TFDRIFT__V1__SEVERITY__SEVERITY_INFO },
-	{ "low", TFDRIFT__V1__SEVERITY__SEVERITY_LOW },
-	{ "medium", TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM },
-	{ "high", TFDRIFT__V1__SEVERITY__SEVERITY_HIGH },
-	{ "critical", TFDRIFT__V1__SEVERITY__SEVERITY_CRITICAL },
-};
-
-#define NSEV (sizeof(severities) / sizeof(severities[0]))
+#include "tfdrift/severity.h"
 
 int
 sev_parse(const char *name, int *sev)
 {
-	size_t i;
-
-	for (i = 0; name != NULL && i < NSEV; i++) {
-		if (strcasecmp(name, severities[i].name) == 0) {
-			*sev = severities[i].sev;
+	for (size_t i = 0; name != NULL && i < td_severity_count; i++) {
+		if (strcasecmp(name, td_severity_names[i]) == 0) {
+			*sev = (int)i + 1;
 			return 0;
 		}
 	}
@@ -37,25 +22,12 @@ sev_parse(const char *name, int *sev)
 const char *
 sev_name(int sev)
 {
-	size_t i;
-
-	for (i = 0; i < NSEV; i++) {
-		if (severities[i].sev == sev) {
-			return severities[i].name;
-		}
-	}
-	return "unspecified";
-}
-
-static bool
-known(int sev)
-{
-	return sev >= TFDRIFT__V1__SEVERITY__SEVERITY_INFO &&
-	    sev <= TFDRIFT__V1__SEVERITY__SEVERITY_CRITICAL;
+	const char *n = td_severity_name(sev);
+	return n != NULL ? n : "unspecified";
 }
 
 bool
 sev_passes(int sev, int min)
 {
-	return !known(sev) || sev >= min;
+	return td_severity_name(sev) == NULL || sev >= min;
 }

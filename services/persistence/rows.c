@@ -10,78 +10,12 @@
 #include <cjson/cJSON.h>
 
 #include "tfdrift/clock.h"
+#include "tfdrift/redact.h"
+#include "tfdrift/severity.h"
 
 typedef Tfdrift__V1__DriftAlert alert_t;
 
-/* ---- enum tables ------------------------------------------------------------ */
-
-typedef struct enum_text {
-	int value;
-	const char *text;
-} enum_text;
-
-static const enum_text severities[] = {
-	{ TFDRIFT__V1__SEVERITY__SEVERITY_INFO, "info" },
-	{ TFDRIFT__V1__SEVERITY__SEVERITY_LOW, "low" },
-	{ TFDRIFT__V1__SEVERITY__SEVERITY_MEDIUM, "medium" },
-	{ TFDRIFT__V1__SEVERITY__SEVERITY_HIGH, "high" },
-	{ TFDRIFT__V1__SEVERITY__SEVERITY_CRITICAL, "critical" },
-};
-
-static const enum_text kinds[] = {
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT, "drift" },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, "unmanaged" },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, "deleted" },
-	{ TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, "modified" },
-};
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *
-to_text(const enum_text *t, size_t n, int v)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (t[i].value == v) {
-			return t[i].text;
-		}
-	}
-	return NULL;
-}
-
-static int
-from_text(const enum_text *t, size_t n, const char *s)
-{
-	for (size_t i = 0; s != NULL && i < n; i++) {
-		if (strcmp(t[i].text, s) == 0) {
-			return t[i].value;
-		}
-	}
-	return -1;
-}
-
-const char *
-ps_severity_text(int severity)
-{
-	return to_text(severities, NELEM(severities), severity);
-}
-
-const char *
-ps_kind_text(int kind)
-{
-	return to_text(kinds, NELEM(kinds), kind);
-}
-
-int
-ps_severity_from_text(const char *s)
-{
-	return from_text(severities, NELEM(severities), s);
-}
-
-int
-ps_kind_from_text(const char *s)
-{
-	return from_text(kinds, NELEM(kinds), s);
-}
 
 /* ---- columns ----------------------------------------------------------------- */
 
@@ -158,7 +92,7 @@ static int
 c_kind(const alert_t *a, size_t idx, const char **val, char **owned, td_error *err)
 {
 	(void)owned;
-	if ((*val = ps_kind_text((int)a->kind)) == NULL) {
+	if ((*val = td_kind_name((int)a->kind)) == NULL) {
 		return td_error_set(err, TD_EINVAL, "alerts[%zu].kind: %d is not a drift kind", idx,
 		    (int)a->kind);
 	}
@@ -169,7 +103,7 @@ static int
 c_severity(const alert_t *a, size_t idx, const char **val, char **owned, td_error *err)
 {
 	(void)owned;
-	if ((*val = ps_severity_text((int)a->severity)) == NULL) {
+	if ((*val = td_severity_name((int)a->severity)) == NULL) {
 		return td_error_set(err, TD_EINVAL, "alerts[%zu].severity: %d is not a severity",
 		    idx, (int)a->severity);
 	}
@@ -223,7 +157,7 @@ change_value(const char *text, bool sensitive, size_t idx, size_t ci, const char
     cJSON **out, td_error *err)
 {
 	if (sensitive) {
-		*out = cJSON_CreateString("<sensitive>");
+		*out = cJSON_CreateString(REDACT_TEXT);
 	} else if (text == NULL || *text == '\0') {
 		*out = cJSON_CreateNull();
 	} else if ((*out = cJSON_Parse(text)) == NULL) {

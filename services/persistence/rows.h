@@ -9,8 +9,8 @@
  *     RETURNING id, alert_key, <committed_at as Unix microseconds>
  *
  * with every value a text parameter (never spliced into the SQL).  A change
- * marked sensitive is stored with old/new replaced by "<sensitive>", whatever
- * the sender put there. */
+ * marked sensitive is stored with old/new replaced by REDACT_TEXT
+ * ("(sensitive)", tfdrift/redact.h), whatever the sender put there. */
 #ifndef TFDRIFT_PS_ROWS_H
 #define TFDRIFT_PS_ROWS_H
 
@@ -78,11 +78,5 @@ int ps_row_copy_line(const ps_row *r, int seq, char **buf, size_t *len, size_t *
 const char *ps_copy_table_sql(void);
 const char *ps_copy_from_sql(void);
 const char *ps_copy_insert_sql(void);
-
-/* Enum <-> schema text.  NULL / negative when unknown or unspecified. */
-const char *ps_severity_text(int severity);
-const char *ps_kind_text(int kind);
-int ps_severity_from_text(const char *s);
-int ps_kind_from_text(const char *s);
 
 #endif

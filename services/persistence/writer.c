@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "rows.h"
+#include "writer_impl.h"
 #include "tfdrift/bus.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -26,104 +27,12 @@
 #define ACQUIRE_WAIT_MS 5000
 /* Connections tried when BEGIN finds them dead. */
 #define BEGIN_ATTEMPTS 3
-/* The drain thread looks at the spool this often while it is empty or the
- * database is down. */
-#define DRAIN_TICK_MS 250
-#define DRAIN_RETRY_MS 1000
 /* While PostgreSQL refuses writes for a reason that is not one row's (no
  * privilege, table missing, read-only, disk full, ...), batches go straight
  * to the spool and the database is tried again after this backoff (doubling
  * from MIN to MAX), by whichever of the drain and the live path comes first. */
 #define REFUSED_BACKOFF_MIN_MS 200
 #define REFUSED_BACKOFF_MAX_MS 5000
-
-/* What became of a request. */
-enum outcome {
-	PENDING = 0,
-	STORED,   /* committed (some alerts may be in the dead letter) */
-	SPOOLED,  /* durable on disk, stored later */
-	FULL,     /* neither, the spool has no room: Ack RETRY */
-	HANDBACK, /* neither (the spool failed): no reply, the sender resends */
-};
-
-/* One stored row as RETURNING gave it. */
-typedef struct stored {
-	bool set;
-	int64_t id;
-	int64_t committed_us;
-} stored;
-
-/* One request on its way through a batch. */
-typedef struct job {
-	const td_envelope *env;     /* borrowed (bus or drain) */
-	Tfdrift__V1__AlertBatch *b; /* owned */
-	size_t n;
-	ps_row *rows;      /* n; converted on the receiving thread */
-	char **bad;        /* n; reason an alert is refused (malloc'd), else NULL */
-	stored *st;        /* n */
-	uint32_t inserted; /* newly stored */
-	uint32_t dead;     /* quarantined */
-	char first_dead[600];
-	int64_t enq_ms;
-	enum outcome outcome; /* written by the batch thread before `finished` */
-	bool finished;        /* under ps_writer.mu */
-	struct job *next;
-} job;
-
-struct ps_writer {
-	td_pgpool *pool;
-	ps_spool *spool;
-	td_bus_pub *pub;
-	td_bus_rep *rep;
-	int batch_max;
-	int batch_wait_ms;
-	atomic_bool schema_ready; /* migrations applied: the database may be written */
-	char *dl_path;            /* the dead-letter file */
-	pthread_mutex_t dl_mu;
-
-	pthread_mutex_t mu;
-	pthread_cond_t work;       /* queued, or stopping */
-	pthread_cond_t done;       /* a job finished */
-	pthread_cond_t drain_wake; /* the drain thread: stopping */
-	job *head, *tail;
-	bool collecting; /* one batch thread is filling a batch */
-	bool stopping;
-	int nthreads;
-	pthread_t *threads;
-	bool have_drain;
-	pthread_t drain;
-
-	td_counter *inserted;
-	td_counter *duplicates;
-	td_counter *dead_letters;
-	td_counter *spooled;
-	td_counter *rejected;
-	td_counter *deferred;
-	td_counter *publish_errors;
-	td_counter *spool_corrupt;
-	td_histogram *batch_seconds;
-	td_histogram *batch_alerts;
-	td_histogram *request_seconds;
-	td_gauge *spool_alerts;
-	td_gauge *spool_segments;
-	td_gauge *spool_age;
-	td_gauge *spool_bytes;
-	td_gauge *spool_max;
-	td_gauge *spool_full;
-	td_counter *refused_full;
-	atomic_bool full_logged; /* "spool full" logged, "room again" not yet */
-
-	/* PostgreSQL refusing writes (see REFUSED_BACKOFF_*). */
-	pthread_mutex_t fault_mu;
-	char fault_state[6]; /* SQLSTATE of the refusal; "" while writes work */
-	int64_t fault_since_ms;
-	int64_t retry_at_ms; /* monotonic; no attempt before this while refused */
-	int64_t backoff_ms;
-	td_gauge *writable;    /* 1 while writes work */
-	td_gauge *write_error; /* {sqlstate="..."} of fault_state, 1 while it lasts */
-	void (*on_write_state)(void *arg, const char *sqlstate, const char *msg);
-	void *state_arg;
-};
 
 static double
 mono_seconds(void)
@@ -137,8 +46,8 @@ mono_seconds(void)
 
 /* Converts every alert of j->b; an invalid one is marked bad (dead letter).
  * TD_ENOMEM only. */
-static int
-job_prepare(job *j, Tfdrift__V1__AlertBatch *b, const td_envelope *env)
+int
+wr_job_prepare(job *j, Tfdrift__V1__AlertBatch *b, const td_envelope *env)
 {
 	memset(j, 0, sizeof(*j));
 	j->env = env;
@@ -165,8 +74,8 @@ job_prepare(job *j, Tfdrift__V1__AlertBatch *b, const td_envelope *env)
 }
 
 /* Frees what job_prepare allocated (not env, not b). */
-static void
-job_release(job *j)
+void
+wr_job_release(job *j)
 {
 	for (size_t i = 0; j->rows != NULL && i < j->n; i++) {
 		ps_row_free(&j->rows[i]);
@@ -242,198 +151,12 @@ collect(const PGresult *res, const key_ref *refs, size_t n)
 	}
 }
 
-/* Copies s into buf as valid UTF-8 (other bytes become '?'), for text columns
- * of the dead letter that must not be refused themselves. */
-static void
-clean_utf8(const char *s, char *buf, size_t len)
-{
-	size_t w = 0;
-	for (size_t r = 0; s != NULL && s[r] != '\0' && w + 5 < len;) {
-		unsigned char c = (unsigned char)s[r];
-		size_t n = c < 0x80  ? 1
-		    : (c >> 5) == 6  ? 2
-		    : (c >> 4) == 14 ? 3
-		    : (c >> 3) == 30 ? 4
-				     : 0;
-		bool ok = n > 0;
-		for (size_t k = 1; ok && k < n; k++) {
-			ok = ((unsigned char)s[r + k] >> 6) == 2;
-		}
-		if (!ok) {
-			buf[w++] = '?';
-			r++;
-			continue;
-		}
-		memcpy(buf + w, s + r, n);
-		w += n;
-		r += n;
-	}
-	buf[w] = '\0';
-}
-
-static void
-base64(const uint8_t *in, size_t n, char *out)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t w = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < n) {
-			v |= (uint32_t)in[i + 1] << 8;
-		}
-		if (i + 2 < n) {
-			v |= in[i + 2];
-		}
-		out[w++] = tab[(v >> 18) & 63];
-		out[w++] = tab[(v >> 12) & 63];
-		out[w++] = tab[(v >> 6) & 63];
-		out[w++] = tab[v & 63];
-		/* padding for a short last group */
-		if (i + 1 >= n) {
-			out[w - 2] = '=';
-		}
-		if (i + 2 >= n) {
-			out[w - 1] = '=';
-		}
-	}
-	out[w] = '\0';
-}
-
-/* The last resort when alerts_dead_letter itself refuses a row (e.g. the
- * table is missing): one JSON line appended to the dead-letter file and
- * fsynced.  0 or TD_EIO/TD_ENOMEM. */
-static int
-dead_letter_file(ps_writer *w, const job *j, const char *key, const char *reason,
-    const char *sqlstate, const char *db_error, const uint8_t *packed, size_t plen)
-{
-	int rv = TD_ENOMEM;
-	char *b64 = malloc(4 * (plen / 3 + 1) + 1);
-	cJSON *o = cJSON_CreateObject();
-	char *line = NULL;
-	char at[64];
-	if (b64 == NULL || o == NULL) {
-		goto out;
-	}
-	base64(packed, plen, b64);
-	td_clock_format(td_clock_now_ns(), 6, at, sizeof(at));
-	if (cJSON_AddStringToObject(o, "at", at) == NULL ||
-	    cJSON_AddStringToObject(o, "alert_key", key) == NULL ||
-	    cJSON_AddStringToObject(o, "trace_id", j->env->trace_id) == NULL ||
-	    cJSON_AddStringToObject(o, "message_id", j->env->message_id) == NULL ||
-	    cJSON_AddStringToObject(o, "reason", reason) == NULL ||
-	    cJSON_AddStringToObject(o, "sqlstate", sqlstate) == NULL ||
-	    cJSON_AddStringToObject(o, "dead_letter_error", db_error) == NULL ||
-	    cJSON_AddStringToObject(o, "alert_protobuf_base64", b64) == NULL ||
-	    (line = cJSON_PrintUnformatted(o)) == NULL) {
-		goto out;
-	}
-	rv = TD_EIO;
-	pthread_mutex_lock(&w->dl_mu);
-	int fd = open(w->dl_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd >= 0) {
-		size_t len = strlen(line);
-		line[len] = '\n'; /* replaces the NUL; written with its length */
-		if (write(fd, line, len + 1) == (ssize_t)(len + 1) && fsync(fd) == 0) {
-			rv = 0;
-		}
-		line[len] = '\0';
-		close(fd);
-	}
-	pthread_mutex_unlock(&w->dl_mu);
-	if (rv == 0) {
-		TD_ERROR("alerts_dead_letter refused a row; quarantined in the dead-letter file",
-		    TD_KV_STR("file", w->dl_path), TD_KV_STR("alert_key", key),
-		    TD_KV_STR("error", db_error));
-	}
-out:
-	free(line);
-	cJSON_Delete(o);
-	free(b64);
-	return rv;
-}
-
-/* Quarantines alerts[idx] of j with why: a row in alerts_dead_letter (under
- * a savepoint, inside the caller's transaction), or, if PostgreSQL refuses
- * that row too, a line in the dead-letter file.  0; otherwise the database
- * failed transiently and *res_out holds its result (may be NULL; caller
- * clears). */
-static int
-dead_letter(ps_writer *w, PGconn *c, job *j, size_t idx, const char *why, const char *sqlstate,
-    PGresult **res_out)
-{
-	static const char sql[] =
-	    "INSERT INTO alerts_dead_letter (alert_key, event_id, trace_id, message_id, reason, "
-	    "sqlstate, alert) VALUES ($1, $2, $3, $4, $5, $6, $7::bytea)";
-	const Tfdrift__V1__DriftAlert *a = j->b->alerts[idx];
-	char key[300], eid[300], reason[600];
-	int rv = 0;
-	*res_out = NULL;
-	clean_utf8(a->alert_key, key, sizeof(key));
-	clean_utf8(a->event_id, eid, sizeof(eid));
-	clean_utf8(why, reason, sizeof(reason));
-	size_t plen = tfdrift__v1__drift_alert__get_packed_size(a);
-	uint8_t *packed = malloc(plen ? plen : 1);
-	if (packed == NULL) {
-		return TD_ENOMEM;
-	}
-	tfdrift__v1__drift_alert__pack(a, packed);
-	const char *vals[7] = { key, eid, j->env->trace_id, j->env->message_id, reason, sqlstate,
-		(const char *)packed };
-	int lens[7] = { 0, 0, 0, 0, 0, 0, (int)plen };
-	int fmts[7] = { 0, 0, 0, 0, 0, 0, 1 };
-	PQclear(PQexec(c, "SAVEPOINT dead_letter"));
-	PGresult *res = PQexecParams(c, sql, 7, NULL, vals, lens, fmts, 0);
-	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-		PQclear(res);
-		PQclear(PQexec(c, "RELEASE SAVEPOINT dead_letter"));
-	} else if (td_pgpool_fault(res) != TD_PG_FAULT_TRANSIENT && PQstatus(c) == CONNECTION_OK) {
-		/* The row was refused already; whatever alerts_dead_letter has
-		 * against it (its data, or the table's setup), the file keeps it. */
-		char dberr[400];
-		snprintf(dberr, sizeof(dberr), "%s", PQresultErrorMessage(res));
-		td_pgpool_one_line(dberr);
-		PQclear(res);
-		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT dead_letter"));
-		rv = dead_letter_file(w, j, key, reason, sqlstate, dberr, packed, plen);
-	} else {
-		*res_out = res;
-		rv = TD_EIO;
-	}
-	free(packed);
-	if (rv == 0) {
-		j->dead++;
-		if (j->first_dead[0] == '\0') {
-			snprintf(j->first_dead, sizeof(j->first_dead), "%s", reason);
-		}
-	}
-	return rv;
-}
-
-/* Quarantines every alert of jobs[] that failed validation. */
-static int
-dead_letter_invalid(ps_writer *w, PGconn *c, job **jobs, size_t n, PGresult **res)
-{
-	for (size_t k = 0; k < n; k++) {
-		for (size_t i = 0; i < jobs[k]->n; i++) {
-			if (jobs[k]->bad[i] == NULL) {
-				continue;
-			}
-			int rv = dead_letter(w, c, jobs[k], i, jobs[k]->bad[i], "", res);
-			if (rv != 0) {
-				return rv;
-			}
-		}
-	}
-	return 0;
-}
-
 /* ---- writes refused ------------------------------------------------------------ */
 
 /* True while PostgreSQL refused the last write and its backoff has not
  * passed: do not try, spool. */
-static bool
-refused_backing_off(ps_writer *w)
+bool
+wr_refused_backing_off(ps_writer *w)
 {
 	pthread_mutex_lock(&w->fault_mu);
 	bool wait = w->fault_state[0] != '\0' && td_clock_mono_ms() < w->retry_at_ms;
@@ -693,7 +416,7 @@ store_batch(ps_writer *w, job **jobs, size_t n, td_error *err)
 		PQclear(res);
 		res = NULL;
 	}
-	if (dead_letter_invalid(w, c, jobs, n, &res) != 0) {
+	if (wr_dead_letter_invalid(w, c, jobs, n, &res) != 0) {
 		rv = fail_tx(w, c, res, err);
 		goto out;
 	}
@@ -760,14 +483,14 @@ store_isolated(ps_writer *w, job *j, td_error *err)
 		PQclear(res);
 		res = NULL;
 		PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT one"));
-		if (dead_letter(w, c, j, i, why, sqlstate, &res) != 0) {
+		if (wr_dead_letter(w, c, j, i, why, sqlstate, &res) != 0) {
 			/* The dead letter itself refused: nothing sensible is left;
 			 * keep the request (spool / resend) rather than lose it. */
 			fail_tx(w, c, res, err);
 			return TD_EAGAIN;
 		}
 	}
-	if (dead_letter_invalid(w, c, &j, 1, &res) != 0) {
+	if (wr_dead_letter_invalid(w, c, &j, 1, &res) != 0) {
 		fail_tx(w, c, res, err);
 		return TD_EAGAIN;
 	}
@@ -776,8 +499,8 @@ store_isolated(ps_writer *w, job *j, td_error *err)
 
 /* Stores jobs[0..n), splitting around refused data.  Sets each job's outcome
  * to STORED, or leaves it PENDING (database unavailable). */
-static void
-store(ps_writer *w, job **jobs, size_t n)
+void
+wr_store(ps_writer *w, job **jobs, size_t n)
 {
 	td_error err = { 0 };
 	double t0 = mono_seconds();
@@ -785,7 +508,7 @@ store(ps_writer *w, job **jobs, size_t n)
 	if (n == 0) {
 		return;
 	}
-	if (refused_backing_off(w)) {
+	if (wr_refused_backing_off(w)) {
 		return; /* pending: spooled */
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -797,7 +520,7 @@ store(ps_writer *w, job **jobs, size_t n)
 		    TD_KV_UINT("requests", n), TD_KV_STR("error", err.msg));
 		if (n > 1) {
 			for (size_t k = 0; k < n; k++) {
-				store(w, &jobs[k], 1);
+				wr_store(w, &jobs[k], 1);
 			}
 			return;
 		}
@@ -899,77 +622,6 @@ out:
 	free(recs);
 }
 
-/* ---- publishing ------------------------------------------------------------------ */
-
-/* Publishes j's newly stored alerts, in request order. */
-static void
-publish(ps_writer *w, const job *j)
-{
-	static char status_open[] = "open";
-	Tfdrift__V1__DriftAlert *copies = NULL;
-	Tfdrift__V1__DriftAlert **ptrs = NULL;
-	uint8_t *buf = NULL;
-	int rv = TD_ENOMEM;
-
-	if (j->inserted == 0) {
-		return;
-	}
-	copies = calloc(j->inserted, sizeof(*copies));
-	ptrs = calloc(j->inserted, sizeof(*ptrs));
-	if (copies == NULL || ptrs == NULL) {
-		goto out;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < j->n && k < j->inserted; i++) {
-		if (!j->st[i].set) {
-			continue;
-		}
-		/* Shallow copies: packing only reads, and the strings stay owned by
-		 * the decoded request. */
-		copies[k] = *j->b->alerts[i];
-		copies[k].id = j->st[i].id;
-		copies[k].committed_at_ns = j->st[i].committed_us * 1000;
-		copies[k].status = status_open;
-		ptrs[k] = &copies[k];
-		k++;
-	}
-	Tfdrift__V1__AlertBatch out = TFDRIFT__V1__ALERT_BATCH__INIT;
-	out.n_alerts = k;
-	out.alerts = ptrs;
-	size_t len = tfdrift__v1__alert_batch__get_packed_size(&out);
-	if ((buf = malloc(len ? len : 1)) == NULL) {
-		goto out;
-	}
-	tfdrift__v1__alert_batch__pack(&out, buf);
-	rv = td_bus_publish(w->pub, TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_COMMITTED, buf,
-	    len, j->env->trace_id);
-
-out:
-	if (rv != 0) {
-		/* Subscribers re-read PostgreSQL; the alert is stored either way. */
-		td_counter_inc(w->publish_errors);
-		TD_WARN("committed alerts not published", TD_KV_STR("trace_id", j->env->trace_id),
-		    TD_KV_UINT("alerts", j->inserted), TD_KV_STR("error", td_strerror(rv)));
-	}
-	free(buf);
-	free(ptrs);
-	free(copies);
-}
-
-/* Counts and logs a stored job (both paths). */
-static void
-account(ps_writer *w, const job *j)
-{
-	td_counter_add(w->inserted, j->inserted);
-	td_counter_add(w->duplicates, j->n - j->inserted - j->dead);
-	if (j->dead > 0) {
-		td_counter_add(w->dead_letters, j->dead);
-		TD_WARN("alerts quarantined in alerts_dead_letter",
-		    TD_KV_STR("message_id", j->env->message_id), TD_KV_UINT("alerts", j->dead),
-		    TD_KV_STR("first_reason", j->first_dead));
-	}
-}
-
 /* ---- batch threads ---------------------------------------------------------------- */
 
 static void *
@@ -1023,7 +675,7 @@ batch_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		if (n > 0) {
-			store(w, batch, n);
+			wr_store(w, batch, n);
 			spool_jobs(w, batch, n); /* those still pending */
 		}
 
@@ -1035,127 +687,6 @@ batch_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->mu);
 	free(batch);
-	return NULL;
-}
-
-/* ---- the drain thread ----------------------------------------------------------- */
-
-/* Stores one spool segment.  0: stored (and removed); TD_EAGAIN: not now. */
-static int
-drain_one(ps_writer *w, uint64_t seq)
-{
-	ps_spool_rec *recs = NULL;
-	size_t nrec = 0;
-	int corrupt = 0;
-	td_error err = { 0 };
-	td_envelope **envs = NULL;
-	job *jobs = NULL;
-	job **ptrs = NULL;
-	size_t nj = 0;
-	int rv = ps_spool_read(w->spool, seq, &recs, &nrec, &corrupt, &err);
-	if (rv != 0) {
-		TD_ERROR("cannot read a spool segment", TD_KV_UINT("seq", seq),
-		    TD_KV_STR("error", err.msg));
-		return TD_EAGAIN;
-	}
-	if (corrupt) {
-		td_counter_inc(w->spool_corrupt);
-		TD_ERROR("spool segment damaged; storing the records before the damage",
-		    TD_KV_UINT("seq", seq), TD_KV_UINT("records", nrec));
-	}
-	envs = calloc(nrec ? nrec : 1, sizeof(*envs));
-	jobs = calloc(nrec ? nrec : 1, sizeof(*jobs));
-	ptrs = calloc(nrec ? nrec : 1, sizeof(*ptrs));
-	if (envs == NULL || jobs == NULL || ptrs == NULL) {
-		rv = TD_EAGAIN;
-		goto out;
-	}
-	for (size_t i = 0; i < nrec; i++) {
-		td_error derr = { 0 };
-		Tfdrift__V1__AlertBatch *b = NULL;
-		if (td_bus_envelope_decode(recs[i].data, recs[i].len, &envs[i], &derr) != 0 ||
-		    (b = tfdrift__v1__alert_batch__unpack(NULL, envs[i]->payload.len,
-			 envs[i]->payload.data)) == NULL) {
-			/* Only requests that decoded were spooled: the bytes changed on disk. */
-			td_counter_inc(w->spool_corrupt);
-			TD_ERROR("spooled request does not decode; skipped", TD_KV_UINT("seq", seq),
-			    TD_KV_UINT("record", i));
-			continue;
-		}
-		job *j = &jobs[nj];
-		ptrs[nj++] = j;
-		if (job_prepare(j, b, envs[i]) != 0) {
-			rv = TD_EAGAIN;
-			goto out;
-		}
-	}
-	store(w, ptrs, nj);
-	for (size_t k = 0; k < nj; k++) {
-		if (ptrs[k]->outcome != STORED) {
-			rv = TD_EAGAIN;
-			goto out;
-		}
-	}
-	for (size_t k = 0; k < nj; k++) {
-		account(w, ptrs[k]);
-		publish(w, ptrs[k]);
-	}
-	ps_spool_remove(w->spool, seq);
-	TD_INFO("spool segment stored", TD_KV_UINT("seq", seq), TD_KV_UINT("requests", nj));
-	rv = 0;
-
-out:
-	for (size_t k = 0; jobs != NULL && k < nrec; k++) {
-		job_release(&jobs[k]);
-		tfdrift__v1__alert_batch__free_unpacked(jobs[k].b, NULL);
-	}
-	for (size_t i = 0; envs != NULL && i < nrec; i++) {
-		td_bus_envelope_free(envs[i]);
-	}
-	free(ptrs);
-	free(jobs);
-	free(envs);
-	free(recs);
-	return rv;
-}
-
-static void *
-drain_main(void *arg)
-{
-	ps_writer *w = arg;
-	bool was_empty = true;
-	pthread_mutex_lock(&w->mu);
-	while (!w->stopping) {
-		pthread_mutex_unlock(&w->mu);
-		uint64_t seq = 0;
-		int wait_ms = DRAIN_TICK_MS;
-		ps_writer_spool_gauges(w);
-		if (ps_spool_oldest(w->spool, &seq) == 0) {
-			if (was_empty) {
-				TD_INFO("spool holds alerts; draining when the database answers");
-				was_empty = false;
-			}
-			/* Not while the pool is backing off: the check thread says
-			 * when the database is back. */
-			bool usable = td_pgpool_up(w->pool) && atomic_load(&w->schema_ready) &&
-			    !refused_backing_off(w);
-			if (usable && drain_one(w, seq) == 0) {
-				wait_ms = 0;
-			} else if (usable) {
-				wait_ms = DRAIN_RETRY_MS;
-			}
-		} else if (!was_empty) {
-			TD_INFO("spool drained");
-			was_empty = true;
-		}
-		pthread_mutex_lock(&w->mu);
-		if (wait_ms > 0 && !w->stopping) {
-			struct timespec ts;
-			td_clock_mono_timespec(td_clock_mono_ms() + wait_ms, &ts);
-			pthread_cond_timedwait(&w->drain_wake, &w->mu, &ts);
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
@@ -1215,7 +746,7 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, 0, 0, 0, NULL);
 		goto out;
 	}
-	if (job_prepare(&j, b, req) != 0) {
+	if (wr_job_prepare(&j, b, req) != 0) {
 		rv = TD_EAGAIN;
 		goto out;
 	}
@@ -1242,8 +773,8 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 	size_t n = j.n;
 	switch (j.outcome) {
 	case STORED:
-		account(w, &j);
-		publish(w, &j);
+		wr_account(w, &j);
+		wr_publish(w, &j);
 		TD_DEBUG("alert batch stored", TD_KV_STR("message_id", req->message_id),
 		    TD_KV_UINT("alerts", n), TD_KV_UINT("inserted", j.inserted),
 		    TD_KV_UINT("dead_letter", j.dead));
@@ -1282,7 +813,7 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 
 out:
 	td_histogram_observe(w->request_seconds, mono_seconds() - t0);
-	job_release(&j);
+	wr_job_release(&j);
 	tfdrift__v1__alert_batch__free_unpacked(b, NULL);
 	return rv;
 }
@@ -1414,7 +945,7 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 		}
 		w->nthreads++;
 	}
-	if (pthread_create(&w->drain, NULL, drain_main, w) != 0) {
+	if (pthread_create(&w->drain, NULL, wr_drain_main, w) != 0) {
 		rv = td_error_set(err, TD_EIO, "cannot start the spool drain thread");
 		goto fail;
 	}

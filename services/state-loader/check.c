@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "tfdrift/identifiers.h"
 
 static int
 cmp_str(const void *a, const void *b)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "tfstate.h"
+#include "tfdrift/tfstate.h"
 
 typedef struct chk_summary {
 	size_t managed, tainted, deposed, data_sources;

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "tfstate.h"
+#include "tfdrift/tfstate.h"
 
 typedef struct contain contain;
 

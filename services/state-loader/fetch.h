@@ -54,4 +54,9 @@ void fetch_global_init(void);
  * is success: the caller decides what it means.  Free resp->body. */
 int fetch_get(const fetch_req *req, fetch_resp *resp, td_error *err);
 
+/* s percent-encoded as SigV4's canonical query wants it (every byte but
+ * A-Z a-z 0-9 - _ . ~, hex upper case): curl signs the query as sent.  A new
+ * string (free); NULL when out of memory. */
+char *fetch_query_escape(const char *s);
+
 #endif

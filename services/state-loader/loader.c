@@ -15,15 +15,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "fetch.h"
-#include "index.h"
+#include "fetcher.h"
+#include "tfdrift/identifiers.h"
 #include "source.h"
 #include "store.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/state.pb-c.h"
-#include "tfstate.h"
+#include "tfdrift/tfstate.h"
 
 #define SECTION "state_loader"
 /* Longest sleep between rounds: how quickly Redis coming back (or losing
@@ -31,8 +31,6 @@
 #define TICK_MS 1000
 /* A failure that repeats with the same text is logged again after this long. */
 #define RELOG_MS 60000
-
-typedef struct fetcher fetcher;
 
 typedef struct source {
 	char *name, *path; /* path: the file, or the remote source as shown (no secrets) */
@@ -250,7 +248,7 @@ on_workspace(void *arg, const char *ws)
 	}
 }
 
-/* ---- remote sources: one fetcher thread each --------------------------------
+/* ---- remote sources: one fetcher thread each (fetcher.h) -----------------------
  *
  * A remote check (credentials, listing, conditional GET, parse) runs on the
  * source's own thread, so a slow or hanging server holds up neither the local
@@ -259,489 +257,21 @@ on_workspace(void *arg, const char *ws)
  * and applies finished ones at every round (remote_collect): the source's
  * status, the index and the notices stay on the main thread. */
 
-/* What one check found. */
-enum {
-	RES_SAME,   /* unchanged (304, or the same HCP state version) */
-	RES_STATE,  /* a new parse (204/404: the empty state) */
-	RES_FAILED, /* error says why */
-};
-
-typedef struct fetch_result {
-	int kind;
-	tfs_state *st;  /* RES_STATE; owned */
-	char etag[256]; /* RES_STATE: its ETag (HCP: the state version id) */
-	char *error;    /* RES_FAILED: malloc'd, names the source and the cause */
-	char **found;   /* workspaces S3 discovery listed; malloc'd */
-	size_t nfound;
-} fetch_result;
-
-/* HCP Terraform answers 429 when the organisation's rate limit is reached:
- * the request is repeated after Retry-After seconds (or a doubling backoff
- * from 1 s when there is none), at most HCP_TRIES times a check. */
-#define HCP_TRIES 6
-#define HCP_BACKOFF_MAX_MS 60000
-#define HCP_WAIT_MAX_MS 600000
-
-struct fetcher {
-	/* shallow copies: the strings belong to the source, which is freed only
-	 * after the thread is joined */
-	src_spec spec;
-	const char *name, *path;
-	size_t max_size;
-	long timeout_ms;
-	pthread_t thr;
-	bool thr_ok; /* false: no thread could be started; checks run inline */
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* want or stop changed (CLOCK_MONOTONIC) */
-	/* under mu */
-	bool want;      /* a check is asked for */
-	bool busy;      /* asked for and not yet collected */
-	bool done;      /* res holds a finished check */
-	bool stop;      /* the thread ends */
-	char etag[256]; /* the check's inputs: the ETag / version loaded */
-	bool had_error; /* the source is failing (HCP: fetch the same version again) */
-	fetch_result res;
-	atomic_bool cancel; /* abandons a transfer in flight (stop) */
-};
-
-static void
-result_free(fetch_result *r)
-{
-	size_t i;
-
-	tfs_free(r->st);
-	free(r->error);
-	for (i = 0; i < r->nfound; i++) {
-		free(r->found[i]);
-	}
-	free(r->found);
-	*r = (fetch_result){ 0 };
-}
-
-__attribute__((format(printf, 2, 3))) static void
-result_failed(fetch_result *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&r->error, fmt, ap) < 0) {
-		r->error = NULL;
-	}
-	va_end(ap);
-	r->kind = RES_FAILED;
-}
-
-/* Waits ms on the fetcher's thread; false when a stop came first. */
-static bool
-fetcher_sleep(fetcher *f, long ms)
-{
-	struct timespec ts;
-	bool stop;
-
-	td_clock_mono_timespec(td_clock_mono_ms() + ms, &ts);
-	pthread_mutex_lock(&f->mu);
-	while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT) {
-	}
-	stop = f->stop;
-	pthread_mutex_unlock(&f->mu);
-	return !stop;
-}
-
-/* One HCP Terraform request.  A 429 is repeated after Retry-After (or the
- * backoff), logged at debug level only: rate limiting is routine, and the
- * source fails only when it lasts HCP_TRIES tries. */
+/* Gives remote source s its fetcher thread.  TD_ENOMEM. */
 static int
-hcp_get(fetcher *f, const fetch_req *rq, fetch_resp *rp, td_error *err)
+start_fetcher(ldr *l, source *s)
 {
-	long backoff = 1000, wait;
-	int rv, tries;
-
-	for (tries = 1;; tries++) {
-		if ((rv = fetch_get(rq, rp, err)) != 0 || rp->status != 429) {
-			return rv;
-		}
-		free(rp->body);
-		rp->body = NULL;
-		if (tries >= HCP_TRIES) {
-			return td_error_set(err, TD_EIO,
-			    "%s: HTTP 429 Too Many Requests (still rate limited after %d tries)",
-			    f->path, tries);
-		}
-		wait = rp->retry_after >= 0 ? rp->retry_after * 1000 : backoff;
-		wait = wait < 100 ? 100 : wait > HCP_WAIT_MAX_MS ? HCP_WAIT_MAX_MS : wait;
-		backoff = backoff * 2 > HCP_BACKOFF_MAX_MS ? HCP_BACKOFF_MAX_MS : backoff * 2;
-		TD_DEBUG("hcp terraform rate limit; waiting before the next try",
-		    TD_KV_STR("workspace", f->name), TD_KV_INT("retry_after", rp->retry_after),
-		    TD_KV_INT("wait_ms", wait), TD_KV_INT("try", tries));
-		if (!fetcher_sleep(f, wait)) {
-			return td_error_set(err, TD_ECLOSED, "%s: cancelled", f->path);
-		}
-	}
-}
-
-/* HCP Terraform: the workspace id, then its current state version; sets
- * *download (malloc'd) and the version id (into vid).  0, TD_ENOTFOUND (no
- * state yet) or an error naming the source. */
-static int
-hcp_resolve(fetcher *f, char **download, char *vid, size_t vidlen, td_error *err)
-{
-	fetch_req rq = { .shown = f->path,
-		.bearer = f->spec.token,
-		.ca_file = f->spec.ca_file,
-		.insecure = f->spec.insecure,
-		.max_size = 1u << 20,
-		.timeout_ms = f->timeout_ms,
-		.cancel = &f->cancel };
-	fetch_resp rp = { 0 };
-	cJSON *doc = NULL;
-	const cJSON *v;
-	char *url = NULL, *wsid = NULL;
-	int rv = 0;
-
-	*download = NULL;
-	if (asprintf(&url, "%s/api/v2/organizations/%s/workspaces/%s", f->spec.url, f->spec.org,
-		f->spec.workspace) < 0) {
-		return td_error_set(err, TD_ENOMEM, "out of memory");
-	}
-	rq.url = url;
-	if ((rv = hcp_get(f, &rq, &rp, err)) != 0) {
-		goto out;
-	}
-	if (rp.status != 200 || (doc = cJSON_ParseWithLength(rp.body, rp.len)) == NULL ||
-	    !cJSON_IsString(v = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "data"), "id"))) {
-		rv = td_error_set(err, TD_EIO, "%s: workspace lookup: HTTP %ld", f->path,
-		    rp.status);
-		goto out;
-	}
-	wsid = strdup(v->valuestring);
-	cJSON_Delete(doc);
-	doc = NULL;
-	free(rp.body);
-	rp.body = NULL;
-	free(url);
-	url = NULL;
-	if (wsid == NULL ||
-	    asprintf(&url, "%s/api/v2/workspaces/%s/current-state-version", f->spec.url, wsid) <
-		0) {
-		url = NULL;
-		rv = td_error_set(err, TD_ENOMEM, "out of memory");
-		goto out;
-	}
-	rq.url = url;
-	if ((rv = hcp_get(f, &rq, &rp, err)) != 0) {
-		goto out;
-	}
-	if (rp.status == 404) {
-		rv = TD_ENOTFOUND; /* no state yet */
-		goto out;
-	}
-	if (rp.status != 200 || (doc = cJSON_ParseWithLength(rp.body, rp.len)) == NULL) {
-		rv = td_error_set(err, TD_EIO, "%s: current state version: HTTP %ld", f->path,
-		    rp.status);
-		goto out;
-	}
-	v = cJSON_GetObjectItem(doc, "data");
-	snprintf(vid, vidlen, "%s",
-	    cJSON_IsString(cJSON_GetObjectItem(v, "id")) ? cJSON_GetObjectItem(v, "id")->valuestring
-							 : "");
-	v = cJSON_GetObjectItem(cJSON_GetObjectItem(v, "attributes"), "hosted-state-download-url");
-	if (!cJSON_IsString(v) || (*download = strdup(v->valuestring)) == NULL) {
-		rv = td_error_set(err, TD_EIO,
-		    "%s: current state version: no hosted-state-download-url", f->path);
-		goto out;
-	}
-out:
-	cJSON_Delete(doc);
-	free(rp.body);
-	free(url);
-	free(wsid);
-	return rv;
-}
-
-static void
-collect_workspace(void *arg, const char *ws)
-{
-	fetch_result *r = arg;
-	char **nf;
-	size_t i;
-
-	for (i = 0; i < r->nfound; i++) {
-		if (strcmp(r->found[i], ws) == 0) {
-			return;
-		}
-	}
-	if ((nf = realloc(r->found, (r->nfound + 1) * sizeof(*nf))) == NULL) {
-		return;
-	}
-	r->found = nf;
-	if ((nf[r->nfound] = strdup(ws)) != NULL) {
-		r->nfound++;
-	}
-}
-
-/* Pages of a workspace listing followed at most (a store answering the same
- * token forever must not hold the loop). */
-#define LIST_MAX_PAGES 10000
-
-/* Lists the workspace prefix of a discovering S3 source (signed like the
- * GET in rq), page after page (ListObjectsV2 continuation tokens) until the
- * listing is complete; the workspaces go to r->found. */
-static void
-discover(fetcher *f, const fetch_req *rq, fetch_result *r)
-{
-	fetch_req lr = *rq;
-	fetch_resp rp = { 0 };
-	td_error err = { 0 };
-	char token[2048] = "", *url = NULL;
-	bool more = true;
-	int page;
-
-	lr.etag = NULL;
-	lr.max_size = 16u << 20;
-	for (page = 0; more && page < LIST_MAX_PAGES; page++) {
-		if ((url = src_s3_list_url(&f->spec, page == 0 ? NULL : token)) == NULL) {
-			return;
-		}
-		lr.url = url;
-		if (fetch_get(&lr, &rp, &err) != 0 || rp.status != 200 || rp.body == NULL) {
-			TD_WARN("workspace discovery failed", TD_KV_STR("workspace", f->name),
-			    TD_KV_STR("source", f->path),
-			    TD_KV_STR("error",
-				err.msg[0] != '\0' ? err.msg : "unexpected HTTP status"),
-			    TD_KV_INT("status", rp.status), TD_KV_INT("page", page + 1));
-			more = false;
-		} else {
-			src_s3_workspaces(&f->spec, rp.body, collect_workspace, r);
-			more = src_s3_next_token(rp.body, token, sizeof(token));
-		}
-		free(rp.body);
-		rp.body = NULL;
-		free(url);
-	}
-	if (more) {
-		TD_WARN("workspace discovery stopped: too many listing pages",
-		    TD_KV_STR("workspace", f->name), TD_KV_INT("pages", page));
-	}
-}
-
-/* One check of a remote source, on its fetcher thread: one conditional
- * GET (after the HCP lookups, or the S3 credentials and listing); a new
- * body is parsed here.  Touches nothing but f and r. */
-static void
-remote_fetch(fetcher *f, const char *etag, bool had_error, fetch_result *r)
-{
-	fetch_req rq = { .url = f->spec.url,
-		.shown = f->path,
-		.ca_file = f->spec.ca_file,
-		.client_cert = f->spec.client_cert,
-		.client_key = f->spec.client_key,
-		.insecure = f->spec.insecure,
-		.max_size = f->max_size,
-		.timeout_ms = f->timeout_ms,
-		.cancel = &f->cancel,
-		.etag = etag };
-	fetch_resp rp = { 0 };
-	src_aws_creds cr;
-	td_error err = { 0 };
-	char sig[96], vid[256] = "", *download = NULL;
-	int rv;
-
-	memset(&cr, 0, sizeof(cr));
-	switch (f->spec.kind) {
-	case SRC_HTTP:
-		rq.user = f->spec.user;
-		rq.password = f->spec.password;
-		break;
-	case SRC_S3:
-		if (src_aws_credentials(&cr, &err) != 0) {
-			result_failed(r, "%s: %s", f->path, err.msg);
-			return;
-		}
-		snprintf(sig, sizeof(sig), "aws:amz:%s:s3", f->spec.region);
-		rq.sigv4 = sig;
-		rq.user = cr.key_id;
-		rq.password = cr.secret;
-		rq.session_token = cr.token[0] != '\0' ? cr.token : NULL;
-		if (f->spec.discover) {
-			discover(f, &rq, r);
-		}
-		break;
-	case SRC_HCP:
-		rv = hcp_resolve(f, &download, vid, sizeof(vid), &err);
-		if (rv == TD_ENOTFOUND) {
-			rp.status = 404;
-			goto answered;
-		}
-		if (rv != 0) {
-			result_failed(r, "%s", err.msg);
-			return;
-		}
-		if (vid[0] != '\0' && strcmp(vid, etag) == 0 && !had_error) {
-			free(download);
-			r->kind = RES_SAME; /* the same state version */
-			return;
-		}
-		rq.url = download;
-		rq.etag = NULL;
-		rq.bearer = f->spec.token;
-		break;
-	case SRC_FILE: r->kind = RES_SAME; return;
-	}
-	rv = f->spec.kind == SRC_HCP ? hcp_get(f, &rq, &rp, &err) : fetch_get(&rq, &rp, &err);
-	explicit_bzero(&cr, sizeof(cr));
-	if (rv != 0) {
-		result_failed(r, "%s", err.msg);
-		goto out;
-	}
-answered:
-	if (rp.status == 304) {
-		r->kind = RES_SAME; /* unchanged: one small request */
-		goto out;
-	}
-	if (rp.status == 204 || rp.status == 404) {
-		/* no state (yet): an empty workspace, as Terraform sees it */
-		static const char empty[] = "{\"version\":4,\"serial\":0,\"lineage\":\"\"}";
-		if (tfs_parse_buffer(&r->st, empty, sizeof(empty) - 1, f->path, &err) != 0) {
-			r->st = NULL;
-			result_failed(r, "%s", err.msg);
-			goto out;
-		}
-		r->kind = RES_STATE;
-		goto out;
-	}
-	if (rp.status != 200) {
-		result_failed(r, "%s: HTTP %ld", f->path, rp.status);
-		goto out;
-	}
-	if (tfs_parse_buffer(&r->st, rp.body != NULL ? rp.body : "", rp.len, f->path, &err) != 0) {
-		r->st = NULL;
-		result_failed(r, "%s", err.msg);
-		goto out;
-	}
-	snprintf(r->etag, sizeof(r->etag), "%s", f->spec.kind == SRC_HCP ? vid : rp.etag);
-	r->kind = RES_STATE;
-out:
-	if (rp.body != NULL) {
-		explicit_bzero(rp.body, rp.len);
-		free(rp.body);
-	}
-	free(download);
-}
-
-static void *
-fetcher_main(void *arg)
-{
-	fetcher *f = arg;
-	char etag[sizeof(f->etag)];
-	fetch_result r;
-	bool had_error;
-
-	pthread_mutex_lock(&f->mu);
-	for (;;) {
-		while (!f->want && !f->stop) {
-			pthread_cond_wait(&f->cv, &f->mu);
-		}
-		if (f->stop) {
-			break;
-		}
-		f->want = false;
-		memcpy(etag, f->etag, sizeof(etag));
-		had_error = f->had_error;
-		pthread_mutex_unlock(&f->mu);
-		r = (fetch_result){ 0 };
-		remote_fetch(f, etag, had_error, &r);
-		pthread_mutex_lock(&f->mu);
-		f->res = r;
-		f->done = true;
-	}
-	pthread_mutex_unlock(&f->mu);
-	return NULL;
-}
-
-/* Gives remote source s its fetcher thread (inline checks if none can be
- * started).  TD_ENOMEM. */
-static int
-fetcher_start(ldr *l, source *s)
-{
-	fetcher *f = calloc(1, sizeof(*f));
-
-	if (f == NULL) {
-		return TD_ENOMEM;
-	}
-	f->spec = s->spec;
-	f->name = s->name;
-	f->path = s->path;
-	f->max_size = l->max_size;
-	f->timeout_ms = (long)l->fetch_timeout_ms;
-	atomic_init(&f->cancel, false);
-	pthread_mutex_init(&f->mu, NULL);
-	td_clock_cond_init(&f->cv);
-	f->thr_ok = pthread_create(&f->thr, NULL, fetcher_main, f) == 0;
-	if (!f->thr_ok) {
-		TD_WARN("cannot start a thread for a remote source; it is fetched inline",
-		    TD_KV_STR("workspace", s->name));
-	}
-	s->f = f;
-	return 0;
-}
-
-/* Asks every fetcher to stop (abandoning transfers in flight). */
-static void
-fetcher_cancel(fetcher *f)
-{
-	if (f == NULL) {
-		return;
-	}
-	pthread_mutex_lock(&f->mu);
-	f->stop = true;
-	atomic_store(&f->cancel, true);
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-/* Joins the thread (after fetcher_cancel) and frees f. */
-static void
-fetcher_free(fetcher *f)
-{
-	if (f == NULL) {
-		return;
-	}
-	if (f->thr_ok) {
-		pthread_join(f->thr, NULL);
-	}
-	result_free(&f->res);
-	pthread_cond_destroy(&f->cv);
-	pthread_mutex_destroy(&f->mu);
-	free(f);
+	return fetcher_start(&s->f, &s->spec, s->name, s->path, l->max_size,
+	    (long)l->fetch_timeout_ms);
 }
 
 /* Asks for a check of remote source s, unless one is still running. */
 static void
 remote_kick(source *s)
 {
-	fetcher *f = s->f;
-	bool had_error = s->last_error != NULL;
-
-	if (f == NULL) {
-		return;
+	if (s->f != NULL) {
+		fetcher_kick(s->f, s->etag, s->last_error != NULL);
 	}
-	pthread_mutex_lock(&f->mu);
-	if (f->busy) {
-		pthread_mutex_unlock(&f->mu);
-		return; /* the previous check is still at it: this poll is skipped */
-	}
-	f->busy = true;
-	snprintf(f->etag, sizeof(f->etag), "%s", s->etag);
-	f->had_error = had_error;
-	if (f->thr_ok) {
-		f->want = true;
-		pthread_cond_signal(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		return;
-	}
-	pthread_mutex_unlock(&f->mu);
-	remote_fetch(f, s->etag, had_error, &f->res);
-	f->done = true;
 }
 
 /* Applies a finished check of remote source s (main thread); true when the
@@ -755,19 +285,9 @@ remote_collect(ldr *l, source *s)
 	bool changed = false;
 	size_t i;
 
-	if (f == NULL) {
+	if (f == NULL || !fetcher_take(f, &r)) {
 		return false;
 	}
-	pthread_mutex_lock(&f->mu);
-	if (!f->done) {
-		pthread_mutex_unlock(&f->mu);
-		return false;
-	}
-	r = f->res;
-	f->res = (fetch_result){ 0 };
-	f->done = false;
-	f->busy = false;
-	pthread_mutex_unlock(&f->mu);
 	if (!s->answered) {
 		s->answered = true;
 		l->unanswered--;
@@ -790,7 +310,7 @@ remote_collect(ldr *l, source *s)
 		break;
 	default: changed = remote_failed(s, r.error != NULL ? r.error : "out of memory"); break;
 	}
-	result_free(&r);
+	fetch_result_free(&r);
 	return changed;
 }
 
@@ -802,12 +322,7 @@ remote_busy(ldr *l)
 	size_t i;
 
 	for (i = 0; i < l->nsrc && !busy; i++) {
-		fetcher *f = l->src[i].f;
-		if (f != NULL) {
-			pthread_mutex_lock(&f->mu);
-			busy = f->busy;
-			pthread_mutex_unlock(&f->mu);
-		}
+		busy = l->src[i].f != NULL && fetcher_busy(l->src[i].f);
 	}
 	return busy;
 }
@@ -848,7 +363,7 @@ add_discovered(ldr *l)
 		}
 		source_metrics(c);
 		l->unanswered++;
-		if (fetcher_start(l, c) != 0) {
+		if (start_fetcher(l, c) != 0) {
 			l->unanswered--;
 			free(c->name);
 			free(c->path);
@@ -1573,7 +1088,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	for (i = 0; i < l->nsrc; i++) {
 		if (l->src[i].kind != SRC_FILE) {
 			l->unanswered++;
-			if (fetcher_start(l, &l->src[i]) != 0) {
+			if (start_fetcher(l, &l->src[i]) != 0) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}

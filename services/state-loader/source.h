@@ -16,7 +16,7 @@
  *       listing is paged with continuation tokens, max_keys keys a page).  With
  *       endpoint the request goes there, path style (S3-compatible stores);
  *       else to https://bucket.s3.<region>.amazonaws.com.  Signed with SigV4;
- *       credentials: src_aws_credentials.
+ *       credentials: aws_credentials (aws_credentials.h).
  *   hcp://organization/workspace?host=app.terraform.io&token_env=TFE_TOKEN
  *       HCP Terraform / Terraform Enterprise: the workspace's current state
  *       version, downloaded with the API token from the named environment
@@ -83,35 +83,5 @@ void src_spec_free(src_spec *s);
 
 /* "file", "http", "s3", "hcp". */
 const char *src_kind_name(src_kind k);
-
-typedef struct src_aws_creds {
-	char key_id[128];
-	char secret[128];
-	char token[4096]; /* "" when none */
-	char from[64];    /* where they came from, for messages */
-} src_aws_creds;
-
-/* AWS credentials from the standard chain: AWS_ACCESS_KEY_ID /
- * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; the profile AWS_PROFILE
- * (default "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials)
- * and AWS_CONFIG_FILE (~/.aws/config, section "profile NAME"): role_arn +
- * source_profile (STS AssumeRole signed with the source profile's
- * credentials, at AWS_ENDPOINT_URL_STS when set; external_id,
- * role_session_name, region honoured), else IAM Identity Center (SSO:
- * sso_session or sso_start_url, sso_account_id, sso_role_name, sso_region;
- * the token `aws sso login` cached in ~/.aws/sso/cache is exchanged at the
- * portal, AWS_ENDPOINT_URL_SSO when set; an expired token is an error, it is
- * not refreshed), else credential_process (its JSON
- * Version 1 output; Expiration honoured, none: never expires), else static
- * keys; a profile that is configured but fails is an error naming it; web
- * identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE -> STS
- * AssumeRoleWithWebIdentity at AWS_ENDPOINT_URL_STS or sts.<AWS_REGION>);
- * ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
- * _FULL_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]); EC2 instance
- * metadata with IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT, off with
- * AWS_EC2_METADATA_DISABLED=true).  Temporary credentials are cached and
- * fetched again 5 minutes before they expire.  TD_ENOTFOUND when none.
- * Thread-safe (the cache has a lock); fetches block (short timeouts). */
-int src_aws_credentials(src_aws_creds *out, td_error *err);
 
 #endif

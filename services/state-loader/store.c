@@ -2,7 +2,6 @@
 #include "store.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,9 @@
 #include "contain.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
+#include "tfdrift/redis.h"
+#include "tfdrift/redis_keys.h"
+#include "tfdrift/str.h"
 #include "tfdrift/redis_batch.h"
 
 /* Commands per pipeline round trip, and bytes after which a chunk is sent
@@ -70,21 +72,6 @@ sv_push(strvec *sv, char *s)
 	}
 	sv->v[sv->n++] = s;
 	return 0;
-}
-
-/* printf into a new string; NULL when out of memory.  Owned by the caller. */
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *
-fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int r;
-
-	va_start(ap, f);
-	r = vasprintf(&s, f, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
 }
 
 /* The context is unusable from here on: a connection-level failure
@@ -306,44 +293,18 @@ store_connected(const store *s)
 int
 store_connect(store *s, td_error *err)
 {
-	struct timeval tv = { .tv_sec = s->timeout_ms / 1000,
-		.tv_usec = (s->timeout_ms % 1000) * 1000 };
-	redisReply *r = NULL;
-	char db[16];
+	td_redis_opts o = { .host = s->host,
+		.port = s->port,
+		.password = s->password,
+		.db = s->db,
+		.timeout_ms = s->timeout_ms };
 	int rv;
 
 	if (s->rc != NULL) {
 		return 0;
 	}
-	/* a host that is a path is a unix socket */
-	s->rc = s->host[0] == '/' ? redisConnectUnixWithTimeout(s->host, tv)
-				  : redisConnectWithTimeout(s->host, s->port, tv);
-	if (s->rc == NULL || s->rc->err) {
-		return conn_fail(s, "connect", err);
-	}
-	if (redisSetTimeout(s->rc, tv) != REDIS_OK) {
-		return conn_fail(s, "set timeout", err);
-	}
-	if (s->password[0] != '\0') {
-		const char *argv[] = { "AUTH", s->password };
-		if ((rv = command(s, &r, err, "AUTH", 2, argv)) != 0) {
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
-	if (s->db != 0) {
-		const char *argv[] = { "SELECT", db };
-		snprintf(db, sizeof(db), "%d", s->db);
-		if ((rv = command(s, &r, err, "SELECT", 2, argv)) != 0) {
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
-	return 0;
-fail:
-	if (s->rc != NULL) {
-		redisFree(s->rc);
-		s->rc = NULL;
+	if ((rv = td_redis_connect(&o, &s->rc, err)) != 0) {
+		s->full_sweep = true;
 	}
 	return rv;
 }
@@ -352,7 +313,7 @@ int
 store_current_generation(store *s, uint64_t *gen, td_error *err)
 {
 	redisReply *r = NULL;
-	char *key = fmt("%sgen", s->prefix);
+	char *key = td_rkey_gen(s->prefix);
 	const char *argv[2] = { "GET", key };
 	int rv;
 
@@ -393,7 +354,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			rv = td_error_set(err, TD_ECLOSED, "stopping");
 			goto out;
 		}
-		key = fmt("%sg:%" PRIu64 ":res:%s:%s", p->s->prefix, gen, w->name, in->address);
+		key = td_rkey_res(p->s->prefix, gen, w->name, in->address);
 		if (key == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
@@ -410,7 +371,8 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 				    TD_KV_STR("identifier", id));
 				continue;
 			}
-			if ((value = fmt("%s\t%s\t%s", w->name, in->address, in->type)) == NULL) {
+			if ((value = td_str_printf("%s\t%s\t%s", w->name, in->address, in->type)) ==
+			    NULL) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -492,8 +454,8 @@ res_map_build(res_map *m, const tfs_state *st)
 		if (in->deposed != NULL) {
 			continue;
 		}
-		m->v[m->n].resource = fmt("%s%s%s%s.%s", in->module, in->module[0] ? "." : "",
-		    in->managed ? "" : "data.", in->type, in->name);
+		m->v[m->n].resource = td_str_printf("%s%s%s%s.%s", in->module,
+		    in->module[0] ? "." : "", in->managed ? "" : "data.", in->type, in->name);
 		if (m->v[m->n].resource == NULL) {
 			res_map_free(m);
 			return TD_ENOMEM;
@@ -572,8 +534,8 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
     strvec *keys, td_rbatch *b, store_result *res, td_error *err)
 {
 	const tfs_instance *in;
-	char *nodes_key = fmt("%sg:%" PRIu64 ":nodes:%s", p->s->prefix, gen, w->name);
-	char *edges_key = fmt("%sg:%" PRIu64 ":edges:%s", p->s->prefix, gen, w->name);
+	char *nodes_key = td_rkey_nodes(p->s->prefix, gen, w->name);
+	char *edges_key = td_rkey_edges(p->s->prefix, gen, w->name);
 	char *json = NULL;
 	res_map rm = { 0 };
 	size_t i, n_edges = 0;
@@ -649,7 +611,7 @@ out:
 static int
 switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, td_error *err)
 {
-	char *gen_key = fmt("%sgen", s->prefix), *ws_key = fmt("%sworkspaces", s->prefix);
+	char *gen_key = td_rkey_gen(s->prefix), *ws_key = td_rkey_workspaces(s->prefix);
 	char genbuf[24];
 	const char **argv = calloc(2 + 2 * n, sizeof(*argv));
 	redisReply *r = NULL;
@@ -718,12 +680,13 @@ retire_keys(store *s, char *const *keys, size_t n, td_error *err)
 	return pl_flush(&p, err);
 }
 
-/* SCAN MATCH pattern: the prefix with glob characters escaped, then g:* */
+/* SCAN MATCH pattern: the prefix with glob characters escaped, then g:* (every
+ * generation's keys, tfdrift/redis_keys.h) */
 static char *
 scan_pattern(const char *prefix)
 {
 	size_t n = strlen(prefix), i, j = 0;
-	char *p = malloc(2 * n + 4);
+	char *p = malloc(2 * n + sizeof(TD_RKEY_GEN_PART "*"));
 
 	if (p == NULL) {
 		return NULL;
@@ -734,7 +697,7 @@ scan_pattern(const char *prefix)
 		}
 		p[j++] = prefix[i];
 	}
-	memcpy(p + j, "g:*", 4);
+	memcpy(p + j, TD_RKEY_GEN_PART "*", sizeof(TD_RKEY_GEN_PART "*"));
 	return p;
 }
 
@@ -754,10 +717,11 @@ retire_scanned(store *s, redisReply *keys, uint64_t keep, td_error *err)
 	}
 	for (i = 0; i < keys->elements; i++) {
 		const char *k = keys->element[i]->str;
-		if (keys->element[i]->type != REDIS_REPLY_STRING || strlen(k) < plen + 2) {
+		if (keys->element[i]->type != REDIS_REPLY_STRING ||
+		    strlen(k) < plen + strlen(TD_RKEY_GEN_PART)) {
 			continue;
 		}
-		g = strtoull(k + plen + 2, &end, 10);
+		g = strtoull(k + plen + strlen(TD_RKEY_GEN_PART), &end, 10);
 		if (*end == ':' && g != keep) {
 			cand[nc++] = keys->element[i]->str;
 		}
@@ -868,7 +832,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	if ((rv = store_connect(s, err)) != 0) {
 		return rv;
 	}
-	seq_key = fmt("%sgen_seq", s->prefix);
+	seq_key = td_rkey_gen_seq(s->prefix);
 	p = calloc(1, sizeof(*p));
 	if (p != NULL) {
 		p->s = s;
@@ -918,8 +882,9 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	/* from here a failure leaves keys of an unswitched generation behind */
 	s->full_sweep = true;
-	idx_key = fmt("%sg:%" PRIu64 ":idx", s->prefix, gen);
-	if (idx_key == NULL || sv_push(&keys, fmt("%s", idx_key)) != 0 || keys.v[0] == NULL) {
+	idx_key = td_rkey_idx(s->prefix, gen);
+	if (idx_key == NULL || sv_push(&keys, td_str_printf("%s", idx_key)) != 0 ||
+	    keys.v[0] == NULL) {
 		td_error_set(err, TD_ENOMEM, "out of memory");
 		rv = TD_ENOMEM;
 		goto out;

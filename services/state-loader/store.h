@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #include "tfdrift/error.h"
-#include "tfstate.h"
+#include "tfdrift/tfstate.h"
 
 typedef struct store store;
 

@@ -1,7 +1,9 @@
 # services/web/build.mk — the web UI (TypeScript, React, Vite) built into
 # $(BUILD)/web, which `make run` and the tests hand to the gateway as its
 # static_dir.  npm ci installs exactly what package-lock.json says; the API
-# types are generated from services/api-gateway/openapi.json on every build.
+# types are generated on every build from the gateway's contract
+# ($(GW_OPENAPI_JSON), which the gateway's build.mk names): the one thing the UI
+# takes from another service, so the two cannot drift apart silently.
 # Without npm the UI is skipped with a message; every C target still builds.
 
 WEB_DIR := services/web
@@ -9,7 +11,7 @@ WEB_OUT := $(BUILD)/web
 NPM     := $(shell command -v npm 2>/dev/null)
 WEB_SRC := $(shell find $(WEB_DIR)/src -type f ! -name '*.gen.ts' 2>/dev/null) \
            $(addprefix $(WEB_DIR)/,index.html vite.config.ts tsconfig.json package.json) \
-           services/api-gateway/openapi.json
+           $(GW_OPENAPI_JSON)
 WEB_MODULES := $(WEB_DIR)/node_modules/.package-lock.json
 
 ifneq ($(NPM),)

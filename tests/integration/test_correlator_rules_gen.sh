@@ -25,7 +25,7 @@ check_eq "every rule excludes failed and read-only calls" "3" \
 
 # every catalog event, under its own source
 missing=0
-for f in services/correlator/catalog/*.tsv; do
+for f in libcommon/src/domain/catalog/*.tsv; do
 	src="$(sed -n 's/^@source //p' "$f")"
 	while IFS=$'\t' read -r ev _; do
 		case "$ev" in '#'* | '@'* | '') continue ;; esac

@@ -11,7 +11,7 @@ OUTDIR/sources.json (the JSON list for state_loader.local_files) and
 OUTDIR/expected.tsv: one line per identifier the index must hold,
 "identifier<TAB>workspace<TAB>address<TAB>type", and OUTDIR/instances.tsv,
 "workspace<TAB>address" of every indexed instance; both computed from
-services/state-loader/identifiers.tsv independently of the C code (first
+libcommon/src/domain/identifiers.tsv independently of the C code (first
 claim wins: workspace order, then file order).
 
 Real states are mostly small objects: a security group rule, a role policy
@@ -30,7 +30,7 @@ import random
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-RULES_TSV = os.path.join(ROOT, "services", "state-loader", "identifiers.tsv")
+RULES_TSV = os.path.join(ROOT, "libcommon", "src", "domain", "identifiers.tsv")
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 

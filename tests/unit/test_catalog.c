@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "../../services/correlator/catalog.h"
+#include "tfdrift/catalog.h"
 #include "../../services/correlator/memstate.h"
 #include "../../services/correlator/rule.h"
-#include "../../services/ingest/cloudtrail_record.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/error.h"
 
 #define FIXTURES "tests/fixtures/catalog/"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "../../services/ingest/cloudtrail_file.h"
+#include "tfdrift/cloudtrail_file.h"
 #include "tfdrift/error.h"
 
 #define REC(id) "{\"eventID\":\"" id "\",\"eventName\":\"RunInstances\"}"

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/ingest/cloudtrail_record.h"
+#include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/error.h"
 
 /* 2024-05-01T12:00:00Z */

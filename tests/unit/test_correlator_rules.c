@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/correlator/catalog.h"
+#include "tfdrift/catalog.h"
 #include "../../services/correlator/memstate.h"
 #include "../../services/correlator/rcfg.h"
 #include "../../services/correlator/rule.h"

@@ -12,8 +12,8 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "../../services/ingest/cloudtrail_record.h"
-#include "../../services/ingest/falco_alert.h"
+#include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/falco_alert.h"
 #include "tfdrift/error.h"
 
 #define HTTP TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_HTTP

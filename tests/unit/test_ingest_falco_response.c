@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../services/ingest/falco_response.h"
+#include "tfdrift/falco_response.h"
 #include "falco/outputs.pb-c.h"
 #include "tfdrift/error.h"
 

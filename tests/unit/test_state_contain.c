@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "../../services/state-loader/contain.h"
-#include "../../services/state-loader/tfstate.h"
+#include "tfdrift/tfstate.h"
 
 static const char net[] =
     "{\"version\":4,\"terraform_version\":\"1.7.0\",\"serial\":1,\"lineage\":\"n\",\"resources\":["

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../services/state-loader/aws_credentials.h"
 #include "../../services/state-loader/loader.h"
 #include "../../services/state-loader/source.h"
 
@@ -216,7 +217,7 @@ test_aws_credentials(void **state)
 	char path[] = "/tmp/test_state_credsXXXXXX";
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
-	src_aws_creds c;
+	aws_creds c;
 	td_error err = { 0 };
 
 	(void)state;
@@ -227,24 +228,24 @@ test_aws_credentials(void **state)
 	fclose(f);
 	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "senv", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0);
 	assert_string_equal(c.key_id, "AKIDENV");
 	assert_string_equal(c.from, "environment");
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
 	setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0);
 	assert_string_equal(c.key_id, "AKIDDEF");
 	assert_string_equal(c.token, "");
 	setenv("AWS_PROFILE", "ci", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0);
 	assert_string_equal(c.key_id, "AKIDCI");
 	assert_string_equal(c.secret, "s2");
 	assert_string_equal(c.token, "t2");
 	setenv("AWS_PROFILE", "none", 1);
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1); /* no instance metadata here */
-	assert_int_equal(src_aws_credentials(&c, &err), TD_ENOTFOUND);
+	assert_int_equal(aws_credentials(&c, &err), TD_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "profile none"));
 	unsetenv("AWS_PROFILE");
 	unsetenv("AWS_EC2_METADATA_DISABLED");
@@ -260,7 +261,7 @@ test_aws_profiles(void **state)
 {
 	char dir[] = "/tmp/test_state_profXXXXXX", cfg[256], creds[256], script[256], count[256];
 	char line[64];
-	src_aws_creds c;
+	aws_creds c;
 	td_error err = { 0 };
 	FILE *f;
 
@@ -300,15 +301,15 @@ test_aws_profiles(void **state)
 	setenv("AWS_SHARED_CREDENTIALS_FILE", creds, 1);
 
 	setenv("AWS_PROFILE", "later", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0);
 	assert_string_equal(c.key_id, "AKIDPROC");
 	assert_string_equal(c.secret, "sp");
 	assert_string_equal(c.token, "tp");
 	assert_non_null(strstr(c.from, "credential_process"));
-	assert_int_equal(src_aws_credentials(&c, &err), 0); /* cached: not run again */
-	setenv("AWS_PROFILE", "soon", 1);                   /* expired: run every time */
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
-	assert_int_equal(src_aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0); /* cached: not run again */
+	setenv("AWS_PROFILE", "soon", 1);               /* expired: run every time */
+	assert_int_equal(aws_credentials(&c, &err), 0);
+	assert_int_equal(aws_credentials(&c, &err), 0);
 	assert_string_equal(c.key_id, "AKIDPROC");
 	f = fopen(count, "r");
 	assert_non_null(f);
@@ -320,20 +321,20 @@ test_aws_profiles(void **state)
 	assert_int_equal(runs, 3);
 
 	setenv("AWS_PROFILE", "v2", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EPROTO);
+	assert_int_equal(aws_credentials(&c, &err), TD_EPROTO);
 	assert_non_null(strstr(err.msg, "profile v2: credential_process: \"Version\" must be 1"));
 	setenv("AWS_PROFILE", "fails", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_int_equal(aws_credentials(&c, &err), TD_EIO);
 	assert_non_null(strstr(err.msg, "profile fails: credential_process exited with status 3"));
 	assert_string_equal(c.key_id, "");
 	setenv("AWS_PROFILE", "norole", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_int_equal(aws_credentials(&c, &err), TD_EINVAL);
 	assert_non_null(strstr(err.msg, "profile norole: role_arn without source_profile"));
 	setenv("AWS_PROFILE", "nosource", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_int_equal(aws_credentials(&c, &err), TD_EINVAL);
 	assert_non_null(strstr(err.msg, "profile nosource: source_profile missing has no"));
 	setenv("AWS_PROFILE", "selfnokeys", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EINVAL);
+	assert_int_equal(aws_credentials(&c, &err), TD_EINVAL);
 	assert_non_null(strstr(err.msg, "names itself"));
 
 	/* SSO: the token cache is ~/.aws/sso/cache/<sha1("old")>.json */
@@ -349,14 +350,14 @@ test_aws_profiles(void **state)
 	snprintf(cache, sizeof(cache), "%s/c00dbbc9dadfbe1e232e93a729dd4752fade0abf.json", home);
 	setenv("HOME", dir, 1);
 	setenv("AWS_PROFILE", "ssonone", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_int_equal(aws_credentials(&c, &err), TD_EIO);
 	assert_non_null(strstr(err.msg, "profile ssonone: no SSO token cached"));
 	f = fopen(cache, "w");
 	assert_non_null(f);
 	fprintf(f, "{\"accessToken\":\"t\",\"expiresAt\":\"2001-01-01T00:00:00Z\"}");
 	fclose(f);
 	setenv("AWS_PROFILE", "ssoold", 1);
-	assert_int_equal(src_aws_credentials(&c, &err), TD_EIO);
+	assert_int_equal(aws_credentials(&c, &err), TD_EIO);
 	assert_non_null(strstr(err.msg, "profile ssoold: the SSO token expired at 2001-01-01"));
 	if (saved != NULL) {
 		setenv("HOME", saved, 1);

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "../../services/state-loader/index.h"
-#include "../../services/state-loader/redact.h"
-#include "../../services/state-loader/tfstate.h"
+#include "tfdrift/identifiers.h"
+#include "tfdrift/redact.h"
+#include "tfdrift/tfstate.h"
 
 #define FIXTURES "tests/fixtures/states/"
 

@@ -1,0 +1,63 @@
+/* fetcher.h — one remote state source's fetcher thread.
+ *
+ * A remote check (credentials, listing, conditional GET, parse) runs on the
+ * source's own thread, so a slow or hanging server holds up neither the local
+ * files nor the other remote sources.  The loader asks for a check
+ * (fetcher_kick; refused while the previous one is still running) and takes
+ * finished ones (fetcher_take) on its own thread.  HCP Terraform's current
+ * state version is looked up first (429 answered with Retry-After or a
+ * backoff); S3 requests are signed with aws_credentials, and a source with
+ * workspace=* lists its prefix for workspaces.
+ *
+ * Threads: kick, take and busy from one thread (the loader's); the fetcher's
+ * own thread touches nothing but the fetcher. */
+#ifndef TFDRIFT_STATE_LOADER_FETCHER_H
+#define TFDRIFT_STATE_LOADER_FETCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "source.h"
+#include "tfdrift/tfstate.h"
+
+/* What one check found. */
+enum {
+	RES_SAME,   /* unchanged (304, or the same HCP state version) */
+	RES_STATE,  /* a new parse (204/404: the empty state) */
+	RES_FAILED, /* error says why */
+};
+
+typedef struct fetch_result {
+	int kind;
+	tfs_state *st;  /* RES_STATE; owned */
+	char etag[256]; /* RES_STATE: its ETag (HCP: the state version id) */
+	char *error;    /* RES_FAILED: malloc'd, names the source and the cause */
+	char **found;   /* workspaces S3 discovery listed; malloc'd */
+	size_t nfound;
+} fetch_result;
+
+typedef struct fetcher fetcher;
+
+/* A fetcher for spec (copied shallowly: spec's strings, name and path must
+ * outlive it), with its thread (checks run inline, with a warning, when no
+ * thread can be started).  *out owned by the caller (fetcher_free); TD_ENOMEM. */
+int fetcher_start(fetcher **out, const src_spec *spec, const char *name, const char *path,
+    size_t max_size, long timeout_ms);
+/* Asks the thread to stop, abandoning a transfer in flight. */
+void fetcher_cancel(fetcher *f);
+/* Joins the thread (after fetcher_cancel) and frees f; NULL is ignored. */
+void fetcher_free(fetcher *f);
+
+/* Asks for a check against etag (the ETag, or HCP state version, loaded);
+ * had_error: the source is failing (fetch the same HCP version again).
+ * False when the previous check is still running (this one is skipped). */
+bool fetcher_kick(fetcher *f, const char *etag, bool had_error);
+/* Moves a finished check into *out (free with fetch_result_free); false
+ * when none is finished. */
+bool fetcher_take(fetcher *f, fetch_result *out);
+/* True while a check asked for has not been taken. */
+bool fetcher_busy(fetcher *f);
+
+void fetch_result_free(fetch_result *r);
+
+#endif

@@ -1,0 +1,219 @@
+/* test_helpers.c — libcommon's small shared helpers: severity and kind names
+ * (domain/severity.c), an alert as JSON (domain/alert_json.c), hex digits
+ * (hex.c), constant-time comparison (secret.c) and the whole-file reader
+ * (file.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tfdrift/alert_json.h"
+#include "tfdrift/error.h"
+#include "tfdrift/file.h"
+#include "tfdrift/hex.h"
+#include "tfdrift/secret.h"
+#include "tfdrift/severity.h"
+
+static void
+test_severity_names(void **state)
+{
+	(void)state;
+	static const char *const sev[] = { NULL, "info", "low", "medium", "high", "critical" };
+	for (int v = 1; v <= 5; v++) {
+		assert_string_equal(td_severity_name(v), sev[v]);
+		assert_int_equal(td_severity_parse(sev[v], strlen(sev[v])), v);
+		assert_string_equal(td_severity_names[v - 1], sev[v]);
+	}
+	assert_int_equal(td_severity_count, 5);
+	assert_null(td_severity_name(0));
+	assert_null(td_severity_name(6));
+	assert_null(td_severity_name(-1));
+	assert_int_equal(td_severity_parse("severe", 6), 0);
+	assert_int_equal(td_severity_parse("HIGH", 4), 0);    /* exact, lower case */
+	assert_int_equal(td_severity_parse("highest", 4), 4); /* the first len bytes */
+	assert_int_equal(td_severity_parse("high", 3), 0);
+	assert_int_equal(td_severity_parse(NULL, 0), 0);
+
+	static const char *const kind[] = { NULL, "drift", "unmanaged", "deleted", "modified" };
+	for (int v = 1; v <= 4; v++) {
+		assert_string_equal(td_kind_name(v), kind[v]);
+		assert_int_equal(td_kind_parse(kind[v], strlen(kind[v])), v);
+	}
+	assert_int_equal(td_kind_count, 4);
+	assert_null(td_kind_name(0));
+	assert_null(td_kind_name(5));
+	assert_int_equal(td_kind_parse("DRIFT", 5), 0);
+}
+
+static void
+test_alert_json(void **state)
+{
+	(void)state;
+	Tfdrift__V1__DriftAlert a = TFDRIFT__V1__DRIFT_ALERT__INIT;
+	Tfdrift__V1__Principal pr = TFDRIFT__V1__PRINCIPAL__INIT;
+	Tfdrift__V1__AttributeChange ch = TFDRIFT__V1__ATTRIBUTE_CHANGE__INIT;
+	Tfdrift__V1__AttributeChange *chs[] = { &ch };
+	char *text;
+
+	a.id = 7;
+	a.alert_key = "k1";
+	a.kind = TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED;
+	a.severity = TFDRIFT__V1__SEVERITY__SEVERITY_HIGH;
+	a.resource_address = "aws_instance.web[0]";
+	a.event_time_ns = 1795705445000000000LL; /* 2026-11-26T15:04:05Z */
+	a.source_ip = "10.0.0.1";
+	pr.name = "alice";
+	pr.type = "AssumedRole";
+	pr.role_name = "admin";
+	a.principal = &pr;
+	ch.path = "instance_type";
+	ch.old_json = "\"t3.micro\"";
+	ch.new_json = "\"t3.large\"";
+	a.changes = chs;
+	a.n_changes = 1;
+
+	cJSON *item = td_alert_json_item(&a);
+	assert_non_null(item);
+	text = cJSON_PrintUnformatted(item);
+	assert_non_null(strstr(text, "\"id\":7,\"alert_key\":\"k1\""));
+	assert_non_null(strstr(text, "\"event_time\":\"2026-11-26T15:04:05.000000Z\""));
+	assert_non_null(strstr(text, "\"detected_at\":null"));
+	assert_non_null(strstr(text, "\"kind\":\"modified\""));
+	assert_non_null(strstr(text, "\"severity\":\"high\",\"status\":\"open\""));
+	assert_non_null(strstr(text,
+	    "\"principal\":{\"type\":\"AssumedRole\",\"arn\":\"\",\"name\":\"alice\""));
+	assert_non_null(strstr(text, "\"source_ip\":\"10.0.0.1\""));
+	cJSON_free(text);
+	cJSON_Delete(item);
+
+	a.severity = 0; /* unspecified */
+	cJSON *ex = td_alert_json_explain(&a);
+	assert_non_null(ex);
+	text = cJSON_PrintUnformatted(ex);
+	assert_non_null(strstr(text, "\"kind\":\"modified\",\"severity\":\"unspecified\""));
+	assert_non_null(strstr(text, "\"address\":\"aws_instance.web[0]\""));
+	assert_non_null(strstr(text,
+	    "\"changes\":[{\"path\":\"instance_type\",\"old\":\"t3.micro\",\"new\":\"t3.large\",\"sensitive\":false}]"));
+	assert_non_null(strstr(text,
+	    "\"who\":{\"name\":\"alice\",\"type\":\"AssumedRole\",\"role\":\"admin\"}"));
+	cJSON_free(text);
+	cJSON_Delete(ex);
+}
+
+static void
+test_hex(void **state)
+{
+	(void)state;
+	uint8_t b[4] = { 0 };
+	char text[9];
+
+	assert_int_equal(td_hex_digit('0'), 0);
+	assert_int_equal(td_hex_digit('9'), 9);
+	assert_int_equal(td_hex_digit('a'), 10);
+	assert_int_equal(td_hex_digit('F'), 15);
+	assert_int_equal(td_hex_digit('g'), -1);
+	assert_int_equal(td_hex_digit('%'), -1);
+	assert_int_equal(td_hex_digit(0), -1);
+	assert_int_equal(td_hex_decode("00fFa17E", 4, b), 0);
+	assert_int_equal(b[0], 0x00);
+	assert_int_equal(b[1], 0xff);
+	assert_int_equal(b[2], 0xa1);
+	assert_int_equal(b[3], 0x7e);
+	assert_int_equal(td_hex_decode("0g", 1, b), TD_EINVAL);
+	assert_int_equal(td_hex_decode("g0", 1, b), TD_EINVAL);
+	td_hex_encode((const uint8_t[]){ 0x00, 0xff, 0xa1, 0x7e }, 4, text);
+	assert_string_equal(text, "00ffa17e");
+	td_hex_encode(b, 0, text);
+	assert_string_equal(text, "");
+}
+
+static void
+test_secret_equal(void **state)
+{
+	(void)state;
+	assert_true(td_secret_equal("token", 5, "token", 5));
+	assert_false(td_secret_equal("token", 5, "tokeN", 5));
+	assert_false(td_secret_equal("Token", 5, "token", 5));
+	assert_false(td_secret_equal("token", 5, "token2", 6)); /* a prefix is not equal */
+	assert_false(td_secret_equal("token2", 6, "token", 5));
+	assert_true(td_secret_equal("", 0, "", 0));
+	assert_false(td_secret_equal("", 0, "x", 1));
+	/* bytes after a NUL count */
+	assert_false(td_secret_equal("a\0b", 3, "a\0c", 3));
+}
+
+static void
+test_file_read(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/td-test-file-XXXXXX";
+	int fd = mkstemp(path);
+	char *buf = NULL;
+	size_t len = 99;
+	td_error err;
+
+	assert_true(fd >= 0);
+	/* more than one read's worth, with a NUL inside */
+	size_t n = 70000;
+	char *data = malloc(n);
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++) {
+		data[i] = (char)('a' + i % 26);
+	}
+	data[100] = '\0';
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	close(fd);
+
+	assert_int_equal(td_file_read(path, 0, &buf, &len, &err), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(buf, data, n);
+	assert_int_equal(buf[n], '\0');
+	free(buf);
+
+	/* exactly at the limit is fine, one byte over is not */
+	assert_int_equal(td_file_read(path, n, &buf, NULL, &err), 0);
+	free(buf);
+	assert_int_equal(td_file_read(path, n - 1, &buf, &len, &err), TD_ETOOBIG);
+	assert_null(buf);
+	char want[256];
+	snprintf(want, sizeof(want), "%s: larger than %zu bytes", path, n - 1);
+	assert_string_equal(err.msg, want);
+
+	/* an empty file is an empty string */
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(td_file_read(path, 0, &buf, &len, &err), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+	free(buf);
+	unlink(path);
+
+	assert_int_equal(td_file_read(path, 0, &buf, &len, &err), TD_EIO);
+	assert_null(buf);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(td_file_read("/tmp", 0, &buf, NULL, &err), TD_EIO);
+	assert_string_equal(err.msg, "/tmp: cannot read: Is a directory");
+	assert_int_equal(td_file_read("/tmp", 0, &buf, NULL, NULL), TD_EIO);
+	free(data);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_severity_names),
+		cmocka_unit_test(test_alert_json),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_secret_equal),
+		cmocka_unit_test(test_file_read),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
