@@ -43,6 +43,12 @@ COMMANDS=(
 	chromium:chromium
 	# make bench
 	wrk:wrk
+	# tests/integration/test_deploy_compose.sh: `docker-compose config`
+	docker-compose:docker-compose
+	# tests/integration/test_deploy_systemd.sh: systemd-analyze verify/security
+	systemd-analyze:systemd
+	# tests/integration/test_deploy_docker.sh: readelf (NEEDED libraries)
+	readelf:binutils
 )
 
 missing=()
@@ -96,14 +102,16 @@ install_debian() {
 
 [ "${#missing[@]}" -eq 0 ] || install_debian
 
-# npm packages of the test peers (tests/peers/package-lock.json): installed
-# once, again only when the lock file changes.
-peers="$(dirname "${BASH_SOURCE[0]}")/../tests/peers"
-if [ -f "$peers/package-lock.json" ] &&
-	{ [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; }; then
-	echo "deps: npm ci in tests/peers" >&2
-	(cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# npm packages of the test peers (tests/peers/package-lock.json) and of the
+# deployment checks (tests/deploy/package-lock.json): installed once, again
+# only when a lock file changes.
+for peers in "$(dirname "${BASH_SOURCE[0]}")/../tests/peers" "$(dirname "${BASH_SOURCE[0]}")/../tests/deploy"; do
+	if [ -f "$peers/package-lock.json" ] &&
+		{ [ ! -d "$peers/node_modules" ] || [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; }; then
+		echo "deps: npm ci in tests/$(basename "$peers")" >&2
+		(cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+done
 
 # npm packages of the web UI (services/web/package-lock.json: the build, vitest,
 # playwright-core and axe for the browser tests; no browser is downloaded, the

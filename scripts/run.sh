@@ -15,10 +15,15 @@
 #
 # The run directory is kept between runs: PostgreSQL's cluster (run/pg), Redis's
 # dump (run/redis), every process's data_dir (run/data) and the logs (run/logs,
-# appended to).  Preferred ports: PostgreSQL 55432, Redis 56379, and the
-# defaults of config_directives.c for the services (admin 9101-9106, bus
-# 7101/7102/7201/7202/7301, REST 8080); a port that something else already uses
-# is replaced by a free one and run/config.yaml says which.
+# appended to).  Preferred ports: PostgreSQL 15432, Redis 16379 (both below
+# Linux's ephemeral range, 32768-60999, where the source port of any outgoing
+# connection may sit), and the defaults of config_directives.c for the services
+# (admin 9101-9106, bus 7101/7102/7201/7202/7301, REST 8080).  A port is taken
+# only once it is proven bindable (bind + listen on 127.0.0.1, which a port
+# held by a connection fails); one that something else uses is replaced by the
+# next usable one and run/config.yaml says which.  Should PostgreSQL or Redis
+# still fail to bind (taken in between), the next port is tried.
+#   TFDRIFT_RUN_PG_PORT=15432 TFDRIFT_RUN_REDIS_PORT=16379  other preferred ports
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,14 +65,25 @@ die() {
 
 # ---- small helpers ------------------------------------------------------------
 
-# True when something accepts TCP connections on 127.0.0.1:$1, or the port is
-# bound by a listener on any address (ss sees both).
+# True when the port cannot be ours: a listener on any address has it (ss), or
+# binding 127.0.0.1:$1 and listening fails.  Looking for listeners alone is not
+# enough: a client connection's source port (any port of the ephemeral range,
+# 32768-60999) holds it too, and ss -l does not show that.  The probe uses no
+# SO_REUSEADDR, so it fails wherever the server's bind would.
 port_busy() {
 	local port=$1
 	if command -v ss >/dev/null 2>&1; then
 		ss -Htln "( sport = :$port )" 2>/dev/null | grep -q . && return 0
 	fi
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+	! python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen(1)
+except OSError:
+    sys.exit(1)
+' "$port" 2>/dev/null
 }
 
 # Sets the variable named $1 to port $2 when it is free, else to the next free
@@ -290,12 +306,25 @@ start_postgres() {
 		fi
 	fi
 
-	pick_port PGPORT 55432
-	say "starting PostgreSQL on 127.0.0.1:$PGPORT"
-	# setsid: the server must not get the terminal's Ctrl-C; run.sh stops it.
-	as_pg setsid "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGSOCK" \
-		start >/dev/null || die "PostgreSQL did not start; see $LOGS/postgres.log"
+	local want=${TFDRIFT_RUN_PG_PORT:-15432} attempt log_at
+	for attempt in 1 2 3 4 5; do
+		pick_port PGPORT "$want"
+		say "starting PostgreSQL on 127.0.0.1:$PGPORT"
+		log_at=$(wc -c <"$PGLOG")
+		# setsid: the server must not get the terminal's Ctrl-C; run.sh stops it.
+		if as_pg setsid "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PGSOCK" \
+			start >/dev/null; then
+			break
+		fi
+		# taken between the probe and the server's bind: the next port
+		if [ "$attempt" -lt 5 ] && tail -c +$((log_at + 1)) "$PGLOG" | grep -q 'could not bind\|Address already in use'; then
+			say "PostgreSQL could not bind port $PGPORT (taken meanwhile); trying the next one"
+			want=$((PGPORT + 1))
+			continue
+		fi
+		die "PostgreSQL did not start; see $LOGS/postgres.log"
+	done
 
 	if [ "$(as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PGPORT" -U tfdrift -d postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = 'tfdrift'")" != 1 ]; then
@@ -306,7 +335,23 @@ start_postgres() {
 
 start_redis() {
 	mkdir -p "$RUN/redis"
-	pick_port REDIS_PORT 56379
+	local want=${TFDRIFT_RUN_REDIS_PORT:-16379} attempt
+	for attempt in 1 2 3 4 5; do
+		pick_port REDIS_PORT "$want"
+		start_redis_on && return 0
+		# taken between the probe and the server's bind: the next port
+		if [ "$attempt" -lt 5 ] &&
+			tail -n 5 "$LOGS/redis.log" 2>/dev/null | grep -q ":$REDIS_PORT.*Address already in use"; then
+			say "Redis could not bind port $REDIS_PORT (taken meanwhile); trying the next one"
+			want=$((REDIS_PORT + 1))
+			continue
+		fi
+		die "Redis does not answer on port $REDIS_PORT; see $LOGS/redis.log"
+	done
+}
+
+# Starts redis-server on REDIS_PORT; fails when it does not answer PING.
+start_redis_on() {
 	local old
 	old=$(read_pid "$RUN/redis/redis.pid")
 	pid_is "$old" redis-server || rm -f "$RUN/redis/redis.pid"
@@ -324,13 +369,16 @@ pidfile $RUN/redis/redis.pid
 logfile $LOGS/redis.log
 EOF
 	say "starting Redis on 127.0.0.1:$REDIS_PORT"
-	redis-server "$RUN/redis/redis.conf" || die "redis-server did not start; see $LOGS/redis.log"
-	local i
+	redis-server "$RUN/redis/redis.conf" || return 1
+	local i pid
 	for i in $(seq 1 100); do
 		[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+		# a daemonized server that could not bind exits
+		pid=$(read_pid "$RUN/redis/redis.pid")
+		[ "$i" -gt 10 ] && ! pid_is "$pid" redis-server && return 1
 		sleep 0.1
 	done
-	die "Redis does not answer on port $REDIS_PORT; see $LOGS/redis.log"
+	return 1
 }
 
 write_config() {

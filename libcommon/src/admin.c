@@ -89,12 +89,15 @@ route_readyz(td_admin *a, reply *r)
 	for (size_t i = 0; i < a->nchecks; i++) {
 		char why[256] = "";
 		cJSON *c = cJSON_AddObjectToObject(checks, a->checks[i].name);
-		bool ok = a->checks[i].fn(a->checks[i].arg, why, sizeof(why)) == 0;
+		int crv = a->checks[i].fn(a->checks[i].arg, why, sizeof(why));
+		bool ok = crv == 0 || crv == TD_READY_NOTE;
 		why[sizeof(why) - 1] = '\0';
 		if (c == NULL || cJSON_AddBoolToObject(c, "ok", ok) == NULL ||
 		    (!ok &&
 			cJSON_AddStringToObject(c, "reason", why[0] != '\0' ? why : "not ready") ==
-			    NULL)) {
+			    NULL) ||
+		    (crv == TD_READY_NOTE && why[0] != '\0' &&
+			cJSON_AddStringToObject(c, "note", why) == NULL)) {
 			pthread_mutex_unlock(&a->checks_mu);
 			goto out;
 		}

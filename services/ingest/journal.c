@@ -55,6 +55,7 @@ struct jrn {
 	size_t nrecovered;
 	td_gauge *g_bytes, *g_entries;
 	td_counter *c_full, *c_corrupt;
+	int write_errno; /* errno of the last failed append, 0 after one succeeds */
 };
 
 int
@@ -572,8 +573,11 @@ jrn_append(jrn *j, const uint8_t *data, size_t len, uint64_t *seq)
 	s = j->segs[j->nsegs - 1];
 	if (s->bytes > 0 && s->bytes + rec > j->o.segment_bytes) {
 		segment *old = s;
-		if ((rv = seg_create(j, old->id + 1)) != 0)
+		if ((rv = seg_create(j, old->id + 1)) != 0) {
+			if (rv == TD_EIO)
+				j->write_errno = errno != 0 ? errno : EIO;
 			goto out;
+		}
 		if (j->o.fsync != JRN_FSYNC_OFF)
 			(void)fdatasync(old->fd);
 		if (old->live == 0)
@@ -590,6 +594,7 @@ jrn_append(jrn *j, const uint8_t *data, size_t len, uint64_t *seq)
 	put32(hdr + 16, record_crc_combine(e.seq, data_crc, len));
 	put32(hdr + 20, 0);
 	if ((rv = write_record(s->fd, hdr, data, len, s->bytes)) != 0) {
+		j->write_errno = errno != 0 ? errno : EIO;
 		TD_ERROR("journal: write failed", TD_KV_STR("dir", j->dir),
 		    TD_KV_STR("error", strerror(errno)));
 		/* cut back anything half-written so the segment stays sound */
@@ -605,6 +610,7 @@ jrn_append(jrn *j, const uint8_t *data, size_t len, uint64_t *seq)
 	}
 	if (j->o.fsync == JRN_FSYNC_ALWAYS) {
 		if (fdatasync(s->fd) != 0) {
+			j->write_errno = errno != 0 ? errno : EIO;
 			TD_ERROR("journal: fdatasync failed", TD_KV_STR("dir", j->dir),
 			    TD_KV_STR("error", strerror(errno)));
 			(void)ftruncate(s->fd, (off_t)s->bytes);
@@ -622,6 +628,7 @@ jrn_append(jrn *j, const uint8_t *data, size_t len, uint64_t *seq)
 	j->total_bytes += rec;
 	j->pending++;
 	j->next_seq++;
+	j->write_errno = 0;
 	*seq = e.seq;
 	update_gauges(j);
 out:
@@ -691,6 +698,47 @@ jrn_read(jrn *j, uint64_t seq, uint8_t **data, size_t *len)
 out:
 	free(buf);
 	return rv;
+}
+
+int
+jrn_check(jrn *j, char *why, size_t whylen)
+{
+	struct stat st;
+	int write_errno;
+
+	/* the directory, not the open segment: a directory removed or remounted
+	 * read-only under a running ingest would otherwise take appends into
+	 * files no restart can find */
+	if (stat(j->dir, &st) != 0) {
+		snprintf(why, whylen, "journal directory %s: %s", j->dir, strerror(errno));
+		return TD_EIO;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "journal directory %s is not a directory", j->dir);
+		return TD_EIO;
+	}
+	if (access(j->dir, W_OK) != 0) {
+		snprintf(why, whylen, "journal directory %s is not writable: %s", j->dir,
+		    strerror(errno));
+		return TD_EIO;
+	}
+	pthread_mutex_lock(&j->mu);
+	write_errno = j->write_errno;
+	/* a segment deleted under us takes appends no restart would find */
+	bool unlinked = j->nsegs > 0 && fstat(j->segs[j->nsegs - 1]->fd, &st) == 0 &&
+	    st.st_nlink == 0;
+	pthread_mutex_unlock(&j->mu);
+	if (unlinked) {
+		snprintf(why, whylen,
+		    "the journal's active segment in %s was deleted; restart ingest", j->dir);
+		return TD_EIO;
+	}
+	if (write_errno != 0) {
+		snprintf(why, whylen, "the last journal write in %s failed: %s", j->dir,
+		    strerror(write_errno));
+		return TD_EIO;
+	}
+	return 0;
 }
 
 int

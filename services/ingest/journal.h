@@ -91,6 +91,12 @@ int jrn_read(jrn *j, uint64_t seq, uint8_t **data, size_t *len);
  * entry.  TD_ENOTFOUND for an unknown or already released seq. */
 int jrn_release(jrn *j, uint64_t seq);
 
+/* Ingest's readiness: 0 while the journal can take appends (its directory
+ * exists and is writable, and the last append did not fail on the disk);
+ * otherwise TD_EIO with the reason in why.  A full journal is not a failure:
+ * it pushes back (TD_EBUSY) and drains. */
+int jrn_check(jrn *j, char *why, size_t whylen);
+
 /* Pending entries and bytes on disk right now. */
 size_t jrn_pending(jrn *j);
 uint64_t jrn_bytes(jrn *j);

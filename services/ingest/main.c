@@ -3,6 +3,7 @@
  *   tfdrift-ingest [OPTIONS]                          the daemon
  *   tfdrift-ingest [OPTIONS] replay [--print] PATH... CloudTrail files into the daemon */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "replay.h"
 #include "submit.h"
 #include "watch.h"
+#include "tfdrift/admin.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
 #include "tfdrift/log.h"
@@ -26,13 +28,34 @@ static const td_app_info app_info = {
 	.usage = replay_usage,
 };
 
+/* Ready means "can take events": the journal is writable.  No correlator is
+ * not unreadiness (correlators reach ingest through a Service, which routes
+ * only to ready pods): it is a note here, the metric
+ * tfdrift_bus_peers{socket="ingest.work"} and the log line of a forward that
+ * waits. */
 static int
-correlators_ready(void *arg, char *why, size_t len)
+journal_ready(void *arg, char *why, size_t len)
 {
-	if (fwd_correlators(arg) > 0)
+	return jrn_check(arg, why, len);
+}
+
+/* Whether the last probe saw a correlator: a change is logged once. */
+static atomic_int had_correlators = -1;
+
+static int
+correlators_note(void *arg, char *why, size_t len)
+{
+	int n = fwd_correlators(arg);
+	int was = atomic_exchange(&had_correlators, n > 0);
+
+	if (was != (n > 0) && n == 0)
+		TD_WARN("no correlator connected; events wait in the journal (ingest stays ready)");
+	else if (was == 0 && n > 0)
+		TD_INFO("a correlator is connected again", TD_KV_INT("correlators", n));
+	if (n > 0)
 		return 0;
-	snprintf(why, len, "no correlator connected");
-	return -1;
+	snprintf(why, len, "no correlator connected; events wait in the journal");
+	return TD_READY_NOTE;
 }
 
 static void
@@ -146,7 +169,8 @@ run_daemon(td_app *app)
 			goto fail;
 		TD_INFO("watching a directory for CloudTrail files", TD_KV_STR("dir", wo.dir));
 	}
-	td_admin_add_check(td_app_admin(app), "correlators", correlators_ready, f);
+	td_admin_add_check(td_app_admin(app), "journal", journal_ready, j);
+	td_admin_add_check(td_app_admin(app), "correlators", correlators_note, f);
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
 	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
 

@@ -11,13 +11,16 @@
  * shared.shutdown_timeout is cancelled and goes to the spool); then the pool
  * closes.
  *
- * /readyz: "postgres" fails while the database is unreachable, and while it
- * refuses writes for a reason that is not one row's (the reason names the
- * SQLSTATE and PostgreSQL's message); either way it says how many alerts wait
- * in the spool and for how long: requests are still accepted and spooled.
+ * /readyz means "can take alerts": persistence stays ready while it can spool.
+ * "postgres" never fails: while the database is unreachable, its schema not yet
+ * migrated, or it refuses writes for a reason that is not one row's, the check
+ * carries a note (the SQLSTATE and PostgreSQL's message, how many alerts wait
+ * in the spool and for how long): requests are accepted and spooled.
  * "spool" fails when the spool directory is unusable, and while the spool is
- * full (persistence.spool_max_bytes, or the disk): requests PostgreSQL cannot
- * take are then answered RETRY and stay with their senders. */
+ * full (persistence.spool_max_bytes, or the disk) and the database does not
+ * take writes either: requests are then answered RETRY and stay with their
+ * senders.  (Not ready must not cut correlators off from the spool built for
+ * a database outage.) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,6 +31,7 @@
 #include "tfdrift/pgpool.h"
 #include "retention.h"
 #include "spool.h"
+#include "tfdrift/admin.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/config.h"
 #include "tfdrift/lifecycle.h"
@@ -89,10 +93,10 @@ on_db_state(void *arg, bool up)
 	td_gauge_set(s->db_up, up ? 1.0 : 0.0);
 }
 
+/* 0 when the database takes writes now; else TD_EAGAIN with why. */
 static int
-ready(void *arg, char *why, size_t whylen)
+db_state(state *s, char *why, size_t whylen)
 {
-	state *s = arg;
 	char spool[96];
 	if (!td_pgpool_up(s->pool)) {
 		char last[256];
@@ -102,7 +106,7 @@ ready(void *arg, char *why, size_t whylen)
 		return TD_EAGAIN;
 	}
 	if (!atomic_load(&s->migrated)) {
-		snprintf(why, whylen, "schema migrations not applied yet");
+		snprintf(why, whylen, "schema migrations not applied yet; alerts are spooled");
 		return TD_EAGAIN;
 	}
 	pthread_mutex_lock(&s->refused_mu);
@@ -118,6 +122,13 @@ ready(void *arg, char *why, size_t whylen)
 	return rv;
 }
 
+/* The database's state as a note: persistence spools meanwhile. */
+static int
+ready(void *arg, char *why, size_t whylen)
+{
+	return db_state(arg, why, whylen) == 0 ? 0 : TD_READY_NOTE;
+}
+
 static int
 spool_ready(void *arg, char *why, size_t whylen)
 {
@@ -127,7 +138,13 @@ spool_ready(void *arg, char *why, size_t whylen)
 		return TD_EAGAIN;
 	}
 	ps_spool_stats st;
+	char db[256];
 	ps_spool_get_stats(s->spool, &st);
+	if (st.full && db_state(s, db, sizeof(db)) == 0) {
+		snprintf(why, whylen, "spool full (%llu of %llu bytes); the database takes writes",
+		    (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
+		return TD_READY_NOTE;
+	}
 	if (st.full) {
 		snprintf(why, whylen,
 		    "spool full (%llu of %llu bytes, %llu alerts): requests PostgreSQL cannot "

@@ -9,18 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "fetcher.h"
+#include "filewatch.h"
 #include "tfdrift/identifiers.h"
 #include "source.h"
 #include "store.h"
 #include "tfdrift/clock.h"
+#include "tfdrift/id.h"
 #include "tfdrift/log.h"
+#include "tfdrift/str.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/state.pb-c.h"
 #include "tfdrift/tfstate.h"
@@ -77,6 +79,8 @@ struct ldr {
 	} * found;
 	size_t nfound;
 
+	bool writer;        /* holds the write lease (always, when there is no lease) */
+	char *holder;       /* this process's name for the lease */
 	bool dirty;         /* a new generation is needed */
 	const char *reason; /* why, for the notice */
 	uint64_t gen;       /* generation switched to last; 0 none */
@@ -90,7 +94,7 @@ struct ldr {
 	    ((td_error *)0)->msg)]; /* main thread: the last Redis failure logged */
 	int64_t last_logged_at;
 
-	td_gauge *g_generation, *g_switch_ts;
+	td_gauge *g_generation, *g_switch_ts, *g_writer;
 	td_counter *c_conflicts, *c_redis_errors, *c_write_errors;
 	td_histogram *h_write;
 };
@@ -781,6 +785,13 @@ write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		redis_down(l, &err);
 		goto out;
 	}
+	if (rv == TD_EBUSY) {
+		/* another state-loader took the lease while this one wrote */
+		TD_WARN("lost the write lease; standing by", TD_KV_STR("error", err.msg));
+		l->writer = false;
+		td_gauge_set(l->g_writer, 0);
+		goto out;
+	}
 	if (rv != 0) {
 		write_failed(l, rv, &err);
 		goto out;
@@ -818,36 +829,23 @@ mark_dirty(ldr *l, const char *reason)
 	}
 }
 
-/* Watches the directories of the local files, so a change is seen within a
- * tick instead of a poll interval.  Editors and Terraform replace files by
- * rename, so the directory is watched, not the file.  Any failure leaves
- * that source to polling. */
+/* Watches the directories of the local files (filewatch.h), so a change is
+ * seen within a tick instead of a poll interval.  Any failure leaves that
+ * source to polling. */
 static void
 watch_files(ldr *l)
 {
-	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-	    IN_ATTRIB;
 	char dir[4096];
-	const char *slash;
 	size_t i;
 
-	l->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	l->ino_fd = filewatch_open();
 	for (i = 0; i < l->nsrc; i++) {
 		source *s = &l->src[i];
 		s->wd = -1;
 		if (l->ino_fd < 0 || s->kind != SRC_FILE) {
 			continue;
 		}
-		slash = strrchr(s->path, '/');
-		if (slash == NULL) {
-			snprintf(dir, sizeof(dir), ".");
-			s->base = s->path;
-		} else {
-			snprintf(dir, sizeof(dir), "%.*s",
-			    slash == s->path ? 1 : (int)(slash - s->path), s->path);
-			s->base = slash + 1;
-		}
-		s->wd = inotify_add_watch(l->ino_fd, dir, mask);
+		s->wd = filewatch_add(l->ino_fd, s->path, &s->base, dir, sizeof(dir));
 		if (s->wd < 0) {
 			TD_WARN("cannot watch the state file's directory; polling it",
 			    TD_KV_STR("workspace", s->name), TD_KV_STR("dir", dir),
@@ -856,41 +854,72 @@ watch_files(ldr *l)
 	}
 }
 
-/* Reads pending inotify events and marks the sources they name due. */
+/* A file event: the sources it names are due; after an overflow (name
+ * NULL) every local file is. */
+static void
+on_file_event(void *arg, int wd, const char *name)
+{
+	ldr *l = arg;
+
+	for (size_t i = 0; i < l->nsrc; i++) {
+		source *s = &l->src[i];
+		if (name == NULL ? s->kind == SRC_FILE
+				 : s->wd == wd && strcmp(name, s->base) == 0) {
+			s->due = true;
+		}
+	}
+}
+
+/* Reads pending file events and marks the sources they name due. */
 static void
 drain_events(ldr *l)
 {
-	union {
-		struct inotify_event align; /* events are read aligned */
-		char buf[8192];
-	} u;
-	const char *buf = u.buf;
-	const struct inotify_event *ev;
-	ssize_t n;
-	size_t i;
-	const char *p;
-
-	if (l->ino_fd < 0) {
-		return;
-	}
-	while ((n = read(l->ino_fd, u.buf, sizeof(u.buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(void *)p;
-			for (i = 0; i < l->nsrc; i++) {
-				source *s = &l->src[i];
-				if (s->wd == ev->wd &&
-				    ((ev->mask & IN_Q_OVERFLOW) != 0 ||
-					(ev->len > 0 && strcmp(ev->name, s->base) == 0))) {
-					s->due = true;
-				}
-			}
-		}
-	}
+	filewatch_drain(l->ino_fd, on_file_event, l);
 }
 
 /* The first generation waits this long at most for every remote source's
  * first answer, so a fresh start does not briefly show their resources as
  * unmanaged; a source that hangs longer joins a later generation. */
+/* Takes or renews the write lease; true when this process writes.  A state-
+ * loader that takes over writes a generation of its own at once (its states
+ * are loaded and current). */
+static bool
+check_lease(ldr *l)
+{
+	td_error err = { 0 };
+	char *other = NULL;
+	bool held = false;
+
+	if (store_lease(l->st, &held, &other, &err) != 0) {
+		redis_down(l, &err);
+		return false;
+	}
+	if (held && !l->writer) {
+		TD_INFO("holding the write lease: this state-loader writes the index",
+		    TD_KV_STR("holder", l->holder));
+		mark_dirty(l, "took the write lease");
+	} else if (!held && (l->writer || l->gen == 0)) {
+		if (l->writer || l->last_logged[0] == '\0') {
+			TD_INFO("standing by: another state-loader holds the write lease",
+			    TD_KV_STR("holder", other != NULL ? other : "?"));
+		}
+	}
+	if (!held) {
+		/* ready all the same once the writer has written an index: it can
+		 * take over at any moment */
+		uint64_t cur = 0;
+		redis_up(l);
+		if (!atomic_load(&l->indexed) && store_current_generation(l->st, &cur, &err) == 0 &&
+		    cur > 0) {
+			atomic_store(&l->indexed, true);
+		}
+	}
+	l->writer = held;
+	td_gauge_set(l->g_writer, held ? 1 : 0);
+	free(other);
+	return held;
+}
+
 #define STARTUP_WAIT_MS 10000
 /* Rounds are this close while a remote check is running, so its result is
  * applied soon after it arrives. */
@@ -947,6 +976,9 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 			redis_down(l, &err);
 			goto out;
 		}
+	}
+	if (!check_lease(l)) {
+		goto out; /* standing by: another state-loader writes */
 	}
 	if (!l->dirty) {
 		/* Redis restarted empty or was flushed: write the index again */
@@ -1061,6 +1093,10 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	}
 	l->g_generation = td_gauge_get("tfdrift_state_generation",
 	    "The index generation Redis points at.", NULL);
+	l->g_writer = td_gauge_get("tfdrift_state_writer",
+	    "1 while this state-loader holds the write lease and writes the index; 0 while it "
+	    "stands by (another replica writes).",
+	    NULL);
 	l->g_switch_ts = td_gauge_get("tfdrift_state_last_switch_timestamp_seconds",
 	    "Unix time of the last switch to a new index generation.", NULL);
 	l->c_conflicts = td_counter_get("tfdrift_state_identifier_conflicts_total",
@@ -1080,6 +1116,20 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	so.prefix = td_config_str(cfg, "redis", "key_prefix");
 	so.timeout_ms = (int)td_config_int(cfg, "redis", "timeout");
 	so.grace_ms = td_config_int(cfg, SECTION, "generation_grace");
+	so.lease_ms = td_config_int(cfg, SECTION, "write_lease");
+	{
+		char host[128] = "state-loader", rnd[9];
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		/* unique even for two processes of one pid namespace in a row */
+		l->holder = td_str_printf("%s:%d:%s", host, (int)getpid(),
+		    td_id_random_hex(rnd, 4));
+		if (l->holder == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	so.holder = l->holder;
 	if ((rv = store_new(&l->st, &so)) != 0) {
 		td_error_set(err, rv, "out of memory");
 		goto out;
@@ -1137,6 +1187,7 @@ ldr_free(ldr *l)
 		close(l->ino_fd);
 	}
 	store_free(l->st);
+	free(l->holder);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
 }

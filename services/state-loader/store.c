@@ -35,6 +35,8 @@ struct store {
 	char *host, *password, *prefix;
 	int port, db, timeout_ms;
 	int64_t grace_ms;
+	char *holder;      /* this process's name for the write lease */
+	int64_t lease_ms;  /* 0: no lease */
 	strvec live;       /* keys of the generation `gen` points at, to retire next time */
 	uint64_t live_gen; /* that generation; 0 none */
 	bool full_sweep;   /* keys of unknown generations may exist: scan for them */
@@ -252,7 +254,9 @@ store_new(store **out, const store_opts *o)
 	s->host = strdup(o->host != NULL ? o->host : "127.0.0.1");
 	s->password = strdup(o->password != NULL ? o->password : "");
 	s->prefix = strdup(o->prefix != NULL ? o->prefix : "");
-	if (s->host == NULL || s->password == NULL || s->prefix == NULL) {
+	s->holder = strdup(o->holder != NULL ? o->holder : "");
+	s->lease_ms = o->lease_ms;
+	if (s->host == NULL || s->password == NULL || s->prefix == NULL || s->holder == NULL) {
 		store_free(s);
 		return TD_ENOMEM;
 	}
@@ -281,6 +285,7 @@ store_free(store *s)
 	free(s->host);
 	free(s->password);
 	free(s->prefix);
+	free(s->holder);
 	free(s);
 }
 
@@ -607,54 +612,114 @@ out:
 	return rv;
 }
 
-/* MULTI; SET gen; DEL workspaces; HSET workspaces ...; EXEC */
+/* ---- the write lease ------------------------------------------------------ */
+
+/* KEYS[1] writer; ARGV holder, lease ms.  1 when held (taken or renewed),
+ * else the holder's name. */
+static const char lease_lua[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end "
+    "return v";
+
+int
+store_lease(store *s, bool *held, char **other, td_error *err)
+{
+	char *key = NULL, ms[24];
+	redisReply *r = NULL;
+	int rv;
+
+	*held = false;
+	if (other != NULL) {
+		*other = NULL;
+	}
+	if (s->lease_ms <= 0) {
+		*held = true;
+		return 0;
+	}
+	if ((rv = store_connect(s, err)) != 0) {
+		return rv;
+	}
+	if ((key = td_rkey_writer(s->prefix)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	snprintf(ms, sizeof(ms), "%lld", (long long)s->lease_ms);
+	{
+		const char *argv[] = { "EVAL", lease_lua, "1", key, s->holder, ms };
+		if ((rv = command(s, &r, err, "EVAL lease", 6, argv)) != 0) {
+			goto out;
+		}
+	}
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		*held = true;
+	} else if (r->type == REDIS_REPLY_STRING) {
+		if (other != NULL && (*other = strdup(r->str)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		}
+	} else {
+		rv = td_error_set(err, TD_EPROTO, "redis: lease: unexpected reply");
+	}
+out:
+	freeReplyObject(r);
+	free(key);
+	return rv;
+}
+
+/* KEYS writer, gen, workspaces; ARGV holder ("" when there is no lease), the
+ * generation, then workspace name / status pairs.  Switches only while the
+ * holder holds the lease: 1 switched, 0 not the holder. */
+static const char switch_lua[] =
+    "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[2], ARGV[2]) "
+    "redis.call('DEL', KEYS[3]) "
+    "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end "
+    "return 1";
+
+/* One Lua script (atomic like MULTI/EXEC): check the lease, SET gen, DEL and
+ * HSET workspaces.  TD_EBUSY when another state-loader holds the lease. */
 static int
 switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, td_error *err)
 {
 	char *gen_key = td_rkey_gen(s->prefix), *ws_key = td_rkey_workspaces(s->prefix);
-	char genbuf[24];
-	const char **argv = calloc(2 + 2 * n, sizeof(*argv));
+	char *w_key = td_rkey_writer(s->prefix), genbuf[24];
+	const char **argv = calloc(8 + 2 * n, sizeof(*argv));
 	redisReply *r = NULL;
-	size_t i, replies = 0;
+	size_t i;
 	int rv = 0;
 
-	if (gen_key == NULL || ws_key == NULL || argv == NULL) {
+	if (gen_key == NULL || ws_key == NULL || w_key == NULL || argv == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
 	snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
-	argv[0] = "HSET";
-	argv[1] = ws_key;
+	argv[0] = "EVAL";
+	argv[1] = switch_lua;
+	argv[2] = "3";
+	argv[3] = w_key;
+	argv[4] = gen_key;
+	argv[5] = ws_key;
+	argv[6] = s->lease_ms > 0 ? s->holder : "";
+	argv[7] = genbuf;
 	for (i = 0; i < n; i++) {
-		argv[2 + 2 * i] = ws[i].name;
-		argv[3 + 2 * i] = ws[i].status_json;
+		argv[8 + 2 * i] = ws[i].name;
+		argv[9 + 2 * i] = ws[i].status_json;
 	}
-	if (redisAppendCommand(s->rc, "MULTI") != REDIS_OK ||
-	    redisAppendCommand(s->rc, "SET %s %s", gen_key, genbuf) != REDIS_OK ||
-	    redisAppendCommand(s->rc, "DEL %s", ws_key) != REDIS_OK ||
-	    (n > 0 && redisAppendCommandArgv(s->rc, (int)(2 + 2 * n), argv, NULL) != REDIS_OK) ||
-	    redisAppendCommand(s->rc, "EXEC") != REDIS_OK) {
-		rv = conn_fail(s, "switch", err);
+	if ((rv = command(s, &r, err, "switch", (int)(8 + 2 * n), argv)) != 0) {
 		goto out;
 	}
-	replies = n > 0 ? 5 : 4;
-	for (i = 0; i < replies; i++) {
-		if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
-			rv = conn_fail(s, "switch", err);
-			goto out;
-		}
-		if (rv == 0 &&
-		    (r->type == REDIS_REPLY_ERROR ||
-			(i == replies - 1 && r->type != REDIS_REPLY_ARRAY))) {
-			rv = td_error_set(err, TD_EPROTO,
-			    "redis %s:%d: switch to generation %s: %s", s->host, s->port, genbuf,
-			    r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
-		}
-		freeReplyObject(r);
-		r = NULL;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		rv = td_error_set(err, TD_EPROTO,
+		    "redis %s:%d: switch to generation %s: unexpected reply", s->host, s->port,
+		    genbuf);
+	} else if (r->integer != 1) {
+		rv = td_error_set(err, TD_EBUSY,
+		    "generation %s not switched: this state-loader (%s) no longer holds the write lease",
+		    genbuf, s->holder);
 	}
 out:
+	freeReplyObject(r);
 	free(argv);
+	free(w_key);
 	free(gen_key);
 	free(ws_key);
 	return rv;
@@ -900,7 +965,15 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		}
 	}
 	if ((rv = td_rbatch_send(bt[0], err)) != 0 || (rv = td_rbatch_send(bt[1], err)) != 0 ||
-	    (rv = pl_flush(p, err)) != 0 || (rv = switch_generation(s, gen, ws, n, err)) != 0) {
+	    (rv = pl_flush(p, err)) != 0) {
+		goto out;
+	}
+	if ((rv = switch_generation(s, gen, ws, n, err)) != 0) {
+		if (rv == TD_EBUSY) {
+			/* fenced off: the writer's sweep does not know these keys */
+			td_error rerr = { 0 };
+			(void)retire_keys(s, keys.v, keys.n, &rerr);
+		}
 		goto out;
 	}
 	res->generation = gen;

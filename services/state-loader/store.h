@@ -49,6 +49,10 @@ typedef struct store_opts {
 	const char *prefix;
 	int timeout_ms;
 	int64_t grace_ms; /* TTL of a replaced generation; 0 deletes it at once */
+	/* The write lease (several state-loaders, one writer): holder is this
+	 * process's unique name; lease_ms 0 disables the lease (always write). */
+	const char *holder;
+	int64_t lease_ms;
 } store_opts;
 
 /* One workspace's part of a generation. */
@@ -77,6 +81,13 @@ int store_connect(store *s, td_error *err);
 /* False after any connection-level failure, until store_connect succeeds. */
 bool store_connected(const store *s);
 
+/* Takes or renews the write lease P writer (SET NX PX / PEXPIRE when it is
+ * ours, in one Lua script).  *held tells whether this store holds it now;
+ * *other (when not held, if non-NULL) receives the holder's name, owned by
+ * the caller.  Always held when the lease is disabled.  TD_EDEPEND when Redis
+ * cannot be reached. */
+int store_lease(store *s, bool *held, char **other, td_error *err);
+
 /* Reads P gen into *gen (0 when unset).  TD_EDEPEND when Redis cannot be
  * reached, TD_EINVAL when it refuses the command. */
 int store_current_generation(store *s, uint64_t *gen, td_error *err);
@@ -84,6 +95,10 @@ int store_current_generation(store *s, uint64_t *gen, td_error *err);
 /* Writes and switches to a new generation holding every indexed instance of
  * ws[0..n).  cancel (may be NULL) is polled between pipeline chunks; when it
  * returns true the write stops with TD_ECLOSED and the switch does not happen.
+ * The switch is fenced: it happens only while this store holds the write
+ * lease (checked in the same Lua script that switches), else TD_EBUSY and
+ * nothing is switched (the keys written are left to expire by the holder's
+ * sweep).
  * On success *res describes the new generation.  Failures: TD_EDEPEND only
  * when Redis could not be reached or the connection broke; TD_EINVAL when
  * Redis refused a command (its reply in err), TD_EPROTO for a reply of the

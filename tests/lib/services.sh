@@ -479,9 +479,21 @@ wait_admin() {
 	return 1
 }
 
-# wait_ready SERVICE [SECONDS] — until /readyz answers 200.
+# wait_ready SERVICE [SECONDS] — until /readyz answers 200.  Persistence is
+# ready while it spools (database down, schema not migrated yet); for it this
+# also waits until its postgres check has no note, i.e. it writes to PostgreSQL.
 wait_ready() {
-	wait_http "$(admin_url "$1")/readyz" "${2:-30}" 200
+	local secs="${2:-30}" deadline
+	deadline=$(($(date +%s%N) + secs * 1000000000))
+	wait_http "$(admin_url "$1")/readyz" "$secs" 200 || return 1
+	case "$1" in persistence | persistence-*) ;; *) return 0 ;; esac
+	while [ "$(date +%s%N)" -lt "$deadline" ]; do
+		[ "$(curl -s --max-time 3 "$(admin_url "$1")/readyz" | jq -c '.checks.postgres.note')" = null ] &&
+			return 0
+		sleep 0.1
+	done
+	diag "wait_ready: $1 is ready but not writing to PostgreSQL after ${secs}s"
+	return 1
 }
 
 # metric SERVICE NAME_WITH_LABELS — the value of one sample of /metrics

@@ -197,6 +197,55 @@ test_readyz(void **state)
 	response_free(&r);
 }
 
+/* Ready with something to say: a degraded dependency the process works around. */
+static int
+check_note(void *arg, char *why, size_t whylen)
+{
+	flag_check *c = arg;
+	if (atomic_load(&c->ok))
+		return 0;
+	snprintf(why, whylen, "%s", c->reason);
+	return TD_READY_NOTE;
+}
+
+static void
+test_readyz_note(void **state)
+{
+	fixture *f = *state;
+	response r;
+	flag_check pg = { .reason = "database down; spooling" };
+	flag_check spool = { .reason = "spool full" };
+
+	atomic_init(&pg.ok, false);
+	atomic_init(&spool.ok, true);
+	assert_int_equal(td_admin_add_check(f->a, "postgres", check_note, &pg), 0);
+	assert_int_equal(td_admin_add_check(f->a, "spool", check_flag, &spool), 0);
+	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body,
+	    "{\"status\":\"ready\",\"checks\":{\"postgres\":{\"ok\":true,\"note\":"
+	    "\"database down; spooling\"},\"spool\":{\"ok\":true}}}");
+	response_free(&r);
+
+	/* a note never hides another check's failure */
+	atomic_store(&spool.ok, false);
+	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body,
+	    "{\"status\":\"not_ready\",\"checks\":{\"postgres\":{\"ok\":true,\"note\":"
+	    "\"database down; spooling\"},\"spool\":{\"ok\":false,\"reason\":\"spool full\"}}}");
+	response_free(&r);
+
+	/* back to plain ready: no note */
+	atomic_store(&pg.ok, true);
+	atomic_store(&spool.ok, true);
+	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body,
+	    "{\"status\":\"ready\",\"checks\":{\"postgres\":{\"ok\":true},\"spool\":{\"ok\":true}}}");
+	response_free(&r);
+}
+
 static void
 test_metrics_route(void **state)
 {
@@ -355,6 +404,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_port_zero_picks_a_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readyz, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readyz_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_found_and_method_not_allowed, setup,
 		    teardown),

@@ -1,7 +1,7 @@
 /* test_helpers.c — libcommon's small shared helpers: severity and kind names
- * (domain/severity.c), an alert as JSON (domain/alert_json.c), hex digits
- * (hex.c), constant-time comparison (secret.c) and the whole-file reader
- * (file.c). */
+ * (domain/severity.c), an alert as JSON (domain/alert_json.c), the Redis key
+ * layout (domain/redis_keys.c), hex digits (hex.c), constant-time comparison
+ * (secret.c), td_str_printf (str.c) and the whole-file reader (file.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,8 +18,10 @@
 #include "tfdrift/error.h"
 #include "tfdrift/file.h"
 #include "tfdrift/hex.h"
+#include "tfdrift/redis_keys.h"
 #include "tfdrift/secret.h"
 #include "tfdrift/severity.h"
+#include "tfdrift/str.h"
 
 static void
 test_severity_names(void **state)
@@ -105,6 +107,34 @@ test_alert_json(void **state)
 	    "\"who\":{\"name\":\"alice\",\"type\":\"AssumedRole\",\"role\":\"admin\"}"));
 	cJSON_free(text);
 	cJSON_Delete(ex);
+}
+
+/* k, compared with want and freed */
+static void
+key_is(char *k, const char *want)
+{
+	assert_non_null(k);
+	assert_string_equal(k, want);
+	free(k);
+}
+
+static void
+test_redis_keys(void **state)
+{
+	(void)state;
+	/* docs/redis-keys.md spells the same */
+	key_is(td_rkey_gen("tfdrift:"), "tfdrift:gen");
+	key_is(td_rkey_gen_seq("tfdrift:"), "tfdrift:gen_seq");
+	key_is(td_rkey_workspaces("tfdrift:"), "tfdrift:workspaces");
+	key_is(td_rkey_idx("tfdrift:", 7), "tfdrift:g:7:idx");
+	key_is(td_rkey_res("tfdrift:", 18446744073709551615ULL, "prod/app",
+		   "module.a[\"x\"].aws_instance.web[0]"),
+	    "tfdrift:g:18446744073709551615:res:prod/app:module.a[\"x\"].aws_instance.web[0]");
+	key_is(td_rkey_nodes("p:", 3, "prod/app"), "p:g:3:nodes:prod/app");
+	key_is(td_rkey_edges("", 3, "prod/app"), "g:3:edges:prod/app");
+	key_is(td_rkey_event("tfdrift:", "0f1e2d3c-aaaa"), "tfdrift:ev:0f1e2d3c-aaaa");
+	key_is(td_str_printf("%s=%d", "n", 42), "n=42");
+	key_is(td_str_printf("%s", ""), "");
 }
 
 static void
@@ -210,6 +240,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_severity_names),
 		cmocka_unit_test(test_alert_json),
+		cmocka_unit_test(test_redis_keys),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_file_read),

@@ -374,6 +374,36 @@ unusable_directory_is_an_error(void **state)
 	assert_non_null(strstr(err.msg, "/proc/tfdrift-no-such-dir"));
 }
 
+/* Readiness: writable while the directory and the active segment are there;
+ * not once the directory is gone, nor after a new empty directory replaces it
+ * (the open segment is unlinked: appends would go where no restart finds
+ * them); a full journal is still writable (it pushes back). */
+static void
+check_reports_an_unusable_directory(void **state)
+{
+	char why[256] = "", cmd[128];
+	uint64_t seq;
+	jrn *j = open_j(4096, 1024, JRN_FSYNC_OFF);
+
+	(void)state;
+	assert_int_equal(jrn_check(j, why, sizeof(why)), 0);
+	while (jrn_append(j, (const uint8_t *)"0123456789abcdef", 16, &seq) == 0)
+		;
+	assert_int_equal(jrn_append(j, (const uint8_t *)"x", 1, &seq), TD_EBUSY);
+	assert_int_equal(jrn_check(j, why, sizeof(why)), 0);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(jrn_check(j, why, sizeof(why)), TD_EIO);
+	assert_non_null(strstr(why, "journal directory"));
+	assert_non_null(strstr(why, "No such file or directory"));
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(jrn_check(j, why, sizeof(why)), TD_EIO);
+	assert_non_null(strstr(why, "active segment"));
+	jrn_close(j);
+}
+
 int
 main(void)
 {
@@ -389,6 +419,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(garbage_after_records_is_skipped, setup, teardown),
 		cmocka_unit_test(fsync_names),
 		cmocka_unit_test(unusable_directory_is_an_error),
+		cmocka_unit_test_setup_teardown(check_reports_an_unusable_directory, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

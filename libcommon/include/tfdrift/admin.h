@@ -2,7 +2,9 @@
  *
  *   GET /healthz  200 {"status":"ok"} while the process runs
  *   GET /readyz   200 when every registered check passes, else 503; the body
- *                 lists each check: {"status":"ready|not_ready","checks":{"postgres":{"ok":true}, ...}}
+ *                 lists each check: {"status":"ready|not_ready","checks":{"postgres":{"ok":true}, ...}};
+ *                 a failing check has "reason", a passing one with something to
+ *                 say (TD_READY_NOTE) has "note"
  *   GET /metrics  Prometheus text from the given registry
  *
  * Checks run on the server's thread at request time and must be quick (they
@@ -17,8 +19,11 @@
 
 typedef struct td_admin td_admin;
 
-/* Returns 0 when ready; otherwise writes a short reason into why. */
+/* Returns 0 when ready; TD_READY_NOTE when ready but degraded (why is shown as
+ * the check's "note": the process still does its job, e.g. spools while its
+ * database is down); otherwise (a TD_E* code) writes a short reason into why. */
 typedef int (*td_ready_fn)(void *arg, char *why, size_t whylen);
+#define TD_READY_NOTE 1
 
 /* Starts serving on bind_addr:port (port 0 picks a free one; see td_admin_port).
  * metrics may be NULL for td_metrics_default().  *out owned by caller. */

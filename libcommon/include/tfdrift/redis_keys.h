@@ -10,6 +10,7 @@
  *   P g:<gen>:nodes:<workspace>           address -> node JSON
  *   P g:<gen>:edges:<workspace>           address -> JSON array of addresses
  *   P ev:<event id>                       the correlator's claim on an event
+ *   P writer                              the state-loader holding the write lease
  *
  * Each function returns the key as a new string (free), NULL when out of
  * memory.  Threads: no state. */
@@ -26,6 +27,7 @@ char *td_rkey_res(const char *prefix, uint64_t gen, const char *workspace, const
 char *td_rkey_nodes(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_edges(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_event(const char *prefix, const char *event_id);
+char *td_rkey_writer(const char *prefix);
 
 /* The part after P and before the rest of a generation's keys: "g:" (SCAN
  * patterns find old generations by it). */

@@ -18,6 +18,12 @@ td_rkey_gen_seq(const char *prefix)
 }
 
 char *
+td_rkey_writer(const char *prefix)
+{
+	return td_str_printf("%swriter", prefix);
+}
+
+char *
 td_rkey_workspaces(const char *prefix)
 {
 	return td_str_printf("%sworkspaces", prefix);
