@@ -157,7 +157,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     const cy = cyRef.current;
     if (!cy) return;
     cy.batch(() => {
-      cy.elements().removeClass('focus blast dim');
+      cy.$('.focus, .blast, .dim').removeClass('focus blast dim'); // only those that have one: a restyle of every element costs seconds at 5,000 nodes
       if (!p.focus) return;
       const n = cy.getElementById(p.focus);
       if (n.empty()) return;
@@ -175,7 +175,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     if (!cy) return;
     const q = p.search.trim().toLowerCase();
     cy.batch(() => {
-      cy.nodes().removeClass('match');
+      cy.$('node.match').removeClass('match');
       if (!q) return;
       cy.nodes().filter((n) => n.id().toLowerCase().includes(q)).addClass('match');
     });
