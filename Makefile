@@ -3,7 +3,8 @@
 #   make            build everything into build/bin
 #   make test       unit + integration tests (starts its own PostgreSQL/Redis)
 #   make test-asan  the same suites under AddressSanitizer + UBSan (build/asan)
-#   make run        the whole stack with demo data
+#   make run        the whole stack with demo data (and the web UI at /)
+#   make web        the web UI only (services/web -> $(BUILD)/web; needs npm)
 #   make bench      benchmarks; print figures
 #   make lint       clang-format (check), cppcheck, clang-tidy, layout (no
 #                   service includes or links another's files)
@@ -11,6 +12,9 @@
 #   make clean
 #
 # CC=clang works as well as gcc.  BUILD selects the output tree.
+
+# `make` alone builds everything (the first rule below would otherwise be the goal)
+.DEFAULT_GOAL := all
 
 CC      ?= gcc
 .DEFAULT_GOAL := all
@@ -129,8 +133,8 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIBCOMMON) $$(patsubst %.c,$(OBJ)/%.o,$$(sh
 	$(CC) $(LDSAN) -o $@ $< $(patsubst %.c,$(OBJ)/%.o,$(shell cat bench/$*.deps 2>/dev/null)) \
 	    $(LIBCOMMON) $(LIBS)
 
-.PHONY: FORCE all test test-unit test-integration test-asan bench run deps lint clean format docs
-all: $(BINS) $(TOOLS) $(UNITS) $(BENCHES)
+.PHONY: FORCE web all test test-unit test-integration test-asan bench run deps lint clean format docs
+all: $(BINS) $(TOOLS) $(UNITS) $(BENCHES) web
 
 deps:
 	@bash scripts/deps.sh

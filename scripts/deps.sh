@@ -112,3 +112,13 @@ for peers in "$(dirname "${BASH_SOURCE[0]}")/../tests/peers" "$(dirname "${BASH_
 		(cd "$peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 	fi
 done
+
+# npm packages of the web UI (services/web/package-lock.json: the build, vitest,
+# playwright-core and axe for the browser tests; no browser is downloaded, the
+# tests drive Debian's chromium).  `make web` does the same when the lock changes.
+web="$(dirname "${BASH_SOURCE[0]}")/../services/web"
+if [ -f "$web/package-lock.json" ] &&
+	{ [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; }; then
+	echo "deps: npm ci in services/web" >&2
+	(cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # lint.sh — `make lint`: clang-format (check only), cppcheck and clang-tidy over
 # the project's C sources, and the layout check (scripts/check-layout.sh: no
-# service includes or links another service's files).  Exits non-zero when any
-# of the four complains.
+# service includes or links another service's files), and tsc + eslint over the
+# web UI (services/web).  Exits non-zero when any of them complains.
 #
-#   BUILD=build bash scripts/lint.sh            all four
-#   TD_LINT_ONLY=format|cppcheck|tidy|layout    just one of them
+#   BUILD=build bash scripts/lint.sh            all five
+#   TD_LINT_ONLY=format|cppcheck|tidy|layout|web   just one of them (web: tsc + eslint in services/web)
 #   TD_LINT_FILES="a.c b.h" ...                 just these files
 #
 # Files: every *.c / *.h that git tracks or would track (new files that are not
@@ -125,6 +125,18 @@ if want tidy && [ "${#C_FILES[@]}" -gt 0 ]; then
 	    xargs -0 -P "$JOBS" -I{} clang-tidy --quiet {} -- "${CFLAGS_LINT[@]}" >"$out" 2>&1; then
 		grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$|^Suppressed [0-9]+ warnings|^Use -header-filter|^Error while processing' "$out" >&2
 		failed+=(clang-tidy)
+	fi
+fi
+
+# ---- web UI: tsc (strict) and eslint ------------------------------------------
+if want web && [ -z "${TD_LINT_FILES:-}" ]; then
+	if [ -d services/web/node_modules ]; then
+		echo "lint: tsc and eslint in services/web"
+		if ! (cd services/web && npm run --silent lint) >&2; then
+			failed+=(web)
+		fi
+	else
+		echo "lint: services/web/node_modules missing (make web or make deps); tsc and eslint skipped" >&2
 	fi
 fi
 

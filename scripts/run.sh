@@ -51,6 +51,9 @@ STOP_ORDER=(ingest correlator persistence notifier api-gateway state-loader)
 EXAMPLE_STATES=("prod/network=$ROOT/examples/states/prod-network.tfstate"
 	"prod/app=$ROOT/examples/states/prod-app.tfstate")
 EXAMPLE_EVENTS=$ROOT/examples/events/demo-cloudtrail.json
+# the web UI `make` built (services/web/build.mk); empty: the gateway serves no UI
+WEB_DIR=""
+[ -f "$BUILD/web/index.html" ] && WEB_DIR=$BUILD/web
 
 # bold (red for errors) only on a terminal
 if [ -t 2 ]; then B=$'\033[1m' R=$'\033[1;31m' N=$'\033[0m'; else B="" R="" N=""; fi
@@ -445,6 +448,7 @@ api_gateway:
     - "demo:admin:$token_hash"
   alerts_url: "tcp://127.0.0.1:$P_PERSIST_PUB"
   state_url: "tcp://127.0.0.1:$P_STATE_PUB"
+  static_dir: "$WEB_DIR"
 
 notifier:
   admin_port: ${ADMIN[notifier]}
@@ -537,13 +541,19 @@ replay_demo() {
 }
 
 banner() {
-	local gw="http://127.0.0.1:$P_GATEWAY"
+	local gw="http://127.0.0.1:$P_GATEWAY" ui
+	if [ -n "$WEB_DIR" ]; then
+		ui="Web UI:   $gw/   (sign in with the API token below)"
+	else
+		ui="Web UI:   not built (needs npm: install Node.js 20 + npm, then make run again)"
+	fi
 	cat <<EOF
 
   ┌──────────────────────────────────────────────────────────────────────────┐
     tfdrift-falco is running — demo states prod/network and prod/app loaded,
     demo CloudTrail events replayed.
 
+    $ui
     Drifts:   $gw/api/v1/drifts
 
     API token (admin; kept in $RUN/api-token):

@@ -1104,6 +1104,11 @@ h_graph(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp
 		} else {
 			cJSON_AddNullToObject(d, "worst_severity");
 		}
+		if (nd->parent != NULL) {
+			cJSON_AddStringToObject(d, "parent", nd->parent);
+		} else {
+			cJSON_AddNullToObject(d, "parent");
+		}
 		cJSON_AddItemToArray(nodes, o);
 	}
 	cJSON_AddItemToObject(el, "edges", page.edges);

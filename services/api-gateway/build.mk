@@ -4,6 +4,8 @@
 # libcommon's td_pgpool.)
 
 GW_OPENAPI_O := $(OBJ)/gen/gateway_openapi.o
+# the contract, also read by the web UI's build (its API types are generated from it)
+GW_OPENAPI_JSON := services/api-gateway/openapi.json
 
 $(GEN)/gateway_openapi.c: services/api-gateway/openapi.json
 	@mkdir -p $(dir $@)

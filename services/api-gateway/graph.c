@@ -375,6 +375,7 @@ page_push(gw_graph_page *p, size_t *cap, const char *ws, const char *addr)
 	nd->address = strdup(addr);
 	nd->type = strdup(type);
 	nd->module = strdup(module);
+	nd->parent = NULL;
 	p->n++;
 	if (nd->workspace == NULL || nd->address == NULL || nd->type == NULL ||
 	    nd->module == NULL) {
@@ -574,14 +575,21 @@ take_nodes(gw_graph_page *page, size_t *cap, const char *ws, const redisReply *k
 		if (cJSON_IsString(m)) {
 			snprintf(module, sizeof(module), "%s", m->valuestring);
 		}
-		cJSON_Delete(node);
 		if ((f->type != NULL && strcmp(type, f->type) != 0) ||
 		    (f->module != NULL && !module_matches(module, f->module))) {
+			cJSON_Delete(node);
 			continue;
 		}
-		if (page_push(page, cap, ws, addr) != 0) {
+		/* the container's node id, when state-loader found one (contain.h) */
+		const cJSON *parent = cJSON_GetObjectItemCaseSensitive(node, "parent");
+		char *pdup = cJSON_IsString(parent) ? strdup(parent->valuestring) : NULL;
+		bool pfail = cJSON_IsString(parent) && pdup == NULL;
+		cJSON_Delete(node);
+		if (pfail || page_push(page, cap, ws, addr) != 0) {
+			free(pdup);
 			return TD_ENOMEM;
 		}
+		page->nodes[page->n - 1].parent = pdup;
 		free(page->nodes[page->n - 1].type);
 		free(page->nodes[page->n - 1].module);
 		page->nodes[page->n - 1].type = strdup(type);
@@ -708,6 +716,7 @@ gw_graph_page_free(gw_graph_page *p)
 		free(p->nodes[i].address);
 		free(p->nodes[i].type);
 		free(p->nodes[i].module);
+		free(p->nodes[i].parent);
 	}
 	free(p->nodes);
 	cJSON_Delete(p->edges);

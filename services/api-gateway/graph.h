@@ -51,6 +51,7 @@ typedef struct gw_graph_filter {
 /* One node of a page; strings owned by the page. */
 typedef struct gw_graph_node {
 	char *workspace, *address, *type, *module;
+	char *parent; /* the containing node's id ("ws:address"), NULL when none */
 } gw_graph_node;
 
 typedef struct gw_graph_page {

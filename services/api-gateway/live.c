@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "gap.h"
 #include "tfdrift/alert_json.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -96,6 +97,8 @@ struct gw_live {
 	int64_t next_ping_ms;
 	td_counter *sent, *dropped;
 	td_gauge *connected;
+	gw_gap gap; /* committed ids seen (mu) */
+	td_counter *catchups;
 };
 
 /* ---- messages -------------------------------------------------------------------------- */
@@ -319,11 +322,32 @@ send_hello(client *c)
 
 /* ---- publishing --------------------------------------------------------------------------- */
 
+/* {"type":"catchup","after_id":N} to every client (mu held): ids above N
+ * were skipped, so some alerts may not have reached this feed (gap.h). */
+static void
+send_catchup(gw_live *l, uint64_t after)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "type", "catchup");
+	cJSON_AddNumberToObject(root, "after_id", (double)after);
+	cJSON_AddStringToObject(root, "reason", "gap in committed alert ids");
+	msg *m = msg_from_json(root);
+	if (m == NULL) {
+		return;
+	}
+	for (client *c = l->clients; c != NULL; c = c->next) {
+		enqueue(c, m);
+	}
+	msg_unref(m);
+	td_counter_inc(l->catchups);
+}
+
 void
 gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 {
 	for (size_t i = 0; i < b->n_alerts; i++) {
 		const Tfdrift__V1__DriftAlert *a = b->alerts[i];
+		uint64_t after = 0;
 		cJSON *root = cJSON_CreateObject();
 		cJSON_AddStringToObject(root, "type", "alert");
 		cJSON_AddItemToObject(root, "alert", td_alert_json_item(a));
@@ -334,6 +358,9 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		}
 		int k = (int)a->kind - 1;
 		pthread_mutex_lock(&l->mu);
+		if (gw_gap_observe(&l->gap, (uint64_t)a->id, &after)) {
+			send_catchup(l, after); /* before the alert that revealed the gap */
+		}
 		for (client *c = l->clients; c != NULL; c = c->next) {
 			if (matches(&c->f, (int)a->severity, k, a->workspace)) {
 				enqueue(c, m);
@@ -1024,6 +1051,8 @@ gw_live_new(gw_live **out, const gw_live_opts *o, td_error *err)
 	}
 	l->sent = td_counter_get("tfdrift_gateway_live_messages_total",
 	    "Messages handed to live-feed clients (WebSocket and SSE).", NULL);
+	l->catchups = td_counter_get("tfdrift_gateway_live_catchups_total",
+	    "Catch-up notices sent to live clients after a gap in committed alert ids.", NULL);
 	l->dropped = td_counter_get("tfdrift_gateway_live_dropped_total",
 	    "Live-feed clients disconnected because they did not keep up.", NULL);
 	l->connected = td_gauge_get("tfdrift_gateway_live_clients",

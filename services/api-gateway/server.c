@@ -157,6 +157,10 @@ queue(gw_server *s, struct MHD_Connection *conn, gw_response *resp)
 	if (resp->cache != NULL) {
 		MHD_add_response_header(r, "X-Cache", resp->cache);
 	}
+	if (resp->who.role != GW_ROLE_NONE) {
+		/* the token's role, so the UI can say what its user may do */
+		MHD_add_response_header(r, "X-Role", gw_role_name(resp->who.role));
+	}
 	if (resp->www_auth) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"tfdrift\"");

@@ -138,13 +138,19 @@ path_ok(const char *rel)
 	}
 }
 
-/* The last segment of rel has no '.' after its first character. */
+/* A client-side route rather than a missing file: outside assets/, and the
+ * last segment has no '.' after its first character, or an extension no
+ * file type has (a Terraform address: /resources/aws_instance.web[0]). */
 static bool
 looks_like_route(const char *rel)
 {
 	const char *slash = strrchr(rel, '/');
 	const char *base = slash != NULL ? slash + 1 : rel;
-	return strchr(base[0] == '.' ? base + 1 : base, '.') == NULL;
+	if (strncmp(rel, "assets/", 7) == 0) {
+		return false;
+	}
+	return strchr(base[0] == '.' ? base + 1 : base, '.') == NULL ||
+	    strcmp(gw_static_ctype(base), "application/octet-stream") == 0;
 }
 
 /* Opens rel under the root as a regular file, only if its real path stays

@@ -6,10 +6,12 @@
  * "." or ".." segment, a backslash, a control byte or a '%' left after the
  * server's one decoding (a double-encoded "%252e%252e") are refused with
  * 400; a file reached through a symlink that leaves the root is 404, as is a
- * name that is not a regular file.  "/" and any missing path whose last
- * segment has no extension ("/drifts/42", a client-side route) get the
- * root's index.html (the SPA fallback); a missing path with an extension is
- * 404.  Validators: a strong ETag (size and mtime) and Last-Modified;
+ * name that is not a regular file.  "/" and any missing path outside
+ * assets/ whose last segment has no extension ("/drifts/42") or one no file
+ * type has ("/resources/aws_instance.web[0]", a Terraform address) is a
+ * client-side route and gets the root's index.html (the SPA fallback); a
+ * missing file with a known extension, or anything missing under assets/,
+ * is 404.  Validators: a strong ETag (size and mtime) and Last-Modified;
  * If-None-Match wins over If-Modified-Since, either answers 304.
  * Cache-Control: index.html "no-cache" (always revalidated, so a new build
  * shows at once); files under assets/ (content-hashed names from the

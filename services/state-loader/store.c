@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "contain.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 #include "tfdrift/redis.h"
@@ -508,9 +509,10 @@ deps_json(const tfs_instance *in, const res_map *m, size_t *n_edges)
 	return out;
 }
 
-/* The node JSON of an instance (docs/redis-keys.md); owned by the caller. */
+/* The node JSON of an instance (docs/architecture.md); parent: its
+ * container's node id (contain.h) or NULL.  Owned by the caller. */
 static char *
-node_json(const tfs_instance *in)
+node_json(const tfs_instance *in, const char *parent)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
@@ -522,6 +524,7 @@ node_json(const tfs_instance *in)
 	ok = ok && cJSON_AddStringToObject(o, "mode", in->managed ? "managed" : "data") != NULL;
 	ok = ok && cJSON_AddStringToObject(o, "provider", in->provider) != NULL;
 	ok = ok && cJSON_AddBoolToObject(o, "tainted", in->tainted) != NULL;
+	ok = ok && (parent == NULL || cJSON_AddStringToObject(o, "parent", parent) != NULL);
 	if (ok) {
 		out = cJSON_PrintUnformatted(o);
 	}
@@ -532,8 +535,8 @@ node_json(const tfs_instance *in)
 /* Graph nodes (every current instance, data sources too) and dependency
  * edges of one workspace; the two keys are added to keys for retirement. */
 static int
-write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, td_rbatch *b,
-    store_result *res, td_error *err)
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *cn, size_t wi,
+    strvec *keys, td_rbatch *b, store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = td_rkey_nodes(p->s->prefix, gen, w->name);
@@ -552,7 +555,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, strvec *keys, t
 		if (in->deposed != NULL) {
 			continue;
 		}
-		if ((json = node_json(in)) == NULL) {
+		if ((json = node_json(in, contain_parent(cn, wi, i))) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -881,10 +884,31 @@ retire_previous(store *s, uint64_t gen, strvec *keys, bool (*cancel)(void *), vo
 	*keys = (strvec){ 0 };
 }
 
+/* The containment of every loaded workspace (contain.h).  *out owned by the caller. */
+static int
+build_contain(const store_workspace *ws, size_t n, contain **out)
+{
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	const tfs_state **states = calloc(n ? n : 1, sizeof(*states));
+	int rv = TD_ENOMEM;
+
+	if (names != NULL && states != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			names[i] = ws[i].name;
+			states[i] = ws[i].state;
+		}
+		rv = contain_build(out, names, states, n);
+	}
+	free(names);
+	free(states);
+	return rv;
+}
+
 int
 store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err)
 {
+	contain *cn = NULL; /* which node sits in which (graph parents) */
 	pipeline *p = NULL;
 	td_rbatch *bt[3] = { NULL, NULL, NULL }; /* idx HSET, res MSET, graph HSETs */
 	idset claimed = { 0 };
@@ -911,6 +935,10 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 	}
 	if (seq_key == NULL || p == NULL || bt[0] == NULL || bt[1] == NULL || bt[2] == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rv = build_contain(ws, n, &cn)) != 0) {
+		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
 	{
@@ -958,7 +986,7 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		if (ws[i].state != NULL &&
 		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, bt[0], bt[1],
 			  res, cancel, cancel_arg, err)) != 0 ||
-			(rv = write_graph(p, gen, &ws[i], &keys, bt[2], res, err)) != 0)) {
+			(rv = write_graph(p, gen, &ws[i], cn, i, &keys, bt[2], res, err)) != 0)) {
 			goto out;
 		}
 	}
@@ -991,5 +1019,6 @@ out:
 		td_rbatch_free(bt[i]);
 	}
 	free(claimed.slot);
+	contain_free(cn);
 	return rv;
 }

@@ -126,7 +126,8 @@ check_eq "a changed file no longer matches its old ETag" 200 "$CODE" api-gateway
 check_eq "... and its new bytes are served" 'console.log("app v2");' "$BODY" api-gateway
 
 # ---- SPA fallback ----------------------------------------------------------------------
-for p in /drifts /drifts/42 /graph/prod%2Fapp /settings/; do
+for p in /drifts /drifts/42 /graph/prod%2Fapp /settings/ /resources/aws_instance.web%5B0%5D \
+	/resources/module.net.aws_subnet.private; do
 	fetch "$p"
 	check_eq "client-side route $p: index.html" "200 $(cat "$WEB/index.html")" "$CODE $BODY" api-gateway
 done
@@ -134,6 +135,10 @@ fetch /drifts/42
 check_eq "... revalidated every time" "no-cache" "$(hdr cache-control)" api-gateway
 fetch /assets/missing.js
 check_eq "a missing file with an extension: 404" 404 "$CODE" api-gateway
+fetch /missing.png
+check_eq "a missing file with a known extension outside assets/: 404" 404 "$CODE" api-gateway
+fetch /assets/missing.web0
+check_eq "anything missing under assets/: 404" 404 "$CODE" api-gateway
 check_eq "... a JSON error" not_found "$(jq -r .error.code <<<"$BODY" 2>&1)" api-gateway
 fetch /img
 check_eq "a directory is not a file (the UI takes the route)" "200 $(cat "$WEB/index.html")" \

@@ -1,0 +1,197 @@
+// The one component that owns a Cytoscape instance.
+import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
+import fcose from 'cytoscape-fcose';
+import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
+import type { DriftItem } from '../../lib/api';
+import { graphStyle, packedPositions, worse } from './elements';
+
+cytoscape.use(fcose);
+
+export interface CyHandle {
+  fit: () => void;
+  zoom: (factor: number) => void;
+  png: () => string;
+  cy: () => Core | null;
+}
+
+export interface CyGraphProps {
+  elements: { nodes: ElementDefinition[]; edges: ElementDefinition[] };
+  /** Changes when the element set is new (a new layout runs). */
+  layoutKey: string;
+  focus: string | null;
+  search: string;
+  dark: boolean;
+  onNode: (id: string) => void;
+  onLayout?: (ms: number, nodes: number) => void;
+  label: string;
+}
+
+/** Above this many nodes the graph is packed (elements.ts) instead of fcose. */
+export const FORCE_LAYOUT_MAX = 800;
+
+function layoutFor(): cytoscape.LayoutOptions {
+  // fcose handles compound nodes well at this size
+  return {
+    name: 'fcose',
+    quality: 'default',
+    randomize: true,
+    animate: false,
+    nodeDimensionsIncludeLabels: false,
+    packComponents: true,
+    numIter: 2500,
+    nodeRepulsion: 14000,
+    idealEdgeLength: 90,
+    nodeSeparation: 120,
+    nestingFactor: 0.2,
+    tile: true,
+  } as cytoscape.LayoutOptions;
+}
+
+export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, ref) {
+  const box = useRef<HTMLDivElement>(null);
+  const cyRef = useRef<Core | null>(null);
+  const onNode = useRef(p.onNode);
+  onNode.current = p.onNode;
+  const onLayout = useRef(p.onLayout);
+  onLayout.current = p.onLayout;
+
+  useImperativeHandle(ref, () => ({
+    fit: () => cyRef.current?.fit(undefined, 30),
+    zoom: (f) => {
+      const cy = cyRef.current;
+      if (cy) cy.zoom({ level: cy.zoom() * f, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    },
+    png: () => cyRef.current?.png({ full: true, bg: p.dark ? '#1a1b1e' : '#ffffff', maxWidth: 4000, maxHeight: 4000 }) ?? '',
+    cy: () => cyRef.current,
+  }));
+
+  // create once
+  useEffect(() => {
+    const cy = cytoscape({
+      container: box.current,
+      style: graphStyle(p.dark) as never,
+      textureOnViewport: true,
+      hideEdgesOnViewport: true,
+      motionBlur: false,
+      pixelRatio: 1,
+      minZoom: 0.02,
+      maxZoom: 4,
+      // dragging anywhere pans (nodes are not moved): a compound box is
+      // most of the canvas, and moving one with its children is slow
+      autoungrabify: true,
+    });
+    cy.on('tap', 'node', (e) => onNode.current(e.target.id()));
+    cyRef.current = cy;
+    (window as unknown as { __tfdriftCy?: Core }).__tfdriftCy = cy;
+    return () => {
+      cy.destroy();
+      cyRef.current = null;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    cy?.style(graphStyle(p.dark, cy.nodes().length > FORCE_LAYOUT_MAX) as never);
+  }, [p.dark]);
+
+  // new element set: replace and lay out
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const t0 = performance.now();
+    const n = p.elements.nodes.length;
+    cy.style(graphStyle(p.dark, n > FORCE_LAYOUT_MAX) as never);
+    if (n > FORCE_LAYOUT_MAX) {
+      // big: positions computed up front and added with the elements, no layout pass
+      const pos = packedPositions(p.elements.nodes as { data: { id: string; parent?: string } }[]);
+      const t1 = performance.now();
+      cy.batch(() => {
+        cy.elements().remove();
+        cy.add(p.elements.nodes.map((e) => ({ ...e, position: pos.get(e.data.id as string) ?? { x: 0, y: 0 } })));
+        cy.add(p.elements.edges);
+      });
+      const t2 = performance.now();
+      // fit from the positions we computed: cy.fit measures every label and
+      // compound box, seconds at this size
+      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+      for (const q of pos.values()) {
+        x1 = Math.min(x1, q.x);
+        y1 = Math.min(y1, q.y);
+        x2 = Math.max(x2, q.x);
+        y2 = Math.max(y2, q.y);
+      }
+      const w = x2 - x1 + 120, h = y2 - y1 + 120;
+      const zoom = Math.min(cy.width() / w, cy.height() / h, 1.1);
+      cy.viewport({ zoom, pan: { x: cy.width() / 2 - ((x1 + x2) / 2) * zoom, y: cy.height() / 2 - ((y1 + y2) / 2) * zoom } });
+      // the phases, for bench/web.mjs (performance.getEntriesByType('measure'))
+      performance.measure('graph:pack', { start: t0, end: t1 });
+      performance.measure('graph:add', { start: t1, end: t2 });
+      performance.measure('graph:fit', { start: t2, end: performance.now() });
+      requestAnimationFrame(() => requestAnimationFrame(() => performance.measure('graph:drawn', { start: t0, end: performance.now() })));
+      onLayout.current?.(performance.now() - t0, n);
+      return;
+    }
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add([...p.elements.nodes, ...p.elements.edges]);
+    });
+    if (n > 0) {
+      const l = cy.layout(layoutFor());
+      l.one('layoutstop', () => {
+        cy.fit(undefined, 30);
+        if (cy.zoom() > 1.1) {
+          // a small graph: readable labels, not giant ones
+          cy.zoom(1.1);
+          cy.center();
+        }
+        onLayout.current?.(performance.now() - t0, n);
+      });
+      l.run();
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [p.layoutKey]);
+
+  // focus: the node, its blast radius (what depends on it), centred
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    cy.batch(() => {
+      cy.$('.focus, .blast, .dim').removeClass('focus blast dim'); // only those that have one: a restyle of every element costs seconds at 5,000 nodes
+      if (!p.focus) return;
+      const n = cy.getElementById(p.focus);
+      if (n.empty()) return;
+      const dependents = n.predecessors();
+      cy.elements().not(n).not(dependents).not(n.ancestors()).addClass('dim');
+      dependents.addClass('blast');
+      n.addClass('focus');
+    });
+    const n = cy.getElementById(p.focus ?? '');
+    if (n.nonempty()) cy.animate({ center: { eles: n }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: 250 });
+  }, [p.focus, p.layoutKey]);
+
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (!cy) return;
+    const q = p.search.trim().toLowerCase();
+    cy.batch(() => {
+      cy.$('node.match').removeClass('match');
+      if (!q) return;
+      cy.nodes().filter((n) => n.id().toLowerCase().includes(q)).addClass('match');
+    });
+    const m = cy.nodes('.match');
+    if (m.nonempty()) cy.fit(m, 60);
+  }, [p.search, p.layoutKey]);
+
+  return <div ref={box} className="cy" role="img" aria-label={p.label} />;
+});
+
+/** A live alert on a node: worse colour, one more drift, and red. */
+export function markAlert(cy: Core, a: DriftItem): boolean {
+  const n = cy.getElementById(`${a.workspace}:${a.resource_address}`);
+  if (n.empty()) return false;
+  n.data('worst_severity', worse(n.data('worst_severity') as string | null, a.severity));
+  n.data('drift_count', ((n.data('drift_count') as number) ?? 0) + 1);
+  n.addClass('flash');
+  return true;
+}
