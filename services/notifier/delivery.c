@@ -13,6 +13,7 @@
 #include "http.h"
 #include "msg.h"
 #include "recv.h"
+#include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -71,15 +72,6 @@ struct delivery {
 	td_counter *claim_errors;
 	int64_t last_log_ms;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double
 wall_s(void)
@@ -216,7 +208,7 @@ backoff_ms(const delivery *d, int attempts)
 static int64_t
 rate_take(rstate *rs)
 {
-	int64_t now = mono_ms(), wait = 0;
+	int64_t now = td_clock_mono_ms(), wait = 0;
 
 	pthread_mutex_lock(&rs->mu);
 	if (rs->blocked_until_ms > now) {
@@ -242,8 +234,8 @@ static void
 rate_block(rstate *rs, int64_t ms)
 {
 	pthread_mutex_lock(&rs->mu);
-	if (mono_ms() + ms > rs->blocked_until_ms) {
-		rs->blocked_until_ms = mono_ms() + ms;
+	if (td_clock_mono_ms() + ms > rs->blocked_until_ms) {
+		rs->blocked_until_ms = td_clock_mono_ms() + ms;
 	}
 	pthread_mutex_unlock(&rs->mu);
 }
@@ -453,9 +445,9 @@ process(ctx *x, job *j)
 		td_pgpool_release(d->o.pool, x->c, false);
 		have_conn = false;
 	}
-	t0 = mono_ms();
+	t0 = td_clock_mono_ms();
 	rs->ops->send(&m, x->http, &res);
-	td_histogram_observe(rs->send_s, (double)(mono_ms() - t0) / 1000.0);
+	td_histogram_observe(rs->send_s, (double)(td_clock_mono_ms() - t0) / 1000.0);
 	if (role == TH_START && td_pgpool_acquire(d->o.pool, 5000, &x->c) == 0) {
 		thread_done(x, j, &alerts[0], &res);
 		td_pgpool_release(d->o.pool, x->c, false);
@@ -667,8 +659,8 @@ claim(delivery *d, int limit)
 	return nrows;
 fail:
 	td_counter_inc(d->claim_errors);
-	if (mono_ms() - d->last_log_ms > 10000) {
-		d->last_log_ms = mono_ms();
+	if (td_clock_mono_ms() - d->last_log_ms > 10000) {
+		d->last_log_ms = td_clock_mono_ms();
 		TD_WARN("cannot claim deliveries; will try again", TD_KV_STR("error", why));
 	}
 	return -1;
@@ -725,9 +717,9 @@ dispatcher(void *arg)
 		if (free_slots > 0) {
 			got = claim(d, limit);
 		}
-		if (mono_ms() - gauges_at >= GAUGE_EVERY_MS) {
+		if (td_clock_mono_ms() - gauges_at >= GAUGE_EVERY_MS) {
 			refresh_gauges(d);
-			gauges_at = mono_ms();
+			gauges_at = td_clock_mono_ms();
 		}
 		pthread_mutex_lock(&d->mu);
 		if (!d->woken && !d->stopping &&
@@ -828,7 +820,7 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 		rs->r = rt_receiver_at(o->rt, i);
 		rs->ops = recv_for(rs->r->type);
 		rs->tokens = rs->r->rate >= 1 ? rs->r->rate : 1;
-		rs->refill_ms = mono_ms();
+		rs->refill_ms = td_clock_mono_ms();
 		atomic_init(&rs->failures, 0);
 		pthread_mutex_init(&rs->mu, NULL);
 		metrics_for(rs);
@@ -846,7 +838,7 @@ delivery_start(delivery **out, const delivery_opts *o, td_error *err)
 	d->claim_errors = td_counter_get("tfdrift_notifier_claim_errors_total",
 	    "Claims of due deliveries that failed (PostgreSQL unavailable).", NULL);
 	atomic_init(&d->abort, false);
-	srandom((unsigned)(mono_ms() ^ getpid()));
+	srandom((unsigned)(td_clock_mono_ms() ^ getpid()));
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_cond_init(&d->work_cv, NULL);

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "msg.h"
 #include "recv.h"
+#include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -65,19 +66,10 @@ struct planner {
 	int64_t last_error_log;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 fail_log(planner *p, const char *what, const char *why)
 {
-	int64_t t = now_ms();
+	int64_t t = td_clock_mono_ms();
 
 	td_counter_inc(p->scan_errors);
 	/* an outage would otherwise log once per poll */
@@ -239,13 +231,14 @@ cursor_advance(PGconn *c, cursor *cur, int64_t xmin, int64_t xmax, int64_t max_i
 		cur->read_from = max_id;
 	}
 	if (cur->read_from > cur->low) {
-		cur->cp[cur->ncp++] =
-		    (checkpoint){ .xmax = xmax, .max_id = cur->read_from, .at_ms = now_ms() };
+		cur->cp[cur->ncp++] = (checkpoint){ .xmax = xmax,
+			.max_id = cur->read_from,
+			.at_ms = td_clock_mono_ms() };
 	}
 	for (int i = 0; i < cur->ncp; i++) {
 		/* SETTLE_MS as well: a writer may take an id with nextval a moment
 		 * before its transaction gets the xid the snapshot would show */
-		if (cur->cp[i].xmax <= xmin && now_ms() - cur->cp[i].at_ms >= SETTLE_MS) {
+		if (cur->cp[i].xmax <= xmin && td_clock_mono_ms() - cur->cp[i].at_ms >= SETTLE_MS) {
 			if (cur->cp[i].max_id > cur->low) {
 				cur->low = cur->cp[i].max_id;
 			}
@@ -629,10 +622,10 @@ scan_repeats(planner *p, PGconn *c, long *planned, char *why, size_t wl)
 	int rv;
 
 	*planned = 0;
-	if (!p->any_repeat || now_ms() - p->repeat_at < REPEAT_EVERY_MS) {
+	if (!p->any_repeat || td_clock_mono_ms() - p->repeat_at < REPEAT_EVERY_MS) {
 		return 0;
 	}
-	p->repeat_at = now_ms();
+	p->repeat_at = td_clock_mono_ms();
 	if ((rv = db_exec(c, repeat_sql, 1, params, PGRES_COMMAND_OK, &ins, why, wl)) != 0) {
 		return rv;
 	}
