@@ -175,6 +175,8 @@ static const gw_out_col item_cols[] = {
 	{ "event_source", "event_source", GW_COL_TEXT },
 	{ "service", "service", GW_COL_TEXT },
 	{ "summary", "summary", GW_COL_TEXT },
+	/* old -> new in the table's rows (values already redacted) */
+	{ "changes", "changes", GW_COL_JSON },
 };
 
 /* What the detail view adds. */
@@ -182,7 +184,6 @@ static const gw_out_col detail_cols[] = {
 	{ "committed_at", TIME_US("committed_at"), GW_COL_TIME },
 	{ "severity_rank", "severity_rank", GW_COL_INT },
 	{ "identifiers", "identifiers", GW_COL_JSON },
-	{ "changes", "changes", GW_COL_JSON },
 	{ "principal.role_arn", "principal_role_arn", GW_COL_TEXT },
 	{ "principal.session_name", "principal_session", GW_COL_TEXT },
 	{ "falco_rule", "falco_rule", GW_COL_TEXT },

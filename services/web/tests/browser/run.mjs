@@ -157,6 +157,11 @@ await test('a row opens the detail with old -> new values', op, async () => {
   const i = all.findIndex((a) => a.id === withChanges.id);
   const row = rowsOf(op).nth(i + 1);
   await row.scrollIntoViewIfNeeded();
+  // the row itself shows the first change as old -> new
+  await row.getByText(withChanges.changes[0].path, { exact: true }).first().waitFor();
+  if ((await row.getByLabel('old value').count()) !== 1 || (await row.getByLabel('new value').count()) !== 1) {
+    throw new Error('the row does not show old -> new');
+  }
   await row.click();
   await until('/drifts/id in the URL', async () => op.url().includes(`/drifts/${withChanges.id}`));
   const panel = op.getByRole('complementary', { name: `Drift ${withChanges.id}` });

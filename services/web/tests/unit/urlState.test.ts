@@ -23,6 +23,7 @@ const item = (over: Partial<DriftItem> = {}): DriftItem => ({
   event_name: 'ModifyInstanceAttribute',
   event_source: 'ec2.amazonaws.com',
   service: 'ec2',
+  changes: [{ path: 'instance_type', old: 't3.micro', new: 't3.large' }],
   summary: '',
   ...over,
 });

@@ -1,6 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { DriftItem } from '../../lib/api';
+import { maskValue, show } from '../../lib/diff';
 import { shortTime, utcTime } from '../../lib/format';
 import { SeverityPill } from './SeverityPill';
 
@@ -125,7 +126,7 @@ export function DriftTable(p: DriftTableProps) {
                   {r.resource_address || <span className="muted">{r.resource_type || 'no resource'}</span>}
                 </div>
                 <div role="gridcell" className="c-change" title={r.summary}>
-                  <span className="mono">{r.attribute || '—'}</span> {r.summary && <span className="muted">{r.summary}</span>}
+                  <ChangeCell item={r} />
                 </div>
                 <div role="gridcell" className="c-who" title={r.principal.arn}>
                   {r.principal.name || '—'}
@@ -141,5 +142,32 @@ export function DriftTable(p: DriftTableProps) {
         {p.loadingMore && <p className="muted pad">Loading more…</p>}
       </div>
     </div>
+  );
+}
+
+/** One line: the first changed attribute as old → new (sensitive values masked,
+ * long values cut), "+N" when there are more; the summary when nothing was
+ * recorded. */
+function ChangeCell({ item }: { item: DriftItem }) {
+  const changes = item.changes ?? [];
+  const c = changes[0];
+  if (c === undefined) {
+    return (
+      <>
+        <span className="mono">{item.attribute || '—'}</span> {item.summary && <span className="muted">{item.summary}</span>}
+      </>
+    );
+  }
+  const sensitive = c.sensitive === true;
+  const cut = (v: unknown) => {
+    const t = show(maskValue(v, sensitive, c.path));
+    return t.length > 14 ? `${t.slice(0, 13)}…` : t;
+  };
+  return (
+    <>
+      <span className="mono">{c.path}</span>{' '}
+      <del className="old" aria-label="old value">{cut(c.old)}</del> → <ins className="new" aria-label="new value">{cut(c.new)}</ins>
+      {changes.length > 1 && <span className="muted"> +{changes.length - 1}</span>}
+    </>
   );
 }
