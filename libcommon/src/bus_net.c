@@ -15,6 +15,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "tfdrift/clock.h"
+#include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
 
@@ -80,38 +81,37 @@ dupstr(const char *s)
 	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
-/* Reads a whole file into a NUL-terminated buffer (*out owned by the caller). */
-static int
-read_file(const char *path, char **out, file_sig *sig, td_error *err)
+/* What a file looks like now (for the reload check); false when it cannot
+ * be stat'ed (for instance while it is being replaced). */
+static bool
+file_sig_of(const char *path, file_sig *sig)
 {
-	FILE *f = fopen(path, "rb");
 	struct stat st;
-	char *buf = NULL;
-	size_t n;
-	int rv = 0;
 
-	*out = NULL;
-	if (f == NULL || fstat(fileno(f), &st) != 0) {
-		rv = td_error_set(err, TD_EIO, "bus TLS: cannot read %s: %m", path);
-		goto out;
+	if (path == NULL || stat(path, &st) != 0) {
+		return false;
 	}
-	if (st.st_size > (16 << 20) || (buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rv = td_error_set(err, TD_ETOOBIG, "bus TLS: %s: too large or out of memory", path);
-		goto out;
-	}
-	n = fread(buf, 1, (size_t)st.st_size, f);
-	buf[n] = '\0';
 	sig->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	sig->size = (long long)st.st_size;
 	sig->ino = (long long)st.st_ino;
-	*out = buf;
-	buf = NULL;
-out:
-	if (f != NULL) {
-		fclose(f);
+	return true;
+}
+
+/* Reads a PEM file (libcommon's reader, 16 MiB at most) with its signature,
+ * taken before the read so a change during it is seen next round.  *out
+ * owned by the caller; err names the key and the file. */
+static int
+read_pem(const char *key, const char *path, char **out, file_sig *sig, td_error *err)
+{
+	td_error ferr = { 0 };
+	int rv;
+
+	*sig = (file_sig){ 0 };
+	(void)file_sig_of(path, sig);
+	if ((rv = td_file_read(path, (size_t)16 << 20, out, NULL, &ferr)) != 0) {
+		return td_error_set(err, rv, "%s: %s", key, ferr.msg);
 	}
-	free(buf);
-	return rv;
+	return 0;
 }
 
 static bool
@@ -186,7 +186,7 @@ tls_load(td_error *err)
 			    key[i]);
 			goto out;
 		}
-		if ((rv = read_file(path[i], &pem[i], &sig[i], err)) != 0) {
+		if ((rv = read_pem(key[i], path[i], &pem[i], &sig[i], err)) != 0) {
 			goto out;
 		}
 	}
@@ -221,16 +221,14 @@ static bool
 tls_files_changed(void)
 {
 	const char *path[3] = { net.ca, net.cert, net.key };
-	struct stat st;
+	file_sig now;
 
 	for (int i = 0; i < 3; i++) {
-		if (path[i] == NULL || stat(path[i], &st) != 0) {
+		if (!file_sig_of(path[i], &now)) {
 			continue; /* a file being replaced: look again next round */
 		}
-		if ((long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec !=
-			net.sig[i].mtime_ns ||
-		    (long long)st.st_size != net.sig[i].size ||
-		    (long long)st.st_ino != net.sig[i].ino) {
+		if (now.mtime_ns != net.sig[i].mtime_ns || now.size != net.sig[i].size ||
+		    now.ino != net.sig[i].ino) {
 			return true;
 		}
 	}
