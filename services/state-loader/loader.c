@@ -583,21 +583,33 @@ status_json(const source *s)
 
 /* ---- Redis health ---------------------------------------------------------- */
 
-static void
-redis_down(ldr *l, const td_error *err)
+/* The index cannot be written: counts it in c, records why for /readyz
+ * (prefix + the error) and marks Redis not ok.  True when the caller should
+ * log it: a new error, or the same one RELOG_MS after it was last logged. */
+static bool
+index_blocked(ldr *l, td_counter *c, const char *prefix, const td_error *err)
 {
 	int64_t now = td_clock_mono_ms();
 
-	td_counter_inc(l->c_redis_errors);
+	td_counter_inc(c);
 	pthread_mutex_lock(&l->mu);
-	snprintf(l->redis_why, sizeof(l->redis_why), "%s", err->msg);
+	snprintf(l->redis_why, sizeof(l->redis_why), "%s%.480s", prefix, err->msg);
 	pthread_mutex_unlock(&l->mu);
 	atomic_store(&l->redis_ok, false);
-	if (strcmp(l->last_logged, err->msg) != 0 || now - l->last_logged_at >= RELOG_MS) {
+	if (strcmp(l->last_logged, err->msg) == 0 && now - l->last_logged_at < RELOG_MS) {
+		return false;
+	}
+	snprintf(l->last_logged, sizeof(l->last_logged), "%s", err->msg);
+	l->last_logged_at = now;
+	return true;
+}
+
+static void
+redis_down(ldr *l, const td_error *err)
+{
+	if (index_blocked(l, l->c_redis_errors, "", err)) {
 		TD_ERROR("redis unavailable; the index will be written when it is back",
 		    TD_KV_STR("error", err->msg));
-		snprintf(l->last_logged, sizeof(l->last_logged), "%s", err->msg);
-		l->last_logged_at = now;
 	}
 }
 
@@ -608,18 +620,9 @@ redis_down(ldr *l, const td_error *err)
 static void
 write_failed(ldr *l, int rv, const td_error *err)
 {
-	int64_t now = td_clock_mono_ms();
-
-	td_counter_inc(l->c_write_errors);
-	pthread_mutex_lock(&l->mu);
-	snprintf(l->redis_why, sizeof(l->redis_why), "index not written: %.480s", err->msg);
-	pthread_mutex_unlock(&l->mu);
-	atomic_store(&l->redis_ok, false);
-	if (strcmp(l->last_logged, err->msg) != 0 || now - l->last_logged_at >= RELOG_MS) {
+	if (index_blocked(l, l->c_write_errors, "index not written: ", err)) {
 		TD_ERROR("index generation not written", TD_KV_STR("error", err->msg),
 		    TD_KV_STR("code", td_strerror(rv)));
-		snprintf(l->last_logged, sizeof(l->last_logged), "%s", err->msg);
-		l->last_logged_at = now;
 	}
 }
 
