@@ -39,8 +39,11 @@ pkg_of() {
 # test-asan) links libasan/libubsan and, linked that way, grpc's own
 # dependencies directly: its NEEDED list says nothing about the image, so the
 # two package checks run on the regular build (make test) only.
+# (readelf's output is read whole first: under pipefail, grep -q leaving early
+# would make readelf die of SIGPIPE and the test misread the build.)
 SANITIZED=0
-if readelf -d "$TD_BIN/tfdrift-ingest" 2>/dev/null | grep -q 'Shared library: \[libasan'; then
+needed_ingest="$(readelf -d "$TD_BIN/tfdrift-ingest" 2>/dev/null)"
+if grep -q 'Shared library: \[libasan' <<<"$needed_ingest"; then
 	SANITIZED=1
 fi
 while read -r b; do
