@@ -322,15 +322,15 @@ send_hello(client *c)
 
 /* ---- publishing --------------------------------------------------------------------------- */
 
-/* {"type":"catchup","after_id":N} to every client (mu held): ids above N
- * were skipped, so some alerts may not have reached this feed (gap.h). */
+/* {"type":"catchup","after_id":N,"reason":...} to every client (mu held):
+ * alerts above N may not have reached this feed (gap.h). */
 static void
-send_catchup(gw_live *l, uint64_t after)
+send_catchup(gw_live *l, uint64_t after, const char *reason)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "type", "catchup");
 	cJSON_AddNumberToObject(root, "after_id", (double)after);
-	cJSON_AddStringToObject(root, "reason", "gap in committed alert ids");
+	cJSON_AddStringToObject(root, "reason", reason);
 	msg *m = msg_from_json(root);
 	if (m == NULL) {
 		return;
@@ -359,7 +359,8 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		int k = (int)a->kind - 1;
 		pthread_mutex_lock(&l->mu);
 		if (gw_gap_observe(&l->gap, (uint64_t)a->id, &after)) {
-			send_catchup(l, after); /* before the alert that revealed the gap */
+			/* before the alert that revealed the gap */
+			send_catchup(l, after, "gap in committed alert ids");
 		}
 		for (client *c = l->clients; c != NULL; c = c->next) {
 			if (matches(&c->f, (int)a->severity, k, a->workspace)) {
@@ -369,6 +370,35 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		pthread_mutex_unlock(&l->mu);
 		msg_unref(m);
 	}
+	wake(l);
+}
+
+void
+gw_live_committed(gw_live *l, uint64_t newest)
+{
+	uint64_t after = 0;
+	pthread_mutex_lock(&l->mu);
+	bool gap = gw_gap_committed(&l->gap, newest, &after);
+	if (gap) {
+		send_catchup(l, after, "committed alerts were not pushed");
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (gap) {
+		TD_INFO("live feed: committed alerts were not pushed; clients told to catch up",
+		    TD_KV_UINT("after_id", after), TD_KV_UINT("committed", newest));
+		wake(l);
+	}
+}
+
+void
+gw_live_relinked(gw_live *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t after = gw_gap_relinked(&l->gap);
+	send_catchup(l, after, "link to persistence re-established");
+	pthread_mutex_unlock(&l->mu);
+	TD_INFO("live feed: link to persistence re-established; clients told to catch up",
+	    TD_KV_UINT("after_id", after));
 	wake(l);
 }
 
@@ -1052,7 +1082,8 @@ gw_live_new(gw_live **out, const gw_live_opts *o, td_error *err)
 	l->sent = td_counter_get("tfdrift_gateway_live_messages_total",
 	    "Messages handed to live-feed clients (WebSocket and SSE).", NULL);
 	l->catchups = td_counter_get("tfdrift_gateway_live_catchups_total",
-	    "Catch-up notices sent to live clients after a gap in committed alert ids.", NULL);
+	    "Catch-up notices sent to live clients (a gap in committed alert ids, committed "
+	    "alerts not pushed, or the link to persistence re-established).", NULL);
 	l->dropped = td_counter_get("tfdrift_gateway_live_dropped_total",
 	    "Live-feed clients disconnected because they did not keep up.", NULL);
 	l->connected = td_gauge_get("tfdrift_gateway_live_clients",
