@@ -19,6 +19,7 @@ struct gw_gapwatch {
 	pthread_t thread;
 	bool had_link;  /* the link to persistence was up at some check */
 	bool lost_link; /* ... and was down at a later one */
+	uint64_t committed; /* the newest committed id at the last check */
 };
 
 /* The newest id in the alerts table into *id.  False when the database did
@@ -45,12 +46,25 @@ check(gw_gapwatch *w)
 {
 	bool up = gw_feed_connected(w->o.feed);
 	if (up && w->lost_link) {
+		/* what was committed meanwhile never invalidated the cache */
+		if (w->o.cache != NULL) {
+			gw_cache_invalidate(w->o.cache);
+		}
 		gw_live_relinked(w->o.live);
+	}
+	if (!up && w->had_link && !w->lost_link) {
+		TD_INFO("live feed lost its link to persistence; clients catch up when it is back");
 	}
 	w->lost_link = !up && w->had_link;
 	w->had_link = w->had_link || up;
 	uint64_t newest = 0;
 	if (newest_committed(w->o.pool, &newest)) {
+		/* a commit whose publication was lost did not invalidate it either;
+		 * at most once a check, on top of the feed's once a batch */
+		if (newest != w->committed && w->o.cache != NULL) {
+			gw_cache_invalidate(w->o.cache);
+		}
+		w->committed = newest;
 		gw_live_committed(w->o.live, newest);
 	}
 }

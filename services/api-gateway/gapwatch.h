@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "cache.h"
 #include "feed.h"
 #include "live.h"
 #include "tfdrift/error.h"
@@ -26,6 +27,9 @@ typedef struct gw_gapwatch_opts {
 	td_pgpool *pool;      /* borrowed */
 	gw_feed *feed;        /* borrowed */
 	gw_live *live;        /* borrowed */
+	gw_cache *cache;      /* borrowed; NULL: no response cache.  Emptied when
+			       * the newest committed id moved or the link came
+			       * back, before clients are told to catch up */
 	int64_t interval_ms;  /* between checks; the first runs at once */
 } gw_gapwatch_opts;
 

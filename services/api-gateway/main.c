@@ -223,7 +223,11 @@ main(int argc, char **argv)
 		TD_ERROR("cannot open the alerts feed", TD_KV_STR("error", err.msg));
 		goto out;
 	}
-	gw_gapwatch_opts wo = { .pool = pool, .feed = feed, .live = live, .interval_ms = GAP_CHECK_MS };
+	gw_gapwatch_opts wo = { .pool = pool,
+		.feed = feed,
+		.live = live,
+		.cache = cache,
+		.interval_ms = GAP_CHECK_MS };
 	if (gw_gapwatch_start(&gapwatch, &wo, &err) != 0) {
 		TD_ERROR("cannot start the gap watch", TD_KV_STR("error", err.msg));
 		goto out;
@@ -296,7 +300,7 @@ out:
 	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);
-	gw_cache_free(cache); /* after the feed: its thread invalidates */
+	gw_cache_free(cache); /* after the feed and gap watch: their threads invalidate */
 	gw_graph_free(graph);
 	td_pgpool_close(pool);
 	gw_auth_free(auth);
