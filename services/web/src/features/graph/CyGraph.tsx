@@ -36,12 +36,15 @@ function layoutFor(): cytoscape.LayoutOptions {
     quality: 'default',
     randomize: true,
     animate: false,
-    nodeDimensionsIncludeLabels: false,
+    // labels are wider than the nodes: spaced by them, they do not overlap
+    nodeDimensionsIncludeLabels: true,
     packComponents: true,
     numIter: 2500,
-    nodeRepulsion: 14000,
-    idealEdgeLength: 90,
-    nodeSeparation: 120,
+    // fcose's defaults: with labels in the node sizes the graph stays
+    // compact enough that the fit zoom keeps them readable
+    nodeRepulsion: 4500,
+    idealEdgeLength: 50,
+    nodeSeparation: 75,
     nestingFactor: 0.2,
     tile: true,
   } as cytoscape.LayoutOptions;
@@ -92,7 +95,14 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     });
     cyRef.current = cy;
     (window as unknown as { __tfdriftCy?: Core }).__tfdriftCy = cy;
+    // Cytoscape reads its container's size only on window resizes; the panel
+    // below the graph, the split view's divider and the page's own layout
+    // change it too (a fit with a stale size leaves part of the graph out)
+    const ro = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(() => cy.resize());
+    if (box.current) ro?.observe(box.current);
     return () => {
+      ro?.disconnect();
+      clearTimeout(timer);
       cy.destroy();
       cyRef.current = null;
     };
@@ -128,6 +138,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
       });
       const t2 = performance.now();
       // fit from the extent we computed: cy.fit measures every label, seconds at this size
+      cy.resize();
       const { x1, y1, x2, y2 } = big.extent;
       const w = x2 - x1 + 60, h = y2 - y1 + 60;
       const zoom = Math.min(cy.width() / w, cy.height() / h, 1.1);
@@ -148,6 +159,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     if (n > 0) {
       const l = cy.layout(layoutFor());
       l.one('layoutstop', () => {
+        cy.resize();
         cy.fit(undefined, 30);
         if (cy.zoom() > 1.1) {
           // a small graph: readable labels, not giant ones

@@ -19,9 +19,11 @@ export interface GraphFilter {
   type: string | null;
 }
 
-function shortLabel(address: string): string {
-  const parts = address.split('.');
-  return parts.slice(-2).join('.');
+/** Two short lines, the type (without aws_) and the name: half the width
+ * of the address, so labels fit between nodes. */
+function shortLabel(type: string, address: string): string {
+  const name = address.split('.').pop() ?? address;
+  return `${type.replace(/^aws_/, '')}\n${name}`;
 }
 
 /** Nodes (with compound parents that exist) and edges whose ends both exist.
@@ -45,7 +47,7 @@ export function toElements(nodes: GraphNode[], edges: GraphEdge[], f: GraphFilte
     }
     keep.set(d.id, {
       id: d.id,
-      label: shortLabel(d.address),
+      label: shortLabel(d.type, d.address),
       address: d.address,
       workspace: d.workspace,
       type: d.type,
@@ -98,7 +100,7 @@ export function worse(a: string | null, b: string | null): string | null {
 export function graphStyle(dark: boolean, big = false) {
   const fg = dark ? '#e9ecef' : '#212529';
   const muted = dark ? '#495057' : '#ced4da';
-  const text = { label: 'data(label)', 'font-size': 10, color: fg, 'text-valign': 'bottom', 'text-margin-y': 3, 'min-zoomed-font-size': 7 };
+  const text = { label: 'data(label)', 'font-size': 12, color: fg, 'text-valign': 'bottom', 'text-margin-y': 3, 'min-zoomed-font-size': 6, 'text-wrap': 'wrap', 'text-max-width': 400 };
   const shape = { 'background-color': dark ? '#868e96' : '#adb5bd', width: 18, height: 18 };
   return [
     // big: each property an element gets costs a restyle of it and its
@@ -107,7 +109,7 @@ export function graphStyle(dark: boolean, big = false) {
       ? { selector: 'node', style: { ...shape, label: '' } }
       : { selector: 'node', style: { ...shape, ...text } },
     ...(big
-      ? [{ selector: 'node.box, node.lbl, node.focus, node.match, node.blast, node[drift_count > 0]', style: { ...text, 'font-size': 9, 'text-wrap': 'wrap', 'text-max-width': 400 } }]
+      ? [{ selector: 'node.box, node.lbl, node.focus, node.match, node.blast, node[drift_count > 0]', style: { ...text, 'font-size': 9 } }]
       : []),
     { selector: 'node[drift_count > 0]', style: { label: (n: { data: (k: string) => unknown }) => `${n.data('label')} ⚠${n.data('drift_count')}` } },
     ...Object.entries(SEVERITY_COLOUR).map(([s, c]) => ({
@@ -273,10 +275,8 @@ export function bigElements(nodes: { data: NodeData }[], edges: { data: { id?: s
     const { parent, ...data } = n.data;
     const b = boxes.get(n.data.id);
     if (b)
-      return { group: 'nodes' as const, data: { ...data, in: parent, w: b.w, h: b.h, fs: b.fs, tm: Math.round(b.fs * 1.15) + 6 }, position: { x: b.x, y: b.y }, classes: 'box', depth: b.depth };
-    // a leaf's label on two short lines (type, name): the cells are narrow
-    const label = `${data.type.replace(/^aws_/, '')}\n${data.address.split('.').pop()}`;
-    return { group: 'nodes' as const, data: { ...data, label, in: parent }, position: pos.get(n.data.id) ?? { x: 0, y: 0 }, depth: 1e9 };
+      return { group: 'nodes' as const, data: { ...data, label: data.address.split('.').slice(-2).join('.'), in: parent, w: b.w, h: b.h, fs: b.fs, tm: Math.round(b.fs * 1.15) + 6 }, position: { x: b.x, y: b.y }, classes: 'box', depth: b.depth };
+    return { group: 'nodes' as const, data: { ...data, in: parent }, position: pos.get(n.data.id) ?? { x: 0, y: 0 }, depth: 1e9 };
   });
   // draw order: Cytoscape draws nodes of equal z-index in the order added
   ns.sort((a, b) => a.depth - b.depth);
