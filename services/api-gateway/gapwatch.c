@@ -17,8 +17,8 @@ struct gw_gapwatch {
 	pthread_cond_t cv;
 	bool stopping; /* mu */
 	pthread_t thread;
-	bool had_link;  /* the link to persistence was up at some check */
-	bool lost_link; /* ... and was down at a later one */
+	bool had_link;      /* the link to persistence was up at some check */
+	bool lost_link;     /* ... and was down at a later one */
 	uint64_t committed; /* the newest committed id at the last check */
 };
 

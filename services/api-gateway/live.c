@@ -1083,7 +1083,8 @@ gw_live_new(gw_live **out, const gw_live_opts *o, td_error *err)
 	    "Messages handed to live-feed clients (WebSocket and SSE).", NULL);
 	l->catchups = td_counter_get("tfdrift_gateway_live_catchups_total",
 	    "Catch-up notices sent to live clients (a gap in committed alert ids, committed "
-	    "alerts not pushed, or the link to persistence re-established).", NULL);
+	    "alerts not pushed, or the link to persistence re-established).",
+	    NULL);
 	l->dropped = td_counter_get("tfdrift_gateway_live_dropped_total",
 	    "Live-feed clients disconnected because they did not keep up.", NULL);
 	l->connected = td_gauge_get("tfdrift_gateway_live_clients",
