@@ -24,12 +24,12 @@
 typedef struct gw_gapwatch gw_gapwatch;
 
 typedef struct gw_gapwatch_opts {
-	td_pgpool *pool;     /* borrowed */
-	gw_feed *feed;       /* borrowed */
-	gw_live *live;       /* borrowed */
-	gw_cache *cache;     /* borrowed; NULL: no response cache.  Emptied when
-			       * the newest committed id moved or the link came
-			       * back, before clients are told to catch up */
+	td_pgpool *pool; /* borrowed */
+	gw_feed *feed;   /* borrowed */
+	gw_live *live;   /* borrowed */
+	/* borrowed; NULL: no response cache.  Emptied when the newest committed
+	 * id moved or the link came back, before clients are told to catch up */
+	gw_cache *cache;
 	int64_t interval_ms; /* between checks; the first runs at once */
 } gw_gapwatch_opts;
 
