@@ -266,7 +266,8 @@ on_workspace(void *arg, const char *ws)
  * holds up neither the local files nor other hosts' sources, and 5,000
  * sources cost a few threads.  Each remote source has its own poll clock:
  * checked at start, then every poll_interval ± 10 % (jitter), so thousands
- * of sources spread over the interval instead of firing at once.  The main
+ * of sources spread over the interval instead of firing at once (the second
+ * check of each anywhere in the first interval).  The main
  * thread asks for due checks at every round (remote_kick; skipped while the
  * previous one is still queued or running) and applies finished ones
  * (remote_collect): the source's status, the index and the notices stay on
@@ -281,27 +282,41 @@ start_fetcher(ldr *l, source *s)
 	    (long)l->fetch_timeout_ms);
 }
 
-/* poll_interval ± 10 %, so sources started together drift apart. */
-static int64_t
-jittered_poll(ldr *l)
+/* xorshift64: the poll jitter's random numbers (no need for more). */
+static uint64_t
+next_rand(ldr *l)
 {
 	uint64_t x = l->rng;
-	int64_t spread = l->poll_ms / 5;
 
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
 	l->rng = x;
-	return l->poll_ms - spread / 2 + (spread > 0 ? (int64_t)(x % (uint64_t)(spread + 1)) : 0);
+	return x;
+}
+
+/* When a source's next check comes, counted from a check just asked for: its
+ * second check anywhere in the first poll interval (sources that started
+ * together spread over it), later ones poll_interval ± 10 % apart (they stay
+ * spread, and no source waits longer than a poll interval and a tenth). */
+static int64_t
+next_poll_in(ldr *l, const source *s)
+{
+	int64_t spread = l->poll_ms / 5;
+
+	if (!s->answered) {
+		return 1 + (int64_t)(next_rand(l) % (uint64_t)l->poll_ms);
+	}
+	return l->poll_ms - spread / 2 + (int64_t)(next_rand(l) % (uint64_t)(spread + 1));
 }
 
 /* Asks for a check of remote source s, unless one is still running; its
- * next check is then a (jittered) poll interval away. */
+ * next check is then scheduled (next_poll_in). */
 static void
 remote_kick(ldr *l, source *s, int64_t now)
 {
 	if (s->f != NULL && fetcher_kick(s->f, s->etag, s->last_error != NULL)) {
-		s->next_check = now + jittered_poll(l);
+		s->next_check = now + next_poll_in(l, s);
 	}
 }
 

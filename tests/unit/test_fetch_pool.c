@@ -25,9 +25,9 @@
 typedef struct ctx {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	size_t released;           /* checks allowed to finish */
-	size_t started, finished;  /* checks that began / ended */
-	size_t running[NHOSTS];    /* per host, now */
+	size_t released;          /* checks allowed to finish */
+	size_t started, finished; /* checks that began / ended */
+	size_t running[NHOSTS];   /* per host, now */
 	size_t max_running[NHOSTS];
 	size_t max_total;
 	int order[MAXJOBS]; /* job ids in the order they started */
@@ -239,9 +239,11 @@ test_host_of(void **state)
 	static const struct {
 		const char *url, *want;
 	} cases[] = {
-		{ "https://user:pa%40ss@States.Example.COM:8443/p/x.tfstate?a=b", "states.example.com:8443" },
+		{ "https://user:pa%40ss@States.Example.COM:8443/p/x.tfstate?a=b",
+		    "states.example.com:8443" },
 		{ "http://127.0.0.1:9000/state", "127.0.0.1:9000" },
-		{ "https://bucket.s3.eu-west-1.amazonaws.com/env/prod.tfstate", "bucket.s3.eu-west-1.amazonaws.com" },
+		{ "https://bucket.s3.eu-west-1.amazonaws.com/env/prod.tfstate",
+		    "bucket.s3.eu-west-1.amazonaws.com" },
 		{ "http://h", "h" },
 		{ "http://h?x#y", "h" },
 		{ "http://a@b@c:1/x", "c:1" },
