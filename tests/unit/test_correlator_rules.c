@@ -150,10 +150,11 @@ state(void)
 	return m;
 }
 
+static rule_result res; /* the last run's */
+
 static const char *
 run(const rcfg *cfg, event *e, size_t *n, rule_alerts *al)
 {
-	static rule_result res;
 	memstate *m = state();
 	rule_state st = { .lookup = memstate_lookup, .attrs = memstate_attrs, .arg = m };
 	rule_env env = { .catalog = cat, .cfg = cfg };
@@ -223,6 +224,38 @@ test_equal_values_are_not_drift(void **st)
 		if (strcmp(got, cases[i].want) != 0)
 			fail_msg("case %zu (%s): got %s, want %s", i, cases[i].name, got,
 			    cases[i].want);
+		rule_alerts_free(&al);
+	}
+}
+
+/* A catalog match on a managed resource whose request the extractors cannot
+ * read is a coarse MODIFIED alert and an extractor miss, never silence. */
+static void
+test_never_silent(void **st)
+{
+	static const char *const reqs[] = {
+		/* ModifyInstanceAttribute of something the entry has no extractor for */
+		"{\"instanceId\":\"i-0aaa\",\"groupSet\":{\"items\":[{\"groupId\":\"sg-1\"}]}}",
+		/* the legacy form by source group name: nothing the sgadd extractor reads */
+		"{\"groupId\":\"sg-0aaa\",\"ipPermissions\":{},\"sourceSecurityGroupName\":\"x\","
+		"\"sourceSecurityGroupOwnerId\":\"123456789012\"}",
+	};
+	static const char *const names[] = { "ModifyInstanceAttribute",
+		"AuthorizeSecurityGroupIngress" };
+
+	(void)st;
+	for (size_t i = 0; i < 2; i++) {
+		event e;
+		rule_alerts al = { 0 };
+		size_t n;
+		make(&e, "ec2.amazonaws.com", names[i], reqs[i]);
+		assert_string_equal(run(NULL, &e, &n, &al), "alerts");
+		assert_int_equal(n, 1);
+		assert_int_equal(al.items[0]->kind, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED);
+		assert_int_equal(res.coarse, 1);
+		assert_int_equal(res.precise, 0);
+		assert_true(res.miss);
+		assert_non_null(res.entry);
 		rule_alerts_free(&al);
 	}
 }
@@ -341,6 +374,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_who),
 		cmocka_unit_test(test_equal_values_are_not_drift),
+		cmocka_unit_test(test_never_silent),
 		cmocka_unit_test(test_multi_resource),
 		cmocka_unit_test(test_rules_file),
 	};

@@ -31,6 +31,16 @@ static const struct {
 	{ "sgadd", XF_SGADD },
 	{ "sgdel", XF_SGDEL },
 	{ "secret", XF_SECRET },
+	{ "set", XF_SET },
+	{ "setadd", XF_SETADD },
+	{ "setdel", XF_SETDEL },
+	{ "is", XF_IS },
+	{ "clear", XF_CLEAR },
+	{ "tagset", XF_TAGSET },
+	{ "inline", XF_INLINE },
+	{ "inlinedel", XF_INLINEDEL },
+	{ "acl", XF_ACL },
+	{ "grants", XF_GRANTS },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -99,6 +109,10 @@ parse_path(char *s, cat_path *p, bool allow_res)
 	}
 	if (allow_res && strcmp(s, "arn") == 0) {
 		p->where = CAT_RESOURCES;
+		return 0;
+	}
+	if (allow_res && strcmp(s, "route53:changes") == 0) {
+		p->where = CAT_R53_CHANGES;
 		return 0;
 	}
 	if (s[0] == '{') {
@@ -172,7 +186,7 @@ keep_path(cat_catalog *c, const cat_path *p)
 static int
 parse_line(cat_catalog *c, const char *name, int line, char *s, const char *source, td_error *err)
 {
-	char *f[7], *list[16];
+	char *f[7], *list[40];
 	size_t nf = split(s, '\t', f, 6), n;
 	cat_entry e;
 
@@ -197,6 +211,16 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 	if (n == 0 || n > N(e.types))
 		BAD("types", "want 1 to %zu Terraform types", N(e.types));
 	for (size_t i = 0; i < n; i++) {
+		char *colon = strchr(list[i], ':');
+		if (colon != NULL) {
+			*colon = '\0';
+			if (strcmp(colon + 1, "delete") == 0)
+				e.as[i] = CAT_AS_DELETE;
+			else if (strcmp(colon + 1, "present") == 0)
+				e.as[i] = CAT_AS_PRESENT;
+			else
+				BAD("types", "'%s': want TYPE, TYPE:delete or TYPE:present", list[i]);
+		}
 		if (strncmp(list[i], "aws_", 4) != 0)
 			BAD("types", "'%s' is not a Terraform AWS type", list[i]);
 		e.types[i] = list[i];
@@ -218,22 +242,35 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 		if (n > N(e.attrs))
 			BAD("attrs", "more than %zu extractors", N(e.attrs));
 		for (size_t i = 0; i < n; i++) {
-			char *eq = strchr(list[i], '='), *sl;
+			char *eq = strchr(list[i], '='), *sl, *at, *arg;
 			cat_attr *a = &e.attrs[i];
 			if (eq == NULL || eq == list[i] || eq[1] == '\0')
-				BAD("attrs", "'%s' is not PATH=ATTR[/XFORM]", list[i]);
+				BAD("attrs", "'%s' is not PATH=ATTR[/XFORM][@TYPE]", list[i]);
 			*eq = '\0';
 			a->attr = eq + 1;
 			a->xf = XF_PLAIN;
+			if ((at = strchr(a->attr, '@')) != NULL) {
+				*at = '\0';
+				a->type = at + 1;
+				if (strncmp(a->type, "aws_", 4) != 0)
+					BAD("attrs", "'@%s' is not a Terraform AWS type", a->type);
+			}
 			if ((sl = strchr(a->attr, '/')) != NULL) {
 				size_t k;
 				*sl = '\0';
+				if ((arg = strchr(sl + 1, ':')) != NULL) {
+					*arg = '\0';
+					a->arg = arg + 1;
+				}
 				for (k = 0; k < N(xform_names); k++)
 					if (strcmp(xform_names[k].name, sl + 1) == 0)
 						break;
 				if (k == N(xform_names))
 					BAD("attrs", "unknown transform '%s'", sl + 1);
 				a->xf = xform_names[k].xf;
+				if ((a->xf == XF_IS) != (a->arg != NULL))
+					BAD("attrs", "'%s': is:VALUE takes a value, other transforms none",
+					    sl + 1);
 			}
 			int bad = parse_path(list[i], &a->path, false);
 			if (keep_path(c, &a->path) != 0)
