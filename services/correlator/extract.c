@@ -123,12 +123,17 @@ tag_pair(cJSON *m, const cJSON *el, bool keys_only)
 		cJSON_AddNullToObject(m, el->valuestring);
 		return;
 	}
+	/* {key,value}, {Key,Value}, KMS's {TagKey,TagValue} */
 	k = cJSON_GetObjectItemCaseSensitive(el, "key");
 	if (k == NULL)
 		k = cJSON_GetObjectItemCaseSensitive(el, "Key");
+	if (k == NULL)
+		k = cJSON_GetObjectItemCaseSensitive(el, "TagKey");
 	val = cJSON_GetObjectItemCaseSensitive(el, "value");
 	if (val == NULL)
 		val = cJSON_GetObjectItemCaseSensitive(el, "Value");
+	if (val == NULL)
+		val = cJSON_GetObjectItemCaseSensitive(el, "TagValue");
 	if (!cJSON_IsString(k))
 		return;
 	if (cJSON_IsString(val) && !keys_only)
@@ -150,7 +155,8 @@ tags_value(const cJSON *v, bool keys_only)
 	if (cJSON_IsObject(v) && cJSON_GetObjectItemCaseSensitive(v, "items") != NULL)
 		v = cJSON_GetObjectItemCaseSensitive(v, "items");
 	if (cJSON_IsObject(v) && (cJSON_GetObjectItemCaseSensitive(v, "Key") != NULL ||
-				     cJSON_GetObjectItemCaseSensitive(v, "key") != NULL)) {
+				     cJSON_GetObjectItemCaseSensitive(v, "key") != NULL ||
+				     cJSON_GetObjectItemCaseSensitive(v, "TagKey") != NULL)) {
 		tag_pair(m, v, keys_only);
 		return m;
 	}

@@ -464,55 +464,83 @@ walk(const cat_path *p, size_t i, const cJSON *node, cat_value_fn fn, void *arg)
 	return 0;
 }
 
-typedef struct first_str {
+typedef struct nth_str {
+	size_t want, seen;
 	char buf[512];
 	bool found;
-} first_str;
+} nth_str;
 
 static int
-take_first(void *arg, const char *value)
+take_nth(void *arg, const char *value)
 {
-	first_str *f = arg;
+	nth_str *f = arg;
 
+	if (f->seen++ < f->want)
+		return 0;
 	snprintf(f->buf, sizeof(f->buf), "%s", value);
 	f->found = true;
 	return 1;
 }
 
+/* The template with its placeholders filled: the first value of each, or
+ * the k-th of one that expands a list ([] in its path).  0 with *multi when
+ * some placeholder expands a list; -1 when a value is missing. */
 static int
-expand_template(const cat_path *p, const cJSON *root, cat_value_fn fn, void *arg)
+fill_template(const char *tmpl, const cJSON *root, size_t k, char *out, size_t len, bool *multi)
 {
-	char out[1024];
 	size_t o = 0;
 
-	for (const char *s = p->tmpl; *s != '\0' && o < sizeof(out) - 1;) {
+	for (const char *s = tmpl; *s != '\0' && o < len - 1;) {
 		if (*s == '{') {
 			const char *e = strchr(s, '}');
 			char spec[128];
 			cat_path sub;
-			first_str f = { .found = false };
+			nth_str f = { .found = false };
+			bool list = false;
 
 			if (e == NULL || (size_t)(e - s - 1) >= sizeof(spec))
-				return 0;
+				return -1;
 			snprintf(spec, sizeof(spec), "%.*s", (int)(e - s - 1), s + 1);
 			if (parse_path(spec, &sub, false) != 0) {
 				free((char *)sub.text);
-				return 0;
+				return -1;
 			}
-			walk(&sub, 0, root, take_first, &f);
+			for (size_t i = 0; i < sub.n; i++)
+				list = list || sub.arr[i];
+			*multi = *multi || list;
+			f.want = list ? k : 0;
+			walk(&sub, 0, root, take_nth, &f);
 			free((char *)sub.text);
 			if (!f.found)
-				return 0;
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", f.buf);
-			if (o >= sizeof(out))
-				return 0;
+				return -1;
+			o += (size_t)snprintf(out + o, len - o, "%s", f.buf);
+			if (o >= len)
+				return -1;
 			s = e + 1;
 		} else {
 			out[o++] = *s++;
 		}
 	}
 	out[o] = '\0';
-	return fn(arg, out);
+	return 0;
+}
+
+/* One string per element when a placeholder expands a list
+ * ({bucketName}/{Delete.Object[].Key}: one per object), else one. */
+static int
+expand_template(const cat_path *p, const cJSON *root, cat_value_fn fn, void *arg)
+{
+	char out[1024];
+	int rv;
+
+	for (size_t k = 0; k < 1000; k++) {
+		bool multi = false;
+		if (fill_template(p->tmpl, root, k, out, sizeof(out), &multi) != 0)
+			return 0;
+		if ((rv = fn(arg, out)) != 0 || !multi)
+			return rv;
+	}
+	return 0;
 }
 
 int
