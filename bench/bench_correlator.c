@@ -147,7 +147,8 @@ make_one(size_t i)
 	if (k < 98) {
 		/* carries no value a state attribute holds: coarse by nature */
 		snprintf(req, sizeof(req),
-		    "{\"instancesSet\":{\"items\":[{\"instanceId\":\"i-0a1b2c3d4e5f6%04x\"}]}}", inst);
+		    "{\"instancesSet\":{\"items\":[{\"instanceId\":\"i-0a1b2c3d4e5f6%04x\"}]}}",
+		    inst);
 		return record(i, "ec2.amazonaws.com", "RebootInstances", false, CLI, req, "null");
 	}
 	snprintf(req, sizeof(req),
@@ -200,7 +201,8 @@ print_precision(const precision *p)
 	for (size_t k = 0; k < p->nent; k++) {
 		printf("    coarse %zu from %s:%d %s (%s)\n", p->n_entry[k], p->entry[k]->file,
 		    p->entry[k]->line, p->entry[k]->event,
-		    p->entry[k]->nattrs ? "extractor miss" : "no extractor: the event carries no value");
+		    p->entry[k]->nattrs ? "extractor miss"
+					: "no extractor: the event carries no value");
 		if (p->entry[k]->nattrs == 0)
 			nattr += p->n_entry[k];
 	}

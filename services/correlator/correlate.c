@@ -140,16 +140,18 @@ count_precision(const Tfdrift__V1__CloudEvent *ev, const rule_result *res)
 	if (res->entry == NULL)
 		return;
 	if (res->precise > 0)
-		td_counter_add(td_counter_get("tfdrift_correlator_alerts_precise_total",
-				   "Alerts on managed resources naming an attribute with old and new values.",
-				   NULL),
+		td_counter_add(
+		    td_counter_get("tfdrift_correlator_alerts_precise_total",
+			"Alerts on managed resources naming an attribute with old and new values.",
+			NULL),
 		    res->precise);
 	if (res->coarse > 0) {
 		snprintf(labels, sizeof(labels), "entry=\"%s:%d\",event=\"%s\"", res->entry->file,
 		    res->entry->line, res->entry->event);
-		td_counter_add(td_counter_get("tfdrift_correlator_alerts_coarse_total",
-				   "Coarse alerts (MODIFIED, no attribute) on managed resources, by the catalog entry that produced them.",
-				   labels),
+		td_counter_add(
+		    td_counter_get("tfdrift_correlator_alerts_coarse_total",
+			"Coarse alerts (MODIFIED, no attribute) on managed resources, by the catalog entry that produced them.",
+			labels),
 		    res->coarse);
 	}
 	if (res->miss) {

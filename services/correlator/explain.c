@@ -200,7 +200,8 @@ explain_run(const rule_env *env, int argc, char **argv)
 		}
 	}
 	fflush(stdout);
-	fprintf(stderr, "explain: %zu events, %zu alerts (%zu precise, %zu coarse; %zu extractor misses)\n",
+	fprintf(stderr,
+	    "explain: %zu events, %zu alerts (%zu precise, %zu coarse; %zu extractor misses)\n",
 	    r.events, r.alerts, r.precise, r.coarse, r.misses);
 	for (size_t k = 0; k < r.nby; k++)
 		fprintf(stderr, "explain: coarse %zu from %s:%d %s\n", r.by_entry[k].n,

@@ -154,9 +154,10 @@ tags_value(const cJSON *v, bool keys_only)
 		return NULL;
 	if (cJSON_IsObject(v) && cJSON_GetObjectItemCaseSensitive(v, "items") != NULL)
 		v = cJSON_GetObjectItemCaseSensitive(v, "items");
-	if (cJSON_IsObject(v) && (cJSON_GetObjectItemCaseSensitive(v, "Key") != NULL ||
-				     cJSON_GetObjectItemCaseSensitive(v, "key") != NULL ||
-				     cJSON_GetObjectItemCaseSensitive(v, "TagKey") != NULL)) {
+	if (cJSON_IsObject(v) &&
+	    (cJSON_GetObjectItemCaseSensitive(v, "Key") != NULL ||
+		cJSON_GetObjectItemCaseSensitive(v, "key") != NULL ||
+		cJSON_GetObjectItemCaseSensitive(v, "TagKey") != NULL)) {
 		tag_pair(m, v, keys_only);
 		return m;
 	}
@@ -623,8 +624,7 @@ inline_list(const cJSON *old, const char *name, const cJSON *doc, bool *found, b
  * the request's policyName) and XF_INLINEDEL (DeleteRolePolicy: the name at
  * the path). */
 static int
-diff_inline(const cat_attr *a, const cJSON *node, const cJSON *req, const cJSON *old,
-    changes *cs)
+diff_inline(const cat_attr *a, const cJSON *node, const cJSON *req, const cJSON *old, changes *cs)
 {
 	const cJSON *name = a->xf == XF_INLINE ? cJSON_GetObjectItemCaseSensitive(req, "policyName")
 					       : unwrap(node);
@@ -853,8 +853,7 @@ attr_applies(const cat_entry *e, const cat_attr *a, const char *type)
 static bool
 is_empty(const cJSON *v)
 {
-	return v == NULL || cJSON_IsNull(v) ||
-	    (cJSON_IsString(v) && v->valuestring[0] == '\0') ||
+	return v == NULL || cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0') ||
 	    ((cJSON_IsObject(v) || cJSON_IsArray(v)) && cJSON_GetArraySize(v) == 0);
 }
 

@@ -202,7 +202,6 @@ parse_obj(const char *text)
 	return j;
 }
 
-
 /* ---- alerts ----------------------------------------------------------------------- */
 
 void
@@ -283,7 +282,6 @@ hcl_value(const char *json, bool policy)
 	cJSON_Delete(v);
 	return s;
 }
-
 
 typedef struct subject {
 	const Tfdrift__V1__CloudEvent *ev;
@@ -551,7 +549,6 @@ out:
 		protobuf_c_message_free_unpacked(&a->base, NULL);
 	return rv;
 }
-
 
 /* ---- evaluation ------------------------------------------------------------------- */
 
@@ -901,8 +898,9 @@ r53_changes(const rule_env *env, subject *base, const rule_state *st, int64_t no
 	const char *zone = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "hostedZoneId"))
 	    ? cJSON_GetObjectItemCaseSensitive(req, "hostedZoneId")->valuestring
 	    : NULL;
-	const cJSON *batch = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(req, "changeBatch"), "changes");
+	const cJSON *batch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req,
+								  "changeBatch"),
+	    "changes");
 	int rv = 0;
 
 	if (zone == NULL)

@@ -267,9 +267,11 @@ state2(void)
 {
 	memstate *m;
 	const char *sgr[] = { "sgr-0aaa", NULL }, *sg[] = { "sg-0bbb", NULL };
-	const char *role[] = { "r", NULL }, *att[] = { "aws_iam_role_policy_attachment:r/arn:p", NULL };
+	const char *role[] = { "r", NULL },
+		   *att[] = { "aws_iam_role_policy_attachment:r/arn:p", NULL };
 	const char *acl[] = { "aws_s3_bucket_acl:b", NULL }, *bkt[] = { "b", NULL };
-	const char *rec[] = { "Z1_www.example.com_A", NULL }, *rec2[] = { "Z1_old.example.com_CNAME", NULL };
+	const char *rec[] = { "Z1_www.example.com_A", NULL },
+		   *rec2[] = { "Z1_old.example.com_CNAME", NULL };
 	const char *obj[] = { "b/k1", NULL };
 
 	assert_int_equal(memstate_new(&m), 0);
@@ -282,20 +284,23 @@ state2(void)
 			     "{\"ingress\":[{\"protocol\":\"tcp\",\"from_port\":22,\"to_port\":22,"
 			     "\"cidr_blocks\":[\"10.0.0.0/8\"]}],\"egress\":[]}"),
 	    0);
-	assert_int_equal(memstate_add(m, "w", "aws_iam_role.r", "aws_iam_role", role,
-			     "{\"managed_policy_arns\":[\"arn:p\"],\"inline_policy\":[{\"name\":\"keep\","
-			     "\"policy\":\"{}\"},{\"name\":\"gone\",\"policy\":\"{}\"}],"
-			     "\"permissions_boundary\":\"\"}"),
+	assert_int_equal(
+	    memstate_add(m, "w", "aws_iam_role.r", "aws_iam_role", role,
+		"{\"managed_policy_arns\":[\"arn:p\"],\"inline_policy\":[{\"name\":\"keep\","
+		"\"policy\":\"{}\"},{\"name\":\"gone\",\"policy\":\"{}\"}],"
+		"\"permissions_boundary\":\"\"}"),
 	    0);
 	assert_int_equal(memstate_add(m, "w", "aws_iam_role_policy_attachment.p",
-			     "aws_iam_role_policy_attachment", att, "{\"role\":\"r\",\"policy_arn\":\"arn:p\"}"),
+			     "aws_iam_role_policy_attachment", att,
+			     "{\"role\":\"r\",\"policy_arn\":\"arn:p\"}"),
 	    0);
 	assert_int_equal(memstate_add(m, "w", "aws_s3_bucket.b", "aws_s3_bucket", bkt,
 			     "{\"tags\":{\"Owner\":\"alice\",\"Team\":\"x\"}}"),
 	    0);
-	assert_int_equal(memstate_add(m, "w", "aws_s3_bucket_acl.b", "aws_s3_bucket_acl", acl,
-			     "{\"acl\":null,\"access_control_policy\":[{\"grant\":[{\"grantee\":[{\"type\":"
-			     "\"CanonicalUser\",\"id\":\"own\"}],\"permission\":\"FULL_CONTROL\"}]}]}"),
+	assert_int_equal(
+	    memstate_add(m, "w", "aws_s3_bucket_acl.b", "aws_s3_bucket_acl", acl,
+		"{\"acl\":null,\"access_control_policy\":[{\"grant\":[{\"grantee\":[{\"type\":"
+		"\"CanonicalUser\",\"id\":\"own\"}],\"permission\":\"FULL_CONTROL\"}]}]}"),
 	    0);
 	assert_int_equal(memstate_add(m, "w", "aws_route53_record.www", "aws_route53_record", rec,
 			     "{\"ttl\":300,\"records\":[\"192.0.2.1\"]}"),
@@ -342,25 +347,27 @@ test_extractors(void **st)
 		    "\"cidrIp\":\"0.0.0.0/0\"}",
 		    "alerts", 1, "drift:aws_security_group.b:ingress" },
 		/* detaching a policy an attachment resource holds: that resource is deleted */
-		{ "iam.amazonaws.com", "DetachRolePolicy", "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}",
-		    "alerts", 1, "deleted:aws_iam_role_policy_attachment.p:" },
+		{ "iam.amazonaws.com", "DetachRolePolicy",
+		    "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}", "alerts", 1,
+		    "deleted:aws_iam_role_policy_attachment.p:" },
 		/* attaching one an attachment resource holds: silence */
-		{ "iam.amazonaws.com", "AttachRolePolicy", "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}",
-		    "no_change", 0, NULL },
+		{ "iam.amazonaws.com", "AttachRolePolicy",
+		    "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}", "no_change", 0, NULL },
 		/* to a role no state holds: nothing */
-		{ "iam.amazonaws.com", "AttachRolePolicy", "{\"roleName\":\"x\",\"policyArn\":\"arn:p\"}",
-		    "not_managed", 0, NULL },
-		{ "iam.amazonaws.com", "DeleteRolePolicy", "{\"roleName\":\"r\",\"policyName\":\"gone\"}",
-		    "alerts", 1, "drift:aws_iam_role.r:inline_policy" },
-		{ "iam.amazonaws.com", "DeleteRolePolicy", "{\"roleName\":\"r\",\"policyName\":\"never\"}",
-		    "no_change", 0, NULL },
+		{ "iam.amazonaws.com", "AttachRolePolicy",
+		    "{\"roleName\":\"x\",\"policyArn\":\"arn:p\"}", "not_managed", 0, NULL },
+		{ "iam.amazonaws.com", "DeleteRolePolicy",
+		    "{\"roleName\":\"r\",\"policyName\":\"gone\"}", "alerts", 1,
+		    "drift:aws_iam_role.r:inline_policy" },
+		{ "iam.amazonaws.com", "DeleteRolePolicy",
+		    "{\"roleName\":\"r\",\"policyName\":\"never\"}", "no_change", 0, NULL },
 		/* PutRolePolicy of the document the state has: silence */
 		{ "iam.amazonaws.com", "PutRolePolicy",
-		    "{\"roleName\":\"r\",\"policyName\":\"keep\",\"policyDocument\":\"{}\"}", "no_change", 0,
-		    NULL },
-		/* a canned ACL vs the grants AWS expands it to: private == owner only */
-		{ "s3.amazonaws.com", "PutBucketAcl", "{\"bucketName\":\"b\",\"x-amz-acl\":[\"private\"]}",
+		    "{\"roleName\":\"r\",\"policyName\":\"keep\",\"policyDocument\":\"{}\"}",
 		    "no_change", 0, NULL },
+		/* a canned ACL vs the grants AWS expands it to: private == owner only */
+		{ "s3.amazonaws.com", "PutBucketAcl",
+		    "{\"bucketName\":\"b\",\"x-amz-acl\":[\"private\"]}", "no_change", 0, NULL },
 		{ "s3.amazonaws.com", "PutBucketAcl",
 		    "{\"bucketName\":\"b\",\"x-amz-acl\":[\"public-read\"]}", "alerts", 1,
 		    "drift:aws_s3_bucket_acl.b:access_control_policy.0.grant" },
@@ -406,7 +413,8 @@ test_extractors(void **st)
 		}
 		if (strcmp(got, cases[i].want) != 0 || al.n != cases[i].n ||
 		    (cases[i].first != NULL && strcmp(first, cases[i].first) != 0))
-			fail_msg("case %zu (%s): got %s, %zu alerts, first %s; want %s, %zu, %s (%s)", i,
+			fail_msg(
+			    "case %zu (%s): got %s, %zu alerts, first %s; want %s, %zu, %s (%s)", i,
 			    cases[i].name, got, al.n, first, cases[i].want, cases[i].n,
 			    cases[i].first ? cases[i].first : "-", res.reason);
 		rule_alerts_free(&al);

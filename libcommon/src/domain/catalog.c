@@ -219,7 +219,8 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 			else if (strcmp(colon + 1, "present") == 0)
 				e.as[i] = CAT_AS_PRESENT;
 			else
-				BAD("types", "'%s': want TYPE, TYPE:delete or TYPE:present", list[i]);
+				BAD("types", "'%s': want TYPE, TYPE:delete or TYPE:present",
+				    list[i]);
 		}
 		if (strncmp(list[i], "aws_", 4) != 0)
 			BAD("types", "'%s' is not a Terraform AWS type", list[i]);
@@ -269,7 +270,8 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 					BAD("attrs", "unknown transform '%s'", sl + 1);
 				a->xf = xform_names[k].xf;
 				if ((a->xf == XF_IS) != (a->arg != NULL))
-					BAD("attrs", "'%s': is:VALUE takes a value, other transforms none",
+					BAD("attrs",
+					    "'%s': is:VALUE takes a value, other transforms none",
 					    sl + 1);
 			}
 			int bad = parse_path(list[i], &a->path, false);
