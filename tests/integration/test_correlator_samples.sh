@@ -42,7 +42,7 @@ sample "AuthorizeSecurityGroupIngress, ipPermissions form (Panther)" \
 	ec2-authorize-sg-ingress "s/ec2=$S/ec2.tfstate" \
 	'AuthorizeSecurityGroupIngress|alerts|sg-1=drift|drift,aws_security_group.admin,ingress,[]->["tcp|22|22|127.0.0.1/32"]'
 sample "Stop/StartInstances of two instances: one decision each, the state's instance_state decides" \
-	ec2-stop-start-instances "s/ec2=$S/ec2.tfstate" \
+	ec2-stop-start-instances "s/ec2=$S/ec2-instances.tfstate" \
 	'StopInstances|alerts|i-EXAMPLE56126103cb=drift i-EXAMPLEaff4840c22=no_change|drift,aws_instance.web,instance_state,"running"->"stopped"
 StartInstances|alerts|i-EXAMPLE56126103cb=no_change i-EXAMPLEaff4840c22=drift|drift,aws_instance.batch,instance_state,"stopped"->"running"'
 sample "AttachRolePolicy of AdministratorAccess vs managed_policy_arns (Stratus)" \
@@ -80,7 +80,7 @@ check_eq "PutRolePolicy of TestPolicy on the demo's prod-app-lambda role alerts 
 	"$(jq -r 'select(.event_id == "e8b1cc4d-32a6-4291-ba2e-dc27fa475f3d") | [.alerts[0].address, .alerts[0].attribute, (.alerts[0].changes[0].new | map(.name) | join(","))] | join("|")' <<<"$out")"
 
 # the summary names what was coarse; every sample here is precise
-"$TD_BIN/tfdrift-correlator" explain --state "s/ec2=$S/ec2.tfstate" "$F/ec2-stop-start-instances.json" \
+"$TD_BIN/tfdrift-correlator" explain --state "s/ec2=$S/ec2.tfstate" --state "s/i=$S/ec2-instances.tfstate" "$F/ec2-stop-start-instances.json" \
 	"$F/ec2-authorize-sg-ingress-legacy.json" >/dev/null 2>"$TD_TMP/sum.err"
 check_eq "explain sums up precise and coarse alerts" \
 	"explain: 3 events, 3 alerts (3 precise, 0 coarse; 0 extractor misses)" "$(tail -n 1 "$TD_TMP/sum.err")"
