@@ -955,7 +955,12 @@ rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule
 	bool hit = false;
 	int rv = 0;
 
-	memset(res, 0, sizeof(*res));
+	/* the header only: dec[] (16 KB) is valid as far as ndec says */
+	res->skip = NULL;
+	res->entry = NULL;
+	res->reason[0] = '\0';
+	res->alerts = res->precise = res->coarse = res->ndec = 0;
+	res->miss = false;
 	if (skipped_early(env, ev, &who, &e, res))
 		return 0;
 	req = parse_obj(ev->request_parameters_json);

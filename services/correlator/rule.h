@@ -97,8 +97,8 @@ typedef struct rule_result {
 	size_t precise;         /* of them DRIFT alerts naming an attribute with old and new */
 	size_t coarse;          /* of them MODIFIED alerts on a managed resource (no attribute) */
 	bool miss;              /* the entry names attributes, the event gave none it knows */
-	rule_decision dec[RULE_MAX_DECISIONS]; /* per identifier, of the deciding locator */
-	size_t ndec;
+	rule_decision dec[RULE_MAX_DECISIONS]; /* per identifier, of the deciding locator; */
+	size_t ndec;                           /* only dec[0..ndec) is set */
 } rule_result;
 
 /* Skip reasons, also the label values of tfdrift_correlator_events_skipped_total. */
