@@ -235,7 +235,7 @@ test_never_silent(void **st)
 {
 	static const char *const reqs[] = {
 		/* ModifyInstanceAttribute of something the entry has no extractor for */
-		"{\"instanceId\":\"i-0aaa\",\"groupSet\":{\"items\":[{\"groupId\":\"sg-1\"}]}}",
+		"{\"instanceId\":\"i-0aaa\",\"kernel\":{\"value\":\"aki-1\"}}",
 		/* the legacy form by source group name: nothing the sgadd extractor reads */
 		"{\"groupId\":\"sg-0aaa\",\"ipPermissions\":{},\"sourceSecurityGroupName\":\"x\","
 		"\"sourceSecurityGroupOwnerId\":\"123456789012\"}",
