@@ -46,7 +46,8 @@ gw_filter_set(gw_filter *f, const char *key, const char *v, char *why, size_t wh
 		f->min_rank = r;
 	} else if (strcmp(key, "workspace") == 0) {
 		if (strlen(v) >= sizeof(f->workspace)) {
-			snprintf(why, whylen, "workspace: longer than %d bytes", GW_FILTER_WS_MAX - 1);
+			snprintf(why, whylen, "workspace: longer than %d bytes",
+			    GW_FILTER_WS_MAX - 1);
 			return TD_EINVAL;
 		}
 		snprintf(f->workspace, sizeof(f->workspace), "%s", v);
@@ -98,7 +99,6 @@ gw_filter_json(const gw_filter *f)
 	return o;
 }
 
-
 int
 gw_filter_from_client_msg(const char *msg, size_t len, gw_filter *f, char *why, size_t whylen)
 {
@@ -131,7 +131,8 @@ gw_filter_from_client_msg(const char *msg, size_t len, gw_filter *f, char *why, 
 			}
 			if (strcmp(it->string, "access_token") == 0 || val[0] == '\0') {
 				if (strcmp(it->string, "kinds") != 0 || !cJSON_IsArray(it)) {
-					snprintf(why, whylen, "%.64s: not a filter field", it->string);
+					snprintf(why, whylen, "%.64s: not a filter field",
+					    it->string);
 				}
 				continue;
 			}

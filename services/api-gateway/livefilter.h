@@ -38,7 +38,6 @@ cJSON *gw_filter_json(const gw_filter *f);
 /* A WebSocket client's text message (len bytes, need not be NUL-terminated)
  * to a new filter in *f.  0, or TD_EINVAL with why (never empty) saying what
  * is wrong; *f is then zeroed. */
-int gw_filter_from_client_msg(const char *msg, size_t len, gw_filter *f, char *why,
-    size_t whylen);
+int gw_filter_from_client_msg(const char *msg, size_t len, gw_filter *f, char *why, size_t whylen);
 
 #endif

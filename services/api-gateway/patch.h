@@ -18,10 +18,10 @@ enum {
 };
 
 typedef struct gw_patch {
-	const char *to;                      /* a schema status (static) */
-	char note[GW_PATCH_NOTE_MAX + 1];    /* "" when absent */
-	char msg[160];                       /* why, when not GW_PATCH_OK */
-	char param[72];                      /* the member named by msg; "" for BAD_BODY */
+	const char *to;                   /* a schema status (static) */
+	char note[GW_PATCH_NOTE_MAX + 1]; /* "" when absent */
+	char msg[160];                    /* why, when not GW_PATCH_OK */
+	char param[72];                   /* the member named by msg; "" for BAD_BODY */
 } gw_patch;
 
 /* Parses body (len bytes, need not be NUL-terminated) into *p.  Returns

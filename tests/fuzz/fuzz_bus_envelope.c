@@ -30,7 +30,8 @@ payload(int type, const uint8_t *p, size_t len)
 	case TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_CLOUD_EVENT_BATCH: {
 		bscan_summary sum = { 0 };
 		int scanned = bscan_add(&sum, p, len);
-		Tfdrift__V1__CloudEventBatch *b = tfdrift__v1__cloud_event_batch__unpack(NULL, len, p);
+		Tfdrift__V1__CloudEventBatch *b = tfdrift__v1__cloud_event_batch__unpack(NULL, len,
+		    p);
 		if (b != NULL && scanned == 0 && sum.n_events != b->n_events) {
 			abort();
 		}
@@ -39,18 +40,19 @@ payload(int type, const uint8_t *p, size_t len)
 	}
 	case TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_BATCH:
 	case TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_COMMITTED:
-		tfdrift__v1__alert_batch__free_unpacked(
-		    tfdrift__v1__alert_batch__unpack(NULL, len, p), NULL);
+		tfdrift__v1__alert_batch__free_unpacked(tfdrift__v1__alert_batch__unpack(NULL, len,
+							    p),
+		    NULL);
 		break;
 	case TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ACK:
 		tfdrift__v1__ack__free_unpacked(tfdrift__v1__ack__unpack(NULL, len, p), NULL);
 		break;
 	case TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_STATE_NOTICE:
-		tfdrift__v1__state_notice__free_unpacked(
-		    tfdrift__v1__state_notice__unpack(NULL, len, p), NULL);
+		tfdrift__v1__state_notice__free_unpacked(tfdrift__v1__state_notice__unpack(NULL,
+							     len, p),
+		    NULL);
 		break;
-	default:
-		abort(); /* decode lets no other type through */
+	default: abort(); /* decode lets no other type through */
 	}
 }
 

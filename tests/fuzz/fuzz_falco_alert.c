@@ -25,8 +25,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Tfdrift__V1__CloudEvent *ev = NULL;
 	char source[64] = "";
 	td_error err = { 0 };
-	int rv = falco_alert_parse((const char *)data, size, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_HTTP,
-	    "127.0.0.1", &ev, source, sizeof(source), &err);
+	int rv = falco_alert_parse((const char *)data, size,
+	    TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_HTTP, "127.0.0.1", &ev, source,
+	    sizeof(source), &err);
 	if (rv == 0) {
 		char *line = NULL;
 		if (ev == NULL) {

@@ -27,7 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&a, 0, sizeof(a));
 	if (falco_response_decode(data, size, &al, &a) == 0) {
 		/* every decoded string is there and terminated */
-		if (a.rule == NULL || a.priority == NULL || a.source == NULL || a.hostname == NULL) {
+		if (a.rule == NULL || a.priority == NULL || a.source == NULL ||
+		    a.hostname == NULL) {
 			abort();
 		}
 		for (size_t i = 0; i < a.n_fields; i++) {
@@ -39,8 +40,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		Tfdrift__V1__CloudEvent *ev = NULL;
 		td_error err = { 0 };
-		(void)falco_alert_from_fields(&a, TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC,
-		    "127.0.0.1:5060", &al, &ev, &err);
+		(void)falco_alert_from_fields(&a,
+		    TFDRIFT__V1__EVENT_ORIGIN__EVENT_ORIGIN_FALCO_GRPC, "127.0.0.1:5060", &al, &ev,
+		    &err);
 	}
 	fuzz_arena_clear(&arena);
 	return 0;

@@ -82,7 +82,7 @@ check_query(const gw_kv *kv, size_t n)
 		}
 		/* every $n the SQL names has a value */
 		for (const char *p = strchr(q.where, '$'); p != NULL; p = strchr(p + 1, '$')) {
-			int i = atoi(p + 1);
+			long i = strtol(p + 1, NULL, 10);
 			if (i < 1 || i > q.nparams || q.values[i - 1] == NULL) {
 				abort();
 			}
