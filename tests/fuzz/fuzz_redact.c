@@ -30,6 +30,16 @@ check_clean(const cJSON *v)
 			    strcmp(it->valuestring, REDACT_TEXT) != 0) {
 				abort();
 			}
+			/* a list held by such a member has its strings redacted too */
+			const cJSON *e;
+			const cJSON *list = cJSON_IsArray(it) ? it : NULL;
+			cJSON_ArrayForEach(e, list)
+			{
+				if (cJSON_IsString(e) && e->valuestring[0] != '\0' &&
+				    strcmp(e->valuestring, REDACT_TEXT) != 0) {
+					abort();
+				}
+			}
 		}
 		check_clean(it);
 	}
