@@ -73,7 +73,7 @@ patch_refusals_name_the_member(void **state)
 	for (size_t n = GW_PATCH_NOTE_MAX; n <= GW_PATCH_NOTE_MAX + 1; n++) {
 		size_t off = (size_t)snprintf(body, 64, "{\"status\":\"resolved\",\"note\":\"");
 		memset(body + off, 'x', n);
-		strcpy(body + off + n, "\"}");
+		snprintf(body + off + n, 3, "\"}");
 		assert_int_equal(parse(body, p),
 		    n <= GW_PATCH_NOTE_MAX ? GW_PATCH_OK : GW_PATCH_INVALID);
 	}
