@@ -99,15 +99,16 @@ for s in "${ALL[@]}"; do
 	wait_ready "$s" 60 || bail "$s is not ready: $(curl -s "$(admin_url "$s")/readyz")"
 done
 ok "13 processes up and ready, bus peers given as lists"
-for c in correlator correlator-2 correlator-3; do
-	check_eq "$c dials both ingests" 2 "$(metric "$c" 'tfdrift_bus_peers{socket="correlator.work"}')"
-done
 wait_for() { # SECONDS CMD... — polls CMD every 0.1 s until it succeeds
 	local n=$(($1 * 10))
 	shift
 	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+both_ingests() { [ "$(metric "$1" 'tfdrift_bus_peers{socket="correlator.work"}')" = 2 ]; }
+for c in correlator correlator-2 correlator-3; do
+	check "$c is connected to both ingests" wait_for 20 both_ingests "$c"
+done
 
 # ---- sampling the state-loaders' write lease in the background ----
 writer_of() { metric "$1" tfdrift_state_writer; }
