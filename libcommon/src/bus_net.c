@@ -42,6 +42,7 @@ static struct {
 	size_t nsets, cap;
 	pthread_t thread;
 	bool thread_on, stopping;
+	uint64_t next_id;
 } net = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
@@ -52,6 +53,12 @@ cv_init(void)
 {
 	td_clock_cond_init(&net.cv);
 }
+
+/* Names of a spec that did not resolve, for logging on change. */
+typedef struct unresolved {
+	char names[512]; /* the URLs, comma-separated (cut when long) */
+	size_t n;
+} unresolved;
 
 typedef struct target_state {
 	td_bus_target t;
@@ -71,7 +78,10 @@ struct td_bus_netset {
 	nng_listener listener;
 	bool listener_open;
 	uint64_t refused_seen; /* the listener's auth+proto errors already counted */
+	uint64_t id;           /* unique among the sets registered (under net.mu) */
+	unresolved unres;      /* names of spec that did not resolve last time */
 	td_gauge *targets_gauge;
+	td_gauge *unresolved_gauge;
 	td_counter *tls_rejected;
 };
 
@@ -390,9 +400,19 @@ fmt_url(const char *scheme, const char *addr, const char *port)
 }
 
 /* One URL of a spec into tv. */
+static void
+unresolved_add(unresolved *u, const char *url)
+{
+	size_t len = strlen(u->names);
+	if (len < sizeof(u->names) - 1) {
+		snprintf(u->names + len, sizeof(u->names) - len, "%s%s", len > 0 ? "," : "", url);
+	}
+	u->n++;
+}
+
 static int
 expand_one(const char *url, td_bus_resolver res, void *arg, bool strict, tvec *tv, bool *dynamic,
-    td_error *err)
+    unresolved *u, td_error *err)
 {
 	const char *scheme = NULL, *hp, *colon;
 	char host[256], port[16], **addrs = NULL;
@@ -460,8 +480,7 @@ expand_one(const char *url, td_bus_resolver res, void *arg, bool strict, tvec *t
 			return td_error_set(err, TD_ENOTFOUND,
 			    "bus address \"%s\": %s does not resolve", url, host);
 		}
-		TD_WARN("bus address does not resolve (yet); will try again",
-		    TD_KV_STR("url", url));
+		unresolved_add(u, url);
 		return 0;
 	}
 	for (i = 0; i < naddrs && rv == 0; i++) {
@@ -474,9 +493,11 @@ expand_one(const char *url, td_bus_resolver res, void *arg, bool strict, tvec *t
 	return rv == 0 ? 0 : td_error_set(err, rv, "out of memory");
 }
 
-int
-td_bus_targets_expand(const char *spec, td_bus_resolver res, void *arg, bool strict,
-    td_bus_target **out, size_t *n, bool *dynamic, td_error *err)
+/* td_bus_targets_expand, with the names that did not resolve (not strict)
+ * in *u instead of a log line. */
+static int
+expand_spec(const char *spec, td_bus_resolver res, void *arg, bool strict, td_bus_target **out,
+    size_t *n, bool *dynamic, unresolved *u, td_error *err)
 {
 	tvec tv = { 0 };
 	char *copy = NULL, *tok, *save = NULL;
@@ -491,7 +512,7 @@ td_bus_targets_expand(const char *spec, td_bus_resolver res, void *arg, bool str
 	}
 	for (tok = strtok_r(copy, ", \t\n", &save); tok != NULL;
 	     tok = strtok_r(NULL, ", \t\n", &save)) {
-		if ((rv = expand_one(tok, res, arg, strict, &tv, dynamic, err)) != 0) {
+		if ((rv = expand_one(tok, res, arg, strict, &tv, dynamic, u, err)) != 0) {
 			goto out;
 		}
 	}
@@ -508,6 +529,19 @@ td_bus_targets_expand(const char *spec, td_bus_resolver res, void *arg, bool str
 out:
 	td_bus_targets_free(tv.v, tv.n);
 	free(copy);
+	return rv;
+}
+
+int
+td_bus_targets_expand(const char *spec, td_bus_resolver res, void *arg, bool strict,
+    td_bus_target **out, size_t *n, bool *dynamic, td_error *err)
+{
+	unresolved u = { .n = 0 };
+	int rv = expand_spec(spec, res, arg, strict, out, n, dynamic, &u, err);
+	if (rv == 0 && u.n > 0) {
+		TD_WARN("bus address does not resolve (yet); will try again",
+		    TD_KV_STR("url", u.names));
+	}
 	return rv;
 }
 
@@ -618,6 +652,7 @@ net_register(td_bus_netset *s)
 		net.sets = nv;
 		net.cap = nc;
 	}
+	s->id = ++net.next_id;
 	net.sets[net.nsets++] = s;
 	if (!net.thread_on && net.interval_ms > 0) {
 		pthread_once(&cv_once, cv_init);
@@ -654,6 +689,9 @@ netset_new(nng_socket sock, const char *name, const char *spec, bool listen)
 	s->targets_gauge = td_gauge_get("tfdrift_bus_dial_targets",
 	    "Addresses a bus socket dials (a list and/or every address of a name), per socket.",
 	    labels);
+	s->unresolved_gauge = td_gauge_get("tfdrift_bus_unresolved_names",
+	    "Names in a bus socket's dial spec that did not resolve at the last try, per socket.",
+	    labels);
 	s->tls_rejected = td_counter_get("tfdrift_bus_tls_rejected_total",
 	    "Connections a TLS bus listener refused (no or a wrong client certificate, or not TLS), "
 	    "per socket.",
@@ -678,8 +716,13 @@ td_bus_netset_dial(td_bus_netset **out, nng_socket sock, const char *name, const
 	res = net.resolver != NULL ? net.resolver : td_bus_resolve_system;
 	res_arg = net.resolver_arg;
 	pthread_mutex_unlock(&net.mu);
-	if ((rv = td_bus_targets_expand(spec, res, res_arg, false, &t, &n, &dynamic, err)) != 0) {
+	unresolved u = { .n = 0 };
+	if ((rv = expand_spec(spec, res, res_arg, false, &t, &n, &dynamic, &u, err)) != 0) {
 		return rv;
+	}
+	if (u.n > 0) {
+		TD_WARN("bus address does not resolve (yet); will try again",
+		    TD_KV_STR("socket", name), TD_KV_STR("url", u.names));
 	}
 	if ((s = netset_new(sock, name, spec, false)) == NULL ||
 	    (n > 0 && (s->tg = calloc(n, sizeof(*s->tg))) == NULL)) {
@@ -687,6 +730,8 @@ td_bus_netset_dial(td_bus_netset **out, nng_socket sock, const char *name, const
 		goto out;
 	}
 	s->dynamic = dynamic;
+	s->unres = u;
+	td_gauge_set(s->unresolved_gauge, (double)u.n);
 	pthread_mutex_lock(&net.mu);
 	s->tls_gen = net.tls_gen;
 	for (i = 0; i < n; i++) {
@@ -797,33 +842,67 @@ td_bus_netset_stop(td_bus_netset *s)
 
 /* ---- the background refresh ------------------------------------------------------ */
 
-/* New targets of a dial set: dial what appeared, close what went away.
- * Caller holds net.mu. */
+/* One dial set's spec resolved by the refresh thread outside net.mu. */
+typedef struct resolved {
+	const td_bus_netset *s; /* identity only (with id): may be gone meanwhile */
+	uint64_t id;
+	char *spec;
+	td_bus_target *t;
+	size_t n;
+	bool dynamic;
+	int rv;
+	unresolved u;
+	td_error err;
+} resolved;
+
+/* Logs a change in the names that do not resolve (not every interval while
+ * one stays unresolved) and keeps the gauge. */
 static void
-refresh_dial(td_bus_netset *s, bool tls_reload)
+note_unresolved(td_bus_netset *s, const unresolved *u)
+{
+	if (u->n != s->unres.n || strcmp(u->names, s->unres.names) != 0) {
+		if (u->n > 0) {
+			TD_WARN("bus address does not resolve (yet); will try again",
+			    TD_KV_STR("socket", s->name), TD_KV_STR("url", u->names));
+		} else {
+			TD_INFO("bus address resolves again", TD_KV_STR("socket", s->name),
+			    TD_KV_STR("url", s->unres.names));
+		}
+		s->unres = *u;
+	}
+	td_gauge_set(s->unresolved_gauge, (double)u->n);
+}
+
+/* New targets of a dial set: dial what appeared, close what went away.  r:
+ * the set's spec as just resolved (its targets are taken), NULL when it was
+ * not resolved this round.  Caller holds net.mu. */
+static void
+refresh_dial(td_bus_netset *s, bool tls_reload, resolved *r)
 {
 	td_bus_target *t = NULL;
 	target_state *nt = NULL;
 	td_error err = { 0 };
 	size_t n = 0, i, j, k = 0;
-	bool dynamic;
 
-	if (s->dynamic) {
-		if (td_bus_targets_expand(s->spec,
-			net.resolver != NULL ? net.resolver : td_bus_resolve_system,
-			net.resolver_arg, false, &t, &n, &dynamic, &err) != 0) {
+	if (r != NULL) {
+		if (r->rv != 0) {
 			TD_WARN("bus peers not re-resolved; keeping the current ones",
-			    TD_KV_STR("socket", s->name), TD_KV_STR("error", err.msg));
+			    TD_KV_STR("socket", s->name), TD_KV_STR("error", r->err.msg));
 			return;
 		}
-		if (n == 0 && s->ntg > 0) {
+		note_unresolved(s, &r->u);
+		if (r->n == 0 && s->ntg > 0) {
 			/* nothing resolves right now: a DNS hiccup is not a reason to
 			 * drop every peer */
-			td_bus_targets_free(t, n);
 			return;
 		}
+		t = r->t;
+		n = r->n;
+		r->t = NULL;
+		r->n = 0;
 	} else {
-		/* a fixed list: only a TLS reload changes anything */
+		/* a fixed list (or not resolved this round): only a TLS reload
+		 * changes anything */
 		if (!tls_reload) {
 			return;
 		}
@@ -944,12 +1023,68 @@ refresh_listen(td_bus_netset *s, bool tls_reload)
 	}
 }
 
+/* The dynamic dial sets' specs, copied for resolving outside net.mu.
+ * Caller holds net.mu.  *n is 0 when out of memory (nothing resolved this
+ * round). */
+static resolved *
+resolve_snapshot(size_t *n)
+{
+	resolved *rs = calloc(net.nsets ? net.nsets : 1, sizeof(*rs));
+	*n = 0;
+	if (rs == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < net.nsets; i++) {
+		const td_bus_netset *s = net.sets[i];
+		if (s->listen || !s->dynamic) {
+			continue;
+		}
+		if ((rs[*n].spec = strdup(s->spec)) == NULL) {
+			continue;
+		}
+		rs[*n].s = s;
+		rs[*n].id = s->id;
+		(*n)++;
+	}
+	return rs;
+}
+
+static void
+resolved_free(resolved *rs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rs[i].spec);
+		td_bus_targets_free(rs[i].t, rs[i].n);
+	}
+	free(rs);
+}
+
+/* Reloads changed TLS files.  True when they were reloaded.  Caller holds
+ * net.mu. */
+static bool
+tls_check_reload(void)
+{
+	td_error err = { 0 };
+
+	if (!tls_configured() || !tls_files_changed()) {
+		return false;
+	}
+	if (tls_load(&err) != 0) {
+		TD_ERROR("bus TLS files changed but do not load; keeping the old ones",
+		    TD_KV_STR("error", err.msg));
+		return false;
+	}
+	TD_INFO("bus TLS certificates reloaded");
+	return true;
+}
+
+/* Every interval: names are resolved without net.mu (a slow DNS answer
+ * must not hold up a set's start or stop), then, under it, each set still
+ * registered gets its answer applied and the TLS files are checked. */
 static void *
 net_thread(void *arg)
 {
 	struct timespec until;
-	td_error err = { 0 };
-	bool reload;
 
 	(void)arg;
 	pthread_mutex_lock(&net.mu);
@@ -960,29 +1095,34 @@ net_thread(void *arg)
 		if (net.stopping) {
 			break;
 		}
-		reload = false;
-		if (tls_configured() && tls_files_changed()) {
-			if (tls_load(&err) != 0) {
-				TD_ERROR(
-				    "bus TLS files changed but do not load; keeping the old ones",
-				    TD_KV_STR("error", err.msg));
-			} else {
-				TD_INFO("bus TLS certificates reloaded");
-				reload = true;
-			}
+		size_t nrs = 0;
+		resolved *rs = resolve_snapshot(&nrs);
+		td_bus_resolver res = net.resolver != NULL ? net.resolver : td_bus_resolve_system;
+		void *res_arg = net.resolver_arg;
+		pthread_mutex_unlock(&net.mu);
+		for (size_t i = 0; i < nrs; i++) {
+			rs[i].rv = expand_spec(rs[i].spec, res, res_arg, false, &rs[i].t, &rs[i].n,
+			    &rs[i].dynamic, &rs[i].u, &rs[i].err);
 		}
-		for (size_t i = 0; i < net.nsets; i++) {
+		pthread_mutex_lock(&net.mu);
+		bool reload = !net.stopping && tls_check_reload();
+		for (size_t i = 0; i < net.nsets && !net.stopping; i++) {
 			td_bus_netset *s = net.sets[i];
 			bool r = reload && s->tls_gen != net.tls_gen;
+			resolved *mine = NULL;
+			for (size_t j = 0; j < nrs && mine == NULL; j++) {
+				mine = rs[j].s == s && rs[j].id == s->id ? &rs[j] : NULL;
+			}
 			if (s->listen) {
 				refresh_listen(s, r);
 			} else {
-				refresh_dial(s, r);
+				refresh_dial(s, r, mine);
 			}
 			if (r) {
 				s->tls_gen = net.tls_gen;
 			}
 		}
+		resolved_free(rs, nrs);
 	}
 	pthread_mutex_unlock(&net.mu);
 	return NULL;

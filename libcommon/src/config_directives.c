@@ -226,9 +226,10 @@ const td_config_directive td_config_directives[] = {
 	    "Prepare each distinct REST query once per database connection (PostgreSQL then "
 	    "skips parsing and usually planning). false: every query is sent whole." },
 	{ "api_gateway", "cache_ttl", TD_CFG_DURATION, "1s", 0, 60000, NULL, 0,
-	    "Keep GET /drifts and /stats answers this long, emptied at every commit the gateway "
-	    "hears of and at every PATCH; the TTL bounds how stale another replica's answers "
-	    "(and rows changed outside tfdrift, e.g. by retention) can be. 0: no cache." },
+	    "Keep GET /drifts and /stats answers this long, emptied at every change to alerts "
+	    "(commits of any persistence, PATCHes on any gateway, retention: PostgreSQL's NOTIFY "
+	    "tfdrift_changes); the TTL bounds how stale answers can be only while the gateway's "
+	    "LISTEN connection is down. 0: no cache." },
 	{ "api_gateway", "cache_entries", TD_CFG_INT, "1024", 16, 1048576, NULL, 0,
 	    "Most answers the response cache (cache_ttl) holds." },
 

@@ -5,11 +5,14 @@
  * answer is kept under its canonical request (the path and the sorted
  * parameters) for at most ttl_ms, and only while nothing has changed
  * since: every commit the gateway hears of (persistence's alerts PUB, the
- * live feed's source) and every PATCH moves the generation, and an answer
+ * live feed's source), every PATCH, and every change PostgreSQL announces
+ * (changes.h: commits of any persistence, PATCHes on any gateway replica,
+ * retention, rows written by hand) moves the generation, and an answer
  * from an older generation is never served.  The generation is read before
  * the database is asked, so an answer computed across a commit is already
- * stale when it is stored.  Another gateway replica does not see this
- * one's PATCHes: the TTL bounds how long its answers may lag.
+ * stale when it is stored.  Only while the change listener is reconnecting
+ * may another replica's change go unheard; the TTL bounds that lag, and
+ * the cache is emptied again once the listener is back.
  *
  * Authentication and the role check run before the cache is consulted, on
  * every request; only 200 answers are kept.  Size: at most max_entries

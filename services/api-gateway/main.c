@@ -2,10 +2,11 @@
  * fed live by persistence and state-loader.
  *
  * Start: config -> tokens -> admin server -> connection pool -> Redis
- * reader -> live feed -> alerts and state SUBs -> HTTP server.  Stop
- * (SIGTERM): the live feed drains (each client gets what is queued, then a
- * close), the HTTP server stops accepting and finishes the requests in
- * progress, then the SUBs and the pool close. */
+ * reader -> live feed -> response cache and its change listener -> alerts
+ * and state SUBs -> HTTP server.  Stop (SIGTERM): the live feed drains (each
+ * client gets what is queued, then a close), the HTTP server stops accepting
+ * and finishes the requests in progress, then the SUBs, the listener and the
+ * pool close. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "tfdrift/pgpool.h"
 #include "api.h"
 #include "auth.h"
+#include "changes.h"
 #include "feed.h"
 #include "gapwatch.h"
 #include "graph.h"
@@ -75,6 +77,13 @@ on_batch(void *arg, const Tfdrift__V1__AlertBatch *b)
 	gw_live_publish_batch(l->live, b);
 }
 
+/* A change to alerts committed by anyone (changes.h). */
+static void
+on_change(void *arg)
+{
+	gw_cache_invalidate(arg);
+}
+
 static void
 on_state(void *arg, const Tfdrift__V1__StateNotice *n)
 {
@@ -124,6 +133,7 @@ main(int argc, char **argv)
 	gw_graph *graph = NULL;
 	gw_live *live = NULL;
 	gw_cache *cache = NULL;
+	gw_changes *changes = NULL;
 	listeners lis = { 0 };
 	gw_server *server = NULL;
 	gw_static *web = NULL;
@@ -209,6 +219,18 @@ main(int argc, char **argv)
 			goto out;
 		}
 		TD_INFO("response cache on", TD_KV_INT("ttl_ms", cache_ttl));
+		/* Changes made through another gateway or persistence replica, or
+		 * announced while this one was not subscribed, empty it too. */
+		gw_changes_opts co = {
+			.dsn = td_config_str(cfg, "postgres", "dsn"),
+			.connect_timeout_ms = td_config_int(cfg, "postgres", "connect_timeout"),
+			.on_change = on_change,
+			.arg = cache,
+		};
+		if (gw_changes_start(&changes, &co, &err) != 0) {
+			TD_ERROR("cannot listen for changes", TD_KV_STR("error", err.msg));
+			goto out;
+		}
 	}
 	lis.live = live;
 	lis.cache = cache;
@@ -300,7 +322,8 @@ out:
 	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);
-	gw_cache_free(cache); /* after the feed and gap watch: their threads invalidate */
+	gw_changes_stop(changes);
+	gw_cache_free(cache); /* after the feed, the gap watch and the listener: their threads invalidate */
 	gw_graph_free(graph);
 	td_pgpool_close(pool);
 	gw_auth_free(auth);

@@ -13,6 +13,7 @@
 //        --alerts FILE      Falco JSON alerts, one per line, queued at start
 //        [--ready FILE]     written once listening
 //        [--log FILE]       one line per request / alert sent
+//        [--log-requests 1] also a line "request" for every request
 //        [--hold FILE]      answer requests only once FILE exists (a
 //                           benchmark starts the clock when it creates it)
 //        [--rate N --seconds S]  soak mode: the alerts are templates; N a
@@ -88,6 +89,7 @@ function sub(call) {
 	call.on('data', () => {
 		if (args.hold && !fs.existsSync(args.hold)) return;
 		// one request = one drain of the global queue
+		if (args['log-requests']) log('request');
 		const drained = queue.splice(0, queue.length);
 		for (const m of drained) call.write(m);
 		written += drained.length;

@@ -26,6 +26,7 @@
 #include "tfdrift/clock.h"
 #include "tfdrift/error.h"
 #include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
 
 /* ---- a resolver whose answers the test sets ---------------------------------- */
 
@@ -201,6 +202,42 @@ wait_peers(td_bus_sub *s, int want)
 	return false;
 }
 
+/* Waits (at most 4 s) until the resolver has answered n more lookups. */
+static void
+wait_lookups(int n)
+{
+	pthread_mutex_lock(&answers_mu);
+	int before = lookups;
+	pthread_mutex_unlock(&answers_mu);
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&answers_mu);
+		bool seen = lookups >= before + n;
+		pthread_mutex_unlock(&answers_mu);
+		if (seen) {
+			break;
+		}
+		usleep(20000);
+	}
+	pthread_mutex_lock(&answers_mu);
+	assert_true(lookups >= before + n);
+	pthread_mutex_unlock(&answers_mu);
+}
+
+/* Lines of f (read from its start) that contain what. */
+static int
+count_in(FILE *f, const char *what)
+{
+	char line[2048];
+	int n = 0;
+	fflush(f);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n += strstr(line, what) != NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	return n;
+}
+
 static void
 on_msg(void *arg, const td_envelope *env)
 {
@@ -216,7 +253,7 @@ test_peers_follow_the_name(void **state)
 	td_bus_sub *sub = NULL;
 	td_error err = { 0 };
 	char url[64], spec[64];
-	int port = free_port_both(), before;
+	int port = free_port_both();
 
 	(void)state;
 	assert_true(port > 0);
@@ -241,21 +278,28 @@ test_peers_follow_the_name(void **state)
 	assert_int_equal(td_bus_pub_peers(p1), 0);
 	assert_int_equal(td_bus_pub_peers(p2), 1);
 
-	/* the name stops resolving: the peer it had is kept */
+	/* the name stops resolving: the peer it had is kept; the warning is
+	 * logged once, not at every interval, and the gauge counts the name */
+	FILE *log = tmpfile();
+	assert_non_null(log);
+	td_log_set_fd(fileno(log));
 	set_answers(NULL, NULL);
-	pthread_mutex_lock(&answers_mu);
-	before = lookups;
-	pthread_mutex_unlock(&answers_mu);
-	for (int i = 0; i < 200; i++) {
-		pthread_mutex_lock(&answers_mu);
-		bool seen = lookups >= before + 3;
-		pthread_mutex_unlock(&answers_mu);
-		if (seen) {
-			break;
-		}
-		usleep(20000);
-	}
+	wait_lookups(4);
 	assert_int_equal(td_bus_sub_peers(sub), 1);
+	td_gauge *unres = td_gauge_get("tfdrift_bus_unresolved_names", "", "socket=\"test.sub\"");
+	assert_true(td_gauge_value(unres) == 1.0);
+	assert_int_equal(count_in(log, "does not resolve"), 1);
+
+	/* it resolves again: logged once, the gauge back to 0 */
+	td_log_set_level(TD_LOG_INFO);
+	set_answers("127.0.0.2", NULL);
+	wait_lookups(3);
+	td_log_set_fd(-1);
+	td_log_set_level(TD_LOG_WARN);
+	assert_true(td_gauge_value(unres) == 0.0);
+	assert_int_equal(count_in(log, "does not resolve"), 1);
+	assert_int_equal(count_in(log, "resolves again"), 1);
+	fclose(log);
 
 	td_bus_sub_close(sub);
 	td_bus_pub_close(p1);

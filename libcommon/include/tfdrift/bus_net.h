@@ -12,7 +12,9 @@
  * set is resolved again every bus.resolve_interval, targets that appeared are
  * dialed and targets that went away are closed (their pipes with them), and
  * a failed resolution keeps the targets it had.  tfdrift_bus_dial_targets
- * {socket} counts them; each add and drop is logged.
+ * {socket} counts them; each add and drop is logged.  A name that does not
+ * resolve is logged when that changes (not at every interval), and
+ * tfdrift_bus_unresolved_names{socket} counts such names.
  *
  * TLS (bus.tls_ca, bus.tls_cert, bus.tls_key): a tls+tcp:// listener demands
  * a client certificate signed by the CA; a dialer verifies the listener's
@@ -27,7 +29,9 @@
  * Threads: td_bus_net_configure is called once before any socket opens.  One
  * background thread (started with the first set that needs it) re-resolves and
  * reloads every registered set; a set is registered from its start to its
- * stop, and stop waits for a refresh in progress. */
+ * stop, and stop waits for a refresh being applied.  Names are resolved
+ * without the lock (a slow DNS server holds up no start or stop); the
+ * answers are then applied under it to the sets still registered. */
 #ifndef TFDRIFT_BUS_NET_H
 #define TFDRIFT_BUS_NET_H
 
