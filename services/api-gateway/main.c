@@ -323,8 +323,8 @@ out:
 	gw_api_free(api);
 	gw_feed_close(feed);
 	gw_changes_stop(changes);
-	gw_cache_free(
-	    cache); /* after the feed, the gap watch and the listener: their threads invalidate */
+	/* after the feed, the gap watch and the listener: their threads invalidate */
+	gw_cache_free(cache);
 	gw_graph_free(graph);
 	td_pgpool_close(pool);
 	gw_auth_free(auth);
