@@ -2,6 +2,9 @@
 #include "tfdrift/redis_keys.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "tfdrift/str.h"
 
@@ -58,4 +61,57 @@ char *
 td_rkey_event(const char *prefix, const char *event_id)
 {
 	return td_str_printf("%sev:%s", prefix, event_id);
+}
+
+size_t
+td_rkey_idx_field_into(char *buf, size_t len, const char *account, const char *region,
+    const char *identifier)
+{
+	int n;
+
+	if (account == NULL || account[0] == '\0') {
+		n = snprintf(buf, len, "%s", identifier);
+	} else {
+		n = snprintf(buf, len, "@%s:%s:%s", account, region != NULL ? region : "",
+		    identifier);
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
+char *
+td_rkey_idx_field(const char *account, const char *region, const char *identifier)
+{
+	size_t n = td_rkey_idx_field_into(NULL, 0, account, region, identifier);
+	char *s = malloc(n + 1);
+
+	if (s != NULL) {
+		td_rkey_idx_field_into(s, n + 1, account, region, identifier);
+	}
+	return s;
+}
+
+size_t
+td_rkey_idx_lookup_fields(const char *account, const char *region, const char *identifier,
+    char **out)
+{
+	bool acc = account != NULL && account[0] != '\0';
+	size_t n = 0;
+
+	if (acc && region != NULL && region[0] != '\0') {
+		out[n++] = td_rkey_idx_field(account, region, identifier);
+	}
+	if (acc) {
+		out[n++] = td_rkey_idx_field(account, "", identifier);
+	}
+	out[n++] = td_rkey_idx_field("", "", identifier);
+	for (size_t i = 0; i < n; i++) {
+		if (out[i] == NULL) {
+			for (size_t k = 0; k < n; k++) {
+				free(out[k]);
+				out[k] = NULL;
+			}
+			return 0;
+		}
+	}
+	return n;
 }

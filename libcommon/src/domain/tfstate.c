@@ -996,6 +996,113 @@ nomem:
 	return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 }
 
+/* ---- where an object lives (account, region) ------------------------------- */
+
+/* A string attribute's value, or NULL. */
+static const char *
+str_attr(const cJSON *attrs, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, name);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+static bool
+is_account(const char *s, size_t n)
+{
+	if (n != 12) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* eu-west-1, us-gov-west-1, cn-north-1: lowercase words and a number. */
+static bool
+is_region(const char *s, size_t n)
+{
+	bool dash = false;
+
+	if (n < 4 || n > 32 || s[n - 1] < '0' || s[n - 1] > '9') {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '-') {
+			dash = true;
+		} else if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) {
+			return false;
+		}
+	}
+	return dash;
+}
+
+/* The account and region of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...)
+ * into the spans acc and reg (length 0 when the ARN leaves them empty). */
+static void
+arn_parts(const char *arn, const char **acc, size_t *alen, const char **reg, size_t *rlen)
+{
+	const char *f[5];
+	size_t k = 0;
+
+	*alen = *rlen = 0;
+	if (arn == NULL || strncmp(arn, "arn:", 4) != 0) {
+		return;
+	}
+	for (const char *p = arn; *p != '\0' && k < 5; p++) {
+		if (*p == ':') {
+			f[k++] = p + 1;
+		}
+	}
+	if (k < 5) {
+		return;
+	}
+	*reg = f[2];
+	*rlen = (size_t)(f[3] - f[2] - 1);
+	*acc = f[3];
+	*alen = (size_t)(f[4] - f[3] - 1);
+}
+
+/* in->account and in->region from the instance's own attributes. */
+static int
+keep_scope(tfs_state *st, const res_ctx *rc, const cJSON *attrs, tfs_instance *in)
+{
+	const char *acc = NULL, *reg = NULL, *v;
+	size_t alen = 0, rlen = 0;
+
+	in->account = "";
+	in->region = "";
+	arn_parts(str_attr(attrs, "arn"), &acc, &alen, &reg, &rlen);
+	if (!is_account(acc, alen)) {
+		alen = 0;
+		if (((v = str_attr(attrs, "account_id")) != NULL ||
+			(v = str_attr(attrs, "owner_id")) != NULL) &&
+		    is_account(v, strlen(v))) {
+			acc = v;
+			alen = strlen(v);
+		}
+	}
+	if (!is_region(reg, rlen)) {
+		rlen = 0;
+		/* provider v6's per-resource region; data.aws_region: region or name */
+		if (((v = str_attr(attrs, "region")) != NULL ||
+			(!rc->managed && strcmp(rc->type, "aws_region") == 0 &&
+			    (v = str_attr(attrs, "name")) != NULL)) &&
+		    is_region(v, strlen(v))) {
+			reg = v;
+			rlen = strlen(v);
+		}
+	}
+	if ((alen > 0 && (in->account = arena_strndup(st, acc, alen)) == NULL) ||
+	    (rlen > 0 && (in->region = arena_strndup(st, reg, rlen)) == NULL)) {
+		return TD_ENOMEM;
+	}
+	return 0;
+}
+
 /* attr_text/attr_len: the source text of the `attributes` member (NULL if
  * unknown). */
 static int
@@ -1078,6 +1185,10 @@ parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, const char *a
 	}
 	if ((rv = keep_attributes(st, rc, attrs, attr_text, attr_len, replaced, &in, err)) != 0 ||
 	    (rv = keep_lists(st, rc, v, attrs, &in, err)) != 0) {
+		goto out;
+	}
+	if (keep_scope(st, rc, attrs, &in) != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 		goto out;
 	}
 	if ((rv = add_instance(st, &in)) != 0) {
