@@ -1138,19 +1138,31 @@ find_ids(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const cJSON *req
 /* The managed instance identifier id names.  Sub-resources are indexed
  * scoped, "<type>:<value>" (an S3 bucket's policy by the bucket's name): the
  * entry's types first, then id itself.  0, TD_ENOTFOUND or a lookup error. */
+void
+rule_event_scope(const Tfdrift__V1__CloudEvent *ev, rule_scope *scope)
+{
+	scope->account = !empty(ev->recipient_account_id) ? ev->recipient_account_id
+	    : !empty(ev->account_id)			    ? ev->account_id
+							    : "";
+	scope->region = !empty(ev->aws_region) ? ev->aws_region : "";
+}
+
 static int
-lookup_id(const cat_entry *e, const rule_state *st, const char *id, rule_match *m)
+lookup_id(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
+    const char *id, rule_match *m)
 {
 	int rv = TD_ENOTFOUND;
+	rule_scope sc;
 
+	rule_event_scope(ev, &sc);
 	memset(m, 0, sizeof(*m));
 	for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
 		char scoped[700];
 		snprintf(scoped, sizeof(scoped), "%s:%s", e->types[t], id);
-		rv = st->lookup(st->arg, scoped, m);
+		rv = st->lookup(st->arg, &sc, scoped, m);
 	}
 	if (rv == TD_ENOTFOUND)
-		rv = st->lookup(st->arg, id, m);
+		rv = st->lookup(st->arg, &sc, id, m);
 	return rv;
 }
 
@@ -1172,7 +1184,7 @@ on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now
 	rule_match m;
 	char *attrs = NULL;
 	size_t k;
-	int rv = lookup_id(s->e, st, s->id, &m);
+	int rv = lookup_id(s->e, s->ev, st, s->id, &m);
 
 	if (rv == TD_ENOTFOUND) {
 		if (s->e->kind != CAT_CREATE)
