@@ -9,6 +9,7 @@
 
 #include "fetch.h"
 #include "tfdrift/hex.h"
+#include "tfdrift/scope.h"
 
 #define KEY "state_loader.sources"
 
@@ -504,23 +505,6 @@ src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_er
 	return 0;
 }
 
-static bool
-valid_account(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-
-	return n == 12 && s[n] == '\0';
-}
-
-static bool
-valid_region(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 4 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
-	    strchr(s, '-') != NULL && s[n - 1] >= '0' && s[n - 1] <= '9';
-}
-
 /* The scope options of any source, in the URI's fragment: account=
  * (12 digits) and region= (the resources', not the bucket's: s3's region is
  * in the query), for states that carry no ARN (tfdrift/scope.h).  Only
@@ -547,12 +531,12 @@ parse_scope(const char *entry, const char *uri, bool http, src_spec *s, char **b
 	    (!http && (*base = strndup(uri, (size_t)(hash - uri))) == NULL)) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
-	if (s->scope_account != NULL && !valid_account(s->scope_account)) {
+	if (s->scope_account != NULL && !td_scope_valid_account(s->scope_account)) {
 		return td_error_set(err, TD_EINVAL,
 		    KEY ": \"%s\": account \"%s\": expected a 12-digit AWS account id", entry,
 		    s->scope_account);
 	}
-	if (s->scope_region != NULL && !valid_region(s->scope_region)) {
+	if (s->scope_region != NULL && !td_scope_valid_region(s->scope_region)) {
 		return td_error_set(err, TD_EINVAL,
 		    KEY ": \"%s\": region \"%s\": expected an AWS region such as eu-west-1", entry,
 		    s->scope_region);

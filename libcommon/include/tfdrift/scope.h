@@ -52,4 +52,9 @@ bool td_scope_account_known(const td_scope *sc);
 const char *const *td_scope_accounts(const td_scope *sc, size_t *n);
 const char *const *td_scope_regions(const td_scope *sc, size_t *n);
 
+/* A 12-digit AWS account id; the shape of an AWS region (eu-west-1,
+ * us-gov-west-1): what the options must look like. */
+bool td_scope_valid_account(const char *s);
+bool td_scope_valid_region(const char *s);
+
 #endif

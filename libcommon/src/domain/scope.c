@@ -217,3 +217,20 @@ td_scope_regions(const td_scope *sc, size_t *n)
 	*n = sc != NULL ? sc->nregions : 0;
 	return sc != NULL ? sc->regions : NULL;
 }
+
+bool
+td_scope_valid_account(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n == 12 && s[n] == '\0';
+}
+
+bool
+td_scope_valid_region(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 4 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	    strchr(s, '-') != NULL && s[n - 1] >= '0' && s[n - 1] <= '9';
+}

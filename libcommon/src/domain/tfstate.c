@@ -1066,38 +1066,40 @@ arn_parts(const char *arn, const char **acc, size_t *alen, const char **reg, siz
 	*alen = (size_t)(f[4] - f[3] - 1);
 }
 
-/* in->account and in->region from the instance's own attributes. */
+/* in->account and in->region from the instance's own attributes.  Of the
+ * data sources only the two that describe the provider configuration count
+ * (aws_caller_identity, aws_region): the others describe objects that may
+ * live elsewhere (a public AMI's owner_id is Amazon's account). */
 static int
 keep_scope(tfs_state *st, const res_ctx *rc, const cJSON *attrs, tfs_instance *in)
 {
-	const char *acc = NULL, *reg = NULL, *v;
+	const char *acc = NULL, *reg = NULL, *v = NULL;
 	size_t alen = 0, rlen = 0;
 
 	in->account = "";
 	in->region = "";
-	arn_parts(str_attr(attrs, "arn"), &acc, &alen, &reg, &rlen);
-	if (!is_account(acc, alen)) {
-		alen = 0;
-		if (((v = str_attr(attrs, "account_id")) != NULL ||
-			(v = str_attr(attrs, "owner_id")) != NULL) &&
-		    is_account(v, strlen(v))) {
+	if (rc->managed) {
+		arn_parts(str_attr(attrs, "arn"), &acc, &alen, &reg, &rlen);
+		if (!is_account(acc, alen) && (v = str_attr(attrs, "owner_id")) != NULL) {
 			acc = v;
 			alen = strlen(v);
 		}
-	}
-	if (!is_region(reg, rlen)) {
-		rlen = 0;
-		/* provider v6's per-resource region; data.aws_region: region or name */
-		if (((v = str_attr(attrs, "region")) != NULL ||
-			(!rc->managed && strcmp(rc->type, "aws_region") == 0 &&
-			    (v = str_attr(attrs, "name")) != NULL)) &&
-		    is_region(v, strlen(v))) {
+		/* provider v6's per-resource region */
+		if (!is_region(reg, rlen) && (v = str_attr(attrs, "region")) != NULL) {
 			reg = v;
 			rlen = strlen(v);
 		}
+	} else if (strcmp(rc->type, "aws_caller_identity") == 0 &&
+	    (v = str_attr(attrs, "account_id")) != NULL) {
+		acc = v;
+		alen = strlen(v);
+	} else if (strcmp(rc->type, "aws_region") == 0 &&
+	    ((v = str_attr(attrs, "region")) != NULL || (v = str_attr(attrs, "name")) != NULL)) {
+		reg = v;
+		rlen = strlen(v);
 	}
-	if ((alen > 0 && (in->account = arena_strndup(st, acc, alen)) == NULL) ||
-	    (rlen > 0 && (in->region = arena_strndup(st, reg, rlen)) == NULL)) {
+	if ((is_account(acc, alen) && (in->account = arena_strndup(st, acc, alen)) == NULL) ||
+	    (is_region(reg, rlen) && (in->region = arena_strndup(st, reg, rlen)) == NULL)) {
 		return TD_ENOMEM;
 	}
 	return 0;
