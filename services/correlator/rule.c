@@ -1141,9 +1141,16 @@ find_ids(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const cJSON *req
 void
 rule_event_scope(const Tfdrift__V1__CloudEvent *ev, rule_scope *scope)
 {
-	scope->account = !empty(ev->recipient_account_id) ? ev->recipient_account_id
-	    : !empty(ev->account_id)			    ? ev->account_id
-							    : "";
+	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
+
+	/* ev->account_id is userIdentity.accountId, else recipientAccountId */
+	scope->account = "";
+	if (!empty(ev->recipient_account_id))
+		scope->account = ev->recipient_account_id;
+	else if (!empty(ev->account_id))
+		scope->account = ev->account_id;
+	else if (id != NULL && !empty(id->account_id))
+		scope->account = id->account_id;
 	scope->region = !empty(ev->aws_region) ? ev->aws_region : "";
 }
 
