@@ -183,18 +183,20 @@ int
 memstate_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m)
 {
 	memstate *ms = arg;
-	char *v = NULL, *t1, *t2, *fields[TD_RKEY_IDX_LOOKUPS];
-	size_t nf = td_rkey_idx_lookup_fields(scope->account, scope->region, identifier, fields);
+	char *v = NULL, *t1, *t2, stack[1024], *buf = stack;
+	const char *fields[TD_RKEY_IDX_LOOKUPS];
+	size_t need = td_rkey_idx_lookup_size(scope->account, scope->region, identifier), nf;
 	bool found = false;
 
-	if (nf == 0)
+	if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
 		return TD_ENOMEM;
+	nf = td_rkey_idx_lookup_fields(scope->account, scope->region, identifier, buf, need,
+	    fields);
 	/* most specific first, as the service's HMGET (redis_index.c) */
-	for (size_t i = 0; i < nf; i++) {
-		if (!found)
-			found = lcache_get(ms->idx, fields[i], &v);
-		free(fields[i]);
-	}
+	for (size_t i = 0; i < nf && !found; i++)
+		found = lcache_get(ms->idx, fields[i], &v);
+	if (buf != stack)
+		free(buf);
 	if (!found)
 		return TD_ENOTFOUND;
 	t1 = strchr(v, '\t');

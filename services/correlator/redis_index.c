@@ -344,9 +344,9 @@ int
 ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m)
 {
 	ridx_conn *c = arg;
-	char gen[32], *key = NULL, *fields[TD_RKEY_IDX_LOOKUPS], ckey[700], *hit;
-	const char *argv[2 + TD_RKEY_IDX_LOOKUPS];
-	size_t lens[2 + TD_RKEY_IDX_LOOKUPS], nf = 0, i;
+	char gen[32], *key = NULL, ckey[700], *hit, stack[1024], *buf = stack;
+	const char *argv[2 + TD_RKEY_IDX_LOOKUPS], *fields[TD_RKEY_IDX_LOOKUPS];
+	size_t lens[2 + TD_RKEY_IDX_LOOKUPS], nf = 0, i, need;
 	const redisReply *found = NULL;
 	redisReply *rep = NULL;
 	int rv, n;
@@ -366,8 +366,12 @@ ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_mat
 		return rv;
 	/* the scoped fields and the unscoped one in one HMGET: one round trip */
 	key = td_rkey_idx(c->r->prefix, strtoull(gen, NULL, 10));
-	nf = td_rkey_idx_lookup_fields(scope->account, scope->region, identifier, fields);
-	if (key == NULL || nf == 0) {
+	need = td_rkey_idx_lookup_size(scope->account, scope->region, identifier);
+	if (need > sizeof(stack))
+		buf = malloc(need);
+	if (key == NULL || buf == NULL ||
+	    (nf = td_rkey_idx_lookup_fields(scope->account, scope->region, identifier, buf, need,
+		 fields)) == 0) {
 		rv = TD_ENOMEM;
 		goto out;
 	}
@@ -400,8 +404,8 @@ ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_mat
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);
-	for (i = 0; i < nf; i++)
-		free(fields[i]);
+	if (buf != stack)
+		free(buf);
 	free(key);
 	return rv;
 }

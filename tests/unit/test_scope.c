@@ -195,8 +195,9 @@ test_global_types(void **unused)
 static void
 test_fields(void **unused)
 {
-	char *f[TD_RKEY_IDX_LOOKUPS], *one;
-	size_t n;
+	const char *f[TD_RKEY_IDX_LOOKUPS];
+	char buf[256], *one;
+	size_t n, need;
 
 	(void)unused;
 	one = td_rkey_idx_field(A, "eu-west-1", "jobs");
@@ -210,22 +211,25 @@ test_fields(void **unused)
 	free(one);
 
 	/* most specific first: the region, the account, unscoped states */
-	n = td_rkey_idx_lookup_fields(B, "us-east-1", "aws_s3_bucket_policy:logs", f);
+	n = td_rkey_idx_lookup_fields(B, "us-east-1", "aws_s3_bucket_policy:logs", buf,
+	    sizeof(buf), f);
 	assert_int_equal(n, 3);
 	assert_string_equal(f[0], "@" B ":us-east-1:aws_s3_bucket_policy:logs");
 	assert_string_equal(f[1], "@" B "::aws_s3_bucket_policy:logs");
 	assert_string_equal(f[2], "aws_s3_bucket_policy:logs");
-	for (size_t i = 0; i < n; i++)
-		free(f[i]);
-	n = td_rkey_idx_lookup_fields(B, "", "x", f);
+	/* the size is exact: one byte less does not fit */
+	need = td_rkey_idx_lookup_size(B, "us-east-1", "aws_s3_bucket_policy:logs");
+	assert_int_equal(need, (size_t)(f[2] - buf) + strlen(f[2]) + 1);
+	assert_int_equal(td_rkey_idx_lookup_fields(B, "us-east-1", "aws_s3_bucket_policy:logs", buf,
+			     need - 1, f),
+	    0);
+	n = td_rkey_idx_lookup_fields(B, "", "x", buf, sizeof(buf), f);
 	assert_int_equal(n, 2);
 	assert_string_equal(f[0], "@" B "::x");
-	for (size_t i = 0; i < n; i++)
-		free(f[i]);
-	n = td_rkey_idx_lookup_fields("", "eu-west-1", "x", f);
+	assert_string_equal(f[1], "x");
+	n = td_rkey_idx_lookup_fields("", "eu-west-1", "x", buf, sizeof(buf), f);
 	assert_int_equal(n, 1);
 	assert_string_equal(f[0], "x");
-	free(f[0]);
 }
 
 static void

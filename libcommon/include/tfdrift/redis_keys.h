@@ -30,6 +30,7 @@ char *td_rkey_res(const char *prefix, uint64_t gen, const char *workspace, const
 char *td_rkey_nodes(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_edges(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_event(const char *prefix, const char *event_id);
+char *td_rkey_writer(const char *prefix);
 
 /* The field of P g:<gen>:idx under which identifier is indexed for an object
  * of account and region (scope.h):
@@ -46,13 +47,15 @@ size_t td_rkey_idx_field_into(char *buf, size_t len, const char *account, const 
 
 /* The fields an event of account and region finds identifier under, most
  * specific first: "@<account>:<region>:<id>" (when both are known),
- * "@<account>::<id>" (when the account is), "<id>".  Writes them into out
- * (room for TD_RKEY_IDX_LOOKUPS, each malloc'd: the caller frees them) and
- * returns how many; 0 when out of memory (nothing to free). */
+ * "@<account>::<id>" (when the account is), "<id>".  Writes them into buf
+ * (len bytes; td_rkey_idx_lookup_size says how many it takes) one after the
+ * other, each NUL-terminated, points out[] (room for TD_RKEY_IDX_LOOKUPS) at
+ * them and returns how many; 0 when buf is too small.  No allocation: this
+ * is on every lookup of the correlator. */
 #define TD_RKEY_IDX_LOOKUPS 3
+size_t td_rkey_idx_lookup_size(const char *account, const char *region, const char *identifier);
 size_t td_rkey_idx_lookup_fields(const char *account, const char *region, const char *identifier,
-    char **out);
-char *td_rkey_writer(const char *prefix);
+    char *buf, size_t len, const char **out);
 
 /* The part after P and before the rest of a generation's keys: "g:" (SCAN
  * patterns find old generations by it). */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tfdrift/str.h"
 
@@ -91,27 +92,54 @@ td_rkey_idx_field(const char *account, const char *region, const char *identifie
 }
 
 size_t
-td_rkey_idx_lookup_fields(const char *account, const char *region, const char *identifier,
-    char **out)
+td_rkey_idx_lookup_size(const char *account, const char *region, const char *identifier)
 {
-	bool acc = account != NULL && account[0] != '\0';
-	size_t n = 0;
+	size_t a = account != NULL ? strlen(account) : 0, r = region != NULL ? strlen(region) : 0;
+	size_t id = strlen(identifier) + 1;
 
-	if (acc && region != NULL && region[0] != '\0') {
-		out[n++] = td_rkey_idx_field(account, region, identifier);
+	/* "@a:r:id", "@a::id", "id" */
+	return (a > 0 ? (a + r + 3 + id) + (a + 3 + id) : 0) + id;
+}
+
+/* "@account:region:identifier" (or the identifier alone when account is "")
+ * at p, NUL-terminated; returns the byte after it. */
+static char *
+put_field(char *p, const char *account, size_t alen, const char *region, size_t rlen,
+    const char *identifier, size_t idlen)
+{
+	if (alen > 0) {
+		*p++ = '@';
+		memcpy(p, account, alen);
+		p += alen;
+		*p++ = ':';
+		memcpy(p, region, rlen);
+		p += rlen;
+		*p++ = ':';
 	}
-	if (acc) {
-		out[n++] = td_rkey_idx_field(account, "", identifier);
+	memcpy(p, identifier, idlen + 1);
+	return p + idlen + 1;
+}
+
+size_t
+td_rkey_idx_lookup_fields(const char *account, const char *region, const char *identifier,
+    char *buf, size_t len, const char **out)
+{
+	size_t alen = account != NULL ? strlen(account) : 0;
+	size_t rlen = region != NULL ? strlen(region) : 0, idlen = strlen(identifier), n = 0;
+	char *p = buf;
+
+	if (td_rkey_idx_lookup_size(account, region, identifier) > len) {
+		return 0;
 	}
-	out[n++] = td_rkey_idx_field("", "", identifier);
-	for (size_t i = 0; i < n; i++) {
-		if (out[i] == NULL) {
-			for (size_t k = 0; k < n; k++) {
-				free(out[k]);
-				out[k] = NULL;
-			}
-			return 0;
-		}
+	if (alen > 0 && rlen > 0) {
+		out[n++] = p;
+		p = put_field(p, account, alen, region, rlen, identifier, idlen);
 	}
+	if (alen > 0) {
+		out[n++] = p;
+		p = put_field(p, account, alen, "", 0, identifier, idlen);
+	}
+	out[n++] = p;
+	put_field(p, "", 0, "", 0, identifier, idlen);
 	return n;
 }
