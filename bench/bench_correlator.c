@@ -126,8 +126,8 @@ make_one(size_t i)
 /* rule_evaluate over every event, rounds times; the alerts counted into
  * *alerts. */
 static int
-pass(const rule_env *env, Tfdrift__V1__CloudEvent **evs, size_t n, int rounds,
-    const rule_state *st, size_t *alerts)
+pass(const rule_env *env, Tfdrift__V1__CloudEvent **evs, size_t n, int rounds, const rule_state *st,
+    size_t *alerts)
 {
 	for (int r = 0; r < rounds; r++) {
 		for (size_t i = 0; i < n; i++) {
@@ -176,8 +176,8 @@ main(int argc, char **argv)
 		static const char attrs[] =
 		    "{\"id\":\"i-0\",\"instance_type\":\"t3.medium\",\"disable_api_termination\":false,"
 		    "\"ebs_optimized\":true,\"tags\":{\"Name\":\"web\",\"Environment\":\"prod\"}}";
-		memstate_add_in(ms, "123456789012", "eu-west-1", "prod/app", addr, "aws_instance", ids,
-		    attrs);
+		memstate_add_in(ms, "123456789012", "eu-west-1", "prod/app", addr, "aws_instance",
+		    ids, attrs);
 		memstate_add(flat, "prod/app", addr, "aws_instance", ids, attrs);
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -53,11 +53,10 @@ typedef struct rule_scope {
 	const char *region;
 } rule_scope;
 
-/* Looks identifier up within scope.  0 with *m filled when found, TD_ENOTFOUND
- * when not, any other negative code when the index cannot be read (the event
- * must be retried). */
-typedef int (*rule_lookup_fn)(void *arg, const rule_scope *scope, const char *identifier,
-    rule_match *m);
+/* Looks the identifier id up within scope.  0 with *m filled when found,
+ * TD_ENOTFOUND when not, any other negative code when the index cannot be read
+ * (the event must be retried). */
+typedef int (*rule_lookup_fn)(void *arg, const rule_scope *scope, const char *id, rule_match *m);
 /* The attributes of (workspace, address) as JSON text: 0 with *json malloc'd
  * (caller frees), TD_ENOTFOUND, or an error as above. */
 typedef int (*rule_attrs_fn)(void *arg, const char *workspace, const char *address, char **json);

@@ -153,8 +153,7 @@ print_json(FILE *out, const char *path, const tfs_state *st, const td_scope *sc,
 	ok = ok && cJSON_AddItemToObject(o, "regions", cJSON_CreateStringArray(v, (int)n));
 	ok = ok && cJSON_AddBoolToObject(o, "account_known", td_scope_account_known(sc)) != NULL;
 	ok = ok &&
-	    cJSON_AddNumberToObject(o, "unscoped_resources", (double)td_scope_unscoped(sc)) !=
-		NULL;
+	    cJSON_AddNumberToObject(o, "unscoped_resources", (double)td_scope_unscoped(sc)) != NULL;
 	return emit(out, o, ok);
 }
 
@@ -253,8 +252,9 @@ chk_main(int argc, char **argv, size_t max_size, FILE *out, FILE *errout)
 		}
 	}
 	if (path == NULL) {
-		fprintf(errout, "usage: tfdrift-state-loader check PATH [--json] [--account "
-				"ACCOUNT_ID] [--region REGION]\n");
+		fprintf(errout,
+		    "usage: tfdrift-state-loader check PATH [--json] [--account "
+		    "ACCOUNT_ID] [--region REGION]\n");
 		return 2;
 	}
 	if (idx_init(&err) != 0) {

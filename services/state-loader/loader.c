@@ -569,8 +569,7 @@ add_scope(cJSON *o, const td_scope *sc)
 	    cJSON_AddBoolToObject(o, "account_known", sc != NULL && td_scope_account_known(sc)) !=
 		NULL;
 	ok = ok &&
-	    cJSON_AddNumberToObject(o, "unscoped_resources",
-		(double)td_scope_unscoped(sc)) != NULL;
+	    cJSON_AddNumberToObject(o, "unscoped_resources", (double)td_scope_unscoped(sc)) != NULL;
 	return ok;
 }
 

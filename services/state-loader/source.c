@@ -511,8 +511,7 @@ src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_er
  * http(s) has other options there; for the others the fragment is cut from
  * the URI (*base, malloc'd, NULL when there is none). */
 static int
-parse_scope(const char *entry, const char *uri, bool http, src_spec *s, char **base,
-    td_error *err)
+parse_scope(const char *entry, const char *uri, bool http, src_spec *s, char **base, td_error *err)
 {
 	static const char *const known[] = { "account", "region", NULL };
 	const char *hash = strchr(uri, '#');

@@ -148,7 +148,8 @@ decide(const char *source, const char *name, const char *req, const char *recipi
 	return buf;
 }
 
-#define ROLE_REQ "{\"roleName\":\"ecsInstanceRole\",\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\"}\"}"
+#define ROLE_REQ \
+	"{\"roleName\":\"ecsInstanceRole\",\"policyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\"}\"}"
 #define FN_REQ(fn) "{\"functionName\":\"" fn "\"}"
 #define IAM "iam.amazonaws.com"
 #define LAMBDA "lambda.amazonaws.com"
@@ -213,11 +214,11 @@ test_scoped_by_arns(void **unused)
 	const char *url = "{\"queueUrl\":\"https://sqs.eu-west-1.amazonaws.com/" A "/jobs\"}";
 
 	(void)unused;
-	assert_string_equal(
-	    decide("sqs.amazonaws.com", "DeleteQueue", url, A, A, "eu-west-1", b, sizeof(b)),
+	assert_string_equal(decide("sqs.amazonaws.com", "DeleteQueue", url, A, A, "eu-west-1", b,
+				sizeof(b)),
 	    "queues");
-	assert_string_equal(
-	    decide("sqs.amazonaws.com", "DeleteQueue", url, C, C, "eu-west-1", b, sizeof(b)),
+	assert_string_equal(decide("sqs.amazonaws.com", "DeleteQueue", url, C, C, "eu-west-1", b,
+				sizeof(b)),
 	    "not_managed");
 }
 

@@ -24,7 +24,7 @@
 #define WEST PROV ".west"
 
 /* One resource with one instance: mode, type, name, provider, attributes. */
-#define RES(mode, type, name, prov, attrs)                                                     \
+#define RES(mode, type, name, prov, attrs)                                                        \
 	"{\"mode\":\"" mode "\",\"type\":\"" type "\",\"name\":\"" name "\",\"provider\":\"" prov \
 	"\",\"instances\":[{\"attributes\":" attrs "}]}"
 #define STATE(...) "{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"resources\":[" __VA_ARGS__ "]}"
@@ -69,13 +69,12 @@ expect(const td_scope *sc, const tfs_state *st, const char *address, const char 
 static void
 test_from_arns(void **unused)
 {
-	tfs_state *st = parse(STATE(
-	    RES("managed", "aws_iam_role", "r", PROV,
-		"{\"name\":\"ecsInstanceRole\",\"arn\":\"arn:aws:iam::" A ":role/ecsInstanceRole\"}") ","
-	    RES("managed", "aws_sqs_queue", "q", PROV,
-		"{\"name\":\"jobs\",\"arn\":\"arn:aws:sqs:eu-west-1:" A ":jobs\"}") ","
-	    RES("managed", "aws_s3_bucket", "b", PROV,
-		"{\"bucket\":\"logs\",\"arn\":\"arn:aws:s3:::logs\",\"region\":\"eu-west-1\"}")));
+	tfs_state *st = parse(STATE(RES("managed", "aws_iam_role", "r", PROV,
+	    "{\"name\":\"ecsInstanceRole\",\"arn\":\"arn:aws:iam::" A
+	    ":role/ecsInstanceRole\"}") "," RES("managed", "aws_sqs_queue", "q", PROV,
+	    "{\"name\":\"jobs\",\"arn\":\"arn:aws:sqs:eu-west-1:" A ":jobs\"}") "," RES("managed",
+	    "aws_s3_bucket", "b", PROV,
+	    "{\"bucket\":\"logs\",\"arn\":\"arn:aws:s3:::logs\",\"region\":\"eu-west-1\"}")));
 	td_scope *sc = NULL;
 	size_t n;
 	const char *const *v;
@@ -104,18 +103,18 @@ test_from_arns(void **unused)
 static void
 test_from_providers(void **unused)
 {
-	tfs_state *st = parse(STATE(
-	    RES("data", "aws_ami", "u", PROV, "{\"id\":\"ami-1\",\"owner_id\":\"137112412989\"}") ","
-	    RES("data", "aws_caller_identity", "me", PROV, "{\"account_id\":\"" A "\"}") ","
-	    RES("data", "aws_region", "here", PROV, "{\"name\":\"eu-west-1\"}") ","
-	    RES("managed", "aws_security_group_rule", "a", PROV,
-		"{\"id\":\"sgrule-1\",\"security_group_rule_id\":\"sgr-a\"}") ","
-	    RES("managed", "aws_security_group", "w", WEST,
-		"{\"id\":\"sg-w\",\"arn\":\"arn:aws:ec2:us-west-2:" B ":security-group/sg-w\"}") ","
-	    RES("managed", "aws_security_group_rule", "b", WEST,
-		"{\"id\":\"sgrule-2\",\"security_group_rule_id\":\"sgr-b\"}") ","
-	    RES("managed", "aws_iam_role_policy_attachment", "p", WEST,
-		"{\"role\":\"r\",\"policy_arn\":\"arn:aws:iam::aws:policy/X\"}")));
+	tfs_state *st = parse(STATE(RES("data", "aws_ami", "u", PROV,
+	    "{\"id\":\"ami-1\",\"owner_id\":\"137112412989\"}") "," RES("data",
+	    "aws_caller_identity", "me", PROV,
+	    "{\"account_id\":\"" A "\"}") "," RES("data", "aws_region", "here", PROV,
+	    "{\"name\":\"eu-west-1\"}") "," RES("managed", "aws_security_group_rule", "a", PROV,
+	    "{\"id\":\"sgrule-1\",\"security_group_rule_id\":\"sgr-a\"}") "," RES("managed",
+	    "aws_security_group", "w", WEST,
+	    "{\"id\":\"sg-w\",\"arn\":\"arn:aws:ec2:us-west-2:" B
+	    ":security-group/sg-w\"}") "," RES("managed", "aws_security_group_rule", "b", WEST,
+	    "{\"id\":\"sgrule-2\",\"security_group_rule_id\":\"sgr-b\"}") "," RES("managed",
+	    "aws_iam_role_policy_attachment", "p", WEST,
+	    "{\"role\":\"r\",\"policy_arn\":\"arn:aws:iam::aws:policy/X\"}")));
 	td_scope *sc = NULL;
 	size_t n;
 
@@ -140,8 +139,8 @@ static void
 test_from_options(void **unused)
 {
 	tfs_state *bare = parse(STATE(RES("managed", "aws_lambda_function", "f", PROV,
-	    "{\"function_name\":\"thumbnails\",\"id\":\"thumbnails\"}") ","
-	    RES("managed", "aws_iam_role", "r", PROV, "{\"name\":\"ecsInstanceRole\"}")));
+	    "{\"function_name\":\"thumbnails\",\"id\":\"thumbnails\"}") "," RES("managed",
+	    "aws_iam_role", "r", PROV, "{\"name\":\"ecsInstanceRole\"}")));
 	tfs_state *arn = parse(STATE(RES("managed", "aws_lambda_function", "f", PROV,
 	    "{\"function_name\":\"thumbnails\",\"arn\":\"arn:aws:lambda:eu-west-1:" A
 	    ":function:thumbnails\"}")));
@@ -211,8 +210,8 @@ test_fields(void **unused)
 	free(one);
 
 	/* most specific first: the region, the account, unscoped states */
-	n = td_rkey_idx_lookup_fields(B, "us-east-1", "aws_s3_bucket_policy:logs", buf,
-	    sizeof(buf), f);
+	n = td_rkey_idx_lookup_fields(B, "us-east-1", "aws_s3_bucket_policy:logs", buf, sizeof(buf),
+	    f);
 	assert_int_equal(n, 3);
 	assert_string_equal(f[0], "@" B ":us-east-1:aws_s3_bucket_policy:logs");
 	assert_string_equal(f[1], "@" B "::aws_s3_bucket_policy:logs");

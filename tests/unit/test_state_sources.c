@@ -154,8 +154,8 @@ test_scope_options(void **state)
 	td_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(
-	    src_parse("a=file:///srv/a.tfstate#account=111111111111&region=eu-west-1", &sp, &err),
+	assert_int_equal(src_parse("a=file:///srv/a.tfstate#account=111111111111&region=eu-west-1",
+			     &sp, &err),
 	    0);
 	assert_string_equal(sp.path, "/srv/a.tfstate");
 	assert_string_equal(sp.scope_account, "111111111111");
@@ -167,8 +167,9 @@ test_scope_options(void **state)
 	src_spec_free(&sp);
 
 	/* http: among the other fragment options, never sent */
-	assert_int_equal(
-	    src_parse("n=https://h.example/s/net#insecure=1&account=222222222222", &sp, &err), 0);
+	assert_int_equal(src_parse("n=https://h.example/s/net#insecure=1&account=222222222222", &sp,
+			     &err),
+	    0);
 	assert_string_equal(sp.url, "https://h.example/s/net");
 	assert_string_equal(sp.scope_account, "222222222222");
 	assert_true(sp.insecure);
@@ -190,8 +191,8 @@ test_scope_options(void **state)
 	src_spec_free(&sp);
 
 	setenv("TD_TEST_TOKEN", "tok", 1);
-	assert_int_equal(
-	    src_parse("h=hcp://acme/prod?token_env=TD_TEST_TOKEN#account=444444444444", &sp, &err),
+	assert_int_equal(src_parse("h=hcp://acme/prod?token_env=TD_TEST_TOKEN#account=444444444444",
+			     &sp, &err),
 	    0);
 	assert_string_equal(sp.workspace, "prod");
 	assert_string_equal(sp.scope_account, "444444444444");

@@ -20,9 +20,9 @@ typedef struct unique {
 } unique;
 
 struct td_scope {
-	size_t n;                      /* instances */
-	const char **account, **region; /* per instance; borrowed ("" or the state's) */
-	char *opt_account, *opt_region; /* the source's options; owned */
+	size_t n;                         /* instances */
+	const char **account, **region;   /* per instance; borrowed ("" or the state's) */
+	char *opt_account, *opt_region;   /* the source's options; owned */
 	const char **accounts, **regions; /* distinct, sorted */
 	size_t naccounts, nregions;
 	size_t unscoped;
