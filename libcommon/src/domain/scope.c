@@ -75,7 +75,7 @@ distinct(const char **v, size_t n, const char ***out, size_t *nout)
 		return TD_ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (v[i][0] != '\0') {
+		if (v[i] != NULL && v[i][0] != '\0') {
 			d[k++] = v[i];
 		}
 	}
@@ -140,16 +140,19 @@ td_scope_build(td_scope **out, const tfs_state *st, const char *account, const c
 		see(&ua, in->account);
 		see(&ur, in->region);
 	}
-	for (size_t i = 0; (in = tfs_instance_at(st, i)) != NULL; i++) {
+	for (size_t i = 0; i < n; i++) {
+		const prov *pv = of[i]; /* NULL for deposed objects: never indexed */
+
 		sc->account[i] = sc->region[i] = "";
-		if (!tfs_instance_indexed(in)) {
+		if ((in = tfs_instance_at(st, i)) == NULL || pv == NULL ||
+		    !tfs_instance_indexed(in)) {
 			continue;
 		}
-		sc->account[i] = first(in->account, of[i]->account, sc->opt_account, &ua);
+		sc->account[i] = first(in->account, pv->account, sc->opt_account, &ua);
 		if (sc->account[i][0] == '\0') {
 			sc->unscoped++;
 		} else if (!idx_type_global(in->type)) {
-			sc->region[i] = first(in->region, of[i]->region, sc->opt_region, &ur);
+			sc->region[i] = first(in->region, pv->region, sc->opt_region, &ur);
 		}
 	}
 	if (distinct(sc->account, n, &sc->accounts, &sc->naccounts) != 0 ||

@@ -1073,7 +1073,7 @@ arn_parts(const char *arn, const char **acc, size_t *alen, const char **reg, siz
 static int
 keep_scope(tfs_state *st, const res_ctx *rc, const cJSON *attrs, tfs_instance *in)
 {
-	const char *acc = NULL, *reg = NULL, *v = NULL;
+	const char *acc = "", *reg = "", *v = NULL;
 	size_t alen = 0, rlen = 0;
 
 	in->account = "";
