@@ -206,7 +206,8 @@ take_state(source *s, tfs_state *st)
 		TD_ERROR("out of memory: the workspace's identifiers are indexed unscoped",
 		    TD_KV_STR("workspace", s->name));
 	} else if (!td_scope_account_known(s->scope)) {
-		TD_WARN("the account of some resources is unknown (no ARN, no account= option); "
+		/* today's behaviour for this state, not a fault: shown in its status */
+		TD_INFO("the account of some resources is unknown (no ARN, no account= option); "
 			"they match events of every account",
 		    TD_KV_STR("workspace", s->name),
 		    TD_KV_UINT("unscoped_resources", td_scope_unscoped(s->scope)));

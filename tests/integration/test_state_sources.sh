@@ -92,8 +92,8 @@ switches() { grep -c '"index generation switched"' "${TD_LOG[state-loader]}"; }
 sw0=$(switches)
 sed 's/"serial": 42/"serial": 43/; s/i-0aaaaaaaaaaaaaaa0/i-0ddddddddddddddd0/' "$TD_ROOT/tests/fixtures/states/prod.tfstate" >"$TD_TMP/p43.tfstate"
 put_s3 "env:/staging/app.tfstate" "$TD_TMP/p43.tfstate"
-for _ in $(seq 60); do [ -n "$(idx i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
-check_eq "the changed object is loaded" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx i-0ddddddddddddddd0)"
+for _ in $(seq 60); do [ -n "$(idx @123456789012:eu-west-1:i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
+check_eq "the changed object is loaded" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx @123456789012:eu-west-1:i-0ddddddddddddddd0)"
 n1=$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")
 for _ in $(seq 60); do
 	[ "$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")" -ge $((n1 + 2)) ] && break
@@ -104,8 +104,8 @@ check_eq "serial 43 in the status" 43 "$(ws prod/app | jq .serial)"
 
 # ---- hcp: a new state version is picked up ----
 mkstate 8 vpc-hcp8 "$D/hcp-state.json"
-for _ in $(seq 60); do [ -n "$(idx vpc-hcp8)" ] && break; sleep 0.1; done
-check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp8)"
+for _ in $(seq 60); do [ -n "$(idx @777777777777:eu-west-1:vpc-hcp8)" ] && break; sleep 0.1; done
+check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx @777777777777:eu-west-1:vpc-hcp8)"
 check "hcp requests were authorised" sh -c "! jq -s -e 'any(.[]; .kind==\"hcp\" and .status==401)' '$LOG'"
 
 # ---- the credential chain: web identity, ECS, IMDSv2 (each its own session token) ----
