@@ -1154,14 +1154,45 @@ rule_event_scope(const Tfdrift__V1__CloudEvent *ev, rule_scope *scope)
 	scope->region = !empty(ev->aws_region) ? ev->aws_region : "";
 }
 
+/* An ARN names where its resource lives (arn:PARTITION:SERVICE:REGION:ACCOUNT:…):
+ * a 12-digit account and a region in it replace the event's in *sc (a topic
+ * of eu-west-1 named by a call in us-east-1, another account's role); the
+ * strings go into acc and reg. */
+static void
+arn_scope(const char *id, rule_scope *sc, char *acc, size_t alen, char *reg, size_t rlen)
+{
+	const char *f[5];
+	size_t k = 0, n;
+
+	if (strncmp(id, "arn:", 4) != 0)
+		return;
+	for (const char *p = id; *p != '\0' && k < 5; p++)
+		if (*p == ':')
+			f[k++] = p + 1;
+	if (k < 5)
+		return;
+	n = (size_t)(f[4] - f[3] - 1);
+	if (n == 12 && strspn(f[3], "0123456789") >= 12 && n < alen) {
+		snprintf(acc, alen, "%.*s", (int)n, f[3]);
+		sc->account = acc;
+	}
+	n = (size_t)(f[3] - f[2] - 1);
+	if (n > 0 && n < rlen) {
+		snprintf(reg, rlen, "%.*s", (int)n, f[2]);
+		sc->region = reg;
+	}
+}
+
 static int
 lookup_id(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
     const char *id, rule_match *m)
 {
 	int rv = TD_ENOTFOUND;
+	char acc[16], reg[40];
 	rule_scope sc;
 
 	rule_event_scope(ev, &sc);
+	arn_scope(id, &sc, acc, sizeof(acc), reg, sizeof(reg));
 	memset(m, 0, sizeof(*m));
 	for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
 		char scoped[700];

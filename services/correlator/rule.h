@@ -47,7 +47,9 @@ typedef struct rule_match {
 /* Where an event happened (rule_event_scope): the index answers only with
  * resources of this account and region, the account's account-global ones
  * (IAM, S3 …: any region) and those of states whose account is unknown
- * (scope.h).  Strings borrowed from the event; "" when it does not say. */
+ * (scope.h).  Strings borrowed from the event; "" when it does not say.  An
+ * identifier that is an ARN is looked up in the account and region it names
+ * instead (where they are in it). */
 typedef struct rule_scope {
 	const char *account;
 	const char *region;

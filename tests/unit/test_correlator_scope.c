@@ -40,6 +40,12 @@ static const char arn_state[] =
     "\"instances\":[{\"attributes\":{\"id\":\"https://sqs.eu-west-1.amazonaws.com/" A "/jobs\","
     "\"url\":\"https://sqs.eu-west-1.amazonaws.com/" A "/jobs\",\"name\":\"jobs\","
     "\"arn\":\"arn:aws:sqs:eu-west-1:" A ":jobs\"}}]}]}";
+/* A topic in B's eu-west-1, named by its ARN. */
+static const char topic_state[] =
+    "{\"version\":4,\"serial\":1,\"lineage\":\"t\",\"resources\":["
+    "{\"mode\":\"managed\",\"type\":\"aws_sns_topic\",\"name\":\"alerts\",\"provider\":\"p\","
+    "\"instances\":[{\"attributes\":{\"id\":\"arn:aws:sns:eu-west-1:" B ":alerts\","
+    "\"arn\":\"arn:aws:sns:eu-west-1:" B ":alerts\",\"name\":\"alerts\"}}]}]}";
 /* Unknown account: matched by every account, as before scoping. */
 static const char legacy_state[] =
     "{\"version\":4,\"serial\":1,\"lineage\":\"n\",\"resources\":["
@@ -85,6 +91,8 @@ setup(void **unused)
 	write_file(path, arn_state);
 	snprintf(path, sizeof(path), "%s/legacy.tfstate", dir);
 	write_file(path, legacy_state);
+	snprintf(path, sizeof(path), "%s/topic.tfstate", dir);
+	write_file(path, topic_state);
 	assert_int_equal(cat_load_embedded(&cat, &err), 0);
 	assert_int_equal(memstate_new(&ms), 0);
 	add("acct-a=%s/%s#account=" A "&region=eu-west-1", "shared.tfstate");
@@ -92,6 +100,7 @@ setup(void **unused)
 	add("a-west=%s/%s#account=" A "&region=us-west-2", "shared.tfstate");
 	add("queues=%s/%s", "arn.tfstate");
 	add("%s/%s", "legacy.tfstate");
+	add("topics=%s/%s", "topic.tfstate");
 	return 0;
 }
 
@@ -103,7 +112,8 @@ teardown(void **unused)
 	(void)unused;
 	memstate_free(ms);
 	cat_free(cat);
-	for (const char *const *f = (const char *const[]){ "shared", "arn", "legacy", NULL };
+	for (const char *const *f =
+		 (const char *const[]){ "shared", "arn", "legacy", "topic", NULL };
 	     *f != NULL; f++) {
 		snprintf(path, sizeof(path), "%s/%s.tfstate", dir, *f);
 		unlink(path);
@@ -222,6 +232,29 @@ test_scoped_by_arns(void **unused)
 	    "not_managed");
 }
 
+/* An ARN says where its resource is: a call made in another region (or
+ * recorded for another account) that names it by ARN still finds it; a name
+ * that is no ARN is looked up where the event happened. */
+static void
+test_arn_names_its_scope(void **unused)
+{
+	char b[256];
+	const char *arn = "{\"topicArn\":\"arn:aws:sns:eu-west-1:" B ":alerts\"}";
+	const char *other = "{\"topicArn\":\"arn:aws:sns:us-east-1:" B ":alerts\"}";
+
+	(void)unused;
+	assert_string_equal(decide("sns.amazonaws.com", "DeleteTopic", arn, B, B, "us-east-1", b,
+				sizeof(b)),
+	    "topics");
+	assert_string_equal(decide("sns.amazonaws.com", "DeleteTopic", arn, A, A, "eu-west-1", b,
+				sizeof(b)),
+	    "topics");
+	/* the same name in another region is another topic */
+	assert_string_equal(decide("sns.amazonaws.com", "DeleteTopic", other, B, B, "eu-west-1", b,
+				sizeof(b)),
+	    "not_managed");
+}
+
 /* A state of unknown account keeps today's behaviour: any account finds it. */
 static void
 test_unscoped_fallback(void **unused)
@@ -244,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_account_global_names),
 		cmocka_unit_test(test_regional_names),
 		cmocka_unit_test(test_scoped_by_arns),
+		cmocka_unit_test(test_arn_names_its_scope),
 		cmocka_unit_test(test_unscoped_fallback),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
