@@ -6,6 +6,8 @@
 #   make run        the whole stack with demo data (and the web UI at /)
 #   make web        the web UI only (services/web -> $(BUILD)/web; needs npm)
 #   make bench      benchmarks; print figures
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 60) each
+#                   (tests/fuzz/; make test replays their corpora)
 #   make lint       clang-format (check), cppcheck, clang-tidy, layout (no
 #                   service includes or links another's files)
 #   make deps       install missing Debian packages
@@ -34,6 +36,12 @@ CFLAGS  ?= -O2 -g
 ifeq ($(SAN),1)
 CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN   := -fsanitize=address,undefined
+endif
+# the libFuzzer tree (make fuzz; clang): every object instrumented for coverage
+ifeq ($(FUZZ),1)
+CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=fuzzer,address,undefined
 endif
 CPPFLAGS := -std=c17 -D_GNU_SOURCE -Ilibcommon/include -I$(GEN) \
             $(shell pkg-config --cflags libprotobuf-c libcjson libmicrohttpd hiredis libpq yaml-0.1 libcurl zlib 2>/dev/null)
@@ -125,6 +133,9 @@ $(TBIN)/%: $(OBJ)/tests/unit/%.o $(LIBCOMMON)
 .SECONDEXPANSION:
 $(UNITS): $$(patsubst %.c,$(OBJ)/%.o,$$(shell cat tests/unit/$$(notdir $$@).deps 2>/dev/null))
 
+# ---- fuzz harnesses: tests/fuzz/fuzz_<name>.c (make fuzz; corpus replay in make test) ----
+include tests/fuzz/build.mk
+
 # ---- benchmarks: bench/bench_<name>.c, with optional bench/bench_<name>.deps ----
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -134,7 +145,7 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIBCOMMON) $$(patsubst %.c,$(OBJ)/%.o,$$(sh
 	    $(LIBCOMMON) $(LIBS)
 
 .PHONY: FORCE web all test test-unit test-integration test-asan bench run deps lint clean format docs
-all: $(BINS) $(TOOLS) $(UNITS) $(BENCHES) web
+all: $(BINS) $(TOOLS) $(UNITS) $(FUZZ_REG) $(BENCHES) web
 
 deps:
 	@bash scripts/deps.sh

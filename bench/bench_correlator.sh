@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench_correlator.sh — correlation events/s per core (warm cache) vs cJSON_Parse alone,
-# with the index scoped by account and region and unscoped; then the Redis side of a
-# cold lookup: one HGET of an identifier (the layout before scoping) against one HMGET
-# of the three scoped fields the correlator asks for now (redis_index.c), on a real
-# Redis with 100,000 index fields, one client (round trips) and eight.
+# with the index scoped by account and region and unscoped; the share of precise
+# (attribute, old -> new) vs coarse alerts over the mix, and the catalog entries with and
+# without extractors; then the Redis side of a cold lookup: one HGET of an identifier (the
+# layout before scoping) against one HMGET of the three scoped fields the correlator asks
+# for now (redis_index.c), on a real Redis with 200,000 index fields, one client (round
+# trips) and eight.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build}

@@ -12,7 +12,7 @@
 #   services/X/build.mk  names no other services/Y (no objects, no sources)
 #   libcommon/**       includes nothing under services/
 #   tools/*.c          includes "tfdrift/..." only (and system headers)
-#   bench/*.c, tests/unit/*.c  may include the headers of ONE service, the one
+#   bench/*.c, tests/unit/*.c, tests/fuzz/*.c  may include the headers of ONE service, the one
 #                      they measure or test (an in-process benchmark or a unit
 #                      test of a module is that service's); everything shared
 #                      comes from "tfdrift/..."; their .deps files list that
@@ -91,8 +91,8 @@ for f in tools/*.c; do
 	done < <(includes "$f")
 done
 
-# ---- benches and unit tests: one service at most ----------------------------------
-for f in bench/*.c tests/unit/*.c; do
+# ---- benches, unit tests and fuzz harnesses: one service at most ----------------------------------
+for f in bench/*.c tests/unit/*.c tests/fuzz/*.c; do
 	[ -f "$f" ] || continue
 	owner=""
 	ownerwhere=""
@@ -107,6 +107,7 @@ for f in bench/*.c tests/unit/*.c; do
 	while IFS=$'\t' read -r line inc; do
 		case "$inc" in
 		tfdrift/* | *.pb-c.h) ;;
+		fuzz.h | arena.h) [[ $f == tests/fuzz/* ]] || fail "$f:$line" "includes tests/fuzz's \"$inc\"" ;;
 		*services/*)
 			s=${inc##*services/}
 			check_owner "$f:$line" "${s%%/*}"

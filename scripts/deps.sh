@@ -21,6 +21,8 @@ PACKAGES=(
 	libcmocka-dev
 	# make lint
 	clang-format clang-tidy cppcheck
+	# make fuzz: clang's libFuzzer runtime (only recommended by clang-14)
+	libclang-rt-14-dev
 	# make run and the integration tests: PostgreSQL 15 server binaries
 	# (/usr/lib/postgresql/15/bin) and Redis
 	postgresql

@@ -952,6 +952,12 @@ td_config_load_string(td_config **out, const char *yaml, const char *name, td_er
 }
 
 int
+td_config_load_buffer(td_config **out, const char *buf, size_t len, const char *name, td_error *err)
+{
+	return load_buffer(out, buf, len, name != NULL ? name : "<buffer>", err);
+}
+
+int
 td_config_load(td_config **out, const char *path, td_error *err)
 {
 	char *buf = NULL;

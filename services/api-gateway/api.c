@@ -14,6 +14,7 @@
 
 #include "ingest_probe.h"
 #include "jsonw.h"
+#include "patch.h"
 #include "pgrow.h"
 #include "router.h"
 #include "stmt.h"
@@ -24,7 +25,6 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Longest note a status change may carry. */
-#define NOTE_MAX 2000
 /* Graph page sizes. */
 #define GRAPH_LIMIT_DEFAULT 500
 #define GRAPH_LIMIT_MAX 5000
@@ -454,9 +454,6 @@ static const transition transitions[] = {
 	{ "ignored", "open" },
 };
 
-static const char *const request_statuses[] = { "acknowledged", "resolved", "ignored", "reopened",
-	"open" };
-
 typedef struct patch_ctx {
 	char id[32];
 	const char *to; /* a schema status */
@@ -556,61 +553,27 @@ static void
 h_patch(gw_api *api, const gw_match *m, const gw_request *req, gw_response *resp)
 {
 	patch_ctx c = { .note = "" };
-	cJSON *body = NULL;
+	gw_patch *body = NULL;
 	if (!check_params(req, no_params, resp) ||
 	    !parse_id(m->captures[0], c.id, sizeof(c.id), resp)) {
 		return;
 	}
-	if (req->body == NULL || req->body_len == 0) {
-		respond_error(resp, 400, "bad_request",
-		    "the body must be JSON: {\"status\":\"acknowledged\",\"note\":\"...\"}");
+	/* owned here; c.note points into it until with_db returns */
+	if ((body = malloc(sizeof(*body))) == NULL) {
+		respond_error(resp, 500, "internal", "out of memory");
 		return;
 	}
-	body = cJSON_ParseWithLength(req->body, req->body_len);
-	if (body == NULL || !cJSON_IsObject(body)) {
-		respond_error(resp, 400, "bad_request", "the body is not a JSON object");
-		goto out;
+	switch (gw_patch_parse(req->body, req->body_len, body)) {
+	case GW_PATCH_OK: break;
+	case GW_PATCH_BAD_BODY: respond_error(resp, 400, "bad_request", body->msg); goto out;
+	default: gw_api_error(resp, 400, "invalid_parameter", body->msg, body->param); goto out;
 	}
-	const cJSON *it;
-	cJSON_ArrayForEach(it, body)
-	{
-		if (strcmp(it->string, "status") != 0 && strcmp(it->string, "note") != 0) {
-			char msg[128];
-			snprintf(msg, sizeof(msg), "%.64s: unknown member", it->string);
-			gw_api_error(resp, 400, "invalid_parameter", msg, it->string);
-			goto out;
-		}
-	}
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
-	const cJSON *note = cJSON_GetObjectItemCaseSensitive(body, "note");
-	if (!cJSON_IsString(st)) {
-		gw_api_error(resp, 400, "invalid_parameter",
-		    "status: required, one of acknowledged, resolved, ignored, reopened", "status");
-		goto out;
-	}
-	for (size_t i = 0; i < NELEM(request_statuses); i++) {
-		if (strcmp(st->valuestring, request_statuses[i]) == 0) {
-			c.to = strcmp(request_statuses[i], "reopened") == 0 ? "open"
-									    : request_statuses[i];
-		}
-	}
-	if (c.to == NULL) {
-		gw_api_error(resp, 400, "invalid_parameter",
-		    "status: must be one of acknowledged, resolved, ignored, reopened", "status");
-		goto out;
-	}
-	if (note != NULL && !cJSON_IsNull(note)) {
-		if (!cJSON_IsString(note) || strlen(note->valuestring) > NOTE_MAX) {
-			gw_api_error(resp, 400, "invalid_parameter",
-			    "note: must be a string of at most 2000 bytes", "note");
-			goto out;
-		}
-		c.note = note->valuestring;
-	}
+	c.to = body->to;
+	c.note = body->note;
 	c.actor = resp->who.name[0] != '\0' ? resp->who.name : "anonymous";
 	with_db(api, db_patch, &c, resp);
 out:
-	cJSON_Delete(body);
+	free(body);
 }
 
 /* ---- GET /api/v1/stats ------------------------------------------------------------------------------- */

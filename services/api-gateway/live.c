@@ -21,6 +21,7 @@
 #include <wslay/wslay.h>
 
 #include "gap.h"
+#include "livefilter.h"
 #include "tfdrift/alert_json.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -33,8 +34,6 @@
 #define CLOSE_GRACE_MS 2000
 /* Messages handed to wslay at once (the rest wait in our queue). */
 #define WSLAY_INFLIGHT 4
-#define FILTER_WS_MAX 256
-#define CLIENT_MSG_MAX 4096
 
 /* A message body shared by every client it is queued for. */
 typedef struct msg {
@@ -48,19 +47,13 @@ typedef struct qnode {
 	msg *m;
 } qnode;
 
-typedef struct filter {
-	int min_rank;                  /* 0: any */
-	unsigned kinds;                /* bit per td_kind_names index; 0: any */
-	char workspace[FILTER_WS_MAX]; /* "": any */
-} filter;
-
 typedef struct client client;
 struct client {
 	client *next;
 	gw_live *l;
 	bool ws;
 	char who[64];
-	filter f;
+	gw_filter f;
 	qnode *head, *tail;
 	size_t queued;
 	bool dead; /* dropped: close (ws) or end (sse) */
@@ -216,103 +209,13 @@ enqueue(client *c, msg *m)
 
 /* ---- filters ------------------------------------------------------------------------------ */
 
-static bool
-matches(const filter *f, int rank, int kind_idx, const char *workspace)
-{
-	if (f->min_rank > 0 && rank < f->min_rank) {
-		return false;
-	}
-	if (f->kinds != 0 && (kind_idx < 0 || (f->kinds & (1u << kind_idx)) == 0)) {
-		return false;
-	}
-	return f->workspace[0] == '\0' || strcmp(f->workspace, workspace) == 0;
-}
-
-static int
-kind_index(const char *s, size_t len)
-{
-	for (size_t i = 0; i < td_kind_count; i++) {
-		if (strlen(td_kind_names[i]) == len && memcmp(td_kind_names[i], s, len) == 0) {
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
-/* Sets one filter field from text; a message naming it on failure. */
-static int
-filter_set(filter *f, const char *key, const char *v, char *why, size_t whylen)
-{
-	if (strcmp(key, "min_severity") == 0) {
-		int r = gw_severity_rank(v);
-		if (r < 0) {
-			snprintf(why, whylen,
-			    "min_severity: '%.32s' is not one of info, low, medium, high, critical",
-			    v);
-			return TD_EINVAL;
-		}
-		f->min_rank = r;
-	} else if (strcmp(key, "workspace") == 0) {
-		if (strlen(v) >= sizeof(f->workspace)) {
-			snprintf(why, whylen, "workspace: longer than %d bytes", FILTER_WS_MAX - 1);
-			return TD_EINVAL;
-		}
-		snprintf(f->workspace, sizeof(f->workspace), "%s", v);
-	} else if (strcmp(key, "kinds") == 0) {
-		unsigned mask = 0;
-		for (const char *p = v;;) {
-			size_t len = strcspn(p, ",");
-			int k = kind_index(p, len);
-			if (k < 0) {
-				snprintf(why, whylen,
-				    "kinds: '%.*s' is not one of drift, unmanaged, deleted, modified",
-				    (int)(len > 32 ? 32 : len), p);
-				return TD_EINVAL;
-			}
-			mask |= 1u << k;
-			if (p[len] == '\0') {
-				break;
-			}
-			p += len + 1;
-		}
-		f->kinds = mask;
-	} else if (strcmp(key, "access_token") != 0) {
-		snprintf(why, whylen, "%.64s: unknown parameter", key);
-		return TD_EINVAL;
-	}
-	return 0;
-}
-
-static cJSON *
-filter_json(const filter *f)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (f->min_rank > 0) {
-		cJSON_AddStringToObject(o, "min_severity", td_severity_names[f->min_rank - 1]);
-	} else {
-		cJSON_AddNullToObject(o, "min_severity");
-	}
-	if (f->workspace[0] != '\0') {
-		cJSON_AddStringToObject(o, "workspace", f->workspace);
-	} else {
-		cJSON_AddNullToObject(o, "workspace");
-	}
-	cJSON *k = cJSON_AddArrayToObject(o, "kinds");
-	for (size_t i = 0; i < td_kind_count; i++) {
-		if (f->kinds & (1u << i)) {
-			cJSON_AddItemToArray(k, cJSON_CreateString(td_kind_names[i]));
-		}
-	}
-	return o;
-}
-
 /* {"type":"hello","filter":{...}} for c (mu held). */
 static void
 send_hello(client *c)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "type", "hello");
-	cJSON_AddItemToObject(root, "filter", filter_json(&c->f));
+	cJSON_AddItemToObject(root, "filter", gw_filter_json(&c->f));
 	msg *m = msg_from_json(root);
 	if (m != NULL) {
 		enqueue(c, m);
@@ -322,15 +225,15 @@ send_hello(client *c)
 
 /* ---- publishing --------------------------------------------------------------------------- */
 
-/* {"type":"catchup","after_id":N} to every client (mu held): ids above N
- * were skipped, so some alerts may not have reached this feed (gap.h). */
+/* {"type":"catchup","after_id":N,"reason":...} to every client (mu held):
+ * alerts above N may not have reached this feed (gap.h). */
 static void
-send_catchup(gw_live *l, uint64_t after)
+send_catchup(gw_live *l, uint64_t after, const char *reason)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "type", "catchup");
 	cJSON_AddNumberToObject(root, "after_id", (double)after);
-	cJSON_AddStringToObject(root, "reason", "gap in committed alert ids");
+	cJSON_AddStringToObject(root, "reason", reason);
 	msg *m = msg_from_json(root);
 	if (m == NULL) {
 		return;
@@ -359,16 +262,46 @@ gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b)
 		int k = (int)a->kind - 1;
 		pthread_mutex_lock(&l->mu);
 		if (gw_gap_observe(&l->gap, (uint64_t)a->id, &after)) {
-			send_catchup(l, after); /* before the alert that revealed the gap */
+			/* before the alert that revealed the gap */
+			send_catchup(l, after, "gap in committed alert ids");
 		}
 		for (client *c = l->clients; c != NULL; c = c->next) {
-			if (matches(&c->f, (int)a->severity, k, a->workspace)) {
+			if (gw_filter_matches(&c->f, (int)a->severity, k, a->workspace)) {
 				enqueue(c, m);
 			}
 		}
 		pthread_mutex_unlock(&l->mu);
 		msg_unref(m);
 	}
+	wake(l);
+}
+
+void
+gw_live_committed(gw_live *l, uint64_t newest)
+{
+	uint64_t after = 0;
+	pthread_mutex_lock(&l->mu);
+	bool gap = gw_gap_committed(&l->gap, newest, &after);
+	if (gap) {
+		send_catchup(l, after, "committed alerts were not pushed");
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (gap) {
+		TD_INFO("live feed: committed alerts were not pushed; clients told to catch up",
+		    TD_KV_UINT("after_id", after), TD_KV_UINT("committed", newest));
+		wake(l);
+	}
+}
+
+void
+gw_live_relinked(gw_live *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t after = gw_gap_relinked(&l->gap);
+	send_catchup(l, after, "link to persistence re-established");
+	pthread_mutex_unlock(&l->mu);
+	TD_INFO("live feed: link to persistence re-established; clients told to catch up",
+	    TD_KV_UINT("after_id", after));
 	wake(l);
 }
 
@@ -485,44 +418,9 @@ ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg 
 		return;
 	}
 	char why[160] = "";
-	cJSON *j = arg->msg_length <= CLIENT_MSG_MAX
-	    ? cJSON_ParseWithLength((const char *)arg->msg, arg->msg_length)
-	    : NULL;
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
-	filter f = { 0 };
-	if (!cJSON_IsObject(j) || !cJSON_IsString(type) ||
-	    strcmp(type->valuestring, "filter") != 0) {
-		snprintf(why, sizeof(why), "expected {\"type\":\"filter\",...}");
-	} else {
-		const cJSON *it;
-		cJSON_ArrayForEach(it, j)
-		{
-			if (why[0] != '\0' || strcmp(it->string, "type") == 0 || cJSON_IsNull(it)) {
-				continue;
-			}
-			char val[FILTER_WS_MAX * 2] = "";
-			if (cJSON_IsString(it)) {
-				snprintf(val, sizeof(val), "%s", it->valuestring);
-			} else if (cJSON_IsArray(it)) {
-				const cJSON *e;
-				cJSON_ArrayForEach(e, it)
-				{
-					size_t l = strlen(val);
-					snprintf(val + l, sizeof(val) - l, "%s%s", l ? "," : "",
-					    cJSON_IsString(e) ? e->valuestring : "?");
-				}
-			}
-			if (strcmp(it->string, "access_token") == 0 || val[0] == '\0') {
-				if (strcmp(it->string, "kinds") != 0 || !cJSON_IsArray(it)) {
-					snprintf(why, sizeof(why), "%.64s: not a filter field",
-					    it->string);
-				}
-				continue;
-			}
-			(void)filter_set(&f, it->string, val, why, sizeof(why));
-		}
-	}
-	cJSON_Delete(j);
+	gw_filter f;
+	(void)gw_filter_from_client_msg((const char *)arg->msg, arg->msg_length, &f, why,
+	    sizeof(why));
 	if (why[0] != '\0') {
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "type", "error");
@@ -776,7 +674,7 @@ on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *ex
 		client_free(c);
 		return;
 	}
-	wslay_event_config_set_max_recv_msg_length(c->ctx, CLIENT_MSG_MAX);
+	wslay_event_config_set_max_recv_msg_length(c->ctx, GW_CLIENT_MSG_MAX);
 	c->last_pong_ms = td_clock_mono_ms();
 	pthread_mutex_lock(&l->mu);
 	if (l->draining || l->stopping) {
@@ -917,7 +815,7 @@ gw_live_serve(gw_live *l, gw_api *api, struct MHD_Connection *conn, const gw_req
 	if (gw_api_auth_feed(api, req, &who, resp) != 0) {
 		return false;
 	}
-	filter f = { 0 };
+	gw_filter f = { 0 };
 	char why[160];
 	for (size_t i = 0; i < req->nargs; i++) {
 		const char *k = req->args[i].key, *v = req->args[i].value;
@@ -926,7 +824,7 @@ gw_live_serve(gw_live *l, gw_api *api, struct MHD_Connection *conn, const gw_req
 			gw_api_error(resp, 400, "invalid_parameter", why, k);
 			return false;
 		}
-		if (filter_set(&f, k, v, why, sizeof(why)) != 0) {
+		if (gw_filter_set(&f, k, v, why, sizeof(why)) != 0) {
 			char param[64];
 			gw_query_error_param(why, param, sizeof(param));
 			gw_api_error(resp, 400, "invalid_parameter", why, param);
@@ -1052,7 +950,9 @@ gw_live_new(gw_live **out, const gw_live_opts *o, td_error *err)
 	l->sent = td_counter_get("tfdrift_gateway_live_messages_total",
 	    "Messages handed to live-feed clients (WebSocket and SSE).", NULL);
 	l->catchups = td_counter_get("tfdrift_gateway_live_catchups_total",
-	    "Catch-up notices sent to live clients after a gap in committed alert ids.", NULL);
+	    "Catch-up notices sent to live clients (a gap in committed alert ids, committed "
+	    "alerts not pushed, or the link to persistence re-established).",
+	    NULL);
 	l->dropped = td_counter_get("tfdrift_gateway_live_dropped_total",
 	    "Live-feed clients disconnected because they did not keep up.", NULL);
 	l->connected = td_gauge_get("tfdrift_gateway_live_clients",

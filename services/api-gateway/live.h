@@ -6,6 +6,8 @@
  *   {"type":"hello","filter":{...}}                   first, once registered
  *   {"type":"alert","alert":{<a /drifts list item>}}   in commit order
  *   {"type":"state","state":{"generation":N,...}}
+ *   {"type":"catchup","after_id":N,"reason":"..."}    alerts above N may have
+ *                                                      been missed (gap.h)
  * A client filters with the query parameters min_severity, workspace and
  * kinds (comma list), and over the WebSocket by sending
  *   {"type":"filter","min_severity":"high","workspace":"prod/app","kinds":["drift"]}
@@ -49,6 +51,13 @@ int gw_live_new(gw_live **out, const gw_live_opts *opts, td_error *err);
 /* Called by the feed (its SUB threads).  The batch/notice is borrowed. */
 void gw_live_publish_batch(gw_live *l, const Tfdrift__V1__AlertBatch *b);
 void gw_live_publish_state(gw_live *l, const Tfdrift__V1__StateNotice *n);
+
+/* Called by the gap watch (gapwatch.h), any thread.  newest: the newest id
+ * in the alerts table now; when one committed a check ago was never pushed,
+ * every client gets a catch-up notice (gap.h).  gw_live_relinked: the link
+ * to persistence came back after it was lost; every client gets one. */
+void gw_live_committed(gw_live *l, uint64_t newest);
+void gw_live_relinked(gw_live *l);
 
 /* True for the feed's paths. */
 bool gw_live_handles(const char *path);

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "auth.h"
 #include "feed.h"
+#include "gapwatch.h"
 #include "graph.h"
 #include "live.h"
 #include "server.h"
@@ -30,6 +31,10 @@
 #define DB_CHECK_INTERVAL_MS 2000
 /* How long a request waits for a free connection before a 503. */
 #define DB_WAIT_MS 5000
+/* How often the newest committed alert id is compared with the newest the
+ * live feed pushed (gapwatch.h): a missed alert reaches open UIs within
+ * about two of these. */
+#define GAP_CHECK_MS 2000
 /* Live-feed keepalive. */
 #define PING_MS 20000
 /* A WebSocket's kernel send buffer: small, so a client that stops reading
@@ -113,6 +118,7 @@ main(int argc, char **argv)
 	td_app *app = NULL;
 	td_pgpool *pool = NULL;
 	gw_feed *feed = NULL;
+	gw_gapwatch *gapwatch = NULL;
 	gw_api *api = NULL;
 	gw_auth *auth = NULL;
 	gw_graph *graph = NULL;
@@ -217,6 +223,15 @@ main(int argc, char **argv)
 		TD_ERROR("cannot open the alerts feed", TD_KV_STR("error", err.msg));
 		goto out;
 	}
+	gw_gapwatch_opts wo = { .pool = pool,
+		.feed = feed,
+		.live = live,
+		.cache = cache,
+		.interval_ms = GAP_CHECK_MS };
+	if (gw_gapwatch_start(&gapwatch, &wo, &err) != 0) {
+		TD_ERROR("cannot start the gap watch", TD_KV_STR("error", err.msg));
+		goto out;
+	}
 	gw_api_opts ao = {
 		.pool = pool,
 		.feed = feed,
@@ -268,6 +283,8 @@ main(int argc, char **argv)
 	td_app_wait(app, -1);
 	TD_INFO("stopping");
 	/* No more alerts come in; the live clients get what is queued. */
+	gw_gapwatch_stop(gapwatch);
+	gapwatch = NULL;
 	gw_feed_close(feed);
 	feed = NULL;
 	gw_live_drain(live, td_config_int(cfg, "shared", "shutdown_timeout") / 2);
@@ -277,12 +294,13 @@ main(int argc, char **argv)
 	code = 0;
 
 out:
+	gw_gapwatch_stop(gapwatch); /* first: it reads the feed, live feed and pool */
 	gw_server_stop(server);
 	gw_static_free(web);
 	gw_live_free(live);
 	gw_api_free(api);
 	gw_feed_close(feed);
-	gw_cache_free(cache); /* after the feed: its thread invalidates */
+	gw_cache_free(cache); /* after the feed and gap watch: their threads invalidate */
 	gw_graph_free(graph);
 	td_pgpool_close(pool);
 	gw_auth_free(auth);

@@ -130,6 +130,38 @@ count_skip(corr *c, const char *reason)
 			td_counter_inc(c->skipped[i]);
 }
 
+/* How precise the event's alerts were, and extractor misses, by catalog
+ * entry (series registered lazily: one per entry that ever produced one). */
+static void
+count_precision(const Tfdrift__V1__CloudEvent *ev, const rule_result *res)
+{
+	char labels[320];
+
+	if (res->entry == NULL)
+		return;
+	if (res->precise > 0)
+		td_counter_add(
+		    td_counter_get("tfdrift_correlator_alerts_precise_total",
+			"Alerts on managed resources naming an attribute with old and new values.",
+			NULL),
+		    res->precise);
+	if (res->coarse > 0) {
+		snprintf(labels, sizeof(labels), "entry=\"%s:%d\",event=\"%s\"", res->entry->file,
+		    res->entry->line, res->entry->event);
+		td_counter_add(
+		    td_counter_get("tfdrift_correlator_alerts_coarse_total",
+			"Coarse alerts (MODIFIED, no attribute) on managed resources, by the catalog entry that produced them.",
+			labels),
+		    res->coarse);
+	}
+	if (res->miss) {
+		snprintf(labels, sizeof(labels), "event=\"%s\"", ev->event_name);
+		td_counter_inc(td_counter_get("tfdrift_correlator_extractor_misses_total",
+		    "Events whose catalog entry names attributes but took no value from the request, by event name.",
+		    labels));
+	}
+}
+
 static void
 count_alerts(corr *c, const rule_alerts *alerts)
 {
@@ -245,6 +277,8 @@ evaluate(corr *c, const Tfdrift__V1__CloudEventBatch *batch, rule_alerts *alerts
 			continue;
 		rv = rule_evaluate(c->env, batch->events[i], &st, now, alerts, &res);
 		(*skips)[i] = res.skip;
+		if (rv == 0)
+			count_precision(batch->events[i], &res);
 	}
 	if (rv != 0 && claimed)
 		ridx_dedupe_release(conn, ids, *nfresh, c->owner); /* handed back undone */

@@ -26,7 +26,12 @@
  * tfdrift_correlator_events_skipped_total{reason}, tfdrift_correlator_alerts_total{kind},
  * tfdrift_correlator_request_seconds, tfdrift_correlator_batches_rejected_total,
  * tfdrift_correlator_batches_claimed_elsewhere_total,
- * tfdrift_correlator_ignored_total{rule} (rcfg.c).
+ * tfdrift_correlator_ignored_total{rule} (rcfg.c),
+ * tfdrift_correlator_alerts_precise_total,
+ * tfdrift_correlator_alerts_coarse_total{entry,event} (MODIFIED alerts on managed
+ * resources, by the catalog entry "file:line" that produced them),
+ * tfdrift_correlator_extractor_misses_total{event} (the entry names attributes,
+ * the event carried none in a form it knows); these three per evaluation.
  *
  * Threads: corr_handle runs on the bus's worker threads, any number at once. */
 #ifndef TFDRIFT_CORRELATOR_CORRELATE_H

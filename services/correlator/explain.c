@@ -19,12 +19,38 @@ const char explain_usage[] =
     "      a state matches events of its own accounts and regions (from its ARNs,\n"
     "      else #account=/#region=, as state_loader.sources options)\n";
 
+#define MAX_COARSE_ENTRIES 64
+
 typedef struct run {
 	const rule_env *env;
 	memstate *ms;
 	lcache *seen;
-	size_t events, alerts;
+	size_t events, alerts, precise, coarse, misses;
+	struct {
+		const cat_entry *e;
+		size_t n;
+	} by_entry[MAX_COARSE_ENTRIES]; /* the entries that produced coarse alerts */
+	size_t nby;
 } run;
+
+static void
+count_coarse(run *r, const rule_result *res)
+{
+	size_t i;
+
+	r->precise += res->precise;
+	r->coarse += res->coarse;
+	r->misses += res->miss;
+	if (res->coarse == 0 || res->entry == NULL)
+		return;
+	for (i = 0; i < r->nby && r->by_entry[i].e != res->entry; i++)
+		;
+	if (i == MAX_COARSE_ENTRIES)
+		return;
+	if (i == r->nby)
+		r->by_entry[r->nby++].e = res->entry;
+	r->by_entry[i].n += res->coarse;
+}
 
 static int
 on_record(void *arg, const ct_file_record *rec)
@@ -99,6 +125,26 @@ on_record(void *arg, const ct_file_record *rec)
 		snprintf(where, sizeof(where), "%s:%d", res.entry->file, res.entry->line);
 		cJSON_AddStringToObject(o, "catalog", where);
 	}
+	cJSON_AddNumberToObject(o, "precise", (double)res.precise);
+	cJSON_AddNumberToObject(o, "coarse", (double)res.coarse);
+	if (res.miss)
+		cJSON_AddBoolToObject(o, "extractor_miss", true);
+	count_coarse(r, &res);
+	if (res.ndec > 0) {
+		/* one decision per resource the event names */
+		cJSON *ds = cJSON_AddArrayToObject(o, "resources");
+		for (size_t k = 0; k < res.ndec; k++) {
+			cJSON *d = cJSON_CreateObject();
+			cJSON_AddStringToObject(d, "id", res.dec[k].id);
+			if (res.dec[k].address[0] != '\0') {
+				cJSON_AddStringToObject(d, "workspace", res.dec[k].workspace);
+				cJSON_AddStringToObject(d, "address", res.dec[k].address);
+			}
+			cJSON_AddStringToObject(d, "decision", res.dec[k].outcome);
+			cJSON_AddNumberToObject(d, "alerts", (double)res.dec[k].alerts);
+			cJSON_AddItemToArray(ds, d);
+		}
+	}
 	arr = cJSON_AddArrayToObject(o, "alerts");
 	for (size_t i = 0; i < alerts.n; i++)
 		cJSON_AddItemToArray(arr, td_alert_json_explain(alerts.items[i]));
@@ -156,7 +202,12 @@ explain_run(const rule_env *env, int argc, char **argv)
 		}
 	}
 	fflush(stdout);
-	fprintf(stderr, "explain: %zu events, %zu alerts\n", r.events, r.alerts);
+	fprintf(stderr,
+	    "explain: %zu events, %zu alerts (%zu precise, %zu coarse; %zu extractor misses)\n",
+	    r.events, r.alerts, r.precise, r.coarse, r.misses);
+	for (size_t k = 0; k < r.nby; k++)
+		fprintf(stderr, "explain: coarse %zu from %s:%d %s\n", r.by_entry[k].n,
+		    r.by_entry[k].e->file, r.by_entry[k].e->line, r.by_entry[k].e->event);
 out:
 	lcache_free(r.seen);
 	memstate_free(r.ms);

@@ -5,7 +5,14 @@
  * one JSON line per event on stdout: event_id, event_name, event_source,
  * decision ("alerts" or "skipped"), skip (the reason's label), reason (which
  * rule skipped it or which catalog entry matched) and every alert it would
- * raise.  Repeated eventIDs are reported as duplicates, as the service would.
+ * raise, "resources" (one decision per resource the event names: id,
+ * workspace and address when a state holds it, decision drift / deleted /
+ * modified / unmanaged / no_change / not_managed / ignored, alerts), with
+ * "precise" (DRIFT alerts naming an attribute, old and new) and
+ * "coarse" (MODIFIED alerts on managed resources) counts and "extractor_miss"
+ * when the entry names attributes but the event gave none it knows.  The last
+ * stderr lines sum them up and name the catalog entries behind coarse alerts.
+ * Repeated eventIDs are reported as duplicates, as the service would.
  * Exit: 0, 1 on an unreadable input, 2 on usage. */
 #ifndef TFDRIFT_CORRELATOR_EXPLAIN_H
 #define TFDRIFT_CORRELATOR_EXPLAIN_H

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "extract.h"
 #include "tfdrift/error.h"
 #include "tfdrift/id.h"
 #include "tfdrift/redact.h"
@@ -201,226 +202,6 @@ parse_obj(const char *text)
 	return j;
 }
 
-/* ---- values ----------------------------------------------------------------------- */
-
-/* AWS wraps many EC2 values: {"value": x}. */
-static const cJSON *
-unwrap(const cJSON *v)
-{
-	const cJSON *in;
-
-	if (cJSON_IsObject(v) && (in = cJSON_GetObjectItemCaseSensitive(v, "value")) != NULL &&
-	    cJSON_GetArraySize(v) == 1)
-		return in;
-	return v;
-}
-
-/* Scalars as text for loose comparison ("30" == 30, "true" == true). */
-static bool
-scalar_text(const cJSON *v, char *buf, size_t len)
-{
-	if (cJSON_IsString(v))
-		snprintf(buf, len, "%s", v->valuestring);
-	else if (cJSON_IsNumber(v))
-		snprintf(buf, len, "%.17g", v->valuedouble);
-	else if (cJSON_IsBool(v))
-		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	else if (cJSON_IsNull(v))
-		buf[0] = '\0';
-	else
-		return false;
-	return true;
-}
-
-static bool
-values_equal(const cJSON *a, const cJSON *b)
-{
-	char x[1024], y[1024];
-
-	if (a == NULL || b == NULL)
-		return a == b;
-	if (scalar_text(a, x, sizeof(x)) && scalar_text(b, y, sizeof(y)))
-		return strcmp(x, y) == 0;
-	return cJSON_Compare(a, b, true);
-}
-
-static void
-url_decode(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-			char h[3] = { s[1], s[2], 0 };
-			*o++ = (char)strtol(h, NULL, 16);
-			s += 2;
-		} else if (*s == '+') {
-			*o++ = ' ';
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* A policy document given as an object, a JSON string or a URL-encoded JSON
- * string, parsed.  Caller owns the result. */
-static cJSON *
-policy_value(const cJSON *v)
-{
-	char *s;
-	cJSON *j;
-
-	if (cJSON_IsObject(v) || cJSON_IsArray(v))
-		return cJSON_Duplicate(v, true);
-	if (!cJSON_IsString(v))
-		return NULL;
-	if ((s = strdup(v->valuestring)) == NULL)
-		return NULL;
-	if (s[0] == '%')
-		url_decode(s);
-	j = cJSON_Parse(s);
-	free(s);
-	return j;
-}
-
-/* Tags given as tagSet.items[] {key,value}, [{Key,Value}], or a map -> map. */
-static cJSON *
-tags_value(const cJSON *v, bool keys_only)
-{
-	cJSON *m = cJSON_CreateObject();
-	const cJSON *el;
-
-	if (m == NULL)
-		return NULL;
-	if (cJSON_IsObject(v) && cJSON_GetObjectItemCaseSensitive(v, "items") != NULL)
-		v = cJSON_GetObjectItemCaseSensitive(v, "items");
-	if (cJSON_IsObject(v) && !keys_only) {
-		cJSON_ArrayForEach(el, v)
-		{
-			if (cJSON_IsString(el))
-				cJSON_AddStringToObject(m, el->string, el->valuestring);
-		}
-		return m;
-	}
-	cJSON_ArrayForEach(el, v)
-	{
-		const cJSON *k, *val;
-		if (cJSON_IsString(el)) {
-			cJSON_AddNullToObject(m, el->valuestring);
-			continue;
-		}
-		k = cJSON_GetObjectItemCaseSensitive(el, "key");
-		if (k == NULL)
-			k = cJSON_GetObjectItemCaseSensitive(el, "Key");
-		val = cJSON_GetObjectItemCaseSensitive(el, "value");
-		if (val == NULL)
-			val = cJSON_GetObjectItemCaseSensitive(el, "Value");
-		if (!cJSON_IsString(k))
-			continue;
-		if (cJSON_IsString(val) && !keys_only)
-			cJSON_AddStringToObject(m, k->valuestring, val->valuestring);
-		else
-			cJSON_AddNullToObject(m, k->valuestring);
-	}
-	return m;
-}
-
-/* ---- security-group rules as sets ------------------------------------------------ */
-
-/* "proto|from|to|source" per source of each permission, into a JSON array of
- * strings; Terraform's ingress blocks likewise. */
-static void
-sg_add(cJSON *set, const char *proto, double from, double to, const char *src)
-{
-	char buf[512];
-
-	if (strcmp(proto, "-1") == 0 || strcmp(proto, "all") == 0)
-		from = to = 0;
-	snprintf(buf, sizeof(buf), "%s|%.0f|%.0f|%s", proto, from, to, src);
-	cJSON_AddItemToArray(set, cJSON_CreateString(buf));
-}
-
-static double
-num(const cJSON *v)
-{
-	if (cJSON_IsNumber(v))
-		return v->valuedouble;
-	if (cJSON_IsString(v))
-		return strtod(v->valuestring, NULL);
-	return 0;
-}
-
-static cJSON *
-sg_request_set(const cJSON *perms)
-{
-	static const struct {
-		const char *list, *key;
-	} srcs[] = { { "ipRanges", "cidrIp" }, { "ipv6Ranges", "cidrIpv6" },
-		{ "groups", "groupId" }, { "prefixListIds", "prefixListId" } };
-	cJSON *set = cJSON_CreateArray();
-	const cJSON *p;
-
-	if (cJSON_IsObject(perms))
-		perms = cJSON_GetObjectItemCaseSensitive(perms, "items");
-	cJSON_ArrayForEach(p, perms)
-	{
-		const cJSON *proto = cJSON_GetObjectItemCaseSensitive(p, "ipProtocol");
-		double from = num(cJSON_GetObjectItemCaseSensitive(p, "fromPort"));
-		double to = num(cJSON_GetObjectItemCaseSensitive(p, "toPort"));
-		for (size_t i = 0; i < N(srcs); i++) {
-			const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, srcs[i].list), *el;
-			if (cJSON_IsObject(l))
-				l = cJSON_GetObjectItemCaseSensitive(l, "items");
-			cJSON_ArrayForEach(el, l)
-			{
-				const cJSON *s = cJSON_GetObjectItemCaseSensitive(el, srcs[i].key);
-				if (cJSON_IsString(s) && cJSON_IsString(proto))
-					sg_add(set, proto->valuestring, from, to, s->valuestring);
-			}
-		}
-	}
-	return set;
-}
-
-static cJSON *
-sg_state_set(const cJSON *blocks)
-{
-	static const char *const lists[] = { "cidr_blocks", "ipv6_cidr_blocks", "security_groups",
-		"prefix_list_ids" };
-	cJSON *set = cJSON_CreateArray();
-	const cJSON *b;
-
-	cJSON_ArrayForEach(b, blocks)
-	{
-		const cJSON *proto = cJSON_GetObjectItemCaseSensitive(b, "protocol");
-		double from = num(cJSON_GetObjectItemCaseSensitive(b, "from_port"));
-		double to = num(cJSON_GetObjectItemCaseSensitive(b, "to_port"));
-		for (size_t i = 0; i < N(lists); i++) {
-			const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, lists[i]), *el;
-			cJSON_ArrayForEach(el, l)
-			{
-				if (cJSON_IsString(el) && cJSON_IsString(proto))
-					sg_add(set, proto->valuestring, from, to, el->valuestring);
-			}
-		}
-	}
-	return set;
-}
-
-static bool
-set_has(const cJSON *set, const char *s)
-{
-	const cJSON *el;
-
-	cJSON_ArrayForEach(el, set)
-	{
-		if (strcmp(el->valuestring, s) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* ---- alerts ----------------------------------------------------------------------- */
 
 void
@@ -502,21 +283,6 @@ hcl_value(const char *json, bool policy)
 	return s;
 }
 
-typedef struct change {
-	char *attr; /* "instance_type", "tags.Owner" */
-	char *old_json, *new_json;
-	bool sensitive, policy;
-} change;
-
-static void
-change_free(change *c)
-{
-	free(c->attr);
-	free(c->old_json);
-	free(c->new_json);
-	memset(c, 0, sizeof(*c));
-}
-
 typedef struct subject {
 	const Tfdrift__V1__CloudEvent *ev;
 	const cat_entry *e;
@@ -524,7 +290,9 @@ typedef struct subject {
 	const rule_match *m; /* NULL: unmanaged */
 	const char *id;      /* the identifier (unmanaged) */
 	const cJSON *tags;   /* state tags */
-	const cJSON *req;
+	const cJSON *req;    /* requestParameters, or the batch item (route53) */
+	cat_kind kind;       /* the entry's, or the batch item's */
+	bool upsert;         /* absent: unmanaged, as a create */
 } subject;
 
 /* "i-0f9e8d7c6b5a43210" -> "i_0f9e8d7c6b5a43210", a valid HCL name. */
@@ -639,7 +407,7 @@ request_public(const Tfdrift__V1__CloudEvent *ev)
 
 	if (empty(ev->request_parameters_json) || (s = strdup(ev->request_parameters_json)) == NULL)
 		return false;
-	url_decode(s);
+	extract_url_decode(s);
 	o = s;
 	for (char *p = s; *p; p++)
 		if (!isspace((unsigned char)*p) && *p != '\\')
@@ -782,183 +550,6 @@ out:
 	return rv;
 }
 
-/* ---- attribute diffs ---------------------------------------------------------------- */
-
-typedef struct changes {
-	change v[32];
-	size_t n;
-	bool any_extractor; /* an extractor's path was present in the request */
-} changes;
-
-static int
-add_change(changes *cs, const char *attr, const cJSON *old, const cJSON *nw, bool sensitive,
-    bool policy)
-{
-	change *c;
-
-	if (cs->n == N(cs->v))
-		return 0;
-	for (size_t i = 0; i < cs->n; i++)
-		if (strcmp(cs->v[i].attr, attr) == 0)
-			return 0; /* two request fields for one attribute: the first tells */
-	c = &cs->v[cs->n];
-	c->attr = strdup(attr);
-	c->old_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
-	    : old != NULL       ? cJSON_PrintUnformatted(old)
-				: strdup("null");
-	c->new_json = sensitive ? strdup("\"" REDACT_TEXT "\"")
-	    : nw != NULL        ? cJSON_PrintUnformatted(nw)
-				: strdup("null");
-	c->sensitive = sensitive;
-	c->policy = policy;
-	cs->n++;
-	if (c->attr == NULL || c->old_json == NULL || c->new_json == NULL)
-		return TD_ENOMEM;
-	return 0;
-}
-
-static bool
-is_redacted(const cJSON *v)
-{
-	return cJSON_IsString(v) && strcmp(v->valuestring, REDACT_TEXT) == 0;
-}
-
-static int
-diff_tags(const cat_attr *a, const cJSON *node, const cJSON *state_tags, bool untag, changes *cs)
-{
-	cJSON *want = tags_value(node, untag);
-	const cJSON *t;
-	char path[320];
-	int rv = 0;
-
-	if (want == NULL)
-		return TD_ENOMEM;
-	cJSON_ArrayForEach(t, want)
-	{
-		const cJSON *old = cJSON_GetObjectItemCaseSensitive(state_tags, t->string);
-		if (untag) {
-			if (old == NULL)
-				continue;
-			snprintf(path, sizeof(path), "%s.%s", a->attr, t->string);
-			if ((rv = add_change(cs, path, old, NULL, false, false)) != 0)
-				break;
-		} else if (!values_equal(old, t)) {
-			snprintf(path, sizeof(path), "%s.%s", a->attr, t->string);
-			if ((rv = add_change(cs, path, old, t, false, false)) != 0)
-				break;
-		}
-	}
-	cJSON_Delete(want);
-	return rv;
-}
-
-static int
-diff_sg(const cat_attr *a, const cJSON *node, const cJSON *state_val, changes *cs)
-{
-	cJSON *req = sg_request_set(node), *st = sg_state_set(state_val), *nw, *el;
-	bool differs = false;
-	int rv = 0;
-
-	if (req == NULL || st == NULL) {
-		rv = TD_ENOMEM;
-		goto out;
-	}
-	nw = cJSON_Duplicate(st, true);
-	if (nw == NULL) {
-		rv = TD_ENOMEM;
-		goto out;
-	}
-	cJSON_ArrayForEach(el, req)
-	{
-		bool have = set_has(st, el->valuestring);
-		if (a->xf == XF_SGADD && !have) {
-			cJSON_AddItemToArray(nw, cJSON_CreateString(el->valuestring));
-			differs = true;
-		} else if (a->xf == XF_SGDEL && have) {
-			int idx = 0;
-			cJSON *x;
-			cJSON_ArrayForEach(x, nw)
-			{
-				if (strcmp(x->valuestring, el->valuestring) == 0)
-					break;
-				idx++;
-			}
-			cJSON_DeleteItemFromArray(nw, idx);
-			differs = true;
-		}
-	}
-	if (differs)
-		rv = add_change(cs, a->attr, st, nw, false, false);
-	cJSON_Delete(nw);
-out:
-	cJSON_Delete(req);
-	cJSON_Delete(st);
-	return rv;
-}
-
-/* A state attribute by Terraform path: "instance_type",
- * "metadata_options.0.http_tokens" (blocks are lists in state). */
-static const cJSON *
-state_get(const cJSON *state, const char *path)
-{
-	const cJSON *cur = state;
-	char key[128];
-
-	while (cur != NULL && *path != '\0') {
-		size_t l = strcspn(path, ".");
-		snprintf(key, sizeof(key), "%.*s", (int)(l < sizeof(key) ? l : sizeof(key) - 1),
-		    path);
-		if (cJSON_IsArray(cur) && key[0] >= '0' && key[0] <= '9')
-			cur = cJSON_GetArrayItem(cur, (int)strtol(key, NULL, 10));
-		else
-			cur = cJSON_GetObjectItemCaseSensitive(cur, key);
-		path += l;
-		if (*path == '.')
-			path++;
-	}
-	return cur;
-}
-
-static int
-diff_attrs(const cat_entry *e, const cJSON *req, const cJSON *state, changes *cs)
-{
-	int rv = 0;
-
-	for (size_t i = 0; rv == 0 && i < e->nattrs; i++) {
-		const cat_attr *a = &e->attrs[i];
-		const cJSON *node = cat_path_node(&a->path, req);
-		const cJSON *old = state_get(state, a->attr);
-
-		if (node == NULL)
-			continue;
-		cs->any_extractor = true;
-		switch (a->xf) {
-		case XF_TAGS: rv = diff_tags(a, node, old, e->kind == CAT_UNTAG, cs); break;
-		case XF_SGADD:
-		case XF_SGDEL: rv = diff_sg(a, node, old, cs); break;
-		case XF_SECRET: rv = add_change(cs, a->attr, old, node, true, false); break;
-		case XF_POLICY: {
-			cJSON *nw = policy_value(node), *ov = policy_value(old);
-			if (is_redacted(old))
-				rv = add_change(cs, a->attr, old, node, true, false);
-			else if (nw != NULL && (ov == NULL || !cJSON_Compare(nw, ov, true)))
-				rv = add_change(cs, a->attr, ov, nw, false, true);
-			cJSON_Delete(nw);
-			cJSON_Delete(ov);
-			break;
-		}
-		default: {
-			const cJSON *nw = unwrap(node);
-			if (is_redacted(old))
-				rv = add_change(cs, a->attr, old, nw, true, false);
-			else if (!values_equal(nw, old))
-				rv = add_change(cs, a->attr, old, nw, false, false);
-		}
-		}
-	}
-	return rv;
-}
-
 /* ---- evaluation ------------------------------------------------------------------- */
 
 /* Re-points m at the sibling of the entry's preferred type with the same name
@@ -1041,38 +632,66 @@ emit(const rule_env *env, const subject *s, Tfdrift__V1__DriftKind kind, const c
 	return rv;
 }
 
-/* Alerts about one managed resource. */
+/* What the identifiers of one event came to. */
+typedef struct tally {
+	rule_match seen[MAX_IDS]; /* instances already compared (one alert set each) */
+	size_t nseen;
+	size_t managed; /* identifiers that named a managed instance */
+	size_t ignored, nochange;
+	const char *ign; /* the ignore rule that dropped an alert */
+	bool miss;       /* the entry names attributes, the event gave none of them */
+} tally;
+
+/* How the entry treats a match of type (catalog TYPE:delete / TYPE:present). */
+static cat_as
+type_as(const cat_entry *e, const char *type)
+{
+	for (size_t i = 0; i < e->ntypes; i++)
+		if (strcmp(e->types[i], type) == 0)
+			return e->as[i];
+	return CAT_AS_ENTRY;
+}
+
+/* Alerts about one managed resource.  Silence only when every value the
+ * event sets equals the state; when the entry's extractors took nothing from
+ * the event (a request form they do not know), a coarse MODIFIED alert and
+ * t->miss. */
 static int
-managed(const rule_env *env, subject *s, const rule_state *st, char *attrs_json, int64_t now_ns,
-    rule_alerts *out, size_t *ignored, const char **ign, size_t *nochange)
+managed(const rule_env *env, subject *s, char *attrs_json, int64_t now_ns, rule_alerts *out,
+    tally *t)
 {
 	cJSON *state = parse_obj(attrs_json);
 	changes cs = { .n = 0 };
+	cat_as as = type_as(s->e, s->m->type);
 	int rv = 0;
 
 	s->tags = state ? cJSON_GetObjectItemCaseSensitive(state, "tags") : NULL;
-	(void)st;
-	if (s->e->kind == CAT_DELETE) {
+	if (as == CAT_AS_PRESENT) {
+		t->nochange++;
+		goto out;
+	}
+	if (s->kind == CAT_DELETE || as == CAT_AS_DELETE) {
 		rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED, NULL, now_ns, out,
-		    ignored, ign);
+		    &t->ignored, &t->ign);
 		goto out;
 	}
 	if (s->e->nattrs > 0 && s->req != NULL && state != NULL &&
-	    (rv = diff_attrs(s->e, s->req, state, &cs)) != 0)
+	    (rv = extract_diff(s->e, s->m->type, s->req, state, &cs)) != 0)
 		goto out;
-	if (cs.any_extractor) {
+	if (cs.any_extractor && cs.values > 0) {
 		if (cs.n == 0)
-			(*nochange)++;
+			t->nochange++;
 		for (size_t i = 0; rv == 0 && i < cs.n; i++)
 			rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT, &cs.v[i],
-			    now_ns, out, ignored, ign);
+			    now_ns, out, &t->ignored, &t->ign);
 		goto out;
 	}
-	rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, NULL, now_ns, out, ignored,
-	    ign);
+	if (extract_applies(s->e, s->m->type))
+		t->miss = true;
+	rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED, NULL, now_ns, out,
+	    &t->ignored, &t->ign);
 out:
-	for (size_t i = 0; i < cs.n; i++)
-		change_free(&cs.v[i]);
+	extract_changes_free(&cs);
 	cJSON_Delete(state);
 	return rv;
 }
@@ -1111,27 +730,22 @@ skipped_early(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, rule_who *
 	return false;
 }
 
-/* The identifiers the event names, by the entry's locators in order: the
- * first that names anything is the one.  *resp is parsed when a locator
- * needs the response. */
+/* The identifiers locator p names.  *resp is parsed when it needs the
+ * response. */
 static void
-find_ids(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const cJSON *req, cJSON **resp,
+find_ids(const cat_path *p, const Tfdrift__V1__CloudEvent *ev, const cJSON *req, cJSON **resp,
     ids *found)
 {
-	for (size_t i = 0; i < e->nids && !found->oom && found->n == 0; i++) {
-		const cat_path *p = &e->ids[i];
-		if (p->where == CAT_RESOURCES) {
-			for (size_t k = 0; k < ev->n_resources; k++)
-				if (!empty(ev->resources[k]->arn) &&
-				    add_id(found, ev->resources[k]->arn))
-					break;
-		} else if (p->where == CAT_RESP) {
-			if (*resp == NULL)
-				*resp = parse_obj(ev->response_elements_json);
-			cat_path_strings(p, *resp, add_id, found);
-		} else {
-			cat_path_strings(p, req, add_id, found);
-		}
+	if (p->where == CAT_RESOURCES) {
+		for (size_t k = 0; k < ev->n_resources; k++)
+			if (!empty(ev->resources[k]->arn) && add_id(found, ev->resources[k]->arn))
+				break;
+	} else if (p->where == CAT_RESP) {
+		if (*resp == NULL)
+			*resp = parse_obj(ev->response_elements_json);
+		cat_path_strings(p, *resp, add_id, found);
+	} else if (p->where == CAT_REQ) {
+		cat_path_strings(p, req, add_id, found);
 	}
 }
 
@@ -1204,34 +818,60 @@ lookup_id(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const rule_stat
 	return rv;
 }
 
-/* What the identifiers of one event came to. */
-typedef struct tally {
-	rule_match seen[MAX_IDS]; /* instances already compared (one alert set each) */
-	size_t nseen;
-	size_t managed; /* identifiers that named a managed instance */
-	size_t ignored, nochange;
-	const char *ign; /* the ignore rule that dropped an alert */
-} tally;
+/* Records what one identifier came to, for `explain` (and the
+ * alerts it raised: out->n - before). */
+static void
+decide(rule_result *res, const subject *s, const char *outcome, size_t before,
+    const rule_alerts *out)
+{
+	rule_decision *d;
+
+	if (res->ndec == RULE_MAX_DECISIONS)
+		return;
+	d = &res->dec[res->ndec++];
+	snprintf(d->id, sizeof(d->id), "%.*s", (int)sizeof(d->id) - 1, s->id != NULL ? s->id : "");
+	snprintf(d->workspace, sizeof(d->workspace), "%.*s", (int)sizeof(d->workspace) - 1,
+	    s->m ? s->m->workspace : "");
+	snprintf(d->address, sizeof(d->address), "%.*s", (int)sizeof(d->address) - 1,
+	    s->m ? s->m->address : "");
+	d->alerts = out->n - before;
+	d->outcome = outcome;
+	if (d->alerts > 0)
+		switch (out->items[before]->kind) {
+		case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT: d->outcome = "drift"; break;
+		case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DELETED: d->outcome = "deleted"; break;
+		case TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED: d->outcome = "unmanaged"; break;
+		default: d->outcome = "modified";
+		}
+}
 
 /* One identifier the event names: an unmanaged alert for a create of
- * nothing known, else the managed instance's alerts (once per instance). */
+ * nothing known, else the managed instance's alerts (once per instance).
+ * *hit: it named a managed instance (or raised an unmanaged alert). */
 static int
 on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now_ns,
-    rule_alerts *out, tally *t)
+    rule_alerts *out, tally *t, rule_result *res, bool *hit)
 {
 	rule_match m;
 	char *attrs = NULL;
-	size_t k;
+	size_t k, before = out->n, ign0 = t->ignored;
 	int rv = lookup_id(s->e, s->ev, st, s->id, &m);
 
 	if (rv == TD_ENOTFOUND) {
-		if (s->e->kind != CAT_CREATE)
+		if (s->kind != CAT_CREATE && !s->upsert) {
+			decide(res, s, "not_managed", before, out);
 			return 0;
-		return emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, NULL, now_ns,
-		    out, &t->ignored, &t->ign);
+		}
+		*hit = true;
+		rv = emit(env, s, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_UNMANAGED, NULL, now_ns, out,
+		    &t->ignored, &t->ign);
+		if (rv == 0)
+			decide(res, s, t->ignored > ign0 ? "ignored" : "unmanaged", before, out);
+		return rv;
 	}
 	if (rv != 0)
 		return rv;
+	*hit = true;
 	rv = st->attrs(st->arg, m.workspace, m.address, &attrs);
 	if (rv != 0 && rv != TD_ENOTFOUND)
 		return rv;
@@ -1243,21 +883,23 @@ on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now
 		if (strcmp(t->seen[k].workspace, m.workspace) == 0 &&
 		    strcmp(t->seen[k].address, m.address) == 0)
 			break;
-	if (k < t->nseen) {
+	if (k < t->nseen || k == MAX_IDS) {
 		free(attrs);
 		return 0;
 	}
 	t->seen[t->nseen++] = m;
 	t->managed++;
 	s->m = &t->seen[k];
-	rv = managed(env, s, st, attrs, now_ns, out, &t->ignored, &t->ign, &t->nochange);
+	rv = managed(env, s, attrs, now_ns, out, t);
 	free(attrs);
+	if (rv == 0)
+		decide(res, s, t->ignored > ign0 ? "ignored" : "no_change", before, out);
 	return rv;
 }
 
 /* Why an event that matched the catalog raised what it raised. */
 static void
-explain_outcome(rule_result *res, const cat_entry *e, const ids *found, const tally *t)
+explain_outcome(rule_result *res, const cat_entry *e, const char *first_id, const tally *t)
 {
 	if (res->alerts > 0) {
 		snprintf(res->reason, sizeof(res->reason), "catalog %s:%d (%s %s, %s)", e->file,
@@ -1267,12 +909,87 @@ explain_outcome(rule_result *res, const cat_entry *e, const ids *found, const ta
 	} else if (t->managed == 0) {
 		result_skip(res, SK_NOT_MANAGED,
 		    "catalog %s:%d matched; %s is in no loaded state and the call does not create it",
-		    e->file, e->line, found->v[0]);
+		    e->file, e->line, first_id);
 	} else {
 		result_skip(res, SK_NO_CHANGE,
 		    "catalog %s:%d matched; every extracted value equals the state", e->file,
 		    e->line);
 	}
+}
+
+/* "www.Example.com." -> "www.example.com"; Route 53 writes '*' as \052. */
+static void
+r53_name(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p != '\0' && o + 1 < len; p++) {
+		if (strncmp(p, "\\052", 4) == 0) {
+			out[o++] = '*';
+			p += 3;
+		} else {
+			out[o++] = (char)tolower((unsigned char)*p);
+		}
+	}
+	if (o > 0 && out[o - 1] == '.')
+		o--;
+	out[o] = '\0';
+}
+
+/* Each change of a ChangeResourceRecordSets batch: its aws_route53_record by
+ * ZONE_NAME_TYPE[_SETID] (the state id), CREATE/UPSERT of one no state holds
+ * -> unmanaged, DELETE of a managed one -> deleted, UPSERT -> its values vs
+ * the state (the entry's extractors, relative to resourceRecordSet). */
+static int
+r53_changes(const rule_env *env, subject *base, const rule_state *st, int64_t now_ns,
+    rule_alerts *out, tally *t, rule_result *res, size_t *named, char *first, size_t flen)
+{
+	const cJSON *req = base->req, *ch;
+	const char *zone = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "hostedZoneId"))
+	    ? cJSON_GetObjectItemCaseSensitive(req, "hostedZoneId")->valuestring
+	    : NULL;
+	const cJSON *batch = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req,
+								  "changeBatch"),
+	    "changes");
+	int rv = 0;
+
+	if (zone == NULL)
+		return 0;
+	if (strncmp(zone, "/hostedzone/", 12) == 0)
+		zone += 12;
+	if (cJSON_IsObject(batch) && cJSON_GetObjectItemCaseSensitive(batch, "items") != NULL)
+		batch = cJSON_GetObjectItemCaseSensitive(batch, "items");
+	cJSON_ArrayForEach(ch, batch)
+	{
+		const cJSON *rrs = cJSON_GetObjectItemCaseSensitive(ch, "resourceRecordSet");
+		const char *action = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ch, "action"))
+		    ? cJSON_GetObjectItemCaseSensitive(ch, "action")->valuestring
+		    : "";
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rrs, "name");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(rrs, "type");
+		const cJSON *set = cJSON_GetObjectItemCaseSensitive(rrs, "setIdentifier");
+		char fqdn[300], id[600];
+		subject s = *base;
+		bool hit = false;
+
+		if (!cJSON_IsString(name) || !cJSON_IsString(type))
+			continue;
+		r53_name(name->valuestring, fqdn, sizeof(fqdn));
+		snprintf(id, sizeof(id), "%s_%s_%s%s%s", zone, fqdn, type->valuestring,
+		    cJSON_IsString(set) ? "_" : "", cJSON_IsString(set) ? set->valuestring : "");
+		if ((*named)++ == 0)
+			snprintf(first, flen, "%.*s", (int)flen - 1, id);
+		s.id = id;
+		s.req = rrs;
+		s.m = NULL;
+		s.kind = strcmp(action, "DELETE") == 0 ? CAT_DELETE
+		    : strcmp(action, "CREATE") == 0    ? CAT_CREATE
+						       : CAT_MODIFY;
+		s.upsert = strcmp(action, "UPSERT") == 0;
+		if ((rv = on_identifier(env, &s, st, now_ns, out, t, res, &hit)) != 0)
+			break;
+	}
+	return rv;
 }
 
 int
@@ -1281,42 +998,69 @@ rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const rule
 {
 	const cat_entry *e = NULL;
 	cJSON *req = NULL, *resp = NULL;
-	ids found = { .n = 0 };
 	rule_who who;
 	tally t = { .nseen = 0 };
-	size_t first_new = out->n;
+	size_t first_new = out->n, named = 0;
+	char first[256] = "";
+	bool hit = false;
 	int rv = 0;
 
-	memset(res, 0, sizeof(*res));
+	/* the header only: dec[] (16 KB) is valid as far as ndec says */
+	res->skip = NULL;
+	res->entry = NULL;
+	res->reason[0] = '\0';
+	res->alerts = res->precise = res->coarse = res->ndec = 0;
+	res->miss = false;
 	if (skipped_early(env, ev, &who, &e, res))
 		return 0;
 	req = parse_obj(ev->request_parameters_json);
-	find_ids(e, ev, req, &resp, &found);
-	if (found.oom) {
-		rv = TD_ENOMEM;
-		goto out;
+	/* locators in order; the first whose identifiers name a managed resource
+	 * (or raise an unmanaged alert) decides */
+	for (size_t li = 0; rv == 0 && !hit && li < e->nids; li++) {
+		subject base = { .ev = ev, .e = e, .who = &who, .req = req, .kind = e->kind };
+		ids found = { .n = 0 };
+		if (e->ids[li].where == CAT_R53_CHANGES) {
+			rv = r53_changes(env, &base, st, now_ns, out, &t, res, &named, first,
+			    sizeof(first));
+			break;
+		}
+		find_ids(&e->ids[li], ev, req, &resp, &found);
+		if (found.oom)
+			rv = TD_ENOMEM;
+		if (found.n > 0 && named++ == 0)
+			snprintf(first, sizeof(first), "%.*s", (int)sizeof(first) - 1, found.v[0]);
+		if (found.n > 0)
+			res->ndec = 0; /* a later locator decides: only its decisions count */
+		for (size_t i = 0; rv == 0 && i < found.n; i++) {
+			subject s = base;
+			s.id = found.v[i];
+			rv = on_identifier(env, &s, st, now_ns, out, &t, res, &hit);
+		}
+		ids_free(&found);
 	}
-	if (found.n == 0) {
+	if (rv != 0)
+		goto out;
+	if (named == 0) {
 		result_skip(res, SK_NO_ID,
 		    "%s:%d matched, but none of its identifier paths is in the event", e->file,
 		    e->line);
 		goto out;
 	}
-	for (size_t i = 0; rv == 0 && i < found.n; i++) {
-		subject s = { .ev = ev, .e = e, .who = &who, .req = req, .id = found.v[i] };
-		rv = on_identifier(env, &s, st, now_ns, out, &t);
-	}
-	if (rv != 0)
-		goto out;
 	res->alerts = out->n - first_new;
-	explain_outcome(res, e, &found, &t);
+	for (size_t i = first_new; i < out->n; i++) {
+		if (out->items[i]->kind == TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_DRIFT)
+			res->precise++;
+		else if (out->items[i]->kind == TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED)
+			res->coarse++;
+	}
+	res->miss = t.miss;
+	explain_outcome(res, e, first, &t);
 out:
 	if (rv != 0) {
 		while (out->n > first_new)
 			protobuf_c_message_free_unpacked(&out->items[--out->n]->base, NULL);
-		res->alerts = 0;
+		res->alerts = res->precise = res->coarse = res->ndec = 0;
 	}
-	ids_free(&found);
 	cJSON_Delete(req);
 	cJSON_Delete(resp);
 	return rv;

@@ -10,17 +10,25 @@
  *      "not_mapped" (sign-ins, reads the catalog does not know, ...).
  *   3. Ignore rules on event and principal (rcfg) -> skipped "ignored".
  *   4. Parse requestParameters (and responseElements only when a locator
- *      needs it); collect the identifiers the entry's locators name.
+ *      needs it); collect the identifiers the entry's locators name, one
+ *      locator at a time: the first whose identifiers name a managed
+ *      resource (or raise an unmanaged alert) decides (PutRolePolicy: the
+ *      aws_iam_role_policy, else the role).  route53:changes: each change of
+ *      the batch is its own identifier with its own kind.
  *   5. Look each up; a match whose type is not one of the entry's types is
  *      re-pointed at the sibling resource of the preferred type with the same
  *      name (aws_s3_bucket.assets -> aws_s3_bucket_policy.assets) when the
  *      state has it.
  *   6. No managed match: a create -> one UNMANAGED alert per identifier;
  *      anything else -> nothing ("not_managed").
- *   7. Managed: delete -> DELETED; tag/untag -> DRIFT on tags.K where the value
+ *   7. Managed: a type the entry marks TYPE:present -> no change (an
+ *      attachment resource already holds the policy); delete or
+ *      TYPE:delete -> DELETED; tag/untag -> DRIFT on tags.K where the value
  *      differs from state (none: "no_change"); modify with extractors -> one
  *      DRIFT alert per attribute whose new value differs from state (all
- *      equal: "no_change"); no extractor applies -> MODIFIED naming the event.
+ *      equal: "no_change"); no extractor applies, or one applies but takes
+ *      no value from the request (a form it does not know) -> a coarse
+ *      MODIFIED naming the event, never silence (res->miss).
  *   8. Ignore rules on address, type, attribute, tags, workspace; severity by
  *      data (catalog), then override rules; who; a recommended fix.
  *
@@ -81,12 +89,28 @@ typedef struct rule_alerts {
 	size_t n, cap;
 } rule_alerts;
 
+/* What one identifier the event names came to (`explain` shows each:
+ * TerminateInstances of three, a ChangeResourceRecordSets batch). */
+#define RULE_MAX_DECISIONS 32
+typedef struct rule_decision {
+	char id[160];
+	char workspace[96];
+	char address[256];   /* "" when no state holds it */
+	const char *outcome; /* drift deleted modified unmanaged no_change not_managed ignored */
+	size_t alerts;
+} rule_decision;
+
 /* What happened to one event (for metrics and `explain`). */
 typedef struct rule_result {
 	const char *skip;       /* one of rule_skip_reasons, or NULL when alerts were raised */
 	const cat_entry *entry; /* the catalog entry, NULL when none */
 	char reason[256];       /* a sentence: which rule skipped it / what matched */
 	size_t alerts;          /* appended to out */
+	size_t precise;         /* of them DRIFT alerts naming an attribute with old and new */
+	size_t coarse;          /* of them MODIFIED alerts on a managed resource (no attribute) */
+	bool miss;              /* the entry names attributes, the event gave none it knows */
+	rule_decision dec[RULE_MAX_DECISIONS]; /* per identifier, of the deciding locator; */
+	size_t ndec;                           /* only dec[0..ndec) is set */
 } rule_result;
 
 /* Skip reasons, also the label values of tfdrift_correlator_events_skipped_total. */

@@ -85,8 +85,15 @@ scan_event(const uint8_t *p, const uint8_t *end, uint64_t *origin, int64_t *time
 int
 bscan_add(bscan_summary *sum, const uint8_t *buf, size_t len)
 {
-	const uint8_t *p = buf, *end = buf + len;
+	const uint8_t *p, *end;
 	bscan_summary s = *sum;
+
+	/* an empty batch (possibly NULL, 0: a journal entry with no bytes) has no
+	 * events; NULL + 0 would be undefined */
+	if (len == 0)
+		return 0;
+	p = buf;
+	end = buf + len;
 
 	while (p < end) {
 		uint64_t tag, n, origin;

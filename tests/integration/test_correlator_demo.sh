@@ -59,4 +59,27 @@ else
 fi
 check_eq "the drifted instance type is stored old -> new" '"t3.medium"|"t3.xlarge"' \
 	"$(sql "SELECT (changes->0->'old')::text || '|' || (changes->0->'new')::text FROM alerts WHERE attribute = 'instance_type'" 2>&1)"
+
+# /metrics: precise alerts, and coarse ones by the catalog entry that produced
+# them — a reboot (no value to compare) and a request form no extractor reads
+# (the legacy form by source group name: an extractor miss)
+check_eq "the demo's 11 drift alerts are counted precise" 11 \
+	"$(metric correlator tfdrift_correlator_alerts_precise_total)" correlator
+jq -c '.Records[1] as $r | {Records: [
+	($r | .eventID = "c0a75e00-0000-4000-8000-000000000001" | .eventName = "RebootInstances"
+		| .requestParameters = {instancesSet: {items: [{instanceId: "i-0a1b2c3d4e5f60718"}]}}),
+	($r | .eventID = "c0a75e00-0000-4000-8000-000000000002" | .eventName = "AuthorizeSecurityGroupIngress"
+		| .requestParameters = {groupId: "sg-0f1e2d3c4b5a69788", ipPermissions: {},
+			sourceSecurityGroupName: "partner", sourceSecurityGroupOwnerId: "210987654321"})]}' \
+	examples/events/demo-cloudtrail.json >"$TD_TMP/coarse.json"
+timeout 60 "$TD_BIN/tfdrift-ingest" --config "$TD_CONFIG" replay "$TD_TMP/coarse.json" >>"${TD_LOG[replay]}" 2>&1
+check_eq "a replay of a reboot and an unreadable security-group change exits 0" "0" "$?" replay ingest correlator
+check_eq "both are stored as coarse MODIFIED alerts, none is silent" \
+	'AuthorizeSecurityGroupIngress|modified|aws_security_group.web
+RebootInstances|modified|aws_instance.web[0]' \
+	"$(sql "SELECT event_name || '|' || kind || '|' || resource_address FROM alerts WHERE kind = 'modified' ORDER BY event_name" 2>&1)"
+check_eq "/metrics names the catalog entry behind each coarse alert" "1|1" \
+	"$(metric correlator 'tfdrift_correlator_alerts_coarse_total{entry="libcommon/src/domain/catalog/ec2.tsv:8",event="RebootInstances"}')|$(metric correlator 'tfdrift_correlator_alerts_coarse_total{entry="libcommon/src/domain/catalog/ec2.tsv:19",event="AuthorizeSecurityGroupIngress"}')" correlator
+check_eq "/metrics counts the extractor miss by event name" 1 \
+	"$(metric correlator 'tfdrift_correlator_extractor_misses_total{event="AuthorizeSecurityGroupIngress"}')" correlator
 finish

@@ -15,6 +15,11 @@
 //        [--log FILE]       one line per request / alert sent
 //        [--hold FILE]      answer requests only once FILE exists (a
 //                           benchmark starts the clock when it creates it)
+//        [--rate N --seconds S]  soak mode: the alerts are templates; N a
+//                           second, for S seconds, a fresh copy of the next
+//                           one is queued (soak_alerts.js: new event id, now
+//                           as its time); the log gets "rate generated G
+//                           written W" every second and "rate done G" at the end
 //
 // output_fields values are sent as strings (JSON text for numbers and
 // booleans; null fields are left out), as Falco's gRPC output does.
@@ -72,9 +77,11 @@ function toResponse(a) {
 const outputs = pkg.falco.outputs.service.service;
 const encode = outputs.sub.responseSerialize;
 const subDef = { ...outputs.sub, responseSerialize: (v) => (Buffer.isBuffer(v) ? v : encode(v)) };
-const queue = fs.readFileSync(args.alerts, 'utf8').split('\n').filter((l) => l.trim() !== '')
+const soakMode = args.rate !== undefined;
+const queue = soakMode ? [] : fs.readFileSync(args.alerts, 'utf8').split('\n').filter((l) => l.trim() !== '')
 	.map((l) => encode(toResponse(JSON.parse(l))));
 log(`queued ${queue.length}`);
+let written = 0;
 
 function sub(call) {
 	log('sub opened');
@@ -83,6 +90,7 @@ function sub(call) {
 		// one request = one drain of the global queue
 		const drained = queue.splice(0, queue.length);
 		for (const m of drained) call.write(m);
+		written += drained.length;
 		if (drained.length > 0) log(`drained ${drained.length}`);
 	});
 	call.on('end', () => call.end());
@@ -115,5 +123,20 @@ server.bindAsync(args.listen, creds, (err) => {
 	}
 	log(`listening ${args.listen}`);
 	if (args.ready) fs.writeFileSync(args.ready, 'ready\n');
+	if (soakMode) startSoak();
 });
+
+function startSoak() {
+	const soak = require('./soak_alerts');
+	const templates = soak.load(args.alerts);
+	let next = 0, generated = 0;
+	const stats = setInterval(() => log(`rate generated ${generated} written ${written}`), 1000);
+	soak.pace(+args.rate, +args.seconds, (n) => {
+		for (let i = 0; i < n; i++) queue.push(encode(toResponse(soak.fresh(templates[next++ % templates.length]))));
+		generated += n;
+	}, () => {
+		clearInterval(stats);
+		log(`rate done ${generated}`);
+	});
+}
 process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));

@@ -256,6 +256,9 @@ one(const fixture *x)
 				    al.items[i]->identifiers[0]->value);
 			assert_string_equal(al.items[i]->resource_type, e->types[0]);
 		}
+	} else if (e->ids[0].where == CAT_R53_CHANGES) {
+		/* a batch's CREATE/UPSERT of a record no state holds is unmanaged:
+		 * test_correlator_rules covers each action */
 	} else if (al.n != 0 || strcmp(res.skip, "not_managed") != 0) {
 		fail_msg("%s: with no state: %zu alerts, skip %s (%s)", x->where, al.n,
 		    res.skip ? res.skip : "-", res.reason);
@@ -274,7 +277,11 @@ one(const fixture *x)
 	}
 	free(ids);
 	assert_int_equal(rule_evaluate(&env, ev, &st, 1, &al, &res), 0);
-	if (e->kind == CAT_DELETE) {
+	if (e->as[0] == CAT_AS_PRESENT) {
+		/* the state already has what the event does */
+		if (al.n != 0 || strcmp(res.skip, "no_change") != 0)
+			fail_msg("%s: %zu alerts, want none (%s)", x->where, al.n, res.reason);
+	} else if (e->kind == CAT_DELETE || e->as[0] == CAT_AS_DELETE) {
 		if (al.n != nids)
 			fail_msg("%s: %zu alerts for a delete of %zu", x->where, al.n, nids);
 		for (size_t i = 0; i < al.n; i++)

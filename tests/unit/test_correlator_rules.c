@@ -150,10 +150,11 @@ state(void)
 	return m;
 }
 
+static rule_result res; /* the last run's */
+
 static const char *
 run(const rcfg *cfg, event *e, size_t *n, rule_alerts *al)
 {
-	static rule_result res;
 	memstate *m = state();
 	rule_state st = { .lookup = memstate_lookup, .attrs = memstate_attrs, .arg = m };
 	rule_env env = { .catalog = cat, .cfg = cfg };
@@ -224,6 +225,200 @@ test_equal_values_are_not_drift(void **st)
 			fail_msg("case %zu (%s): got %s, want %s", i, cases[i].name, got,
 			    cases[i].want);
 		rule_alerts_free(&al);
+	}
+}
+
+/* A catalog match on a managed resource whose request the extractors cannot
+ * read is a coarse MODIFIED alert and an extractor miss, never silence. */
+static void
+test_never_silent(void **st)
+{
+	static const char *const reqs[] = {
+		/* ModifyInstanceAttribute of something the entry has no extractor for */
+		"{\"instanceId\":\"i-0aaa\",\"kernel\":{\"value\":\"aki-1\"}}",
+		/* the legacy form by source group name: nothing the sgadd extractor reads */
+		"{\"groupId\":\"sg-0aaa\",\"ipPermissions\":{},\"sourceSecurityGroupName\":\"x\","
+		"\"sourceSecurityGroupOwnerId\":\"123456789012\"}",
+	};
+	static const char *const names[] = { "ModifyInstanceAttribute",
+		"AuthorizeSecurityGroupIngress" };
+
+	(void)st;
+	for (size_t i = 0; i < 2; i++) {
+		event e;
+		rule_alerts al = { 0 };
+		size_t n;
+		make(&e, "ec2.amazonaws.com", names[i], reqs[i]);
+		assert_string_equal(run(NULL, &e, &n, &al), "alerts");
+		assert_int_equal(n, 1);
+		assert_int_equal(al.items[0]->kind, TFDRIFT__V1__DRIFT_KIND__DRIFT_KIND_MODIFIED);
+		assert_int_equal(res.coarse, 1);
+		assert_int_equal(res.precise, 0);
+		assert_true(res.miss);
+		assert_non_null(res.entry);
+		rule_alerts_free(&al);
+	}
+}
+
+/* The extractors of issue 17, one row per request form: the decision, the
+ * number of alerts and the first one's kind, address and attribute. */
+static memstate *
+state2(void)
+{
+	memstate *m;
+	const char *sgr[] = { "sgr-0aaa", NULL }, *sg[] = { "sg-0bbb", NULL };
+	const char *role[] = { "r", NULL },
+		   *att[] = { "aws_iam_role_policy_attachment:r/arn:p", NULL };
+	const char *acl[] = { "aws_s3_bucket_acl:b", NULL }, *bkt[] = { "b", NULL };
+	const char *rec[] = { "Z1_www.example.com_A", NULL },
+		   *rec2[] = { "Z1_old.example.com_CNAME", NULL };
+	const char *obj[] = { "b/k1", NULL };
+
+	assert_int_equal(memstate_new(&m), 0);
+	assert_int_equal(memstate_add(m, "w", "aws_vpc_security_group_ingress_rule.ssh",
+			     "aws_vpc_security_group_ingress_rule", sgr,
+			     "{\"ip_protocol\":\"tcp\",\"from_port\":22,\"to_port\":22,"
+			     "\"cidr_ipv4\":\"10.0.0.0/8\",\"description\":\"\"}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_security_group.b", "aws_security_group", sg,
+			     "{\"ingress\":[{\"protocol\":\"tcp\",\"from_port\":22,\"to_port\":22,"
+			     "\"cidr_blocks\":[\"10.0.0.0/8\"]}],\"egress\":[]}"),
+	    0);
+	assert_int_equal(
+	    memstate_add(m, "w", "aws_iam_role.r", "aws_iam_role", role,
+		"{\"managed_policy_arns\":[\"arn:p\"],\"inline_policy\":[{\"name\":\"keep\","
+		"\"policy\":\"{}\"},{\"name\":\"gone\",\"policy\":\"{}\"}],"
+		"\"permissions_boundary\":\"\"}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_iam_role_policy_attachment.p",
+			     "aws_iam_role_policy_attachment", att,
+			     "{\"role\":\"r\",\"policy_arn\":\"arn:p\"}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_s3_bucket.b", "aws_s3_bucket", bkt,
+			     "{\"tags\":{\"Owner\":\"alice\",\"Team\":\"x\"}}"),
+	    0);
+	assert_int_equal(
+	    memstate_add(m, "w", "aws_s3_bucket_acl.b", "aws_s3_bucket_acl", acl,
+		"{\"acl\":null,\"access_control_policy\":[{\"grant\":[{\"grantee\":[{\"type\":"
+		"\"CanonicalUser\",\"id\":\"own\"}],\"permission\":\"FULL_CONTROL\"}]}]}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_route53_record.www", "aws_route53_record", rec,
+			     "{\"ttl\":300,\"records\":[\"192.0.2.1\"]}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_route53_record.old", "aws_route53_record", rec2,
+			     "{\"ttl\":300,\"records\":[\"x.example.com\"]}"),
+	    0);
+	assert_int_equal(memstate_add(m, "w", "aws_s3_object.k1", "aws_s3_object", obj, "{}"), 0);
+	return m;
+}
+
+static void
+test_extractors(void **st)
+{
+	static const struct {
+		const char *source, *name, *req, *want;
+		size_t n;
+		const char *first; /* kind:address:attribute of the first alert */
+	} cases[] = {
+		/* a rule resource modified by its id: its own attributes */
+		{ "ec2.amazonaws.com", "ModifySecurityGroupRules",
+		    "{\"ModifySecurityGroupRulesRequest\":{\"GroupId\":\"sg-0bbb\",\"SecurityGroupRule\":"
+		    "{\"SecurityGroupRuleId\":\"sgr-0aaa\",\"SecurityGroupRule\":{\"IpProtocol\":\"tcp\","
+		    "\"FromPort\":22,\"ToPort\":22,\"CidrIpv4\":\"0.0.0.0/0\"}}}}",
+		    "alerts", 1, "drift:aws_vpc_security_group_ingress_rule.ssh:cidr_ipv4" },
+		/* a rule id no state holds: the group, coarsely (no values to compare) */
+		{ "ec2.amazonaws.com", "ModifySecurityGroupRules",
+		    "{\"ModifySecurityGroupRulesRequest\":{\"GroupId\":\"sg-0bbb\",\"SecurityGroupRule\":"
+		    "{\"SecurityGroupRuleId\":\"sgr-0zzz\",\"SecurityGroupRule\":{\"IpProtocol\":\"tcp\"}}}}",
+		    "alerts", 1, "modified:aws_security_group.b:" },
+		/* revoked by rule id: the rule resource is deleted */
+		{ "ec2.amazonaws.com", "RevokeSecurityGroupIngress",
+		    "{\"groupId\":\"sg-0bbb\",\"securityGroupRuleIds\":{\"items\":[{\"securityGroupRuleId\":"
+		    "\"sgr-0aaa\"}]}}",
+		    "alerts", 1, "deleted:aws_vpc_security_group_ingress_rule.ssh:" },
+		/* the legacy form, the same rule as the state: silence */
+		{ "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress",
+		    "{\"groupId\":\"sg-0bbb\",\"ipPermissions\":{},\"ipProtocol\":\"tcp\",\"fromPort\":22,"
+		    "\"toPort\":22,\"cidrIp\":\"10.0.0.0/8\"}",
+		    "no_change", 0, NULL },
+		/* the legacy form without ipPermissions at all */
+		{ "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress",
+		    "{\"groupId\":\"sg-0bbb\",\"ipProtocol\":\"tcp\",\"fromPort\":22,\"toPort\":22,"
+		    "\"cidrIp\":\"0.0.0.0/0\"}",
+		    "alerts", 1, "drift:aws_security_group.b:ingress" },
+		/* detaching a policy an attachment resource holds: that resource is deleted */
+		{ "iam.amazonaws.com", "DetachRolePolicy",
+		    "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}", "alerts", 1,
+		    "deleted:aws_iam_role_policy_attachment.p:" },
+		/* attaching one an attachment resource holds: silence */
+		{ "iam.amazonaws.com", "AttachRolePolicy",
+		    "{\"roleName\":\"r\",\"policyArn\":\"arn:p\"}", "no_change", 0, NULL },
+		/* to a role no state holds: nothing */
+		{ "iam.amazonaws.com", "AttachRolePolicy",
+		    "{\"roleName\":\"x\",\"policyArn\":\"arn:p\"}", "not_managed", 0, NULL },
+		{ "iam.amazonaws.com", "DeleteRolePolicy",
+		    "{\"roleName\":\"r\",\"policyName\":\"gone\"}", "alerts", 1,
+		    "drift:aws_iam_role.r:inline_policy" },
+		{ "iam.amazonaws.com", "DeleteRolePolicy",
+		    "{\"roleName\":\"r\",\"policyName\":\"never\"}", "no_change", 0, NULL },
+		/* PutRolePolicy of the document the state has: silence */
+		{ "iam.amazonaws.com", "PutRolePolicy",
+		    "{\"roleName\":\"r\",\"policyName\":\"keep\",\"policyDocument\":\"{}\"}",
+		    "no_change", 0, NULL },
+		/* a canned ACL vs the grants AWS expands it to: private == owner only */
+		{ "s3.amazonaws.com", "PutBucketAcl",
+		    "{\"bucketName\":\"b\",\"x-amz-acl\":[\"private\"]}", "no_change", 0, NULL },
+		{ "s3.amazonaws.com", "PutBucketAcl",
+		    "{\"bucketName\":\"b\",\"x-amz-acl\":[\"public-read\"]}", "alerts", 1,
+		    "drift:aws_s3_bucket_acl.b:access_control_policy.0.grant" },
+		/* PutBucketTagging replaces the set: a changed key and a removed one */
+		{ "s3.amazonaws.com", "PutBucketTagging",
+		    "{\"bucketName\":\"b\",\"Tagging\":{\"TagSet\":{\"Tag\":{\"Key\":\"Owner\","
+		    "\"Value\":\"bob\"}}}}",
+		    "alerts", 2, "drift:aws_s3_bucket.b:tags.Owner" },
+		/* a batch: UPSERT of a managed record, DELETE of another, CREATE of a new one */
+		{ "route53.amazonaws.com", "ChangeResourceRecordSets",
+		    "{\"hostedZoneId\":\"/hostedzone/Z1\",\"changeBatch\":{\"changes\":[{\"action\":\"UPSERT\","
+		    "\"resourceRecordSet\":{\"name\":\"WWW.example.com.\",\"type\":\"A\",\"tTL\":300,"
+		    "\"resourceRecords\":[{\"value\":\"192.0.2.9\"}]}},{\"action\":\"DELETE\","
+		    "\"resourceRecordSet\":{\"name\":\"old.example.com.\",\"type\":\"CNAME\"}},"
+		    "{\"action\":\"CREATE\",\"resourceRecordSet\":{\"name\":\"new.example.com.\","
+		    "\"type\":\"A\"}}]}}",
+		    "alerts", 3, "drift:aws_route53_record.www:records" },
+		/* DeleteObjects listing its keys: one decision per object */
+		{ "s3.amazonaws.com", "DeleteObjects",
+		    "{\"bucketName\":\"b\",\"Delete\":{\"Object\":[{\"Key\":\"k1\"},{\"Key\":\"k2\"}]}}",
+		    "alerts", 1, "deleted:aws_s3_object.k1:" },
+	};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		event e;
+		rule_alerts al = { 0 };
+		memstate *m = state2();
+		rule_state rs = { .lookup = memstate_lookup, .attrs = memstate_attrs, .arg = m };
+		rule_env env = { .catalog = cat };
+		const char *got;
+		char first[300] = "";
+		make(&e, cases[i].source, cases[i].name, cases[i].req);
+		assert_int_equal(rule_evaluate(&env, &e.ev, &rs, 1, &al, &res), 0);
+		got = res.skip ? res.skip : "alerts";
+		if (al.n > 0) {
+			static const char *const kinds[] = { "?", "drift", "unmanaged", "deleted",
+				"modified" };
+			int k = (int)al.items[0]->kind;
+			snprintf(first, sizeof(first), "%s:%s:%s", k >= 0 && k < 5 ? kinds[k] : "?",
+			    al.items[0]->resource_address ? al.items[0]->resource_address : "",
+			    al.items[0]->attribute ? al.items[0]->attribute : "");
+		}
+		if (strcmp(got, cases[i].want) != 0 || al.n != cases[i].n ||
+		    (cases[i].first != NULL && strcmp(first, cases[i].first) != 0))
+			fail_msg(
+			    "case %zu (%s): got %s, %zu alerts, first %s; want %s, %zu, %s (%s)", i,
+			    cases[i].name, got, al.n, first, cases[i].want, cases[i].n,
+			    cases[i].first ? cases[i].first : "-", res.reason);
+		rule_alerts_free(&al);
+		memstate_free(m);
 	}
 }
 
@@ -341,6 +536,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_who),
 		cmocka_unit_test(test_equal_values_are_not_drift),
+		cmocka_unit_test(test_never_silent),
+		cmocka_unit_test(test_extractors),
 		cmocka_unit_test(test_multi_resource),
 		cmocka_unit_test(test_rules_file),
 	};

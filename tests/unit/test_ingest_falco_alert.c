@@ -82,6 +82,27 @@ full_alert_with_nulls_numbers_and_double_encoding(void **state)
 	ct_event_free(ev);
 }
 
+/* Numbers beyond int64 (found by fuzz_falco_alert: the cast to int64 was
+ * undefined for 1e300 and for the inf cJSON makes of 1e999) keep their
+ * %.17g spelling; integral ones within range keep their digits. */
+static void
+numbers_beyond_int64_are_text(void **state)
+{
+	const char *body =
+	    "{\"time\":\"2026-07-23T09:43:00Z\",\"rule\":\"R\",\"source\":\"aws_cloudtrail\","
+	    "\"output_fields\":{\"ct.name\":\"RunInstances\",\"ct.id\":1e300,"
+	    "\"ct.user.accountid\":-9223372036854775808,\"ct.region\":1e999}}";
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	td_error err;
+
+	(void)state;
+	assert_int_equal(parse(body, &ev, &err), 0);
+	assert_string_equal(ev->event_id, "1.0000000000000001e+300");
+	assert_string_equal(ev->user_identity->account_id, "-9223372036854775808");
+	assert_string_equal(ev->aws_region, "inf");
+	ct_event_free(ev);
+}
+
 static void
 missing_fields_are_accepted_and_listed(void **state)
 {
@@ -474,6 +495,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_alert_with_nulls_numbers_and_double_encoding),
 		cmocka_unit_test(missing_fields_are_accepted_and_listed),
+		cmocka_unit_test(numbers_beyond_int64_are_text),
 		cmocka_unit_test(other_sources_are_dropped),
 		cmocka_unit_test(wrong_input_names_the_field),
 		cmocka_unit_test(request_text_is_checked_and_minified),

@@ -173,7 +173,7 @@ malformed_is_invalid(void **state)
 {
 	static const struct {
 		const char *what;
-		uint8_t b[8];
+		uint8_t b[16];
 		size_t n;
 	} bad[] = {
 		{ "rule as a varint", { 0x20, 0x01 }, 2 },
@@ -184,6 +184,12 @@ malformed_is_invalid(void **state)
 		{ "varint never ends", { 0x10, 0xff, 0xff }, 3 },
 		{ "map entry key as varint", { 0x32, 0x02, 0x08, 0x01 }, 4 },
 		{ "time seconds as bytes", { 0x0a, 0x03, 0x0a, 0x01, 'x' }, 5 },
+		/* found by fuzz_falco_response: seconds * 1e9 overflowed int64 */
+		{ "time seconds 2^34", { 0x0a, 0x06, 0x08, 0x80, 0x80, 0x80, 0x80, 0x40 }, 8 },
+		{ "time seconds fit, plus nanos do not",
+		    { 0x0a, 0x0c, 0x08, 0x84, 0xfa, 0x85, 0xae, 0x22, 0x10, 0xff, 0x93, 0xeb, 0xdc,
+			0x03 },
+		    14 },
 	};
 	ProtobufCAllocator al = allocator();
 

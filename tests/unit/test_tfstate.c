@@ -758,7 +758,12 @@ test_field_errors(void **state)
 	expect_error("{\"version\":4,\"resources\":{}}", "s", TD_EINVAL,
 	    "s: resources: expected an array");
 	expect_error("{\"version\":4,\"serial\":-1}", "s", TD_EINVAL,
-	    "s: serial: expected a non-negative integer");
+	    "s: serial: expected a non-negative integer below 2^64");
+	/* found by fuzz_tfstate: the cast of 4.2e38 to uint64 was undefined */
+	expect_error("{\"version\":4,\"serial\":4.2e38}", "s", TD_EINVAL,
+	    "s: serial: expected a non-negative integer below 2^64");
+	expect_error("{\"version\":4,\"serial\":18446744073709551616}", "s", TD_EINVAL,
+	    "s: serial: expected a non-negative integer below 2^64");
 	expect_error("{\"version\":4,\"lineage\":1}", "s", TD_EINVAL,
 	    "s: lineage: expected a string");
 	expect_error("{\"version\":5}", "s", TD_EUNSUPPORTED,

@@ -10,20 +10,41 @@
  *   EVENT  KIND  TYPES  IDS  ATTRS  SEVERITY
  *
  *   KIND      create modify delete tag untag attach detach start stop
- *   TYPES     Terraform types, comma-separated, preferred first
+ *   TYPES     Terraform types, comma-separated, preferred first; TYPE:delete
+ *             (a match of this type is deleted by the event: a rule revoked
+ *             by its id, a policy attachment detached) or TYPE:present (a
+ *             match means the state already has what the event does: an
+ *             attachment resource for AttachRolePolicy -> no change)
  *   IDS       locators, comma-separated, tried in order:
  *               instanceId                     requestParameters.instanceId
  *               resp:groupId                   responseElements.groupId
  *               instancesSet.items[].instanceId  every element (several resources)
  *               arn                            every resources[].ARN
  *               {roleName}:{policyName}        a template over request paths
- *   ATTRS     extractors, ';'-separated: PATH=ATTR[/XFORM] ('-' for none);
+ *               route53:changes                each change of a ChangeResourceRecordSets
+ *                                              batch, ZONE_NAME_TYPE[_SETID], its own
+ *                                              kind by action (CREATE, UPSERT, DELETE)
+ *             The first locator whose identifiers name a managed resource
+ *             decides; later ones are tried when none did (PutRolePolicy: the
+ *             aws_iam_role_policy, else the role).
+ *   ATTRS     extractors, ';'-separated: PATH=ATTR[/XFORM][@TYPE] ('-' for none);
  *             ATTR is a Terraform path into the state's attributes
  *             ("instance_type", "metadata_options.0.http_tokens");
- *             XFORM: plain (default; unwraps {"value": x}), policy (URL-decoded
- *             JSON compared parsed), tags (tag list -> map vs `tags`),
- *             sgadd/sgdel (security-group rules compared as sets),
- *             secret (a sensitive value: changed whenever present)
+ *             @TYPE: only for matches of that type (a type with such
+ *             extractors uses only those);
+ *             XFORM: plain (default; unwraps {"value": x} and ["x"]), policy
+ *             (URL-decoded JSON compared parsed), tags (tag list -> map vs
+ *             `tags`, per key), tagset (the whole tag set replaced: removed
+ *             keys too), sgadd/sgdel (security-group rules compared as sets;
+ *             the ipPermissions form and the legacy top-level cidrIp form),
+ *             secret (a sensitive value: changed whenever present), set (a
+ *             list compared as a set), setadd/setdel (one value added to /
+ *             removed from a set attribute), is:VALUE (the path's presence
+ *             sets ATTR to VALUE: StopInstances -> instance_state stopped),
+ *             clear (the attribute emptied), inline/inlinedel (an inline
+ *             policy named by the request's policyName in a role's
+ *             inline_policy), acl (a canned S3 ACL vs acl, or the grants AWS
+ *             expands it to), grants (explicit S3 grants as a set)
  *   SEVERITY  '-' for the default by kind, or critical|high|medium|low, or
  *             open:LEVEL (LEVEL when the request opens 0.0.0.0/0 or ::/0),
  *             public:LEVEL (when a policy/ACL grants "*" or AllUsers)
@@ -57,7 +78,8 @@ typedef enum cat_kind {
 typedef enum cat_where {
 	CAT_REQ,
 	CAT_RESP,
-	CAT_RESOURCES
+	CAT_RESOURCES,
+	CAT_R53_CHANGES
 } cat_where;
 
 typedef enum cat_xform {
@@ -67,7 +89,24 @@ typedef enum cat_xform {
 	XF_SGADD,
 	XF_SGDEL,
 	XF_SECRET,
+	XF_SET,
+	XF_SETADD,
+	XF_SETDEL,
+	XF_IS,
+	XF_CLEAR,
+	XF_TAGSET,
+	XF_INLINE,
+	XF_INLINEDEL,
+	XF_ACL,
+	XF_GRANTS,
 } cat_xform;
+
+/* How a match of one of an entry's types is treated. */
+typedef enum cat_as {
+	CAT_AS_ENTRY,   /* by the entry's kind */
+	CAT_AS_DELETE,  /* deleted by the event */
+	CAT_AS_PRESENT, /* the state already has what the event does */
+} cat_as;
 
 /* Severity levels as in alert.proto (2 low .. 5 critical); 0 = default. */
 typedef enum cat_sev_cond {
@@ -91,16 +130,19 @@ typedef struct cat_attr {
 	cat_path path;
 	const char *attr; /* Terraform attribute path in the state's attributes */
 	cat_xform xf;
+	const char *arg;  /* XF_IS: the value */
+	const char *type; /* non-NULL: only for matches of this type */
 } cat_attr;
 
 typedef struct cat_entry {
 	const char *source, *event, *service; /* "ec2.amazonaws.com", "RunInstances", "ec2" */
 	cat_kind kind;
 	const char *types[8];
+	cat_as as[8]; /* per type */
 	size_t ntypes;
 	cat_path ids[6];
 	size_t nids;
-	cat_attr attrs[12];
+	cat_attr attrs[32];
 	size_t nattrs;
 	int severity; /* 0: by kind */
 	cat_sev_cond sev_cond;

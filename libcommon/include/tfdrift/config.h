@@ -64,6 +64,11 @@ int td_config_load(td_config **out, const char *path, td_error *err);
 /* Same, from a string; `name` is used in messages in place of a file name. */
 int td_config_load_string(td_config **out, const char *yaml, const char *name, td_error *err);
 
+/* Same, from len bytes that need not be NUL-terminated (and may hold NULs):
+ * exactly what td_config_load does with a file's contents. */
+int td_config_load_buffer(td_config **out, const char *buf, size_t len, const char *name,
+    td_error *err);
+
 void td_config_free(td_config *cfg);
 
 /* Typed reads.  Asking for a section/key that is not in the table, or with the

@@ -31,6 +31,16 @@ static const struct {
 	{ "sgadd", XF_SGADD },
 	{ "sgdel", XF_SGDEL },
 	{ "secret", XF_SECRET },
+	{ "set", XF_SET },
+	{ "setadd", XF_SETADD },
+	{ "setdel", XF_SETDEL },
+	{ "is", XF_IS },
+	{ "clear", XF_CLEAR },
+	{ "tagset", XF_TAGSET },
+	{ "inline", XF_INLINE },
+	{ "inlinedel", XF_INLINEDEL },
+	{ "acl", XF_ACL },
+	{ "grants", XF_GRANTS },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -99,6 +109,10 @@ parse_path(char *s, cat_path *p, bool allow_res)
 	}
 	if (allow_res && strcmp(s, "arn") == 0) {
 		p->where = CAT_RESOURCES;
+		return 0;
+	}
+	if (allow_res && strcmp(s, "route53:changes") == 0) {
+		p->where = CAT_R53_CHANGES;
 		return 0;
 	}
 	if (s[0] == '{') {
@@ -172,7 +186,7 @@ keep_path(cat_catalog *c, const cat_path *p)
 static int
 parse_line(cat_catalog *c, const char *name, int line, char *s, const char *source, td_error *err)
 {
-	char *f[7], *list[16];
+	char *f[7], *list[40];
 	size_t nf = split(s, '\t', f, 6), n;
 	cat_entry e;
 
@@ -197,6 +211,17 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 	if (n == 0 || n > N(e.types))
 		BAD("types", "want 1 to %zu Terraform types", N(e.types));
 	for (size_t i = 0; i < n; i++) {
+		char *colon = strchr(list[i], ':');
+		if (colon != NULL) {
+			*colon = '\0';
+			if (strcmp(colon + 1, "delete") == 0)
+				e.as[i] = CAT_AS_DELETE;
+			else if (strcmp(colon + 1, "present") == 0)
+				e.as[i] = CAT_AS_PRESENT;
+			else
+				BAD("types", "'%s': want TYPE, TYPE:delete or TYPE:present",
+				    list[i]);
+		}
 		if (strncmp(list[i], "aws_", 4) != 0)
 			BAD("types", "'%s' is not a Terraform AWS type", list[i]);
 		e.types[i] = list[i];
@@ -218,22 +243,36 @@ parse_line(cat_catalog *c, const char *name, int line, char *s, const char *sour
 		if (n > N(e.attrs))
 			BAD("attrs", "more than %zu extractors", N(e.attrs));
 		for (size_t i = 0; i < n; i++) {
-			char *eq = strchr(list[i], '='), *sl;
+			char *eq = strchr(list[i], '='), *sl, *at, *arg;
 			cat_attr *a = &e.attrs[i];
 			if (eq == NULL || eq == list[i] || eq[1] == '\0')
-				BAD("attrs", "'%s' is not PATH=ATTR[/XFORM]", list[i]);
+				BAD("attrs", "'%s' is not PATH=ATTR[/XFORM][@TYPE]", list[i]);
 			*eq = '\0';
 			a->attr = eq + 1;
 			a->xf = XF_PLAIN;
+			if ((at = strchr(a->attr, '@')) != NULL) {
+				*at = '\0';
+				a->type = at + 1;
+				if (strncmp(a->type, "aws_", 4) != 0)
+					BAD("attrs", "'@%s' is not a Terraform AWS type", a->type);
+			}
 			if ((sl = strchr(a->attr, '/')) != NULL) {
 				size_t k;
 				*sl = '\0';
+				if ((arg = strchr(sl + 1, ':')) != NULL) {
+					*arg = '\0';
+					a->arg = arg + 1;
+				}
 				for (k = 0; k < N(xform_names); k++)
 					if (strcmp(xform_names[k].name, sl + 1) == 0)
 						break;
 				if (k == N(xform_names))
 					BAD("attrs", "unknown transform '%s'", sl + 1);
 				a->xf = xform_names[k].xf;
+				if ((a->xf == XF_IS) != (a->arg != NULL))
+					BAD("attrs",
+					    "'%s': is:VALUE takes a value, other transforms none",
+					    sl + 1);
 			}
 			int bad = parse_path(list[i], &a->path, false);
 			if (keep_path(c, &a->path) != 0)
@@ -427,55 +466,83 @@ walk(const cat_path *p, size_t i, const cJSON *node, cat_value_fn fn, void *arg)
 	return 0;
 }
 
-typedef struct first_str {
+typedef struct nth_str {
+	size_t want, seen;
 	char buf[512];
 	bool found;
-} first_str;
+} nth_str;
 
 static int
-take_first(void *arg, const char *value)
+take_nth(void *arg, const char *value)
 {
-	first_str *f = arg;
+	nth_str *f = arg;
 
+	if (f->seen++ < f->want)
+		return 0;
 	snprintf(f->buf, sizeof(f->buf), "%s", value);
 	f->found = true;
 	return 1;
 }
 
+/* The template with its placeholders filled: the first value of each, or
+ * the k-th of one that expands a list ([] in its path).  0 with *multi when
+ * some placeholder expands a list; -1 when a value is missing. */
 static int
-expand_template(const cat_path *p, const cJSON *root, cat_value_fn fn, void *arg)
+fill_template(const char *tmpl, const cJSON *root, size_t k, char *out, size_t len, bool *multi)
 {
-	char out[1024];
 	size_t o = 0;
 
-	for (const char *s = p->tmpl; *s != '\0' && o < sizeof(out) - 1;) {
+	for (const char *s = tmpl; *s != '\0' && o < len - 1;) {
 		if (*s == '{') {
 			const char *e = strchr(s, '}');
 			char spec[128];
 			cat_path sub;
-			first_str f = { .found = false };
+			nth_str f = { .found = false };
+			bool list = false;
 
 			if (e == NULL || (size_t)(e - s - 1) >= sizeof(spec))
-				return 0;
+				return -1;
 			snprintf(spec, sizeof(spec), "%.*s", (int)(e - s - 1), s + 1);
 			if (parse_path(spec, &sub, false) != 0) {
 				free((char *)sub.text);
-				return 0;
+				return -1;
 			}
-			walk(&sub, 0, root, take_first, &f);
+			for (size_t i = 0; i < sub.n; i++)
+				list = list || sub.arr[i];
+			*multi = *multi || list;
+			f.want = list ? k : 0;
+			walk(&sub, 0, root, take_nth, &f);
 			free((char *)sub.text);
 			if (!f.found)
-				return 0;
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", f.buf);
-			if (o >= sizeof(out))
-				return 0;
+				return -1;
+			o += (size_t)snprintf(out + o, len - o, "%s", f.buf);
+			if (o >= len)
+				return -1;
 			s = e + 1;
 		} else {
 			out[o++] = *s++;
 		}
 	}
 	out[o] = '\0';
-	return fn(arg, out);
+	return 0;
+}
+
+/* One string per element when a placeholder expands a list
+ * ({bucketName}/{Delete.Object[].Key}: one per object), else one. */
+static int
+expand_template(const cat_path *p, const cJSON *root, cat_value_fn fn, void *arg)
+{
+	char out[1024];
+	int rv;
+
+	for (size_t k = 0; k < 1000; k++) {
+		bool multi = false;
+		if (fill_template(p->tmpl, root, k, out, sizeof(out), &multi) != 0)
+			return 0;
+		if ((rv = fn(arg, out)) != 0 || !multi)
+			return rv;
+	}
+	return 0;
 }
 
 int

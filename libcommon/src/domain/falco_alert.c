@@ -661,7 +661,10 @@ take_json_value(fval *v, fid f, const cJSON *j, td_error *err)
 	}
 	if (cJSON_IsNumber(j)) {
 		double d = j->valuedouble;
-		if (d == (double)(int64_t)d)
+		/* integral and within int64 (the cast is undefined outside it:
+		 * 1e300, or inf from 1e999) -> digits; anything else as %.17g */
+		if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+		    d == (double)(int64_t)d)
 			snprintf(v->num, sizeof(v->num), "%lld", (long long)(int64_t)d);
 		else
 			snprintf(v->num, sizeof(v->num), "%.17g", d);

@@ -132,7 +132,11 @@ decode_time(rd r, int64_t *ns)
 				nanos = (int32_t)(uint32_t)f.v;
 		}
 	}
-	*ns = sec * 1000000000LL + nanos;
+	/* a time past what int64 nanoseconds hold (years before 1678 or after
+	 * 2262) is not one Falco sends: refused, not wrapped (signed overflow) */
+	if (__builtin_mul_overflow(sec, (int64_t)1000000000, ns) ||
+	    __builtin_add_overflow(*ns, nanos, ns))
+		return TD_EINVAL;
 	return 0;
 }
 

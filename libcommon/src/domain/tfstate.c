@@ -1540,10 +1540,13 @@ top_member(tfs_state *st, scan *s, const char *key, size_t klen, res_ctx *rc, td
 		rv = check_version(v, rc->name, err);
 	} else if (key_is(key, klen, "serial")) {
 		if (!cJSON_IsNull(v)) {
+			/* Terraform's serial is a uint64: 2^64 and above cannot be
+			 * one (and the cast would be undefined) */
 			if (!cJSON_IsNumber(v) || !is_integer(v->valuedouble) ||
-			    v->valuedouble < 0) {
+			    v->valuedouble < 0 || v->valuedouble >= 18446744073709551616.0) {
 				rv = td_error_set(err, TD_EINVAL,
-				    "%s: serial: expected a non-negative integer", rc->name);
+				    "%s: serial: expected a non-negative integer below 2^64",
+				    rc->name);
 			} else {
 				st->serial = (uint64_t)v->valuedouble;
 			}

@@ -183,8 +183,13 @@ export function DetailPanel({ id, onClose }: { id: number; onClose: () => void }
             </dd>
             <dt>Who</dt>
             <dd>
-              {d.principal.session_name ? `${d.principal.session_name} via ` : ''}
-              {d.principal.name || '—'} <span className="muted">({d.principal.type})</span>
+              {/* the person (SSO user, session name or IAM user), then the role they acted through */}
+              {d.principal.name || d.principal.session_name || '—'}{' '}
+              <span className="muted">
+                ({d.principal.type}
+                {d.principal.role_arn ? `, role ${d.principal.role_arn.split('/').pop()}` : ''})
+              </span>
+              {d.principal.session_name && d.principal.session_name !== d.principal.name && <div>session {d.principal.session_name}</div>}
               <div className="mono small-text">{d.principal.arn}</div>
               {d.principal.role_arn && <div className="mono small-text">role: {d.principal.role_arn}</div>}
             </dd>

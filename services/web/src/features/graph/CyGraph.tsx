@@ -3,7 +3,7 @@ import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
 import fcose from 'cytoscape-fcose';
 import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
 import type { DriftItem } from '../../lib/api';
-import { graphStyle, packedPositions, worse } from './elements';
+import { bigElements, graphStyle, worse, type NodeData } from './elements';
 
 cytoscape.use(fcose);
 
@@ -36,12 +36,15 @@ function layoutFor(): cytoscape.LayoutOptions {
     quality: 'default',
     randomize: true,
     animate: false,
-    nodeDimensionsIncludeLabels: false,
+    // labels are wider than the nodes: spaced by them, they do not overlap
+    nodeDimensionsIncludeLabels: true,
     packComponents: true,
     numIter: 2500,
-    nodeRepulsion: 14000,
-    idealEdgeLength: 90,
-    nodeSeparation: 120,
+    // fcose's defaults: with labels in the node sizes the graph stays
+    // compact enough that the fit zoom keeps them readable
+    nodeRepulsion: 4500,
+    idealEdgeLength: 50,
+    nodeSeparation: 75,
     nestingFactor: 0.2,
     tile: true,
   } as cytoscape.LayoutOptions;
@@ -54,6 +57,8 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
   onNode.current = p.onNode;
   const onLayout = useRef(p.onLayout);
   onLayout.current = p.onLayout;
+  // a big graph's blast radius (bigElements leaves some edges out of cy)
+  const dependentsOf = useRef<((id: string) => Set<string>) | null>(null);
 
   useImperativeHandle(ref, () => ({
     fit: () => cyRef.current?.fit(undefined, 30),
@@ -81,9 +86,23 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
       autoungrabify: true,
     });
     cy.on('tap', 'node', (e) => onNode.current(e.target.id()));
+    // a big graph labels the nodes in view once zoomed in enough to read them
+    let timer = 0;
+    cy.on('viewport', () => {
+      if (!dependentsOf.current) return;
+      clearTimeout(timer);
+      timer = window.setTimeout(() => labelInView(cy), 120);
+    });
     cyRef.current = cy;
     (window as unknown as { __tfdriftCy?: Core }).__tfdriftCy = cy;
+    // Cytoscape reads its container's size only on window resizes; the panel
+    // below the graph, the split view's divider and the page's own layout
+    // change it too (a fit with a stale size leaves part of the graph out)
+    const ro = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(() => cy.resize());
+    if (box.current) ro?.observe(box.current);
     return () => {
+      ro?.disconnect();
+      clearTimeout(timer);
       cy.destroy();
       cyRef.current = null;
     };
@@ -103,25 +122,25 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     const n = p.elements.nodes.length;
     cy.style(graphStyle(p.dark, n > FORCE_LAYOUT_MAX) as never);
     if (n > FORCE_LAYOUT_MAX) {
-      // big: positions computed up front and added with the elements, no layout pass
-      const pos = packedPositions(p.elements.nodes as { data: { id: string; parent?: string } }[]);
+      // big: positions computed up front and added with the elements, no
+      // layout pass; containers are plain boxes (bigElements says why)
+      const big = bigElements(
+        p.elements.nodes as { data: NodeData }[],
+        p.elements.edges as { data: { source: string; target: string } }[],
+        Math.max(1, cy.width() / Math.max(1, cy.height())),
+      );
       const t1 = performance.now();
+      dependentsOf.current = big.dependents;
       cy.batch(() => {
         cy.elements().remove();
-        cy.add(p.elements.nodes.map((e) => ({ ...e, position: pos.get(e.data.id as string) ?? { x: 0, y: 0 } })));
-        cy.add(p.elements.edges);
+        cy.add(big.nodes as ElementDefinition[]);
+        cy.add(big.edges as ElementDefinition[]);
       });
       const t2 = performance.now();
-      // fit from the positions we computed: cy.fit measures every label and
-      // compound box, seconds at this size
-      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
-      for (const q of pos.values()) {
-        x1 = Math.min(x1, q.x);
-        y1 = Math.min(y1, q.y);
-        x2 = Math.max(x2, q.x);
-        y2 = Math.max(y2, q.y);
-      }
-      const w = x2 - x1 + 120, h = y2 - y1 + 120;
+      // fit from the extent we computed: cy.fit measures every label, seconds at this size
+      cy.resize();
+      const { x1, y1, x2, y2 } = big.extent;
+      const w = x2 - x1 + 60, h = y2 - y1 + 60;
       const zoom = Math.min(cy.width() / w, cy.height() / h, 1.1);
       cy.viewport({ zoom, pan: { x: cy.width() / 2 - ((x1 + x2) / 2) * zoom, y: cy.height() / 2 - ((y1 + y2) / 2) * zoom } });
       // the phases, for bench/web.mjs (performance.getEntriesByType('measure'))
@@ -132,6 +151,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
       onLayout.current?.(performance.now() - t0, n);
       return;
     }
+    dependentsOf.current = null;
     cy.batch(() => {
       cy.elements().remove();
       cy.add([...p.elements.nodes, ...p.elements.edges]);
@@ -139,6 +159,7 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
     if (n > 0) {
       const l = cy.layout(layoutFor());
       l.one('layoutstop', () => {
+        cy.resize();
         cy.fit(undefined, 30);
         if (cy.zoom() > 1.1) {
           // a small graph: readable labels, not giant ones
@@ -161,9 +182,20 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
       if (!p.focus) return;
       const n = cy.getElementById(p.focus);
       if (n.empty()) return;
-      const dependents = n.predecessors();
-      cy.elements().not(n).not(dependents).not(n.ancestors()).addClass('dim');
-      dependents.addClass('blast');
+      const deps = dependentsOf.current;
+      if (deps) {
+        // big: the blast radius highlighted, nothing dimmed (a restyle of
+        // every element is seconds at this size)
+        const ids = deps(n.id());
+        ids.add(n.id());
+        const blast = cy.nodes().filter((x) => x !== n && ids.has(x.id()));
+        const edges = blast.connectedEdges().filter((e) => ids.has(e.source().id()) && ids.has(e.target().id()));
+        blast.union(edges).addClass('blast');
+      } else {
+        const dependents = n.predecessors();
+        cy.elements().not(n).not(dependents).not(n.ancestors()).addClass('dim');
+        dependents.addClass('blast');
+      }
       n.addClass('focus');
     });
     const n = cy.getElementById(p.focus ?? '');
@@ -185,6 +217,26 @@ export const CyGraph = forwardRef<CyHandle, CyGraphProps>(function CyGraph(p, re
 
   return <div ref={box} className="cy" role="img" aria-label={p.label} />;
 });
+
+/** Big graphs: class lbl (a label) on the leaves in view when zoomed in
+ * (at most a few hundred then), off everywhere when zoomed out. */
+function labelInView(cy: Core) {
+  const had = cy.nodes('.lbl');
+  if (cy.zoom() < 0.45) {
+    had.removeClass('lbl');
+    return;
+  }
+  const e = cy.extent();
+  const inView = cy.nodes().filter((n) => {
+    if (n.hasClass('box')) return false;
+    const q = n.position();
+    return q.x >= e.x1 && q.x <= e.x2 && q.y >= e.y1 && q.y <= e.y2;
+  });
+  cy.batch(() => {
+    had.difference(inView).removeClass('lbl');
+    inView.difference(had).addClass('lbl');
+  });
+}
 
 /** A live alert on a node: worse colour, one more drift, and red. */
 export function markAlert(cy: Core, a: DriftItem): boolean {

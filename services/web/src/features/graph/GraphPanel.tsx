@@ -32,7 +32,8 @@ export function GraphPanel(p: GraphPanelProps) {
   const g = useQuery({
     queryKey: ['graph', workspace],
     queryFn: () => loadWholeGraph(api, workspace ?? undefined),
-    enabled: ws.data !== undefined && names.length > 0,
+    // a workspace named in the URL is fetched at once, alongside the list
+    enabled: workspace !== null || (ws.data !== undefined && names.length > 0),
     staleTime: 60_000,
   });
   const [driftedOnly, setDriftedOnly] = useState(false);

@@ -10,7 +10,7 @@ const GraphPanel = lazy(() => import('../graph/GraphPanel').then((m) => ({ defau
  * radius); a node filters the table to its resource. */
 export function SplitView() {
   const [view, setView] = useView();
-  const [left, setLeft] = useState(() => Number(localStorage.getItem('tfdrift.split')) || 50);
+  const [left, setLeft] = useState(() => Number(localStorage.getItem('tfdrift.split')) || 45);
   const [open, setOpen] = useState<number | null>(null);
   const wrap = useRef<HTMLDivElement>(null);
   const dragging = useRef(false);

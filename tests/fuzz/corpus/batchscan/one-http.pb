@@ -1,0 +1,4 @@
+
+
+e3¢
+arn:xðª	ct.region

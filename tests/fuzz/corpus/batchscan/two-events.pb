@@ -1,0 +1,5 @@
+
+K
+e1€€θοΚΓec2.amazonaws.com"RunInstancesBarn:aws:iam::1:user/aπ
+
+e2€”ΣΜΆΚΓπ
