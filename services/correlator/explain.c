@@ -14,8 +14,10 @@
 #include "tfdrift/clock.h"
 
 const char explain_usage[] =
-    "  explain --state [NAME=]FILE [--state ...] EVENTS...\n"
-    "      offline: one JSON line per CloudTrail record (decision, reason, alerts)\n";
+    "  explain --state [NAME=]FILE[#account=ID&region=R] [--state ...] EVENTS...\n"
+    "      offline: one JSON line per CloudTrail record (decision, reason, alerts);\n"
+    "      a state matches events of its own accounts and regions (from its ARNs,\n"
+    "      else #account=/#region=, as state_loader.sources options)\n";
 
 #define MAX_COARSE_ENTRIES 64
 

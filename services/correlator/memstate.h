@@ -4,7 +4,8 @@
  * parser (tfstate.h), so addresses, redactions and identifiers are those of
  * the index the state-loader writes.
  *
- * Like the Redis index, the first resource to claim an identifier keeps it.
+ * Like the Redis index, the first resource to claim an identifier in an
+ * account and region keeps it.
  * Threads: read-only after loading. */
 #ifndef TFDRIFT_CORRELATOR_MEMSTATE_H
 #define TFDRIFT_CORRELATOR_MEMSTATE_H
@@ -17,14 +18,23 @@ typedef struct memstate memstate;
 int memstate_new(memstate **out);
 void memstate_free(memstate *m);
 /* Adds the state at path as workspace (spec "NAME=PATH" or a bare PATH whose
- * file name, without .tfstate, is the workspace).  TD_E* with err. */
+ * file name, without .tfstate, is the workspace), its identifiers scoped by
+ * account and region as the state-loader scopes them (tfdrift/scope.h); a
+ * "#account=A&region=R" suffix gives the source's scope options.  TD_E*
+ * with err. */
 int memstate_add_file(memstate *m, const char *spec, td_error *err);
-/* Adds one resource by hand (tests, bench): attrs_json owned by nobody (copied). */
+/* Adds one resource by hand (tests, bench): attrs_json owned by nobody
+ * (copied).  memstate_add indexes it unscoped (matching events of every
+ * account); memstate_add_in in account and region (account "": unscoped,
+ * region "": the whole account). */
 int memstate_add(memstate *m, const char *workspace, const char *address, const char *type,
     const char *const *identifiers, const char *attrs_json);
+int memstate_add_in(memstate *m, const char *account, const char *region, const char *workspace,
+    const char *address, const char *type, const char *const *identifiers, const char *attrs_json);
 
-/* rule_lookup_fn / rule_attrs_fn with arg = memstate. */
-int memstate_lookup(void *arg, const char *identifier, rule_match *m);
+/* rule_lookup_fn / rule_attrs_fn with arg = memstate: the fields of the
+ * event's scope, most specific first, as the service looks them up. */
+int memstate_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m);
 int memstate_attrs(void *arg, const char *workspace, const char *address, char **json);
 
 #endif

@@ -341,44 +341,71 @@ parse_entry(const char *s, size_t len, rule_match *m)
 }
 
 int
-ridx_lookup(void *arg, const char *identifier, rule_match *m)
+ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m)
 {
 	ridx_conn *c = arg;
-	char gen[32], *key;
-	redisReply *rep;
-	int rv;
-
-	char ckey[600], *hit;
+	char gen[32], *key = NULL, ckey[700], *hit, stack[1024], *buf = stack;
+	const char *argv[2 + TD_RKEY_IDX_LOOKUPS], *fields[TD_RKEY_IDX_LOOKUPS];
+	size_t lens[2 + TD_RKEY_IDX_LOOKUPS], nf = 0, i, need;
+	const redisReply *found = NULL;
+	redisReply *rep = NULL;
+	int rv, n;
 
 	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
 		return rv;
-	snprintf(ckey, sizeof(ckey), "i\x1f%s", identifier);
-	if (lcache_get(c->r->cache, ckey, &hit)) {
+	n = snprintf(ckey, sizeof(ckey), "i\x1f%s\x1f%s\x1f%s", scope->account, scope->region,
+	    identifier);
+	if (n < 0 || (size_t)n >= sizeof(ckey))
+		ckey[0] = '\0'; /* too long to cache without clashing */
+	if (ckey[0] != '\0' && lcache_get(c->r->cache, ckey, &hit)) {
 		rv = hit[0] != '\0' && parse_entry(hit, strlen(hit), m) ? 0 : TD_ENOTFOUND;
 		free(hit);
 		return rv;
 	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	if ((key = td_rkey_idx(c->r->prefix, strtoull(gen, NULL, 10))) == NULL)
-		return TD_ENOMEM;
-	rep = checked(c, redisCommand(c->ctx, "HGET %s %b", key, identifier, strlen(identifier)));
-	if (rep == NULL) {
-		free(key);
-		return TD_EDEPEND;
+	/* the scoped fields and the unscoped one in one HMGET: one round trip */
+	key = td_rkey_idx(c->r->prefix, strtoull(gen, NULL, 10));
+	need = td_rkey_idx_lookup_size(scope->account, scope->region, identifier);
+	if (need > sizeof(stack))
+		buf = malloc(need);
+	if (key == NULL || buf == NULL ||
+	    (nf = td_rkey_idx_lookup_fields(scope->account, scope->region, identifier, buf, need,
+		 fields)) == 0) {
+		rv = TD_ENOMEM;
+		goto out;
 	}
-	if (rep->type == REDIS_REPLY_STRING && parse_entry(rep->str, rep->len, m))
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (i = 0; i < 2 + nf; i++) {
+		if (i >= 2)
+			argv[i] = fields[i - 2];
+		lens[i] = strlen(argv[i]);
+	}
+	rep = checked(c, redisCommandArgv(c->ctx, (int)(2 + nf), argv, lens));
+	if (rep == NULL) {
+		rv = TD_EDEPEND;
+		goto out;
+	}
+	rv = TD_ENOTFOUND;
+	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && found == NULL; i++)
+		if (rep->element[i]->type == REDIS_REPLY_STRING)
+			found = rep->element[i];
+	if (found != NULL && parse_entry(found->str, found->len, m)) {
 		rv = 0;
-	else
-		rv = TD_ENOTFOUND;
-	if (rep->type == REDIS_REPLY_STRING && rv == 0)
-		lcache_put(c->r->cache, ckey, rep->str);
-	else if (rep->type == REDIS_REPLY_NIL)
-		lcache_put(c->r->cache, ckey, "");
-	if (rep->type == REDIS_REPLY_STRING && rv != 0)
+		if (ckey[0] != '\0')
+			lcache_put(c->r->cache, ckey, found->str);
+	} else if (found != NULL) {
 		TD_WARN("malformed resource index entry", TD_KV_STR("key", key),
 		    TD_KV_STR("identifier", identifier));
-	freeReplyObject(rep);
+	} else if (rep->type == REDIS_REPLY_ARRAY && ckey[0] != '\0') {
+		lcache_put(c->r->cache, ckey, "");
+	}
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (buf != stack)
+		free(buf);
 	free(key);
 	return rv;
 }

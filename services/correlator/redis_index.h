@@ -1,7 +1,8 @@
 /* redis_index.h — the correlator's read side of the resource index in Redis.
  *
  * Layout (docs/architecture.md, "Redis"): <prefix>gen holds the current
- * generation; <prefix>g:<gen>:idx is a hash identifier -> "workspace\taddress\ttype".
+ * generation; <prefix>g:<gen>:idx is a hash field -> "workspace\taddress\ttype", the field
+ * an identifier scoped by account and region (tfdrift/redis_keys.h).
  *
  * One hiredis connection per worker (a pool of `conns`), each opened on first
  * use and reopened after any error (host, port, AUTH password, SELECT db,
@@ -52,9 +53,12 @@ void ridx_close(ridx *r);
 ridx_conn *ridx_acquire(ridx *r);
 void ridx_release(ridx *r, ridx_conn *c);
 
-/* A rule_lookup_fn; arg is a ridx_conn.  0, TD_ENOTFOUND, TD_EAGAIN (no
- * generation yet) or TD_EDEPEND (Redis error; the connection is reset). */
-int ridx_lookup(void *arg, const char *identifier, rule_match *m);
+/* A rule_lookup_fn; arg is a ridx_conn.  One HMGET of the index hash for
+ * the fields of the event's scope, most specific first (account and region,
+ * account alone, unscoped: td_rkey_idx_lookup_fields); the first present
+ * answers.  0, TD_ENOTFOUND, TD_EAGAIN (no generation yet), TD_ENOMEM or
+ * TD_EDEPEND (Redis error; the connection is reset). */
+int ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m);
 
 /* A rule_attrs_fn: the attributes JSON at <prefix>g:<gen>:res:<ws>:<address>. */
 int ridx_attrs(void *arg, const char *workspace, const char *address, char **json);

@@ -752,19 +752,69 @@ find_ids(const cat_path *p, const Tfdrift__V1__CloudEvent *ev, const cJSON *req,
 /* The managed instance identifier id names.  Sub-resources are indexed
  * scoped, "<type>:<value>" (an S3 bucket's policy by the bucket's name): the
  * entry's types first, then id itself.  0, TD_ENOTFOUND or a lookup error. */
+void
+rule_event_scope(const Tfdrift__V1__CloudEvent *ev, rule_scope *scope)
+{
+	const Tfdrift__V1__UserIdentity *id = ev->user_identity;
+
+	/* ev->account_id is userIdentity.accountId, else recipientAccountId */
+	scope->account = "";
+	if (!empty(ev->recipient_account_id))
+		scope->account = ev->recipient_account_id;
+	else if (!empty(ev->account_id))
+		scope->account = ev->account_id;
+	else if (id != NULL && !empty(id->account_id))
+		scope->account = id->account_id;
+	scope->region = !empty(ev->aws_region) ? ev->aws_region : "";
+}
+
+/* An ARN names where its resource lives (arn:PARTITION:SERVICE:REGION:ACCOUNT:…):
+ * a 12-digit account and a region in it replace the event's in *sc (a topic
+ * of eu-west-1 named by a call in us-east-1, another account's role); the
+ * strings go into acc and reg. */
+static void
+arn_scope(const char *id, rule_scope *sc, char *acc, size_t alen, char *reg, size_t rlen)
+{
+	const char *f[5];
+	size_t k = 0, n;
+
+	if (strncmp(id, "arn:", 4) != 0)
+		return;
+	for (const char *p = id; *p != '\0' && k < 5; p++)
+		if (*p == ':')
+			f[k++] = p + 1;
+	if (k < 5)
+		return;
+	n = (size_t)(f[4] - f[3] - 1);
+	if (n == 12 && strspn(f[3], "0123456789") >= 12 && n < alen) {
+		snprintf(acc, alen, "%.*s", (int)n, f[3]);
+		sc->account = acc;
+	}
+	n = (size_t)(f[3] - f[2] - 1);
+	if (n > 0 && n < rlen) {
+		snprintf(reg, rlen, "%.*s", (int)n, f[2]);
+		sc->region = reg;
+	}
+}
+
 static int
-lookup_id(const cat_entry *e, const rule_state *st, const char *id, rule_match *m)
+lookup_id(const cat_entry *e, const Tfdrift__V1__CloudEvent *ev, const rule_state *st,
+    const char *id, rule_match *m)
 {
 	int rv = TD_ENOTFOUND;
+	char acc[16], reg[40];
+	rule_scope sc;
 
+	rule_event_scope(ev, &sc);
+	arn_scope(id, &sc, acc, sizeof(acc), reg, sizeof(reg));
 	memset(m, 0, sizeof(*m));
 	for (size_t t = 0; rv == TD_ENOTFOUND && t < e->ntypes; t++) {
 		char scoped[700];
 		snprintf(scoped, sizeof(scoped), "%s:%s", e->types[t], id);
-		rv = st->lookup(st->arg, scoped, m);
+		rv = st->lookup(st->arg, &sc, scoped, m);
 	}
 	if (rv == TD_ENOTFOUND)
-		rv = st->lookup(st->arg, id, m);
+		rv = st->lookup(st->arg, &sc, id, m);
 	return rv;
 }
 
@@ -805,7 +855,7 @@ on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now
 	rule_match m;
 	char *attrs = NULL;
 	size_t k, before = out->n, ign0 = t->ignored;
-	int rv = lookup_id(s->e, st, s->id, &m);
+	int rv = lookup_id(s->e, s->ev, st, s->id, &m);
 
 	if (rv == TD_ENOTFOUND) {
 		if (s->kind != CAT_CREATE && !s->upsert) {

@@ -52,9 +52,21 @@ typedef struct rule_match {
 	char type[128];
 } rule_match;
 
-/* Looks identifier up.  0 with *m filled when found, TD_ENOTFOUND when not, any
- * other negative code when the index cannot be read (the event must be retried). */
-typedef int (*rule_lookup_fn)(void *arg, const char *identifier, rule_match *m);
+/* Where an event happened (rule_event_scope): the index answers only with
+ * resources of this account and region, the account's account-global ones
+ * (IAM, S3 …: any region) and those of states whose account is unknown
+ * (scope.h).  Strings borrowed from the event; "" when it does not say.  An
+ * identifier that is an ARN is looked up in the account and region it names
+ * instead (where they are in it). */
+typedef struct rule_scope {
+	const char *account;
+	const char *region;
+} rule_scope;
+
+/* Looks the identifier id up within scope.  0 with *m filled when found,
+ * TD_ENOTFOUND when not, any other negative code when the index cannot be read
+ * (the event must be retried). */
+typedef int (*rule_lookup_fn)(void *arg, const rule_scope *scope, const char *id, rule_match *m);
 /* The attributes of (workspace, address) as JSON text: 0 with *json malloc'd
  * (caller frees), TD_ENOTFOUND, or an error as above. */
 typedef int (*rule_attrs_fn)(void *arg, const char *workspace, const char *address, char **json);
@@ -122,6 +134,10 @@ int rule_evaluate(const rule_env *env, const Tfdrift__V1__CloudEvent *ev, const 
     int64_t now_ns, rule_alerts *out, rule_result *res);
 
 void rule_alerts_free(rule_alerts *a);
+
+/* The account of ev (recipientAccountId, else the principal's account from
+ * userIdentity) and its region (awsRegion). */
+void rule_event_scope(const Tfdrift__V1__CloudEvent *ev, rule_scope *scope);
 
 /* Who, resolved: the human behind roles and SSO.  Strings borrowed from ev or
  * written into the buffers. */

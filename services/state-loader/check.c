@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tfdrift/identifiers.h"
+#include "tfdrift/redis_keys.h"
 
 static int
 cmp_str(const void *a, const void *b)
@@ -15,6 +16,13 @@ cmp_str(const void *a, const void *b)
 int
 chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 {
+	return chk_summarise_in(st, NULL, sum, types);
+}
+
+int
+chk_summarise_in(const tfs_state *st, const td_scope *sc, chk_summary *sum, cJSON **types)
+{
+	const char *account, *region;
 	const tfs_instance *in;
 	char **all = NULL, **na;
 	size_t i, k, n, nall = 0, cap = 0;
@@ -47,6 +55,7 @@ chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 			}
 		}
 		n = in->n_identifiers;
+		td_scope_of(sc, i, &account, &region);
 		for (k = 0; k < n; k++) {
 			if (nall == cap) {
 				cap = cap ? 2 * cap : 256;
@@ -56,14 +65,16 @@ chk_summarise(const tfs_state *st, chk_summary *sum, cJSON **types)
 				}
 				all = na;
 			}
-			if ((all[nall] = strdup(in->identifiers[k])) == NULL) {
+			if ((all[nall] = td_rkey_idx_field(account, region, in->identifiers[k])) ==
+			    NULL) {
 				rv = TD_ENOMEM;
 				goto out;
 			}
 			nall++;
 		}
 	}
-	/* the store keeps the first claim of an identifier (HSETNX) */
+	/* the store keeps the first claim of a field (an identifier in an account
+	 * and region) */
 	if (nall > 0) {
 		qsort(all, nall, sizeof(*all), cmp_str);
 	}
@@ -114,9 +125,12 @@ print_json_error(FILE *out, const char *path, const char *error)
 }
 
 static int
-print_json(FILE *out, const char *path, const tfs_state *st, const chk_summary *s, cJSON *types)
+print_json(FILE *out, const char *path, const tfs_state *st, const td_scope *sc,
+    const chk_summary *s, cJSON *types)
 {
 	cJSON *o = cJSON_CreateObject();
+	const char *const *v;
+	size_t n;
 	bool ok = o != NULL;
 
 	ok = ok && cJSON_AddStringToObject(o, "path", path) != NULL;
@@ -133,12 +147,49 @@ print_json(FILE *out, const char *path, const tfs_state *st, const chk_summary *
 	ok = ok && cJSON_AddNumberToObject(o, "redactions", (double)s->redactions) != NULL;
 	ok = ok && cJSON_AddNumberToObject(o, "edges", (double)s->edges) != NULL;
 	ok = ok && cJSON_AddItemReferenceToObject(o, "types", types);
+	v = td_scope_accounts(sc, &n);
+	ok = ok && cJSON_AddItemToObject(o, "accounts", cJSON_CreateStringArray(v, (int)n));
+	v = td_scope_regions(sc, &n);
+	ok = ok && cJSON_AddItemToObject(o, "regions", cJSON_CreateStringArray(v, (int)n));
+	ok = ok && cJSON_AddBoolToObject(o, "account_known", td_scope_account_known(sc)) != NULL;
+	ok = ok &&
+	    cJSON_AddNumberToObject(o, "unscoped_resources", (double)td_scope_unscoped(sc)) != NULL;
 	return emit(out, o, ok);
 }
 
+/* "a, b, c" or "-". */
 static void
-print_text(FILE *out, const char *path, const tfs_state *st, const chk_summary *s,
-    const cJSON *types)
+print_list(FILE *out, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%s%s", i > 0 ? ", " : "", v[i]);
+	}
+	fprintf(out, "%s\n", n == 0 ? "-" : "");
+}
+
+static void
+print_scope(FILE *out, const td_scope *sc, size_t managed)
+{
+	const char *const *v;
+	size_t n;
+
+	v = td_scope_accounts(sc, &n);
+	fprintf(out, "accounts:            ");
+	print_list(out, v, n);
+	v = td_scope_regions(sc, &n);
+	fprintf(out, "regions:             ");
+	print_list(out, v, n);
+	if (!td_scope_account_known(sc)) {
+		fprintf(out,
+		    "account unknown:     %zu of %zu resources (no ARN, no account_id, no "
+		    "#account= option): they match events of every account\n",
+		    td_scope_unscoped(sc), managed);
+	}
+}
+
+static void
+print_text(FILE *out, const char *path, const tfs_state *st, const td_scope *sc,
+    const chk_summary *s, const cJSON *types)
 {
 	const cJSON *t;
 
@@ -150,6 +201,7 @@ print_text(FILE *out, const char *path, const tfs_state *st, const chk_summary *
 	fprintf(out, "deposed objects:     %zu\n", s->deposed);
 	fprintf(out, "identifiers indexed: %zu (%zu claimed by more than one instance)\n",
 	    s->identifiers, s->conflicts);
+	print_scope(out, sc, s->managed);
 	fprintf(out, "redacted values:     %zu\n", s->redactions);
 	fprintf(out, "dependency edges:    %zu\n", s->edges);
 	fprintf(out, "resources by type:\n");
@@ -162,9 +214,10 @@ print_text(FILE *out, const char *path, const tfs_state *st, const chk_summary *
 int
 chk_main(int argc, char **argv, size_t max_size, FILE *out, FILE *errout)
 {
-	const char *path = NULL;
+	const char *path = NULL, *account = NULL, *region = NULL;
 	bool json = false;
 	tfs_state *st = NULL;
+	td_scope *sc = NULL;
 	chk_summary sum;
 	cJSON *types = NULL;
 	td_error err = { 0 };
@@ -173,6 +226,24 @@ chk_main(int argc, char **argv, size_t max_size, FILE *out, FILE *errout)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--account") == 0 && i + 1 < argc) {
+			account = argv[++i];
+			if (!td_scope_valid_account(account)) {
+				fprintf(errout,
+				    "tfdrift-state-loader check: --account \"%s\": expected a "
+				    "12-digit AWS account id\n",
+				    account);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--region") == 0 && i + 1 < argc) {
+			region = argv[++i];
+			if (!td_scope_valid_region(region)) {
+				fprintf(errout,
+				    "tfdrift-state-loader check: --region \"%s\": expected an AWS "
+				    "region such as eu-west-1\n",
+				    region);
+				return 2;
+			}
 		} else if (path == NULL && argv[i][0] != '-') {
 			path = argv[i];
 		} else {
@@ -181,7 +252,9 @@ chk_main(int argc, char **argv, size_t max_size, FILE *out, FILE *errout)
 		}
 	}
 	if (path == NULL) {
-		fprintf(errout, "usage: tfdrift-state-loader check PATH [--json]\n");
+		fprintf(errout,
+		    "usage: tfdrift-state-loader check PATH [--json] [--account "
+		    "ACCOUNT_ID] [--region REGION]\n");
 		return 2;
 	}
 	if (idx_init(&err) != 0) {
@@ -196,21 +269,23 @@ chk_main(int argc, char **argv, size_t max_size, FILE *out, FILE *errout)
 		}
 		goto out;
 	}
-	if (chk_summarise(st, &sum, &types) != 0) {
+	if (td_scope_build(&sc, st, account, region) != 0 ||
+	    chk_summarise_in(st, sc, &sum, &types) != 0) {
 		fprintf(errout, "%s: out of memory\n", path);
 		goto out;
 	}
 	if (json) {
-		if (print_json(out, path, st, &sum, types) != 0) {
+		if (print_json(out, path, st, sc, &sum, types) != 0) {
 			fprintf(errout, "%s: out of memory\n", path);
 			goto out;
 		}
 	} else {
-		print_text(out, path, st, &sum, types);
+		print_text(out, path, st, sc, &sum, types);
 	}
 	status = 0;
 out:
 	cJSON_Delete(types);
+	td_scope_free(sc);
 	tfs_free(st);
 	return status;
 }

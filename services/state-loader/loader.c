@@ -26,6 +26,7 @@
 #include "tfdrift/str.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/state.pb-c.h"
+#include "tfdrift/scope.h"
 #include "tfdrift/tfstate.h"
 
 #define SECTION "state_loader"
@@ -44,6 +45,7 @@ typedef struct source {
 	const char *base;     /* local: the file name within that directory (in path) */
 	bool due;             /* local: inotify saw the file change; check it now */
 	tfs_state *state;     /* last good parse, NULL if none yet */
+	td_scope *scope;      /* its accounts and regions; NULL with state, or out of memory */
 	int64_t loaded_at_ns; /* when `state` was parsed */
 	char *last_error;     /* NULL when the last attempt succeeded */
 	/* what the file looked like at the last attempt */
@@ -201,9 +203,21 @@ take_state(source *s, tfs_state *st)
 		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
 		return recovered;
 	}
+	td_scope_free(s->scope);
+	s->scope = NULL;
 	tfs_free(s->state);
 	s->state = st;
 	s->loaded_at_ns = td_clock_now_ns();
+	if (td_scope_build(&s->scope, st, s->spec.scope_account, s->spec.scope_region) != 0) {
+		TD_ERROR("out of memory: the workspace's identifiers are indexed unscoped",
+		    TD_KV_STR("workspace", s->name));
+	} else if (!td_scope_account_known(s->scope)) {
+		/* today's behaviour for this state, not a fault: shown in its status */
+		TD_INFO("the account of some resources is unknown (no ARN, no account= option); "
+			"they match events of every account",
+		    TD_KV_STR("workspace", s->name),
+		    TD_KV_UINT("unscoped_resources", td_scope_unscoped(s->scope)));
+	}
 	td_gauge_set(s->resources, (double)tfs_indexed_count(st));
 	TD_INFO("state loaded", TD_KV_STR("workspace", s->name), TD_KV_STR("source", s->path),
 	    TD_KV_UINT("serial", tfs_serial(st)), TD_KV_STR("lineage", tfs_lineage(st)),
@@ -579,6 +593,27 @@ check_all_sources(ldr *l, size_t from)
 	return changed;
 }
 
+/* accounts, regions, account_known, unscoped_resources (scope.h) into o. */
+static bool
+add_scope(cJSON *o, const td_scope *sc)
+{
+	const char *const *v;
+	size_t n;
+	bool ok;
+
+	v = td_scope_accounts(sc, &n);
+	ok = cJSON_AddItemToObject(o, "accounts", cJSON_CreateStringArray(v, (int)n));
+	v = td_scope_regions(sc, &n);
+	ok = ok && cJSON_AddItemToObject(o, "regions", cJSON_CreateStringArray(v, (int)n));
+	/* no scope (out of memory): everything was indexed unscoped */
+	ok = ok &&
+	    cJSON_AddBoolToObject(o, "account_known", sc != NULL && td_scope_account_known(sc)) !=
+		NULL;
+	ok = ok &&
+	    cJSON_AddNumberToObject(o, "unscoped_resources", (double)td_scope_unscoped(sc)) != NULL;
+	return ok;
+}
+
 /* The workspace status as JSON; malloc'd, owned by the caller. */
 static char *
 status_json(const source *s)
@@ -604,12 +639,17 @@ status_json(const source *s)
 			NULL;
 		td_clock_format(s->loaded_at_ns, 3, ts, sizeof(ts));
 		ok = ok && cJSON_AddStringToObject(o, "loaded_at", ts) != NULL;
+		ok = ok && add_scope(o, s->scope);
 	} else {
 		ok = ok && cJSON_AddNullToObject(o, "serial") != NULL;
 		ok = ok && cJSON_AddNullToObject(o, "lineage") != NULL;
 		ok = ok && cJSON_AddNullToObject(o, "terraform_version") != NULL;
 		ok = ok && cJSON_AddNumberToObject(o, "resources", 0) != NULL;
 		ok = ok && cJSON_AddNullToObject(o, "loaded_at") != NULL;
+		ok = ok && cJSON_AddItemToObject(o, "accounts", cJSON_CreateArray());
+		ok = ok && cJSON_AddItemToObject(o, "regions", cJSON_CreateArray());
+		ok = ok && cJSON_AddNullToObject(o, "account_known") != NULL;
+		ok = ok && cJSON_AddNumberToObject(o, "unscoped_resources", 0) != NULL;
 	}
 	ok = ok &&
 	    (s->last_error != NULL ? cJSON_AddStringToObject(o, "last_error", s->last_error) != NULL
@@ -815,6 +855,7 @@ write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	for (i = 0; i < l->nsrc; i++) {
 		ws[i].name = l->src[i].name;
 		ws[i].state = l->src[i].state;
+		ws[i].scope = l->src[i].scope;
 		if ((ws[i].status_json = status_json(&l->src[i])) == NULL) {
 			TD_ERROR("index not written: out of memory");
 			goto out;
@@ -1249,6 +1290,7 @@ ldr_free(ldr *l)
 		free(l->src[i].name);
 		free(l->src[i].path);
 		free(l->src[i].last_error);
+		td_scope_free(l->src[i].scope);
 		tfs_free(l->src[i].state);
 		src_spec_free(&l->src[i].spec);
 	}

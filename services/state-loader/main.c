@@ -18,10 +18,11 @@ static const td_app_info app_info = {
 	.name = "tfdrift-state-loader",
 	.section = "state_loader",
 	.summary = "Terraform state files in, the resource index in Redis out",
-	.usage = "  tfdrift-state-loader [OPTIONS] check PATH [--json]\n"
-		 "      parse one state file and print what the index would hold (instances,\n"
-		 "      resources by type, identifiers, redactions, edges); no Redis.\n"
-		 "      Exit status 0 loaded, 1 the file is bad, 2 usage.\n",
+	.usage =
+	    "  tfdrift-state-loader [OPTIONS] check PATH [--json] [--account ID] [--region R]\n"
+	    "      parse one state file and print what the index would hold (instances,\n"
+	    "      resources by type, identifiers, redactions, edges); no Redis.\n"
+	    "      Exit status 0 loaded, 1 the file is bad, 2 usage.\n",
 };
 
 static bool

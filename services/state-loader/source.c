@@ -9,6 +9,7 @@
 
 #include "fetch.h"
 #include "tfdrift/hex.h"
+#include "tfdrift/scope.h"
 
 #define KEY "state_loader.sources"
 
@@ -53,6 +54,8 @@ src_spec_free(src_spec *s)
 	free(s->bucket);
 	free(s->key);
 	free(s->ws_prefix);
+	free(s->scope_account);
+	free(s->scope_region);
 	*s = (src_spec){ 0 };
 }
 
@@ -152,7 +155,7 @@ static int
 parse_http(const char *entry, const char *uri, src_spec *s, td_error *err)
 {
 	static const char *const known[] = { "ca", "cert", "key", "insecure", "user",
-		"password_env", NULL };
+		"password_env", "account", "region", NULL };
 	const char *hash = strchr(uri, '#'), *scheme_end = strstr(uri, "://"), *host, *at, *slash;
 	size_t ulen = hash != NULL ? (size_t)(hash - uri) : strlen(uri);
 	size_t olen = hash != NULL ? strlen(hash + 1) : 0;
@@ -489,11 +492,53 @@ src_s3_child(const src_spec *parent, const char *workspace, src_spec *out, td_er
 	out->key = strdup(parent->key);
 	out->ws_prefix = strdup(parent->ws_prefix);
 	out->ca_file = parent->ca_file != NULL ? strdup(parent->ca_file) : NULL;
+	out->scope_account = parent->scope_account != NULL ? strdup(parent->scope_account) : NULL;
+	out->scope_region = parent->scope_region != NULL ? strdup(parent->scope_region) : NULL;
 	if (out->name == NULL || out->url == NULL || out->shown == NULL || out->region == NULL ||
 	    out->bucket_url == NULL || out->bucket == NULL || out->key == NULL ||
-	    out->ws_prefix == NULL || (parent->ca_file != NULL && out->ca_file == NULL)) {
+	    out->ws_prefix == NULL || (parent->ca_file != NULL && out->ca_file == NULL) ||
+	    (parent->scope_account != NULL && out->scope_account == NULL) ||
+	    (parent->scope_region != NULL && out->scope_region == NULL)) {
 		src_spec_free(out);
 		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* The scope options of any source, in the URI's fragment: account=
+ * (12 digits) and region= (the resources', not the bucket's: s3's region is
+ * in the query), for states that carry no ARN (tfdrift/scope.h).  Only
+ * http(s) has other options there; for the others the fragment is cut from
+ * the URI (*base, malloc'd, NULL when there is none). */
+static int
+parse_scope(const char *entry, const char *uri, bool http, src_spec *s, char **base, td_error *err)
+{
+	static const char *const known[] = { "account", "region", NULL };
+	const char *hash = strchr(uri, '#');
+	size_t olen = hash != NULL ? strlen(hash + 1) : 0;
+	int rv;
+
+	*base = NULL;
+	if (hash == NULL) {
+		return 0;
+	}
+	if (!http && (rv = check_options(entry, hash + 1, olen, known, err)) != 0) {
+		return rv;
+	}
+	if (option(hash + 1, olen, "account", &s->scope_account) != 0 ||
+	    option(hash + 1, olen, "region", &s->scope_region) != 0 ||
+	    (!http && (*base = strndup(uri, (size_t)(hash - uri))) == NULL)) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if (s->scope_account != NULL && !td_scope_valid_account(s->scope_account)) {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": account \"%s\": expected a 12-digit AWS account id", entry,
+		    s->scope_account);
+	}
+	if (s->scope_region != NULL && !td_scope_valid_region(s->scope_region)) {
+		return td_error_set(err, TD_EINVAL,
+		    KEY ": \"%s\": region \"%s\": expected an AWS region such as eu-west-1", entry,
+		    s->scope_region);
 	}
 	return 0;
 }
@@ -502,6 +547,7 @@ int
 src_parse(const char *entry, src_spec *out, td_error *err)
 {
 	const char *eq = strchr(entry, '='), *uri;
+	char *base = NULL;
 	int rv = 0;
 
 	*out = (src_spec){ 0 };
@@ -518,6 +564,14 @@ src_parse(const char *entry, src_spec *out, td_error *err)
 		goto out;
 	}
 	uri = eq + 1;
+	if ((rv = parse_scope(entry, uri,
+		 strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0, out, &base,
+		 err)) != 0) {
+		goto out;
+	}
+	if (base != NULL) {
+		uri = base;
+	}
 	if (strncmp(uri, "file://", 7) == 0) {
 		out->kind = SRC_FILE;
 		if (uri[7] == '\0') {
@@ -537,6 +591,7 @@ src_parse(const char *entry, src_spec *out, td_error *err)
 		    KEY ": \"%s\": unknown scheme (file://, http(s)://, s3://, hcp://)", entry);
 	}
 out:
+	free(base);
 	if (rv != 0) {
 		src_spec_free(out);
 	}

@@ -21,6 +21,10 @@
  *       HCP Terraform / Terraform Enterprise: the workspace's current state
  *       version, downloaded with the API token from the named environment
  *       variable (default TFE_TOKEN).
+ * Any source may end in a fragment #account=123456789012&region=eu-west-1 (for
+ * http(s), among its other fragment options): the account and region of the
+ * state's resources, for states that carry no ARN (tfdrift/scope.h; what the
+ * state itself says wins).  A '#' in a file path is written %23.
  * Secrets are never kept in `shown`, the text used in logs and status. */
 #ifndef TFDRIFT_STATE_LOADER_SOURCE_H
 #define TFDRIFT_STATE_LOADER_SOURCE_H
@@ -55,6 +59,8 @@ typedef struct src_spec {
 	char *bucket_url; /* https://bucket.s3.region.amazonaws.com or endpoint/bucket */
 	char *bucket, *key, *ws_prefix;
 	int max_keys; /* ListObjectsV2 page size (max_keys=N, 1..1000); 0: the store's default */
+	char *scope_account; /* #account=: the resources' account; NULL none */
+	char *scope_region;  /* #region=: the resources' region; NULL none */
 } src_spec;
 
 /* The S3 ListObjectsV2 URL that lists the workspace prefix of a discovering

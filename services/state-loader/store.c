@@ -16,6 +16,7 @@
 #include "tfdrift/log.h"
 #include "tfdrift/redis.h"
 #include "tfdrift/redis_keys.h"
+#include "tfdrift/scope.h"
 #include "tfdrift/str.h"
 #include "tfdrift/redis_batch.h"
 
@@ -191,9 +192,10 @@ batch_emit(void *arg, int argc, const char **argv, const size_t *lens, td_error 
 
 /* ---- identifiers claimed in this generation --------------------------------- */
 
-/* An open-addressing set of identifier strings (borrowed from the states):
- * the first instance to claim an identifier keeps it, as HSETNX did, but
- * decided here so the index can be written with multi-field HSETs. */
+/* An open-addressing set of index fields (identifiers scoped by account and
+ * region, td_rkey_idx_field; owned by the set): the first instance to claim
+ * a field keeps it, as HSETNX did, but decided here so the index can be
+ * written with multi-field HSETs. */
 typedef struct idset {
 	const char **slot;
 	size_t cap, n;
@@ -215,7 +217,18 @@ idset_insert(idset *h, const char *id)
 	return true;
 }
 
-/* 1: id newly claimed; 0: claimed before; TD_ENOMEM. */
+static void
+idset_free(idset *h)
+{
+	for (size_t i = 0; i < h->cap; i++) {
+		free((char *)h->slot[i]);
+	}
+	free(h->slot);
+	*h = (idset){ 0 };
+}
+
+/* 1: id newly claimed (the set keeps it); 0: claimed before (still the
+ * caller's); TD_ENOMEM. */
 static int
 idset_claim(idset *h, const char *id)
 {
@@ -346,6 +359,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
     bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
+	const char *account, *region;
 	char *value = NULL, *key = NULL;
 	size_t i, k, vlen;
 	int rv = 0, c;
@@ -364,9 +378,11 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
+		td_scope_of(w->scope, i, &account, &region);
 		for (k = 0; k < in->n_identifiers; k++) {
-			const char *id = in->identifiers[k];
-			if ((c = idset_claim(claimed, id)) < 0) {
+			char *id = td_rkey_idx_field(account, region, in->identifiers[k]);
+			if (id == NULL || (c = idset_claim(claimed, id)) < 0) {
+				free(id);
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -374,6 +390,7 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 				p->conflicts++;
 				TD_DEBUG("identifier already claimed by another instance",
 				    TD_KV_STR("identifier", id));
+				free(id);
 				continue;
 			}
 			if ((value = td_str_printf("%s\t%s\t%s", w->name, in->address, in->type)) ==
@@ -1018,7 +1035,7 @@ out:
 	for (i = 0; i < 3; i++) {
 		td_rbatch_free(bt[i]);
 	}
-	free(claimed.slot);
+	idset_free(&claimed);
 	contain_free(cn);
 	return rv;
 }

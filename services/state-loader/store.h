@@ -2,7 +2,10 @@
  *
  * Key layout (docs/architecture.md, "Redis"; P = redis.key_prefix):
  *   P gen_seq                         counter; INCR allocates a generation
- *   P g:<gen>:idx                     hash  identifier -> "workspace\taddress\ttype"
+ *   P g:<gen>:idx                     hash  field -> "workspace\taddress\ttype", the
+ *                                     field an identifier scoped by the
+ *                                     instance's account and region (scope.h,
+ *                                     td_rkey_idx_field)
  *   P g:<gen>:res:<workspace>:<addr>  string  the instance's attributes as JSON
  *                                     (already redacted by tfstate.c)
  *   P gen                             string  the current generation
@@ -23,8 +26,8 @@
  * Generations only grow while a store lives: if gen_seq went back (Redis
  * restarted empty) it is bumped past the last generation written.
  *
- * When two instances claim the same identifier the first one (workspace
- * order, then file order) keeps it and the clash is counted; this is decided
+ * When two instances claim the same field (the same identifier in the same
+ * account and region) the first one (workspace order, then file order) keeps it and the clash is counted; this is decided
  * in memory (each generation is written fresh), so the index, the resources
  * and the graph go out as HSET/MSET commands of many fields each.
  *
@@ -37,6 +40,7 @@
 #include <stdint.h>
 
 #include "tfdrift/error.h"
+#include "tfdrift/scope.h"
 #include "tfdrift/tfstate.h"
 
 typedef struct store store;
@@ -59,6 +63,7 @@ typedef struct store_opts {
 typedef struct store_workspace {
 	const char *name;
 	const tfs_state *state;  /* NULL when nothing was ever loaded */
+	const td_scope *scope;   /* accounts and regions of its instances; NULL: unscoped */
 	const char *status_json; /* the `workspaces` hash value */
 } store_workspace;
 

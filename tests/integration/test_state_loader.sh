@@ -23,13 +23,15 @@ wait_ready state-loader 20 || bail "state-loader not ready: $(curl -s "$(admin_u
 P=tfdrift:
 GEN="$(rcli GET ${P}gen)"
 check "a generation is current" test -n "$GEN"
+# the fixture's resources are in account 123456789012, eu-west-1 (their ARNs):
+# fields are scoped by account, and by region for regional types (redis_keys.h)
 idx() { rcli HGET "${P}g:$GEN:idx" "$1"; }
 check_eq "instance id -> workspace, address, type" \
-	"$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx i-0aaaaaaaaaaaaaaa0)"
+	"$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
 check_eq "iam role by unique_id" "$(printf 'prod/app\taws_iam_role.app\taws_iam_role')" \
-	"$(idx AROA3XFRBF535EXAMPLE)"
+	"$(idx @123456789012::AROA3XFRBF535EXAMPLE)"
 check_eq "rds instance by identifier" "$(printf 'prod/app\taws_db_instance.main\taws_db_instance')" \
-	"$(idx prod-db)"
+	"$(idx @123456789012:eu-west-1:prod-db)"
 check "the resource JSON is stored" \
 	sh -c "redis-cli -p $TD_REDIS_PORT GET '${P}g:$GEN:res:prod/app:aws_instance.web[0]' | jq -e '.id == \"i-0aaaaaaaaaaaaaaa0\"'"
 
@@ -93,7 +95,7 @@ done
 check_eq "the load error is counted" 1 "$(metric state-loader 'tfdrift_state_load_errors_total{workspace="prod/app"}')"
 GEN2="$(rcli GET ${P}gen)"
 check_eq "the instance is still indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
-	"$(rcli HGET "${P}g:$GEN2:idx" i-0aaaaaaaaaaaaaaa0)"
+	"$(rcli HGET "${P}g:$GEN2:idx" @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
 check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.checks.sources.ok == false and (tostring | test(\"prod/app\"))'"
 check "last_error names the file" sh -c "redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/app | jq -e '.last_error | test(\"prod.tfstate\")'"
 

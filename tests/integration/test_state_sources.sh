@@ -36,7 +36,7 @@ mkstate 1 vpc-http1 "$D/http/net"
 mkstate 7 vpc-hcp7 "$D/hcp-state.json"
 
 start_redis
-cfg_set state_loader sources "[\"prod/app=s3://tfstate/app.tfstate?region=eu-west-1&workspace=staging&endpoint=http://127.0.0.1:$PROXYP\", \"prod/net=http://ci:p%40ss%3Aw0rd@127.0.0.1:$HTTPP/state/net\", \"prod/none=http://127.0.0.1:$HTTPP/state/missing#user=ci&password_env=TD_HTTP_PW\", \"prod/bad=http://ci:wrong@127.0.0.1:$HTTPP/state/net\", \"hcp/prod=hcp://acme/prod?host=127.0.0.1:$HCPP&scheme=http&token_env=TD_HCP_TOKEN\"]"
+cfg_set state_loader sources "[\"prod/app=s3://tfstate/app.tfstate?region=eu-west-1&workspace=staging&endpoint=http://127.0.0.1:$PROXYP\", \"prod/net=http://ci:p%40ss%3Aw0rd@127.0.0.1:$HTTPP/state/net#account=222222222222\", \"prod/none=http://127.0.0.1:$HTTPP/state/missing#user=ci&password_env=TD_HTTP_PW\", \"prod/bad=http://ci:wrong@127.0.0.1:$HTTPP/state/net\", \"hcp/prod=hcp://acme/prod?host=127.0.0.1:$HCPP&scheme=http&token_env=TD_HCP_TOKEN#account=777777777777&region=us-west-2\"]"
 cfg_set state_loader poll_interval 1s
 write_config
 TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key AWS_SESSION_TOKEN=sess-tok TD_HTTP_PW=p@ss:w0rd TD_HCP_TOKEN=hcp-token-1" \
@@ -49,9 +49,15 @@ check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loade
 idx() { rcli HGET "${P}g:$(rcli GET ${P}gen):idx" "$1"; }
 ws() { rcli HGET ${P}workspaces "$1"; }
 check_eq "s3 (workspace staging): instance indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
-	"$(idx i-0aaaaaaaaaaaaaaa0)"
-check_eq "http backend: indexed" "$(printf 'prod/net\taws_vpc.v\taws_vpc')" "$(idx vpc-http1)"
-check_eq "hcp: indexed" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp7)"
+	"$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
+# these states' ARNs name no valid account: the sources' #account= options
+# scope them (the ARN's region wins over #region=, the state says it)
+check_eq "http backend: indexed in the option's account" "$(printf 'prod/net\taws_vpc.v\taws_vpc')" \
+	"$(idx @222222222222:eu-west-1:vpc-http1)"
+check_eq "hcp: indexed in the option's account" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" \
+	"$(idx @777777777777:eu-west-1:vpc-hcp7)"
+check_eq "prod/bad (no options): nothing loaded, nothing unscoped" "" "$(idx vpc-http1)"
+check_eq "the status shows the account" '["777777777777"] true' "$(ws hcp/prod | jq -c -j '.accounts, " ", .account_known')"
 check_eq "http 404: an empty workspace, no error" "0 null" "$(ws prod/none | jq -r '"\(.resources) \(.last_error)"')"
 check "wrong password: the error is shown, without the password" \
 	sh -c "redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/bad | jq -e '.last_error | test(\"HTTP 401\")'"
@@ -86,8 +92,8 @@ switches() { grep -c '"index generation switched"' "${TD_LOG[state-loader]}"; }
 sw0=$(switches)
 sed 's/"serial": 42/"serial": 43/; s/i-0aaaaaaaaaaaaaaa0/i-0ddddddddddddddd0/' "$TD_ROOT/tests/fixtures/states/prod.tfstate" >"$TD_TMP/p43.tfstate"
 put_s3 "env:/staging/app.tfstate" "$TD_TMP/p43.tfstate"
-for _ in $(seq 60); do [ -n "$(idx i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
-check_eq "the changed object is loaded" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx i-0ddddddddddddddd0)"
+for _ in $(seq 60); do [ -n "$(idx @123456789012:eu-west-1:i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
+check_eq "the changed object is loaded" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx @123456789012:eu-west-1:i-0ddddddddddddddd0)"
 n1=$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")
 for _ in $(seq 60); do
 	[ "$(jq -s '[.[] | select(.kind=="s3")] | length' "$LOG")" -ge $((n1 + 2)) ] && break
@@ -98,8 +104,8 @@ check_eq "serial 43 in the status" 43 "$(ws prod/app | jq .serial)"
 
 # ---- hcp: a new state version is picked up ----
 mkstate 8 vpc-hcp8 "$D/hcp-state.json"
-for _ in $(seq 60); do [ -n "$(idx vpc-hcp8)" ] && break; sleep 0.1; done
-check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx vpc-hcp8)"
+for _ in $(seq 60); do [ -n "$(idx @777777777777:eu-west-1:vpc-hcp8)" ] && break; sleep 0.1; done
+check_eq "hcp: new state version loaded" "$(printf 'hcp/prod\taws_vpc.v\taws_vpc')" "$(idx @777777777777:eu-west-1:vpc-hcp8)"
 check "hcp requests were authorised" sh -c "! jq -s -e 'any(.[]; .kind==\"hcp\" and .status==401)' '$LOG'"
 
 # ---- the credential chain: web identity, ECS, IMDSv2 (each its own session token) ----

@@ -9,7 +9,9 @@ Writes OUTDIR/ws-<i>.tfstate (i = 0..N+K-1, workspace names "<P><i>"; the
 first N with M instances each, the K small ones with 4 to L each),
 OUTDIR/sources.json (the JSON list for state_loader.local_files) and
 OUTDIR/expected.tsv: one line per identifier the index must hold,
-"identifier<TAB>workspace<TAB>address<TAB>type", and OUTDIR/instances.tsv,
+"field<TAB>workspace<TAB>address<TAB>type" (the field is the identifier
+scoped by account and region, tfdrift/redis_keys.h: every state is in
+ACCOUNT, the regional types in REGION), and OUTDIR/instances.tsv,
 "workspace<TAB>address" of every indexed instance; both computed from
 libcommon/src/domain/identifiers.tsv independently of the C code (first
 claim wins: workspace order, then file order).
@@ -33,6 +35,17 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RULES_TSV = os.path.join(ROOT, "libcommon", "src", "domain", "identifiers.tsv")
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+# account-global types (identifiers.c, idx_type_global): indexed without a region
+GLOBAL_PREFIXES = ("aws_iam_", "aws_s3_", "aws_cloudfront_", "aws_route53_",
+                   "aws_organizations_", "aws_budgets_", "aws_ce_", "aws_shield_",
+                   "aws_globalaccelerator_", "aws_waf_", "aws_account_")
+REGIONAL_EXCEPTIONS = ("aws_route53_resolver_", "aws_s3_access_point", "aws_s3_directory_bucket")
+
+
+def field(typ, ident):
+    """The index field of an identifier of typ in ACCOUNT (and REGION)."""
+    glob = typ.startswith(GLOBAL_PREFIXES) and not typ.startswith(REGIONAL_EXCEPTIONS)
+    return "@%s:%s:%s" % (ACCOUNT, "" if glob else REGION, ident)
 
 
 def load_rules():
@@ -294,10 +307,11 @@ def main():
                 total += 1
                 insts.write("%s\t%s\n" % (name, addr))
                 for ident in ids:
-                    if ident in claimed:
+                    f = field(typ, ident)
+                    if f in claimed:
                         continue
-                    claimed[ident] = True
-                    exp.write("%s\t%s\t%s\t%s\n" % (ident, name, addr, typ))
+                    claimed[f] = True
+                    exp.write("%s\t%s\t%s\t%s\n" % (f, name, addr, typ))
     with open(os.path.join(a.outdir, "sources.json"), "w") as f:
         json.dump(sources, f)
     sys.stderr.write("gen_states: %d workspaces, %d indexed instances, %d identifiers\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -138,6 +139,74 @@ test_text_output(void **state)
 	free(err);
 }
 
+/* Where the resources live (issue 17): the fixture's ARNs say it; a state
+ * without any says it does not know, unless --account is given; the same
+ * name in two accounts is no conflict. */
+static void
+test_scope(void **state)
+{
+	char path[] = "/tmp/test_state_check_XXXXXX";
+	const char *text_args[] = { path };
+	const char *json_args[] = { path, "--json", "--account", "111111111111" };
+	const char *bad_args[] = { path, "--account", "12" };
+	const char *prod[] = { FIXTURES "prod.tfstate", "--json" };
+	const char bare[] =
+	    "{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"resources\":["
+	    "{\"mode\":\"managed\",\"type\":\"aws_iam_role\",\"name\":\"a\",\"provider\":\"p1\","
+	    "\"instances\":[{\"attributes\":{\"name\":\"ecsInstanceRole\",\"arn\":"
+	    "\"arn:aws:iam::222222222222:role/ecsInstanceRole\"}}]},"
+	    "{\"mode\":\"managed\",\"type\":\"aws_iam_role\",\"name\":\"b\",\"provider\":\"p2\","
+	    "\"instances\":[{\"attributes\":{\"name\":\"ecsInstanceRole\",\"arn\":"
+	    "\"arn:aws:iam::333333333333:role/ecsInstanceRole\"}}]},"
+	    "{\"mode\":\"managed\",\"type\":\"aws_sqs_queue\",\"name\":\"q\",\"provider\":\"p3\","
+	    "\"instances\":[{\"attributes\":{\"name\":\"jobs\",\"id\":\"jobs\"}}]}]}";
+	char *out = NULL, *err = NULL;
+	cJSON *o;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	(void)state;
+	assert_non_null(f);
+	fputs(bare, f);
+	fclose(f);
+
+	assert_int_equal(run_check(2, prod, &out, &err), 0);
+	o = cJSON_Parse(out);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "accounts"), 0)->valuestring,
+	    "123456789012");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "regions"), 0)->valuestring,
+	    "eu-west-1");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "account_known")));
+	cJSON_Delete(o);
+	free(out);
+	free(err);
+
+	/* two accounts in one state: the queue (no ARN, its own provider) is unknown */
+	assert_int_equal(run_check(1, text_args, &out, &err), 0);
+	assert_non_null(strstr(out, "accounts:            222222222222, 333333333333\n"));
+	assert_non_null(strstr(out, "account unknown:     1 of 3 resources"));
+	assert_non_null(strstr(out, "(0 claimed by more than one instance)"));
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(4, json_args, &out, &err), 0);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "account_known")));
+	assert_int_equal(num(o, "unscoped_resources"), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "accounts")), 3);
+	assert_int_equal(num(o, "identifier_conflicts"), 0);
+	cJSON_Delete(o);
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(3, bad_args, &out, &err), 2);
+	assert_non_null(strstr(err, "--account \"12\": expected a 12-digit AWS account id"));
+	free(out);
+	free(err);
+	unlink(path);
+}
+
 static void
 test_bad_files(void **state)
 {
@@ -177,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_conflicts_counted),
 		cmocka_unit_test(test_json_output),
 		cmocka_unit_test(test_text_output),
+		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_bad_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

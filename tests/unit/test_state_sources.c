@@ -145,6 +145,70 @@ test_uri_sources(void **state)
 	assert_non_null(strstr(err.msg, "TD_NO_SUCH_VAR_X is not set"));
 }
 
+/* #account= and #region= on every kind of source (issue 17): the state's
+ * resources' account and region, cut from what is fetched */
+static void
+test_scope_options(void **state)
+{
+	src_spec sp, child;
+	td_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(src_parse("a=file:///srv/a.tfstate#account=111111111111&region=eu-west-1",
+			     &sp, &err),
+	    0);
+	assert_string_equal(sp.path, "/srv/a.tfstate");
+	assert_string_equal(sp.scope_account, "111111111111");
+	assert_string_equal(sp.scope_region, "eu-west-1");
+	src_spec_free(&sp);
+	assert_int_equal(src_parse("a=file:///srv/a.tfstate", &sp, &err), 0);
+	assert_null(sp.scope_account);
+	assert_null(sp.scope_region);
+	src_spec_free(&sp);
+
+	/* http: among the other fragment options, never sent */
+	assert_int_equal(src_parse("n=https://h.example/s/net#insecure=1&account=222222222222", &sp,
+			     &err),
+	    0);
+	assert_string_equal(sp.url, "https://h.example/s/net");
+	assert_string_equal(sp.scope_account, "222222222222");
+	assert_true(sp.insecure);
+	src_spec_free(&sp);
+
+	/* s3: the query's region is the bucket's, the fragment's the resources' */
+	assert_int_equal(src_parse("p=s3://b/k?region=eu-west-1&workspace=*&endpoint=http://e:1"
+				   "#account=333333333333&region=ap-south-1",
+			     &sp, &err),
+	    0);
+	assert_string_equal(sp.region, "eu-west-1");
+	assert_string_equal(sp.scope_region, "ap-south-1");
+	assert_string_equal(sp.url, "http://e:1/b/k");
+	/* discovered workspaces keep the options */
+	assert_int_equal(src_s3_child(&sp, "stg", &child, &err), 0);
+	assert_string_equal(child.scope_account, "333333333333");
+	assert_string_equal(child.scope_region, "ap-south-1");
+	src_spec_free(&child);
+	src_spec_free(&sp);
+
+	setenv("TD_TEST_TOKEN", "tok", 1);
+	assert_int_equal(src_parse("h=hcp://acme/prod?token_env=TD_TEST_TOKEN#account=444444444444",
+			     &sp, &err),
+	    0);
+	assert_string_equal(sp.workspace, "prod");
+	assert_string_equal(sp.scope_account, "444444444444");
+	src_spec_free(&sp);
+
+	/* errors name the entry and the value */
+	assert_int_equal(src_parse("a=file:///a#account=12", &sp, &err), TD_EINVAL);
+	assert_string_equal(err.msg,
+	    "state_loader.sources: \"a=file:///a#account=12\": account \"12\": expected a "
+	    "12-digit AWS account id");
+	assert_int_equal(src_parse("a=file:///a#region=Europe", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "region \"Europe\": expected an AWS region"));
+	assert_int_equal(src_parse("a=s3://b/k#acount=111111111111", &sp, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown option \"acount=111111111111\""));
+}
+
 static void
 collect(void *arg, const char *ws)
 {
@@ -387,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_bare_path),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_uri_sources),
+		cmocka_unit_test(test_scope_options),
 		cmocka_unit_test(test_s3_discovery),
 		cmocka_unit_test(test_aws_credentials),
 		cmocka_unit_test(test_aws_profiles),

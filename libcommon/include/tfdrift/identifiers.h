@@ -12,6 +12,7 @@
 #ifndef TFDRIFT_IDENTIFIERS_H
 #define TFDRIFT_IDENTIFIERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -51,5 +52,12 @@ const char *const *idx_attribute_names(const char *type);
  * Returns how many. */
 size_t idx_identifiers(const char *type, const cJSON *attrs, const char **out, size_t max,
     char *scratch, size_t scratch_len);
+
+/* True for resource types whose names are unique per account, not per
+ * region (IAM, S3, CloudFront, Route53 zones and records, Organizations,
+ * WAF classic, Global Accelerator, ...): their identifiers are indexed by
+ * account alone (scope.h), and an event from any region finds them (global
+ * services' calls are recorded in us-east-1). */
+bool idx_type_global(const char *type);
 
 #endif

@@ -5,7 +5,9 @@
  *   P gen                                 the current generation
  *   P gen_seq                             INCR allocates a generation
  *   P workspaces                          workspace -> status JSON
- *   P g:<gen>:idx                         identifier -> workspace\taddress\ttype
+ *   P g:<gen>:idx                         field -> workspace\taddress\ttype, the field
+ *                                         an identifier scoped by account and
+ *                                         region (td_rkey_idx_field)
  *   P g:<gen>:res:<workspace>:<address>   an instance's attributes (JSON)
  *   P g:<gen>:nodes:<workspace>           address -> node JSON
  *   P g:<gen>:edges:<workspace>           address -> JSON array of addresses
@@ -17,6 +19,7 @@
 #ifndef TFDRIFT_REDIS_KEYS_H
 #define TFDRIFT_REDIS_KEYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 char *td_rkey_gen(const char *prefix);
@@ -28,6 +31,31 @@ char *td_rkey_nodes(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_edges(const char *prefix, uint64_t gen, const char *workspace);
 char *td_rkey_event(const char *prefix, const char *event_id);
 char *td_rkey_writer(const char *prefix);
+
+/* The field of P g:<gen>:idx under which identifier is indexed for an object
+ * of account and region (scope.h):
+ *   "@<account>:<region>:<identifier>"   a regional object
+ *   "@<account>::<identifier>"           an account-global type (IAM, S3, ...)
+ *                                        or an object whose region is unknown
+ *   "<identifier>"                       account "" (unknown): unscoped, as
+ *                                        every field was before scoping
+ * td_rkey_idx_field_into writes it into buf (snprintf's contract: returns the
+ * length it needs; truncated when that is >= len). */
+char *td_rkey_idx_field(const char *account, const char *region, const char *identifier);
+size_t td_rkey_idx_field_into(char *buf, size_t len, const char *account, const char *region,
+    const char *identifier);
+
+/* The fields an event of account and region finds identifier under, most
+ * specific first: "@<account>:<region>:<id>" (when both are known),
+ * "@<account>::<id>" (when the account is), "<id>".  Writes them into buf
+ * (len bytes; td_rkey_idx_lookup_size says how many it takes) one after the
+ * other, each NUL-terminated, points out[] (room for TD_RKEY_IDX_LOOKUPS) at
+ * them and returns how many; 0 when buf is too small.  No allocation: this
+ * is on every lookup of the correlator. */
+#define TD_RKEY_IDX_LOOKUPS 3
+size_t td_rkey_idx_lookup_size(const char *account, const char *region, const char *identifier);
+size_t td_rkey_idx_lookup_fields(const char *account, const char *region, const char *identifier,
+    char *buf, size_t len, const char **out);
 
 /* The part after P and before the rest of a generation's keys: "g:" (SCAN
  * patterns find old generations by it). */

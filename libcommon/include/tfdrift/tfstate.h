@@ -45,6 +45,13 @@ typedef struct tfs_instance {
 	size_t n_dependencies;
 	const char *const *identifiers; /* idx_identifiers of the redacted attributes */
 	size_t n_identifiers;
+	/* Where the object lives, as its own attributes say (scope.h): a managed
+	 * instance's account from `arn` or `owner_id` (12 digits), its region
+	 * from `arn` or `region`; data.aws_caller_identity's account_id and
+	 * data.aws_region's region/name (the provider configuration); "" when
+	 * they say nothing (and for every other data source). */
+	const char *account;
+	const char *region;
 	size_t resource_index; /* position in resources[] */
 	size_t instance_index; /* position in that resource's instances[] */
 } tfs_instance;

@@ -325,3 +325,28 @@ idx_identifiers(const char *type, const cJSON *attrs, const char **out, size_t m
 	}
 	return n;
 }
+
+/* Prefixes of the account-global types, and exceptions (regional types that
+ * share a global prefix). */
+static const char *const global_prefixes[] = { "aws_iam_", "aws_s3_", "aws_cloudfront_",
+	"aws_route53_", "aws_organizations_", "aws_budgets_", "aws_ce_", "aws_shield_",
+	"aws_globalaccelerator_", "aws_waf_", "aws_account_", NULL };
+static const char *const regional_prefixes[] = { "aws_route53_resolver_", "aws_s3_access_point",
+	"aws_s3_directory_bucket", NULL };
+
+static bool
+has_prefix(const char *type, const char *const *list)
+{
+	for (size_t i = 0; list[i] != NULL; i++) {
+		if (strncmp(type, list[i], strlen(list[i])) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+idx_type_global(const char *type)
+{
+	return has_prefix(type, global_prefixes) && !has_prefix(type, regional_prefixes);
+}

@@ -996,6 +996,118 @@ nomem:
 	return td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 }
 
+/* ---- where an object lives (account, region) ------------------------------- */
+
+/* A string attribute's value, or NULL. */
+static const char *
+str_attr(const cJSON *attrs, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, name);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+static bool
+is_account(const char *s, size_t n)
+{
+	if (n != 12) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A region as an ARN or attribute writes it (eu-west-1, us-gov-west-1; test
+ * corpora obfuscate them as us-northeast-1r): lowercase letters, digits and
+ * hyphens, at least one hyphen.  What the state says is taken as it is, so
+ * that it equals the awsRegion of the same account's records. */
+static bool
+is_region(const char *s, size_t n)
+{
+	bool dash = false;
+
+	if (n < 3 || n > 32) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '-') {
+			dash = true;
+		} else if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) {
+			return false;
+		}
+	}
+	return dash;
+}
+
+/* The account and region of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...)
+ * into the spans acc and reg (length 0 when the ARN leaves them empty). */
+static void
+arn_parts(const char *arn, const char **acc, size_t *alen, const char **reg, size_t *rlen)
+{
+	const char *f[5];
+	size_t k = 0;
+
+	*alen = *rlen = 0;
+	if (arn == NULL || strncmp(arn, "arn:", 4) != 0) {
+		return;
+	}
+	for (const char *p = arn; *p != '\0' && k < 5; p++) {
+		if (*p == ':') {
+			f[k++] = p + 1;
+		}
+	}
+	if (k < 5) {
+		return;
+	}
+	*reg = f[2];
+	*rlen = (size_t)(f[3] - f[2] - 1);
+	*acc = f[3];
+	*alen = (size_t)(f[4] - f[3] - 1);
+}
+
+/* in->account and in->region from the instance's own attributes.  Of the
+ * data sources only the two that describe the provider configuration count
+ * (aws_caller_identity, aws_region): the others describe objects that may
+ * live elsewhere (a public AMI's owner_id is Amazon's account). */
+static int
+keep_scope(tfs_state *st, const res_ctx *rc, const cJSON *attrs, tfs_instance *in)
+{
+	const char *acc = "", *reg = "", *v = NULL;
+	size_t alen = 0, rlen = 0;
+
+	in->account = "";
+	in->region = "";
+	if (rc->managed) {
+		arn_parts(str_attr(attrs, "arn"), &acc, &alen, &reg, &rlen);
+		if (!is_account(acc, alen) && (v = str_attr(attrs, "owner_id")) != NULL) {
+			acc = v;
+			alen = strlen(v);
+		}
+		/* provider v6's per-resource region */
+		if (!is_region(reg, rlen) && (v = str_attr(attrs, "region")) != NULL) {
+			reg = v;
+			rlen = strlen(v);
+		}
+	} else if (strcmp(rc->type, "aws_caller_identity") == 0 &&
+	    (v = str_attr(attrs, "account_id")) != NULL) {
+		acc = v;
+		alen = strlen(v);
+	} else if (strcmp(rc->type, "aws_region") == 0 &&
+	    ((v = str_attr(attrs, "region")) != NULL || (v = str_attr(attrs, "name")) != NULL)) {
+		reg = v;
+		rlen = strlen(v);
+	}
+	if ((is_account(acc, alen) && (in->account = arena_strndup(st, acc, alen)) == NULL) ||
+	    (is_region(reg, rlen) && (in->region = arena_strndup(st, reg, rlen)) == NULL)) {
+		return TD_ENOMEM;
+	}
+	return 0;
+}
+
 /* attr_text/attr_len: the source text of the `attributes` member (NULL if
  * unknown). */
 static int
@@ -1078,6 +1190,10 @@ parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, const char *a
 	}
 	if ((rv = keep_attributes(st, rc, attrs, attr_text, attr_len, replaced, &in, err)) != 0 ||
 	    (rv = keep_lists(st, rc, v, attrs, &in, err)) != 0) {
+		goto out;
+	}
+	if (keep_scope(st, rc, attrs, &in) != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "%s: out of memory", rc->name);
 		goto out;
 	}
 	if ((rv = add_instance(st, &in)) != 0) {
