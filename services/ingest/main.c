@@ -150,6 +150,8 @@ run_daemon(td_app *app)
 			    "grpc_backoff_initial"),
 			.backoff_max_ms = (int)td_config_int(cfg, "ingest", "grpc_backoff_max"),
 			.keepalive_ms = (int)td_config_int(cfg, "ingest", "grpc_keepalive"),
+			.insecure = td_config_bool(cfg, "ingest", "grpc_insecure"),
+			.max_message = (int)td_config_int(cfg, "ingest", "grpc_max_message"),
 		};
 		if (falco_grpc_start(&grpc, &go, h, &err) != 0)
 			goto fail;
