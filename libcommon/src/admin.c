@@ -26,6 +26,7 @@
 #include "tfdrift/net.h"
 
 #define CONNECTION_LIMIT 64
+#define CONNECTION_LIMIT_PER_IP 16 /* one client cannot take every slot */
 #define CONNECTION_TIMEOUT_S 10
 
 typedef struct check {
@@ -252,7 +253,8 @@ td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metr
 	a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)CONNECTION_LIMIT_PER_IP, MHD_OPTION_END);
 	if (a->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
 		    "admin: libmicrohttpd could not start on %s port %d", bind_addr, a->port);

@@ -428,7 +428,9 @@ gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)CONN_MEMORY, MHD_OPTION_END);
+	    (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
+	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
 		    "api: libmicrohttpd could not start on %s port %d", o->bind, s->port);
