@@ -136,7 +136,7 @@ const td_config_directive td_config_directives[] = {
 	    "NNG PUB address where `state changed` notices are published." },
 	{ "state_loader", "local_files", TD_CFG_STRLIST, "", NOB, NULL, 0,
 	    "Local Terraform state files, each `NAME=PATH` (NAME is the workspace shown in alerts, e.g. prod/network) or a bare PATH (the name is the file name)." },
-	{ "state_loader", "sources", TD_CFG_STRLIST, "", NOB, NULL, 0,
+	{ "state_loader", "sources", TD_CFG_STRLIST, "", NOB, NULL, TD_CFG_F_SECRET,
 	    "State sources, each `NAME=URI`: `file:///path/x.tfstate`; `http(s)://[user:pass@]host/path[#ca=FILE&cert=FILE&key=FILE&insecure=1&user=U&password_env=VAR]` (Terraform http backend; 204/404 is an empty state; prefer password_env to a password in the URL); `s3://BUCKET/KEY?region=R[&workspace=W&workspace_prefix=env:&endpoint=URL&max_keys=1000]` (workspace=* discovers every workspace under the prefix as NAME/<workspace>, listing max_keys keys a page with continuation tokens; SigV4; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE in ~/.aws/credentials or ~/.aws/config (static keys, credential_process, IAM Identity Center with the token of `aws sso login`, or role_arn + source_profile through STS AssumeRole at AWS_ENDPOINT_URL_STS if set), web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE), ECS container credentials or IMDSv2, refreshed before expiry); `hcp://ORG/WORKSPACE[?host=app.terraform.io&token_env=TFE_TOKEN]` (HCP Terraform / Terraform Enterprise current state version). Remote sources are polled every poll_interval with If-None-Match." },
 	{ "state_loader", "poll_interval", TD_CFG_DURATION, "30s", 1000, 86400000, NULL, 0,
 	    "How often every source is checked for a new state." },
