@@ -55,8 +55,8 @@ typedef struct source {
 	td_gauge *resources;
 	td_counter *errors;
 	td_counter *unchanged; /* reads that found the loaded serial and lineage */
-	fetcher *f;    /* remote: the thread that fetches it; NULL for a local file */
-	bool answered; /* remote: a check has finished since start */
+	fetcher *f;            /* remote: the thread that fetches it; NULL for a local file */
+	bool answered;         /* remote: a check has finished since start */
 } source;
 
 struct ldr {

@@ -508,15 +508,13 @@ secret_option(const char *name, size_t n)
 	static const char *const words[] = { "password", "passwd", "token", "secret", "signature",
 		"credential", NULL };
 	char low[64];
+	size_t m = n < sizeof(low) ? n : sizeof(low) - 1;
 
-	if (n >= sizeof(low)) {
-		n = sizeof(low) - 1;
-	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < m; i++) {
 		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
 	}
-	low[n] = '\0';
-	if (n >= 4 && strcmp(low + n - 4, "_env") == 0) {
+	low[m] = '\0';
+	if (m >= 4 && m == n && memcmp(name + n - 4, "_env", 4) == 0) {
 		return false;
 	}
 	for (int i = 0; words[i] != NULL; i++) {
