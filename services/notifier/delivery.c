@@ -767,23 +767,25 @@ delivery_failing(delivery *d, char *buf, size_t len)
 	return n;
 }
 
+static td_counter *
+outcome_counter(const rstate *rs, const char *outcome)
+{
+	char l[200];
+
+	snprintf(l, sizeof(l), "receiver=\"%s\",outcome=\"%s\"", rs->r->name, outcome);
+	return td_counter_get("tfdrift_notifier_deliveries_total",
+	    "Delivery attempts by receiver and outcome (sent, retried, failed, skipped).", l);
+}
+
 static void
 metrics_for(rstate *rs)
 {
 	char l[200];
 
-	snprintf(l, sizeof(l), "receiver=\"%s\",outcome=\"sent\"", rs->r->name);
-	rs->sent = td_counter_get("tfdrift_notifier_deliveries_total",
-	    "Delivery attempts by receiver and outcome (sent, retried, failed, skipped).", l);
-	snprintf(l, sizeof(l), "receiver=\"%s\",outcome=\"retried\"", rs->r->name);
-	rs->retried = td_counter_get("tfdrift_notifier_deliveries_total",
-	    "Delivery attempts by receiver and outcome (sent, retried, failed, skipped).", l);
-	snprintf(l, sizeof(l), "receiver=\"%s\",outcome=\"failed\"", rs->r->name);
-	rs->failed = td_counter_get("tfdrift_notifier_deliveries_total",
-	    "Delivery attempts by receiver and outcome (sent, retried, failed, skipped).", l);
-	snprintf(l, sizeof(l), "receiver=\"%s\",outcome=\"skipped\"", rs->r->name);
-	rs->skipped = td_counter_get("tfdrift_notifier_deliveries_total",
-	    "Delivery attempts by receiver and outcome (sent, retried, failed, skipped).", l);
+	rs->sent = outcome_counter(rs, "sent");
+	rs->retried = outcome_counter(rs, "retried");
+	rs->failed = outcome_counter(rs, "failed");
+	rs->skipped = outcome_counter(rs, "skipped");
 	snprintf(l, sizeof(l), "receiver=\"%s\"", rs->r->name);
 	rs->send_s = td_histogram_get("tfdrift_notifier_send_seconds",
 	    "How long a receiver took to answer one message.", l);

@@ -13,6 +13,7 @@
 
 #include "aws_credentials.h"
 #include "fetch.h"
+#include "fetch_pool.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 
@@ -25,20 +26,20 @@
 
 struct fetcher {
 	/* shallow copies: the strings belong to the source, which is freed only
-	 * after the thread is joined */
+	 * after fetcher_free */
 	src_spec spec;
 	const char *name, *path;
 	size_t max_size;
 	long timeout_ms;
-	pthread_t thr;
-	bool thr_ok; /* false: no thread could be started; checks run inline */
+	fetch_pool *pool; /* NULL: checks run inline, on the caller's thread */
+	char host[256];   /* the pool's queue: spec.url's authority */
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* want or stop changed (CLOCK_MONOTONIC) */
+	pthread_cond_t cv; /* inflight or stop changed (CLOCK_MONOTONIC) */
 	/* under mu */
-	bool want;      /* a check is asked for */
+	bool inflight;  /* queued in the pool or running on a worker */
 	bool busy;      /* asked for and not yet collected */
 	bool done;      /* res holds a finished check */
-	bool stop;      /* the thread ends */
+	bool stop;      /* cancelled: the check in flight gives up */
 	char etag[256]; /* the check's inputs: the ETag / version loaded */
 	bool had_error; /* the source is failing (HCP: fetch the same version again) */
 	fetch_result res;
@@ -72,7 +73,7 @@ result_failed(fetch_result *r, const char *fmt, ...)
 	r->kind = RES_FAILED;
 }
 
-/* Waits ms on the fetcher's thread; false when a stop came first. */
+/* Waits ms on the worker running f's check; false when a stop came first. */
 static bool
 fetcher_sleep(fetcher *f, long ms)
 {
@@ -369,39 +370,32 @@ out:
 	free(download);
 }
 
-static void *
-fetcher_main(void *arg)
+/* One check of f, on a pool worker: its inputs were set by fetcher_kick,
+ * and nothing else touches them until the check is done. */
+static void
+fetcher_run(void *arg)
 {
 	fetcher *f = arg;
 	char etag[sizeof(f->etag)];
-	fetch_result r;
+	fetch_result r = { 0 };
 	bool had_error;
 
 	pthread_mutex_lock(&f->mu);
-	for (;;) {
-		while (!f->want && !f->stop) {
-			pthread_cond_wait(&f->cv, &f->mu);
-		}
-		if (f->stop) {
-			break;
-		}
-		f->want = false;
-		memcpy(etag, f->etag, sizeof(etag));
-		had_error = f->had_error;
-		pthread_mutex_unlock(&f->mu);
-		r = (fetch_result){ 0 };
-		remote_fetch(f, etag, had_error, &r);
-		pthread_mutex_lock(&f->mu);
-		f->res = r;
-		f->done = true;
-	}
+	memcpy(etag, f->etag, sizeof(etag));
+	had_error = f->had_error;
 	pthread_mutex_unlock(&f->mu);
-	return NULL;
+	remote_fetch(f, etag, had_error, &r);
+	pthread_mutex_lock(&f->mu);
+	f->res = r;
+	f->done = true;
+	f->inflight = false;
+	pthread_cond_broadcast(&f->cv); /* fetcher_free may be waiting */
+	pthread_mutex_unlock(&f->mu);
 }
 
 int
-fetcher_start(fetcher **out, const src_spec *spec, const char *name, const char *path,
-    size_t max_size, long timeout_ms)
+fetcher_start(fetcher **out, fetch_pool *pool, const src_spec *spec, const char *name,
+    const char *path, size_t max_size, long timeout_ms)
 {
 	fetcher *f = calloc(1, sizeof(*f));
 
@@ -414,14 +408,11 @@ fetcher_start(fetcher **out, const src_spec *spec, const char *name, const char 
 	f->path = path;
 	f->max_size = max_size;
 	f->timeout_ms = timeout_ms;
+	f->pool = pool;
+	fetch_pool_host_of(spec->url != NULL ? spec->url : "", f->host, sizeof(f->host));
 	atomic_init(&f->cancel, false);
 	pthread_mutex_init(&f->mu, NULL);
 	td_clock_cond_init(&f->cv);
-	f->thr_ok = pthread_create(&f->thr, NULL, fetcher_main, f) == 0;
-	if (!f->thr_ok) {
-		TD_WARN("cannot start a thread for a remote source; it is fetched inline",
-		    TD_KV_STR("workspace", name));
-	}
 	*out = f;
 	return 0;
 }
@@ -436,6 +427,10 @@ fetcher_cancel(fetcher *f)
 	f->stop = true;
 	atomic_store(&f->cancel, true);
 	pthread_cond_broadcast(&f->cv);
+	/* a check still queued never runs */
+	if (f->inflight && f->pool != NULL && fetch_pool_withdraw(f->pool, f)) {
+		f->inflight = false;
+	}
 	pthread_mutex_unlock(&f->mu);
 }
 
@@ -445,9 +440,12 @@ fetcher_free(fetcher *f)
 	if (f == NULL) {
 		return;
 	}
-	if (f->thr_ok) {
-		pthread_join(f->thr, NULL);
+	/* a check running on a worker finishes (cancelled) before f goes */
+	pthread_mutex_lock(&f->mu);
+	while (f->inflight) {
+		pthread_cond_wait(&f->cv, &f->mu);
 	}
+	pthread_mutex_unlock(&f->mu);
 	fetch_result_free(&f->res);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
@@ -465,11 +463,13 @@ fetcher_kick(fetcher *f, const char *etag, bool had_error)
 	f->busy = true;
 	snprintf(f->etag, sizeof(f->etag), "%s", etag);
 	f->had_error = had_error;
-	if (f->thr_ok) {
-		f->want = true;
-		pthread_cond_signal(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		return true;
+	if (f->pool != NULL) {
+		f->inflight = true;
+		if (fetch_pool_submit(f->pool, f->host, fetcher_run, f) == 0) {
+			pthread_mutex_unlock(&f->mu);
+			return true;
+		}
+		f->inflight = false; /* out of memory: this check runs inline */
 	}
 	pthread_mutex_unlock(&f->mu);
 	remote_fetch(f, etag, had_error, &f->res);

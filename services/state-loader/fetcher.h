@@ -1,22 +1,24 @@
-/* fetcher.h — one remote state source's fetcher thread.
+/* fetcher.h — one remote state source's checks, run by the fetch pool.
  *
- * A remote check (credentials, listing, conditional GET, parse) runs on the
- * source's own thread, so a slow or hanging server holds up neither the local
- * files nor the other remote sources.  The loader asks for a check
+ * A remote check (credentials, listing, conditional GET, parse) runs on a
+ * worker of the fetch pool (fetch_pool.h), so a slow or hanging server holds
+ * up neither the local files nor the sources of other hosts, and thousands of
+ * sources share a fixed number of threads.  The loader asks for a check
  * (fetcher_kick; refused while the previous one is still running) and takes
  * finished ones (fetcher_take) on its own thread.  HCP Terraform's current
  * state version is looked up first (429 answered with Retry-After or a
  * backoff); S3 requests are signed with aws_credentials, and a source with
  * workspace=* lists its prefix for workspaces.
  *
- * Threads: kick, take and busy from one thread (the loader's); the fetcher's
- * own thread touches nothing but the fetcher. */
+ * Threads: kick, take and busy from one thread (the loader's); a check on a
+ * pool worker touches nothing but the fetcher. */
 #ifndef TFDRIFT_STATE_LOADER_FETCHER_H
 #define TFDRIFT_STATE_LOADER_FETCHER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fetch_pool.h"
 #include "source.h"
 #include "tfdrift/tfstate.h"
 
@@ -39,13 +41,15 @@ typedef struct fetch_result {
 typedef struct fetcher fetcher;
 
 /* A fetcher for spec (copied shallowly: spec's strings, name and path must
- * outlive it), with its thread (checks run inline, with a warning, when no
- * thread can be started).  *out owned by the caller (fetcher_free); TD_ENOMEM. */
-int fetcher_start(fetcher **out, const src_spec *spec, const char *name, const char *path,
-    size_t max_size, long timeout_ms);
-/* Asks the thread to stop, abandoning a transfer in flight. */
+ * outlive it) whose checks run on pool's workers, queued under spec's host
+ * (pool NULL: checks run inline, in fetcher_kick).  pool must outlive it.
+ * *out owned by the caller (fetcher_free); TD_ENOMEM. */
+int fetcher_start(fetcher **out, fetch_pool *pool, const src_spec *spec, const char *name,
+    const char *path, size_t max_size, long timeout_ms);
+/* Stops f: a queued check is dropped, one running abandons its transfer. */
 void fetcher_cancel(fetcher *f);
-/* Joins the thread (after fetcher_cancel) and frees f; NULL is ignored. */
+/* Waits for a check still running (after fetcher_cancel, quickly) and frees
+ * f; NULL is ignored. */
 void fetcher_free(fetcher *f);
 
 /* Asks for a check against etag (the ETag, or HCP state version, loaded);

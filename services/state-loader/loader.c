@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fetch_pool.h"
 #include "fetcher.h"
 #include "filewatch.h"
 #include "tfdrift/identifiers.h"
@@ -55,8 +56,9 @@ typedef struct source {
 	td_gauge *resources;
 	td_counter *errors;
 	td_counter *unchanged; /* reads that found the loaded serial and lineage */
-	fetcher *f;            /* remote: the thread that fetches it; NULL for a local file */
+	fetcher *f;            /* remote: its checks (on the fetch pool); NULL for a local file */
 	bool answered;         /* remote: a check has finished since start */
+	int64_t next_check;    /* remote: monotonic ms of its next check (jittered poll) */
 } source;
 
 struct ldr {
@@ -95,7 +97,11 @@ struct ldr {
 	    ((td_error *)0)->msg)]; /* main thread: the last Redis failure logged */
 	int64_t last_logged_at;
 
+	fetch_pool *pool; /* remote checks; NULL: run inline (no thread could start) */
+	uint64_t rng;     /* xorshift state for the poll jitter */
+
 	td_gauge *g_generation, *g_switch_ts, *g_writer;
+	td_gauge *g_fetch_queued, *g_fetch_running;
 	td_counter *c_conflicts, *c_redis_errors, *c_write_errors;
 	td_histogram *h_write;
 };
@@ -254,29 +260,65 @@ on_workspace(void *arg, const char *ws)
 	}
 }
 
-/* ---- remote sources: one fetcher thread each (fetcher.h) -----------------------
+/* ---- remote sources: checks on the fetch pool (fetcher.h, fetch_pool.h) ------
  *
- * A remote check (credentials, listing, conditional GET, parse) runs on the
- * source's own thread, so a slow or hanging server holds up neither the local
- * files nor the other remote sources.  The main thread asks for a check at
- * every poll (remote_kick; skipped while the previous one is still running)
- * and applies finished ones at every round (remote_collect): the source's
- * status, the index and the notices stay on the main thread. */
+ * A remote check (credentials, listing, conditional GET, parse) runs on a
+ * worker of the fetch pool (state_loader.fetch_workers threads, at most
+ * fetch_per_host checks of one host at a time), so a slow or hanging server
+ * holds up neither the local files nor other hosts' sources, and 5,000
+ * sources cost a few threads.  Each remote source has its own poll clock:
+ * checked at start, then every poll_interval ± 10 % (jitter), so thousands
+ * of sources spread over the interval instead of firing at once (the second
+ * check of each anywhere in the first interval).  The main
+ * thread asks for due checks at every round (remote_kick; skipped while the
+ * previous one is still queued or running) and applies finished ones
+ * (remote_collect): the source's status, the index and the notices stay on
+ * the main thread. */
 
-/* Gives remote source s its fetcher thread.  TD_ENOMEM. */
+/* Gives remote source s its fetcher.  TD_ENOMEM. */
 static int
 start_fetcher(ldr *l, source *s)
 {
-	return fetcher_start(&s->f, &s->spec, s->name, s->path, l->max_size,
+	s->next_check = td_clock_mono_ms(); /* at once */
+	return fetcher_start(&s->f, l->pool, &s->spec, s->name, s->path, l->max_size,
 	    (long)l->fetch_timeout_ms);
 }
 
-/* Asks for a check of remote source s, unless one is still running. */
-static void
-remote_kick(source *s)
+/* xorshift64: the poll jitter's random numbers (no need for more). */
+static uint64_t
+next_rand(ldr *l)
 {
-	if (s->f != NULL) {
-		fetcher_kick(s->f, s->etag, s->last_error != NULL);
+	uint64_t x = l->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	l->rng = x;
+	return x;
+}
+
+/* When a source's next check comes, counted from a check just asked for: its
+ * second check anywhere in the first poll interval (sources that started
+ * together spread over it), later ones poll_interval ± 10 % apart (they stay
+ * spread, and no source waits longer than a poll interval and a tenth). */
+static int64_t
+next_poll_in(ldr *l, const source *s)
+{
+	int64_t spread = l->poll_ms / 5;
+
+	if (!s->answered) {
+		return 1 + (int64_t)(next_rand(l) % (uint64_t)l->poll_ms);
+	}
+	return l->poll_ms - spread / 2 + (int64_t)(next_rand(l) % (uint64_t)(spread + 1));
+}
+
+/* Asks for a check of remote source s, unless one is still running; its
+ * next check is then scheduled (next_poll_in). */
+static void
+remote_kick(ldr *l, source *s, int64_t now)
+{
+	if (s->f != NULL && fetcher_kick(s->f, s->etag, s->last_error != NULL)) {
+		s->next_check = now + next_poll_in(l, s);
 	}
 }
 
@@ -437,8 +479,7 @@ check_source(ldr *l, source *s)
 	tfs_state *st = NULL;
 
 	if (s->kind != SRC_FILE) {
-		remote_kick(s); /* the answer comes through remote_collect */
-		return false;
+		return false; /* on its own clock (ldr_tick), answered through remote_collect */
 	}
 	switch (file_changed(s)) {
 	case FILE_SAME: return false;
@@ -489,8 +530,8 @@ parse_worker(void *arg)
 	return NULL;
 }
 
-/* Checks every local file source (remote ones go through check_source, in
- * order) and parses the changed files in parallel; true when any workspace
+/* Checks every local file source (remote ones keep their own poll clock) and
+ * parses the changed files in parallel; true when any workspace
  * changed.  Falls back to one thread when no thread can be started. */
 static bool
 check_all_sources(ldr *l, size_t from)
@@ -511,7 +552,6 @@ check_all_sources(ldr *l, size_t from)
 		source *s = &l->src[i];
 		s->due = false;
 		if (s->kind != SRC_FILE) {
-			remote_kick(s);
 			continue;
 		}
 		switch (file_changed(s)) {
@@ -936,7 +976,7 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	td_error err = { 0 };
 	int64_t now = td_clock_mono_ms(), wait;
 	uint64_t cur;
-	size_t i, added;
+	size_t i;
 	bool changed = false;
 
 	drain_events(l);
@@ -947,12 +987,19 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 	}
 	/* workspaces found by discovery are checked at once */
-	added = add_discovered(l);
-	for (i = l->nsrc - added; i < l->nsrc; i++) {
-		remote_kick(&l->src[i]);
+	add_discovered(l);
+	/* remote sources whose poll is due (discovered ones at once) */
+	for (i = 0; i < l->nsrc; i++) {
+		if (l->src[i].f != NULL && now >= l->src[i].next_check) {
+			remote_kick(l, &l->src[i], now);
+		}
+	}
+	if (l->pool != NULL) {
+		td_gauge_set(l->g_fetch_queued, (double)fetch_pool_queued(l->pool));
+		td_gauge_set(l->g_fetch_running, (double)fetch_pool_running(l->pool));
 	}
 	if (now >= l->next_poll) {
-		/* local files are checked here, remote ones asked for */
+		/* local files are checked here */
 		changed = check_all_sources(l, 0) || changed;
 		l->next_poll = now + l->poll_ms;
 	} else {
@@ -1006,6 +1053,11 @@ out:
 	wait = l->next_poll - td_clock_mono_ms();
 	if (wait > TICK_MS) {
 		wait = TICK_MS;
+	}
+	for (i = 0; i < l->nsrc; i++) {
+		if (l->src[i].f != NULL && l->src[i].next_check - td_clock_mono_ms() < wait) {
+			wait = l->src[i].next_check - td_clock_mono_ms();
+		}
 	}
 	if (wait > BUSY_TICK_MS && remote_busy(l)) {
 		wait = BUSY_TICK_MS;
@@ -1074,6 +1126,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	l->started_ms = td_clock_mono_ms();
 	l->redis_at = l->started_ms - TICK_MS;
 	l->max_size = (size_t)td_config_int(cfg, SECTION, "max_state_size");
+	l->rng = (uint64_t)td_clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ 1;
 	l->next_poll = td_clock_mono_ms();
 	/* the first generation is written even when there is no source */
 	l->dirty = true;
@@ -1119,6 +1172,10 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	    "1 while this state-loader holds the write lease and writes the index; 0 while it "
 	    "stands by (another replica writes).",
 	    NULL);
+	l->g_fetch_queued = td_gauge_get("tfdrift_state_fetch_queued",
+	    "Remote source checks waiting for a fetch worker.", NULL);
+	l->g_fetch_running = td_gauge_get("tfdrift_state_fetch_running",
+	    "Remote source checks running on the fetch workers.", NULL);
 	l->g_switch_ts = td_gauge_get("tfdrift_state_last_switch_timestamp_seconds",
 	    "Unix time of the last switch to a new index generation.", NULL);
 	l->c_conflicts = td_counter_get("tfdrift_state_identifier_conflicts_total",
@@ -1149,6 +1206,14 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		goto out;
 	}
 	watch_files(l);
+	if (n < l->nsrc) {
+		size_t workers = (size_t)td_config_int(cfg, SECTION, "fetch_workers");
+		if (fetch_pool_start(&l->pool, workers,
+			(size_t)td_config_int(cfg, SECTION, "fetch_per_host")) != 0) {
+			TD_WARN("cannot start the fetch workers; remote sources are fetched inline",
+			    TD_KV_UINT("fetch_workers", workers));
+		}
+	}
 	for (i = 0; i < l->nsrc; i++) {
 		if (l->src[i].kind != SRC_FILE) {
 			l->unanswered++;
@@ -1185,6 +1250,7 @@ ldr_free(ldr *l)
 	for (i = 0; l->src != NULL && i < l->nsrc; i++) {
 		fetcher_free(l->src[i].f);
 	}
+	fetch_pool_free(l->pool); /* idle: every fetcher's check is done or dropped */
 	for (i = 0; l->src != NULL && i < l->nsrc; i++) {
 		free(l->src[i].name);
 		free(l->src[i].path);

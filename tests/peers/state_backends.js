@@ -14,7 +14,7 @@
 // as held, and closed when the client gives up).
 // usage: node state_backends.js --dir D --s3-port A --proxy-port B --http-port C
 //        --hcp-port E --aws-port G --key-id K --secret S --user U --password P --token T --log F
-//        [--hcp-429 N] [--hang-port H]
+//        [--hcp-429 N] [--hang-port H] [--http2-port I] [--http-delay-ms M]
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -96,19 +96,39 @@ async function main() {
 	}).listen(+args['proxy-port'], '127.0.0.1');
 
 	const etagOf = (buf) => '"' + crypto.createHash('sha1').update(buf).digest('hex') + '"';
-	http.createServer((req, res) => {
-		const want = 'Basic ' + Buffer.from(args.user + ':' + args.password).toString('base64');
-		const entry = { kind: 'http', method: req.method, path: req.url, inm: req.headers['if-none-match'] || null };
-		const done = (code, hdrs, b) => { log({ ...entry, status: code }); res.writeHead(code, hdrs); res.end(b); };
-		if (req.headers['authorization'] !== want) return done(401, { 'www-authenticate': 'Basic' }, '');
-		const file = path.join(args.dir, 'http', path.basename(req.url));
-		if (!fs.existsSync(file)) return done(404, {}, '');
-		const buf = fs.readFileSync(file);
-		if (buf.length === 0) return done(204, {}, '');
-		const tag = etagOf(buf);
-		if (req.headers['if-none-match'] === tag) return done(304, { etag: tag }, '');
-		done(200, { etag: tag, 'content-type': 'application/json' }, buf);
-	}).listen(+args['http-port'], '127.0.0.1');
+	// the http backend, on --http-port and (a second host) --http2-port;
+	// --http-delay-ms holds every answer that long, and each request is logged
+	// with how many requests its server (inflight) and both (total) hold
+	let total = 0;
+	const delay = +(args['http-delay-ms'] || 0);
+	const backend = (port) => {
+		let inflight = 0;
+		http.createServer((req, res) => {
+			inflight++;
+			total++;
+			const want = 'Basic ' + Buffer.from(args.user + ':' + args.password).toString('base64');
+			const entry = { kind: 'http', port, method: req.method, path: req.url, inm: req.headers['if-none-match'] || null,
+				inflight, total };
+			const answer = (code, hdrs, b) => {
+				log({ ...entry, status: code });
+				inflight--;
+				total--;
+				res.writeHead(code, hdrs);
+				res.end(b);
+			};
+			const done = (code, hdrs, b) => (delay > 0 ? setTimeout(() => answer(code, hdrs, b), delay) : answer(code, hdrs, b));
+			if (req.headers['authorization'] !== want) return done(401, { 'www-authenticate': 'Basic' }, '');
+			const file = path.join(args.dir, 'http', path.basename(req.url));
+			if (!fs.existsSync(file)) return done(404, {}, '');
+			const buf = fs.readFileSync(file);
+			if (buf.length === 0) return done(204, {}, '');
+			const tag = etagOf(buf);
+			if (req.headers['if-none-match'] === tag) return done(304, { etag: tag }, '');
+			done(200, { etag: tag, 'content-type': 'application/json' }, buf);
+		}).listen(port, '127.0.0.1');
+	};
+	backend(+args['http-port']);
+	if (args['http2-port']) backend(+args['http2-port']);
 
 	let hcp429 = +(args['hcp-429'] || 0);
 	http.createServer((req, res) => {
