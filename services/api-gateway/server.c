@@ -21,6 +21,7 @@
 #include "tfdrift/net.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/mhd_log.h"
 
 #define MAX_ARGS 64
 /* Longer request targets get a JSON 414 from us.  Each connection's buffer
@@ -375,19 +376,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return ret;
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == '\n') {
-		msg[--n] = '\0';
-	}
-	TD_WARN("http server", TD_KV_STR("error", msg));
-}
-
 /* *out owned by caller. */
 int
 gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
@@ -424,13 +412,13 @@ gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
 	    (v6 ? MHD_USE_IPv6 : 0);
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
-	    MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, td_mhd_log, (void *)"http server", MHD_OPTION_LISTEN_SOCKET,
+	    (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)o->max_connections_per_ip, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
 		    "api: libmicrohttpd could not start on %s port %d", o->bind, s->port);

@@ -20,6 +20,7 @@
 #include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/mhd_log.h"
 #include "tfdrift/secret.h"
 
 /* Results, each a labelled counter. */
@@ -348,20 +349,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-static void
-mhd_log(void *arg, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)arg;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	TD_WARN("falco http server", TD_KV_STR("detail", buf));
-}
-
 static bool
 set(const char *s)
 {
@@ -418,10 +405,10 @@ falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *
 		s->mtls = s->ca != NULL;
 	}
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
-	    MHD_OPTION_CONNECTION_LIMIT,
+	    MHD_OPTION_EXTERNAL_LOGGER, td_mhd_log, (void *)"falco http server",
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)(o->threads > 0 ? o->threads : 2), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)(o->max_connections > 0 ? o->max_connections : 256),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
