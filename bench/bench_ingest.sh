@@ -59,6 +59,7 @@ ingest:
   submit_listen: "tcp://127.0.0.1:$P_SUBMIT"
   http_port: 0
   grpc_target: "127.0.0.1:$P_GRPC"
+  grpc_insecure: true
   grpc_poll_interval: 20ms
   journal_max_bytes: 2GiB
   journal_segment_bytes: 64MiB
@@ -141,6 +142,7 @@ onward_phase() {
 	pg=$(free_port)
 	cfg_set shared log_level warn
 	cfg_set ingest grpc_target "\"127.0.0.1:$pg\""
+	cfg_set ingest grpc_insecure true
 	cfg_set ingest grpc_poll_interval 20ms
 	cfg_set ingest http_port 0
 	cfg_set ingest journal_max_bytes 2GiB

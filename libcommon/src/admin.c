@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include "tfdrift/log.h"
+#include "tfdrift/mhd_log.h"
 #include "tfdrift/net.h"
 
 #define CONNECTION_LIMIT 64
+#define CONNECTION_LIMIT_PER_IP 16 /* one client cannot take every slot */
 #define CONNECTION_TIMEOUT_S 10
 
 typedef struct check {
@@ -210,19 +212,6 @@ out:
 	return ret;
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	(void)cls;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* MHD's messages end with a newline; a log line should not. */
-	size_t n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	TD_WARN("admin http server", TD_KV_STR("detail", buf));
-}
-
 int
 td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metrics, td_error *err)
 {
@@ -250,9 +239,11 @@ td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *metr
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, td_mhd_log, (void *)"admin http server",
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)CONNECTION_LIMIT_PER_IP, MHD_OPTION_END);
 	if (a->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
 		    "admin: libmicrohttpd could not start on %s port %d", bind_addr, a->port);

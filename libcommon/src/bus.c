@@ -715,6 +715,17 @@ td_bus_rep_peers(const td_bus_rep *r)
 	return r != NULL ? atomic_load(&r->ep.npeers) : 0;
 }
 
+bool
+td_bus_rep_stopping(td_bus_rep *r)
+{
+	bool v;
+
+	pthread_mutex_lock(&r->mtx);
+	v = r->stopping;
+	pthread_mutex_unlock(&r->mtx);
+	return v;
+}
+
 void
 td_bus_rep_stop(td_bus_rep *r)
 {

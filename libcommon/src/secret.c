@@ -1,6 +1,9 @@
 /* secret.c — constant-time comparison. */
 #include "tfdrift/secret.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 bool
 td_secret_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -13,4 +16,17 @@ td_secret_equal(const void *a, size_t alen, const void *b, size_t blen)
 		diff |= (unsigned)(x[i] ^ y[i]);
 	}
 	return diff == 0;
+}
+
+void
+td_secret_digest(const void *s, size_t n, unsigned char out[TD_SECRET_DIGEST_LEN])
+{
+	SHA256((const unsigned char *)s, n, out);
+}
+
+bool
+td_secret_digest_equal(const unsigned char a[TD_SECRET_DIGEST_LEN],
+    const unsigned char b[TD_SECRET_DIGEST_LEN])
+{
+	return CRYPTO_memcmp(a, b, TD_SECRET_DIGEST_LEN) == 0;
 }

@@ -209,13 +209,13 @@ gw_auth_check(const gw_auth *a, const char *secret, gw_identity *id)
 	if (secret == NULL || secret[0] == '\0') {
 		return TD_ENOTFOUND;
 	}
-	unsigned char d[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)secret, strlen(secret), d);
+	unsigned char d[TD_SECRET_DIGEST_LEN];
+	td_secret_digest(secret, strlen(secret), d);
 	/* Every entry is compared in constant time, so timing tells nothing
 	 * about how close a guess came. */
 	const token *hit = NULL;
 	for (size_t i = 0; i < a->n; i++) {
-		if (td_secret_equal(d, sizeof(d), a->tokens[i].digest, sizeof(d))) {
+		if (td_secret_digest_equal(d, a->tokens[i].digest)) {
 			hit = &a->tokens[i];
 		}
 	}

@@ -288,6 +288,9 @@ main(int argc, char **argv)
 		.max_body = (size_t)td_config_int(cfg, "api_gateway", "max_body"),
 		.timeout_s = (int)((td_config_int(cfg, "api_gateway", "request_timeout") + 999) /
 		    1000),
+		.max_connections = (int)td_config_int(cfg, "api_gateway", "max_connections"),
+		.max_connections_per_ip = (int)td_config_int(cfg, "api_gateway",
+		    "max_connections_per_ip"),
 		.cors_origins = cors,
 		.ncors = ncors,
 		.api = api,

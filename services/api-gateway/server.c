@@ -17,11 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tfdrift/json_check.h"
 #include "tfdrift/net.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/mhd_log.h"
 
 #define MAX_ARGS 64
+/* Longer request targets get a JSON 414 from us.  Each connection's buffer
+ * (libmicrohttpd's memory pool, touched only as far as used) holds a target
+ * several times that long, so the 414 is ours; only a request line or
+ * headers beyond CONN_MEMORY get libmicrohttpd's own page. */
+#define MAX_URI 16384
+#define CONN_MEMORY (256 * 1024)
 
 struct gw_server {
 	struct MHD_Daemon *daemon;
@@ -39,21 +47,38 @@ typedef struct req_ctx {
 	char *body; /* NUL-terminated; owned */
 	size_t len;
 	bool too_big;
+	bool started;   /* on_request saw the headers */
+	size_t uri_len; /* the whole request target, query string included */
 } req_ctx;
 
 typedef struct args {
 	gw_kv kv[MAX_ARGS];
 	size_t n;
 	bool overflow;
+	char bad[160]; /* why a parameter was refused ("" if none) */
+	char bad_param[72];
 } args;
 
+/* Every parameter must be UTF-8 without NULs: PostgreSQL refuses other text
+ * (a 500 instead of a 400), and they are echoed in errors. */
 static enum MHD_Result
-collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+    size_t value_size)
 {
 	args *a = cls;
 	(void)kind;
 	if (a->n == MAX_ARGS) {
 		a->overflow = true;
+		return MHD_NO;
+	}
+	if (!td_utf8_text_ok(key, key_size)) {
+		snprintf(a->bad, sizeof(a->bad), "a parameter name is not valid UTF-8");
+		return MHD_NO;
+	}
+	if (value != NULL && !td_utf8_text_ok(value, value_size)) {
+		snprintf(a->bad_param, sizeof(a->bad_param), "%.64s", key);
+		snprintf(a->bad, sizeof(a->bad), "%.64s: not valid UTF-8 text (or contains a NUL)",
+		    key);
 		return MHD_NO;
 	}
 	a->kv[a->n].key = key;
@@ -221,6 +246,20 @@ serve_static(gw_server *s, struct MHD_Connection *conn, const char *url, gw_resp
 	return ret;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: the first call for a request, with the whole
+ * request target; its result becomes the request's *con_cls. */
+static void *
+uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	req_ctx *rc = calloc(1, sizeof(*rc));
+	if (rc != NULL) {
+		rc->uri_len = uri != NULL ? strlen(uri) : 0;
+	}
+	return rc;
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -244,10 +283,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	req_ctx *rc = *con_cls;
 	(void)version;
 	if (rc == NULL) {
-		if ((rc = calloc(1, sizeof(*rc))) == NULL) {
-			return MHD_NO;
-		}
-		*con_cls = rc;
+		return MHD_NO; /* uri_seen made it; NULL means it ran out of memory */
+	}
+	if (!rc->started) {
+		rc->started = true;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -278,7 +317,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	gw_response resp;
 	memset(&resp, 0, sizeof(resp));
 	resp.route = "unmatched";
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
 	gw_request req = {
 		.method = method,
 		.path = url,
@@ -294,8 +333,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes",
 		    s->max_body);
 		gw_api_error(&resp, 413, "payload_too_large", msg, NULL);
+	} else if (rc->uri_len > MAX_URI) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "the request URI is longer than %d bytes", MAX_URI);
+		gw_api_error(&resp, 414, "uri_too_long", msg, NULL);
 	} else if (a.overflow) {
 		gw_api_error(&resp, 400, "bad_request", "too many query parameters", NULL);
+	} else if (a.bad[0] != '\0') {
+		gw_api_error(&resp, 400, "invalid_parameter", a.bad,
+		    a.bad_param[0] != '\0' ? a.bad_param : NULL);
 	} else if (strcmp(method, "OPTIONS") == 0) {
 		resp.status = 204; /* a CORS preflight: the headers are the answer */
 	} else if (s->web != NULL && !is_api_path(url)) {
@@ -328,19 +374,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	    TD_KV_UINT("status", resp.status), TD_KV_STR("caller", resp.who.name),
 	    TD_KV_DBL("seconds", took));
 	return ret;
-}
-
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == '\n') {
-		msg[--n] = '\0';
-	}
-	TD_WARN("http server", TD_KV_STR("error", msg));
 }
 
 /* *out owned by caller. */
@@ -379,10 +412,13 @@ gw_server_start(gw_server **out, const gw_server_opts *o, td_error *err)
 	    MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
 	    (v6 ? MHD_USE_IPv6 : 0);
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, td_mhd_log, (void *)"http server", MHD_OPTION_LISTEN_SOCKET,
+	    (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)o->max_connections_per_ip, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		rv = td_error_set(err, TD_EDEPEND,
 		    "api: libmicrohttpd could not start on %s port %d", o->bind, s->port);

@@ -33,6 +33,8 @@ typedef struct gw_server_opts {
 	int threads;
 	size_t max_body;                 /* larger bodies get 413 */
 	int timeout_s;                   /* idle connections are closed after this */
+	int max_connections;             /* at once, all clients */
+	int max_connections_per_ip;      /* at once from one address; 0: no limit */
 	const char *const *cors_origins; /* exact origins or "*" */
 	size_t ncors;
 	gw_api *api;    /* borrowed; must outlive the server */

@@ -138,6 +138,14 @@ path_ok(const char *rel)
 	}
 }
 
+/* True when a segment of rel starts with '.': dotfiles (.env, .git/, .htpasswd)
+ * are never served. */
+static bool
+has_dotfile(const char *rel)
+{
+	return rel[0] == '.' || strstr(rel, "/.") != NULL;
+}
+
 /* A client-side route rather than a missing file: outside assets/, and the
  * last segment has no '.' after its first character, or an extension no
  * file type has (a Terraform address: /resources/aws_instance.web[0]). */
@@ -154,13 +162,19 @@ looks_like_route(const char *rel)
 }
 
 /* Opens rel under the root as a regular file, only if its real path stays
- * under the root.  Returns the fd or -1. */
+ * under the root.  Returns the fd or -1.  O_NONBLOCK: opening a FIFO (or a
+ * device) for reading must not wait for a writer; fstat then refuses
+ * anything but a regular file. */
 static int
 open_beneath(const gw_static *st, const char *rel, struct stat *sb)
 {
-	int fd = openat(st->dirfd, rel[0] != '\0' ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = openat(st->dirfd, rel[0] != '\0' ? rel : ".",
+	    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		return -1;
+	}
+	if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+		goto refuse;
 	}
 	char link[64];
 	char real[PATH_MAX];
@@ -174,7 +188,9 @@ open_beneath(const gw_static *st, const char *rel, struct stat *sb)
 	    (real[st->real_len] != '/' && !(st->real_len == 1 && st->real[0] == '/'))) {
 		goto refuse;
 	}
-	if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+	/* a regular file never blocks; reads go back to plain blocking mode */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
 		goto refuse;
 	}
 	return fd;
@@ -247,6 +263,11 @@ gw_static_resolve(const gw_static *st, const char *path, const char *if_none_mat
 	if (!path_ok(path)) {
 		f->status = 400;
 		f->why = "the path is not a plain file name under the web root";
+		return;
+	}
+	if (has_dotfile(path)) {
+		f->status = 404;
+		f->why = "no such file";
 		return;
 	}
 	const char *rel = path;

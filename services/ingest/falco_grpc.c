@@ -224,7 +224,9 @@ make_channel(falco_grpc *c)
 	args[n++] = int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
 	/* a quiet stream needs pings without data, else they stop after two */
 	args[n++] = int_arg(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-	args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1);
+	/* a message larger than this fails the stream (logged, reconnected)
+	 * instead of being buffered whole */
+	args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, c->o.max_message);
 	/* a drain is a burst of many small messages: a large stream window lets
 	 * Falco write it without waiting for window updates */
 	args[n++] = int_arg(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, STREAM_WINDOW_BYTES);
@@ -739,6 +741,21 @@ falco_grpc_start(falco_grpc **out, const falco_grpc_opts *o, hand *h, td_error *
 	if (c->cert != NULL && c->ca == NULL) {
 		rv = td_error_set(err, TD_EINVAL, "ingest.grpc_tls_cert needs ingest.grpc_tls_ca");
 		goto fail;
+	}
+	if (c->ca == NULL && strncmp(o->target, "unix:", 5) != 0 &&
+	    strncmp(o->target, "unix-abstract:", 14) != 0) {
+		if (!o->insecure) {
+			rv = td_error_set(err, TD_EINVAL,
+			    "ingest.grpc_target: '%s' is a network address and ingest.grpc_tls_ca is "
+			    "empty: set grpc_tls_ca (and grpc_tls_cert/key; Falco requires mTLS on "
+			    "network addresses), use a unix:// socket, or set ingest.grpc_insecure: "
+			    "true to accept plaintext",
+			    o->target);
+			goto fail;
+		}
+		TD_WARN("falco grpc: plaintext over the network (ingest.grpc_insecure is true): "
+			"alerts can be read and forged on the way",
+		    TD_KV_STR("target", o->target));
 	}
 	c->g_connected = td_gauge_get("tfdrift_ingest_falco_grpc_connected",
 	    "1 while the Falco gRPC sub stream is open.", NULL);

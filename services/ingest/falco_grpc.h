@@ -32,6 +32,8 @@
 #ifndef TFDRIFT_INGEST_FALCO_GRPC_H
 #define TFDRIFT_INGEST_FALCO_GRPC_H
 
+#include <stdbool.h>
+
 #include "handoff.h"
 #include "tfdrift/error.h"
 
@@ -46,11 +48,14 @@ typedef struct falco_grpc_opts {
 	int backoff_initial_ms;
 	int backoff_max_ms;
 	int keepalive_ms;
+	bool insecure;   /* a network target without TLS is allowed (else refused) */
+	int max_message; /* largest message accepted from Falco, bytes */
 } falco_grpc_opts;
 
 /* Starts the client thread.  *out owned by the caller (falco_grpc_stop); h
- * must outlive it.  Fails only on unreadable certificate files (err names the
- * file); connection problems are retried, never fatal. */
+ * must outlive it.  Fails on unreadable certificate files (err names the
+ * file) and on a network target without grpc_tls_ca unless insecure is set;
+ * connection problems are retried, never fatal. */
 int falco_grpc_start(falco_grpc **out, const falco_grpc_opts *opts, hand *h, td_error *err);
 
 /* Stops the thread (cancelling the stream), frees c.  NULL is ignored. */

@@ -20,6 +20,7 @@
 #include "tfdrift/file.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/mhd_log.h"
 #include "tfdrift/secret.h"
 
 /* Results, each a labelled counter. */
@@ -49,7 +50,8 @@ static const char *const result_labels[R_COUNT] = {
 struct falco_http {
 	struct MHD_Daemon *daemon;
 	hand *hand;
-	char *token;
+	bool have_token;
+	unsigned char token_digest[TD_SECRET_DIGEST_LEN]; /* SHA-256 of ingest.http_token */
 	bool mtls;
 	size_t max_body;
 	int port;
@@ -120,13 +122,17 @@ token_ok(const falco_http *s, struct MHD_Connection *conn)
 {
 	const char *h;
 
-	if (s->token == NULL)
+	unsigned char d[TD_SECRET_DIGEST_LEN];
+
+	if (!s->have_token)
 		return true;
 	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
 		return false;
 	h += 7;
-	return td_secret_equal(h, strlen(h), s->token, strlen(s->token));
+	/* digests of equal length: no early exit, no length told by timing */
+	td_secret_digest(h, strlen(h), d);
+	return td_secret_digest_equal(d, s->token_digest);
 }
 
 /* NULL when the client's certificate is good (or mTLS is off), else why not.
@@ -343,20 +349,6 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-static void
-mhd_log(void *arg, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)arg;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	TD_WARN("falco http server", TD_KV_STR("detail", buf));
-}
-
 static bool
 set(const char *s)
 {
@@ -390,9 +382,9 @@ falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *
 	pthread_mutex_init(&s->log_mu, NULL);
 	s->hand = h;
 	s->max_body = o->max_body;
-	if (set(o->token) && (s->token = strdup(o->token)) == NULL) {
-		rv = td_error_set(err, TD_ENOMEM, "out of memory");
-		goto fail;
+	if (set(o->token)) {
+		s->have_token = true;
+		td_secret_digest(o->token, strlen(o->token), s->token_digest);
 	}
 	for (int i = 0; i < R_COUNT; i++)
 		s->results[i] = td_counter_get("tfdrift_ingest_falco_http_alerts_total",
@@ -413,9 +405,13 @@ falco_http_start(falco_http **out, const falco_http_opts *o, hand *h, td_error *
 		s->mtls = s->ca != NULL;
 	}
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, td_mhd_log, (void *)"falco http server",
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)(o->threads > 0 ? o->threads : 2), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(o->max_connections > 0 ? o->max_connections : 256),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	    s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY,
 	    s->key, s->ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, s->ca, MHD_OPTION_END);
 	if (s->daemon == NULL) {
@@ -446,7 +442,6 @@ falco_http_stop(falco_http *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	free(s->token);
 	free(s->cert);
 	free(s->key);
 	free(s->ca);

@@ -40,6 +40,9 @@ typedef struct falco_http_opts {
 	const char *tls_ca; /* "" or NULL: no client certificate asked for */
 	size_t max_body;
 	int threads;
+	int max_connections;        /* at once, all clients */
+	int max_connections_per_ip; /* at once from one address; 0: no limit */
+	int timeout_s;              /* a connection idle this long is closed */
 } falco_http_opts;
 
 /* *out owned by the caller (falco_http_stop); h must outlive it.  err names

@@ -132,6 +132,12 @@ run_daemon(td_app *app)
 			.tls_ca = td_config_str(cfg, "ingest", "http_tls_ca"),
 			.max_body = (size_t)td_config_int(cfg, "ingest", "http_max_body"),
 			.threads = 2,
+			.max_connections = (int)td_config_int(cfg, "ingest",
+			    "http_max_connections"),
+			.max_connections_per_ip = (int)td_config_int(cfg, "ingest",
+			    "http_max_connections_per_ip"),
+			.timeout_s = (int)((td_config_int(cfg, "ingest", "http_timeout") + 999) /
+			    1000),
 		};
 		if (falco_http_start(&http, &ho, h, &err) != 0)
 			goto fail;
@@ -150,6 +156,8 @@ run_daemon(td_app *app)
 			    "grpc_backoff_initial"),
 			.backoff_max_ms = (int)td_config_int(cfg, "ingest", "grpc_backoff_max"),
 			.keepalive_ms = (int)td_config_int(cfg, "ingest", "grpc_keepalive"),
+			.insecure = td_config_bool(cfg, "ingest", "grpc_insecure"),
+			.max_message = (int)td_config_int(cfg, "ingest", "grpc_max_message"),
 		};
 		if (falco_grpc_start(&grpc, &go, h, &err) != 0)
 			goto fail;

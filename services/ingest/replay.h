@@ -8,7 +8,11 @@
  *   - otherwise: sends ingest.replay_batch events per CloudEventBatch to the
  *     running ingest's ingest.submit_listen (dialed), ingest.replay_in_flight
  *     messages at once, each waiting up to ingest.replay_timeout (0: forever)
- *     for the Ack, which ingest sends only after the alerts are stored.
+ *     for the Ack, which ingest sends only after a correlator processed the
+ *     events and persistence acknowledged their alerts: committed to
+ *     PostgreSQL, or (database down) fsynced into persistence's spool, which
+ *     it stores later.  Exit 0 therefore means "durable", not "in PostgreSQL
+ *     now".
  * Log lines go to stderr (stdout is the product under --print); a one-line
  * summary ends the run on stderr.
  *

@@ -263,7 +263,10 @@ begin(ps_writer *w, PGconn **out)
 		if (td_pgpool_acquire(w->pool, ACQUIRE_WAIT_MS, &c) != 0) {
 			return TD_EAGAIN;
 		}
-		PGresult *res = PQexec(c, "BEGIN");
+		/* The Ack promises the alert survives a server crash: the commit
+		 * waits for its WAL flush whatever the server's (or the role's)
+		 * synchronous_commit says. */
+		PGresult *res = PQexec(c, "BEGIN; SET LOCAL synchronous_commit = on");
 		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
 		if (ok) {

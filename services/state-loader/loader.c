@@ -57,9 +57,10 @@ typedef struct source {
 	struct timespec mtime;
 	td_gauge *resources;
 	td_counter *errors;
-	fetcher *f;         /* remote: its checks (on the fetch pool); NULL for a local file */
-	bool answered;      /* remote: a check has finished since start */
-	int64_t next_check; /* remote: monotonic ms of its next check (jittered poll) */
+	td_counter *unchanged; /* reads that found the loaded serial and lineage */
+	fetcher *f;            /* remote: its checks (on the fetch pool); NULL for a local file */
+	bool answered;         /* remote: a check has finished since start */
+	int64_t next_check;    /* remote: monotonic ms of its next check (jittered poll) */
 } source;
 
 struct ldr {
@@ -199,6 +200,7 @@ take_state(source *s, tfs_state *st)
 	if (s->state != NULL && tfs_serial(st) == tfs_serial(s->state) &&
 	    strcmp(tfs_lineage(st), tfs_lineage(s->state)) == 0) {
 		tfs_free(st);
+		td_counter_inc(s->unchanged);
 		TD_DEBUG("state unchanged (same serial and lineage)",
 		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
 		return recovered;
@@ -1129,6 +1131,10 @@ source_metrics(source *s)
 	    "Managed resource instances in the index, per workspace.", labels);
 	s->errors = td_counter_get("tfdrift_state_load_errors_total",
 	    "State files that could not be read or parsed, per workspace.", labels);
+	s->unchanged = td_counter_get("tfdrift_state_unchanged_total",
+	    "States read again whose serial and lineage were the ones loaded (no new generation), "
+	    "per workspace.",
+	    labels);
 }
 
 void

@@ -1,7 +1,9 @@
 /* source.c — state_loader.sources entries (the source URIs). */
 #include "source.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,20 +545,111 @@ parse_scope(const char *entry, const char *uri, bool http, src_spec *s, char **b
 	return 0;
 }
 
-int
-src_parse(const char *entry, src_spec *out, td_error *err)
+/* Whether an option called name[0..n) holds a secret ("password", "token",
+ * "secret", ...; not "*_env", which names a variable). */
+static bool
+secret_option(const char *name, size_t n)
 {
-	const char *eq = strchr(entry, '='), *uri;
+	static const char *const words[] = { "password", "passwd", "token", "secret", "signature",
+		"credential", NULL };
+	char low[64];
+	size_t m = n < sizeof(low) ? n : sizeof(low) - 1;
+
+	for (size_t i = 0; i < m; i++) {
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	}
+	low[m] = '\0';
+	if (m >= 4 && m == n && memcmp(name + n - 4, "_env", 4) == 0) {
+		return false;
+	}
+	for (int i = 0; words[i] != NULL; i++) {
+		if (strstr(low, words[i]) != NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+char *
+src_redact(const char *text)
+{
+	size_t n = strlen(text), o = 0;
+	/* each byte becomes at most itself, or a run becomes "***" */
+	char *out = malloc(n + 3 * (n / 2 + 1) + 1);
+
+	if (out == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n;) {
+		if (i + 3 <= n && memcmp(text + i, "://", 3) == 0) {
+			size_t a = i + 3, end = a, at = SIZE_MAX;
+			while (end < n && strchr("/?#&", text[end]) == NULL) {
+				if (text[end] == '@') {
+					at = end;
+				}
+				end++;
+			}
+			memcpy(out + o, "://", 3);
+			o += 3;
+			if (at != SIZE_MAX) {
+				const char *colon = memchr(text + a, ':', at - a);
+				if (colon != NULL) {
+					size_t ul = (size_t)(colon - (text + a));
+					memcpy(out + o, text + a, ul);
+					o += ul;
+					memcpy(out + o, ":***", 4);
+					o += 4;
+				} else {
+					memcpy(out + o, "***", 3);
+					o += 3;
+				}
+				i = at; /* the '@' is copied next */
+			} else {
+				i = a;
+			}
+			continue;
+		}
+		if (text[i] == '?' || text[i] == '#' || text[i] == '&') {
+			out[o++] = text[i++];
+			size_t name = i;
+			while (i < n && strchr("=&#", text[i]) == NULL) {
+				out[o++] = text[i++];
+			}
+			if (i < n && text[i] == '=' && secret_option(text + name, i - name)) {
+				out[o++] = text[i++];
+				while (i < n && text[i] != '&' && text[i] != '#') {
+					i++;
+				}
+				memcpy(out + o, "***", 3);
+				o += 3;
+			}
+			continue;
+		}
+		out[o++] = text[i++];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int
+src_parse(const char *raw_entry, src_spec *out, td_error *err)
+{
+	const char *eq = strchr(raw_entry, '='), *uri;
+	/* messages show the entry with its credentials replaced by *** */
+	char *redacted = src_redact(raw_entry);
+	const char *entry = redacted != NULL ? redacted : "(the entry)";
 	char *base = NULL;
 	int rv = 0;
 
 	*out = (src_spec){ 0 };
-	if (eq == NULL || eq == entry) {
-		return td_error_set(err, TD_EINVAL,
+	if (eq == NULL || eq == raw_entry) {
+		rv = td_error_set(err, TD_EINVAL,
 		    KEY ": \"%s\": expected NAME=URI (file://, http(s)://, s3://, hcp://)", entry);
+		goto out;
 	}
-	if ((out->name = strndup(entry, (size_t)(eq - entry))) == NULL) {
-		return td_error_set(err, TD_ENOMEM, "out of memory");
+	if ((out->name = strndup(raw_entry, (size_t)(eq - raw_entry))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
 	}
 	if (strpbrk(out->name, "\t\n\r") != NULL) {
 		rv = td_error_set(err, TD_EINVAL,
@@ -595,5 +688,6 @@ out:
 	if (rv != 0) {
 		src_spec_free(out);
 	}
+	free(redacted);
 	return rv;
 }

@@ -63,6 +63,13 @@ typedef struct src_spec {
 	char *scope_region;  /* #region=: the resources' region; NULL none */
 } src_spec;
 
+/* text (a source entry, a URL) with credentials replaced by ***: the
+ * password of any userinfo ("https://ci:***@host", or "***@host" when
+ * there is no user name) and the value of any option (after ?, # or &) whose name says
+ * password, token, secret, signature or credential (not *_env, which names an
+ * environment variable).  Caller frees; NULL when out of memory. */
+char *src_redact(const char *text);
+
 /* The S3 ListObjectsV2 URL that lists the workspace prefix of a discovering
  * source: the first page (token NULL) or the one a NextContinuationToken
  * names (malloc'd, or NULL when out of memory). */

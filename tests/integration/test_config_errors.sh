@@ -114,4 +114,11 @@ if [ -x "$TD_BIN/tfdrift-ingest" ]; then
 		ingest "$f" "@$f"
 fi
 
+# a source entry's credentials never reach the message (file and environment)
+write_bad "$TD_TMP/src.yaml" state_loader "  sources:" '    - "w=https://ci:hunter2@h.example/s#colour=red&token=t0psecret"'
+expect_config_error "state-loader: a bad source is named with its credentials as ***" state-loader \
+	"$TD_TMP/src.yaml" 'state_loader.sources: "w=https://ci:***@h.example/s#colour=red&token=***"' \
+	'unknown option "colour=red"'
+check "... and neither the password nor the token is on stderr" \
+	bash -c "! grep -qE 'hunter2|t0psecret' $TD_TMP/stderr.state-loader.*"
 finish

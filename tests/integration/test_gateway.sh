@@ -237,6 +237,18 @@ bad "graph limit" limit "/api/v1/graph?limit=100000"
 bad "graph drifted_only" drifted_only "/api/v1/graph?drifted_only=yes"
 bad "graph cursor" cursor "/api/v1/graph?cursor=abc"
 bad "resources unknown parameter" foo "/api/v1/resources/aws_instance.web%5B0%5D?foo=1"
+# text PostgreSQL would refuse: 400 naming the parameter, never a 500
+for p in q workspace principal event_id address resource_type region; do
+	bad "invalid UTF-8 in $p" "$p" "/api/v1/drifts?$p=ab%FF%FEcd"
+done
+bad "an overlong UTF-8 sequence in q" q "/api/v1/drifts?q=%C0%AF"
+bad "a NUL in workspace" workspace "/api/v1/drifts?workspace=a%00b"
+bad "invalid UTF-8 in a /stats filter" workspace "/api/v1/stats?workspace=%FF"
+gw_expect "valid UTF-8 in q is fine" 200 GET "/api/v1/drifts?q=caf%C3%A9" "$T"
+big="$(head -c 102400 /dev/zero | tr '\0' a)"
+gw_req GET "/api/v1/drifts?q=$big" "$T"
+check_eq "a 100 KB query string: 414 with the API's JSON error" "414|uri_too_long" \
+	"$GW_CODE|$(jq -r .error.code <<<"$GW_BODY" 2>/dev/null)"
 many="$(for i in $(seq 1 70); do printf 'p%d=1&' "$i"; done)"
 gw_expect "70 query parameters: 400" 400 GET "/api/v1/drifts?$many" "$T"
 check_eq "after all that the alerts table is intact ($TOTAL rows)" "$TOTAL" "$(sql 'SELECT count(*) FROM alerts')"

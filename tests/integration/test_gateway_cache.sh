@@ -136,10 +136,16 @@ check_eq "the second gateway caches too" hit "$XC"
 sql "INSERT INTO alerts (alert_key, event_id, detected_at, workspace, resource_address,
   resource_type, kind, severity, summary) VALUES ('behind-its-back', 'ev-bib', now(), 'ws',
   'aws_s3_bucket.b', 'aws_s3_bucket', 'drift', 'low', 'written by SQL')" >/dev/null
-sleep 1.2
-xcache "/api/v1/drifts?limit=1" "$TOK_VIEWER"
+# polled (a deadline, not a sleep against the TTL): the entry must expire
+deadline=$(($(date +%s%N) + 15000000000))
+while [ "$(date +%s%N)" -lt "$deadline" ]; do
+	xcache "/api/v1/drifts?limit=1" "$TOK_VIEWER"
+	[ "$(jq -r '.items[0].alert_key' <<<"$GW_BODY")" = behind-its-back ] && break
+	sleep 0.1
+done
 check_eq "after the TTL it shows the row written by SQL" behind-its-back \
 	"$(jq -r '.items[0].alert_key' <<<"$GW_BODY")"
+check_eq "... from a fresh query once the entry expired (X-Cache)" miss "$XC"
 check "... which is newer than what it had cached" test \
 	"$(jq -r '.items[0].id' <<<"$GW_BODY")" -gt "$before"
 TD_API_URL="$API1"

@@ -25,6 +25,14 @@ printf 'TOP-SECRET-OUTSIDE\n' >"$TD_TMP/outside/secret.txt"
 ln -s "$TD_TMP/outside/secret.txt" "$WEB/leak.txt"
 ln -s "$TD_TMP/outside" "$WEB/outdir"
 ln -s "$WEB/img/logo.svg" "$WEB/logo-link.svg" # inside the root: allowed
+# dotfiles, FIFOs and devices are never served (a FIFO opened for reading
+# would wait for a writer and hold a worker thread)
+printf 'DOT-SECRET=1\n' >"$WEB/.env"
+mkdir -p "$WEB/.git" && printf 'DOT-SECRET-GIT\n' >"$WEB/.git/config"
+printf 'DOT-SECRET-HIDDEN\n' >"$WEB/assets/.hidden.js"
+mkfifo "$WEB/pipe.js" "$WEB/assets/stream.js"
+HAVE_DEV=0
+mknod "$WEB/zero.js" c 1 5 2>/dev/null && HAVE_DEV=1
 
 start_postgres
 gw_tokens
@@ -166,6 +174,39 @@ check_eq "a directory symlink leaving the root: 404" 404 "$CODE" api-gateway
 fetch /../outside/secret.txt
 check_eq "a .. segment: 400" 400 "$CODE" api-gateway
 check_eq "... a JSON error" bad_request "$(jq -r .error.code <<<"$BODY" 2>&1)" api-gateway
+
+# ---- not regular files, dotfiles --------------------------------------------------------
+for p in /.env /.git/config /assets/.hidden.js /img/../.env /.git/ /%2eenv; do
+	fetch "$p"
+	case "$CODE" in
+	400 | 404) ok "dotfile $p: $CODE" ;;
+	*) not_ok "dotfile $p" "answered $CODE" api-gateway ;;
+	esac
+	if grep -q DOT-SECRET <<<"$BODY"; then
+		not_ok "... $p served a dotfile's bytes" "" api-gateway
+	fi
+done
+# more FIFO requests at once than the gateway has threads: each must be
+# refused at once; a worker blocked in open() would leave them unanswered
+: >"$TD_TMP/fifo.codes"
+fifo_pids=()
+for i in $(seq 1 12); do
+	p=/pipe.js
+	[ $((i % 2)) = 0 ] && p=/assets/stream.js
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 "$TD_API_URL$p" >>"$TD_TMP/fifo.codes" &
+	fifo_pids+=($!)
+done
+wait "${fifo_pids[@]}"
+check_eq "12 concurrent requests for FIFOs: all 404 (none left waiting)" "12 404" \
+	"$(sort "$TD_TMP/fifo.codes" | uniq -c | awk '{print $1, $2}' | tr '\n' ' ' | sed 's/ $//')" api-gateway
+fetch /index.html
+check_eq "... and the gateway serves files after them" 200 "$CODE" api-gateway
+if [ "$HAVE_DEV" = 1 ]; then
+	fetch /zero.js
+	check_eq "a character device under the root: 404" 404 "$CODE" api-gateway
+else
+	diag "mknod not permitted here: the device case is not checked"
+fi
 check "the gateway is still up" alive api-gateway
 stop_service api-gateway
 

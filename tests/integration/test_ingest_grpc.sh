@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ingest's Falco gRPC client against tests/peers/falco_grpc_peer.js (grpc-js,
 # the project's proto/falco/*.proto, Falco's poll-driven sub): alerts arrive
-# intact in PostgreSQL over plaintext TCP, after the peer is killed and
+# intact in PostgreSQL over plaintext TCP (refused at start unless
+# ingest.grpc_insecure is true), after the peer is killed and
 # restarted (reconnect), over a unix socket and over mTLS (a test CA made with
 # openssl here); a client certificate from another CA gives a clear error and
 # retries, and ingest keeps running.
@@ -72,6 +73,23 @@ start_postgres
 start_redis
 write_config
 
+# ---- a network target without TLS is refused unless grpc_insecure is set ----
+start_service ingest
+for _ in $(seq 1 100); do alive ingest || break; sleep 0.1; done
+if alive ingest; then
+	not_ok "a TCP grpc_target without grpc_tls_ca is refused at start" "ingest is running" ingest
+	kill_service ingest
+else
+	wait "${TD_PID[ingest]}" 2>/dev/null
+	unset 'TD_PID[ingest]'
+	check "a TCP grpc_target without grpc_tls_ca is refused at start, naming the keys" \
+		grep -q 'ingest.grpc_target.*is a network address and ingest.grpc_tls_ca is empty.*grpc_insecure' "${TD_LOG[ingest]}"
+fi
+# the same config (ports) with grpc_insecure added
+sed -i 's/^ingest:$/ingest:\n  grpc_insecure: true/' "$TD_CONFIG"
+grep -q '^  grpc_insecure: true' "$TD_CONFIG" || bail "grpc_insecure not written"
+: >"${TD_LOG[ingest]}"
+
 alerts_for 101 "$TD_TMP/alerts1.jsonl"
 # and one from a rule whose output lacks ct.region
 head -n 1 "$TD_TMP/alerts1.jsonl" | jq -c 'del(.output_fields["ct.region"])
@@ -83,6 +101,8 @@ start_up
 # ---- plaintext: alerts arrive intact ----
 check_eq "the alerts queued in the peer reach PostgreSQL over gRPC" ok \
 	"$(in_postgres 101)" ingest correlator persistence peer
+check "grpc_insecure: plaintext is allowed with a warning" \
+	grep -q 'plaintext over the network (ingest.grpc_insecure is true)' "${TD_LOG[ingest]}"
 check "ingest logged Falco's version at connect" \
 	grep -q '"falco_version":"0.43.0-peer"' "${TD_LOG[ingest]}"
 eid="$(head -n 1 "$TD_TMP/want-101.ids")"

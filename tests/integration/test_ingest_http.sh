@@ -83,6 +83,47 @@ expect "output_fields is a string: 400 naming output_fields" 400 "$FIX/wrong_typ
 expect "ct.request is not JSON text: 400 naming output_fields.ct.request" 400 "$FIX/bad_request_json.json" output_fields.ct.request
 expect "ct.readonly is \"maybe\": 400 naming output_fields.ct.readonly" 400 "$FIX/bad_readonly.json" output_fields.ct.readonly
 expect "no source: 400 naming source" 400 "$FIX/no_source.json" source
+# text PostgreSQL would refuse is refused at the door, naming the field (it
+# would otherwise end up only in alerts_dead_letter, invisible in the API)
+bad_text() { # OUT FIELD BYTES — a1.json with BYTES (python bytes literal) spliced into FIELD's value
+	python3 - "$TD_TMP/a1.json" "$1" "$2" "$3" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+field, raw = sys.argv[3], eval(sys.argv[4])
+marker = "@@BAD@@"
+if field in ("rule", "hostname"):
+    a[field] = a.get(field, "x") + marker
+else:
+    a["output_fields"][field] = (a["output_fields"].get(field) or "x") + marker
+text = json.dumps(a).encode()
+open(sys.argv[2], "wb").write(text.replace(marker.encode(), raw))
+PY
+}
+n_bad=0
+for spec in "ct.id|b'\\xff\\xfe'" "ct.user.arn|b'\\xc3\\x28'" "ct.region|b'\\xed\\xa0\\x80'" \
+	"rule|b'\\xf8\\x88\\x80\\x80\\x80'" "ct.user.arn|b'\\\\u0000'" "ct.id|b'\\x00'" "ct.user|b'\\\\udc80'"; do
+	n_bad=$((n_bad + 1))
+	field="${spec%%|*}"
+	bad_text "$TD_TMP/bad$n_bad.json" "$field" "${spec#*|}"
+	expect "invalid text (${spec#*|}) in $field: 400 naming $field" 400 "$TD_TMP/bad$n_bad.json" \
+		"$([ "$field" = rule ] && echo rule || echo "output_fields.$field")"
+done
+python3 - "$TD_TMP/a1.json" "$TD_TMP/badreq.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+a["output_fields"]["ct.request"] = '{"bucketName":"@@BAD@@"}'
+open(sys.argv[2], "wb").write(json.dumps(a).encode().replace(b"@@BAD@@", b"\xff"))
+PY
+expect "invalid UTF-8 inside ct.request's JSON text: 400 naming output_fields.ct.request" 400 "$TD_TMP/badreq.json" output_fields.ct.request
+got="$(post_alert "$TD_TMP/bad1.json")"
+check_eq "... the 400 body is valid UTF-8 JSON (no raw bytes echoed)" "yes" \
+	"$(body_of "$got" | python3 -c 'import sys,json; json.loads(sys.stdin.buffer.read().decode("utf-8")); print("yes")' 2>&1)"
+{ cat "$TD_TMP/a1.json"; printf ' xyz}'; } >"$TD_TMP/trailing.json"
+expect "a valid alert followed by trailing garbage: 400 naming body" 400 "$TD_TMP/trailing.json" body
+{ cat "$TD_TMP/a1.json"; cat "$TD_TMP/a2.json"; } >"$TD_TMP/two.json"
+expect "two alerts in one body: 400 naming body" 400 "$TD_TMP/two.json" body
+{ cat "$TD_TMP/a1.json"; printf ' \r\n\t '; } >"$TD_TMP/ws.json"
+expect "trailing whitespace is fine (202)" 202 "$TD_TMP/ws.json"
 head -c 4096 /dev/urandom >"$TD_TMP/garbage.bin"
 expect "garbage bytes: 400 naming body" 400 "$TD_TMP/garbage.bin" body
 : >"$TD_TMP/empty.json"

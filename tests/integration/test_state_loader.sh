@@ -73,8 +73,19 @@ done
 check "the dump is not empty" test -s "$dump"
 
 # ---- same serial and lineage: no new generation ----
-touch -d '+2 seconds' "$STATE"
-sleep 2.5
+# the reload must be seen to happen (tfdrift_state_unchanged_total grows),
+# twice: the loop has then finished the first one, generation write included
+UNCH='tfdrift_state_unchanged_total{workspace="prod/app"}'
+for round in 1 2; do
+	u0="$(metric state-loader "$UNCH")"
+	touch -d "+$((round * 2)) seconds" "$STATE"
+	for _ in $(seq 100); do
+		[ "$(metric state-loader "$UNCH")" -gt "${u0:-0}" ] 2>/dev/null && break
+		sleep 0.1
+	done
+	check "touch $round: the file is read again and found unchanged ($UNCH ${u0:-0} -> $(metric state-loader "$UNCH"))" \
+		test "$(metric state-loader "$UNCH")" -gt "${u0:-0}"
+done
 check_eq "touching the file keeps the generation" "$GEN" "$(rcli GET ${P}gen)"
 
 # ---- from here every message published is captured (the broken file, then serial 44) ----

@@ -21,6 +21,11 @@
 //                           one is queued (soak_alerts.js: new event id, now
 //                           as its time); the log gets "rate generated G
 //                           written W" every second and "rate done G" at the end
+//        [--bad FILE]       hostile messages sent first, one per request (a
+//                           broken stream is reconnected): each line is
+//                           hex:BYTES (raw message bytes: garbage, a truncated
+//                           response) or big:N (a well-formed response with an
+//                           N-byte output field, for the message size limit)
 //
 // output_fields values are sent as strings (JSON text for numbers and
 // booleans; null fields are left out), as Falco's gRPC output does.
@@ -83,11 +88,22 @@ const queue = soakMode ? [] : fs.readFileSync(args.alerts, 'utf8').split('\n').f
 	.map((l) => encode(toResponse(JSON.parse(l))));
 log(`queued ${queue.length}`);
 let written = 0;
+const bad = !args.bad ? [] : fs.readFileSync(args.bad, 'utf8').split('\n').filter((l) => l.trim() !== '')
+	.map((l) => (l.startsWith('big:')
+		? encode(toResponse({ rule: 'big', source: 'aws_cloudtrail', priority: 'Warning',
+			output_fields: { 'ct.id': 'big-1', pad: 'A'.repeat(Number(l.slice(4))) } }))
+		: Buffer.from(l.replace(/^hex:/, ''), 'hex')));
 
 function sub(call) {
 	log('sub opened');
 	call.on('data', () => {
 		if (args.hold && !fs.existsSync(args.hold)) return;
+		if (bad.length > 0) {
+			const m = bad.shift();
+			log(`bad message ${m.length} bytes`);
+			call.write(m);
+			return;
+		}
 		// one request = one drain of the global queue
 		if (args['log-requests']) log('request');
 		const drained = queue.splice(0, queue.length);

@@ -842,6 +842,7 @@ test_req_close_cancels_waiting_request(void **state)
 struct stopper {
 	td_bus_rep *rep;
 	struct gate *g;
+	atomic_int tid;
 };
 
 static void *
@@ -849,9 +850,33 @@ stopper_main(void *arg)
 {
 	struct stopper *s = arg;
 
+	atomic_store(&s->tid, (int)gettid());
 	td_bus_rep_stop(s->rep);
 	atomic_store(&s->g->stop_returned, true);
 	return NULL;
+}
+
+/* Whether thread tid of this process is asleep (state S: blocked). */
+static bool
+thread_sleeps(int tid)
+{
+	char path[64], buf[256];
+	FILE *f;
+	char *p;
+	bool sleeping = false;
+
+	if (tid <= 0) {
+		return false;
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return false;
+	}
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL) {
+		sleeping = p[1] == ' ' && p[2] == 'S';
+	}
+	fclose(f);
+	return sleeping;
 }
 
 static void
@@ -870,7 +895,11 @@ test_rep_stop_finishes_handler(void **state)
 	assert_int_equal(pthread_create(&tp, NULL, pending_main, &p), 0);
 	gate_wait_entered(&g);
 	assert_int_equal(pthread_create(&ts, NULL, stopper_main, &s), 0);
-	nng_msleep(200); /* let the stop begin; it must wait for the handler */
+	/* the stop has begun and its thread sleeps (waiting for the handler),
+	 * or it returned at once: either shows before the handler is released */
+	WAIT_UNTIL(atomic_load(&g.stop_returned) ||
+	    (td_bus_rep_stopping(s.rep) && thread_sleeps(atomic_load(&s.tid))));
+	assert_false(atomic_load(&g.stop_returned));
 	gate_release(&g);
 	pthread_join(tp, NULL);
 	pthread_join(ts, NULL);

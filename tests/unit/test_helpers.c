@@ -177,6 +177,22 @@ test_secret_equal(void **state)
 	assert_false(td_secret_equal("", 0, "x", 1));
 	/* bytes after a NUL count */
 	assert_false(td_secret_equal("a\0b", 3, "a\0c", 3));
+
+	/* digests: SHA-256 (the known vector of "abc"), compared whole */
+	unsigned char d1[TD_SECRET_DIGEST_LEN], d2[TD_SECRET_DIGEST_LEN];
+	char hex[2 * TD_SECRET_DIGEST_LEN + 1];
+	td_secret_digest("abc", 3, d1);
+	for (size_t i = 0; i < sizeof(d1); i++) {
+		snprintf(hex + 2 * i, 3, "%02x", d1[i]);
+	}
+	assert_string_equal(hex,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	td_secret_digest("abc", 3, d2);
+	assert_true(td_secret_digest_equal(d1, d2));
+	td_secret_digest("abd", 3, d2);
+	assert_false(td_secret_digest_equal(d1, d2));
+	td_secret_digest("ab", 2, d2); /* a prefix */
+	assert_false(td_secret_digest_equal(d1, d2));
 }
 
 static void

@@ -489,6 +489,55 @@ grpc_fields_map_like_json(void **state)
 	assert_null(g);
 }
 
+/* Text PostgreSQL would refuse (invalid UTF-8, NUL) or JSON with anything
+ * after the value is refused, naming the field, on both paths. */
+static void
+bad_text_is_refused(void **state)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "{\"source\":\"aws_cloudtrail\",\"rule\":\"r\",\"output_fields\":{\"ct.id\":\"a\xff\"}}",
+		    "output_fields.ct.id: the string is not valid UTF-8" },
+		{ "{\"source\":\"aws_cloudtrail\",\"rule\":\"r\",\"output_fields\":{\"ct.user.arn\":"
+		  "\"a\\u0000b\"}}",
+		    "output_fields.ct.user.arn: the string contains a NUL" },
+		{ "{\"source\":\"aws_cloudtrail\",\"rule\":\"r\",\"time\":\"2026-01-02T03:04:05Z\","
+		  "\"output_fields\":{\"ct.request\":"
+		  "\"{\\\"k\\\":\\\"\\\\u0000\\\"}\"}}",
+		    "output_fields.ct.request.k: the string contains a NUL" },
+		{ "{\"source\":\"aws_cloudtrail\",\"rule\":\"r\",\"output_fields\":{}} xyz}",
+		    "body: not JSON: text after the value" },
+	};
+	const char *keys[] = { "ct.id", "ct.user.arn" };
+	const char *vals[] = { "ok", "arn:\xc3\x28" };
+	falco_alert_fields a = { .rule = "r",
+		.source = "aws_cloudtrail",
+		.keys = keys,
+		.values = vals,
+		.n_fields = 2 };
+	Tfdrift__V1__CloudEvent *ev = NULL;
+	td_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		td_error_clear(&err);
+		int rv = falco_alert_parse(cases[i].body, strlen(cases[i].body), HTTP, NULL, &ev,
+		    NULL, 0, &err);
+		if (rv != TD_EINVAL || strncmp(err.msg, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("case %zu: rv %d, '%s', wanted '%s'", i, rv, err.msg,
+			    cases[i].want);
+		assert_null(ev);
+	}
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &ev, &err), TD_EINVAL);
+	assert_string_equal(err.msg, "output_fields.ct.user.arn: not valid UTF-8");
+	a.rule = "r\xff";
+	vals[1] = "arn:ok";
+	assert_int_equal(falco_alert_from_fields(&a, HTTP, NULL, NULL, &ev, &err), TD_EINVAL);
+	assert_string_equal(err.msg, "rule: not valid UTF-8");
+	assert_null(ev);
+}
+
 int
 main(void)
 {
@@ -501,6 +550,7 @@ main(void)
 		cmocka_unit_test(request_text_is_checked_and_minified),
 		cmocka_unit_test(raw_json_is_the_record),
 		cmocka_unit_test(grpc_fields_map_like_json),
+		cmocka_unit_test(bad_text_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

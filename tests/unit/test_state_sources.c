@@ -143,6 +143,36 @@ test_uri_sources(void **state)
 	assert_int_equal(src_parse("h=hcp://acme/prod?token_env=TD_NO_SUCH_VAR_X", &sp, &err),
 	    TD_EINVAL);
 	assert_non_null(strstr(err.msg, "TD_NO_SUCH_VAR_X is not set"));
+
+	/* ... with credentials replaced by *** */
+	assert_int_equal(src_parse("w=https://ci:hunter2@h.example/s#colour=red", &sp, &err),
+	    TD_EINVAL);
+	assert_string_equal(err.msg,
+	    "state_loader.sources: \"w=https://ci:***@h.example/s#colour=red\": unknown option "
+	    "\"colour=red\"");
+	assert_int_equal(src_parse("w=https://tok3n@h.example/s#password_env=TD_NO_SUCH_VAR_X", &sp,
+			     &err),
+	    TD_EINVAL);
+	assert_null(strstr(err.msg, "tok3n"));
+	assert_non_null(strstr(err.msg, "https://***@h.example/s#password_env=TD_NO_SUCH_VAR_X"));
+	assert_int_equal(src_parse("w=s3://b/k?regoin=x&endpoint=http://u:s3cr3t@127.0.0.1:1/", &sp,
+			     &err),
+	    TD_EINVAL);
+	assert_null(strstr(err.msg, "s3cr3t"));
+	assert_int_equal(src_parse("w=ftp://u:pw1@x/y?token=abc&password=def&a=1", &sp, &err),
+	    TD_EINVAL);
+	assert_null(strstr(err.msg, "pw1"));
+	assert_null(strstr(err.msg, "abc"));
+	assert_null(strstr(err.msg, "def"));
+	assert_non_null(strstr(err.msg, "ftp://u:***@x/y?token=***&password=***&a=1"));
+
+	char *r = src_redact("a=http://x/y?X-Amz-Signature=f00&X-Amz-Credential=AKIA&token_env=T");
+	assert_non_null(r);
+	assert_string_equal(r, "a=http://x/y?X-Amz-Signature=***&X-Amz-Credential=***&token_env=T");
+	free(r);
+	r = src_redact("file:///srv/a@b.tfstate");
+	assert_string_equal(r, "file:///srv/a@b.tfstate");
+	free(r);
 }
 
 /* #account= and #region= on every kind of source (issue 17): the state's

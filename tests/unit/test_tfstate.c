@@ -465,7 +465,7 @@ test_redacted_text_patched(void **state)
 	    "}]}]}";
 	static const char want[] =
 	    "{\"id\":\"i-1\",\"count\":1.50,\"big\":1e3,\"neg\":-0,\"password\":\"(sensitive)\","
-	    "\"tags\":{\"Na\\\"me\":\"a\\u00e9b\",\"api_token\":{\"v\":\"tok-XYZ\"}},"
+	    "\"tags\":{\"Na\\\"me\":\"a\\u00e9b\",\"api_token\":\"(sensitive)\"},"
 	    "\"tokens\":[\"(sensitive)\"],"
 	    "\"list\":[1,2,{\"db_password\":\"(sensitive)\",\"ok\":true},null],"
 	    "\"secrets_list\":[\"(sensitive)\",[\"(sensitive)\"]],\"conf\":\"(sensitive)\","
@@ -482,7 +482,7 @@ test_redacted_text_patched(void **state)
 		fail_msg("expected %s\n     got %s", want, in->attributes_json);
 	}
 	assert_int_equal(in->attributes_len, strlen(want));
-	assert_int_equal(tfs_redaction_count(st), 6);
+	assert_int_equal(tfs_redaction_count(st), 7);
 	tfs_free(st);
 }
 
@@ -507,6 +507,113 @@ test_redacted_places(void **state)
 	in = find(st, "aws_iam_access_key.deploy", false);
 	assert_string_equal(cJSON_GetObjectItem(A(in), "secret")->valuestring, REDACT_TEXT);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(A(in), "encrypted_secret")));
+	tfs_free(st);
+}
+
+/* Real provider attribute names: every secret is gone, by name, by
+ * sensitive_attributes or by resource type; what only describes a secret
+ * stays. */
+static void
+test_redact_providers(void **state)
+{
+	static const char text[] =
+	    "{\"version\": 4, \"terraform_version\": \"1.9.5\", \"serial\": 1, \"lineage\": \"l\", \""
+	    "outputs\": {}, \"resources\": [{\"mode\": \"managed\", \"type\": \"aws_iam_access_key\","
+	    " \"name\": \"deploy\", \"provider\": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \""
+	    "instances\": [{\"schema_version\": 0, \"attributes\": {\"id\": \"AKIAIOSFODNN7EXAMPLE\","
+	    " \"user\": \"deploy\", \"secret\": \"SECRET-iam-1\", \"ses_smtp_password_v4\": \"SECRET-"
+	    "iam-2\", \"encrypted_secret\": null, \"status\": \"Active\"}}]}, {\"mode\": \"managed\","
+	    " \"type\": \"aws_db_instance\", \"name\": \"main\", \"provider\": \"provider[\\\"registr"
+	    "y.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {\"id"
+	    "\": \"db-1\", \"identifier\": \"main\", \"username\": \"app_admin\", \"password\": \"SEC"
+	    "RET-db-1\", \"port\": 5432, \"master_user_secret\": [{\"kms_key_id\": \"arn:aws:kms:eu-w"
+	    "est-1:1:key/k\", \"secret_arn\": \"arn:aws:secretsmanager:eu-west-1:1:secret:x\", \"secr"
+	    "et_status\": \"active\"}]}, \"sensitive_attributes\": [[{\"type\": \"get_attr\", \"value"
+	    "\": \"password\"}]]}]}, {\"mode\": \"managed\", \"type\": \"aws_elasticache_replication_"
+	    "group\", \"name\": \"cache\", \"provider\": \"provider[\\\"registry.terraform.io/x/y\\\""
+	    "]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {\"id\": \"cache\", \"auth_"
+	    "token\": \"SECRET-ec-1\", \"transit_encryption_enabled\": true, \"port\": 6379}}]}, {\"m"
+	    "ode\": \"managed\", \"type\": \"tls_private_key\", \"name\": \"k\", \"provider\": \"prov"
+	    "ider[\\\"registry.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": 0, \"att"
+	    "ributes\": {\"id\": \"k1\", \"algorithm\": \"RSA\", \"private_key_pem\": \"-----BEGIN RS"
+	    "A PRIVATE KEY-----SECRET-tls-1\", \"private_key_openssh\": \"SECRET-tls-2\", \"private_k"
+	    "ey_pem_pkcs8\": \"SECRET-tls-3\", \"public_key_pem\": \"-----BEGIN PUBLIC KEY-----PUBLIC"
+	    "\"}}]}, {\"mode\": \"managed\", \"type\": \"random_password\", \"name\": \"db\", \"provi"
+	    "der\": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_versio"
+	    "n\": 0, \"attributes\": {\"id\": \"none\", \"length\": 20, \"special\": true, \"result\""
+	    ": \"SECRET-rand-1\", \"bcrypt_hash\": \"SECRET-rand-2\"}}]}, {\"mode\": \"managed\", \"t"
+	    "ype\": \"random_password\", \"name\": \"marked\", \"provider\": \"provider[\\\"registry."
+	    "terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {\"id\""
+	    ": \"none\", \"length\": 16, \"result\": \"SECRET-rand-3\"}, \"sensitive_attributes\": [["
+	    "{\"type\": \"get_attr\", \"value\": \"result\"}]]}]}, {\"mode\": \"managed\", \"type\": "
+	    "\"aws_secretsmanager_secret_version\", \"name\": \"v\", \"provider\": \"provider[\\\"reg"
+	    "istry.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {"
+	    "\"id\": \"x|v1\", \"secret_id\": \"arn:aws:secretsmanager:eu-west-1:1:secret:x\", \"secr"
+	    "et_string\": \"{\\\"password\\\":\\\"SECRET-sm-1\\\"}\", \"secret_binary\": \"\", \"vers"
+	    "ion_id\": \"v1\", \"version_stages\": [\"AWSCURRENT\"]}}]}, {\"mode\": \"managed\", \"ty"
+	    "pe\": \"kubernetes_secret\", \"name\": \"db\", \"provider\": \"provider[\\\"registry.ter"
+	    "raform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {\"id\": \""
+	    "default/db\", \"type\": \"Opaque\", \"data\": {\"username\": \"SECRET-k8s-1\", \"pw\": \""
+	    "SECRET-k8s-2\"}, \"metadata\": [{\"name\": \"db\", \"namespace\": \"default\"}]}}]}, {\""
+	    "mode\": \"managed\", \"type\": \"azurerm_storage_account\", \"name\": \"sa\", \"provider"
+	    "\": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\""
+	    ": 0, \"attributes\": {\"id\": \"/subscriptions/s/sa\", \"access_tier\": \"Hot\", \"prima"
+	    "ry_access_key\": \"SECRET-az-1\", \"secondary_access_key\": \"SECRET-az-2\", \"primary_c"
+	    "onnection_string\": \"DefaultEndpointsProtocol=https;AccountKey=SECRET-az-3\"}}]}, {\"mo"
+	    "de\": \"managed\", \"type\": \"azurerm_cosmosdb_account\", \"name\": \"c\", \"provider\""
+	    ": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \"instances\": [{\"schema_version\": "
+	    "0, \"attributes\": {\"id\": \"c\", \"primary_key\": \"SECRET-az-4\", \"secondary_key\": "
+	    "\"SECRET-az-5\", \"connection_strings\": [\"SECRET-az-6\"], \"kind\": \"GlobalDocumentDB"
+	    "\"}}]}, {\"mode\": \"managed\", \"type\": \"linode_object_storage_key\", \"name\": \"k\""
+	    ", \"provider\": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \"instances\": [{\"sche"
+	    "ma_version\": 0, \"attributes\": {\"id\": \"1\", \"label\": \"tf\", \"access_key\": \"SE"
+	    "CRET-lin-1\", \"secret_key\": \"SECRET-lin-2\"}}]}, {\"mode\": \"managed\", \"type\": \""
+	    "aws_instance\", \"name\": \"web\", \"provider\": \"provider[\\\"registry.terraform.io/x/"
+	    "y\\\"]\", \"instances\": [{\"schema_version\": 0, \"attributes\": {\"id\": \"i-1\", \"in"
+	    "stance_type\": \"t3.micro\", \"user_data\": \"SECRET-ud-1\", \"tags\": {\"Name\": \"web\""
+	    ", \"DB_PASSWORD\": \"SECRET-tag-1\"}}, \"sensitive_attributes\": [[{\"type\": \"get_attr"
+	    "\", \"value\": \"user_data\"}]]}]}, {\"mode\": \"managed\", \"type\": \"example_thing\","
+	    " \"name\": \"n\", \"provider\": \"provider[\\\"registry.terraform.io/x/y\\\"]\", \"insta"
+	    "nces\": [{\"schema_version\": 0, \"attributes\": {\"id\": \"n\", \"admin_password\": 123"
+	    "45678, \"api_token\": true, \"secret_values\": {\"a\": \"SECRET-map-1\", \"b\": 2}, \"pa"
+	    "ssword_length\": 20, \"password_reset_required\": true, \"password_policy\": {\"minimum_"
+	    "length\": 12}}}]}]}";
+	tfs_state *st = NULL;
+	td_error err = { 0 };
+	char *all;
+
+	(void)state;
+	assert_int_equal(tfs_parse_buffer(&st, text, strlen(text), "providers.tfstate", &err), 0);
+	all = all_attributes_json(st);
+	if (strstr(all, "SECRET-") != NULL) {
+		fail_msg("a secret survived: %s", strstr(all, "SECRET-"));
+	}
+	/* non-string values under secret names, and a map of secrets */
+	assert_non_null(strstr(all, "\"admin_password\":\"(sensitive)\""));
+	assert_non_null(strstr(all, "\"api_token\":\"(sensitive)\""));
+	assert_non_null(strstr(all, "\"secret_values\":\"(sensitive)\""));
+	assert_non_null(strstr(all, "\"data\":\"(sensitive)\""));
+	/* what only describes or refers to a secret stays */
+	static const char *const kept[] = { "\"password_length\":20",
+		"\"password_reset_required\":true", "\"password_policy\":{\"minimum_length\":12}",
+		"\"length\":20", "\"public_key_pem\":\"-----BEGIN PUBLIC KEY-----PUBLIC\"",
+		"\"secret_id\":\"arn:aws:secretsmanager", "\"kms_key_id\":\"arn:aws:kms",
+		"\"encrypted_secret\":null", "\"secret_binary\":\"\"", "\"access_tier\":\"Hot\"",
+		"\"username\":\"app_admin\"", "\"port\":6379", "\"Name\":\"web\"",
+		"\"namespace\":\"default\"", "\"version_stages\":[\"AWSCURRENT\"]" };
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		if (strstr(all, kept[i]) == NULL) {
+			fail_msg("%s was redacted:\n%s", kept[i], all);
+		}
+	}
+	assert_true(redact_name_is_secret("access_key"));
+	assert_true(redact_name_is_secret("secret_key"));
+	assert_true(redact_name_is_secret("primary_key"));
+	assert_true(redact_name_is_secret("primary_connection_string"));
+	assert_true(redact_name_is_secret("private_key_pem"));
+	assert_false(redact_name_is_secret("access_key_id"));
+	assert_false(redact_name_is_secret("password_length"));
+	free(all);
 	tfs_free(st);
 }
 
@@ -795,6 +902,7 @@ main(void)
 		cmocka_unit_test(test_redacted_text_patched),
 		cmocka_unit_test(test_redacted_places),
 		cmocka_unit_test(test_redact_rules),
+		cmocka_unit_test(test_redact_providers),
 		cmocka_unit_test(test_version3_refused),
 		cmocka_unit_test(test_broken_json),
 		cmocka_unit_test(test_streaming_errors),

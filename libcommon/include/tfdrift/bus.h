@@ -76,6 +76,10 @@ int td_bus_rep_peers(const td_bus_rep *r);
  * socket and frees r.  NULL is ignored. */
 void td_bus_rep_stop(td_bus_rep *r);
 
+/* True once td_bus_rep_stop has begun on r (from any thread, while the stop
+ * has not returned): health output and tests can see a stop in progress. */
+bool td_bus_rep_stopping(td_bus_rep *r);
+
 /* ---- REQ: ask for work ----------------------------------------------------- */
 
 typedef struct td_bus_req td_bus_req;

@@ -5,14 +5,18 @@
  *   1. every path listed in the instance's `sensitive_attributes` (Terraform
  *      marks these from the provider schema and from `sensitive()` values):
  *      whatever is there (scalar, list, block) becomes REDACT_TEXT;
- *   2. every non-empty string held by an object member whose name looks like
- *      a secret (a table of name fragments: password, secret, private_key,
- *      token, ...; with exceptions for names that only refer to a secret, such
- *      as *_arn and *_id).  A list held by such a member has its strings
- *      redacted too.  Members of nested blocks and map keys are checked the
- *      same way, so tags and environment variables are covered.
- * Booleans, numbers and nulls under a secret-looking name are kept
- * (password_reset_required, password_length say nothing secret).
+ *   2. every value held by an object member whose name looks like a secret
+ *      (a table of name fragments: password, secret, private_key, token,
+ *      access_key, primary_key, connection_string, ...; with exceptions for
+ *      names that only refer to a secret or describe it, such as *_arn, *_id,
+ *      *_length, *_required, *_policy): a non-empty string, a number, a
+ *      boolean, or a whole map.  A list held by such a member has its
+ *      scalars redacted, and its blocks are checked by their own member
+ *      names.  Members of nested blocks and map keys are checked the same way,
+ *      so tags and environment variables are covered.  Nulls and "" are kept;
+ *   3. (redact_resource) attributes secret by their resource type although
+ *      their names say nothing: random_password.result, kubernetes_secret.data,
+ *      aws_ssm_parameter.value, ...
  *
  * Not covered: secrets embedded inside a string value (a policy document or
  * user_data that contains a password). */
@@ -38,6 +42,11 @@
  * that leads nowhere (an attribute that is null or absent) is ignored.
  * *replaced (may be NULL) receives the number of values replaced. */
 int redact_attributes(cJSON *attrs, const cJSON *sensitive_paths, const char *where,
+    size_t *replaced, td_error *err);
+
+/* Rules 1 to 3 for an instance of resource type `type` (NULL: rules 1 and 2
+ * only).  Errors and *replaced as redact_attributes. */
+int redact_resource(cJSON *attrs, const char *type, const cJSON *sensitive_paths, const char *where,
     size_t *replaced, td_error *err);
 
 /* True when an attribute (or map key) of this name holds a secret by rule 2. */

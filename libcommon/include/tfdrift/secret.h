@@ -13,4 +13,16 @@
  * timing. */
 bool td_secret_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Bearer tokens are compared as SHA-256 digests: both sides have the same
+ * length whatever was sent, so timing tells neither where a guess went wrong
+ * nor how long the token is. */
+#define TD_SECRET_DIGEST_LEN 32
+
+/* out = SHA-256 of s[0..n). */
+void td_secret_digest(const void *s, size_t n, unsigned char out[TD_SECRET_DIGEST_LEN]);
+
+/* Whether two digests are equal (CRYPTO_memcmp: constant time). */
+bool td_secret_digest_equal(const unsigned char a[TD_SECRET_DIGEST_LEN],
+    const unsigned char b[TD_SECRET_DIGEST_LEN]);
+
 #endif

@@ -19,6 +19,7 @@
 #include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/hash.h"
+#include "tfdrift/json_check.h"
 
 typedef enum kind {
 	K_STR,       /* string (numbers and booleans are written as text) */
@@ -750,7 +751,10 @@ json_text(const mem *m, fval *v, fid f, td_error *err)
 	if (!json_minify(v->text, n, v->own))
 		return td_error_set(err, TD_EINVAL, "output_fields.%s: not JSON text",
 		    rows[f].field);
-	return 0;
+	/* its strings go to PostgreSQL's jsonb: no \u0000, no bad escapes */
+	char name[96];
+	snprintf(name, sizeof(name), "output_fields.%s", rows[f].field);
+	return td_json_check(v->text, n, name, name, err);
 }
 
 /* *state: -1 no value, 0 false, 1 true. */
@@ -1200,6 +1204,10 @@ falco_alert_parse(const char *body, size_t len, Tfdrift__V1__EventOrigin origin,
 	pthread_once(&names_once, names_init);
 	if (source != NULL && source_len > 0)
 		source[0] = '\0';
+	/* strict: one value and nothing after it, text that PostgreSQL will
+	 * take (cJSON itself lets trailing bytes, bad UTF-8 and NULs through) */
+	if ((rv = td_json_check(body, len, NULL, "body", err)) != 0)
+		goto out;
 	alert = cJSON_ParseWithLength(body, len);
 	if (alert == NULL || !cJSON_IsObject(alert)) {
 		rv = td_error_set(err, TD_EINVAL, "body: not a JSON object");
@@ -1279,6 +1287,37 @@ out:
 
 /* ---- gRPC alerts ------------------------------------------------------------- */
 
+static bool
+text_ok(const char *s)
+{
+	return s == NULL || td_utf8_text_ok(s, strlen(s));
+}
+
+/* Every string the event takes from a is UTF-8 (PostgreSQL refuses other
+ * text, and the alert would reach only alerts_dead_letter). */
+static int
+fields_text_ok(const falco_alert_fields *a, td_error *err)
+{
+	static const char *const names[] = { "time", "rule", "priority", "hostname" };
+	const char *const vals[] = { a->time, a->rule, a->priority, a->hostname };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!text_ok(vals[i]))
+			return td_error_set(err, TD_EINVAL, "%s: not valid UTF-8", names[i]);
+	for (size_t i = 0; i < a->n_tags; i++)
+		if (!text_ok(a->tags[i]))
+			return td_error_set(err, TD_EINVAL, "tags[%zu]: not valid UTF-8", i);
+	for (size_t i = 0; i < a->n_fields; i++) {
+		if (!text_ok(a->keys[i]))
+			return td_error_set(err, TD_EINVAL,
+			    "output_fields: a field name is not valid UTF-8");
+		if (lookup_field(a->keys[i]) != F_COUNT && !text_ok(a->values[i]))
+			return td_error_set(err, TD_EINVAL, "output_fields.%s: not valid UTF-8",
+			    a->keys[i]);
+	}
+	return 0;
+}
+
 int
 falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin origin,
     const char *origin_detail, ProtobufCAllocator *alloc, Tfdrift__V1__CloudEvent **out,
@@ -1299,6 +1338,8 @@ falco_alert_from_fields(const falco_alert_fields *a, Tfdrift__V1__EventOrigin or
 	pthread_once(&names_once, names_init);
 	if (a->source == NULL || strcmp(a->source, "aws_cloudtrail") != 0)
 		return FALCO_ALERT_OTHER_SOURCE;
+	if ((rv = fields_text_ok(a, err)) != 0)
+		return rv;
 	for (size_t i = 0; i < a->n_fields; i++) {
 		const char *key = a->keys[i], *val = a->values[i] != NULL ? a->values[i] : "";
 		fid f = lookup_field(key);

@@ -21,6 +21,17 @@ static const char *const secret_fragments[] = {
 	"pre_shared_key",
 	"credential",
 	"auth_string",
+	"access_key",  /* azurerm_storage_account.primary_access_key, access_key */
+	"secret_key",  /* (covered by "secret"; listed for the reader) */
+	"primary_key", /* azurerm_cosmosdb_account.primary_key, ... */
+	"secondary_key",
+	"connection_string", /* azurerm_*.primary_connection_string */
+	"shared_key",        /* azurerm_virtual_network_gateway_connection.shared_key */
+	"master_key",
+	"account_key",
+	"passphrase",
+	"kube_config", /* azurerm_kubernetes_cluster.kube_config_raw */
+	"kubeconfig",
 };
 
 /* Name endings that only refer to a secret (where it lives, what it is
@@ -35,6 +46,12 @@ static const char *const reference_suffixes[] = {
 	"_enabled",
 	"_type",
 	"_status",
+	"_length",   /* password_length */
+	"_required", /* password_reset_required */
+	"_policy",   /* password_policy: a block of rules */
+	"_validity", /* access_token_validity: a duration */
+	"_validity_units",
+	"_count",
 };
 
 /* The first letters of secret_fragments (a new fragment needs its letter
@@ -46,6 +63,8 @@ static const bool fragment_start[256] = {
 	['t'] = true,
 	['a'] = true,
 	['c'] = true,
+	['m'] = true,
+	['k'] = true,
 };
 
 /* Whether the lower-case text low (n bytes) holds one of the fragments.  A
@@ -258,15 +277,21 @@ apply_names(cJSON *node, bool secret, size_t *replaced)
 	for (child = node->child; child != NULL; child = next) {
 		/* replace_node frees child; remember where to go on */
 		next = child->next;
-		bool child_secret = cJSON_IsObject(node) ? redact_name_is_secret(child->string)
-							 : secret;
-		if (cJSON_IsString(child)) {
-			if (child_secret && child->valuestring[0] != '\0' && !is_redacted(child)) {
-				if ((rv = replace_node(node, child)) != 0) {
-					return rv;
-				}
-				(*replaced)++;
+		bool member = cJSON_IsObject(node);
+		bool child_secret = member ? redact_name_is_secret(child->string) : secret;
+		/* under a secret name every value goes: a string (not ""), a
+		 * number, a boolean, and a map (an object member: a secret's key
+		 * names and values together); a list is looked into below */
+		bool scalar = (cJSON_IsString(child) && child->valuestring[0] != '\0') ||
+		    cJSON_IsNumber(child) || cJSON_IsBool(child);
+		if (child_secret && !is_redacted(child) &&
+		    (scalar || (member && cJSON_IsObject(child)))) {
+			if ((rv = replace_node(node, child)) != 0) {
+				return rv;
 			}
+			(*replaced)++;
+		} else if (cJSON_IsString(child)) {
+			continue;
 		} else if (cJSON_IsArray(child)) {
 			/* a list under a secret name: its strings are secrets too */
 			if ((rv = apply_names(child, child_secret, replaced)) != 0) {
@@ -280,6 +305,71 @@ apply_names(cJSON *node, bool secret, size_t *replaced)
 		}
 	}
 	return 0;
+}
+
+/* ---- rule 3: attributes secret by their resource type ------------------------------ */
+
+/* Attributes whose providers mark them sensitive though their names say
+ * nothing (a state written without sensitive_attributes, or by a provider
+ * that forgot one, still has them redacted). */
+static const struct {
+	const char *type, *attr;
+} type_secrets[] = {
+	{ "random_password", "result" },
+	{ "random_password", "bcrypt_hash" },
+	{ "kubernetes_secret", "data" },
+	{ "kubernetes_secret", "binary_data" },
+	{ "kubernetes_secret_v1", "data" },
+	{ "kubernetes_secret_v1", "binary_data" },
+	{ "aws_ssm_parameter", "value" },
+	{ "azurerm_key_vault_secret", "value" },
+	{ "vault_generic_secret", "data" },
+	{ "vault_generic_secret", "data_json" },
+	{ "vault_kv_secret_v2", "data" },
+	{ "vault_kv_secret_v2", "data_json" },
+};
+
+static int
+apply_type(cJSON *attrs, const char *type, size_t *replaced)
+{
+	cJSON *v;
+	int rv;
+
+	if (type == NULL) {
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(type_secrets) / sizeof(type_secrets[0]); i++) {
+		if (strcmp(type_secrets[i].type, type) != 0) {
+			continue;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(attrs, type_secrets[i].attr);
+		if (v == NULL || cJSON_IsNull(v) || is_redacted(v) ||
+		    (cJSON_IsString(v) && v->valuestring[0] == '\0')) {
+			continue;
+		}
+		if ((rv = replace_node(attrs, v)) != 0) {
+			return rv;
+		}
+		(*replaced)++;
+	}
+	return 0;
+}
+
+int
+redact_resource(cJSON *attrs, const char *type, const cJSON *sensitive_paths, const char *where,
+    size_t *replaced, td_error *err)
+{
+	size_t n = 0, more = 0;
+	int rv;
+
+	if ((rv = redact_attributes(attrs, sensitive_paths, where, &n, err)) == 0 &&
+	    (rv = apply_type(attrs, type, &more)) != 0) {
+		td_error_set(err, rv, "%s: out of memory while redacting", where);
+	}
+	if (replaced != NULL) {
+		*replaced = n + more;
+	}
+	return rv;
 }
 
 int

@@ -1159,7 +1159,7 @@ parse_instance(tfs_state *st, res_ctx *rc, cJSON *inst, size_t ii, const char *a
 		return rv;
 	}
 	snprintf(where, sizeof(where), "%s: %ssensitive_attributes", rc->name, field);
-	if ((rv = redact_attributes(attrs,
+	if ((rv = redact_resource(attrs, rc->type,
 		 cJSON_GetObjectItemCaseSensitive(inst, "sensitive_attributes"), where, &replaced,
 		 err)) != 0) {
 		goto out;

@@ -1,0 +1,437 @@
+/* json_check.c — see json_check.h.  A recursive-descent recogniser: it
+ * builds nothing, and keeps the path of the value it is in for messages. */
+#include "tfdrift/json_check.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_DEPTH 256
+#define PATH_MAX_LEN 200
+
+typedef struct jc {
+	const unsigned char *s;
+	size_t n, i;
+	int depth;
+	char path[PATH_MAX_LEN + 8];
+	size_t plen;
+	const char *whole;
+	td_error *err;
+} jc;
+
+/* Length of the UTF-8 sequence at s[0..n) if it is one valid character
+ * other than NUL, else 0. */
+static size_t
+utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	uint32_t cp;
+	size_t len;
+
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+bool
+td_utf8_text_ok(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = utf8_char(u + i, n - i);
+		if (k == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+static int
+fail(jc *j, const char *why)
+{
+	const char *where = j->plen > 0 ? j->path : j->whole;
+	return td_error_set(j->err, TD_EINVAL, "%s: %s", where, why);
+}
+
+static int
+syntax(jc *j)
+{
+	char why[96];
+	if (j->i >= j->n)
+		snprintf(why, sizeof(why), "not JSON: ends early (at byte %zu)", j->i);
+	else
+		snprintf(why, sizeof(why), "not JSON: unexpected byte 0x%02x at byte %zu",
+		    j->s[j->i], j->i);
+	return td_error_set(j->err, TD_EINVAL, "%s: %s", j->whole, why);
+}
+
+static void
+skip_ws(jc *j)
+{
+	while (j->i < j->n &&
+	    (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+		j->i++;
+}
+
+static int
+hex4(jc *j, unsigned *out)
+{
+	unsigned v = 0;
+	if (j->n - j->i < 4)
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		unsigned c = j->s[j->i + (size_t)k], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		v = (v << 4) | d;
+	}
+	j->i += 4;
+	*out = v;
+	return 0;
+}
+
+/* Appends the UTF-8 of cp to name (cap bytes incl. NUL) if it fits. */
+static void
+name_put(char *name, size_t cap, size_t *len, const unsigned char *bytes, size_t k)
+{
+	if (name == NULL || *len + k >= cap)
+		return;
+	memcpy(name + *len, bytes, k);
+	*len += k;
+	name[*len] = '\0';
+}
+
+/* A string at j->i (the opening quote).  A member name is decoded into name
+ * (cap bytes, cut) when name is not NULL.  The message of a fault says
+ * "member name" for names. */
+static int
+string(jc *j, char *name, size_t cap)
+{
+	size_t nlen = 0;
+	const char *what = name != NULL ? "a member name" : "the string";
+	char why[96];
+
+	if (name != NULL && cap > 0)
+		name[0] = '\0';
+	j->i++; /* the quote */
+	for (;;) {
+		if (j->i >= j->n)
+			return syntax(j);
+		unsigned c = j->s[j->i];
+		if (c == '"') {
+			j->i++;
+			return 0;
+		}
+		if (c == '\\') {
+			unsigned char e;
+			j->i++;
+			if (j->i >= j->n)
+				return syntax(j);
+			e = j->s[j->i++];
+			if (e == 'u') {
+				unsigned cp, lo;
+				if (hex4(j, &cp) != 0)
+					return syntax(j);
+				if (cp == 0) {
+					snprintf(why, sizeof(why), "%s contains a NUL (\\u0000)",
+					    what);
+					return fail(j, why);
+				}
+				if (cp >= 0xDC00 && cp <= 0xDFFF) {
+					snprintf(why, sizeof(why),
+					    "%s has an unpaired surrogate escape", what);
+					return fail(j, why);
+				}
+				if (cp >= 0xD800 && cp <= 0xDBFF) {
+					if (j->n - j->i < 6 || j->s[j->i] != '\\' ||
+					    j->s[j->i + 1] != 'u') {
+						snprintf(why, sizeof(why),
+						    "%s has an unpaired surrogate escape", what);
+						return fail(j, why);
+					}
+					j->i += 2;
+					if (hex4(j, &lo) != 0)
+						return syntax(j);
+					if (lo < 0xDC00 || lo > 0xDFFF) {
+						snprintf(why, sizeof(why),
+						    "%s has an unpaired surrogate escape", what);
+						return fail(j, why);
+					}
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				}
+				unsigned char b[4];
+				size_t k;
+				if (cp < 0x80) {
+					b[0] = (unsigned char)cp;
+					k = 1;
+				} else if (cp < 0x800) {
+					b[0] = (unsigned char)(0xC0 | (cp >> 6));
+					b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+					k = 2;
+				} else if (cp < 0x10000) {
+					b[0] = (unsigned char)(0xE0 | (cp >> 12));
+					b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+					b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+					k = 3;
+				} else {
+					b[0] = (unsigned char)(0xF0 | (cp >> 18));
+					b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+					b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+					b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+					k = 4;
+				}
+				name_put(name, cap, &nlen, b, k);
+				continue;
+			}
+			static const char esc[] = "\"\\/bfnrt";
+			static const char val[] = "\"\\/\b\f\n\r\t";
+			const char *p = e != '\0' ? strchr(esc, e) : NULL;
+			if (p == NULL) {
+				j->i--;
+				return syntax(j);
+			}
+			unsigned char d = (unsigned char)val[p - esc];
+			name_put(name, cap, &nlen, &d, 1);
+			continue;
+		}
+		if (c == 0) {
+			snprintf(why, sizeof(why), "%s contains a NUL byte", what);
+			return fail(j, why);
+		}
+		if (c < 0x20) {
+			snprintf(why, sizeof(why), "%s contains a raw control character (0x%02x)",
+			    what, c);
+			return fail(j, why);
+		}
+		size_t k = utf8_char(j->s + j->i, j->n - j->i);
+		if (k == 0) {
+			snprintf(why, sizeof(why), "%s is not valid UTF-8 (byte %zu)", what, j->i);
+			return fail(j, why);
+		}
+		name_put(name, cap, &nlen, j->s + j->i, k);
+		j->i += k;
+	}
+}
+
+static int
+number(jc *j)
+{
+	const unsigned char *s = j->s;
+	size_t n = j->n;
+
+	if (j->i < n && s[j->i] == '-')
+		j->i++;
+	if (j->i >= n)
+		return syntax(j);
+	if (s[j->i] == '0') {
+		j->i++;
+	} else if (s[j->i] >= '1' && s[j->i] <= '9') {
+		while (j->i < n && s[j->i] >= '0' && s[j->i] <= '9')
+			j->i++;
+	} else {
+		return syntax(j);
+	}
+	if (j->i < n && s[j->i] == '.') {
+		j->i++;
+		if (j->i >= n || s[j->i] < '0' || s[j->i] > '9')
+			return syntax(j);
+		while (j->i < n && s[j->i] >= '0' && s[j->i] <= '9')
+			j->i++;
+	}
+	if (j->i < n && (s[j->i] == 'e' || s[j->i] == 'E')) {
+		j->i++;
+		if (j->i < n && (s[j->i] == '+' || s[j->i] == '-'))
+			j->i++;
+		if (j->i >= n || s[j->i] < '0' || s[j->i] > '9')
+			return syntax(j);
+		while (j->i < n && s[j->i] >= '0' && s[j->i] <= '9')
+			j->i++;
+	}
+	return 0;
+}
+
+static int
+literal(jc *j, const char *word)
+{
+	size_t k = strlen(word);
+	if (j->n - j->i < k || memcmp(j->s + j->i, word, k) != 0)
+		return syntax(j);
+	j->i += k;
+	return 0;
+}
+
+/* Appends ".name" or "[idx]" to the path (cut when long); returns the
+ * previous length to restore. */
+static size_t
+path_push(jc *j, const char *name, long idx)
+{
+	size_t old = j->plen;
+	int w;
+	if (old >= PATH_MAX_LEN)
+		return old;
+	if (name != NULL)
+		w = snprintf(j->path + old, PATH_MAX_LEN + 1 - old, "%s%s", old > 0 ? "." : "",
+		    name);
+	else
+		w = snprintf(j->path + old, PATH_MAX_LEN + 1 - old, "[%ld]", idx);
+	if (w < 0)
+		w = 0;
+	j->plen = old + (size_t)w > PATH_MAX_LEN ? PATH_MAX_LEN : old + (size_t)w;
+	if (j->plen == PATH_MAX_LEN)
+		memcpy(j->path + PATH_MAX_LEN, "...", 4);
+	return old;
+}
+
+static void
+path_pop(jc *j, size_t old)
+{
+	j->plen = old;
+	j->path[old] = '\0';
+}
+
+static int value(jc *j);
+
+static int
+object(jc *j)
+{
+	char name[128];
+	int rv;
+
+	j->i++; /* { */
+	skip_ws(j);
+	if (j->i < j->n && j->s[j->i] == '}') {
+		j->i++;
+		return 0;
+	}
+	for (;;) {
+		skip_ws(j);
+		if (j->i >= j->n || j->s[j->i] != '"')
+			return syntax(j);
+		if ((rv = string(j, name, sizeof(name))) != 0)
+			return rv;
+		skip_ws(j);
+		if (j->i >= j->n || j->s[j->i] != ':')
+			return syntax(j);
+		j->i++;
+		size_t old = path_push(j, name, 0);
+		rv = value(j);
+		if (rv != 0)
+			return rv;
+		path_pop(j, old);
+		skip_ws(j);
+		if (j->i < j->n && j->s[j->i] == ',') {
+			j->i++;
+			continue;
+		}
+		if (j->i < j->n && j->s[j->i] == '}') {
+			j->i++;
+			return 0;
+		}
+		return syntax(j);
+	}
+}
+
+static int
+array(jc *j)
+{
+	long idx = 0;
+	int rv;
+
+	j->i++; /* [ */
+	skip_ws(j);
+	if (j->i < j->n && j->s[j->i] == ']') {
+		j->i++;
+		return 0;
+	}
+	for (;; idx++) {
+		size_t old = path_push(j, NULL, idx);
+		if ((rv = value(j)) != 0)
+			return rv;
+		path_pop(j, old);
+		skip_ws(j);
+		if (j->i < j->n && j->s[j->i] == ',') {
+			j->i++;
+			continue;
+		}
+		if (j->i < j->n && j->s[j->i] == ']') {
+			j->i++;
+			return 0;
+		}
+		return syntax(j);
+	}
+}
+
+static int
+value(jc *j)
+{
+	int rv;
+
+	skip_ws(j);
+	if (j->i >= j->n)
+		return syntax(j);
+	switch (j->s[j->i]) {
+	case '{':
+	case '[':
+		if (++j->depth > MAX_DEPTH)
+			return fail(j, "nested deeper than 256 levels");
+		rv = j->s[j->i] == '{' ? object(j) : array(j);
+		j->depth--;
+		return rv;
+	case '"': return string(j, NULL, 0);
+	case 't': return literal(j, "true");
+	case 'f': return literal(j, "false");
+	case 'n': return literal(j, "null");
+	default: return number(j);
+	}
+}
+
+int
+td_json_check(const char *text, size_t len, const char *prefix, const char *whole, td_error *err)
+{
+	jc j = { .s = (const unsigned char *)text, .n = len, .whole = whole, .err = err };
+	int rv;
+
+	if (prefix != NULL && prefix[0] != '\0')
+		(void)path_push(&j, prefix, 0);
+	if ((rv = value(&j)) != 0)
+		return rv;
+	skip_ws(&j);
+	if (j.i < j.n) {
+		char why[96];
+		snprintf(why, sizeof(why), "not JSON: text after the value at byte %zu", j.i);
+		return td_error_set(err, TD_EINVAL, "%s: %s", whole, why);
+	}
+	return 0;
+}
