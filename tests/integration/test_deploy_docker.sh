@@ -71,11 +71,12 @@ check_eq "no -dev package, compiler or npm in the runtime stage" "" \
 	"$(grep -E -- '-dev$|^(gcc|clang|make|build-essential|npm|nodejs)$' "$TD_TMP/runtime.pkgs" | tr '\n' ' ')"
 
 # the build stage has what the Makefile builds with (deps.sh's -dev packages)
+# (cmocka and libclang-rt-*-dev, libFuzzer's runtime, are for make test and make fuzz only)
 build_stage="$(awk '/^FROM .* AS build/{ s = 1 } /^FROM .* AS web/{ s = 0 } s' "$DF" | tr -s ' \\\n' '\n')"
-want_dev="$(sed -n '/^PACKAGES=(/,/^)/p' "$TD_ROOT/scripts/deps.sh" | tr ' \t' '\n\n' | grep -- '-dev$' | grep -v cmocka | sort -u)"
+want_dev="$(sed -n '/^PACKAGES=(/,/^)/p' "$TD_ROOT/scripts/deps.sh" | tr ' \t' '\n\n' | grep -- '-dev$' | grep -v -e cmocka -e libclang-rt | sort -u)"
 lacking=""
 for p in $want_dev protobuf-c-compiler pkg-config; do grep -qx -- "$p" <<<"$build_stage" || lacking+="$p "; done
-check_eq "the build stage installs every -dev package of scripts/deps.sh (but cmocka)" "" "$lacking"
+check_eq "the build stage installs every -dev package of scripts/deps.sh (but the test-only cmocka and libclang-rt, libFuzzer)" "" "$lacking"
 
 # the build stage's make command names targets the Makefile has (dry run)
 targets="$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$DF" | grep 'RUN make ' | tr ' ' '\n' | grep '^/build/bin/tfdrift-[a-z-]*$' | sed "s#^/build#$TD_TMP/b#")"
