@@ -43,6 +43,7 @@ struct td_admin {
 	pthread_mutex_t checks_mu;
 	check *checks;
 	size_t nchecks, capchecks;
+	bool checks_done; /* td_admin_checks_done: every check is registered */
 };
 
 /* What a route handler hands back: status, content type and a malloc'd body
@@ -88,6 +89,18 @@ route_readyz(td_admin *a, reply *r)
 	if (checks == NULL)
 		goto out;
 	pthread_mutex_lock(&a->checks_mu);
+	if (!a->checks_done) {
+		/* the server answers before the service has registered its checks:
+		 * no checks must not read as ready */
+		cJSON *c = cJSON_AddObjectToObject(checks, "starting");
+		if (c == NULL || cJSON_AddBoolToObject(c, "ok", false) == NULL ||
+		    cJSON_AddStringToObject(c, "reason",
+			"starting: the readiness checks are not registered yet") == NULL) {
+			pthread_mutex_unlock(&a->checks_mu);
+			goto out;
+		}
+		ready = false;
+	}
 	for (size_t i = 0; i < a->nchecks; i++) {
 		char why[256] = "";
 		cJSON *c = cJSON_AddObjectToObject(checks, a->checks[i].name);
@@ -261,6 +274,16 @@ out:
 		free(a);
 	}
 	return rv;
+}
+
+void
+td_admin_checks_done(td_admin *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->checks_mu);
+	a->checks_done = true;
+	pthread_mutex_unlock(&a->checks_mu);
 }
 
 int

@@ -188,6 +188,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, pool);
+	td_admin_checks_done(td_app_admin(app)); /* /readyz answers 503 until here */
 
 	gw_graph_opts go = {
 		.host = td_config_str(cfg, "redis", "host"),

@@ -142,6 +142,7 @@ start(td_app *app, correlator *c, td_error *err)
 	td_admin_add_check(admin, "ingest", ingest_ready, c);
 	td_admin_add_check(admin, "persistence", persistence_ready, c);
 	td_admin_add_check(admin, "redis", redis_ready, c);
+	td_admin_checks_done(admin); /* /readyz answers 503 until here */
 	TD_INFO("correlator running", TD_KV_STR("ingest_url", wo.url),
 	    TD_KV_STR("persistence_url", td_config_str(cfg, "correlator", "persistence_url")),
 	    TD_KV_STR("state_url", td_config_str(cfg, "correlator", "state_url")),

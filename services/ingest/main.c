@@ -179,6 +179,7 @@ run_daemon(td_app *app)
 	}
 	td_admin_add_check(td_app_admin(app), "journal", journal_ready, j);
 	td_admin_add_check(td_app_admin(app), "correlators", correlators_note, f);
+	td_admin_checks_done(td_app_admin(app)); /* /readyz answers 503 until here */
 	TD_INFO("ingest running", TD_KV_STR("work_listen", fo.work_url),
 	    TD_KV_STR("submit_listen", td_config_str(cfg, "ingest", "submit_listen")));
 

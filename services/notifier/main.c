@@ -255,6 +255,7 @@ run(td_app *app)
 	td_admin_add_check(td_app_admin(app), "alerts_publisher", publisher_ready, s.sub);
 	td_admin_add_check(td_app_admin(app), "caught_up", caught_up_ready, s.pl);
 	td_admin_add_check(td_app_admin(app), "receivers", receivers_ready, s.dl);
+	td_admin_checks_done(td_app_admin(app)); /* /readyz answers 503 until here */
 	TD_INFO("notifier running", TD_KV_STR("alerts_url", url),
 	    TD_KV_UINT("receivers", rt_receiver_count(rt)), TD_KV_INT("workers", workers),
 	    TD_KV_STR("instance", instance));

@@ -261,6 +261,7 @@ main(int argc, char **argv)
 	}
 	td_admin_add_check(td_app_admin(app), "postgres", ready, &s);
 	td_admin_add_check(td_app_admin(app), "spool", spool_ready, &s);
+	td_admin_checks_done(td_app_admin(app)); /* /readyz answers 503 until here */
 
 	ps_writer_opts wo = {
 		.work_url = td_config_str(cfg, "persistence", "work_listen"),

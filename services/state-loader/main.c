@@ -55,6 +55,7 @@ run(td_app *app)
 	td_admin_add_check(td_app_admin(app), "redis", ldr_ready_redis, loader);
 	td_admin_add_check(td_app_admin(app), "index", ldr_ready_index, loader);
 	td_admin_add_check(td_app_admin(app), "sources", ldr_ready_sources, loader);
+	td_admin_checks_done(td_app_admin(app)); /* /readyz answers 503 until here */
 	TD_INFO("state-loader running", TD_KV_STR("state_pub_listen", pub_url),
 	    TD_KV_INT("sources",
 		(long long)(td_config_list_len(cfg, "state_loader", "local_files") +

@@ -165,16 +165,23 @@ test_readyz(void **state)
 	flag_check redis = { .reason = "redis: connection refused \"127.0.0.1:6379\"" };
 	flag_check pg = { .reason = "postgres down" };
 
-	/* no checks: ready */
+	/* the server answers before the service has registered its checks:
+	 * that is not ready, whatever the checks will say */
 	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.body, "{\"status\":\"ready\",\"checks\":{}}");
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body,
+	    "{\"status\":\"not_ready\",\"checks\":{\"starting\":{\"ok\":false,\"reason\":"
+	    "\"starting: the readiness checks are not registered yet\"}}}");
 	response_free(&r);
 
 	atomic_init(&redis.ok, true);
 	atomic_init(&pg.ok, true);
 	assert_int_equal(td_admin_add_check(f->a, "redis", check_flag, &redis), 0);
 	assert_int_equal(td_admin_add_check(f->a, "postgres", check_flag, &pg), 0);
+	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
+	assert_int_equal(r.status, 503); /* still starting */
+	response_free(&r);
+	td_admin_checks_done(f->a);
 	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body,
@@ -220,6 +227,7 @@ test_readyz_note(void **state)
 	atomic_init(&spool.ok, true);
 	assert_int_equal(td_admin_add_check(f->a, "postgres", check_note, &pg), 0);
 	assert_int_equal(td_admin_add_check(f->a, "spool", check_flag, &spool), 0);
+	td_admin_checks_done(f->a);
 	assert_int_equal(http(f->port, NULL, "/readyz", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body,

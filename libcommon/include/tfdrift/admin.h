@@ -31,6 +31,10 @@ int td_admin_start(td_admin **out, const char *bind_addr, int port, td_metrics *
     td_error *err);
 /* Adds a readiness check; name is copied.  Safe before or after start. */
 int td_admin_add_check(td_admin *a, const char *name, td_ready_fn fn, void *arg);
+/* Says every readiness check is registered.  Until then /readyz answers 503
+ * ("starting"), so the window between the server's start and the service's
+ * td_admin_add_check calls never reads as ready.  NULL is ignored. */
+void td_admin_checks_done(td_admin *a);
 int td_admin_port(const td_admin *a);
 /* Stops the server and frees it; NULL is ignored. */
 void td_admin_stop(td_admin *a);
