@@ -259,24 +259,11 @@ fetch_pool_withdraw(fetch_pool *p, void *arg)
 	return found;
 }
 
-size_t
-fetch_pool_queued(fetch_pool *p)
+void
+fetch_pool_counts(fetch_pool *p, size_t *queued, size_t *running)
 {
-	size_t n;
-
 	pthread_mutex_lock(&p->mu);
-	n = p->queued;
+	*queued = p->queued;
+	*running = p->running;
 	pthread_mutex_unlock(&p->mu);
-	return n;
-}
-
-size_t
-fetch_pool_running(fetch_pool *p)
-{
-	size_t n;
-
-	pthread_mutex_lock(&p->mu);
-	n = p->running;
-	pthread_mutex_unlock(&p->mu);
-	return n;
 }

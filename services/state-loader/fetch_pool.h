@@ -38,9 +38,9 @@ int fetch_pool_submit(fetch_pool *p, const char *host, fetch_pool_fn run, void *
  * false when none is queued (it is running, has run, or was never queued). */
 bool fetch_pool_withdraw(fetch_pool *p, void *arg);
 
-/* Checks waiting for a worker, and checks running now. */
-size_t fetch_pool_queued(fetch_pool *p);
-size_t fetch_pool_running(fetch_pool *p);
+/* Checks waiting for a worker (*queued) and running now (*running), read
+ * together. */
+void fetch_pool_counts(fetch_pool *p, size_t *queued, size_t *running);
 
 /* The authority of url ("host:port", without "user:pass@"), lower-cased,
  * into buf (always terminated); "" when url has no "scheme://". */

@@ -391,19 +391,20 @@ remote_busy(ldr *l)
 
 static void source_metrics(source *s);
 
-/* Turns queued discovered workspaces into sources.  Returns how many. */
-static size_t
+/* Turns queued discovered workspaces into sources (checked at once: their
+ * poll clocks start now). */
+static void
 add_discovered(ldr *l)
 {
 	source *ns;
 	td_error err = { 0 };
-	size_t i, added = 0;
+	size_t i;
 
 	if (l->nfound == 0) {
-		return 0;
+		return;
 	}
 	if ((ns = realloc(l->src, (l->nsrc + l->nfound + 1) * sizeof(*ns))) == NULL) {
-		return 0;
+		return;
 	}
 	l->src = ns;
 	for (i = 0; i < l->nfound; i++) {
@@ -435,13 +436,11 @@ add_discovered(ldr *l)
 		TD_INFO("workspace discovered", TD_KV_STR("workspace", c->name),
 		    TD_KV_STR("source", c->path));
 		l->nsrc++;
-		added++;
 	}
 	for (i = 0; i < l->nfound; i++) {
 		free(l->found[i].workspace);
 	}
 	l->nfound = 0;
-	return added;
 }
 
 /* What file_changed found. */
@@ -1036,8 +1035,10 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 	}
 	if (l->pool != NULL) {
-		td_gauge_set(l->g_fetch_queued, (double)fetch_pool_queued(l->pool));
-		td_gauge_set(l->g_fetch_running, (double)fetch_pool_running(l->pool));
+		size_t queued, running;
+		fetch_pool_counts(l->pool, &queued, &running);
+		td_gauge_set(l->g_fetch_queued, (double)queued);
+		td_gauge_set(l->g_fetch_running, (double)running);
 	}
 	if (now >= l->next_poll) {
 		/* local files are checked here */
@@ -1091,13 +1092,14 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		write_generation(l, cancel, cancel_arg);
 	}
 out:
-	wait = l->next_poll - td_clock_mono_ms();
+	now = td_clock_mono_ms();
+	wait = l->next_poll - now;
 	if (wait > TICK_MS) {
 		wait = TICK_MS;
 	}
 	for (i = 0; i < l->nsrc; i++) {
-		if (l->src[i].f != NULL && l->src[i].next_check - td_clock_mono_ms() < wait) {
-			wait = l->src[i].next_check - td_clock_mono_ms();
+		if (l->src[i].f != NULL && l->src[i].next_check - now < wait) {
+			wait = l->src[i].next_check - now;
 		}
 	}
 	if (wait > BUSY_TICK_MS && remote_busy(l)) {
