@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
+#include "redacted.h"
 #include "tfdrift/error.h"
 #include "tfdrift/log.h"
 #include "tfdrift/redact.h"
@@ -16,33 +17,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	td_log_set_level(TD_LOG_OFF);
 	return 0;
-}
-
-/* Aborts if a secret-looking member still holds a string in clear text. */
-static void
-check_clean(const cJSON *v)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, v)
-	{
-		if (cJSON_IsObject(v) && it->string != NULL && redact_name_is_secret(it->string)) {
-			if (cJSON_IsString(it) && it->valuestring[0] != '\0' &&
-			    strcmp(it->valuestring, REDACT_TEXT) != 0) {
-				abort();
-			}
-			/* a list held by such a member has its strings redacted too */
-			const cJSON *e;
-			const cJSON *list = cJSON_IsArray(it) ? it : NULL;
-			cJSON_ArrayForEach(e, list)
-			{
-				if (cJSON_IsString(e) && e->valuestring[0] != '\0' &&
-				    strcmp(e->valuestring, REDACT_TEXT) != 0) {
-					abort();
-				}
-			}
-		}
-		check_clean(it);
-	}
 }
 
 int
@@ -60,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (redact_attributes(attrs, cJSON_IsNull(paths) ? NULL : paths,
 			"fuzz.tfstate: resources[0].instances[0].sensitive_attributes", &replaced,
 			&err) == 0) {
-			check_clean(attrs);
+			fuzz_check_redacted(attrs);
 			char *text = cJSON_PrintUnformatted(attrs);
 			free(text);
 		}

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
+#include "redacted.h"
 #include "tfdrift/error.h"
 #include "tfdrift/log.h"
 #include "tfdrift/redact.h"
@@ -16,33 +17,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	td_log_set_level(TD_LOG_OFF);
 	return 0;
-}
-
-/* "A parsed state never holds a secret in clear text": no member whose name
- * looks like a secret keeps a non-empty string (or a list of them). */
-static void
-check_clean(const cJSON *v)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, v)
-	{
-		if (cJSON_IsObject(v) && it->string != NULL && redact_name_is_secret(it->string)) {
-			const cJSON *e;
-			if (cJSON_IsString(it) && it->valuestring[0] != '\0' &&
-			    strcmp(it->valuestring, REDACT_TEXT) != 0) {
-				abort();
-			}
-			const cJSON *list = cJSON_IsArray(it) ? it : NULL;
-			cJSON_ArrayForEach(e, list)
-			{
-				if (cJSON_IsString(e) && e->valuestring[0] != '\0' &&
-				    strcmp(e->valuestring, REDACT_TEXT) != 0) {
-					abort();
-				}
-			}
-		}
-		check_clean(it);
-	}
 }
 
 int
@@ -71,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (attrs == NULL || !cJSON_IsObject(attrs)) {
 			abort();
 		}
-		check_clean(attrs);
+		fuzz_check_redacted(attrs);
 		cJSON_Delete(attrs);
 		for (size_t j = 0; j < in->n_dependencies; j++) {
 			(void)strlen(in->dependencies[j]);
