@@ -323,10 +323,25 @@ path_pop(jc *j, size_t old)
 
 static int value(jc *j);
 
+/* After a member or an element: ',' (*more: another follows) or close (the
+ * container ends); anything else is a syntax error. */
+static int
+after_item(jc *j, unsigned char close, bool *more)
+{
+	skip_ws(j);
+	*more = j->i < j->n && j->s[j->i] == ',';
+	if (*more || (j->i < j->n && j->s[j->i] == close)) {
+		j->i++;
+		return 0;
+	}
+	return syntax(j);
+}
+
 static int
 object(jc *j)
 {
 	char name[128];
+	bool more;
 	int rv;
 
 	j->i++; /* { */
@@ -350,16 +365,8 @@ object(jc *j)
 		if (rv != 0)
 			return rv;
 		path_pop(j, old);
-		skip_ws(j);
-		if (j->i < j->n && j->s[j->i] == ',') {
-			j->i++;
-			continue;
-		}
-		if (j->i < j->n && j->s[j->i] == '}') {
-			j->i++;
-			return 0;
-		}
-		return syntax(j);
+		if ((rv = after_item(j, '}', &more)) != 0 || !more)
+			return rv;
 	}
 }
 
@@ -367,6 +374,7 @@ static int
 array(jc *j)
 {
 	long idx = 0;
+	bool more;
 	int rv;
 
 	j->i++; /* [ */
@@ -380,16 +388,8 @@ array(jc *j)
 		if ((rv = value(j)) != 0)
 			return rv;
 		path_pop(j, old);
-		skip_ws(j);
-		if (j->i < j->n && j->s[j->i] == ',') {
-			j->i++;
-			continue;
-		}
-		if (j->i < j->n && j->s[j->i] == ']') {
-			j->i++;
-			return 0;
-		}
-		return syntax(j);
+		if ((rv = after_item(j, ']', &more)) != 0 || !more)
+			return rv;
 	}
 }
 
