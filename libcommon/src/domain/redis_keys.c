@@ -34,16 +34,63 @@ td_rkey_workspaces(const char *prefix)
 }
 
 char *
-td_rkey_idx(const char *prefix, uint64_t gen)
+td_rkey_wsgen(const char *prefix)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":idx", prefix, gen);
+	return td_str_printf("%swsgen", prefix);
 }
 
 char *
-td_rkey_res(const char *prefix, uint64_t gen, const char *workspace, const char *address)
+td_rkey_idx(const char *prefix)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":res:%s:%s", prefix, gen, workspace,
-	    address);
+	return td_str_printf("%sidx", prefix);
+}
+
+char *
+td_rkey_res(const char *prefix, uint64_t gen, const char *workspace)
+{
+	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":res:%s", prefix, gen, workspace);
+}
+
+char *
+td_rkey_ids(const char *prefix, uint64_t gen, const char *workspace)
+{
+	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":ids:%s", prefix, gen, workspace);
+}
+
+bool
+td_rkey_entry_parse(const char *s, size_t len, td_rkey_entry *e)
+{
+	const char *nl = memchr(s, '\n', len), *p[4], *end;
+	size_t n = nl != NULL ? (size_t)(nl - s) : len, i, k = 0;
+	uint64_t g = 0;
+
+	for (i = 0; i < n && k < 4; i++) {
+		if (s[i] == '\t') {
+			p[k++] = s + i;
+		}
+	}
+	if (k < 3) {
+		return false;
+	}
+	/* the generation: up to the fourth tab, or the end of the line */
+	end = k == 4 ? p[3] : s + n;
+	if (end == p[2] + 1) {
+		return false;
+	}
+	for (const char *c = p[2] + 1; c < end; c++) {
+		if (*c < '0' || *c > '9') {
+			return false;
+		}
+		g = g * 10 + (uint64_t)(*c - '0');
+	}
+	e->workspace = s;
+	e->workspace_len = (size_t)(p[0] - s);
+	e->address = p[0] + 1;
+	e->address_len = (size_t)(p[1] - p[0] - 1);
+	e->type = p[1] + 1;
+	e->type_len = (size_t)(p[2] - p[1] - 1);
+	e->gen = g;
+	return e->address_len > 0 && g > 0;
 }
 
 char *
