@@ -126,15 +126,87 @@ test_redis_keys(void **state)
 	key_is(td_rkey_gen("tfdrift:"), "tfdrift:gen");
 	key_is(td_rkey_gen_seq("tfdrift:"), "tfdrift:gen_seq");
 	key_is(td_rkey_workspaces("tfdrift:"), "tfdrift:workspaces");
-	key_is(td_rkey_idx("tfdrift:", 7), "tfdrift:g:7:idx");
-	key_is(td_rkey_res("tfdrift:", 18446744073709551615ULL, "prod/app",
-		   "module.a[\"x\"].aws_instance.web[0]"),
-	    "tfdrift:g:18446744073709551615:res:prod/app:module.a[\"x\"].aws_instance.web[0]");
+	key_is(td_rkey_wsgen("tfdrift:"), "tfdrift:wsgen");
+	key_is(td_rkey_idx("tfdrift:"), "tfdrift:idx");
+	key_is(td_rkey_res("tfdrift:", 18446744073709551615ULL, "prod/app"),
+	    "tfdrift:g:18446744073709551615:res:prod/app");
+	key_is(td_rkey_ids("tfdrift:", 7, "prod/app"), "tfdrift:g:7:ids:prod/app");
+	key_is(td_rkey_writer("tfdrift:"), "tfdrift:writer");
 	key_is(td_rkey_nodes("p:", 3, "prod/app"), "p:g:3:nodes:prod/app");
 	key_is(td_rkey_edges("", 3, "prod/app"), "g:3:edges:prod/app");
 	key_is(td_rkey_event("tfdrift:", "0f1e2d3c-aaaa"), "tfdrift:ev:0f1e2d3c-aaaa");
 	key_is(td_str_printf("%s=%d", "n", 42), "n=42");
 	key_is(td_str_printf("%s", ""), "");
+}
+
+/* td_rkey_entry_parse on s (len: strlen) answers ok, and when it does the
+ * first claim is ws, address, type, gen. */
+static void
+entry_is(const char *s, size_t len, bool ok, const char *ws, const char *address,
+    const char *type, uint64_t gen)
+{
+	td_rkey_entry e;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(td_rkey_entry_parse(s, len, &e), ok);
+	if (!ok)
+		return;
+	assert_int_equal(e.workspace_len, strlen(ws));
+	assert_memory_equal(e.workspace, ws, e.workspace_len);
+	assert_int_equal(e.address_len, strlen(address));
+	assert_memory_equal(e.address, address, e.address_len);
+	assert_int_equal(e.type_len, strlen(type));
+	assert_memory_equal(e.type, type, e.type_len);
+	assert_int_equal(e.gen, gen);
+}
+
+#define ENTRY(s, ok, ws, addr, type, gen) entry_is(s, strlen(s), ok, ws, addr, type, gen)
+
+static void
+test_redis_entry_parse(void **state)
+{
+	(void)state;
+	/* docs/redis-keys.md's example */
+	ENTRY("prod/iam\taws_iam_role.ecs\taws_iam_role\t1042\t3", true, "prod/iam",
+	    "aws_iam_role.ecs", "aws_iam_role", 1042);
+	/* several claims: the first line answers, the others are not read */
+	ENTRY("a/b\tmodule.x[\"k\"].aws_s3_bucket.logs\taws_s3_bucket\t7\t0\n"
+	      "c\taws_s3_bucket.other\taws_s3_bucket\t9\t1",
+	    true, "a/b", "module.x[\"k\"].aws_s3_bucket.logs", "aws_s3_bucket", 7);
+	ENTRY("a\tx.y\tt\t18446744073709551615\t0\nbroken", true, "a", "x.y", "t",
+	    18446744073709551615ULL);
+	/* four parts (no order): the generation runs to the end of the line */
+	ENTRY("ws\taws_instance.web\taws_instance\t12", true, "ws", "aws_instance.web",
+	    "aws_instance", 12);
+	ENTRY("ws\taws_instance.web\taws_instance\t12\nws2\ta\tt\t13\t1", true, "ws",
+	    "aws_instance.web", "aws_instance", 12);
+	/* not NUL-terminated: len ends it */
+	entry_is("ws\ta.b\tt\t34\t0GARBAGE", 12, true, "ws", "a.b", "t", 34);
+	entry_is("ws\ta.b\tt\t345", 11, true, "ws", "a.b", "t", 34);
+
+	/* malformed: missing parts */
+	ENTRY("", false, NULL, NULL, NULL, 0);
+	ENTRY("ws", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\taws_instance.web", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\taws_instance.web\taws_instance", false, NULL, NULL, NULL, 0);
+	/* the old layout's value (no generation) */
+	ENTRY("ws\taws_instance.web\taws_instance\n", false, NULL, NULL, NULL, 0);
+	/* parts on the second line do not count for the first */
+	ENTRY("ws\ta\nb\tc\t5\t0", false, NULL, NULL, NULL, 0);
+	/* a malformed first line is not saved by a good second one */
+	ENTRY("ws\t\tt\t5\t0\nws2\ta\tt\t6\t1", false, NULL, NULL, NULL, 0);
+	/* empty address */
+	ENTRY("ws\t\taws_instance\t5\t0", false, NULL, NULL, NULL, 0);
+	/* generation: empty, not a number, zero, too big */
+	ENTRY("ws\ta\tt\t\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\tx1\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t12a\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t-3\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t 3\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t0\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t18446744073709551616\t0", false, NULL, NULL, NULL, 0);
+	ENTRY("ws\ta\tt\t99999999999999999999999\t0", false, NULL, NULL, NULL, 0);
 }
 
 static void
@@ -257,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_severity_names),
 		cmocka_unit_test(test_alert_json),
 		cmocka_unit_test(test_redis_keys),
+		cmocka_unit_test(test_redis_entry_parse),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_file_read),

@@ -78,8 +78,8 @@ td_rkey_entry_parse(const char *s, size_t len, td_rkey_entry *e)
 		return false;
 	}
 	for (const char *c = p[2] + 1; c < end; c++) {
-		if (*c < '0' || *c > '9') {
-			return false;
+		if (*c < '0' || *c > '9' || g > (UINT64_MAX - (uint64_t)(*c - '0')) / 10) {
+			return false; /* not a digit, or more than a uint64_t holds */
 		}
 		g = g * 10 + (uint64_t)(*c - '0');
 	}
