@@ -16,6 +16,7 @@ struct lcache {
 	pthread_mutex_t mu;
 	slot *slots;
 	size_t nslots, n, max;
+	uint64_t epoch; /* clears and drops so far */
 };
 
 lcache *
@@ -49,6 +50,19 @@ clear_locked(lcache *c)
 	c->n = 0;
 }
 
+/* Puts e into the table t of ns slots (a power of two) where its key's probe
+ * sequence finds the first free slot. */
+static void
+place(slot *t, size_t ns, slot e)
+{
+	size_t s;
+
+	for (s = (size_t)td_hash_str(TD_HASH_INIT, e.key) & (ns - 1); t[s].key != NULL;
+	     s = (s + 1) & (ns - 1))
+		;
+	t[s] = e;
+}
+
 /* Doubles an unbounded table; on no memory it stays (and fills up further). */
 static void
 grow_locked(lcache *c)
@@ -58,15 +72,9 @@ grow_locked(lcache *c)
 
 	if (nt == NULL)
 		return;
-	for (size_t i = 0; i < c->nslots; i++) {
-		size_t s;
-		if (c->slots[i].key == NULL)
-			continue;
-		for (s = (size_t)td_hash_str(TD_HASH_INIT, c->slots[i].key) & (ns - 1);
-		     nt[s].key != NULL; s = (s + 1) & (ns - 1))
-			;
-		nt[s] = c->slots[i];
-	}
+	for (size_t i = 0; i < c->nslots; i++)
+		if (c->slots[i].key != NULL)
+			place(nt, ns, c->slots[i]);
 	free(c->slots);
 	c->slots = nt;
 	c->nslots = ns;
@@ -103,10 +111,33 @@ lcache_get(lcache *c, const char *key, char **val)
 	return found;
 }
 
+/* Puts key (k) and its value (v), both taken over, under the mutex. */
+static void
+put_locked(lcache *c, char *k, char *v)
+{
+	size_t s;
+
+	if (c->max > 0 && c->n >= c->max)
+		clear_locked(c);
+	if (c->max == 0 && (c->n + 1) * 2 > c->nslots)
+		grow_locked(c);
+	for (s = (size_t)td_hash_str(TD_HASH_INIT, k) & (c->nslots - 1); c->slots[s].key != NULL;
+	     s = (s + 1) & (c->nslots - 1)) {
+		if (strcmp(c->slots[s].key, k) == 0) {
+			free(c->slots[s].val);
+			c->slots[s].val = v;
+			free(k);
+			return;
+		}
+	}
+	c->slots[s].key = k;
+	c->slots[s].val = v;
+	c->n++;
+}
+
 void
 lcache_put(lcache *c, const char *key, const char *val)
 {
-	size_t s;
 	char *k = strdup(key), *v = strdup(val);
 
 	if (k == NULL || v == NULL) {
@@ -115,24 +146,43 @@ lcache_put(lcache *c, const char *key, const char *val)
 		return; /* a cache: not having it is fine */
 	}
 	pthread_mutex_lock(&c->mu);
-	if (c->max > 0 && c->n >= c->max)
-		clear_locked(c);
-	if (c->max == 0 && (c->n + 1) * 2 > c->nslots)
-		grow_locked(c);
-	for (s = (size_t)td_hash_str(TD_HASH_INIT, key) & (c->nslots - 1); c->slots[s].key != NULL;
-	     s = (s + 1) & (c->nslots - 1)) {
-		if (strcmp(c->slots[s].key, key) == 0) {
-			free(c->slots[s].val);
-			c->slots[s].val = v;
-			free(k);
-			pthread_mutex_unlock(&c->mu);
-			return;
-		}
-	}
-	c->slots[s].key = k;
-	c->slots[s].val = v;
-	c->n++;
+	put_locked(c, k, v);
 	pthread_mutex_unlock(&c->mu);
+}
+
+uint64_t
+lcache_epoch(lcache *c)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&c->mu);
+	e = c->epoch;
+	pthread_mutex_unlock(&c->mu);
+	return e;
+}
+
+bool
+lcache_put_at(lcache *c, uint64_t epoch, const char *key, const char *val)
+{
+	char *k = strdup(key), *v = strdup(val);
+	bool put = false;
+
+	if (k == NULL || v == NULL) {
+		free(k);
+		free(v);
+		return false;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->epoch == epoch) {
+		put_locked(c, k, v);
+		put = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (!put) {
+		free(k);
+		free(v);
+	}
+	return put;
 }
 
 void
@@ -140,7 +190,44 @@ lcache_clear(lcache *c)
 {
 	pthread_mutex_lock(&c->mu);
 	clear_locked(c);
+	c->epoch++;
 	pthread_mutex_unlock(&c->mu);
+}
+
+size_t
+lcache_drop_if(lcache *c, lcache_pred drop, void *arg)
+{
+	size_t gone = 0;
+	slot *nt;
+
+	pthread_mutex_lock(&c->mu);
+	c->epoch++;
+	/* a fresh table of the same size with the survivors: deleting in place
+	 * would cut the probe sequences of keys placed past a dropped one */
+	if ((nt = calloc(c->nslots, sizeof(*nt))) == NULL) {
+		gone = c->n;
+		clear_locked(c);
+		pthread_mutex_unlock(&c->mu);
+		return gone;
+	}
+	for (size_t i = 0; i < c->nslots; i++) {
+		slot e = c->slots[i];
+
+		if (e.key == NULL)
+			continue;
+		if (drop(arg, e.key, e.val)) {
+			free(e.key);
+			free(e.val);
+			gone++;
+		} else {
+			place(nt, c->nslots, e);
+		}
+	}
+	free(c->slots);
+	c->slots = nt;
+	c->n -= gone;
+	pthread_mutex_unlock(&c->mu);
+	return gone;
 }
 
 size_t

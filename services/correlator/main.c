@@ -77,15 +77,18 @@ on_state_notice(void *arg, const td_envelope *env)
 		return;
 	n = tfdrift__v1__state_notice__unpack(NULL, env->payload.len, env->payload.data);
 	if (n == NULL) {
-		TD_WARN("state notice does not decode; dropping the cached generation anyway",
+		TD_WARN("state notice does not decode; dropping the whole local cache",
 		    TD_KV_STR("trace_id", env->trace_id));
-	} else {
-		TD_INFO("state changed", TD_KV_UINT("generation", n->generation),
-		    TD_KV_UINT("resources", n->resource_count),
-		    TD_KV_UINT("workspaces", n->n_workspaces), TD_KV_STR("reason", n->reason));
-		tfdrift__v1__state_notice__free_unpacked(n, NULL);
+		ridx_invalidate(c->index, 0, NULL, 0, true);
+		return;
 	}
-	ridx_invalidate(c->index);
+	TD_INFO("state changed", TD_KV_UINT("generation", n->generation),
+	    TD_KV_UINT("resources", n->resource_count), TD_KV_UINT("workspaces", n->n_workspaces),
+	    TD_KV_UINT("changed", n->n_changed), TD_KV_BOOL("full", n->full),
+	    TD_KV_STR("reason", n->reason));
+	ridx_invalidate(c->index, n->generation, (const char *const *)n->changed, n->n_changed,
+	    n->full);
+	tfdrift__v1__state_notice__free_unpacked(n, NULL);
 }
 
 static void

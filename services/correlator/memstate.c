@@ -12,7 +12,7 @@
 #include "lcache.h"
 
 struct memstate {
-	lcache *idx;   /* identifier -> "ws\taddr\ttype" */
+	lcache *idx;   /* field -> claim "ws\taddr\ttype\tgen\torder" (as in P idx) */
 	lcache *attrs; /* "ws\x1faddr" -> JSON */
 };
 
@@ -49,7 +49,7 @@ memstate_add_in(memstate *m, const char *account, const char *region, const char
 {
 	char *val = NULL, *key = NULL, *old, *field;
 
-	if (asprintf(&val, "%s\t%s\t%s", workspace, address, type) < 0)
+	if (asprintf(&val, "%s\t%s\t%s\t%d\t0", workspace, address, type, MEMSTATE_GEN) < 0)
 		return TD_ENOMEM;
 	for (size_t i = 0; identifiers[i] != NULL; i++) {
 		/* the field the state-loader writes (tfdrift/redis_keys.h) */
@@ -183,7 +183,8 @@ int
 memstate_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m)
 {
 	memstate *ms = arg;
-	char *v = NULL, *t1, *t2, stack[1024], *buf = stack;
+	char *v = NULL, stack[1024], *buf = stack;
+	td_rkey_entry e;
 	const char *fields[TD_RKEY_IDX_LOOKUPS];
 	size_t need = td_rkey_idx_lookup_size(scope->account, scope->region, identifier), nf;
 	bool found = false;
@@ -199,27 +200,29 @@ memstate_lookup(void *arg, const rule_scope *scope, const char *identifier, rule
 		free(buf);
 	if (!found)
 		return TD_ENOTFOUND;
-	t1 = strchr(v, '\t');
-	t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-	if (t2 == NULL) {
+	/* the service's parser of the claims (redis_index.c) */
+	if (!td_rkey_entry_parse(v, strlen(v), &e)) {
 		free(v);
 		return TD_ENOTFOUND;
 	}
-	snprintf(m->workspace, sizeof(m->workspace), "%.*s", (int)(t1 - v), v);
-	snprintf(m->address, sizeof(m->address), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-	snprintf(m->type, sizeof(m->type), "%s", t2 + 1);
+	snprintf(m->workspace, sizeof(m->workspace), "%.*s", (int)e.workspace_len, e.workspace);
+	snprintf(m->address, sizeof(m->address), "%.*s", (int)e.address_len, e.address);
+	snprintf(m->type, sizeof(m->type), "%.*s", (int)e.type_len, e.type);
+	m->gen = e.gen;
 	free(v);
 	return 0;
 }
 
 int
-memstate_attrs(void *arg, const char *workspace, const char *address, char **json)
+memstate_attrs(void *arg, const char *workspace, uint64_t gen, const char *address, char **json)
 {
 	memstate *ms = arg;
 	char *key = NULL;
 	bool found;
 
 	*json = NULL;
+	if (gen != MEMSTATE_GEN)
+		return TD_ENOTFOUND;
 	if (asprintf(&key, "%s\x1f%s", workspace, address) < 0)
 		return TD_ENOMEM;
 	found = lcache_get(ms->attrs, key, json);

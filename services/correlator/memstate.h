@@ -33,8 +33,12 @@ int memstate_add_in(memstate *m, const char *account, const char *region, const 
     const char *address, const char *type, const char *const *identifiers, const char *attrs_json);
 
 /* rule_lookup_fn / rule_attrs_fn with arg = memstate: the fields of the
- * event's scope, most specific first, as the service looks them up. */
+ * event's scope, most specific first, as the service looks them up.  Claims
+ * are kept as P idx holds them and read with the service's parser
+ * (td_rkey_entry_parse); every workspace is at generation MEMSTATE_GEN. */
+#define MEMSTATE_GEN 1
 int memstate_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m);
-int memstate_attrs(void *arg, const char *workspace, const char *address, char **json);
+int memstate_attrs(void *arg, const char *workspace, uint64_t gen, const char *address,
+    char **json);
 
 #endif

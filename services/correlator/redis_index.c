@@ -2,6 +2,7 @@
 #include "redis_index.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,11 +15,34 @@
 #include "lcache.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
 #include "tfdrift/redis.h"
 #include "tfdrift/redis_keys.h"
 
 /* At most one "no resource index" warning per minute. */
 #define NOGEN_WARN_MS 60000
+
+/* Why the local cache was dropped (tfdrift_correlator_cache_drops_total{reason}). */
+enum {
+	DROP_FULL,        /* a notice with full, or from a publisher without changed */
+	DROP_WORKSPACES,  /* a notice naming the workspaces it switched */
+	DROP_UNANNOUNCED, /* P gen moved to a generation no notice announced */
+	DROP_EXPIRED,     /* a cached claim's generation is gone from Redis */
+	DROP_KINDS
+};
+static const char *const drop_labels[DROP_KINDS] = {
+	"reason=\"full\"",
+	"reason=\"workspaces\"",
+	"reason=\"unannounced\"",
+	"reason=\"expired\"",
+};
+
+/* Local cache keys: a claim "i<US>account<US>region<US>identifier" -> the
+ * first line of the P idx value ("" for none), attributes
+ * "a<US>workspace<US>gen<US>address" -> JSON ("" for none). */
+#define CKEY_CLAIM 'i'
+#define CKEY_ATTRS 'a'
+#define US "\x1f"
 
 struct ridx_conn {
 	ridx *r;
@@ -35,15 +59,20 @@ struct ridx {
 	ridx_conn *conns;
 	int nconns;
 
-	char gen[32]; /* "" = none cached */
-	int64_t gen_at_ms;
+	uint64_t gen_known;  /* the latest P gen announced or read; 0: none */
+	uint64_t notices;    /* ridx_invalidate calls so far */
+	int64_t gen_at_ms;   /* when P gen was last read */
 	int64_t nogen_warned_ms;
+	char gone_ws[256]; /* the last generation found gone (generation_gone) */
+	uint64_t gone_gen;
 
 	atomic_bool healthy;
 	atomic_bool loaded;
 	atomic_bool down_logged;
 
-	lcache *cache; /* identifier/attribute answers of the current generation */
+	lcache *cache; /* claims ("i" keys) and attributes ("a" keys), CKEY_* below */
+	td_counter *drops[DROP_KINDS];
+	td_counter *dropped; /* entries */
 
 	pthread_t probe;
 	bool probe_started;
@@ -186,6 +215,15 @@ ridx_open(ridx **out, const ridx_opts *o, td_error *err)
 	}
 	for (int i = 0; i < r->nconns; i++)
 		r->conns[i].r = r;
+	for (int i = 0; i < DROP_KINDS; i++)
+		r->drops[i] = td_counter_get("tfdrift_correlator_cache_drops_total",
+		    "Drops of the local cache of index answers, by reason (full: everything, "
+		    "workspaces: the claims of the workspaces a StateNotice names, unannounced: "
+		    "everything after a generation no notice announced, expired: the claims of a "
+		    "workspace whose generation was gone).",
+		    drop_labels[i]);
+	r->dropped = td_counter_get("tfdrift_correlator_cache_dropped_entries_total",
+	    "Entries dropped from the local cache of index answers.", NULL);
 	r->probe_conn.r = r;
 	if (pthread_create(&r->probe, NULL, probe_main, r) != 0) {
 		ridx_close(r);
@@ -248,13 +286,103 @@ ridx_release(ridx *r, ridx_conn *c)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* What a drop by workspace compares: the names sorted (bsearch). */
+typedef struct ws_set {
+	const char **names;
+	size_t n;
+} ws_set;
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool
+ws_in(const ws_set *set, const char *ws, size_t len)
+{
+	char name[256];
+	const char *key = name;
+
+	if (len >= sizeof(name))
+		return true; /* longer than any name kept: drop rather than guess */
+	memcpy(name, ws, len);
+	name[len] = '\0';
+	return bsearch(&key, set->names, set->n, sizeof(*set->names), cmp_name) != NULL;
+}
+
+/* lcache_pred: the claims that name a workspace of the set, every "not
+ * found" claim (an identifier a changed workspace may hold now), and the
+ * attributes of those workspaces (of their old generations: nothing asks
+ * for them once their claims are gone). */
+static bool
+drop_ws(void *arg, const char *key, const char *val)
+{
+	const ws_set *set = arg;
+	const char *end;
+
+	if (key[0] == CKEY_CLAIM) {
+		if (val[0] == '\0')
+			return true;
+		end = strchr(val, '\t');
+		return ws_in(set, val, end != NULL ? (size_t)(end - val) : strlen(val));
+	}
+	if (key[0] == CKEY_ATTRS && key[1] == US[0]) {
+		end = strchr(key + 2, US[0]);
+		return ws_in(set, key + 2, end != NULL ? (size_t)(end - key - 2) : strlen(key + 2));
+	}
+	return true; /* not a key this file writes */
+}
+
+/* Drops the cached answers of the workspaces names (n of them, borrowed):
+ * kind says why.  Everything when the set cannot be built. */
+static void
+drop_workspaces(ridx *r, const char *const *names, size_t n, int kind)
+{
+	ws_set set = { .names = calloc(n + 1, sizeof(*set.names)), .n = n };
+	size_t gone;
+
+	if (set.names == NULL) {
+		gone = lcache_size(r->cache);
+		lcache_clear(r->cache);
+		kind = DROP_FULL;
+	} else {
+		memcpy(set.names, names, n * sizeof(*names));
+		qsort(set.names, n, sizeof(*set.names), cmp_name);
+		gone = lcache_drop_if(r->cache, drop_ws, &set);
+		free(set.names);
+	}
+	td_counter_inc(r->drops[kind]);
+	td_counter_add(r->dropped, gone);
+}
+
+static void
+drop_all(ridx *r, int kind)
+{
+	size_t gone = lcache_size(r->cache);
+
+	lcache_clear(r->cache);
+	td_counter_inc(r->drops[kind]);
+	td_counter_add(r->dropped, gone);
+}
+
 void
-ridx_invalidate(ridx *r)
+ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t n_changed,
+    bool full)
 {
 	pthread_mutex_lock(&r->mu);
-	r->gen[0] = '\0';
+	/* a generation announced is not "unannounced" when the poll reads it;
+	 * the poll reads P gen at the next lookup (a correlator waiting for its
+	 * first index finds it at once) */
+	if (generation > r->gen_known)
+		r->gen_known = generation;
+	r->gen_at_ms = 0;
+	r->notices++;
 	pthread_mutex_unlock(&r->mu);
-	lcache_clear(r->cache);
+	if (full || n_changed == 0)
+		drop_all(r, DROP_FULL);
+	else
+		drop_workspaces(r, changed, n_changed, DROP_WORKSPACES);
 }
 
 bool
@@ -271,101 +399,119 @@ ridx_loaded(const ridx *r)
 
 /* ---- lookups ------------------------------------------------------------------ */
 
-/* The current generation into gen (cached).  TD_EAGAIN when there is none. */
+/* Whether an index exists: P gen, read at most every RIDX_GEN_TTL_MS.
+ * TD_EAGAIN when there is none.  A P gen that differs from the generation
+ * the last notice announced (or the last read) means a switch whose notice
+ * this correlator missed: every cached answer goes. */
 static int
-current_gen(ridx_conn *c, char *gen, size_t len)
+check_gen(ridx_conn *c)
 {
 	ridx *r = c->r;
 	int64_t now = td_clock_mono_ms();
+	uint64_t notices, g, was = 0;
+	bool unannounced = false;
 	redisReply *rep;
+	char *gkey;
 	int rv;
 
 	pthread_mutex_lock(&r->mu);
-	if (r->gen[0] != '\0' && now - r->gen_at_ms < RIDX_GEN_TTL_MS) {
-		snprintf(gen, len, "%s", r->gen);
+	if (r->gen_known != 0 && now - r->gen_at_ms < RIDX_GEN_TTL_MS) {
 		pthread_mutex_unlock(&r->mu);
 		return 0;
 	}
+	notices = r->notices;
 	pthread_mutex_unlock(&r->mu);
 
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	char *gkey = td_rkey_gen(r->prefix);
-	if (gkey == NULL)
+	if ((gkey = td_rkey_gen(r->prefix)) == NULL)
 		return TD_ENOMEM;
 	rep = checked(c, redisCommand(c->ctx, "GET %s", gkey));
 	free(gkey);
 	if (rep == NULL)
 		return TD_EDEPEND;
-	if (rep->type != REDIS_REPLY_STRING || rep->len == 0 || rep->len >= len) {
-		bool warn;
+	g = rep->type == REDIS_REPLY_STRING ? strtoull(rep->str, NULL, 10) : 0;
+	freeReplyObject(rep);
+	pthread_mutex_lock(&r->mu);
+	if (g == 0) {
+		bool warn = r->nogen_warned_ms == 0 || now - r->nogen_warned_ms >= NOGEN_WARN_MS;
 
-		freeReplyObject(rep);
-		atomic_store(&r->loaded, false);
-		pthread_mutex_lock(&r->mu);
-		warn = r->nogen_warned_ms == 0 || now - r->nogen_warned_ms >= NOGEN_WARN_MS;
 		if (warn)
 			r->nogen_warned_ms = now;
+		unannounced = r->gen_known != 0; /* the index is gone (Redis emptied) */
+		r->gen_known = 0;
 		pthread_mutex_unlock(&r->mu);
+		atomic_store(&r->loaded, false);
+		if (unannounced)
+			drop_all(r, DROP_UNANNOUNCED);
 		if (warn)
 			TD_WARN(
 			    "no resource index in redis yet (has state-loader run?); events are handed back",
 			    TD_KV_STR("key_prefix", r->prefix));
 		return TD_EAGAIN;
 	}
-	snprintf(gen, len, "%.*s", (int)rep->len, rep->str);
-	freeReplyObject(rep);
-	atomic_store(&r->loaded, true);
-	pthread_mutex_lock(&r->mu);
-	if (strcmp(r->gen, gen) != 0)
-		lcache_clear(r->cache); /* a new generation without (or before) its notice */
-	snprintf(r->gen, sizeof(r->gen), "%s", gen);
+	/* a notice taken meanwhile knows better than this read */
+	if (r->notices == notices && g != r->gen_known) {
+		was = r->gen_known;
+		unannounced = was != 0;
+		r->gen_known = g;
+	}
 	r->gen_at_ms = now;
 	pthread_mutex_unlock(&r->mu);
+	atomic_store(&r->loaded, true);
+	if (unannounced) {
+		TD_INFO("the resource index switched without a notice reaching this correlator; "
+			"local cache dropped",
+		    TD_KV_UINT("generation", g), TD_KV_UINT("known", was));
+		drop_all(r, DROP_UNANNOUNCED);
+	}
 	return 0;
 }
 
-/* "workspace\taddress\ttype" -> m.  False when the value is malformed. */
+/* The first claim of a P idx value -> m.  False when it is malformed. */
 static bool
-parse_entry(const char *s, size_t len, rule_match *m)
+parse_claim(const char *s, size_t len, rule_match *m)
 {
-	const char *t1 = memchr(s, '\t', len);
-	const char *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - s)) : NULL;
+	td_rkey_entry e;
 
-	if (t1 == NULL || t2 == NULL)
+	if (!td_rkey_entry_parse(s, len, &e))
 		return false;
-	snprintf(m->workspace, sizeof(m->workspace), "%.*s", (int)(t1 - s), s);
-	snprintf(m->address, sizeof(m->address), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-	snprintf(m->type, sizeof(m->type), "%.*s", (int)(len - (size_t)(t2 + 1 - s)), t2 + 1);
-	return m->address[0] != '\0';
+	snprintf(m->workspace, sizeof(m->workspace), "%.*s", (int)e.workspace_len, e.workspace);
+	snprintf(m->address, sizeof(m->address), "%.*s", (int)e.address_len, e.address);
+	snprintf(m->type, sizeof(m->type), "%.*s", (int)e.type_len, e.type);
+	m->gen = e.gen;
+	return true;
 }
 
 int
 ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m)
 {
 	ridx_conn *c = arg;
-	char gen[32], *key = NULL, ckey[700], *hit, stack[1024], *buf = stack;
-	const char *argv[2 + TD_RKEY_IDX_LOOKUPS], *fields[TD_RKEY_IDX_LOOKUPS];
-	size_t lens[2 + TD_RKEY_IDX_LOOKUPS], nf = 0, i, need;
+	char *key = NULL, ckey[700], *hit, stack[1024], *buf = stack, *line = NULL;
+	const char *argv[2 + TD_RKEY_IDX_LOOKUPS], *fields[TD_RKEY_IDX_LOOKUPS], *nl;
+	size_t lens[2 + TD_RKEY_IDX_LOOKUPS], nf = 0, i, need, at = 0;
 	const redisReply *found = NULL;
 	redisReply *rep = NULL;
+	uint64_t epoch;
 	int rv, n;
 
-	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
+	if ((rv = check_gen(c)) != 0)
 		return rv;
-	n = snprintf(ckey, sizeof(ckey), "i\x1f%s\x1f%s\x1f%s", scope->account, scope->region,
-	    identifier);
+	n = snprintf(ckey, sizeof(ckey), "%c" US "%s" US "%s" US "%s", CKEY_CLAIM, scope->account,
+	    scope->region, identifier);
 	if (n < 0 || (size_t)n >= sizeof(ckey))
 		ckey[0] = '\0'; /* too long to cache without clashing */
 	if (ckey[0] != '\0' && lcache_get(c->r->cache, ckey, &hit)) {
-		rv = hit[0] != '\0' && parse_entry(hit, strlen(hit), m) ? 0 : TD_ENOTFOUND;
+		rv = hit[0] != '\0' && parse_claim(hit, strlen(hit), m) ? 0 : TD_ENOTFOUND;
 		free(hit);
 		return rv;
 	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
+	/* before asking: an answer read before a switch is not cached after its notice */
+	epoch = lcache_epoch(c->r->cache);
 	/* the scoped fields and the unscoped one in one HMGET: one round trip */
-	key = td_rkey_idx(c->r->prefix, strtoull(gen, NULL, 10));
+	key = td_rkey_idx(c->r->prefix);
 	need = td_rkey_idx_lookup_size(scope->account, scope->region, identifier);
 	if (need > sizeof(stack))
 		buf = malloc(need);
@@ -390,39 +536,76 @@ ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_mat
 	rv = TD_ENOTFOUND;
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && found == NULL; i++)
 		if (rep->element[i]->type == REDIS_REPLY_STRING)
-			found = rep->element[i];
-	if (found != NULL && parse_entry(found->str, found->len, m)) {
+			found = rep->element[i], at = i;
+	if (found != NULL && parse_claim(found->str, found->len, m)) {
 		rv = 0;
-		if (ckey[0] != '\0')
-			lcache_put(c->r->cache, ckey, found->str);
+		/* the first line (the claim that answers) is all a lookup reads */
+		nl = memchr(found->str, '\n', found->len);
+		line = strndup(found->str, nl != NULL ? (size_t)(nl - found->str) : found->len);
+		if (ckey[0] != '\0' && line != NULL)
+			lcache_put_at(c->r->cache, epoch, ckey, line);
 	} else if (found != NULL) {
-		TD_WARN("malformed resource index entry", TD_KV_STR("key", key),
+		TD_WARN("malformed resource index entry (want "
+			"workspace\\taddress\\ttype\\tgeneration\\torder lines)",
+		    TD_KV_STR("key", key), TD_KV_STR("field", fields[at]),
 		    TD_KV_STR("identifier", identifier));
 	} else if (rep->type == REDIS_REPLY_ARRAY && ckey[0] != '\0') {
-		lcache_put(c->r->cache, ckey, "");
+		lcache_put_at(c->r->cache, epoch, ckey, "");
 	}
 out:
 	if (rep != NULL)
 		freeReplyObject(rep);
 	if (buf != stack)
 		free(buf);
+	free(line);
 	free(key);
 	return rv;
 }
 
+/* The attributes' hash of a claim's generation is gone (its grace expired):
+ * the claim was cached before a switch whose notice did not come.  Drops
+ * the workspace's cached answers, reads P gen at the next lookup and says
+ * true: ask again.  The same generation gone twice in a row is not a stale
+ * cache but an index that claims what it does not hold: false (warned). */
+static bool
+generation_gone(ridx *r, const char *workspace, uint64_t gen)
+{
+	bool again;
+
+	pthread_mutex_lock(&r->mu);
+	again = gen != r->gone_gen || strcmp(workspace, r->gone_ws) != 0;
+	r->gone_gen = gen;
+	snprintf(r->gone_ws, sizeof(r->gone_ws), "%s", workspace);
+	r->gen_at_ms = 0;
+	pthread_mutex_unlock(&r->mu);
+	if (!again) {
+		TD_WARN("the resource index claims resources of a generation that is not in redis; "
+			"its attributes are taken as unknown",
+		    TD_KV_STR("workspace", workspace), TD_KV_UINT("generation", gen));
+		return false;
+	}
+	TD_INFO("a cached resource index answer names a generation no longer in redis; "
+		"the workspace's cached answers are dropped",
+	    TD_KV_STR("workspace", workspace), TD_KV_UINT("generation", gen));
+	drop_workspaces(r, &workspace, 1, DROP_EXPIRED);
+	return true;
+}
+
 int
-ridx_attrs(void *arg, const char *workspace, const char *address, char **json)
+ridx_attrs(void *arg, const char *workspace, uint64_t gen, const char *address, char **json)
 {
 	ridx_conn *c = arg;
-	char gen[32], ckey[1024], *key = NULL, *hit;
-	redisReply *rep;
-	int rv;
+	char ckey[1024], *key = NULL, *hit;
+	redisReply *rep = NULL;
+	uint64_t epoch;
+	int rv, n;
 
 	*json = NULL;
-	if ((rv = current_gen(c, gen, sizeof(gen))) != 0)
-		return rv;
-	snprintf(ckey, sizeof(ckey), "a\x1f%s\x1f%s", workspace, address);
-	if (lcache_get(c->r->cache, ckey, &hit)) {
+	n = snprintf(ckey, sizeof(ckey), "%c" US "%s" US "%" PRIu64 US "%s", CKEY_ATTRS, workspace,
+	    gen, address);
+	if (n < 0 || (size_t)n >= sizeof(ckey))
+		ckey[0] = '\0'; /* too long to cache without clashing */
+	if (ckey[0] != '\0' && lcache_get(c->r->cache, ckey, &hit)) {
 		if (hit[0] == '\0') {
 			free(hit);
 			return TD_ENOTFOUND;
@@ -432,21 +615,41 @@ ridx_attrs(void *arg, const char *workspace, const char *address, char **json)
 	}
 	if ((rv = conn_ensure(c)) != 0)
 		return rv;
-	if ((key = td_rkey_res(c->r->prefix, strtoull(gen, NULL, 10), workspace, address)) == NULL)
+	epoch = lcache_epoch(c->r->cache);
+	if ((key = td_rkey_res(c->r->prefix, gen, workspace)) == NULL)
 		return TD_ENOMEM;
-	rep = checked(c, redisCommand(c->ctx, "GET %s", key));
-	free(key);
-	if (rep == NULL)
-		return TD_EDEPEND;
+	rep = checked(c, redisCommand(c->ctx, "HGET %s %s", key, address));
+	if (rep == NULL) {
+		rv = TD_EDEPEND;
+		goto out;
+	}
 	if (rep->type == REDIS_REPLY_STRING) {
-		lcache_put(c->r->cache, ckey, rep->str);
+		if (ckey[0] != '\0')
+			lcache_put_at(c->r->cache, epoch, ckey, rep->str);
 		*json = strndup(rep->str, rep->len);
 		rv = *json != NULL ? 0 : TD_ENOMEM;
-	} else {
-		lcache_put(c->r->cache, ckey, "");
-		rv = TD_ENOTFOUND;
+		goto out;
 	}
+	/* absent: is the generation there at all?  A claim's own address always
+	 * is in it, so a hash gone means the claim is stale: ask again */
 	freeReplyObject(rep);
+	rep = checked(c, redisCommand(c->ctx, "EXISTS %s", key));
+	if (rep == NULL) {
+		rv = TD_EDEPEND;
+		goto out;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0 &&
+	    generation_gone(c->r, workspace, gen)) {
+		rv = TD_EAGAIN;
+		goto out;
+	}
+	if (ckey[0] != '\0')
+		lcache_put_at(c->r->cache, epoch, ckey, "");
+	rv = TD_ENOTFOUND;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	free(key);
 	return rv;
 }
 

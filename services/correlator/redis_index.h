@@ -1,27 +1,44 @@
 /* redis_index.h — the correlator's read side of the resource index in Redis.
  *
- * Layout (docs/architecture.md, "Redis"): <prefix>gen holds the current
- * generation; <prefix>g:<gen>:idx is a hash field -> "workspace\taddress\ttype", the field
- * an identifier scoped by account and region (tfdrift/redis_keys.h).
+ * Layout (docs/redis-keys.md, tfdrift/redis_keys.h): P idx is one hash of
+ * every workspace, field (an identifier scoped by account and region) ->
+ * claims "workspace\taddress\ttype\tgen\torder" (the first line answers);
+ * P g:<gen>:res:<workspace> is a hash address -> attributes JSON, gen being
+ * the claiming workspace's own generation.  A lookup is one HMGET of P idx,
+ * the attributes one HGET of the generation the claim names.
  *
  * One hiredis connection per worker (a pool of `conns`), each opened on first
  * use and reopened after any error (host, port, AUTH password, SELECT db,
- * connect/command timeout).  The current generation is cached for
- * RIDX_GEN_TTL_MS and dropped at once by ridx_invalidate (a StateNotice), with
- * the local cache of identifier and attribute answers (lcache.h).
- * While no generation exists (state-loader has not loaded anything yet) a
+ * connect/command timeout).
+ *
+ * Local cache (lcache.h) of claims and attributes.  Attributes are keyed by
+ * (workspace, generation, address) and never go stale; claims do when a
+ * workspace switches.  ridx_invalidate (a StateNotice) drops the claims of
+ * the workspaces it names (with every cached "not found"), or everything
+ * when it says full.  P gen (the generation of the latest switch) is read at
+ * most every RIDX_GEN_TTL_MS: one that no notice announced (a notice lost on
+ * the bus) drops everything.  A cached claim whose generation's attributes
+ * are gone from Redis (its grace expired) drops that workspace's answers and
+ * the event is retried (TD_EAGAIN).
+ * While P gen does not exist (state-loader has not loaded anything yet) a
  * lookup fails with TD_EAGAIN: answering "not managed" then would flag every
  * resource as unmanaged.
+ *
+ * Metrics: tfdrift_correlator_cache_drops_total{reason} (full, workspaces,
+ * unannounced, expired) and tfdrift_correlator_cache_dropped_entries_total.
  *
  * Health: ridx_healthy() is the result of the last command on any connection;
  * a probe thread PINGs every RIDX_PROBE_MS so it recovers while idle.
  *
- * Threads: ridx_acquire/ridx_release/ridx_lookup from any worker thread; a
- * connection is used by one thread at a time. */
+ * Threads: ridx_acquire/ridx_release/ridx_lookup/ridx_attrs from any worker
+ * thread, ridx_invalidate from the notice's; a connection is used by one
+ * thread at a time. */
 #ifndef TFDRIFT_CORRELATOR_REDIS_INDEX_H
 #define TFDRIFT_CORRELATOR_REDIS_INDEX_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "rule.h"
 #include "tfdrift/error.h"
@@ -53,15 +70,17 @@ void ridx_close(ridx *r);
 ridx_conn *ridx_acquire(ridx *r);
 void ridx_release(ridx *r, ridx_conn *c);
 
-/* A rule_lookup_fn; arg is a ridx_conn.  One HMGET of the index hash for
- * the fields of the event's scope, most specific first (account and region,
- * account alone, unscoped: td_rkey_idx_lookup_fields); the first present
- * answers.  0, TD_ENOTFOUND, TD_EAGAIN (no generation yet), TD_ENOMEM or
- * TD_EDEPEND (Redis error; the connection is reset). */
+/* A rule_lookup_fn; arg is a ridx_conn.  One HMGET of P idx for the fields
+ * of the event's scope, most specific first (account and region, account
+ * alone, unscoped: td_rkey_idx_lookup_fields); the first present answers,
+ * with its first claim (m->gen the claiming workspace's generation).  0,
+ * TD_ENOTFOUND (also for a malformed value, warned), TD_EAGAIN (no index
+ * yet), TD_ENOMEM or TD_EDEPEND (Redis error; the connection is reset). */
 int ridx_lookup(void *arg, const rule_scope *scope, const char *identifier, rule_match *m);
 
-/* A rule_attrs_fn: the attributes JSON at <prefix>g:<gen>:res:<ws>:<address>. */
-int ridx_attrs(void *arg, const char *workspace, const char *address, char **json);
+/* A rule_attrs_fn: HGET P g:<gen>:res:<workspace> address.  TD_EAGAIN when
+ * that generation is gone (a stale cached claim, dropped: look up again). */
+int ridx_attrs(void *arg, const char *workspace, uint64_t gen, const char *address, char **json);
 
 /* eventID dedupe across replicas (<prefix>ev:<eventID>, tfdrift/redis_keys.h).
  *
@@ -90,8 +109,13 @@ int ridx_dedupe_claim(ridx_conn *c, char *const *event_ids, size_t n, const char
 int ridx_dedupe_release(ridx_conn *c, char *const *event_ids, size_t n, const char *owner);
 int ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s);
 
-/* Drops the cached generation (a new one was switched in). */
-void ridx_invalidate(ridx *r);
+/* A StateNotice: generation is the P gen it announces (0: none), changed
+ * (n_changed names, borrowed) the workspaces it switched.  Drops the cached
+ * claims of those workspaces and every cached "not found"; with full, or
+ * with no changed (a state-loader older than per-workspace generations),
+ * everything. */
+void ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t n_changed,
+    bool full);
 
 /* Last command succeeded. */
 bool ridx_healthy(const ridx *r);

@@ -573,7 +573,7 @@ prefer_type(const cat_entry *e, const rule_state *st, rule_match *m, char **attr
 		char *j = NULL;
 		snprintf(addr, sizeof(addr), "%.*s%s%s", (int)(at - m->address), m->address,
 		    e->types[i], at + tl);
-		rv = st->attrs(st->arg, m->workspace, addr, &j);
+		rv = st->attrs(st->arg, m->workspace, m->gen, addr, &j);
 		if (rv == TD_ENOTFOUND)
 			continue;
 		if (rv != 0)
@@ -872,7 +872,7 @@ on_identifier(const rule_env *env, subject *s, const rule_state *st, int64_t now
 	if (rv != 0)
 		return rv;
 	*hit = true;
-	rv = st->attrs(st->arg, m.workspace, m.address, &attrs);
+	rv = st->attrs(st->arg, m.workspace, m.gen, m.address, &attrs);
 	if (rv != 0 && rv != TD_ENOTFOUND)
 		return rv;
 	if ((rv = prefer_type(s->e, st, &m, &attrs)) != 0) {

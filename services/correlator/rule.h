@@ -45,11 +45,15 @@
 #include "tfdrift/v1/alert.pb-c.h"
 #include "tfdrift/v1/event.pb-c.h"
 
-/* A resource index entry: the value "workspace\taddress\ttype" split up. */
+/* A resource index entry: the first claim of a P idx value
+ * ("workspace\taddress\ttype\tgen\torder", tfdrift/redis_keys.h) split up.
+ * gen is the claiming workspace's generation: its attributes are read from
+ * that generation (rule_attrs_fn), whatever the workspace switched to since. */
 typedef struct rule_match {
 	char workspace[256];
 	char address[512];
 	char type[128];
+	uint64_t gen;
 } rule_match;
 
 /* Where an event happened (rule_event_scope): the index answers only with
@@ -67,9 +71,11 @@ typedef struct rule_scope {
  * TD_ENOTFOUND when not, any other negative code when the index cannot be read
  * (the event must be retried). */
 typedef int (*rule_lookup_fn)(void *arg, const rule_scope *scope, const char *id, rule_match *m);
-/* The attributes of (workspace, address) as JSON text: 0 with *json malloc'd
- * (caller frees), TD_ENOTFOUND, or an error as above. */
-typedef int (*rule_attrs_fn)(void *arg, const char *workspace, const char *address, char **json);
+/* The attributes of address in workspace as of its generation gen (a
+ * rule_match's) as JSON text: 0 with *json malloc'd (caller frees),
+ * TD_ENOTFOUND, or an error as above. */
+typedef int (*rule_attrs_fn)(void *arg, const char *workspace, uint64_t gen, const char *address,
+    char **json);
 
 typedef struct rule_state {
 	rule_lookup_fn lookup;

@@ -1,0 +1,236 @@
+/* test_correlator_lcache.c — the correlator's local cache
+ * (services/correlator/lcache.c): bounded and growing tables, dropping by
+ * predicate (the table rebuilt: every survivor still found, whatever probe
+ * sequence it sat on), and the epoch that keeps an answer read before a drop
+ * out of the cache. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../services/correlator/lcache.h"
+
+static char *last; /* get's last answer */
+
+static void
+forget(void)
+{
+	free(last);
+	last = NULL;
+}
+
+/* The value of key, or NULL when absent (freed by the next call). */
+static const char *
+get(lcache *c, const char *key)
+{
+	char *v;
+
+	forget();
+	if (!lcache_get(c, key, &v))
+		return NULL;
+	last = v;
+	return v;
+}
+
+static void
+test_put_get_replace(void **state)
+{
+	lcache *c = lcache_new(0);
+
+	(void)state;
+	assert_non_null(c);
+	assert_null(get(c, "a"));
+	lcache_put(c, "a", "1");
+	lcache_put(c, "b", "");
+	assert_string_equal(get(c, "a"), "1");
+	assert_string_equal(get(c, "b"), ""); /* a cached "not found" */
+	lcache_put(c, "a", "2");
+	assert_string_equal(get(c, "a"), "2");
+	assert_int_equal(lcache_size(c), 2);
+	lcache_free(c);
+}
+
+static void
+test_bounded_empties_when_full(void **state)
+{
+	lcache *c = lcache_new(4);
+	char k[16];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		lcache_put(c, k, k);
+	}
+	assert_int_equal(lcache_size(c), 4);
+	uint64_t e = lcache_epoch(c);
+	lcache_put(c, "k4", "k4"); /* full: emptied, then k4 */
+	assert_int_equal(lcache_size(c), 1);
+	assert_null(get(c, "k0"));
+	assert_string_equal(get(c, "k4"), "k4");
+	/* being full is no drop: an answer read before it is still cached */
+	assert_int_equal(lcache_epoch(c), e);
+	lcache_free(c);
+}
+
+/* lcache_pred: keys whose number (after "k") is a multiple of *arg. */
+static bool
+multiple_of(void *arg, const char *key, const char *val)
+{
+	(void)val;
+	return atoi(key + 1) % *(int *)arg == 0;
+}
+
+static bool
+none(void *arg, const char *key, const char *val)
+{
+	(void)arg;
+	(void)key;
+	(void)val;
+	return false;
+}
+
+/* Value "ws\t…" names workspace *arg, or is "" (not found). */
+static bool
+names_ws(void *arg, const char *key, const char *val)
+{
+	size_t n = strlen(arg);
+
+	(void)key;
+	return val[0] == '\0' || (strncmp(val, arg, n) == 0 && val[n] == '\t');
+}
+
+static void
+check_all(lcache *c, int n, int dropped_every)
+{
+	char k[16];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		if (dropped_every > 0 && i % dropped_every == 0) {
+			assert_null(get(c, k));
+		} else {
+			const char *v = get(c, k);
+			assert_non_null(v);
+			assert_string_equal(v, k);
+		}
+	}
+}
+
+static void
+drop_if_keeps_every_survivor(lcache *c, int n)
+{
+	char k[16];
+	int three = 3, expect = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		lcache_put(c, k, k);
+		expect += i % 3 == 0;
+	}
+	check_all(c, n, 0);
+	assert_int_equal(lcache_drop_if(c, none, NULL), 0);
+	assert_int_equal(lcache_size(c), (size_t)n);
+	check_all(c, n, 0);
+	/* a third of the keys go, many of them in the middle of another key's
+	 * probe sequence: the survivors are all found */
+	assert_int_equal(lcache_drop_if(c, multiple_of, &three), (size_t)expect);
+	assert_int_equal(lcache_size(c), (size_t)(n - expect));
+	check_all(c, n, 3);
+	/* and the table takes new keys (and the dropped ones again) */
+	for (int i = 0; i < n; i += 3) {
+		snprintf(k, sizeof(k), "k%d", i);
+		lcache_put(c, k, k);
+	}
+	assert_int_equal(lcache_size(c), (size_t)n);
+	check_all(c, n, 0);
+}
+
+static void
+test_drop_if_unbounded(void **state)
+{
+	lcache *c = lcache_new(0);
+
+	(void)state;
+	drop_if_keeps_every_survivor(c, 5000);
+	lcache_free(c);
+}
+
+static void
+test_drop_if_bounded(void **state)
+{
+	/* 2048 entries in 4096 slots: half full, long probe sequences */
+	lcache *c = lcache_new(2048);
+
+	(void)state;
+	drop_if_keeps_every_survivor(c, 2048);
+	lcache_free(c);
+}
+
+static void
+test_drop_if_by_workspace(void **state)
+{
+	lcache *c = lcache_new(0);
+
+	(void)state;
+	lcache_put(c, "i\x1f" "a", "prod/app\taws_instance.web\taws_instance\t7\t0");
+	lcache_put(c, "i\x1f" "b", "prod/app2\taws_instance.x\taws_instance\t8\t1");
+	lcache_put(c, "i\x1f" "c", "");
+	lcache_put(c, "i\x1f" "d", "prod/net\taws_vpc.main\taws_vpc\t9\t2");
+	assert_int_equal(lcache_drop_if(c, names_ws, "prod/app"), 2);
+	assert_null(get(c, "i\x1f" "a"));
+	assert_null(get(c, "i\x1f" "c"));
+	/* a name that merely starts alike stays */
+	assert_non_null(get(c, "i\x1f" "b"));
+	assert_non_null(get(c, "i\x1f" "d"));
+	assert_int_equal(lcache_size(c), 2);
+	lcache_free(c);
+}
+
+static void
+test_epoch_refuses_answers_read_before_a_drop(void **state)
+{
+	lcache *c = lcache_new(0);
+	uint64_t e = lcache_epoch(c);
+	int two = 2;
+
+	(void)state;
+	assert_true(lcache_put_at(c, e, "k1", "k1"));
+	assert_string_equal(get(c, "k1"), "k1");
+	lcache_clear(c);
+	assert_int_equal(lcache_size(c), 0);
+	/* read before the clear, cached after: refused */
+	assert_false(lcache_put_at(c, e, "k1", "old"));
+	assert_null(get(c, "k1"));
+	e = lcache_epoch(c);
+	assert_true(lcache_put_at(c, e, "k3", "k3"));
+	lcache_drop_if(c, multiple_of, &two); /* drops nothing, still a drop */
+	assert_string_equal(get(c, "k3"), "k3");
+	assert_false(lcache_put_at(c, e, "k5", "k5"));
+	assert_null(get(c, "k5"));
+	assert_true(lcache_put_at(c, lcache_epoch(c), "k5", "k5"));
+	assert_string_equal(get(c, "k5"), "k5");
+	lcache_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_get_replace),
+		cmocka_unit_test(test_bounded_empties_when_full),
+		cmocka_unit_test(test_drop_if_unbounded),
+		cmocka_unit_test(test_drop_if_bounded),
+		cmocka_unit_test(test_drop_if_by_workspace),
+		cmocka_unit_test(test_epoch_refuses_answers_read_before_a_drop),
+	};
+	int rv = cmocka_run_group_tests(tests, NULL, NULL);
+
+	forget();
+	return rv;
+}
