@@ -19,7 +19,7 @@ command -v redis-benchmark >/dev/null || {
 # shellcheck source=../tests/lib/services.sh
 source tests/lib/services.sh
 start_redis
-K=tfdrift:g:1:idx
+K=tfdrift:idx # P idx: field -> claims (docs/redis-keys.md)
 N=${BENCH_CORRELATOR_FIELDS:-100000}
 # half of them regional, half account-wide, as a state-loader writes them
 python3 - "$K" "$N" <<'PY' | rcli --pipe >/dev/null
@@ -32,8 +32,8 @@ def cmd(*a):
         out.write("$%d\r\n%s\r\n" % (len(x.encode()), x))
 for i in range(n):
     f = ("@123456789012:eu-west-1:i-%012x" if i % 2 else "@123456789012::role-%d") % i
-    cmd("HSET", k, f, "prod/app\taws_instance.web[%d]\taws_instance" % i)
-    cmd("HSET", k, "unscoped-%d" % i, "legacy\taws_instance.web[%d]\taws_instance" % i)
+    cmd("HSET", k, f, "prod/app\taws_instance.web[%d]\taws_instance\t7\t0" % i)
+    cmd("HSET", k, "unscoped-%d" % i, "legacy\taws_instance.web[%d]\taws_instance\t9\t1" % i)
 PY
 echo "correlator: redis index of $(rcli HLEN "$K") fields"
 hit='@123456789012:eu-west-1:i-00000000002b'

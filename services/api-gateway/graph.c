@@ -12,7 +12,9 @@
 #include "tfdrift/redis.h"
 #include "tfdrift/redis_keys.h"
 
-#define MAX_WORKSPACES 4096
+/* Workspaces a walk or a search takes (the rest are not read; a cursor
+ * naming a higher index is refused). */
+#define MAX_WORKSPACES 65536
 
 /* Idle Redis connections kept for the next request (the HTTP threads seldom
  * read the graph all at once). */
@@ -183,14 +185,61 @@ out:
 	return rv;
 }
 
-/* Names in the `workspaces` hash.  *names (each and the array) owned by caller. */
-static int
-workspace_names(gw_graph *g, redisContext *c, char ***names, size_t *n, td_error *err)
+/* The workspaces of P wsgen and each one's generation, sorted by name (a
+ * stable order, so a cursor's workspace index means the same workspace on
+ * every page while none is added or removed).  A workspace with no
+ * generation (never loaded) has nothing to read and is not listed. */
+typedef struct ws_gens {
+	char **names;
+	uint64_t *gens;
+	size_t n;
+} ws_gens;
+
+static void
+ws_gens_free(ws_gens *w)
 {
-	char *key = td_rkey_workspaces(g->prefix);
-	redisReply *r = key != NULL ? td_redis_command(c, err, "HKEYS %s", key) : NULL;
-	*names = NULL;
-	*n = 0;
+	for (size_t i = 0; w->names != NULL && i < w->n; i++) {
+		free(w->names[i]);
+	}
+	free(w->names);
+	free(w->gens);
+	memset(w, 0, sizeof(*w));
+}
+
+typedef struct ws_gen_pair {
+	char *name;
+	uint64_t gen;
+} ws_gen_pair;
+
+static int
+by_pair_name(const void *a, const void *b)
+{
+	return strcmp(((const ws_gen_pair *)a)->name, ((const ws_gen_pair *)b)->name);
+}
+
+/* A generation as P wsgen holds it: digits, not 0; else 0. */
+static uint64_t
+parse_gen(const redisReply *v)
+{
+	char *end = NULL;
+	uint64_t g;
+	if (v->type != REDIS_REPLY_STRING || !isdigit((unsigned char)v->str[0])) {
+		return 0;
+	}
+	g = strtoull(v->str, &end, 10);
+	return *end == '\0' ? g : 0;
+}
+
+/* *w owned by the caller (ws_gens_free, also on failure). */
+static int
+read_ws_gens(gw_graph *g, redisContext *c, ws_gens *w, td_error *err)
+{
+	char *key = td_rkey_wsgen(g->prefix);
+	redisReply *r = key != NULL ? td_redis_command(c, err, "HGETALL %s", key) : NULL;
+	ws_gen_pair *v = NULL;
+	size_t cnt, n = 0;
+	int rv = 0;
+	memset(w, 0, sizeof(*w));
 	if (key == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
@@ -198,39 +247,101 @@ workspace_names(gw_graph *g, redisContext *c, char ***names, size_t *n, td_error
 	if (r == NULL) {
 		return TD_EDEPEND;
 	}
-	size_t cnt = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+	cnt = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
 	if (cnt > MAX_WORKSPACES) {
 		cnt = MAX_WORKSPACES;
 	}
-	char **v = calloc(cnt + 1, sizeof(*v));
-	if (v == NULL) {
-		freeReplyObject(r);
-		return td_error_set(err, TD_ENOMEM, "out of memory");
+	v = calloc(cnt + 1, sizeof(*v));
+	w->names = calloc(cnt + 1, sizeof(*w->names));
+	w->gens = calloc(cnt + 1, sizeof(*w->gens));
+	if (v == NULL || w->names == NULL || w->gens == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
 	}
 	for (size_t i = 0; i < cnt; i++) {
-		v[i] = strdup(r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "");
-		if (v[i] == NULL) {
-			for (size_t k = 0; k < i; k++) {
-				free(v[k]);
-			}
-			free(v);
-			freeReplyObject(r);
-			return td_error_set(err, TD_ENOMEM, "out of memory");
+		const redisReply *k = r->element[2 * i];
+		uint64_t gen = parse_gen(r->element[2 * i + 1]);
+		if (k->type != REDIS_REPLY_STRING || gen == 0) {
+			continue; /* the state-loader writes neither */
+		}
+		v[n].gen = gen;
+		if ((v[n++].name = strdup(k->str)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
 		}
 	}
+	if (n > 1) {
+		qsort(v, n, sizeof(*v), by_pair_name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		w->names[i] = v[i].name;
+		w->gens[i] = v[i].gen;
+		v[i].name = NULL;
+	}
+	w->n = n;
+out:
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].name);
+	}
+	free(v);
 	freeReplyObject(r);
-	*names = v;
-	*n = cnt;
+	return rv;
+}
+
+/* The generation of one workspace (HGET P wsgen); 0 when it has none. */
+static int
+one_ws_gen(gw_graph *g, redisContext *c, const char *ws, uint64_t *gen, td_error *err)
+{
+	char *key = td_rkey_wsgen(g->prefix);
+	redisReply *r = key != NULL ? td_redis_command(c, err, "HGET %s %s", key, ws) : NULL;
+	*gen = 0;
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	free(key);
+	if (r == NULL) {
+		return TD_EDEPEND;
+	}
+	*gen = parse_gen(r);
+	freeReplyObject(r);
 	return 0;
 }
 
-static void
-free_names(char **v, size_t n)
+/* HGET P g:<gen>:res:<ws> address for each workspace of w, pipelined (one
+ * round trip whatever their number); rep[i] owned by the caller. */
+static int
+hget_res_all(gw_graph *g, redisContext *c, const ws_gens *w, const char *address,
+    redisReply **rep, td_error *err)
 {
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		free(v[i]);
+	size_t sent = 0;
+	int rv = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		char *key = td_rkey_res(g->prefix, w->gens[i], w->names[i]);
+		if (key == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			break;
+		}
+		int ok = redisAppendCommand(c, "HGET %s %s", key, address);
+		free(key);
+		if (ok != REDIS_OK) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			break;
+		}
+		sent++;
 	}
-	free(v);
+	/* every reply sent is read, so the connection stays in step */
+	for (size_t i = 0; i < sent; i++) {
+		void *one = NULL;
+		if (redisGetReply(c, &one) != REDIS_OK) {
+			return td_error_set(err, TD_EDEPEND, "redis: %s",
+			    c->errstr[0] ? c->errstr : "connection lost");
+		}
+		rep[i] = one;
+		if (rep[i]->type == REDIS_REPLY_ERROR && rv == 0) {
+			rv = td_error_set(err, TD_EDEPEND, "redis: %s", rep[i]->str);
+		}
+	}
+	return rv;
 }
 
 /* *attrs and *found_ws owned by caller. */
@@ -239,9 +350,10 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
     char **found_ws, td_error *err)
 {
 	redisContext *c = NULL;
-	char **names = NULL;
-	size_t nn = 0;
+	redisReply **rep = NULL;
+	ws_gens w = { 0 };
 	uint64_t gen = 0;
+	bool broken = false;
 	int rv;
 	*attrs = NULL;
 	*found_ws = NULL;
@@ -252,41 +364,44 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 		rv = td_error_set(err, TD_ENOTFOUND, "no state has been loaded");
 		goto out;
 	}
+	/* the workspaces to look in, each at its own generation */
 	if (workspace != NULL) {
-		names = calloc(1, sizeof(*names));
-		if (names == NULL || (names[0] = strdup(workspace)) == NULL) {
+		w.names = calloc(1, sizeof(*w.names));
+		w.gens = calloc(1, sizeof(*w.gens));
+		if (w.names == NULL || w.gens == NULL ||
+		    (w.names[0] = strdup(workspace)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		nn = 1;
-	} else if ((rv = workspace_names(g, c, &names, &nn, err)) != 0) {
+		w.n = 1;
+		if ((rv = one_ws_gen(g, c, workspace, &w.gens[0], err)) != 0) {
+			goto out;
+		}
+		if (w.gens[0] == 0) {
+			w.n = 0; /* not loaded: nothing in it */
+		}
+	} else if ((rv = read_ws_gens(g, c, &w, err)) != 0) {
 		goto out;
 	}
-	for (size_t i = 0; i < nn; i++) {
-		char *key = td_rkey_res(g->prefix, gen, names[i], address);
-		if (key == NULL) {
-			rv = td_error_set(err, TD_ENOMEM, "out of memory");
-			goto out;
-		}
-		redisReply *r = td_redis_command(c, err, "GET %s", key);
-		free(key);
-		if (r == NULL) {
-			rv = TD_EDEPEND;
-			goto out;
-		}
-		if (r->type != REDIS_REPLY_STRING) {
-			freeReplyObject(r);
+	if ((rep = calloc(w.n + 1, sizeof(*rep))) == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rv = hget_res_all(g, c, &w, address, rep, err)) != 0) {
+		broken = rv == TD_EDEPEND;
+		goto out;
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		if (rep[i]->type != REDIS_REPLY_STRING) {
 			continue;
 		}
 		if (*attrs != NULL) {
-			freeReplyObject(r);
 			rv = td_error_set(err, TD_EEXIST,
 			    "workspace: %s exists in more than one workspace; name one", address);
 			goto out;
 		}
-		*attrs = cJSON_Parse(r->str);
-		freeReplyObject(r);
-		if (*attrs == NULL || (*found_ws = strdup(names[i])) == NULL) {
+		*attrs = cJSON_Parse(rep[i]->str);
+		if (*attrs == NULL || (*found_ws = strdup(w.names[i])) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "unreadable attributes in Redis");
 			goto out;
 		}
@@ -302,8 +417,16 @@ out:
 		free(*found_ws);
 		*found_ws = NULL;
 	}
-	free_names(names, nn);
-	release(g, c);
+	for (size_t i = 0; rep != NULL && i < w.n; i++) {
+		if (rep[i] != NULL) {
+			freeReplyObject(rep[i]);
+		}
+	}
+	free(rep);
+	ws_gens_free(&w);
+	if (c != NULL) {
+		td_redis_pool_put(g->pool, c, broken);
+	}
 	return rv;
 }
 
@@ -541,12 +664,6 @@ parse_cursor(const char *s, uint64_t *gen, unsigned long *ws, unsigned long long
 	return 0;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Whether a node's module is the filter's module or inside it. */
 static bool
 module_matches(const char *module, const char *want)
@@ -607,8 +724,8 @@ int
 gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, td_error *err)
 {
 	redisContext *c = NULL;
-	char **names = NULL;
-	size_t nn = 0, cap = 0;
+	ws_gens w = { 0 };
+	size_t cap = 0;
 	uint64_t gen = 0;
 	unsigned long wsi = 0;
 	unsigned long long scan = 0;
@@ -621,28 +738,25 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		goto out;
 	}
 	page->generation = gen;
+	if (gen != 0 && (rv = read_ws_gens(g, c, &w, err)) != 0) {
+		goto out;
+	}
 	if (f->cursor != NULL) {
 		uint64_t cgen;
 		if (parse_cursor(f->cursor, &cgen, &wsi, &scan) != 0) {
 			rv = td_error_set(err, TD_EINVAL, "cursor: not a cursor this API returned");
 			goto out;
 		}
-		if (cgen != gen) {
+		/* generations are never reused: the workspace the walk stopped in
+		 * is still at the same index and generation, or the walk is over */
+		if (wsi >= w.n || w.gens[wsi] != cgen) {
 			rv = td_error_set(err, TD_ERANGE,
 			    "cursor: the state changed since this walk began; start again without it");
 			goto out;
 		}
 	}
-	if (gen == 0) {
+	if (w.n == 0) {
 		goto out; /* nothing loaded: an empty graph */
-	}
-	if ((rv = workspace_names(g, c, &names, &nn, err)) != 0) {
-		goto out;
-	}
-	/* A stable order, so the cursor's workspace index means the same thing
-	 * on every page of one generation. */
-	if (nn > 1) {
-		qsort(names, nn, sizeof(*names), cmp_str);
 	}
 	char pat[1024] = "*";
 	if (f->module != NULL) {
@@ -650,13 +764,13 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		glob_escape(pat, sizeof(pat), f->module);
 		strncat(pat, "*", sizeof(pat) - strlen(pat) - 1);
 	}
-	while (wsi < nn && page->n < (size_t)f->limit) {
-		if (f->workspace != NULL && strcmp(names[wsi], f->workspace) != 0) {
+	while (wsi < w.n && page->n < (size_t)f->limit) {
+		if (f->workspace != NULL && strcmp(w.names[wsi], f->workspace) != 0) {
 			wsi++;
 			scan = 0;
 			continue;
 		}
-		char *key = td_rkey_nodes(g->prefix, gen, names[wsi]);
+		char *key = td_rkey_nodes(g->prefix, w.gens[wsi], w.names[wsi]);
 		if (key == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
@@ -675,7 +789,7 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 			goto out;
 		}
 		scan = strtoull(r->element[0]->str, NULL, 10);
-		rv = take_nodes(page, &cap, names[wsi], r->element[1], f);
+		rv = take_nodes(page, &cap, w.names[wsi], r->element[1], f);
 		freeReplyObject(r);
 		if (rv != 0) {
 			rv = td_error_set(err, rv, "out of memory");
@@ -686,24 +800,25 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		}
 	}
 	/* Past the last wanted workspace the walk is over. */
-	while (wsi < nn && f->workspace != NULL && strcmp(names[wsi], f->workspace) != 0) {
+	while (wsi < w.n && f->workspace != NULL && strcmp(w.names[wsi], f->workspace) != 0) {
 		wsi++;
 	}
-	if (wsi < nn) {
-		snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRIu64 ".%lu.%llu", gen,
-		    wsi, scan);
+	/* the cursor carries the generation of the workspace it resumes in */
+	if (wsi < w.n) {
+		snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRIu64 ".%lu.%llu",
+		    w.gens[wsi], wsi, scan);
 	}
-	for (size_t w = 0; w < nn && rv == 0; w++) {
+	for (size_t i = 0; i < w.n && rv == 0; i++) {
 		bool used = false;
-		for (size_t i = 0; i < page->n && !used; i++) {
-			used = strcmp(page->nodes[i].workspace, names[w]) == 0;
+		for (size_t k = 0; k < page->n && !used; k++) {
+			used = strcmp(page->nodes[k].workspace, w.names[i]) == 0;
 		}
 		if (used) {
-			rv = read_edges(g, c, gen, names[w], page, err);
+			rv = read_edges(g, c, w.gens[i], w.names[i], page, err);
 		}
 	}
 out:
-	free_names(names, nn);
+	ws_gens_free(&w);
 	release(g, c);
 	return rv;
 }

@@ -87,8 +87,8 @@ check_eq "status: legacy's account is unknown" "[] false 1" "$(ws legacy '.accou
 check "the log says legacy's resources match every account" \
 	grep -q '"the account of some resources is unknown.*"workspace":"legacy"' "${TD_LOG[state-loader]}"
 
-GEN="$(rcli GET tfdrift:gen)"
-idx() { rcli HGET "tfdrift:g:$GEN:idx" "$1"; }
+# the claim that answers for a field of P idx (docs/redis-keys.md)
+idx() { idx_claim "$1"; }
 check_eq "index: the role of B under B's account, region-free" \
 	"$(printf 'arn/b\taws_iam_role.ecs\taws_iam_role')" "$(idx "@$B::ecsInstanceRole")"
 check_eq "index: A's function under A and eu-west-1" \

@@ -33,7 +33,12 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 check_eq "state-loader wrote both workspaces" 2 "$(rcli HLEN tfdrift:workspaces)" state-loader
+# P gen: the latest switch of any workspace; each workspace has its own (P wsgen)
 GEN="$(rcli GET tfdrift:gen)"
+APPGEN="$(rcli HGET tfdrift:wsgen prod/app)"
+NETGEN="$(rcli HGET tfdrift:wsgen prod/network)"
+check "each workspace has its generation in wsgen ($APPGEN, $NETGEN), P gen the latest ($GEN)" \
+	test -n "$APPGEN" -a -n "$NETGEN" -a "$GEN" = "$(printf '%s\n' "$APPGEN" "$NETGEN" | sort -n | tail -1)"
 
 # ---- seed: 60 alerts with every field varied ----------------------------------------
 seed() { # seed FIRST COUNT
@@ -277,7 +282,7 @@ gw_jq "... with their resource counts" "$(rcli HGET tfdrift:workspaces prod/app 
 R="/api/v1/resources/aws_instance.web%5B0%5D"
 gw_expect "GET /resources/{address}?workspace=" 200 GET "$R?workspace=prod/app" "$T"
 gw_jq "... attributes from Redis, type, and its drifts from PostgreSQL" \
-	"true|aws_instance|$(rcli GET "tfdrift:g:$GEN:res:prod/app:aws_instance.web[0]" | jq -r .instance_type)|$(sql "SELECT count(*) FROM alerts WHERE workspace = 'prod/app' AND resource_address = 'aws_instance.web[0]'")" \
+	"true|aws_instance|$(rcli HGET "tfdrift:g:$APPGEN:res:prod/app" "aws_instance.web[0]" | jq -r .instance_type)|$(sql "SELECT count(*) FROM alerts WHERE workspace = 'prod/app' AND resource_address = 'aws_instance.web[0]'")" \
 	'"\(.in_state)|\(.type)|\(.attributes.instance_type)|\(.drifts | length)"'
 gw_expect "GET /resources/{address} without workspace finds it" 200 GET "$R" "$T"
 gw_jq "... in prod/app" prod/app .workspace
@@ -286,9 +291,9 @@ gw_expect "a module address" 200 GET "/api/v1/resources/module.endpoints%5B%22s3
 gw_jq "... type and module" 'aws_vpc_endpoint|module.endpoints["s3"]' '"\(.type)|\(.module)"'
 
 # state-loader's graph: nodes and edges hashes per workspace (graph.h)
-NAPP="$(rcli HLEN "tfdrift:g:$GEN:nodes:prod/app")"
-ESRC="$(rcli HKEYS "tfdrift:g:$GEN:edges:prod/app" | sort | head -n 1)"
-EWANT="$(rcli HGET "tfdrift:g:$GEN:edges:prod/app" "$ESRC" | jq -r 'map("prod/app:" + .) | sort | join(",")')"
+NAPP="$(rcli HLEN "tfdrift:g:$APPGEN:nodes:prod/app")"
+ESRC="$(rcli HKEYS "tfdrift:g:$APPGEN:edges:prod/app" | sort | head -n 1)"
+EWANT="$(rcli HGET "tfdrift:g:$APPGEN:edges:prod/app" "$ESRC" | jq -r 'map("prod/app:" + .) | sort | join(",")')"
 gw_expect "GET /graph?workspace=prod/app" 200 GET "/api/v1/graph?workspace=prod/app" "$T"
 gw_jq "... one node per resource in state-loader's nodes hash ($NAPP)" "$NAPP" '.elements.nodes | length'
 gw_jq "... a node's open drifts and worst severity" \
@@ -306,7 +311,7 @@ gw_expect "GET /graph?type=aws_subnet" 200 GET "/api/v1/graph?type=aws_subnet" "
 gw_jq "... only that type" "aws_subnet" '[.elements.nodes[].data.type] | unique | join(",")'
 gw_expect "GET /graph module filter" 200 GET "/api/v1/graph?workspace=prod/network&module=module.endpoints" "$T"
 gw_jq "... only the module's resources" 2 '.elements.nodes | length'
-NALL=$(($(rcli HLEN "tfdrift:g:$GEN:nodes:prod/app") + $(rcli HLEN "tfdrift:g:$GEN:nodes:prod/network")))
+NALL=$(($(rcli HLEN "tfdrift:g:$APPGEN:nodes:prod/app") + $(rcli HLEN "tfdrift:g:$NETGEN:nodes:prod/network")))
 : >"$TD_TMP/graph.ids"
 path="/api/v1/graph?limit=3"
 n=0

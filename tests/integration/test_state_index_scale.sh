@@ -33,12 +33,13 @@ GEN=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
 	alive state-loader || break
 	GEN="$(rcli GET ${P}gen)"
-	[ -n "$GEN" ] && [ "$(rcli HLEN ${P}workspaces)" = "$NWS" ] && break
+	[ -n "$GEN" ] && [ "$(rcli HLEN ${P}workspaces)" = "$NWS" ] &&
+		[ "$(rcli HLEN ${P}wsgen)" = "$NWS" ] && break
 	GEN=""
 	sleep 0.2
 done
 check "the state-loader is alive" alive state-loader
-check "a generation holding all $NWS workspaces was switched" test -n "$GEN"
+check "all $NWS workspaces were switched to a generation" test -n "$GEN"
 [ -n "$GEN" ] || {
 	show_log state-loader
 	finish
@@ -48,33 +49,62 @@ check "no 'index generation not written' in the log" \
 	sh -c "! grep -q 'index generation not written' '${TD_LOG[state-loader]}'"
 
 # ---- every identifier resolves ----
+# P idx: field -> claims, one line each, the first answers (docs/redis-keys.md);
+# one line per field here: "field<TAB>workspace<TAB>address<TAB>type<TAB>gen<TAB>order"
+FIRST_CLAIMS="local out, h = {}, redis.call('HGETALL', KEYS[1])
+for i = 1, #h, 2 do
+  local v = h[i + 1]
+  local nl = string.find(v, '\n', 1, true)
+  if nl then v = string.sub(v, 1, nl - 1) end
+  out[#out + 1] = h[i] .. '\t' .. v
+end
+return out"
+rcli --raw EVAL "$FIRST_CLAIMS" 1 "${P}idx" >"$TD_TMP/claims.tsv"
 got="$TD_TMP/idx.tsv"
-rcli --raw HGETALL "${P}g:$GEN:idx" | paste - - | sort >"$got"
+cut -f1-4 "$TD_TMP/claims.tsv" | sort >"$got"
 sort "$GEN_DIR/expected.tsv" >"$TD_TMP/expected.sorted"
 check_eq "index size equals the expected identifiers" "$(wc -l <"$TD_TMP/expected.sorted")" "$(wc -l <"$got")"
 missing="$(comm -23 "$TD_TMP/expected.sorted" "$got" | head -5)"
 check_eq "every expected identifier resolves to its workspace, address and type" "" "$missing"
 extra="$(comm -13 "$TD_TMP/expected.sorted" "$got" | head -5)"
 check_eq "nothing unexpected in the index" "" "$extra"
+# each claim names its workspace's current generation
+rcli --raw HGETALL "${P}wsgen" | paste - - >"$TD_TMP/wsgen.tsv"
+badgen="$(awk -F'\t' 'NR == FNR { g[$1] = $2; next } $5 != g[$2] { print; n++ } n == 3 { exit }' \
+	"$TD_TMP/wsgen.tsv" "$TD_TMP/claims.tsv")"
+check_eq "every claim names its workspace's generation (P wsgen)" "" "$badgen"
 
 # ---- every indexed instance has its attributes ----
-rcli --scan --pattern "${P}g:$GEN:res:*" | sed "s|^${P}g:$GEN:res:||" | sort >"$TD_TMP/res.txt"
-# a key is workspace:address; workspace names hold no ':'
-tr '\t' ':' <"$GEN_DIR/instances.tsv" | sort >"$TD_TMP/res.expected"
-check_eq "one attributes key per indexed instance" "$(wc -l <"$TD_TMP/res.expected")" "$(wc -l <"$TD_TMP/res.txt")"
-check_eq "the keys are those of the indexed instances" "" "$(comm -3 "$TD_TMP/res.expected" "$TD_TMP/res.txt" | head -3)"
+# P g:<gen>:res:<workspace>: address -> attributes, at each workspace's generation;
+# "workspace<TAB>address" per field of every workspace's hash
+RES_FIELDS="local out, w = {}, redis.call('HGETALL', KEYS[1])
+for i = 1, #w, 2 do
+  for _, a in ipairs(redis.call('HKEYS', ARGV[1] .. w[i + 1] .. ':res:' .. w[i])) do
+    out[#out + 1] = w[i] .. '\t' .. a
+  end
+end
+return out"
+rcli --raw EVAL "$RES_FIELDS" 1 "${P}wsgen" "${P}g:" | sort >"$TD_TMP/res.txt"
+sort "$GEN_DIR/instances.tsv" >"$TD_TMP/res.expected"
+check_eq "one attributes field per indexed instance" "$(wc -l <"$TD_TMP/res.expected")" "$(wc -l <"$TD_TMP/res.txt")"
+check_eq "the fields are those of the indexed instances" "" "$(comm -3 "$TD_TMP/res.expected" "$TD_TMP/res.txt" | head -3)"
 # spot checks of the values: small and large objects come back whole
-check "a small object is stored whole" sh -c \
-	"redis-cli -p $TD_REDIS_PORT GET '${P}g:$GEN:res:org/ws-439:module.network.aws_vpc.main' | jq -e '.cidr_block == \"10.0.0.0/16\"'"
-big="$(awk -F'\t' '$2 ~ /aws_lambda_function/ { print $1 ":" $2; exit }' "$GEN_DIR/instances.tsv")"
-check "a lambda function's attributes parse" sh -c \
-	"redis-cli -p $TD_REDIS_PORT GET '${P}g:$GEN:res:$big' | jq -e '.function_name | startswith(\"fn-\")'"
+res() { rcli HGET "${P}g:$(ws_gen "$1" $P):res:$1" "$2"; }
+res org/ws-439 module.network.aws_vpc.main >"$TD_TMP/small.json"
+check "a small object is stored whole" jq -e '.cidr_block == "10.0.0.0/16"' "$TD_TMP/small.json"
+IFS=$'\t' read -r bigws bigaddr < <(awk -F'\t' '$2 ~ /aws_lambda_function/ { print; exit }' "$GEN_DIR/instances.tsv")
+res "$bigws" "$bigaddr" >"$TD_TMP/big.json"
+check "a lambda function's attributes parse" jq -e '.function_name | startswith("fn-")' "$TD_TMP/big.json"
 
-# ---- graph: a node hash per workspace ----
-nodes_keys="$(rcli --scan --pattern "${P}g:$GEN:nodes:*" | wc -l)"
-check_eq "a node hash per workspace" "$NWS" "$nodes_keys"
+# ---- graph: a node hash per workspace, at its generation ----
+NODE_HASHES="local n, w = 0, redis.call('HGETALL', KEYS[1])
+for i = 1, #w, 2 do
+  n = n + redis.call('EXISTS', ARGV[1] .. w[i + 1] .. ':nodes:' .. w[i])
+end
+return n"
+check_eq "a node hash per workspace" "$NWS" "$(rcli EVAL "$NODE_HASHES" 1 "${P}wsgen" "${P}g:")"
 # nodes: the current instances and the data source (deposed ones are not nodes)
-rcli HKEYS "${P}g:$GEN:nodes:org/ws-0" | sort >"$TD_TMP/nodes.txt"
+rcli HKEYS "${P}g:$(ws_gen org/ws-0 $P):nodes:org/ws-0" | sort >"$TD_TMP/nodes.txt"
 {
 	awk -F'\t' '$1 == "org/ws-0" { print $2 }' "$GEN_DIR/instances.tsv"
 	echo data.aws_ami.ubuntu

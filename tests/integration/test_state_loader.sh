@@ -23,29 +23,35 @@ wait_ready state-loader 20 || bail "state-loader not ready: $(curl -s "$(admin_u
 P=tfdrift:
 GEN="$(rcli GET ${P}gen)"
 check "a generation is current" test -n "$GEN"
+# one workspace: its own generation is the latest switch
+WSGEN="$(ws_gen prod/app $P)"
+check_eq "the workspace's generation (P wsgen) is P gen" "$GEN" "$WSGEN"
 # the fixture's resources are in account 123456789012, eu-west-1 (their ARNs):
-# fields are scoped by account, and by region for regional types (redis_keys.h)
-idx() { rcli HGET "${P}g:$GEN:idx" "$1"; }
+# fields are scoped by account, and by region for regional types (redis_keys.h);
+# a value is the claims, the first answers (docs/redis-keys.md)
+idx() { idx_claim "$1" $P; }
 check_eq "instance id -> workspace, address, type" \
 	"$(printf 'prod/app\taws_instance.web[0]\taws_instance')" "$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
 check_eq "iam role by unique_id" "$(printf 'prod/app\taws_iam_role.app\taws_iam_role')" \
 	"$(idx @123456789012::AROA3XFRBF535EXAMPLE)"
 check_eq "rds instance by identifier" "$(printf 'prod/app\taws_db_instance.main\taws_db_instance')" \
 	"$(idx @123456789012:eu-west-1:prod-db)"
+check_eq "... claimed at the workspace's generation, alone" "$WSGEN|1" \
+	"$(idx_claim_gen @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)|$(idx_claims @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)"
 check "the resource JSON is stored" \
-	sh -c "redis-cli -p $TD_REDIS_PORT GET '${P}g:$GEN:res:prod/app:aws_instance.web[0]' | jq -e '.id == \"i-0aaaaaaaaaaaaaaa0\"'"
+	sh -c "redis-cli -p $TD_REDIS_PORT HGET '${P}g:$WSGEN:res:prod/app' 'aws_instance.web[0]' | jq -e '.id == \"i-0aaaaaaaaaaaaaaa0\"'"
 
 # ---- graph ----
-node="$(rcli HGET "${P}g:$GEN:nodes:prod/app" 'aws_instance.web[0]')"
+node="$(rcli HGET "${P}g:$WSGEN:nodes:prod/app" 'aws_instance.web[0]')"
 check_eq "node type/mode/provider" 'aws_instance managed provider["registry.terraform.io/hashicorp/aws"]' \
 	"$(jq -r '"\(.type) \(.mode) \(.provider)"' <<<"$node")"
-check_eq "data sources are nodes" data "$(rcli HGET "${P}g:$GEN:nodes:prod/app" data.aws_ami.ubuntu | jq -r .mode)"
+check_eq "data sources are nodes" data "$(rcli HGET "${P}g:$WSGEN:nodes:prod/app" data.aws_ami.ubuntu | jq -r .mode)"
 check_eq "edges of aws_instance.web[0]" '["aws_security_group.web","data.aws_ami.ubuntu"]' \
-	"$(rcli HGET "${P}g:$GEN:edges:prod/app" 'aws_instance.web[0]')"
+	"$(rcli HGET "${P}g:$WSGEN:edges:prod/app" 'aws_instance.web[0]')"
 # dependencies name resources; edges end at their instances (count = 2 here)
 check_eq "edges of aws_db_instance.main reach every subnet instance" \
 	'["aws_security_group.web","module.network.aws_subnet.private[0]","module.network.aws_subnet.private[1]"]' \
-	"$(rcli HGET "${P}g:$GEN:edges:prod/app" 'aws_db_instance.main')"
+	"$(rcli HGET "${P}g:$WSGEN:edges:prod/app" 'aws_db_instance.main')"
 edges_end_at_nodes() { # EDGES_KEY NODES_KEY (addresses may hold spaces: read lines)
 	rcli HKEYS "$1" | while IFS= read -r src; do
 		rcli HGET "$1" "$src" | jq -r '.[]' | while IFS= read -r dst; do
@@ -53,9 +59,9 @@ edges_end_at_nodes() { # EDGES_KEY NODES_KEY (addresses may hold spaces: read li
 		done || exit 1
 	done
 }
-check "every edge ends at a node" edges_end_at_nodes "${P}g:$GEN:edges:prod/app" "${P}g:$GEN:nodes:prod/app"
+check "every edge ends at a node" edges_end_at_nodes "${P}g:$WSGEN:edges:prod/app" "${P}g:$WSGEN:nodes:prod/app"
 want_nodes="$("$TD_BIN/tfdrift-state-loader" check "$STATE" --json | jq '.managed + .data_sources')"
-check_eq "one node per current instance (check agrees)" "$want_nodes" "$(rcli HLEN "${P}g:$GEN:nodes:prod/app")"
+check_eq "one node per current instance (check agrees)" "$want_nodes" "$(rcli HLEN "${P}g:$WSGEN:nodes:prod/app")"
 check_eq "workspaces status" 42 "$(rcli HGET ${P}workspaces prod/app | jq .serial)"
 
 # ---- no secret anywhere ----
@@ -86,7 +92,7 @@ for round in 1 2; do
 	check "touch $round: the file is read again and found unchanged ($UNCH ${u0:-0} -> $(metric state-loader "$UNCH"))" \
 		test "$(metric state-loader "$UNCH")" -gt "${u0:-0}"
 done
-check_eq "touching the file keeps the generation" "$GEN" "$(rcli GET ${P}gen)"
+check_eq "touching the file keeps the generation" "$GEN|$WSGEN" "$(rcli GET ${P}gen)|$(ws_gen prod/app $P)"
 
 # ---- from here every message published is captured (the broken file, then serial 44) ----
 BUSOUT="$TD_TMP/bus-messages.txt"
@@ -106,7 +112,8 @@ done
 check_eq "the load error is counted" 1 "$(metric state-loader 'tfdrift_state_load_errors_total{workspace="prod/app"}')"
 GEN2="$(rcli GET ${P}gen)"
 check_eq "the instance is still indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
-	"$(rcli HGET "${P}g:$GEN2:idx" @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
+	"$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
+check_eq "... at the generation it had" "$WSGEN" "$(idx_claim_gen @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)"
 check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.checks.sources.ok == false and (tostring | test(\"prod/app\"))'"
 check "last_error names the file" sh -c "redis-cli -p $TD_REDIS_PORT HGET ${P}workspaces prod/app | jq -e '.last_error | test(\"prod.tfstate\")'"
 
@@ -119,6 +126,9 @@ for _ in $(seq 50); do
 done
 check_eq "serial 44 loaded" 44 "$(rcli HGET ${P}workspaces prod/app | jq .serial)"
 check "a newer generation" test "$(rcli GET ${P}gen)" -gt "$GEN2"
+WSGEN3="$(ws_gen prod/app $P)"
+check_eq "... the workspace's, its claims moved to it" "$(rcli GET ${P}gen)|$WSGEN3" \
+	"$WSGEN3|$(idx_claim_gen @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)"
 check "ready again" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.status == \"ready\"'"
 
 # ---- the bus messages of those two loads: StateNotices, and no secret in them ----

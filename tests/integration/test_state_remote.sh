@@ -61,7 +61,7 @@ for _ in $(seq 100); do [ "$(ws prod/local | jq -r .serial)" = 43 ] && break; sl
 closed_before=$(grep -c '"event":"closed"' "$LOG")
 check_eq "local: serial 43 loaded while the slow source is held" 43 "$(ws prod/local | jq -r .serial)"
 check_eq "local: the new instance is indexed" "$(printf 'prod/local\taws_instance.web[0]\taws_instance')" \
-	"$(rcli HGET "${P}g:$(rcli GET ${P}gen):idx" @123456789012:eu-west-1:i-0eeeeeeeeeeeeeee0)"
+	"$(idx_claim @123456789012:eu-west-1:i-0eeeeeeeeeeeeeee0 $P)"
 check_eq "slow: its request was still open then" 0 "$closed_before"
 
 # ---- the held source fails after fetch_timeout, naming itself and the cause ----

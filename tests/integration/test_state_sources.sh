@@ -46,7 +46,8 @@ P=tfdrift:
 for _ in $(seq 100); do [ -n "$(rcli HGET ${P}workspaces hcp/prod | jq -r '.loaded_at // empty')" ] && break; sleep 0.1; done
 check "/readyz names the failing source" sh -c "curl -s '$(admin_url state-loader)/readyz' | jq -e '.checks.sources.ok == false and (.checks.sources.reason | test(\"prod/bad: .*HTTP 401\"))'"
 
-idx() { rcli HGET "${P}g:$(rcli GET ${P}gen):idx" "$1"; }
+# the claim that answers (docs/redis-keys.md): workspace, address, type
+idx() { idx_claim "$1" $P; }
 ws() { rcli HGET ${P}workspaces "$1"; }
 check_eq "s3 (workspace staging): instance indexed" "$(printf 'prod/app\taws_instance.web[0]\taws_instance')" \
 	"$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
@@ -90,6 +91,7 @@ check_eq "no new generation while nothing changed" "$GEN" "$(rcli GET ${P}gen)"
 # ---- a changed object: exactly one reload ----
 switches() { grep -c '"index generation switched"' "${TD_LOG[state-loader]}"; }
 sw0=$(switches)
+HCPGEN="$(ws_gen hcp/prod $P)"
 sed 's/"serial": 42/"serial": 43/; s/i-0aaaaaaaaaaaaaaa0/i-0ddddddddddddddd0/' "$TD_ROOT/tests/fixtures/states/prod.tfstate" >"$TD_TMP/p43.tfstate"
 put_s3 "env:/staging/app.tfstate" "$TD_TMP/p43.tfstate"
 for _ in $(seq 60); do [ -n "$(idx @123456789012:eu-west-1:i-0ddddddddddddddd0)" ] && break; sleep 0.1; done
@@ -101,6 +103,10 @@ for _ in $(seq 60); do
 done
 check_eq "exactly one reload for one change" $((sw0 + 1)) "$(switches)"
 check_eq "serial 43 in the status" 43 "$(ws prod/app | jq .serial)"
+check_eq "... the other workspaces keep their generation (hcp/prod)" "$HCPGEN" "$(ws_gen hcp/prod $P)"
+check_eq "... prod/app's claims name its new generation" "$(ws_gen prod/app $P)" \
+	"$(idx_claim_gen @123456789012:eu-west-1:i-0ddddddddddddddd0 $P)"
+check_eq "... the old instance id is no longer claimed" "" "$(idx @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0)"
 
 # ---- hcp: a new state version is picked up ----
 mkstate 8 vpc-hcp8 "$D/hcp-state.json"

@@ -299,6 +299,28 @@ stop_redis() {
 
 rcli() { redis-cli -h 127.0.0.1 -p "$TD_REDIS_PORT" "$@"; }
 
+# The resource index as readers see it (docs/redis-keys.md); PREFIX defaults
+# to tfdrift:.
+# idx_claim FIELD [PREFIX] — the claim that answers for FIELD in P idx (the
+#   first line of its value) as "workspace<TAB>address<TAB>type"; "" when none
+# idx_claim_gen FIELD [PREFIX] — that claim's generation
+# idx_claims FIELD [PREFIX] — how many workspaces claim FIELD
+# ws_gen WORKSPACE [PREFIX] — the workspace's current generation (P wsgen)
+_idx_first() {
+	local v
+	v="$(rcli HGET "${2:-tfdrift:}idx" "$1")" || return 1
+	printf '%s\n' "${v%%$'\n'*}"
+}
+idx_claim() { _idx_first "$@" | cut -f1-3; }
+idx_claim_gen() { _idx_first "$@" | cut -f4; }
+idx_claims() {
+	local v
+	v="$(rcli HGET "${2:-tfdrift:}idx" "$1")" || return 1
+	[ -z "$v" ] && { echo 0; return 0; }
+	printf '%s\n' "$v" | wc -l | tr -d ' '
+}
+ws_gen() { rcli HGET "${2:-tfdrift:}wsgen" "$1"; }
+
 # ---- configuration -----------------------------------------------------------
 
 # cfg_set SECTION KEY VALUE — adds or replaces a line in the next write_config
