@@ -6,9 +6,11 @@
  *
  *   DATA is HEXBYTES ("0801..."), --garbage (bytes that are no protobuf),
  *   --newer-schema (a well-formed Envelope whose schema_version is newer than
- *   any receiver knows) or --cloudtrail FILE (an Envelope holding a
+ *   any receiver knows), --cloudtrail FILE (an Envelope holding a
  *   CloudEventBatch of FILE's records, normalised as ingest does: what ingest
- *   sends a correlator).
+ *   sends a correlator) or --state-notice GEN [--changed WS]... [--full] (an
+ *   Envelope holding a StateNotice announcing generation GEN, naming the
+ *   workspaces switched, full or not: what the state-loader publishes).
  *
  * req: a plain NNG REQ socket (no tfdrift envelope added) dials URL (or
  * listens on it with --listen, for REP sockets that dial, like the
@@ -46,6 +48,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "tfdrift/bus.h"
+#include "tfdrift/clock.h"
 #include "tfdrift/cloudtrail_file.h"
 #include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/hex.h"
@@ -74,7 +77,8 @@ usage(FILE *out)
 	    "usage: tfdrift-bus-poke req URL DATA [--listen] [--timeout MS]\n"
 	    "       tfdrift-bus-poke pub URL DATA [--count N] [--timeout MS]\n"
 	    "       tfdrift-bus-poke sub URL [--count N] [--timeout MS]\n"
-	    "DATA: HEXBYTES | --garbage | --newer-schema | --cloudtrail FILE\n");
+	    "DATA: HEXBYTES | --garbage | --newer-schema | --cloudtrail FILE\n"
+	    "      | --state-notice GEN [--changed WS]... [--full]\n");
 }
 
 /* Decodes hex text into a malloc'd buffer (*out, owned by the caller). */
@@ -195,6 +199,43 @@ out:
 		ct_event_free(b.events[i]);
 	}
 	free(b.events);
+	return rv == 0 ? 0 : -1;
+}
+
+/* --state-notice: the StateNotice asked for. */
+#define MAX_CHANGED 64
+typedef struct notice_spec {
+	bool set;
+	uint64_t generation;
+	char *changed[MAX_CHANGED]; /* borrowed from argv */
+	size_t n_changed;
+	bool full;
+} notice_spec;
+
+/* An Envelope with the StateNotice of spec (*out malloc'd, owned by the
+ * caller). */
+static int
+state_notice(notice_spec *spec, uint8_t **out, size_t *outlen)
+{
+	Tfdrift__V1__StateNotice n = TFDRIFT__V1__STATE_NOTICE__INIT;
+	uint8_t *payload;
+	size_t len;
+	int rv;
+
+	n.generation = spec->generation;
+	n.switched_at_ns = td_clock_now_ns();
+	n.reason = "tfdrift-bus-poke";
+	n.changed = spec->changed;
+	n.n_changed = spec->n_changed;
+	n.full = spec->full;
+	len = tfdrift__v1__state_notice__get_packed_size(&n);
+	if ((payload = malloc(len + 1)) == NULL) {
+		return -1;
+	}
+	tfdrift__v1__state_notice__pack(&n, payload);
+	rv = td_bus_envelope_encode(TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_STATE_NOTICE, payload,
+	    len, NULL, out, outlen);
+	free(payload);
 	return rv == 0 ? 0 : -1;
 }
 
@@ -485,10 +526,14 @@ main(int argc, char **argv)
 		{ "newer-schema", no_argument, NULL, 's' },
 		{ "cloudtrail", required_argument, NULL, 'c' },
 		{ "go", required_argument, NULL, 'G' },
+		{ "state-notice", required_argument, NULL, 'N' },
+		{ "changed", required_argument, NULL, 'C' },
+		{ "full", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	poke p = { .count = 1, .timeout_ms = 10000 };
+	notice_spec ns = { 0 };
 	int ch, code = 2;
 	char *end;
 
@@ -536,11 +581,41 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'G': p.go = optarg; break;
+		case 'N':
+			ns.set = true;
+			ns.generation = strtoull(optarg, &end, 10);
+			if (*end != '\0' || optarg[0] < '0' || optarg[0] > '9') {
+				fprintf(stderr,
+				    "tfdrift-bus-poke: --state-notice: '%s' is not a generation\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'C':
+			if (ns.n_changed == MAX_CHANGED) {
+				fprintf(stderr, "tfdrift-bus-poke: --changed: more than %d\n",
+				    MAX_CHANGED);
+				goto out;
+			}
+			ns.changed[ns.n_changed++] = optarg;
+			break;
+		case 'F': ns.full = true; break;
 		case 'h':
 			usage(stdout);
 			code = 0;
 			goto out;
 		default: usage(stderr); goto out;
+		}
+	}
+	if ((ns.n_changed > 0 || ns.full) && !ns.set) {
+		fprintf(stderr, "tfdrift-bus-poke: --changed and --full go with --state-notice\n");
+		goto out;
+	}
+	if (ns.set) {
+		free(p.data);
+		p.data = NULL;
+		if (state_notice(&ns, &p.data, &p.len) != 0) {
+			goto out;
 		}
 	}
 	if (argc - optind < 2) {
