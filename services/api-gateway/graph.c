@@ -310,8 +310,8 @@ one_ws_gen(gw_graph *g, redisContext *c, const char *ws, uint64_t *gen, td_error
 /* HGET P g:<gen>:res:<ws> address for each workspace of w, pipelined (one
  * round trip whatever their number); rep[i] owned by the caller. */
 static int
-hget_res_all(gw_graph *g, redisContext *c, const ws_gens *w, const char *address,
-    redisReply **rep, td_error *err)
+hget_res_all(gw_graph *g, redisContext *c, const ws_gens *w, const char *address, redisReply **rep,
+    td_error *err)
 {
 	size_t sent = 0;
 	int rv = 0;
@@ -368,8 +368,7 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 	if (workspace != NULL) {
 		w.names = calloc(1, sizeof(*w.names));
 		w.gens = calloc(1, sizeof(*w.gens));
-		if (w.names == NULL || w.gens == NULL ||
-		    (w.names[0] = strdup(workspace)) == NULL) {
+		if (w.names == NULL || w.gens == NULL || (w.names[0] = strdup(workspace)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -392,7 +391,7 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 		goto out;
 	}
 	for (size_t i = 0; i < w.n; i++) {
-		if (rep[i]->type != REDIS_REPLY_STRING) {
+		if (rep[i] == NULL || rep[i]->type != REDIS_REPLY_STRING) {
 			continue;
 		}
 		if (*attrs != NULL) {

@@ -59,9 +59,9 @@ struct ridx {
 	ridx_conn *conns;
 	int nconns;
 
-	uint64_t gen_known;  /* the latest P gen announced or read; 0: none */
-	uint64_t notices;    /* ridx_invalidate calls so far */
-	int64_t gen_at_ms;   /* when P gen was last read */
+	uint64_t gen_known; /* the latest P gen announced or read; 0: none */
+	uint64_t notices;   /* ridx_invalidate calls so far */
+	int64_t gen_at_ms;  /* when P gen was last read */
 	int64_t nogen_warned_ms;
 	char gone_ws[256]; /* the last generation found gone (generation_gone) */
 	uint64_t gone_gen;

@@ -83,7 +83,7 @@ static bool
 multiple_of(void *arg, const char *key, const char *val)
 {
 	(void)val;
-	return atoi(key + 1) % *(int *)arg == 0;
+	return strtol(key + 1, NULL, 10) % *(int *)arg == 0;
 }
 
 static bool
@@ -172,22 +172,25 @@ test_drop_if_bounded(void **state)
 	lcache_free(c);
 }
 
+/* A claim's key as redis_index.c writes them: "i<US>identifier". */
+#define CLAIM(id) ("i\x1f" id)
+
 static void
 test_drop_if_by_workspace(void **state)
 {
 	lcache *c = lcache_new(0);
 
 	(void)state;
-	lcache_put(c, "i\x1f" "a", "prod/app\taws_instance.web\taws_instance\t7\t0");
-	lcache_put(c, "i\x1f" "b", "prod/app2\taws_instance.x\taws_instance\t8\t1");
-	lcache_put(c, "i\x1f" "c", "");
-	lcache_put(c, "i\x1f" "d", "prod/net\taws_vpc.main\taws_vpc\t9\t2");
+	lcache_put(c, CLAIM("a"), "prod/app\taws_instance.web\taws_instance\t7\t0");
+	lcache_put(c, CLAIM("b"), "prod/app2\taws_instance.x\taws_instance\t8\t1");
+	lcache_put(c, CLAIM("c"), "");
+	lcache_put(c, CLAIM("d"), "prod/net\taws_vpc.main\taws_vpc\t9\t2");
 	assert_int_equal(lcache_drop_if(c, names_ws, "prod/app"), 2);
-	assert_null(get(c, "i\x1f" "a"));
-	assert_null(get(c, "i\x1f" "c"));
+	assert_null(get(c, CLAIM("a")));
+	assert_null(get(c, CLAIM("c")));
 	/* a name that merely starts alike stays */
-	assert_non_null(get(c, "i\x1f" "b"));
-	assert_non_null(get(c, "i\x1f" "d"));
+	assert_non_null(get(c, CLAIM("b")));
+	assert_non_null(get(c, CLAIM("d")));
 	assert_int_equal(lcache_size(c), 2);
 	lcache_free(c);
 }

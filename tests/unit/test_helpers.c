@@ -142,8 +142,8 @@ test_redis_keys(void **state)
 /* td_rkey_entry_parse on s (len: strlen) answers ok, and when it does the
  * first claim is ws, address, type, gen. */
 static void
-entry_is(const char *s, size_t len, bool ok, const char *ws, const char *address,
-    const char *type, uint64_t gen)
+entry_is(const char *s, size_t len, bool ok, const char *ws, const char *address, const char *type,
+    uint64_t gen)
 {
 	td_rkey_entry e;
 
@@ -161,6 +161,7 @@ entry_is(const char *s, size_t len, bool ok, const char *ws, const char *address
 }
 
 #define ENTRY(s, ok, ws, addr, type, gen) entry_is(s, strlen(s), ok, ws, addr, type, gen)
+#define BAD(s) entry_is(s, strlen(s), false, "", "", "", 0)
 
 static void
 test_redis_entry_parse(void **state)
@@ -185,28 +186,28 @@ test_redis_entry_parse(void **state)
 	entry_is("ws\ta.b\tt\t345", 11, true, "ws", "a.b", "t", 34);
 
 	/* malformed: missing parts */
-	ENTRY("", false, NULL, NULL, NULL, 0);
-	ENTRY("ws", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\taws_instance.web", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\taws_instance.web\taws_instance", false, NULL, NULL, NULL, 0);
+	BAD("");
+	BAD("ws");
+	BAD("ws\taws_instance.web");
+	BAD("ws\taws_instance.web\taws_instance");
 	/* the old layout's value (no generation) */
-	ENTRY("ws\taws_instance.web\taws_instance\n", false, NULL, NULL, NULL, 0);
+	BAD("ws\taws_instance.web\taws_instance\n");
 	/* parts on the second line do not count for the first */
-	ENTRY("ws\ta\nb\tc\t5\t0", false, NULL, NULL, NULL, 0);
+	BAD("ws\ta\nb\tc\t5\t0");
 	/* a malformed first line is not saved by a good second one */
-	ENTRY("ws\t\tt\t5\t0\nws2\ta\tt\t6\t1", false, NULL, NULL, NULL, 0);
+	BAD("ws\t\tt\t5\t0\nws2\ta\tt\t6\t1");
 	/* empty address */
-	ENTRY("ws\t\taws_instance\t5\t0", false, NULL, NULL, NULL, 0);
+	BAD("ws\t\taws_instance\t5\t0");
 	/* generation: empty, not a number, zero, too big */
-	ENTRY("ws\ta\tt\t\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\tx1\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t12a\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t-3\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t 3\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t0\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t18446744073709551616\t0", false, NULL, NULL, NULL, 0);
-	ENTRY("ws\ta\tt\t99999999999999999999999\t0", false, NULL, NULL, NULL, 0);
+	BAD("ws\ta\tt\t\t0");
+	BAD("ws\ta\tt\t");
+	BAD("ws\ta\tt\tx1\t0");
+	BAD("ws\ta\tt\t12a\t0");
+	BAD("ws\ta\tt\t-3\t0");
+	BAD("ws\ta\tt\t 3\t0");
+	BAD("ws\ta\tt\t0\t0");
+	BAD("ws\ta\tt\t18446744073709551616\t0");
+	BAD("ws\ta\tt\t99999999999999999999999\t0");
 }
 
 static void
