@@ -190,7 +190,7 @@ out:
  * every page while none is added or removed).  A workspace with no
  * generation (never loaded) has nothing to read and is not listed. */
 typedef struct ws_gens {
-	char **names;
+	char **names; /* NULL-terminated (n or more: free them all) */
 	uint64_t *gens;
 	size_t n;
 } ws_gens;
@@ -198,7 +198,7 @@ typedef struct ws_gens {
 static void
 ws_gens_free(ws_gens *w)
 {
-	for (size_t i = 0; w->names != NULL && i < w->n; i++) {
+	for (size_t i = 0; w->names != NULL && w->names[i] != NULL; i++) {
 		free(w->names[i]);
 	}
 	free(w->names);
@@ -366,7 +366,7 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 	}
 	/* the workspaces to look in, each at its own generation */
 	if (workspace != NULL) {
-		w.names = calloc(1, sizeof(*w.names));
+		w.names = calloc(2, sizeof(*w.names));
 		w.gens = calloc(1, sizeof(*w.gens));
 		if (w.names == NULL || w.gens == NULL || (w.names[0] = strdup(workspace)) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
