@@ -105,6 +105,7 @@ struct ldr {
 	uint64_t gen;       /* generation switched to last (P gen); 0 none */
 	bool reconcile;     /* remove workspaces Redis holds that are no sources */
 	bool dropped;       /* states were dropped while standing by */
+	bool standby_logged; /* "standing by" was logged (once per spell) */
 	bool full;          /* every workspace is written again: the next notice says full */
 	contain_boxes *boxes; /* every workspace's VPCs and subnets (graph parents) */
 
@@ -848,14 +849,17 @@ ldr_ready_index(void *arg, char *why, size_t whylen)
 /* ---- generations ----------------------------------------------------------- */
 
 /* The notice of a round: the workspaces it switched or removed (changed,
- * nchanged; their statuses travel with it), whether readers must drop
- * everything (full), the resources indexed in all. */
+ * nchanged) and those whose status alone changed (statused, nstatused):
+ * the statuses of both travel with it; whether readers must drop
+ * everything (full); the resources indexed in all. */
 static void
-publish_notice(ldr *l, char *const *changed, size_t nchanged, bool full, int64_t switched_at)
+publish_notice(ldr *l, char *const *changed, size_t nchanged, char *const *statused,
+    size_t nstatused, bool full, int64_t switched_at)
 {
 	Tfdrift__V1__StateNotice notice = TFDRIFT__V1__STATE_NOTICE__INIT;
-	Tfdrift__V1__WorkspaceStatus *ws = calloc(nchanged + 1, sizeof(*ws));
-	Tfdrift__V1__WorkspaceStatus **wp = calloc(nchanged + 1, sizeof(*wp));
+	size_t nall = nchanged + nstatused;
+	Tfdrift__V1__WorkspaceStatus *ws = calloc(nall + 1, sizeof(*ws));
+	Tfdrift__V1__WorkspaceStatus **wp = calloc(nall + 1, sizeof(*wp));
 	uint8_t *buf = NULL;
 	size_t i, k, nws = 0, total = 0, len;
 	int rv;
@@ -867,15 +871,16 @@ publish_notice(ldr *l, char *const *changed, size_t nchanged, bool full, int64_t
 	for (i = 0; i < l->nsrc; i++) {
 		total += l->src[i].loaded ? l->src[i].resources_n : 0;
 	}
-	for (k = 0; k < nchanged; k++) {
+	for (k = 0; k < nall; k++) {
+		char *name = k < nchanged ? changed[k] : statused[k - nchanged];
 		const source *s = NULL;
 		for (i = 0; i < l->nsrc && s == NULL; i++) {
-			if (strcmp(l->src[i].name, changed[k]) == 0) {
+			if (strcmp(l->src[i].name, name) == 0) {
 				s = &l->src[i];
 			}
 		}
 		tfdrift__v1__workspace_status__init(&ws[nws]);
-		ws[nws].name = changed[k];
+		ws[nws].name = name;
 		if (s != NULL) {
 			ws[nws].source =
 			    s->kind == SRC_FILE ? "local" : (char *)src_kind_name(s->kind);
@@ -1006,8 +1011,8 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	store_result res, tot = { 0 };
 	td_error err = { 0 };
 	int64_t t0 = td_clock_mono_ms(), now_ns;
-	char **changed = NULL, *status = NULL;
-	size_t nchanged = 0, i, written = 0;
+	char **changed = NULL, **statused = NULL, *status = NULL;
+	size_t nchanged = 0, nstatused = 0, i, written = 0;
 	contain *cn = NULL;
 	bool stopped = false;
 	int rv;
@@ -1065,6 +1070,7 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 		s->status_dirty = false;
 		if (s->state == NULL) {
+			(void)add_changed(&statused, &nstatused, s->name); /* a cue only */
 			continue;
 		}
 		drop_state(s);
@@ -1088,6 +1094,10 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	l->dirty = false;
 	now_ns = td_clock_now_ns();
 	td_counter_add(l->c_conflicts, tot.conflicts);
+	if (nchanged + nstatused > 0 && nchanged == 0 && l->pub != NULL) {
+		/* statuses only (a failed load): no reader's cache is wrong */
+		publish_notice(l, NULL, 0, statused, nstatused, false, now_ns);
+	}
 	if (nchanged > 0) {
 		bool full = l->full || tot.moved > 0;
 		td_gauge_set(l->g_generation, (double)l->gen);
@@ -1102,7 +1112,7 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		    TD_KV_UINT("graph_edges", tot.edges), TD_KV_BOOL("full", full),
 		    TD_KV_INT("ms", td_clock_mono_ms() - t0));
 		if (l->pub != NULL) {
-			publish_notice(l, changed, nchanged, full, now_ns);
+			publish_notice(l, changed, nchanged, statused, nstatused, full, now_ns);
 		}
 		l->full = false;
 	}
@@ -1112,6 +1122,10 @@ out:
 		free(changed[i]);
 	}
 	free(changed);
+	for (i = 0; i < nstatused; i++) {
+		free(statused[i]);
+	}
+	free(statused);
 }
 
 /* Every source is read again and written whole (Redis lost the index, or
@@ -1233,12 +1247,11 @@ check_lease(ldr *l)
 			reload_all(l);
 			l->dropped = false;
 		}
-	} else if (!held && (l->writer || l->gen == 0)) {
-		if (l->writer || l->last_logged[0] == '\0') {
-			TD_INFO("standing by: another state-loader holds the write lease",
-			    TD_KV_STR("holder", other != NULL ? other : "?"));
-		}
+	} else if (!held && (l->writer || !l->standby_logged)) {
+		TD_INFO("standing by: another state-loader holds the write lease",
+		    TD_KV_STR("holder", other != NULL ? other : "?"));
 	}
+	l->standby_logged = !held;
 	if (!held) {
 		/* ready all the same once the writer has written an index: it can
 		 * take over at any moment */
@@ -1551,6 +1564,13 @@ ldr_free(ldr *l)
 		fetcher_free(l->src[i].f);
 	}
 	fetch_pool_free(l->pool); /* idle: every fetcher's check is done or dropped */
+	if (l->writer && l->st != NULL) {
+		td_error err = { 0 };
+		if (store_release_lease(l->st, &err) != 0) {
+			TD_WARN("write lease not released; a standby takes over when it expires",
+			    TD_KV_STR("error", err.msg));
+		}
+	}
 	for (i = 0; l->src != NULL && i < l->nsrc; i++) {
 		free(l->src[i].name);
 		free(l->src[i].path);

@@ -634,6 +634,33 @@ out:
 	return rv;
 }
 
+/* KEYS[1] writer; ARGV holder.  Deletes the lease only when it is ours. */
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+int
+store_release_lease(store *s, td_error *err)
+{
+	char *key = NULL;
+	redisReply *r = NULL;
+	int rv;
+
+	if (s->lease_ms <= 0 || s->rc == NULL) {
+		return 0;
+	}
+	if ((key = td_rkey_writer(s->prefix)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	{
+		const char *argv[] = { "EVAL", release_lua, "1", key, s->holder };
+		rv = command(s, &r, err, "EVAL release", 5, argv);
+	}
+	freeReplyObject(r);
+	free(key);
+	return rv;
+}
+
 /* The switch of one workspace, atomic (one script).
  * KEYS writer, idx, wsgen, workspaces, gen.
  * ARGV holder ("" when there is no lease), workspace, mode ("w" switch to

@@ -92,6 +92,11 @@ bool store_connected(const store *s);
  * cannot be reached. */
 int store_lease(store *s, bool *held, char **other, td_error *err);
 
+/* Gives the write lease up when this store holds it (a clean stop: a
+ * standby takes over at its next round instead of after the lease's TTL).
+ * Does not connect. */
+int store_release_lease(store *s, td_error *err);
+
 /* Reads P gen into *gen (0 when unset).  TD_EDEPEND when Redis cannot be
  * reached, TD_EINVAL when it refuses the command. */
 int store_current_generation(store *s, uint64_t *gen, td_error *err);
