@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "contain.h"
+#include "tfdrift/attrs_codec.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 #include "tfdrift/redis.h"
@@ -307,23 +308,66 @@ out:
 
 /* ---- writing a workspace's generation ------------------------------------- */
 
-/* The workspace's res hash (address -> attributes) and ids hash (field ->
- * "address\ttype": the index fields it claims, the first instance in file
- * order keeping a field two of its instances hold). */
+/* A workspace's claims: field -> "address\ttype", for the switch script's
+ * arguments.  Owns both. */
+typedef struct claims {
+	char **field, **value;
+	size_t n, cap;
+} claims;
+
+static void
+claims_free(claims *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->field[i]);
+		free(c->value[i]);
+	}
+	free(c->field);
+	free(c->value);
+	*c = (claims){ 0 };
+}
+
+/* Takes field and value (freed on failure too). */
+static int
+claims_add(claims *c, char *field, char *value)
+{
+	if (field == NULL || value == NULL) {
+		goto fail;
+	}
+	if (c->n == c->cap) {
+		size_t nc = c->cap != 0 ? c->cap * 2 : 256;
+		char **f = realloc(c->field, nc * sizeof(*f)), **v;
+		if (f == NULL) {
+			goto fail;
+		}
+		c->field = f;
+		if ((v = realloc(c->value, nc * sizeof(*v))) == NULL) {
+			goto fail;
+		}
+		c->value = v;
+		c->cap = nc;
+	}
+	c->field[c->n] = field;
+	c->value[c->n++] = value;
+	return 0;
+fail:
+	free(field);
+	free(value);
+	return TD_ENOMEM;
+}
+
+/* The workspace's res hash (address -> attributes, attrs_codec.h). */
 static int
 write_resources(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *b,
     store_result *res, bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
-	const char *account, *region;
 	char *res_key = td_rkey_res(p->s->prefix, gen, w->name);
-	char *ids_key = td_rkey_ids(p->s->prefix, gen, w->name);
 	char *value = NULL;
-	idset claimed = { 0 };
-	size_t i, k;
-	int rv = 0, c;
+	size_t i, vlen;
+	int rv = 0;
 
-	if (res_key == NULL || ids_key == NULL) {
+	if (res_key == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -336,58 +380,81 @@ write_resources(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *
 			rv = td_error_set(err, TD_ECLOSED, "stopping");
 			goto out;
 		}
-		if ((rv = td_rbatch_add(b, in->address, strlen(in->address), in->attributes_json,
-			 in->attributes_len, NULL, err)) != 0) {
+		if (td_attrs_pack(in->attributes_json, in->attributes_len, &value, &vlen) != 0) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		rv = td_rbatch_add(b, in->address, strlen(in->address), value, vlen, value, err);
+		value = NULL;
+		if (rv != 0) {
 			goto out;
 		}
 		res->resources++;
+		res->attr_bytes += in->attributes_len;
+		res->attr_stored += vlen;
 	}
-	if ((rv = td_rbatch_send(b, err)) != 0) {
-		goto out;
-	}
-	td_rbatch_start(b, "HSET", ids_key);
+	rv = td_rbatch_send(b, err);
+out:
+	td_rbatch_drop(b);
+	free(value);
+	free(res_key);
+	return rv;
+}
+
+/* The index fields the workspace's instances claim, into *c: the first
+ * instance in file order keeps a field two of them hold (counted as a
+ * conflict).  An identifier or address with a newline or tab (they separate
+ * claims and their parts) is left out. */
+static int
+collect_claims(pipeline *p, const store_workspace *w, claims *c, store_result *res,
+    td_error *err)
+{
+	const tfs_instance *in;
+	const char *account, *region;
+	idset claimed = { 0 };
+	size_t i, k;
+	int rv = 0, r;
+
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (!tfs_instance_indexed(in)) {
 			continue;
 		}
+		if (strpbrk(in->address, "\t\n") != NULL) {
+			TD_DEBUG("address holds a tab or newline: not indexed",
+			    TD_KV_STR("workspace", w->name), TD_KV_STR("address", in->address));
+			continue;
+		}
 		td_scope_of(w->scope, i, &account, &region);
 		for (k = 0; k < in->n_identifiers; k++) {
-			char *id = td_rkey_idx_field(account, region, in->identifiers[k]);
-			if (id == NULL || (c = idset_claim(&claimed, id)) < 0) {
+			char *id;
+			if (strpbrk(in->identifiers[k], "\t\n") != NULL) {
+				continue;
+			}
+			if ((id = td_rkey_idx_field(account, region, in->identifiers[k])) == NULL ||
+			    (r = idset_claim(&claimed, id)) < 0) {
 				free(id);
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
 			/* counted as claims, conflicts included (as with HSETNX) */
 			res->identifiers++;
-			if (c == 0) {
+			if (r == 0) {
 				p->conflicts++;
 				TD_DEBUG("identifier already claimed by another instance",
 				    TD_KV_STR("workspace", w->name), TD_KV_STR("identifier", id));
 				free(id);
 				continue;
 			}
-			/* id now belongs to the set; the batch borrows it */
-			if ((value = td_str_printf("%s\t%s", in->address, in->type)) == NULL) {
+			/* id belongs to the set; the claims take a copy */
+			if (claims_add(c, strdup(id), td_str_printf("%s\t%s", in->address, in->type)) !=
+			    0) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
-				goto out;
-			}
-			rv = td_rbatch_add(b, id, strlen(id), value, strlen(value), value, err);
-			value = NULL;
-			if (rv != 0) {
 				goto out;
 			}
 		}
 	}
-	rv = td_rbatch_send(b, err);
 out:
-	/* the batch borrows res_key, ids_key and the set's fields until its
-	 * commands are appended to the pipeline, which they are by now */
-	td_rbatch_drop(b);
 	idset_free(&claimed);
-	free(value);
-	free(res_key);
-	free(ids_key);
 	return rv;
 }
 
@@ -665,7 +732,10 @@ store_release_lease(store *s, td_error *err)
  * KEYS writer, idx, wsgen, workspaces, gen.
  * ARGV holder ("" when there is no lease), workspace, mode ("w" switch to
  * generation, "r" remove the workspace, "s" status only), generation,
- * order, status JSON ("" removes the record), key prefix.
+ * order, status JSON ("" removes the record), key prefix, then the
+ * workspace's claims as field / "address\ttype" pairs (mode "w").  The
+ * fields are kept in P g:<gen>:ids:<ws>, one string of lines, so the next
+ * switch knows which to drop.
  * Replies {1, previous generation or "", moved, conflicts}, or {0} when
  * this state-loader does not hold the lease.
  * moved counts fields whose answering workspace changed from another
@@ -683,8 +753,8 @@ static const char switch_lua[] =
     "local old = redis.call('HGET', KEYS[3], ws) "
     "local oldf = {} "
     "if old then "
-    "  local k = redis.call('HKEYS', P .. 'g:' .. old .. ':ids:' .. ws) "
-    "  for i = 1, #k do oldf[k[i]] = true end "
+    "  local k = redis.call('GET', P .. 'g:' .. old .. ':ids:' .. ws) "
+    "  if k then for f in string.gmatch(k, '[^\\n]+') do oldf[f] = true end end "
     "end "
     "local moved, conflicts = 0, 0 "
     "local function head(v) return string.match(v, '^[^\\t\\n]*') end "
@@ -717,10 +787,14 @@ static const char switch_lua[] =
     "  if head(cur) ~= ws and head(v) ~= head(cur) then moved = moved + 1 end "
     "end "
     "if mode == 'w' then "
-    "  local kv = redis.call('HGETALL', P .. 'g:' .. gen .. ':ids:' .. ws) "
-    "  for i = 1, #kv, 2 do "
-    "    oldf[kv[i]] = nil "
-    "    put(kv[i], ws .. '\\t' .. kv[i + 1] .. '\\t' .. gen .. '\\t' .. ord) "
+    "  local fields = {} "
+    "  for i = 8, #ARGV, 2 do "
+    "    oldf[ARGV[i]] = nil "
+    "    fields[#fields + 1] = ARGV[i] "
+    "    put(ARGV[i], ws .. '\\t' .. ARGV[i + 1] .. '\\t' .. gen .. '\\t' .. ord) "
+    "  end "
+    "  if #fields > 0 then "
+    "    redis.call('SET', P .. 'g:' .. gen .. ':ids:' .. ws, table.concat(fields, '\\n')) "
     "  end "
     "end "
     "for f in pairs(oldf) do put(f, nil) end "
@@ -733,11 +807,12 @@ static const char switch_lua[] =
  * none).  TD_EBUSY when another state-loader holds the lease. */
 static int
 switch_workspace(store *s, const store_workspace *w, const char *mode, uint64_t gen,
-    uint64_t *previous, store_result *res, td_error *err)
+    const claims *cl, uint64_t *previous, store_result *res, td_error *err)
 {
 	char *gen_key = td_rkey_gen(s->prefix), *ws_key = td_rkey_workspaces(s->prefix);
 	char *w_key = td_rkey_writer(s->prefix), *idx_key = td_rkey_idx(s->prefix);
 	char *wsgen_key = td_rkey_wsgen(s->prefix), genbuf[24], ordbuf[24];
+	const char **argv = NULL;
 	redisReply *r = NULL;
 	int rv = 0;
 
@@ -750,11 +825,20 @@ switch_workspace(store *s, const store_workspace *w, const char *mode, uint64_t 
 	snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
 	snprintf(ordbuf, sizeof(ordbuf), "%u", w->order);
 	{
-		const char *argv[] = { "EVAL", switch_lua, "5", w_key, idx_key, wsgen_key, ws_key,
+		const char *fixed[] = { "EVAL", switch_lua, "5", w_key, idx_key, wsgen_key, ws_key,
 			gen_key, s->lease_ms > 0 ? s->holder : "", w->name, mode, genbuf, ordbuf,
 			w->status_json != NULL ? w->status_json : "", s->prefix };
-		if ((rv = command(s, &r, err, "switch", (int)(sizeof(argv) / sizeof(argv[0])),
-			 argv)) != 0) {
+		size_t nf = sizeof(fixed) / sizeof(fixed[0]), nc = cl != NULL ? cl->n : 0;
+		if ((argv = calloc(nf + 2 * nc, sizeof(*argv))) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(argv, fixed, sizeof(fixed));
+		for (size_t i = 0; i < nc; i++) {
+			argv[nf + 2 * i] = cl->field[i];
+			argv[nf + 2 * i + 1] = cl->value[i];
+		}
+		if ((rv = command(s, &r, err, "switch", (int)(nf + 2 * nc), argv)) != 0) {
 			goto out;
 		}
 	}
@@ -778,6 +862,7 @@ switch_workspace(store *s, const store_workspace *w, const char *mode, uint64_t 
 	}
 out:
 	freeReplyObject(r);
+	free(argv);
 	free(w_key);
 	free(gen_key);
 	free(ws_key);
@@ -1117,6 +1202,7 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 {
 	pipeline *p = NULL;
 	td_rbatch *b = NULL;
+	claims cl = { 0 };
 	uint64_t gen, previous = 0;
 	const char *mode = w->state != NULL ? "w" : "r";
 	int rv;
@@ -1136,11 +1222,12 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 		/* from here a failure leaves keys of an unswitched generation behind */
 		s->full_sweep = true;
 		if ((rv = write_resources(p, gen, w, b, res, cancel, cancel_arg, err)) != 0 ||
-		    (rv = write_graph(p, gen, w, b, res, err)) != 0 || (rv = pl_flush(p, err)) != 0) {
+		    (rv = write_graph(p, gen, w, b, res, err)) != 0 || (rv = pl_flush(p, err)) != 0 ||
+		    (rv = collect_claims(p, w, &cl, res, err)) != 0) {
 			goto out;
 		}
 	}
-	if ((rv = switch_workspace(s, w, mode, gen, &previous, res, err)) != 0) {
+	if ((rv = switch_workspace(s, w, mode, gen, &cl, &previous, res, err)) != 0) {
 		if (rv == TD_EBUSY && w->state != NULL) {
 			/* fenced off: the writer's sweep does not know these keys */
 			td_error rerr = { 0 };
@@ -1165,6 +1252,7 @@ out:
 		conn_fail(s, "abandoned pipeline", NULL);
 	}
 	td_rbatch_free(b);
+	claims_free(&cl);
 	free(p);
 	return rv;
 }
@@ -1180,5 +1268,5 @@ store_set_status(store *s, const char *name, const char *status_json, td_error *
 	if ((rv = store_connect(s, err)) != 0) {
 		return rv;
 	}
-	return switch_workspace(s, &w, "s", 0, &previous, &res, err);
+	return switch_workspace(s, &w, "s", 0, NULL, &previous, &res, err);
 }

@@ -68,6 +68,8 @@ typedef struct store_result {
 	uint64_t generation; /* allocated for this switch (P gen now): the workspace's new one (no key has it after a removal) */
 	uint64_t previous;   /* its generation before (now retired); 0 none */
 	size_t resources;    /* res fields written */
+	size_t attr_bytes;   /* their attributes JSON, bytes */
+	size_t attr_stored;  /* the same as stored (attrs_codec.h: packed when smaller) */
 	size_t identifiers;  /* claims (conflicts included) */
 	size_t conflicts;    /* claims another instance or workspace holds before this one */
 	size_t moved;        /* fields whose answer moved between two other workspaces' hands, or from another workspace's to this one's */
