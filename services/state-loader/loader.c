@@ -2,6 +2,7 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1372,6 +1373,26 @@ out:
 		wait = BUSY_TICK_MS;
 	}
 	return wait < 0 ? 0 : (int)wait;
+}
+
+/* Slices of a wait on the file watch, so a stop is seen this soon. */
+#define WAIT_SLICE_MS 200
+
+bool
+ldr_wait(ldr *l, int ms, bool (*stopping)(void *), void *arg)
+{
+	int64_t end = td_clock_mono_ms() + ms, left;
+
+	if (l->ino_fd < 0) {
+		return false;
+	}
+	while (!stopping(arg) && (left = end - td_clock_mono_ms()) > 0) {
+		struct pollfd p = { .fd = l->ino_fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS)) > 0) {
+			break; /* a watched directory changed: the next round reads it */
+		}
+	}
+	return true;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
