@@ -63,14 +63,14 @@ run_case() {
 	local key=state-loader-$name
 	log="${TD_LOG[$key]}"
 	for _ in $(seq 600); do
-		grep -q '"index generation switched"' "$log" 2>/dev/null && break
+		grep -q '"index workspaces switched"' "$log" 2>/dev/null && break
 		sleep 0.1
 	done
 	hwm=$(awk '/VmHWM/ {print $2}' "/proc/${TD_PID[$key]}/status" 2>/dev/null)
 	# utime + stime in clock ticks (fields 14 and 15 of /proc/PID/stat)
 	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/${TD_PID[$key]}/stat" 2>/dev/null)
-	echo "state: ($name) start -> switched and published: $(log_ms "$log" "state-loader running" "index generation switched"); daemon CPU ${cpu:-?} ms; daemon peak RSS $((${hwm:-0} / 1024)) MB"
-	grep -q '"index generation switched"' "$log" || tail -3 "$log"
+	echo "state: ($name) start -> switched and published: $(log_ms "$log" "state-loader running" "index workspaces switched"); daemon CPU ${cpu:-?} ms; daemon peak RSS $((${hwm:-0} / 1024)) MB"
+	grep -q '"index workspaces switched"' "$log" || tail -3 "$log"
 	stop_service "$key" 10 >/dev/null
 }
 

@@ -421,8 +421,14 @@ describe_notice(const uint8_t *buf, size_t len)
 		printf("state_notice: does not decode\n");
 		return;
 	}
-	printf("state_notice: generation=%llu reason=\"%s\" resources=%u workspaces=%zu\n",
-	    (unsigned long long)n->generation, n->reason, n->resource_count, n->n_workspaces);
+	printf("state_notice: generation=%llu reason=\"%s\" resources=%u workspaces=%zu full=%s "
+	       "changed=",
+	    (unsigned long long)n->generation, n->reason, n->resource_count, n->n_workspaces,
+	    n->full ? "true" : "false");
+	for (size_t i = 0; i < n->n_changed; i++) {
+		printf("%s\"%s\"", i > 0 ? "," : "", n->changed[i]);
+	}
+	printf("\n");
 	for (size_t i = 0; i < n->n_workspaces; i++) {
 		const Tfdrift__V1__WorkspaceStatus *w = n->workspaces[i];
 		printf("workspace: name=\"%s\" source=%s serial=%llu lineage=\"%s\" resources=%u "

@@ -36,14 +36,21 @@ static const struct {
 static const char *const blocks[] = { "vpc_config", "network_configuration", "subnet_mapping" };
 
 typedef struct box {
+	char *ws;     /* its workspace */
 	char *id;     /* AWS id: vpc-..., subnet-... */
 	char *node;   /* workspace:address */
 	char *vpc_id; /* a subnet's VPC id; NULL for a VPC */
 	bool is_vpc;
 } box;
 
+struct contain_boxes {
+	box *v;
+	size_t n, cap;
+};
+
 struct contain {
-	box *boxes;
+	contain_boxes *own;   /* contain_build's table; NULL when borrowed */
+	const box *boxes;     /* sorted by id */
 	size_t nboxes;
 	char ***parent; /* [state][instance] -> node id (points into boxes) */
 	size_t *ninst;
@@ -133,58 +140,110 @@ place(const contain *c, const cJSON *o, const char *self, int depth)
 	return NULL;
 }
 
-/* Pass 1: the VPCs and subnets of every state. */
-static int
-collect_boxes(contain *c, const char *const *names, const tfs_state *const *states, size_t n)
+static void
+box_free(box *b)
 {
-	size_t cap = 0;
-	for (size_t w = 0; w < n; w++) {
-		const tfs_instance *in;
-		for (size_t i = 0;
-		     states[w] != NULL && (in = tfs_instance_at(states[w], i)) != NULL; i++) {
-			bool vpc = strcmp(in->type, "aws_vpc") == 0;
-			if (in->deposed != NULL || !in->managed ||
-			    (!vpc && strcmp(in->type, "aws_subnet") != 0)) {
-				continue;
-			}
-			cJSON *a = cJSON_ParseWithLength(in->attributes_json, in->attributes_len);
-			const char *id = a != NULL ? str_attr(a, "id") : NULL;
-			const char *vpc_id = a != NULL ? str_attr(a, "vpc_id") : NULL;
-			if (id == NULL) {
-				cJSON_Delete(a);
-				continue;
-			}
-			if (c->nboxes == cap) {
-				size_t nc = cap != 0 ? cap * 2 : 16;
-				box *v = realloc(c->boxes, nc * sizeof(*v));
-				if (v == NULL) {
-					cJSON_Delete(a);
-					return TD_ENOMEM;
-				}
-				c->boxes = v;
-				cap = nc;
-			}
-			box *b = &c->boxes[c->nboxes];
-			b->id = strdup(id);
-			b->node = node_id(names[w], in->address);
-			b->vpc_id = !vpc && vpc_id != NULL ? strdup(vpc_id) : NULL;
-			b->is_vpc = vpc;
+	free(b->ws);
+	free(b->id);
+	free(b->node);
+	free(b->vpc_id);
+}
+
+int
+contain_boxes_new(contain_boxes **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? 0 : TD_ENOMEM;
+}
+
+void
+contain_boxes_free(contain_boxes *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		box_free(&b->v[i]);
+	}
+	free(b->v);
+	free(b);
+}
+
+size_t
+contain_boxes_count(const contain_boxes *b)
+{
+	return b != NULL ? b->n : 0;
+}
+
+/* Pass 1 for one state: its VPCs and subnets, appended to b. */
+static int
+collect_boxes(contain_boxes *b, const char *name, const tfs_state *st)
+{
+	const tfs_instance *in;
+
+	for (size_t i = 0; st != NULL && (in = tfs_instance_at(st, i)) != NULL; i++) {
+		bool vpc = strcmp(in->type, "aws_vpc") == 0;
+		if (in->deposed != NULL || !in->managed ||
+		    (!vpc && strcmp(in->type, "aws_subnet") != 0)) {
+			continue;
+		}
+		cJSON *a = cJSON_ParseWithLength(in->attributes_json, in->attributes_len);
+		const char *id = a != NULL ? str_attr(a, "id") : NULL;
+		const char *vpc_id = a != NULL ? str_attr(a, "vpc_id") : NULL;
+		if (id == NULL) {
 			cJSON_Delete(a);
-			c->nboxes++;
-			if (b->id == NULL || b->node == NULL ||
-			    (!vpc && vpc_id != NULL && b->vpc_id == NULL)) {
+			continue;
+		}
+		if (b->n == b->cap) {
+			size_t nc = b->cap != 0 ? b->cap * 2 : 16;
+			box *v = realloc(b->v, nc * sizeof(*v));
+			if (v == NULL) {
+				cJSON_Delete(a);
 				return TD_ENOMEM;
 			}
+			b->v = v;
+			b->cap = nc;
 		}
-	}
-	if (c->nboxes != 0) {
-		qsort(c->boxes, c->nboxes, sizeof(box), box_cmp);
+		box *x = &b->v[b->n];
+		x->ws = strdup(name);
+		x->id = strdup(id);
+		x->node = node_id(name, in->address);
+		x->vpc_id = !vpc && vpc_id != NULL ? strdup(vpc_id) : NULL;
+		x->is_vpc = vpc;
+		cJSON_Delete(a);
+		b->n++;
+		if (x->ws == NULL || x->id == NULL || x->node == NULL ||
+		    (!vpc && vpc_id != NULL && x->vpc_id == NULL)) {
+			return TD_ENOMEM;
+		}
 	}
 	return 0;
 }
 
 int
-contain_build(contain **out, const char *const *names, const tfs_state *const *states, size_t n)
+contain_boxes_set(contain_boxes *b, const char *name, const tfs_state *st)
+{
+	size_t i, m = 0;
+	int rv;
+
+	for (i = 0; i < b->n; i++) {
+		if (strcmp(b->v[i].ws, name) == 0) {
+			box_free(&b->v[i]);
+		} else {
+			b->v[m++] = b->v[i];
+		}
+	}
+	b->n = m;
+	rv = collect_boxes(b, name, st);
+	if (b->n != 0) {
+		qsort(b->v, b->n, sizeof(box), box_cmp);
+	}
+	return rv;
+}
+
+int
+contain_place(contain **out, const contain_boxes *b, const char *const *names,
+    const tfs_state *const *states, size_t n)
 {
 	contain *c = calloc(1, sizeof(*c));
 	char *self = NULL;
@@ -196,9 +255,8 @@ contain_build(contain **out, const char *const *names, const tfs_state *const *s
 		goto out;
 	}
 	c->n = n;
-	if ((rv = collect_boxes(c, names, states, n)) != 0) {
-		goto out;
-	}
+	c->boxes = b->v;
+	c->nboxes = b->n;
 	for (size_t w = 0; w < n; w++) {
 		const tfs_instance *in;
 		size_t count = states[w] != NULL ? tfs_instance_count(states[w]) : 0;
@@ -223,12 +281,12 @@ contain_build(contain **out, const char *const *names, const tfs_state *const *s
 				rv = TD_ENOMEM;
 				goto out;
 			}
-			const box *b = place(c, a, self, 0);
+			const box *in_box = place(c, a, self, 0);
 			cJSON_Delete(a);
 			free(self);
 			self = NULL;
-			if (b != NULL) {
-				c->parent[w][i] = b->node; /* borrowed from boxes */
+			if (in_box != NULL) {
+				c->parent[w][i] = in_box->node; /* borrowed from the boxes */
 				c->links++;
 			}
 		}
@@ -239,6 +297,30 @@ contain_build(contain **out, const char *const *names, const tfs_state *const *s
 out:
 	contain_free(c);
 	return rv;
+}
+
+int
+contain_build(contain **out, const char *const *names, const tfs_state *const *states, size_t n)
+{
+	contain_boxes *b = NULL;
+	int rv;
+
+	*out = NULL;
+	if ((rv = contain_boxes_new(&b)) != 0) {
+		return rv;
+	}
+	for (size_t w = 0; w < n; w++) {
+		if ((rv = contain_boxes_set(b, names[w], states[w])) != 0) {
+			contain_boxes_free(b);
+			return rv;
+		}
+	}
+	if ((rv = contain_place(out, b, names, states, n)) != 0) {
+		contain_boxes_free(b);
+		return rv;
+	}
+	(*out)->own = b;
+	return 0;
 }
 
 const char *
@@ -262,12 +344,7 @@ contain_free(contain *c)
 	if (c == NULL) {
 		return;
 	}
-	for (size_t i = 0; i < c->nboxes; i++) {
-		free(c->boxes[i].id);
-		free(c->boxes[i].node);
-		free(c->boxes[i].vpc_id);
-	}
-	free(c->boxes);
+	contain_boxes_free(c->own);
 	for (size_t w = 0; c->parent != NULL && w < c->n; w++) {
 		free(c->parent[w]);
 	}

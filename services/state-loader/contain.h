@@ -22,10 +22,27 @@
 #include "tfdrift/tfstate.h"
 
 typedef struct contain contain;
+typedef struct contain_boxes contain_boxes;
+
+/* The containers (VPCs and subnets) of every workspace, kept across rounds:
+ * a workspace written alone is placed in the containers of all the others
+ * (whose states need not be in memory).  Threads: one at a time. */
+int contain_boxes_new(contain_boxes **out);
+void contain_boxes_free(contain_boxes *b);
+/* Replaces workspace name's containers by those of st (NULL: it has none
+ * any more).  TD_ENOMEM (the workspace's containers may then be missing). */
+int contain_boxes_set(contain_boxes *b, const char *name, const tfs_state *st);
+size_t contain_boxes_count(const contain_boxes *b);
+
+/* The parents of every instance of states[0..n) in the containers of b
+ * (which must not change while *out lives: its parents are b's strings).
+ * *out owned by the caller (contain_free).  TD_ENOMEM. */
+int contain_place(contain **out, const contain_boxes *b, const char *const *names,
+    const tfs_state *const *states, size_t n);
 
 /* Computes the parents of every instance of states[0..n) (a NULL state has
- * none); names[i] is state i's workspace.  Borrows nothing after it
- * returns.  *out owned by the caller (contain_free).  TD_ENOMEM. */
+ * none) among the containers of those states; names[i] is state i's
+ * workspace.  Borrows nothing after it returns.  *out owned by the caller (contain_free).  TD_ENOMEM. */
 int contain_build(contain **out, const char *const *names, const tfs_state *const *states,
     size_t n);
 

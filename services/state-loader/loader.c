@@ -2,6 +2,7 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "contain.h"
 #include "fetch_pool.h"
 #include "fetcher.h"
 #include "filewatch.h"
@@ -44,9 +46,22 @@ typedef struct source {
 	int wd;               /* local: inotify watch of the file's directory; -1 none */
 	const char *base;     /* local: the file name within that directory (in path) */
 	bool due;             /* local: inotify saw the file change; check it now */
-	tfs_state *state;     /* last good parse, NULL if none yet */
-	td_scope *scope;      /* its accounts and regions; NULL with state, or out of memory */
-	int64_t loaded_at_ns; /* when `state` was parsed */
+	/* A parse not written to Redis yet (freed once written: the states of
+	 * unchanged workspaces are not kept in memory), and its accounts and
+	 * regions (NULL with state, or out of memory). */
+	tfs_state *state;
+	td_scope *scope;
+	/* What was last loaded (written, or waiting in state): the status and
+	 * the unchanged-state check need only this. */
+	bool loaded;
+	uint64_t serial;
+	char *lineage, *tf_version;
+	size_t resources_n;
+	cJSON *scope_json;    /* accounts, regions, account_known, unscoped_resources */
+	int64_t loaded_at_ns; /* when it was parsed */
+	uint64_t gen;         /* its generation in Redis (written by this process); 0 none */
+	bool status_dirty;    /* its record must be written (its contents need not) */
+	bool reload;          /* read it again even if unchanged (Redis lost it, new writer) */
 	char *last_error;     /* NULL when the last attempt succeeded */
 	/* what the file looked like at the last attempt */
 	bool checked;
@@ -86,9 +101,14 @@ struct ldr {
 
 	bool writer;        /* holds the write lease (always, when there is no lease) */
 	char *holder;       /* this process's name for the lease */
-	bool dirty;         /* a new generation is needed */
+	bool dirty;         /* workspaces to write (or records, or removals) */
 	const char *reason; /* why, for the notice */
-	uint64_t gen;       /* generation switched to last; 0 none */
+	uint64_t gen;       /* generation switched to last (P gen); 0 none */
+	bool reconcile;     /* remove workspaces Redis holds that are no sources */
+	bool dropped;       /* states were dropped while standing by */
+	bool standby_logged; /* "standing by" was logged (once per spell) */
+	bool full;          /* every workspace is written again: the next notice says full */
+	contain_boxes *boxes; /* every workspace's VPCs and subnets (graph parents) */
 
 	atomic_bool redis_ok;
 	atomic_bool indexed;
@@ -179,8 +199,9 @@ source_failed(source *s, const char *msg)
 	free(s->last_error);
 	s->last_error = copy;
 	td_counter_inc(s->errors);
-	TD_ERROR(s->state != NULL ? "state not loaded; keeping the previous contents"
-				  : "state not loaded; the workspace stays empty",
+	s->status_dirty = true;
+	TD_ERROR(s->loaded ? "state not loaded; keeping the previous contents"
+			   : "state not loaded; the workspace stays empty",
 	    TD_KV_STR("workspace", s->name), TD_KV_STR("path", s->path), TD_KV_STR("error", msg));
 }
 
@@ -190,26 +211,42 @@ source_failed(source *s, const char *msg)
  * the ones loaded (Terraform bumps the serial on every write: it is the same
  * state), else it replaces the loaded one.  Returns true when the workspace
  * changed (contents or status). */
+static bool add_scope(cJSON *o, const td_scope *sc);
+
+/* Forgets the pending parse (written, or not this process's to write). */
+static void
+drop_state(source *s)
+{
+	tfs_free(s->state);
+	s->state = NULL;
+	td_scope_free(s->scope);
+	s->scope = NULL;
+}
+
 static bool
 take_state(source *s, tfs_state *st)
 {
 	bool recovered = s->last_error != NULL;
+	char *lineage, *tfver;
+	cJSON *sj;
 
 	free(s->last_error);
 	s->last_error = NULL;
-	if (s->state != NULL && tfs_serial(st) == tfs_serial(s->state) &&
-	    strcmp(tfs_lineage(st), tfs_lineage(s->state)) == 0) {
+	if (recovered) {
+		s->status_dirty = true;
+	}
+	if (s->loaded && !s->reload && tfs_serial(st) == s->serial &&
+	    strcmp(tfs_lineage(st), s->lineage) == 0) {
 		tfs_free(st);
 		td_counter_inc(s->unchanged);
 		TD_DEBUG("state unchanged (same serial and lineage)",
-		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", tfs_serial(s->state)));
+		    TD_KV_STR("workspace", s->name), TD_KV_UINT("serial", s->serial));
 		return recovered;
 	}
-	td_scope_free(s->scope);
-	s->scope = NULL;
-	tfs_free(s->state);
-	s->state = st;
-	s->loaded_at_ns = td_clock_now_ns();
+	lineage = strdup(tfs_lineage(st));
+	tfver = strdup(tfs_terraform_version(st));
+	sj = cJSON_CreateObject();
+	drop_state(s);
 	if (td_scope_build(&s->scope, st, s->spec.scope_account, s->spec.scope_region) != 0) {
 		TD_ERROR("out of memory: the workspace's identifiers are indexed unscoped",
 		    TD_KV_STR("workspace", s->name));
@@ -220,11 +257,33 @@ take_state(source *s, tfs_state *st)
 		    TD_KV_STR("workspace", s->name),
 		    TD_KV_UINT("unscoped_resources", td_scope_unscoped(s->scope)));
 	}
-	td_gauge_set(s->resources, (double)tfs_indexed_count(st));
+	if (lineage == NULL || tfver == NULL || sj == NULL || !add_scope(sj, s->scope)) {
+		free(lineage);
+		free(tfver);
+		cJSON_Delete(sj);
+		td_scope_free(s->scope);
+		s->scope = NULL;
+		tfs_free(st);
+		source_failed(s, "out of memory");
+		return true;
+	}
+	s->state = st;
+	s->reload = false;
+	s->loaded = true;
+	s->serial = tfs_serial(st);
+	free(s->lineage);
+	s->lineage = lineage;
+	free(s->tf_version);
+	s->tf_version = tfver;
+	s->resources_n = tfs_indexed_count(st);
+	cJSON_Delete(s->scope_json);
+	s->scope_json = sj;
+	s->loaded_at_ns = td_clock_now_ns();
+	s->status_dirty = true;
+	td_gauge_set(s->resources, (double)s->resources_n);
 	TD_INFO("state loaded", TD_KV_STR("workspace", s->name), TD_KV_STR("source", s->path),
-	    TD_KV_UINT("serial", tfs_serial(st)), TD_KV_STR("lineage", tfs_lineage(st)),
-	    TD_KV_STR("terraform_version", tfs_terraform_version(st)),
-	    TD_KV_UINT("resources", tfs_indexed_count(st)));
+	    TD_KV_UINT("serial", s->serial), TD_KV_STR("lineage", s->lineage),
+	    TD_KV_STR("terraform_version", s->tf_version), TD_KV_UINT("resources", s->resources_n));
 	return true;
 }
 
@@ -362,6 +421,7 @@ remote_collect(ldr *l, source *s)
 		if (s->last_error != NULL) {
 			free(s->last_error);
 			s->last_error = NULL;
+			s->status_dirty = true;
 			changed = true;
 		}
 		break;
@@ -628,19 +688,19 @@ status_json(const source *s)
 	    cJSON_AddStringToObject(o, "source",
 		s->kind == SRC_FILE ? "local" : src_kind_name(s->kind)) != NULL;
 	ok = ok && cJSON_AddStringToObject(o, "path", s->path) != NULL;
-	if (s->state != NULL) {
-		ok = ok &&
-		    cJSON_AddNumberToObject(o, "serial", (double)tfs_serial(s->state)) != NULL;
-		ok = ok && cJSON_AddStringToObject(o, "lineage", tfs_lineage(s->state)) != NULL;
-		ok = ok &&
-		    cJSON_AddStringToObject(o, "terraform_version",
-			tfs_terraform_version(s->state)) != NULL;
-		ok = ok &&
-		    cJSON_AddNumberToObject(o, "resources", (double)tfs_indexed_count(s->state)) !=
-			NULL;
+	if (s->loaded) {
+		const cJSON *item;
+		ok = ok && cJSON_AddNumberToObject(o, "serial", (double)s->serial) != NULL;
+		ok = ok && cJSON_AddStringToObject(o, "lineage", s->lineage) != NULL;
+		ok = ok && cJSON_AddStringToObject(o, "terraform_version", s->tf_version) != NULL;
+		ok = ok && cJSON_AddNumberToObject(o, "resources", (double)s->resources_n) != NULL;
 		td_clock_format(s->loaded_at_ns, 3, ts, sizeof(ts));
 		ok = ok && cJSON_AddStringToObject(o, "loaded_at", ts) != NULL;
-		ok = ok && add_scope(o, s->scope);
+		cJSON_ArrayForEach(item, s->scope_json)
+		{
+			ok = ok &&
+			    cJSON_AddItemToObject(o, item->string, cJSON_Duplicate(item, true));
+		}
 	} else {
 		ok = ok && cJSON_AddNullToObject(o, "serial") != NULL;
 		ok = ok && cJSON_AddNullToObject(o, "lineage") != NULL;
@@ -789,14 +849,20 @@ ldr_ready_index(void *arg, char *why, size_t whylen)
 
 /* ---- generations ----------------------------------------------------------- */
 
+/* The notice of a round: the workspaces it switched or removed (changed,
+ * nchanged) and those whose status alone changed (statused, nstatused):
+ * the statuses of both travel with it; whether readers must drop
+ * everything (full); the resources indexed in all. */
 static void
-publish_notice(ldr *l, const store_result *res, int64_t switched_at)
+publish_notice(ldr *l, char *const *changed, size_t nchanged, char *const *statused,
+    size_t nstatused, bool full, int64_t switched_at)
 {
 	Tfdrift__V1__StateNotice notice = TFDRIFT__V1__STATE_NOTICE__INIT;
-	Tfdrift__V1__WorkspaceStatus *ws = calloc(l->nsrc + 1, sizeof(*ws));
-	Tfdrift__V1__WorkspaceStatus **wp = calloc(l->nsrc + 1, sizeof(*wp));
+	size_t nall = nchanged + nstatused;
+	Tfdrift__V1__WorkspaceStatus *ws = calloc(nall + 1, sizeof(*ws));
+	Tfdrift__V1__WorkspaceStatus **wp = calloc(nall + 1, sizeof(*wp));
 	uint8_t *buf = NULL;
-	size_t i, len;
+	size_t i, k, nws = 0, total = 0, len;
 	int rv;
 
 	if (ws == NULL || wp == NULL) {
@@ -804,25 +870,41 @@ publish_notice(ldr *l, const store_result *res, int64_t switched_at)
 		goto out;
 	}
 	for (i = 0; i < l->nsrc; i++) {
-		const source *s = &l->src[i];
-		tfdrift__v1__workspace_status__init(&ws[i]);
-		ws[i].name = s->name;
-		ws[i].source = s->kind == SRC_FILE ? "local" : (char *)src_kind_name(s->kind);
-		if (s->state != NULL) {
-			ws[i].serial = tfs_serial(s->state);
-			ws[i].lineage = (char *)tfs_lineage(s->state);
-			ws[i].resource_count = (uint32_t)tfs_indexed_count(s->state);
-			ws[i].loaded_at_ns = s->loaded_at_ns;
-		}
-		ws[i].last_error = s->last_error != NULL ? s->last_error : "";
-		wp[i] = &ws[i];
+		total += l->src[i].loaded ? l->src[i].resources_n : 0;
 	}
-	notice.generation = res->generation;
+	for (k = 0; k < nall; k++) {
+		char *name = k < nchanged ? changed[k] : statused[k - nchanged];
+		const source *s = NULL;
+		for (i = 0; i < l->nsrc && s == NULL; i++) {
+			if (strcmp(l->src[i].name, name) == 0) {
+				s = &l->src[i];
+			}
+		}
+		tfdrift__v1__workspace_status__init(&ws[nws]);
+		ws[nws].name = name;
+		if (s != NULL) {
+			ws[nws].source =
+			    s->kind == SRC_FILE ? "local" : (char *)src_kind_name(s->kind);
+			if (s->loaded) {
+				ws[nws].serial = s->serial;
+				ws[nws].lineage = s->lineage;
+				ws[nws].resource_count = (uint32_t)s->resources_n;
+				ws[nws].loaded_at_ns = s->loaded_at_ns;
+			}
+			ws[nws].last_error = s->last_error != NULL ? s->last_error : "";
+		}
+		wp[nws] = &ws[nws];
+		nws++;
+	}
+	notice.generation = l->gen;
 	notice.switched_at_ns = switched_at;
-	notice.n_workspaces = l->nsrc;
+	notice.n_workspaces = nws;
 	notice.workspaces = wp;
-	notice.resource_count = (uint32_t)res->resources;
+	notice.resource_count = (uint32_t)total;
 	notice.reason = (char *)l->reason;
+	notice.n_changed = nchanged;
+	notice.changed = (char **)changed;
+	notice.full = full;
 	len = tfdrift__v1__state_notice__get_packed_size(&notice);
 	if ((buf = malloc(len + 1)) == NULL) {
 		TD_WARN("state notice not published: out of memory");
@@ -839,70 +921,247 @@ out:
 	free(ws);
 }
 
-static void
-write_generation(ldr *l, bool (*cancel)(void *), void *cancel_arg)
+/* A failed switch or record write: handled by kind.  Returns true when the
+ * round must stop (the rest is retried at the next one). */
+static bool
+switch_failed(ldr *l, int rv, const td_error *err)
 {
-	store_workspace *ws = calloc(l->nsrc + 1, sizeof(*ws));
-	store_result res;
+	if (rv == TD_ECLOSED) {
+		return true;
+	}
+	if (rv == TD_EDEPEND) {
+		redis_down(l, err);
+	} else if (rv == TD_EBUSY) {
+		/* another state-loader took the lease while this one wrote */
+		TD_WARN("lost the write lease; standing by", TD_KV_STR("error", err->msg));
+		l->writer = false;
+		td_gauge_set(l->g_writer, 0);
+	} else {
+		write_failed(l, rv, err);
+	}
+	return true;
+}
+
+/* Appends name (copied) to the changed list. */
+static int
+add_changed(char ***v, size_t *n, const char *name)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (nv == NULL) {
+		return TD_ENOMEM;
+	}
+	*v = nv;
+	if ((nv[*n] = strdup(name)) == NULL) {
+		return TD_ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* Workspaces Redis holds that are no source (any more): removed. */
+static int
+remove_strays(ldr *l, char ***changed, size_t *nchanged, bool (*cancel)(void *),
+    void *cancel_arg)
+{
 	td_error err = { 0 };
-	int64_t t0 = td_clock_mono_ms(), now_ns;
-	size_t i;
+	store_result res;
+	char **names = NULL;
+	size_t n = 0, i, k;
 	int rv;
 
-	if (ws == NULL) {
-		TD_ERROR("index not written: out of memory");
-		return;
+	if ((rv = store_workspaces(l->st, &names, &n, &err)) != 0) {
+		switch_failed(l, rv, &err);
+		return rv;
 	}
+	for (i = 0; i < n && rv == 0; i++) {
+		bool known = false;
+		for (k = 0; k < l->nsrc && !known; k++) {
+			known = strcmp(l->src[k].name, names[i]) == 0;
+		}
+		if (known) {
+			continue;
+		}
+		store_workspace w = { .name = names[i], .order = (unsigned)l->nsrc };
+		if ((rv = store_switch_workspace(l->st, &w, cancel, cancel_arg, &res, &err)) != 0) {
+			switch_failed(l, rv, &err);
+			break;
+		}
+		l->gen = res.generation;
+		TD_INFO("workspace removed from the index (no longer a source)",
+		    TD_KV_STR("workspace", names[i]));
+		if (add_changed(changed, nchanged, names[i]) != 0) {
+			rv = TD_ENOMEM;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		free(names[i]);
+	}
+	free(names);
+	return rv;
+}
+
+/* Writes what changed: every workspace with a new state (its own keys
+ * only), the records of the others whose status changed, and (after a
+ * start, a new lease or a lost index) the removal of workspaces that are no
+ * sources.  One notice for the round.  What fails stays for the next round. */
+static void
+write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
+{
+	store_workspace w;
+	store_result res, tot = { 0 };
+	td_error err = { 0 };
+	int64_t t0 = td_clock_mono_ms(), now_ns;
+	char **changed = NULL, **statused = NULL, *status = NULL;
+	size_t nchanged = 0, nstatused = 0, i, written = 0;
+	contain *cn = NULL;
+	bool stopped = false;
+	int rv;
+
+	if ((rv = store_sweep(l->st, cancel, cancel_arg, &err)) != 0 && rv != TD_ECLOSED) {
+		TD_WARN("old generations not retired; will scan again after the next write",
+		    TD_KV_STR("error", err.msg));
+	}
+	if (l->reconcile) {
+		if (remove_strays(l, &changed, &nchanged, cancel, cancel_arg) != 0) {
+			goto out;
+		}
+		l->reconcile = false;
+	}
+	/* containers first, so each workspace is placed among all the others' */
 	for (i = 0; i < l->nsrc; i++) {
-		ws[i].name = l->src[i].name;
-		ws[i].state = l->src[i].state;
-		ws[i].scope = l->src[i].scope;
-		if ((ws[i].status_json = status_json(&l->src[i])) == NULL) {
+		if (l->src[i].state != NULL &&
+		    contain_boxes_set(l->boxes, l->src[i].name, l->src[i].state) != 0) {
+			TD_WARN("out of memory: graph containers of a workspace are missing",
+			    TD_KV_STR("workspace", l->src[i].name));
+		}
+	}
+	for (i = 0; i < l->nsrc && !stopped; i++) {
+		source *s = &l->src[i];
+		if (s->state == NULL && !s->status_dirty) {
+			continue;
+		}
+		if ((status = status_json(s)) == NULL) {
 			TD_ERROR("index not written: out of memory");
 			goto out;
 		}
-	}
-	rv = store_write_generation(l->st, ws, l->nsrc, cancel, cancel_arg, &res, &err);
-	if (rv == TD_ECLOSED) {
-		goto out;
-	}
-	if (rv == TD_EDEPEND) {
-		redis_down(l, &err);
-		goto out;
-	}
-	if (rv == TD_EBUSY) {
-		/* another state-loader took the lease while this one wrote */
-		TD_WARN("lost the write lease; standing by", TD_KV_STR("error", err.msg));
-		l->writer = false;
-		td_gauge_set(l->g_writer, 0);
-		goto out;
+		if (s->state == NULL) {
+			rv = store_set_status(l->st, s->name, status, &err);
+		} else {
+			const char *name = s->name;
+			const tfs_state *st = s->state;
+			if (contain_place(&cn, l->boxes, &name, &st, 1) != 0) {
+				cn = NULL; /* out of memory: no parents */
+			}
+			w = (store_workspace){ .name = s->name,
+				.state = s->state,
+				.scope = s->scope,
+				.parents = cn,
+				.status_json = status,
+				.order = (unsigned)i };
+			rv = store_switch_workspace(l->st, &w, cancel, cancel_arg, &res, &err);
+			contain_free(cn);
+			cn = NULL;
+		}
+		free(status);
+		status = NULL;
+		if (rv != 0) {
+			stopped = switch_failed(l, rv, &err);
+			break;
+		}
+		s->status_dirty = false;
+		if (s->state == NULL) {
+			(void)add_changed(&statused, &nstatused, s->name); /* a cue only */
+			continue;
+		}
+		drop_state(s);
+		s->gen = res.generation;
+		l->gen = res.generation;
+		written++;
+		tot.resources += res.resources;
+		tot.identifiers += res.identifiers;
+		tot.conflicts += res.conflicts;
+		tot.moved += res.moved;
+		tot.nodes += res.nodes;
+		tot.edges += res.edges;
+		if (add_changed(&changed, &nchanged, s->name) != 0) {
+			l->full = true; /* a name the notice cannot carry: readers drop all */
+		}
 	}
 	if (rv != 0) {
-		write_failed(l, rv, &err);
 		goto out;
 	}
 	redis_up(l);
-	now_ns = td_clock_now_ns();
-	l->gen = res.generation;
 	l->dirty = false;
-	td_gauge_set(l->g_generation, (double)res.generation);
-	td_gauge_set(l->g_switch_ts, (double)now_ns / 1e9);
-	td_counter_add(l->c_conflicts, res.conflicts);
-	td_histogram_observe(l->h_write, (double)(td_clock_mono_ms() - t0) / 1000.0);
-	TD_INFO("index generation switched", TD_KV_UINT("generation", res.generation),
-	    TD_KV_STR("reason", l->reason), TD_KV_UINT("workspaces", l->nsrc),
-	    TD_KV_UINT("resources", res.resources), TD_KV_UINT("identifiers", res.identifiers),
-	    TD_KV_UINT("identifier_conflicts", res.conflicts), TD_KV_UINT("graph_nodes", res.nodes),
-	    TD_KV_UINT("graph_edges", res.edges), TD_KV_INT("ms", td_clock_mono_ms() - t0));
-	if (l->pub != NULL) {
-		publish_notice(l, &res, now_ns);
+	now_ns = td_clock_now_ns();
+	td_counter_add(l->c_conflicts, tot.conflicts);
+	if (nchanged + nstatused > 0 && nchanged == 0 && l->pub != NULL) {
+		/* statuses only (a failed load): no reader's cache is wrong */
+		publish_notice(l, NULL, 0, statused, nstatused, false, now_ns);
+	}
+	if (nchanged > 0) {
+		bool full = l->full || tot.moved > 0;
+		td_gauge_set(l->g_generation, (double)l->gen);
+		td_gauge_set(l->g_switch_ts, (double)now_ns / 1e9);
+		td_histogram_observe(l->h_write, (double)(td_clock_mono_ms() - t0) / 1000.0);
+		TD_INFO("index workspaces switched", TD_KV_UINT("generation", l->gen),
+		    TD_KV_STR("reason", l->reason), TD_KV_UINT("workspaces", written),
+		    TD_KV_UINT("removed", nchanged - written), TD_KV_UINT("resources", tot.resources),
+		    TD_KV_UINT("identifiers", tot.identifiers),
+		    TD_KV_UINT("identifier_conflicts", tot.conflicts),
+		    TD_KV_UINT("claims_moved", tot.moved), TD_KV_UINT("graph_nodes", tot.nodes),
+		    TD_KV_UINT("graph_edges", tot.edges), TD_KV_BOOL("full", full),
+		    TD_KV_INT("ms", td_clock_mono_ms() - t0));
+		if (l->pub != NULL) {
+			publish_notice(l, changed, nchanged, statused, nstatused, full, now_ns);
+		}
+		l->full = false;
 	}
 	atomic_store(&l->indexed, true);
 out:
-	for (i = 0; i < l->nsrc; i++) {
-		free((char *)ws[i].status_json);
+	for (i = 0; i < nchanged; i++) {
+		free(changed[i]);
 	}
-	free(ws);
+	free(changed);
+	for (i = 0; i < nstatused; i++) {
+		free(statused[i]);
+	}
+	free(statused);
+}
+
+/* Every source is read again and written whole (Redis lost the index, or
+ * this process just became the writer and its view of Redis is unknown). */
+static void
+reload_all(ldr *l)
+{
+	int64_t now = td_clock_mono_ms();
+
+	for (size_t i = 0; i < l->nsrc; i++) {
+		source *s = &l->src[i];
+		s->reload = true;
+		s->status_dirty = true;
+		s->checked = false; /* a local file is parsed again */
+		s->etag[0] = '\0'; /* a remote one fetched whole */
+		if (s->f != NULL) {
+			s->next_check = now;
+		}
+	}
+	l->next_poll = now;
+	l->reconcile = true;
+	l->full = true;
+}
+
+/* A state-loader that does not write keeps no states: it reads them again
+ * when it takes over. */
+static void
+drop_pending(ldr *l)
+{
+	for (size_t i = 0; i < l->nsrc; i++) {
+		if (l->src[i].state != NULL) {
+			drop_state(&l->src[i]);
+			l->dropped = true;
+		}
+	}
 }
 
 static void
@@ -983,12 +1242,17 @@ check_lease(ldr *l)
 		TD_INFO("holding the write lease: this state-loader writes the index",
 		    TD_KV_STR("holder", l->holder));
 		mark_dirty(l, "took the write lease");
-	} else if (!held && (l->writer || l->gen == 0)) {
-		if (l->writer || l->last_logged[0] == '\0') {
-			TD_INFO("standing by: another state-loader holds the write lease",
-			    TD_KV_STR("holder", other != NULL ? other : "?"));
+		l->reconcile = true;
+		if (l->dropped) {
+			/* its states were not kept while standing by */
+			reload_all(l);
+			l->dropped = false;
 		}
+	} else if (!held && (l->writer || !l->standby_logged)) {
+		TD_INFO("standing by: another state-loader holds the write lease",
+		    TD_KV_STR("holder", other != NULL ? other : "?"));
 	}
+	l->standby_logged = !held;
 	if (!held) {
 		/* ready all the same once the writer has written an index: it can
 		 * take over at any moment */
@@ -1072,6 +1336,7 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 	}
 	if (!check_lease(l)) {
+		drop_pending(l);
 		goto out; /* standing by: another state-loader writes */
 	}
 	if (!l->dirty) {
@@ -1086,10 +1351,12 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 			    "redis no longer holds the current index generation; writing it again",
 			    TD_KV_UINT("expected", l->gen), TD_KV_UINT("found", cur));
 			mark_dirty(l, "redis lost the index");
+			reload_all(l);
+			goto out; /* written when the states are read again */
 		}
 	}
 	if (l->dirty) {
-		write_generation(l, cancel, cancel_arg);
+		write_changes(l, cancel, cancel_arg);
 	}
 out:
 	now = td_clock_mono_ms();
@@ -1106,6 +1373,26 @@ out:
 		wait = BUSY_TICK_MS;
 	}
 	return wait < 0 ? 0 : (int)wait;
+}
+
+/* Slices of a wait on the file watch, so a stop is seen this soon. */
+#define WAIT_SLICE_MS 200
+
+bool
+ldr_wait(ldr *l, int ms, bool (*stopping)(void *), void *arg)
+{
+	int64_t end = td_clock_mono_ms() + ms, left;
+
+	if (l->ino_fd < 0) {
+		return false;
+	}
+	while (!stopping(arg) && (left = end - td_clock_mono_ms()) > 0) {
+		struct pollfd p = { .fd = l->ino_fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS)) > 0) {
+			break; /* a watched directory changed: the next round reads it */
+		}
+	}
+	return true;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -1167,6 +1454,10 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	l->poll_ms = td_config_int(cfg, SECTION, "poll_interval");
 	l->fetch_timeout_ms = td_config_int(cfg, SECTION, "fetch_timeout");
 	l->started_ms = td_clock_mono_ms();
+	/* the first write removes workspaces that are no sources any more, and
+	 * readers drop whatever they cached of an index of another process */
+	l->reconcile = true;
+	l->full = true;
 	l->redis_at = l->started_ms - TICK_MS;
 	l->max_size = (size_t)td_config_int(cfg, SECTION, "max_state_size");
 	l->rng = (uint64_t)td_clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ 1;
@@ -1244,7 +1535,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		goto out;
 	}
 	so.holder = l->holder;
-	if ((rv = store_new(&l->st, &so)) != 0) {
+	if ((rv = store_new(&l->st, &so)) != 0 || (rv = contain_boxes_new(&l->boxes)) != 0) {
 		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
@@ -1294,14 +1585,24 @@ ldr_free(ldr *l)
 		fetcher_free(l->src[i].f);
 	}
 	fetch_pool_free(l->pool); /* idle: every fetcher's check is done or dropped */
+	if (l->writer && l->st != NULL) {
+		td_error err = { 0 };
+		if (store_release_lease(l->st, &err) != 0) {
+			TD_WARN("write lease not released; a standby takes over when it expires",
+			    TD_KV_STR("error", err.msg));
+		}
+	}
 	for (i = 0; l->src != NULL && i < l->nsrc; i++) {
 		free(l->src[i].name);
 		free(l->src[i].path);
 		free(l->src[i].last_error);
-		td_scope_free(l->src[i].scope);
-		tfs_free(l->src[i].state);
+		drop_state(&l->src[i]);
+		free(l->src[i].lineage);
+		free(l->src[i].tf_version);
+		cJSON_Delete(l->src[i].scope_json);
 		src_spec_free(&l->src[i].spec);
 	}
+	contain_boxes_free(l->boxes);
 	free(l->src);
 	for (i = 0; i < l->nfound; i++) {
 		free(l->found[i].workspace);

@@ -60,6 +60,12 @@ void ldr_set_publisher(ldr *l, td_bus_pub *pub);
  * may sleep before the next round, in ms. */
 int ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg);
 
+/* Sleeps up to ms between rounds, returning early when a watched state
+ * file's directory changes (so a change is written within milliseconds, not
+ * at the next round) or when stopping(arg) turns true (checked every 200 ms).
+ * False, at once, when there is no file watch: the caller sleeps itself. */
+bool ldr_wait(ldr *l, int ms, bool (*stopping)(void *), void *arg);
+
 /* td_ready_fn checks: Redis answered the last command; the first generation
  * has been switched to.  arg is the loader. */
 int ldr_ready_redis(void *arg, char *why, size_t whylen);

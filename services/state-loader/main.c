@@ -63,7 +63,9 @@ run(td_app *app)
 
 	while (!td_app_stopping(app)) {
 		wait_ms = ldr_tick(loader, stopping, app);
-		td_app_wait(app, wait_ms);
+		if (!ldr_wait(loader, wait_ms, stopping, app)) {
+			td_app_wait(app, wait_ms);
+		}
 	}
 	TD_INFO("stopping");
 	status = 0;

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "contain.h"
+#include "tfdrift/attrs_codec.h"
 #include "tfdrift/hash.h"
 #include "tfdrift/log.h"
 #include "tfdrift/redis.h"
@@ -26,11 +27,6 @@
 #define CHUNK_BYTES (1u << 20)
 #define SCAN_COUNT "1000"
 
-typedef struct strvec {
-	char **v;
-	size_t n, cap;
-} strvec;
-
 struct store {
 	redisContext *rc;
 	char *host, *password, *prefix;
@@ -38,44 +34,11 @@ struct store {
 	int64_t grace_ms;
 	char *holder;      /* this process's name for the write lease */
 	int64_t lease_ms;  /* 0: no lease */
-	strvec live;       /* keys of the generation `gen` points at, to retire next time */
-	uint64_t live_gen; /* that generation; 0 none */
-	bool full_sweep;   /* keys of unknown generations may exist: scan for them */
+	uint64_t max_gen; /* the highest generation allocated by this store */
+	bool full_sweep;  /* keys of unknown generations may exist: scan for them */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void
-sv_free(strvec *sv)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++) {
-		free(sv->v[i]);
-	}
-	free(sv->v);
-	*sv = (strvec){ 0 };
-}
-
-/* Takes ownership of s (freed on failure too). */
-static int
-sv_push(strvec *sv, char *s)
-{
-	size_t ncap;
-	char **nv;
-
-	if (sv->n == sv->cap) {
-		ncap = sv->cap ? sv->cap * 2 : 256;
-		if ((nv = realloc(sv->v, ncap * sizeof(*nv))) == NULL) {
-			free(s);
-			return TD_ENOMEM;
-		}
-		sv->v = nv;
-		sv->cap = ncap;
-	}
-	sv->v[sv->n++] = s;
-	return 0;
-}
 
 /* The context is unusable from here on: a connection-level failure
  * (TD_EDEPEND: Redis is unavailable), or hiredis out of memory while
@@ -128,8 +91,7 @@ command(store *s, redisReply **out, td_error *err, const char *what, int argc, c
 typedef struct pipeline {
 	store *s;
 	size_t pending, bytes;
-	const char *ident[CHUNK]; /* set for HSETNX: the identifier, for clash reports */
-	size_t conflicts;
+	size_t conflicts; /* identifiers two instances of the workspace claim */
 } pipeline;
 
 static int
@@ -149,11 +111,6 @@ pl_flush(pipeline *p, td_error *err)
 			rv = td_error_set(err, TD_EINVAL,
 			    "redis %s:%d refused a pipelined write: %s", p->s->host, p->s->port,
 			    r->str);
-		} else if (p->ident[i] != NULL && r->type == REDIS_REPLY_INTEGER &&
-		    r->integer == 0) {
-			p->conflicts++;
-			TD_DEBUG("identifier already claimed by another instance",
-			    TD_KV_STR("identifier", p->ident[i]));
 		}
 		freeReplyObject(r);
 	}
@@ -163,15 +120,14 @@ pl_flush(pipeline *p, td_error *err)
 }
 
 static int
-pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, const char *ident,
-    td_error *err)
+pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, td_error *err)
 {
 	int i;
 
 	if (redisAppendCommandArgv(p->s->rc, argc, argv, lens) != REDIS_OK) {
 		return conn_fail(p->s, "pipeline", err);
 	}
-	p->ident[p->pending++] = ident;
+	p->pending++;
 	for (i = 0; i < argc; i++) {
 		p->bytes += lens[i];
 	}
@@ -187,7 +143,7 @@ pl_add(pipeline *p, int argc, const char **argv, const size_t *lens, const char 
 static int
 batch_emit(void *arg, int argc, const char **argv, const size_t *lens, td_error *err)
 {
-	return pl_add(arg, argc, argv, lens, NULL, err);
+	return pl_add(arg, argc, argv, lens, err);
 }
 
 /* ---- identifiers claimed in this generation --------------------------------- */
@@ -291,7 +247,6 @@ store_free(store *s)
 	if (s->rc != NULL) {
 		redisFree(s->rc);
 	}
-	sv_free(&s->live);
 	if (s->password != NULL) {
 		explicit_bzero(s->password, strlen(s->password));
 	}
@@ -351,20 +306,72 @@ out:
 	return rv;
 }
 
-/* ---- writing a generation ------------------------------------------------ */
+/* ---- writing a workspace's generation ------------------------------------- */
 
+/* A workspace's claims: field -> "address\ttype", for the switch script's
+ * arguments.  Owns both. */
+typedef struct claims {
+	char **field, **value;
+	size_t n, cap;
+} claims;
+
+static void
+claims_free(claims *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->field[i]);
+		free(c->value[i]);
+	}
+	free(c->field);
+	free(c->value);
+	*c = (claims){ 0 };
+}
+
+/* Takes field and value (freed on failure too). */
 static int
-write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_workspace *w,
-    strvec *keys, idset *claimed, td_rbatch *idx, td_rbatch *res_b, store_result *res,
-    bool (*cancel)(void *), void *cancel_arg, td_error *err)
+claims_add(claims *c, char *field, char *value)
+{
+	if (field == NULL || value == NULL) {
+		goto fail;
+	}
+	if (c->n == c->cap) {
+		size_t nc = c->cap != 0 ? c->cap * 2 : 256;
+		char **f = realloc(c->field, nc * sizeof(*f)), **v;
+		if (f == NULL) {
+			goto fail;
+		}
+		c->field = f;
+		if ((v = realloc(c->value, nc * sizeof(*v))) == NULL) {
+			goto fail;
+		}
+		c->value = v;
+		c->cap = nc;
+	}
+	c->field[c->n] = field;
+	c->value[c->n++] = value;
+	return 0;
+fail:
+	free(field);
+	free(value);
+	return TD_ENOMEM;
+}
+
+/* The workspace's res hash (address -> attributes, attrs_codec.h). */
+static int
+write_resources(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *b,
+    store_result *res, bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	const tfs_instance *in;
-	const char *account, *region;
-	char *value = NULL, *key = NULL;
-	size_t i, k, vlen;
-	int rv = 0, c;
+	char *res_key = td_rkey_res(p->s->prefix, gen, w->name);
+	char *value = NULL;
+	size_t i, vlen;
+	int rv = 0;
 
-	(void)idx_key;
+	if (res_key == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	td_rbatch_start(b, "HSET", res_key);
 	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
 		if (!tfs_instance_indexed(in)) {
 			continue;
@@ -373,58 +380,81 @@ write_workspace(pipeline *p, const char *idx_key, uint64_t gen, const store_work
 			rv = td_error_set(err, TD_ECLOSED, "stopping");
 			goto out;
 		}
-		key = td_rkey_res(p->s->prefix, gen, w->name, in->address);
-		if (key == NULL) {
+		if (td_attrs_pack(in->attributes_json, in->attributes_len, &value, &vlen) != 0) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
-		td_scope_of(w->scope, i, &account, &region);
-		for (k = 0; k < in->n_identifiers; k++) {
-			char *id = td_rkey_idx_field(account, region, in->identifiers[k]);
-			if (id == NULL || (c = idset_claim(claimed, id)) < 0) {
-				free(id);
-				rv = td_error_set(err, TD_ENOMEM, "out of memory");
-				goto out;
-			}
-			if (c == 0) {
-				p->conflicts++;
-				TD_DEBUG("identifier already claimed by another instance",
-				    TD_KV_STR("identifier", id));
-				free(id);
-				continue;
-			}
-			if ((value = td_str_printf("%s\t%s\t%s", w->name, in->address, in->type)) ==
-			    NULL) {
-				rv = td_error_set(err, TD_ENOMEM, "out of memory");
-				goto out;
-			}
-			vlen = strlen(value);
-			rv = td_rbatch_add(idx, id, strlen(id), value, vlen, value, err);
-			value = NULL;
-			if (rv != 0) {
-				goto out;
-			}
-		}
-		/* counted as claims, conflicts included (as with HSETNX) */
-		res->identifiers += in->n_identifiers;
-		rv = sv_push(keys, key);
-		if (rv != 0) {
-			key = NULL;
-			td_error_set(err, rv, "out of memory");
-			goto out;
-		}
-		/* the key now belongs to keys; the batch borrows it */
-		rv = td_rbatch_add(res_b, key, strlen(key), in->attributes_json, in->attributes_len,
-		    NULL, err);
-		key = NULL;
+		rv = td_rbatch_add(b, in->address, strlen(in->address), value, vlen, value, err);
+		value = NULL;
 		if (rv != 0) {
 			goto out;
 		}
 		res->resources++;
+		res->attr_bytes += in->attributes_len;
+		res->attr_stored += vlen;
+	}
+	rv = td_rbatch_send(b, err);
+out:
+	td_rbatch_drop(b);
+	free(value);
+	free(res_key);
+	return rv;
+}
+
+/* The index fields the workspace's instances claim, into *c: the first
+ * instance in file order keeps a field two of them hold (counted as a
+ * conflict).  An identifier or address with a newline or tab (they separate
+ * claims and their parts) is left out. */
+static int
+collect_claims(pipeline *p, const store_workspace *w, claims *c, store_result *res,
+    td_error *err)
+{
+	const tfs_instance *in;
+	const char *account, *region;
+	idset claimed = { 0 };
+	size_t i, k;
+	int rv = 0, r;
+
+	for (i = 0; (in = tfs_instance_at(w->state, i)) != NULL; i++) {
+		if (!tfs_instance_indexed(in)) {
+			continue;
+		}
+		if (strpbrk(in->address, "\t\n") != NULL) {
+			TD_DEBUG("address holds a tab or newline: not indexed",
+			    TD_KV_STR("workspace", w->name), TD_KV_STR("address", in->address));
+			continue;
+		}
+		td_scope_of(w->scope, i, &account, &region);
+		for (k = 0; k < in->n_identifiers; k++) {
+			char *id;
+			if (strpbrk(in->identifiers[k], "\t\n") != NULL) {
+				continue;
+			}
+			if ((id = td_rkey_idx_field(account, region, in->identifiers[k])) == NULL ||
+			    (r = idset_claim(&claimed, id)) < 0) {
+				free(id);
+				rv = td_error_set(err, TD_ENOMEM, "out of memory");
+				goto out;
+			}
+			/* counted as claims, conflicts included (as with HSETNX) */
+			res->identifiers++;
+			if (r == 0) {
+				p->conflicts++;
+				TD_DEBUG("identifier already claimed by another instance",
+				    TD_KV_STR("workspace", w->name), TD_KV_STR("identifier", id));
+				free(id);
+				continue;
+			}
+			/* id belongs to the set; the claims take a copy */
+			if (claims_add(c, strdup(id), td_str_printf("%s\t%s", in->address, in->type)) !=
+			    0) {
+				rv = td_error_set(err, TD_ENOMEM, "out of memory");
+				goto out;
+			}
+		}
 	}
 out:
-	free(value);
-	free(key);
+	idset_free(&claimed);
 	return rv;
 }
 
@@ -550,10 +580,10 @@ node_json(const tfs_instance *in, const char *parent)
 }
 
 /* Graph nodes (every current instance, data sources too) and dependency
- * edges of one workspace; the two keys are added to keys for retirement. */
+ * edges of one workspace. */
 static int
-write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *cn, size_t wi,
-    strvec *keys, td_rbatch *b, store_result *res, td_error *err)
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *b,
+    store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = td_rkey_nodes(p->s->prefix, gen, w->name);
@@ -572,7 +602,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		if (in->deposed != NULL) {
 			continue;
 		}
-		if ((json = node_json(in, contain_parent(cn, wi, i))) == NULL) {
+		if ((json = node_json(in, contain_parent(w->parents, 0, i))) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -608,18 +638,7 @@ write_graph(pipeline *p, uint64_t gen, const store_workspace *w, const contain *
 		}
 		res->edges += n_edges;
 	}
-	if ((rv = td_rbatch_send(b, err)) != 0) {
-		goto out;
-	}
-	rv = sv_push(keys, nodes_key);
-	nodes_key = NULL;
-	if (rv == 0) {
-		rv = sv_push(keys, edges_key);
-		edges_key = NULL;
-	}
-	if (rv != 0) {
-		td_error_set(err, rv, "out of memory");
-	}
+	rv = td_rbatch_send(b, err);
 out:
 	td_rbatch_drop(b);
 	res_map_free(&rm);
@@ -682,56 +701,164 @@ out:
 	return rv;
 }
 
-/* KEYS writer, gen, workspaces; ARGV holder ("" when there is no lease), the
- * generation, then workspace name / status pairs.  Switches only while the
- * holder holds the lease: 1 switched, 0 not the holder. */
-static const char switch_lua[] =
-    "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
-    "redis.call('SET', KEYS[2], ARGV[2]) "
-    "redis.call('DEL', KEYS[3]) "
-    "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end "
-    "return 1";
+/* KEYS[1] writer; ARGV holder.  Deletes the lease only when it is ours. */
+static const char release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
 
-/* One Lua script (atomic like MULTI/EXEC): check the lease, SET gen, DEL and
- * HSET workspaces.  TD_EBUSY when another state-loader holds the lease. */
+int
+store_release_lease(store *s, td_error *err)
+{
+	char *key = NULL;
+	redisReply *r = NULL;
+	int rv;
+
+	if (s->lease_ms <= 0 || s->rc == NULL) {
+		return 0;
+	}
+	if ((key = td_rkey_writer(s->prefix)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	{
+		const char *argv[] = { "EVAL", release_lua, "1", key, s->holder };
+		rv = command(s, &r, err, "EVAL release", 5, argv);
+	}
+	freeReplyObject(r);
+	free(key);
+	return rv;
+}
+
+/* The switch of one workspace, atomic (one script).
+ * KEYS writer, idx, wsgen, workspaces, gen.
+ * ARGV holder ("" when there is no lease), workspace, mode ("w" switch to
+ * generation, "r" remove the workspace, "s" status only), generation,
+ * order, status JSON ("" removes the record), key prefix, then the
+ * workspace's claims as field / "address\ttype" pairs (mode "w").  The
+ * fields are kept in P g:<gen>:ids:<ws>, one string of lines, so the next
+ * switch knows which to drop.
+ * Replies {1, previous generation or "", moved, conflicts}, or {0} when
+ * this state-loader does not hold the lease.
+ * moved counts fields whose answering workspace changed from another
+ * workspace to another (cached answers of other workspaces are wrong);
+ * conflicts counts this workspace's claims that another one's precede. */
+static const char switch_lua[] =
+    "local holder, ws, mode, gen, ord, status, P = "
+    "ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] "
+    "if holder ~= '' and redis.call('GET', KEYS[1]) ~= holder then return {0} end "
+    "if mode == 's' then "
+    "  if status ~= '' then redis.call('HSET', KEYS[4], ws, status) end "
+    "  return {1, '', 0, 0} "
+    "end "
+    "local ordn = tonumber(ord) "
+    "local old = redis.call('HGET', KEYS[3], ws) "
+    "local oldf = {} "
+    "if old then "
+    "  local k = redis.call('GET', P .. 'g:' .. old .. ':ids:' .. ws) "
+    "  if k then for f in string.gmatch(k, '[^\\n]+') do oldf[f] = true end end "
+    "end "
+    "local moved, conflicts = 0, 0 "
+    "local function head(v) return string.match(v, '^[^\\t\\n]*') end "
+    "local function put(f, line) "
+    "  local cur = redis.call('HGET', KEYS[2], f) "
+    "  if not cur then "
+    "    if line then redis.call('HSET', KEYS[2], f, line) end "
+    "    return "
+    "  end "
+    "  if not string.find(cur, '\\n', 1, true) and head(cur) == ws then "
+    "    if line then redis.call('HSET', KEYS[2], f, line) else redis.call('HDEL', KEYS[2], f) end "
+    "    return "
+    "  end "
+    "  local out, placed = {}, false "
+    "  for l in string.gmatch(cur, '[^\\n]+') do "
+    "    local lws = head(l) "
+    "    if lws ~= ws then "
+    "      if line and not placed then "
+    "        local lo = tonumber(string.match(l, '\\t(%d+)$')) or 4294967295 "
+    "        if ordn < lo or (ordn == lo and ws < lws) then out[#out + 1] = line placed = true end "
+    "      end "
+    "      out[#out + 1] = l "
+    "    end "
+    "  end "
+    "  if line and not placed then out[#out + 1] = line end "
+    "  if #out == 0 then redis.call('HDEL', KEYS[2], f) return end "
+    "  local v = table.concat(out, '\\n') "
+    "  redis.call('HSET', KEYS[2], f, v) "
+    "  if line and out[1] ~= line then conflicts = conflicts + 1 end "
+    "  if head(cur) ~= ws and head(v) ~= head(cur) then moved = moved + 1 end "
+    "end "
+    "if mode == 'w' then "
+    "  local fields = {} "
+    "  for i = 8, #ARGV, 2 do "
+    "    oldf[ARGV[i]] = nil "
+    "    fields[#fields + 1] = ARGV[i] "
+    "    put(ARGV[i], ws .. '\\t' .. ARGV[i + 1] .. '\\t' .. gen .. '\\t' .. ord) "
+    "  end "
+    "  if #fields > 0 then "
+    "    redis.call('SET', P .. 'g:' .. gen .. ':ids:' .. ws, table.concat(fields, '\\n')) "
+    "  end "
+    "end "
+    "for f in pairs(oldf) do put(f, nil) end "
+    "if mode == 'w' then redis.call('HSET', KEYS[3], ws, gen) else redis.call('HDEL', KEYS[3], ws) end "
+    "redis.call('SET', KEYS[5], gen) "
+    "if status ~= '' then redis.call('HSET', KEYS[4], ws, status) else redis.call('HDEL', KEYS[4], ws) end "
+    "return {1, old or '', moved, conflicts}";
+
+/* Runs switch_lua for w.  *previous: the workspace's generation before (0
+ * none).  TD_EBUSY when another state-loader holds the lease. */
 static int
-switch_generation(store *s, uint64_t gen, const store_workspace *ws, size_t n, td_error *err)
+switch_workspace(store *s, const store_workspace *w, const char *mode, uint64_t gen,
+    const claims *cl, uint64_t *previous, store_result *res, td_error *err)
 {
 	char *gen_key = td_rkey_gen(s->prefix), *ws_key = td_rkey_workspaces(s->prefix);
-	char *w_key = td_rkey_writer(s->prefix), genbuf[24];
-	const char **argv = calloc(8 + 2 * n, sizeof(*argv));
+	char *w_key = td_rkey_writer(s->prefix), *idx_key = td_rkey_idx(s->prefix);
+	char *wsgen_key = td_rkey_wsgen(s->prefix), genbuf[24], ordbuf[24];
+	const char **argv = NULL;
 	redisReply *r = NULL;
-	size_t i;
 	int rv = 0;
 
-	if (gen_key == NULL || ws_key == NULL || w_key == NULL || argv == NULL) {
+	*previous = 0;
+	if (gen_key == NULL || ws_key == NULL || w_key == NULL || idx_key == NULL ||
+	    wsgen_key == NULL) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
 	snprintf(genbuf, sizeof(genbuf), "%" PRIu64, gen);
-	argv[0] = "EVAL";
-	argv[1] = switch_lua;
-	argv[2] = "3";
-	argv[3] = w_key;
-	argv[4] = gen_key;
-	argv[5] = ws_key;
-	argv[6] = s->lease_ms > 0 ? s->holder : "";
-	argv[7] = genbuf;
-	for (i = 0; i < n; i++) {
-		argv[8 + 2 * i] = ws[i].name;
-		argv[9 + 2 * i] = ws[i].status_json;
+	snprintf(ordbuf, sizeof(ordbuf), "%u", w->order);
+	{
+		const char *fixed[] = { "EVAL", switch_lua, "5", w_key, idx_key, wsgen_key, ws_key,
+			gen_key, s->lease_ms > 0 ? s->holder : "", w->name, mode, genbuf, ordbuf,
+			w->status_json != NULL ? w->status_json : "", s->prefix };
+		size_t nf = sizeof(fixed) / sizeof(fixed[0]), nc = cl != NULL ? cl->n : 0;
+		if ((argv = calloc(nf + 2 * nc, sizeof(*argv))) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(argv, fixed, sizeof(fixed));
+		for (size_t i = 0; i < nc; i++) {
+			argv[nf + 2 * i] = cl->field[i];
+			argv[nf + 2 * i + 1] = cl->value[i];
+		}
+		if ((rv = command(s, &r, err, "switch", (int)(nf + 2 * nc), argv)) != 0) {
+			goto out;
+		}
 	}
-	if ((rv = command(s, &r, err, "switch", (int)(8 + 2 * n), argv)) != 0) {
-		goto out;
-	}
-	if (r->type != REDIS_REPLY_INTEGER) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (r->element[0]->integer == 1 &&
+		(r->elements != 4 || r->element[1]->type != REDIS_REPLY_STRING ||
+		    r->element[2]->type != REDIS_REPLY_INTEGER ||
+		    r->element[3]->type != REDIS_REPLY_INTEGER))) {
 		rv = td_error_set(err, TD_EPROTO,
-		    "redis %s:%d: switch to generation %s: unexpected reply", s->host, s->port,
-		    genbuf);
-	} else if (r->integer != 1) {
+		    "redis %s:%d: switch of workspace %s: unexpected reply", s->host, s->port,
+		    w->name);
+	} else if (r->element[0]->integer != 1) {
 		rv = td_error_set(err, TD_EBUSY,
-		    "generation %s not switched: this state-loader (%s) no longer holds the write lease",
-		    genbuf, s->holder);
+		    "workspace %s not switched: this state-loader (%s) no longer holds the write lease",
+		    w->name, s->holder);
+	} else {
+		*previous = strtoull(r->element[1]->str, NULL, 10);
+		res->moved += (size_t)r->element[2]->integer;
+		res->conflicts += (size_t)r->element[3]->integer;
 	}
 out:
 	freeReplyObject(r);
@@ -739,6 +866,8 @@ out:
 	free(w_key);
 	free(gen_key);
 	free(ws_key);
+	free(idx_key);
+	free(wsgen_key);
 	return rv;
 }
 
@@ -755,11 +884,30 @@ retire_keys(store *s, char *const *keys, size_t n, td_error *err)
 	for (i = 0; i < n; i++) {
 		const char *argv[] = { s->grace_ms > 0 ? "PEXPIRE" : "UNLINK", keys[i], ms };
 		size_t lens[] = { strlen(argv[0]), strlen(keys[i]), strlen(ms) };
-		if ((rv = pl_add(&p, s->grace_ms > 0 ? 3 : 2, argv, lens, NULL, err)) != 0) {
+		if ((rv = pl_add(&p, s->grace_ms > 0 ? 3 : 2, argv, lens, err)) != 0) {
 			return rv;
 		}
 	}
 	return pl_flush(&p, err);
+}
+
+/* Retires the four keys of workspace ws's generation gen. */
+static int
+retire_generation(store *s, uint64_t gen, const char *ws, td_error *err)
+{
+	char *keys[4] = { td_rkey_res(s->prefix, gen, ws), td_rkey_ids(s->prefix, gen, ws),
+		td_rkey_nodes(s->prefix, gen, ws), td_rkey_edges(s->prefix, gen, ws) };
+	int rv;
+
+	if (keys[0] == NULL || keys[1] == NULL || keys[2] == NULL || keys[3] == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+	} else {
+		rv = retire_keys(s, keys, 4, err);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		free(keys[i]);
+	}
+	return rv;
 }
 
 /* SCAN MATCH pattern: the prefix with glob characters escaped, then g:* (every
@@ -783,9 +931,30 @@ scan_pattern(const char *prefix)
 	return p;
 }
 
-/* Among keys[], the ones of a generation other than keep and without a TTL. */
+/* The generations P wsgen points at, sorted (the live ones). */
+typedef struct genset {
+	uint64_t *v;
+	size_t n;
+} genset;
+
 static int
-retire_scanned(store *s, redisReply *keys, uint64_t keep, td_error *err)
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool
+genset_has(const genset *g, uint64_t gen)
+{
+	return g->n != 0 && bsearch(&gen, g->v, g->n, sizeof(*g->v), u64_cmp) != NULL;
+}
+
+/* Among keys[], the ones of a generation no workspace points at and
+ * without a TTL get the grace TTL. */
+static int
+retire_scanned(store *s, redisReply *keys, const genset *live, td_error *err)
 {
 	size_t plen = strlen(s->prefix), i, m, nc = 0;
 	char **cand = calloc(keys->elements + 1, sizeof(*cand));
@@ -804,7 +973,7 @@ retire_scanned(store *s, redisReply *keys, uint64_t keep, td_error *err)
 			continue;
 		}
 		g = strtoull(k + plen + strlen(TD_RKEY_GEN_PART), &end, 10);
-		if (*end == ':' && g != keep) {
+		if (*end == ':' && !genset_has(live, g)) {
 			cand[nc++] = keys->element[i]->str;
 		}
 	}
@@ -836,16 +1005,100 @@ out:
 	return rv;
 }
 
+/* Reads P wsgen: *names and *gens (n each, owned by the caller: free each
+ * name, then both arrays). */
 static int
-sweep(store *s, uint64_t keep, bool (*cancel)(void *), void *cancel_arg, td_error *err)
+read_wsgen(store *s, char ***names, uint64_t **gens, size_t *n, td_error *err)
+{
+	char *key = td_rkey_wsgen(s->prefix);
+	const char *argv[] = { "HGETALL", key };
+	redisReply *r = NULL;
+	size_t i, m;
+	int rv;
+
+	*names = NULL;
+	*gens = NULL;
+	*n = 0;
+	if (key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if ((rv = command(s, &r, err, "HGETALL wsgen", 2, argv)) != 0) {
+		goto out;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+		rv = td_error_set(err, TD_EPROTO, "redis: HGETALL %s: unexpected reply", key);
+		goto out;
+	}
+	m = r->elements / 2;
+	*names = calloc(m + 1, sizeof(**names));
+	*gens = calloc(m + 1, sizeof(**gens));
+	if (*names == NULL || *gens == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < m; i++) {
+		if (r->element[2 * i]->type != REDIS_REPLY_STRING ||
+		    r->element[2 * i + 1]->type != REDIS_REPLY_STRING) {
+			continue;
+		}
+		if (((*names)[*n] = strdup(r->element[2 * i]->str)) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
+			goto out;
+		}
+		(*gens)[(*n)++] = strtoull(r->element[2 * i + 1]->str, NULL, 10);
+	}
+out:
+	if (rv != 0 && *names != NULL) {
+		for (i = 0; i < *n; i++) {
+			free((*names)[i]);
+		}
+		free(*names);
+		free(*gens);
+		*names = NULL;
+		*gens = NULL;
+		*n = 0;
+	}
+	freeReplyObject(r);
+	free(key);
+	return rv;
+}
+
+int
+store_workspaces(store *s, char ***names, size_t *n, td_error *err)
+{
+	uint64_t *gens = NULL;
+	int rv;
+
+	*names = NULL;
+	*n = 0;
+	if ((rv = store_connect(s, err)) != 0) {
+		return rv;
+	}
+	rv = read_wsgen(s, names, &gens, n, err);
+	free(gens);
+	return rv;
+}
+
+/* Every key of a generation no workspace points at (leftovers of a crash or
+ * of a failed write) gets the grace TTL. */
+static int
+sweep(store *s, bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
 	char *pattern = scan_pattern(s->prefix);
-	char cursor[32] = "0";
+	char cursor[32] = "0", **names = NULL;
+	genset live = { 0 };
 	redisReply *r = NULL;
+	size_t i;
 	int rv = 0;
 
 	if (pattern == NULL) {
 		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	if ((rv = read_wsgen(s, &names, &live.v, &live.n, err)) != 0) {
+		goto out;
+	}
+	if (live.n != 0) {
+		qsort(live.v, live.n, sizeof(*live.v), u64_cmp);
 	}
 	do {
 		const char *argv[] = { "SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT };
@@ -859,7 +1112,7 @@ sweep(store *s, uint64_t keep, bool (*cancel)(void *), void *cancel_arg, td_erro
 			goto out;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		if ((rv = retire_scanned(s, r->element[1], keep, err)) != 0) {
+		if ((rv = retire_scanned(s, r->element[1], &live, err)) != 0) {
 			goto out;
 		}
 		freeReplyObject(r);
@@ -870,93 +1123,46 @@ sweep(store *s, uint64_t keep, bool (*cancel)(void *), void *cancel_arg, td_erro
 		}
 	} while (strcmp(cursor, "0") != 0);
 out:
+	for (i = 0; names != NULL && i < live.n; i++) {
+		free(names[i]);
+	}
+	free(names);
+	free(live.v);
 	freeReplyObject(r);
 	free(pattern);
 	return rv;
 }
 
-/* After a switch to gen: the previous generation's keys get the grace TTL
- * (or every other generation's, after a failure); *keys (gen's) become the
- * live set, taken from the caller.  Housekeeping: a failure is logged and
- * the next switch scans instead. */
-static void
-retire_previous(store *s, uint64_t gen, strvec *keys, bool (*cancel)(void *), void *cancel_arg)
-{
-	td_error serr = { 0 };
-	int srv = 0;
-
-	if (s->full_sweep) {
-		srv = sweep(s, gen, cancel, cancel_arg, &serr);
-	} else if (s->live.n > 0 && s->live_gen != gen) {
-		srv = retire_keys(s, s->live.v, s->live.n, &serr);
-	}
-	s->full_sweep = srv != 0;
-	if (srv != 0 && srv != TD_ECLOSED) {
-		TD_WARN("old generation not retired; will scan for it after the next switch",
-		    TD_KV_STR("error", serr.msg));
-	}
-	sv_free(&s->live);
-	s->live = *keys;
-	s->live_gen = gen;
-	*keys = (strvec){ 0 };
-}
-
-/* The containment of every loaded workspace (contain.h).  *out owned by the caller. */
-static int
-build_contain(const store_workspace *ws, size_t n, contain **out)
-{
-	const char **names = calloc(n ? n : 1, sizeof(*names));
-	const tfs_state **states = calloc(n ? n : 1, sizeof(*states));
-	int rv = TD_ENOMEM;
-
-	if (names != NULL && states != NULL) {
-		for (size_t i = 0; i < n; i++) {
-			names[i] = ws[i].name;
-			states[i] = ws[i].state;
-		}
-		rv = contain_build(out, names, states, n);
-	}
-	free(names);
-	free(states);
-	return rv;
-}
-
 int
-store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
-    void *cancel_arg, store_result *res, td_error *err)
+store_sweep(store *s, bool (*cancel)(void *), void *cancel_arg, td_error *err)
 {
-	contain *cn = NULL; /* which node sits in which (graph parents) */
-	pipeline *p = NULL;
-	td_rbatch *bt[3] = { NULL, NULL, NULL }; /* idx HSET, res MSET, graph HSETs */
-	idset claimed = { 0 };
-	strvec keys = { 0 };
-	redisReply *r = NULL;
-	char *seq_key = NULL, *idx_key = NULL;
-	uint64_t gen;
-	size_t i;
 	int rv;
 
-	*res = (store_result){ 0 };
+	if (!s->full_sweep) {
+		return 0;
+	}
 	if ((rv = store_connect(s, err)) != 0) {
 		return rv;
 	}
-	seq_key = td_rkey_gen_seq(s->prefix);
-	p = calloc(1, sizeof(*p));
-	if (p != NULL) {
-		p->s = s;
-		for (i = 0; i < 3; i++) {
-			if (td_rbatch_new(&bt[i], batch_emit, p) != 0) {
-				break;
-			}
-		}
+	if ((rv = sweep(s, cancel, cancel_arg, err)) == 0) {
+		s->full_sweep = false;
 	}
-	if (seq_key == NULL || p == NULL || bt[0] == NULL || bt[1] == NULL || bt[2] == NULL) {
-		rv = td_error_set(err, TD_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rv = build_contain(ws, n, &cn)) != 0) {
-		td_error_set(err, rv, "out of memory");
-		goto out;
+	return rv;
+}
+
+/* A new generation from P gen_seq, above every one this store has seen (if
+ * gen_seq went back, Redis restarted empty: generations keep increasing, so
+ * a new one never reuses the names of keys about to be retired). */
+static int
+next_generation(store *s, uint64_t *gen, td_error *err)
+{
+	char *seq_key = td_rkey_gen_seq(s->prefix), by[24];
+	redisReply *r = NULL;
+	int rv;
+
+	*gen = 0;
+	if (seq_key == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
 	}
 	{
 		const char *argv[] = { "INCR", seq_key };
@@ -968,74 +1174,99 @@ store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*can
 		rv = td_error_set(err, TD_EPROTO, "redis: INCR %s: unexpected reply", seq_key);
 		goto out;
 	}
-	gen = (uint64_t)r->integer;
-	if (gen <= s->live_gen) {
-		/* gen_seq went back (Redis restarted empty): keep generations
-		 * increasing, so a new one never reuses the names of the keys
-		 * about to be retired */
-		char by[24];
+	if ((uint64_t)r->integer <= s->max_gen) {
 		const char *argv[] = { "INCRBY", seq_key, by };
-		snprintf(by, sizeof(by), "%" PRIu64, s->live_gen - gen + 1);
+		snprintf(by, sizeof(by), "%" PRIu64, s->max_gen - (uint64_t)r->integer + 1);
 		freeReplyObject(r);
 		r = NULL;
 		if ((rv = command(s, &r, err, "INCRBY gen_seq", 3, argv)) != 0) {
 			goto out;
 		}
-		if (r->type != REDIS_REPLY_INTEGER || (uint64_t)r->integer <= s->live_gen) {
+		if (r->type != REDIS_REPLY_INTEGER || (uint64_t)r->integer <= s->max_gen) {
 			rv = td_error_set(err, TD_EPROTO, "redis: INCRBY %s: unexpected reply",
 			    seq_key);
 			goto out;
 		}
-		gen = (uint64_t)r->integer;
 	}
-	/* from here a failure leaves keys of an unswitched generation behind */
-	s->full_sweep = true;
-	idx_key = td_rkey_idx(s->prefix, gen);
-	if (idx_key == NULL || sv_push(&keys, td_str_printf("%s", idx_key)) != 0 ||
-	    keys.v[0] == NULL) {
-		td_error_set(err, TD_ENOMEM, "out of memory");
-		rv = TD_ENOMEM;
+	*gen = (uint64_t)r->integer;
+	s->max_gen = *gen;
+out:
+	freeReplyObject(r);
+	free(seq_key);
+	return rv;
+}
+
+int
+store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *),
+    void *cancel_arg, store_result *res, td_error *err)
+{
+	pipeline *p = NULL;
+	td_rbatch *b = NULL;
+	claims cl = { 0 };
+	uint64_t gen, previous = 0;
+	const char *mode = w->state != NULL ? "w" : "r";
+	int rv;
+
+	*res = (store_result){ 0 };
+	if ((rv = store_connect(s, err)) != 0) {
+		return rv;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->s = s, td_rbatch_new(&b, batch_emit, p)) != 0) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
-	td_rbatch_start(bt[0], "HSET", idx_key);
-	td_rbatch_start(bt[1], "MSET", NULL);
-	for (i = 0; i < n; i++) {
-		if (ws[i].state != NULL &&
-		    ((rv = write_workspace(p, idx_key, gen, &ws[i], &keys, &claimed, bt[0], bt[1],
-			  res, cancel, cancel_arg, err)) != 0 ||
-			(rv = write_graph(p, gen, &ws[i], cn, i, &keys, bt[2], res, err)) != 0)) {
+	if ((rv = next_generation(s, &gen, err)) != 0) {
+		goto out;
+	}
+	if (w->state != NULL) {
+		/* from here a failure leaves keys of an unswitched generation behind */
+		s->full_sweep = true;
+		if ((rv = write_resources(p, gen, w, b, res, cancel, cancel_arg, err)) != 0 ||
+		    (rv = write_graph(p, gen, w, b, res, err)) != 0 || (rv = pl_flush(p, err)) != 0 ||
+		    (rv = collect_claims(p, w, &cl, res, err)) != 0) {
 			goto out;
 		}
 	}
-	if ((rv = td_rbatch_send(bt[0], err)) != 0 || (rv = td_rbatch_send(bt[1], err)) != 0 ||
-	    (rv = pl_flush(p, err)) != 0) {
-		goto out;
-	}
-	if ((rv = switch_generation(s, gen, ws, n, err)) != 0) {
-		if (rv == TD_EBUSY) {
+	if ((rv = switch_workspace(s, w, mode, gen, &cl, &previous, res, err)) != 0) {
+		if (rv == TD_EBUSY && w->state != NULL) {
 			/* fenced off: the writer's sweep does not know these keys */
 			td_error rerr = { 0 };
-			(void)retire_keys(s, keys.v, keys.n, &rerr);
+			(void)retire_generation(s, gen, w->name, &rerr);
 		}
 		goto out;
 	}
 	res->generation = gen;
-	res->conflicts = p->conflicts;
-	retire_previous(s, gen, &keys, cancel, cancel_arg);
+	res->previous = previous;
+	res->conflicts += p->conflicts;
+	if (previous != 0) {
+		td_error rerr = { 0 };
+		if (retire_generation(s, previous, w->name, &rerr) != 0) {
+			s->full_sweep = true;
+			TD_WARN("old generation of a workspace not retired; will scan for it",
+			    TD_KV_STR("workspace", w->name), TD_KV_STR("error", rerr.msg));
+		}
+	}
 out:
 	if (rv != 0 && p != NULL && p->pending > 0 && s->rc != NULL) {
 		/* replies still owed on this connection: drop it rather than resync */
 		conn_fail(s, "abandoned pipeline", NULL);
 	}
-	freeReplyObject(r);
-	sv_free(&keys);
-	free(seq_key);
-	free(idx_key);
+	td_rbatch_free(b);
+	claims_free(&cl);
 	free(p);
-	for (i = 0; i < 3; i++) {
-		td_rbatch_free(bt[i]);
-	}
-	idset_free(&claimed);
-	contain_free(cn);
 	return rv;
+}
+
+int
+store_set_status(store *s, const char *name, const char *status_json, td_error *err)
+{
+	store_workspace w = { .name = name, .status_json = status_json };
+	store_result res = { 0 };
+	uint64_t previous;
+	int rv;
+
+	if ((rv = store_connect(s, err)) != 0) {
+		return rv;
+	}
+	return switch_workspace(s, &w, "s", 0, NULL, &previous, &res, err);
 }

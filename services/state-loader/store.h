@@ -1,35 +1,28 @@
-/* store.h — the resource index in Redis, one generation at a time.
+/* store.h — the resource index in Redis, one workspace at a time.
  *
- * Key layout (docs/architecture.md, "Redis"; P = redis.key_prefix):
- *   P gen_seq                         counter; INCR allocates a generation
- *   P g:<gen>:idx                     hash  field -> "workspace\taddress\ttype", the
- *                                     field an identifier scoped by the
- *                                     instance's account and region (scope.h,
- *                                     td_rkey_idx_field)
- *   P g:<gen>:res:<workspace>:<addr>  string  the instance's attributes as JSON
- *                                     (already redacted by tfstate.c)
- *   P gen                             string  the current generation
- *   P workspaces                      hash  workspace -> status JSON
- *   P g:<gen>:nodes:<workspace>       hash  address -> node JSON (type, name,
- *                                     module, mode, provider, tainted)
- *   P g:<gen>:edges:<workspace>       hash  address -> JSON array of the
- *                                     resource addresses it depends on
- * (docs/redis-keys.md is the reference for readers.)
+ * Key layout: tfdrift/redis_keys.h and docs/redis-keys.md (P =
+ * redis.key_prefix).  Each workspace has a generation of its own:
+ * store_switch_workspace writes the workspace's keys under a new generation
+ * (P g:<gen>:res:<ws>, :ids:, :nodes:, :edges:, pipelined HSETs of many
+ * fields each), then switches it in one Lua script: its claims in the one
+ * index hash P idx are added, moved or dropped (the lines of other
+ * workspaces claiming the same field stay, sorted by source order: the
+ * first claim answers), P wsgen points at the new generation, P gen is set
+ * to it and its P workspaces record is replaced.  Then the workspace's
+ * previous generation gets a TTL of the grace period (readers that found the
+ * old generation a moment ago can still finish).  Unchanged workspaces cost
+ * nothing.
  *
- * store_write_generation writes a complete new generation (pipelined), then
- * in one MULTI/EXEC sets `gen` and replaces `workspaces`, then gives the
- * previous generation's keys a TTL of the grace period (readers that fetched
- * the old `gen` a moment ago can still finish).  The first switch after the
- * store was created or after a failed write instead scans for every key of any
- * other generation (leftovers of a crash) and gives them the same TTL.
+ * After a failed write (or when the store was created) keys of unswitched
+ * generations may be left behind: store_sweep scans for every key of a
+ * generation no workspace points at and gives it the same TTL.
  *
  * Generations only grow while a store lives: if gen_seq went back (Redis
- * restarted empty) it is bumped past the last generation written.
+ * restarted empty) it is bumped past the last generation allocated.
  *
- * When two instances claim the same field (the same identifier in the same
- * account and region) the first one (workspace order, then file order) keeps it and the clash is counted; this is decided
- * in memory (each generation is written fresh), so the index, the resources
- * and the graph go out as HSET/MSET commands of many fields each.
+ * Within one workspace, the first instance (file order) claiming a field
+ * keeps it; between workspaces the lower order does (the script), and both
+ * clashes are counted in conflicts.
  *
  * Threads: a store is used by one thread at a time. */
 #ifndef TFDRIFT_STATE_LOADER_STORE_H
@@ -59,21 +52,29 @@ typedef struct store_opts {
 	int64_t lease_ms;
 } store_opts;
 
-/* One workspace's part of a generation. */
+struct contain;
+
+/* One workspace to switch. */
 typedef struct store_workspace {
 	const char *name;
-	const tfs_state *state;  /* NULL when nothing was ever loaded */
-	const td_scope *scope;   /* accounts and regions of its instances; NULL: unscoped */
-	const char *status_json; /* the `workspaces` hash value */
+	const tfs_state *state;        /* NULL: remove the workspace (its claims and keys) */
+	const td_scope *scope;         /* accounts and regions of its instances; NULL: unscoped */
+	const struct contain *parents; /* graph parents of state's instances (contain_parent(parents, 0, i)); may be NULL */
+	const char *status_json;       /* the `workspaces` hash value; NULL removes it */
+	unsigned order;                /* its position among the sources: the lower claim answers */
 } store_workspace;
 
 typedef struct store_result {
-	uint64_t generation;
-	size_t resources;   /* res keys written */
-	size_t identifiers; /* idx fields written */
-	size_t conflicts;   /* identifiers already claimed by another instance */
-	size_t nodes;       /* graph nodes written (data sources included) */
-	size_t edges;       /* dependency edges (array elements) written */
+	uint64_t generation; /* allocated for this switch (P gen now): the workspace's new one (no key has it after a removal) */
+	uint64_t previous;   /* its generation before (now retired); 0 none */
+	size_t resources;    /* res fields written */
+	size_t attr_bytes;   /* their attributes JSON, bytes */
+	size_t attr_stored;  /* the same as stored (attrs_codec.h: packed when smaller) */
+	size_t identifiers;  /* claims (conflicts included) */
+	size_t conflicts;    /* claims another instance or workspace holds before this one */
+	size_t moved;        /* fields whose answer moved between two other workspaces' hands, or from another workspace's to this one's */
+	size_t nodes;        /* graph nodes written (data sources included) */
+	size_t edges;        /* dependency edges (array elements) written */
 } store_result;
 
 /* Copies opts; does not connect.  *out owned by the caller (store_free). */
@@ -93,22 +94,40 @@ bool store_connected(const store *s);
  * cannot be reached. */
 int store_lease(store *s, bool *held, char **other, td_error *err);
 
+/* Gives the write lease up when this store holds it (a clean stop: a
+ * standby takes over at its next round instead of after the lease's TTL).
+ * Does not connect. */
+int store_release_lease(store *s, td_error *err);
+
 /* Reads P gen into *gen (0 when unset).  TD_EDEPEND when Redis cannot be
  * reached, TD_EINVAL when it refuses the command. */
 int store_current_generation(store *s, uint64_t *gen, td_error *err);
 
-/* Writes and switches to a new generation holding every indexed instance of
- * ws[0..n).  cancel (may be NULL) is polled between pipeline chunks; when it
- * returns true the write stops with TD_ECLOSED and the switch does not happen.
- * The switch is fenced: it happens only while this store holds the write
- * lease (checked in the same Lua script that switches), else TD_EBUSY and
- * nothing is switched (the keys written are left to expire by the holder's
- * sweep).
- * On success *res describes the new generation.  Failures: TD_EDEPEND only
- * when Redis could not be reached or the connection broke; TD_EINVAL when
- * Redis refused a command (its reply in err), TD_EPROTO for a reply of the
- * wrong shape, TD_ENOMEM when we (or hiredis) ran out of memory. */
-int store_write_generation(store *s, const store_workspace *ws, size_t n, bool (*cancel)(void *),
+/* Writes w's keys under a new generation and switches the workspace to it
+ * (or, with w->state NULL, removes the workspace: its claims, its P wsgen
+ * entry and, when w->status_json is NULL, its record).  cancel (may be
+ * NULL) is polled between pipeline chunks; when it returns true the write
+ * stops with TD_ECLOSED and the switch does not happen.  The switch is
+ * fenced: it happens only while this store holds the write lease (checked
+ * in the script that switches), else TD_EBUSY and nothing is switched.
+ * On success *res describes it.  Failures: TD_EDEPEND only when Redis could
+ * not be reached or the connection broke; TD_EINVAL when Redis refused a
+ * command (its reply in err), TD_EPROTO for a reply of the wrong shape,
+ * TD_ENOMEM when we (or hiredis) ran out of memory. */
+int store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err);
+
+/* Replaces workspace name's record in P workspaces only (a failed load:
+ * the workspace keeps its contents).  Fenced like a switch. */
+int store_set_status(store *s, const char *name, const char *status_json, td_error *err);
+
+/* The workspaces P wsgen names: *names (n, each and the array owned by the
+ * caller). */
+int store_workspaces(store *s, char ***names, size_t *n, td_error *err);
+
+/* When a write failed since the last sweep (or none ran yet): gives every
+ * key of a generation no workspace points at the grace TTL.  0 when there
+ * was nothing to do. */
+int store_sweep(store *s, bool (*cancel)(void *), void *cancel_arg, td_error *err);
 
 #endif
