@@ -9,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "tfdrift/attrs_codec.h"
 #include "tfdrift/redis.h"
 #include "tfdrift/redis_keys.h"
 
@@ -399,9 +400,24 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 			    "workspace: %s exists in more than one workspace; name one", address);
 			goto out;
 		}
-		*attrs = cJSON_Parse(rep[i]->str);
-		if (*attrs == NULL || (*found_ws = strdup(w.names[i])) == NULL) {
-			rv = td_error_set(err, TD_ENOMEM, "unreadable attributes in Redis");
+		/* stored packed (tfdrift/attrs_codec.h) */
+		char *json = NULL;
+		rv = td_attrs_unpack(rep[i]->str, rep[i]->len, &json, NULL);
+		if (rv == TD_ENOMEM) {
+			rv = td_error_set(err, rv, "out of memory");
+			goto out;
+		}
+		*attrs = rv == 0 ? cJSON_Parse(json) : NULL;
+		free(json);
+		if (*attrs == NULL) {
+			rv = td_error_set(err, TD_EDEPEND,
+			    "redis: unreadable attributes of %s in workspace %s (generation %" PRIu64
+			    ")",
+			    address, w.names[i], w.gens[i]);
+			goto out;
+		}
+		if ((*found_ws = strdup(w.names[i])) == NULL) {
+			rv = td_error_set(err, TD_ENOMEM, "out of memory");
 			goto out;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 
 #include "lcache.h"
+#include "tfdrift/attrs_codec.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
@@ -624,10 +625,18 @@ ridx_attrs(void *arg, const char *workspace, uint64_t gen, const char *address, 
 		goto out;
 	}
 	if (rep->type == REDIS_REPLY_STRING) {
-		if (ckey[0] != '\0')
-			lcache_put_at(c->r->cache, epoch, ckey, rep->str);
-		*json = strndup(rep->str, rep->len);
-		rv = *json != NULL ? 0 : TD_ENOMEM;
+		/* stored packed (tfdrift/attrs_codec.h); cached unpacked */
+		rv = td_attrs_unpack(rep->str, rep->len, json, NULL);
+		if (rv == TD_EPROTO) {
+			TD_WARN("unreadable attributes in the resource index (neither JSON nor "
+				"zlib); taken as unknown",
+			    TD_KV_STR("key", key), TD_KV_STR("field", address));
+			if (ckey[0] != '\0')
+				lcache_put_at(c->r->cache, epoch, ckey, "");
+			rv = TD_ENOTFOUND;
+		} else if (rv == 0 && ckey[0] != '\0') {
+			lcache_put_at(c->r->cache, epoch, ckey, *json);
+		}
 		goto out;
 	}
 	/* absent: is the generation there at all?  A claim's own address always

@@ -282,7 +282,7 @@ gw_jq "... with their resource counts" "$(rcli HGET tfdrift:workspaces prod/app 
 R="/api/v1/resources/aws_instance.web%5B0%5D"
 gw_expect "GET /resources/{address}?workspace=" 200 GET "$R?workspace=prod/app" "$T"
 gw_jq "... attributes from Redis, type, and its drifts from PostgreSQL" \
-	"true|aws_instance|$(rcli HGET "tfdrift:g:$APPGEN:res:prod/app" "aws_instance.web[0]" | jq -r .instance_type)|$(sql "SELECT count(*) FROM alerts WHERE workspace = 'prod/app' AND resource_address = 'aws_instance.web[0]'")" \
+	"true|aws_instance|$(rcli HGET "tfdrift:g:$APPGEN:res:prod/app" "aws_instance.web[0]" | attrs_json | jq -r .instance_type)|$(sql "SELECT count(*) FROM alerts WHERE workspace = 'prod/app' AND resource_address = 'aws_instance.web[0]'")" \
 	'"\(.in_state)|\(.type)|\(.attributes.instance_type)|\(.drifts | length)"'
 gw_expect "GET /resources/{address} without workspace finds it" 200 GET "$R" "$T"
 gw_jq "... in prod/app" prod/app .workspace

@@ -89,7 +89,7 @@ sort "$GEN_DIR/instances.tsv" >"$TD_TMP/res.expected"
 check_eq "one attributes field per indexed instance" "$(wc -l <"$TD_TMP/res.expected")" "$(wc -l <"$TD_TMP/res.txt")"
 check_eq "the fields are those of the indexed instances" "" "$(comm -3 "$TD_TMP/res.expected" "$TD_TMP/res.txt" | head -3)"
 # spot checks of the values: small and large objects come back whole
-res() { rcli HGET "${P}g:$(ws_gen "$1" $P):res:$1" "$2"; }
+res() { rcli HGET "${P}g:$(ws_gen "$1" $P):res:$1" "$2" | attrs_json; }
 res org/ws-439 module.network.aws_vpc.main >"$TD_TMP/small.json"
 check "a small object is stored whole" jq -e '.cidr_block == "10.0.0.0/16"' "$TD_TMP/small.json"
 IFS=$'\t' read -r bigws bigaddr < <(awk -F'\t' '$2 ~ /aws_lambda_function/ { print; exit }' "$GEN_DIR/instances.tsv")

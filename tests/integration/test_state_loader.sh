@@ -38,8 +38,8 @@ check_eq "rds instance by identifier" "$(printf 'prod/app\taws_db_instance.main\
 	"$(idx @123456789012:eu-west-1:prod-db)"
 check_eq "... claimed at the workspace's generation, alone" "$WSGEN|1" \
 	"$(idx_claim_gen @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)|$(idx_claims @123456789012:eu-west-1:i-0aaaaaaaaaaaaaaa0 $P)"
-check "the resource JSON is stored" \
-	sh -c "redis-cli -p $TD_REDIS_PORT HGET '${P}g:$WSGEN:res:prod/app' 'aws_instance.web[0]' | jq -e '.id == \"i-0aaaaaaaaaaaaaaa0\"'"
+rcli HGET "${P}g:$WSGEN:res:prod/app" 'aws_instance.web[0]' | attrs_json >"$TD_TMP/web0.json"
+check "the resource JSON is stored (packed or not: attrs_codec.h)" jq -e '.id == "i-0aaaaaaaaaaaaaaa0"' "$TD_TMP/web0.json"
 
 # ---- graph ----
 node="$(rcli HGET "${P}g:$WSGEN:nodes:prod/app" 'aws_instance.web[0]')"
@@ -66,12 +66,21 @@ check_eq "workspaces status" 42 "$(rcli HGET ${P}workspaces prod/app | jq .seria
 
 # ---- no secret anywhere ----
 dump="$TD_TMP/redis-dump.txt"
+# attributes are stored packed (zlib, attrs_codec.h): searched unpacked
 for k in $(rcli --scan --pattern "${P}*"); do
-	case "$(rcli TYPE "$k")" in
-	hash) rcli HGETALL "$k" ;;
-	string) rcli GET "$k" ;;
+	case "$k:$(rcli TYPE "$k")" in
+	*:res:*:hash)
+		rcli HKEYS "$k" | while IFS= read -r f; do
+			printf '%s\n' "$f"
+			rcli HGET "$k" "$f" | attrs_json
+			echo
+		done
+		;;
+	*:hash) rcli HGETALL "$k" ;;
+	*:string) rcli GET "$k" ;;
 	esac
 done >"$dump"
+check "the dump holds the attributes unpacked" grep -q '"i-0aaaaaaaaaaaaaaa0"' "$dump"
 for secret in Sup3rS3cretDbPassw0rd! wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY output-secret-value-xyz; do
 	check "secret ${secret:0:6}... not in Redis" sh -c "! grep -qF '$secret' '$dump'"
 	check "secret ${secret:0:6}... not in the log" sh -c "! grep -qF '$secret' '${TD_LOG[state-loader]}'"

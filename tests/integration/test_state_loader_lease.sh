@@ -43,7 +43,7 @@ check "the writer's name is in ${P}writer" sh -c "[ -n \"\$(redis-cli -p $TD_RED
 check "the standby logs that it stands by" wait_for 10 grep -q 'standing by: another state-loader holds the write lease' "${TD_LOG[$S]}"
 standby_ready() { [ "$(curl -s "$(admin_url "$S")/readyz" | jq -r .status)" = ready ]; }
 check "the standby is ready" wait_for 10 standby_ready || diag "$(curl -s "$(admin_url "$S")/readyz")"
-check "only the writer switched generations" sh -c "! grep -q 'index generation switched' '${TD_LOG[$S]}'"
+check "only the writer switched generations" sh -c "! grep -q 'index workspaces switched' '${TD_LOG[$S]}'"
 
 # ---- the writer dies: the standby takes over and writes the next change ----
 kill_service "$W"
@@ -53,7 +53,7 @@ sed 's/"serial": 42/"serial": 50/' "$TD_ROOT/tests/fixtures/states/prod.tfstate"
 serial50() { [ "$(rcli HGET ${P}workspaces prod/app | jq .serial)" = 50 ]; }
 check "the new writer loads and writes the change" wait_for 20 serial50
 check "under a newer generation" test "$(rcli GET ${P}gen)" -gt "$GEN1"
-check "the new writer logged the switch" grep -q 'index generation switched' "${TD_LOG[$S]}"
+check "the new writer logged the switch" grep -q 'index workspaces switched' "${TD_LOG[$S]}"
 
 # ---- the restarted one stands by ----
 if [ "$W" = state-loader ]; then

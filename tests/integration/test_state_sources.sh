@@ -89,7 +89,7 @@ check "http backend polls get 304 too" \
 check_eq "no new generation while nothing changed" "$GEN" "$(rcli GET ${P}gen)"
 
 # ---- a changed object: exactly one reload ----
-switches() { grep -c '"index generation switched"' "${TD_LOG[state-loader]}"; }
+switches() { grep -c '"index workspaces switched"' "${TD_LOG[state-loader]}"; }
 sw0=$(switches)
 HCPGEN="$(ws_gen hcp/prod $P)"
 sed 's/"serial": 42/"serial": 43/; s/i-0aaaaaaaaaaaaaaa0/i-0ddddddddddddddd0/' "$TD_ROOT/tests/fixtures/states/prod.tfstate" >"$TD_TMP/p43.tfstate"

@@ -320,6 +320,20 @@ idx_claims() {
 	printf '%s\n' "$v" | wc -l | tr -d ' '
 }
 ws_gen() { rcli HGET "${2:-tfdrift:}wsgen" "$1"; }
+# hset_packed KEY FIELD JSON — HSET of JSON packed as the state-loader stores
+#   attributes (a zlib stream, tfdrift/attrs_codec.h), for readers' tests
+hset_packed() {
+	printf '%s' "$3" | python3 -c 'import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))' |
+		rcli -x HSET "$1" "$2" >/dev/null
+}
+# attrs_json — a stored attributes value (stdin, as rcli prints it) as JSON
+#   text: unpacked when it is a zlib stream
+attrs_json() {
+	python3 -c 'import sys, zlib
+b = sys.stdin.buffer.read()
+b = b[:-1] if b.endswith(b"\n") and not b.startswith(b"{") else b
+sys.stdout.buffer.write(b if b.startswith(b"{") else zlib.decompress(b))'
+}
 
 # ---- configuration -----------------------------------------------------------
 
