@@ -49,12 +49,17 @@ event() {
 }
 # old_of EVENT_ID — the instance_type the alert says the state had
 old_of() { sql "SELECT changes->0->>'old' FROM alerts WHERE event_id = '$1'"; }
-# generation GEN TYPE — writes prod/app's generation GEN (its attributes with
-# instance_type TYPE) and points the claim and P wsgen at it; P gen is left
+# generation GEN TYPE [packed] — writes prod/app's generation GEN (its
+# attributes with instance_type TYPE, packed as the state-loader packs large
+# ones: attrs_codec.h) and points the claim and P wsgen at it; P gen is left
 # to the caller (a switch announces it, a lost notice may not)
 generation() {
-	rcli HSET "${P}g:$1:res:$WS" "$ADDR" \
-		"{\"id\":\"i-0a1b2c3d4e5f60718\",\"instance_type\":\"$2\",\"tags\":{}}" >/dev/null
+	local attrs="{\"id\":\"i-0a1b2c3d4e5f60718\",\"instance_type\":\"$2\",\"tags\":{}}"
+	if [ "${3:-}" = packed ]; then
+		hset_packed "${P}g:$1:res:$WS" "$ADDR" "$attrs"
+	else
+		rcli HSET "${P}g:$1:res:$WS" "$ADDR" "$attrs" >/dev/null
+	fi
 	rcli HSET "${P}g:$1:nodes:$WS" "$ADDR" '{"type":"aws_instance","mode":"managed"}' >/dev/null
 	rcli HSET "${P}idx" "$FIELD" "$(printf '%s\t%s\taws_instance\t%s\t0\nother/ws\taws_instance.dup\taws_instance\t3\t1' "$WS" "$ADDR" "$1")" >/dev/null
 	rcli HSET "${P}wsgen" "$WS" "$1" >/dev/null
@@ -103,7 +108,7 @@ check_eq "the next event reads generation 7" t3.small "$(old_of "$EV")"
 # prod/app switches too, but the notice (announcing P gen 9) names only
 # other/ws: prod/app's cached claim (generation 7) stays, and so do its
 # attributes of generation 7
-generation 9 t3.medium
+generation 9 t3.medium packed
 rcli SET "${P}gen" 9 >/dev/null
 notice 9 --changed other/ws
 event "$TD_TMP/e4.out"
@@ -111,7 +116,7 @@ check_eq "a notice of another workspace keeps prod/app's cached answer (generati
 	"$(old_of "$EV")"
 notice 9 --changed other/ws --changed "$WS"
 event "$TD_TMP/e4b.out"
-check_eq "once a notice names prod/app, generation 9" t3.medium "$(old_of "$EV")"
+check_eq "once a notice names prod/app, generation 9 (its attributes unpacked)" t3.medium "$(old_of "$EV")"
 
 # ---- 5. a switch whose notice was lost ---------------------------------------------------
 u0="$(drops unannounced)"
@@ -155,7 +160,7 @@ check "...and the correlator names the generation missing" \
 
 # ---- 7. a full notice --------------------------------------------------------------------
 rcli SET "${P}gen" 13 >/dev/null
-generation 15 t3.nano
+generation 15 t3.nano packed
 rcli SET "${P}gen" 15 >/dev/null
 f0="$(drops full)"
 notice 15 --full

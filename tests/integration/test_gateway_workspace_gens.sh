@@ -46,8 +46,12 @@ rcli HSET "${P}g:10:res:a/app" 'aws_instance.web[0]' '{"id":"i-1","instance_type
 rcli HSET "${P}g:10:edges:a/app" 'aws_instance.web[0]' '["aws_security_group.web"]' >/dev/null
 nodes "${P}g:12:nodes:b/net" 600 aws_subnet.a aws_subnet
 rcli HSET "${P}g:12:nodes:b/net" aws_security_group.web '{"type":"aws_security_group","mode":"managed"}' >/dev/null
-rcli HSET "${P}g:12:res:b/net" aws_vpc.main '{"id":"vpc-1","cidr_block":"10.0.0.0/16"}' \
-	aws_security_group.web '{"id":"sg-2"}' >/dev/null
+rcli HSET "${P}g:12:res:b/net" aws_security_group.web '{"id":"sg-2"}' >/dev/null
+# large attributes are stored packed (zlib, tfdrift/attrs_codec.h)
+hset_packed "${P}g:12:res:b/net" aws_vpc.main \
+	"{\"id\":\"vpc-1\",\"cidr_block\":\"10.0.0.0/16\",\"tags\":{\"note\":\"$(printf 'x%.0s' $(seq 1 400))\"}}"
+# and one that is neither JSON nor zlib
+printf '\x78\x9cnot a zlib stream' | rcli -x HSET "${P}g:12:res:b/net" aws_subnet.bad >/dev/null
 rcli HSET "${P}g:3:nodes:a/app" aws_instance.old '{"type":"aws_instance","mode":"managed"}' >/dev/null
 rcli HSET "${P}g:3:res:a/app" 'aws_instance.web[0]' '{"id":"i-1","instance_type":"t1.stale"}' >/dev/null
 rcli HSET "${P}wsgen" a/app 10 b/net 12 >/dev/null
@@ -65,7 +69,11 @@ gw_expect "a resource of a/app" 200 GET "/api/v1/resources/aws_instance.web%5B0%
 gw_jq "... read at a/app's generation (10), not an older one" "true|t3.micro" \
 	'"\(.in_state)|\(.attributes.instance_type)"'
 gw_expect "without workspace: searched in every workspace at its generation" 200 GET /api/v1/resources/aws_vpc.main "$T"
-gw_jq "... found in b/net" "b/net|10.0.0.0/16" '"\(.workspace)|\(.attributes.cidr_block)"'
+gw_jq "... found in b/net, its packed attributes unpacked" "b/net|10.0.0.0/16|400" \
+	'"\(.workspace)|\(.attributes.cidr_block)|\(.attributes.tags.note | length)"'
+gw_expect "attributes neither JSON nor zlib: an error, not a guess" 503 GET "/api/v1/resources/aws_subnet.bad?workspace=b/net" "$T"
+check "... the log names the workspace and the address" \
+	grep -q 'unreadable attributes of aws_subnet.bad in workspace b/net (generation 12)' "${TD_LOG[api-gateway]}"
 gw_expect "an address in two workspaces needs one named" 400 GET /api/v1/resources/aws_security_group.web "$T"
 gw_jq "... the error says so" true '.error.message | test("more than one workspace")'
 gw_expect "... named, it answers" 200 GET "/api/v1/resources/aws_security_group.web?workspace=b/net" "$T"
