@@ -371,7 +371,10 @@ void
 ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t n_changed,
     bool full)
 {
+	bool known;
+
 	pthread_mutex_lock(&r->mu);
+	known = generation <= r->gen_known;
 	/* a generation announced is not "unannounced" when the poll reads it;
 	 * the poll reads P gen at the next lookup (a correlator waiting for its
 	 * first index finds it at once) */
@@ -380,10 +383,13 @@ ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t
 	r->gen_at_ms = 0;
 	r->notices++;
 	pthread_mutex_unlock(&r->mu);
-	if (full || n_changed == 0)
+	if (full)
 		drop_all(r, DROP_FULL);
-	else
+	else if (n_changed > 0)
 		drop_workspaces(r, changed, n_changed, DROP_WORKSPACES);
+	else if (generation != 0 && !known)
+		drop_all(r, DROP_FULL); /* a switch, from a publisher that names none */
+	/* else statuses only (a failed load): nothing cached is wrong */
 }
 
 bool

@@ -12,6 +12,8 @@
 #   3. a notice naming prod/app drops its cached claim: the next event reads
 #      the new generation;
 #   4. a notice naming only another workspace keeps prod/app's cached claim;
+#      one naming none keeps it too when it announces a known generation
+#      (statuses only), drops everything when a new one (an older publisher);
 #   5. a switch no notice announced is found by the P gen poll (everything
 #      dropped, counted as unannounced);
 #   6. a claim whose generation is gone from Redis (grace expired, notice
@@ -117,6 +119,23 @@ check_eq "a notice of another workspace keeps prod/app's cached answer (generati
 notice 9 --changed other/ws --changed "$WS"
 event "$TD_TMP/e4b.out"
 check_eq "once a notice names prod/app, generation 9 (its attributes unpacked)" t3.medium "$(old_of "$EV")"
+
+# a notice naming no workspace: statuses only when its generation is known (a
+# failed load: nothing dropped), else a switch from an older state-loader
+f0="$(drops full)"
+w0="$(drops workspaces)"
+generation 10 m5.large # in Redis, not announced: P gen stays 9
+notice 9
+check_eq "a notice of statuses only (generation 9, known; no workspace named) drops nothing" \
+	"$f0|$w0" "$(drops full)|$(drops workspaces)"
+event "$TD_TMP/e4c.out"
+check_eq "... prod/app's cached answer stays (generation 9)" t3.medium "$(old_of "$EV")"
+rcli SET "${P}gen" 10 >/dev/null
+notice 10
+check_eq "a notice of a new generation naming no workspace (an older state-loader) drops everything" \
+	"$((${f0:-0} + 1))" "$(drops full)"
+event "$TD_TMP/e4d.out"
+check_eq "... the next event reads generation 10" m5.large "$(old_of "$EV")"
 
 # ---- 5. a switch whose notice was lost ---------------------------------------------------
 u0="$(drops unannounced)"
