@@ -383,13 +383,14 @@ ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t
 	r->gen_at_ms = 0;
 	r->notices++;
 	pthread_mutex_unlock(&r->mu);
-	if (full)
+	/* naming no workspace: a switch from a publisher that names none when
+	 * the generation is new, else statuses only (a failed load) */
+	if (!full && n_changed == 0 && (generation == 0 || known))
+		return; /* nothing cached is wrong */
+	if (full || n_changed == 0)
 		drop_all(r, DROP_FULL);
-	else if (n_changed > 0)
+	else
 		drop_workspaces(r, changed, n_changed, DROP_WORKSPACES);
-	else if (generation != 0 && !known)
-		drop_all(r, DROP_FULL); /* a switch, from a publisher that names none */
-	/* else statuses only (a failed load): nothing cached is wrong */
 }
 
 bool
