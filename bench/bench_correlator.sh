@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bench_correlator.sh — correlation events/s per core (warm cache) vs cJSON_Parse alone,
+# what a StateNotice costs the local cache (dropping one workspace's answers, or all),
 # with the index scoped by account and region and unscoped; the share of precise
 # (attribute, old -> new) vs coarse alerts over the mix, and the catalog entries with and
 # without extractors; then the Redis side of a cold lookup: one HGET of an identifier (the
@@ -11,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build}
 echo "== correlator"
 "$BUILD/bench/bench_correlator" "${BENCH_CORRELATOR_EVENTS:-20000}" 5 || echo "bench_correlator failed"
+# what a StateNotice costs the local cache (full: 100,000 answers of 5,000 workspaces)
+"$BUILD/bench/bench_lcache" 100000 5000 20 || echo "bench_lcache failed"
 
 command -v redis-benchmark >/dev/null || {
 	echo "correlator: no redis-benchmark; Redis lookup figures skipped"

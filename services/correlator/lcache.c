@@ -194,37 +194,52 @@ lcache_clear(lcache *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Empties slot h, then moves back the keys after it in its run that would
+ * no longer be found across the hole (backward-shift deletion): no
+ * tombstones, every probe sequence stays whole, and only the keys of that
+ * run are hashed again. */
+static void
+remove_at(lcache *c, size_t h)
+{
+	size_t mask = c->nslots - 1, j = h, home;
+
+	c->slots[h].key = c->slots[h].val = NULL;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (c->slots[j].key == NULL)
+			return;
+		home = (size_t)td_hash_str(TD_HASH_INIT, c->slots[j].key) & mask;
+		/* j's key may fill the hole when the hole lies on its probe
+		 * sequence: from its home up to j */
+		if (((j - home) & mask) >= ((j - h) & mask)) {
+			c->slots[h] = c->slots[j];
+			c->slots[j].key = c->slots[j].val = NULL;
+			h = j;
+		}
+	}
+}
+
 size_t
 lcache_drop_if(lcache *c, lcache_pred drop, void *arg)
 {
-	size_t gone = 0;
-	slot *nt;
+	size_t gone = 0, i = 0;
 
 	pthread_mutex_lock(&c->mu);
 	c->epoch++;
-	/* a fresh table of the same size with the survivors: deleting in place
-	 * would cut the probe sequences of keys placed past a dropped one */
-	if ((nt = calloc(c->nslots, sizeof(*nt))) == NULL) {
-		gone = c->n;
-		clear_locked(c);
-		pthread_mutex_unlock(&c->mu);
-		return gone;
-	}
-	for (size_t i = 0; i < c->nslots; i++) {
+	while (i < c->nslots) {
 		slot e = c->slots[i];
 
-		if (e.key == NULL)
+		if (e.key == NULL || !drop(arg, e.key, e.val)) {
+			i++;
 			continue;
-		if (drop(arg, e.key, e.val)) {
-			free(e.key);
-			free(e.val);
-			gone++;
-		} else {
-			place(nt, c->nslots, e);
 		}
+		free(e.key);
+		free(e.val);
+		gone++;
+		/* slot i may hold a key moved back from further on: look again
+		 * (a key kept that moves again is only asked again) */
+		remove_at(c, i);
 	}
-	free(c->slots);
-	c->slots = nt;
 	c->n -= gone;
 	pthread_mutex_unlock(&c->mu);
 	return gone;

@@ -31,10 +31,11 @@ uint64_t lcache_epoch(lcache *c);
 /* lcache_put unless the epoch is no longer epoch (false then). */
 bool lcache_put_at(lcache *c, uint64_t epoch, const char *key, const char *val);
 void lcache_clear(lcache *c);
-/* Drops every entry for which drop(arg, key, value) says true, rebuilding
- * the table from the others (no holes left in the probe sequences); when
- * the rebuild finds no memory it drops everything.  drop runs under the
- * cache's mutex: it must not call the cache.  Returns how many went. */
+/* Drops every entry for which drop(arg, key, value) says true, in place:
+ * the keys after a dropped one in its run move back (no holes left in the
+ * probe sequences, no tombstones).  drop runs under the cache's mutex, may
+ * be asked more than once about a key it keeps, and must not call the
+ * cache.  Returns how many went. */
 typedef bool (*lcache_pred)(void *arg, const char *key, const char *val);
 size_t lcache_drop_if(lcache *c, lcache_pred drop, void *arg);
 size_t lcache_size(lcache *c);

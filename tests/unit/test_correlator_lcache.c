@@ -172,6 +172,75 @@ test_drop_if_bounded(void **state)
 	lcache_free(c);
 }
 
+/* lcache_pred: the keys whose number is set in the bitmap *arg. */
+static bool
+in_set(void *arg, const char *key, const char *val)
+{
+	const unsigned char *set = arg;
+	long i = strtol(key + 1, NULL, 10);
+
+	(void)val;
+	return (set[i / 8] >> (i % 8)) & 1;
+}
+
+/* Rounds of random drops and puts, in a small table (a few runs wrap
+ * around its end) and a large one, against what must be there. */
+static void
+test_drop_if_random(void **state)
+{
+	enum {
+		N = 3000,
+		ROUNDS = 60
+	};
+	static unsigned char set[N / 8 + 1];
+	static bool there[N];
+	unsigned seed = 12345;
+	char k[16];
+
+	(void)state;
+	for (size_t max = 8; max <= 4096; max *= 512) {
+		lcache *c = lcache_new(max == 8 ? 0 : max);
+		int n = max == 8 ? 40 : N;
+
+		memset(there, 0, sizeof(there));
+		for (int r = 0; r < ROUNDS; r++) {
+			size_t want = 0, expect = 0;
+
+			/* put a random part of the keys */
+			for (int i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				if ((seed >> 16) % 3 == 0) {
+					snprintf(k, sizeof(k), "k%d", i);
+					lcache_put(c, k, k);
+					there[i] = true;
+				}
+			}
+			/* drop another */
+			memset(set, 0, sizeof(set));
+			for (int i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				if ((seed >> 16) % 2 == 0) {
+					set[i / 8] |= (unsigned char)(1u << (i % 8));
+					expect += there[i];
+					there[i] = false;
+				}
+			}
+			assert_int_equal(lcache_drop_if(c, in_set, set), expect);
+			for (int i = 0; i < n; i++) {
+				snprintf(k, sizeof(k), "k%d", i);
+				if (there[i]) {
+					assert_non_null(get(c, k));
+					want++;
+				} else {
+					assert_null(get(c, k));
+				}
+			}
+			assert_int_equal(lcache_size(c), want);
+		}
+		lcache_free(c);
+	}
+}
+
 /* A claim's key as redis_index.c writes them: "i<US>identifier". */
 #define CLAIM(id) ("i\x1f" id)
 
@@ -229,6 +298,7 @@ main(void)
 		cmocka_unit_test(test_bounded_empties_when_full),
 		cmocka_unit_test(test_drop_if_unbounded),
 		cmocka_unit_test(test_drop_if_bounded),
+		cmocka_unit_test(test_drop_if_random),
 		cmocka_unit_test(test_drop_if_by_workspace),
 		cmocka_unit_test(test_epoch_refuses_answers_read_before_a_drop),
 	};
