@@ -308,6 +308,22 @@ one_ws_gen(gw_graph *g, redisContext *c, const char *ws, uint64_t *gen, td_error
 	return 0;
 }
 
+/* *w: the workspace name alone, when it has a generation (n 0 when not
+ * loaded: nothing in it).  *w owned by the caller (ws_gens_free). */
+static int
+read_one_ws_gen(gw_graph *g, redisContext *c, const char *name, ws_gens *w, td_error *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->names = calloc(2, sizeof(*w->names));
+	w->gens = calloc(1, sizeof(*w->gens));
+	if (w->names == NULL || w->gens == NULL || (w->names[0] = strdup(name)) == NULL) {
+		return td_error_set(err, TD_ENOMEM, "out of memory");
+	}
+	int rv = one_ws_gen(g, c, name, &w->gens[0], err);
+	w->n = rv == 0 && w->gens[0] != 0 ? 1 : 0;
+	return rv;
+}
+
 /* HGET P g:<gen>:res:<ws> address for each workspace of w, pipelined (one
  * round trip whatever their number); rep[i] owned by the caller. */
 static int
@@ -366,21 +382,8 @@ gw_graph_resource(gw_graph *g, const char *workspace, const char *address, cJSON
 		goto out;
 	}
 	/* the workspaces to look in, each at its own generation */
-	if (workspace != NULL) {
-		w.names = calloc(2, sizeof(*w.names));
-		w.gens = calloc(1, sizeof(*w.gens));
-		if (w.names == NULL || w.gens == NULL || (w.names[0] = strdup(workspace)) == NULL) {
-			rv = td_error_set(err, TD_ENOMEM, "out of memory");
-			goto out;
-		}
-		w.n = 1;
-		if ((rv = one_ws_gen(g, c, workspace, &w.gens[0], err)) != 0) {
-			goto out;
-		}
-		if (w.gens[0] == 0) {
-			w.n = 0; /* not loaded: nothing in it */
-		}
-	} else if ((rv = read_ws_gens(g, c, &w, err)) != 0) {
+	if ((rv = workspace != NULL ? read_one_ws_gen(g, c, workspace, &w, err)
+				    : read_ws_gens(g, c, &w, err)) != 0) {
 		goto out;
 	}
 	if ((rep = calloc(w.n + 1, sizeof(*rep))) == NULL) {
@@ -753,7 +756,11 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		goto out;
 	}
 	page->generation = gen;
-	if (gen != 0 && (rv = read_ws_gens(g, c, &w, err)) != 0) {
+	/* one workspace asked for: its generation alone (a cursor's index is
+	 * then 0), not the list of every workspace on every page */
+	if (gen != 0 &&
+	    (rv = f->workspace != NULL ? read_one_ws_gen(g, c, f->workspace, &w, err)
+				       : read_ws_gens(g, c, &w, err)) != 0) {
 		goto out;
 	}
 	if (f->cursor != NULL) {
@@ -780,11 +787,6 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		strncat(pat, "*", sizeof(pat) - strlen(pat) - 1);
 	}
 	while (wsi < w.n && page->n < (size_t)f->limit) {
-		if (f->workspace != NULL && strcmp(w.names[wsi], f->workspace) != 0) {
-			wsi++;
-			scan = 0;
-			continue;
-		}
 		char *key = td_rkey_nodes(g->prefix, w.gens[wsi], w.names[wsi]);
 		if (key == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
@@ -813,10 +815,6 @@ gw_graph_page_read(gw_graph *g, const gw_graph_filter *f, gw_graph_page *page, t
 		if (scan == 0) {
 			wsi++;
 		}
-	}
-	/* Past the last wanted workspace the walk is over. */
-	while (wsi < w.n && f->workspace != NULL && strcmp(w.names[wsi], f->workspace) != 0) {
-		wsi++;
 	}
 	/* the cursor carries the generation of the workspace it resumes in */
 	if (wsi < w.n) {

@@ -15,7 +15,8 @@
  * in has switched meanwhile (or a workspace was added or removed before it,
  * so the index names another one: generations are never reused), the walk
  * ends: the stale cursor is refused with TD_ERANGE.  Other workspaces
- * switching do not disturb it.
+ * switching do not disturb it.  A walk of one workspace (filter.workspace)
+ * reads that workspace's generation alone (its cursors' index is 0).
  *
  * Edges: the edges hash (field: source; value: JSON array of targets, or
  * newline-separated targets); a set, list or sorted set of

@@ -81,14 +81,16 @@ gw_jq "... from b/net" sg-2 .attributes.id
 gw_expect "a workspace never loaded has no resources" 404 GET "/api/v1/resources/aws_vpc.main?workspace=c/none" "$T"
 
 # ---- graph pages ----------------------------------------------------------------------------
-# walk PATH_QUERY OUT — follows next_cursor from PATH_QUERY, node ids to OUT,
-# each page's "generation|next_cursor" to OUT.pages; stops at the first
-# non-200 (GW_CODE tells) or after STOP_AT (a regex) matched a cursor (CUR)
+# walk PATH_QUERY OUT [CURSOR] — follows next_cursor from PATH_QUERY (from
+# CURSOR when given), node ids to OUT, each page's "generation|next_cursor"
+# to OUT.pages; stops at the first non-200 (GW_CODE tells) or after STOP_AT
+# (a regex) matched a cursor (CUR)
 walk() {
-	local path="$1" out="$2" n=0
+	local base="$1" out="$2" path="$1" n=0
 	: >"$out"
 	: >"$out.pages"
-	CUR=""
+	CUR="${3:-}"
+	[ -n "$CUR" ] && path="$base&cursor=$CUR"
 	while [ -n "$path" ] && [ $n -lt 200 ]; do
 		gw_req GET "$path" "$T"
 		[ "$GW_CODE" = 200 ] || return 0
@@ -98,7 +100,7 @@ walk() {
 		CUR="$(jq -r '.next_cursor // empty' <<<"$GW_BODY")"
 		[ -n "${STOP_AT:-}" ] && [[ "$CUR" =~ $STOP_AT ]] && return 0
 		path=""
-		[ -n "$CUR" ] && path="/api/v1/graph?limit=100&cursor=$CUR"
+		[ -n "$CUR" ] && path="$base&cursor=$CUR"
 	done
 }
 walk "/api/v1/graph?limit=100" "$TD_TMP/all.ids"
@@ -113,6 +115,13 @@ check_eq "... cursors carry their workspace's generation (a/app 10 at 0, b/net 1
 gw_expect "one workspace's graph" 200 GET "/api/v1/graph?workspace=a/app&limit=1000" "$T"
 gw_jq "... its nodes, at its generation" "601|aws_instance.web[0]->aws_security_group.web" \
 	'"\(.elements.nodes | length)|\(.elements.edges | map(.data.source + "->" + .data.target) | map(sub("a/app:"; ""; "g")) | join(","))"'
+
+# a walk of one workspace: its cursors name it at index 0
+walk "/api/v1/graph?limit=100&workspace=b/net" "$TD_TMP/bnet.ids"
+check_eq "a walk of b/net alone: its nodes once, and nothing else" "601|601|0" \
+	"$(wc -l <"$TD_TMP/bnet.ids" | tr -d ' ')|$(sort -u "$TD_TMP/bnet.ids" | wc -l | tr -d ' ')|$(grep -vc '^b/net:' "$TD_TMP/bnet.ids")"
+check_eq "... its cursors carry b/net's generation at index 0" "" \
+	"$(cut -d'|' -f2 "$TD_TMP/bnet.ids.pages" | grep -v '^null$' | grep -Ev '^12\.0\.[0-9]+$')"
 
 # a cursor in a/app, then a/app switches to generation 14: refused
 STOP_AT='^10\.0\.[1-9]' walk "/api/v1/graph?limit=100" "$TD_TMP/a.ids"
@@ -130,7 +139,7 @@ rcli COPY "${P}g:14:nodes:a/app" "${P}g:16:nodes:a/app" >/dev/null
 rcli HSET "${P}wsgen" a/app 16 >/dev/null
 rcli SET "${P}gen" 16 >/dev/null
 B_CUR="$CUR"
-STOP_AT='' walk "/api/v1/graph?limit=100&cursor=$CUR" "$TD_TMP/b2.ids"
+STOP_AT='' walk "/api/v1/graph?limit=100" "$TD_TMP/b2.ids" "$CUR"
 check_eq "another workspace switching does not end a walk in b/net" 200 "$GW_CODE"
 check_eq "... the walk ends with every node once" "$NALL|$NALL" \
 	"$(cat "$TD_TMP/b.ids" "$TD_TMP/b2.ids" | wc -l | tr -d ' ')|$(cat "$TD_TMP/b.ids" "$TD_TMP/b2.ids" | sort -u | wc -l | tr -d ' ')"
