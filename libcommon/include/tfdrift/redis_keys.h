@@ -12,11 +12,12 @@
  *                              identifier scoped by account and region
  *                              (td_rkey_idx_field); one hash for every
  *                              workspace, so a lookup is one HMGET
- *   P g:<gen>:res:<workspace>  address -> the instance's attributes (JSON)
+ *   P g:<gen>:res:<workspace>  address -> the instance's attributes (JSON,
+ *                              stored packed: attrs_codec.h)
  *   P g:<gen>:nodes:<workspace> address -> node JSON
  *   P g:<gen>:edges:<workspace> address -> JSON array of addresses
- *   P g:<gen>:ids:<workspace>  field -> "address\ttype": the fields this
- *                              generation of the workspace claims
+ *   P g:<gen>:ids:<workspace>  a string: the fields this generation of the
+ *                              workspace claims, one a line
  *   P ev:<event id>            the correlator's claim on an event
  *   P writer                   the state-loader holding the write lease
  *
