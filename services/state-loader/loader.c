@@ -610,6 +610,7 @@ parse_worker(void *arg)
 }
 
 static void flush_pending(ldr *l);
+static int check_lease(ldr *l);
 
 /* Files parsed between two writes: what a round holds in memory at most
  * (the states of 5,000 workspaces are never all in memory at once). */
@@ -1313,6 +1314,10 @@ check_lease(ldr *l)
 static void
 flush_pending(ldr *l)
 {
+	/* a first load of thousands of states outlasts the lease: renewed here */
+	if (l->writer && store_connected(l->st) && check_lease(l) == 0) {
+		l->writer = false;
+	}
 	if (!l->writer) {
 		drop_pending(l);
 		return;
