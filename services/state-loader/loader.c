@@ -2,6 +2,9 @@
 #include "loader.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -107,6 +110,9 @@ struct ldr {
 	bool reconcile;     /* remove workspaces Redis holds that are no sources */
 	bool dropped;       /* states were dropped while standing by */
 	bool standby_logged; /* "standing by" was logged (once per spell) */
+	bool gen_published; /* P gen says the index is whole (store_hold_generation) */
+	bool (*cancel)(void *); /* the round's cancel poll, for writes between parse batches */
+	void *cancel_arg;
 	bool full;          /* every workspace is written again: the next notice says full */
 	contain_boxes *boxes; /* every workspace's VPCs and subnets (graph parents) */
 
@@ -603,9 +609,18 @@ parse_worker(void *arg)
 	return NULL;
 }
 
+static void flush_pending(ldr *l);
+static int check_lease(ldr *l);
+
+/* Files parsed between two writes: what a round holds in memory at most
+ * (the states of 5,000 workspaces are never all in memory at once). */
+#define PARSE_BATCH 64
+
 /* Checks every local file source (remote ones keep their own poll clock) and
- * parses the changed files in parallel; true when any workspace
- * changed.  Falls back to one thread when no thread can be started. */
+ * parses the changed files in parallel, PARSE_BATCH at a time, writing (or,
+ * standing by, dropping) each batch before the next; true when any
+ * workspace changed.  Falls back to one thread when no thread can be
+ * started. */
 static bool
 check_all_sources(ldr *l, size_t from)
 {
@@ -633,22 +648,35 @@ check_all_sources(ldr *l, size_t from)
 		default: break;
 		}
 	}
-	atomic_init(&pp.next, 0);
-	while (pp.n > 1 && nt < PARSE_THREADS - 1 &&
-	    pthread_create(&tid[nt], NULL, parse_worker, &pp) == 0) {
-		nt++;
-	}
-	parse_worker(&pp);
-	for (i = 0; i < nt; i++) {
-		pthread_join(tid[i], NULL);
-	}
-	for (i = 0; i < pp.n; i++) {
-		if (pp.jobs[i].st == NULL) {
-			source_failed(pp.jobs[i].s, pp.jobs[i].err.msg);
-			changed = true;
-		} else {
-			changed = take_state(pp.jobs[i].s, pp.jobs[i].st) || changed;
+	{
+		parse_job *all = pp.jobs;
+		size_t total = pp.n, off;
+		for (off = 0; off < total; off += PARSE_BATCH) {
+			pp.jobs = all + off;
+			pp.n = total - off < PARSE_BATCH ? total - off : PARSE_BATCH;
+			atomic_init(&pp.next, 0);
+			nt = 0;
+			while (pp.n > 1 && nt < PARSE_THREADS - 1 &&
+			    pthread_create(&tid[nt], NULL, parse_worker, &pp) == 0) {
+				nt++;
+			}
+			parse_worker(&pp);
+			for (i = 0; i < nt; i++) {
+				pthread_join(tid[i], NULL);
+			}
+			for (i = 0; i < pp.n; i++) {
+				if (pp.jobs[i].st == NULL) {
+					source_failed(pp.jobs[i].s, pp.jobs[i].err.msg);
+					changed = true;
+				} else {
+					changed = take_state(pp.jobs[i].s, pp.jobs[i].st) || changed;
+				}
+			}
+			if (changed && off + pp.n < total) {
+				flush_pending(l);
+			}
 		}
+		pp.jobs = all;
 	}
 	free(pp.jobs);
 	return changed;
@@ -1117,7 +1145,12 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 		l->full = false;
 	}
-	atomic_store(&l->indexed, true);
+#ifdef __GLIBC__
+	if (written > 0) {
+		/* give the freed states' pages back: RSS follows what is held */
+		malloc_trim(0);
+	}
+#endif
 out:
 	for (i = 0; i < nchanged; i++) {
 		free(changed[i]);
@@ -1224,10 +1257,11 @@ drain_events(ldr *l)
 /* The first generation waits this long at most for every remote source's
  * first answer, so a fresh start does not briefly show their resources as
  * unmanaged; a source that hangs longer joins a later generation. */
-/* Takes or renews the write lease; true when this process writes.  A state-
+/* Takes or renews the write lease: 1 when this process writes, 0 when
+ * another does, -1 when Redis cannot be reached.  A state-
  * loader that takes over writes a generation of its own at once (its states
  * are loaded and current). */
-static bool
+static int
 check_lease(ldr *l)
 {
 	td_error err = { 0 };
@@ -1236,8 +1270,9 @@ check_lease(ldr *l)
 
 	if (store_lease(l->st, &held, &other, &err) != 0) {
 		redis_down(l, &err);
-		return false;
+		return -1;
 	}
+	redis_up(l);
 	if (held && !l->writer) {
 		TD_INFO("holding the write lease: this state-loader writes the index",
 		    TD_KV_STR("holder", l->holder));
@@ -1266,13 +1301,74 @@ check_lease(ldr *l)
 	l->writer = held;
 	td_gauge_set(l->g_writer, held ? 1 : 0);
 	free(other);
-	return held;
+	return held ? 1 : 0;
 }
 
 #define STARTUP_WAIT_MS 10000
 /* Rounds are this close while a remote check is running, so its result is
  * applied soon after it arrives. */
 #define BUSY_TICK_MS 100
+
+/* Between parse batches: the writer writes what it has (so a round holds a
+ * batch of states, not all of them); a standby drops it. */
+static void
+flush_pending(ldr *l)
+{
+	/* a first load of thousands of states outlasts the lease: renewed here */
+	if (l->writer && store_connected(l->st) && check_lease(l) == 0) {
+		l->writer = false;
+	}
+	if (!l->writer) {
+		drop_pending(l);
+		return;
+	}
+	if (atomic_load(&l->redis_ok) && store_connected(l->st)) {
+		mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
+		write_changes(l, l->cancel, l->cancel_arg);
+	}
+}
+
+/* Nothing waits to be written. */
+static bool
+all_written(const ldr *l)
+{
+	if (l->dirty || l->reconcile) {
+		return false;
+	}
+	for (size_t i = 0; i < l->nsrc; i++) {
+		if (l->src[i].state != NULL || l->src[i].status_dirty) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The first load (or the rewrite after Redis lost the index) is whole:
+ * every source has been read once (remote ones answered, or the startup
+ * wait is over) and written.  Then P gen is set, and readers use the index. */
+static void
+maybe_publish(ldr *l, int64_t now)
+{
+	td_error err = { 0 };
+	uint64_t gen = l->gen;
+	int rv;
+
+	if (l->gen_published || !l->writer || !atomic_load(&l->redis_ok) ||
+	    (l->unanswered > 0 && now - l->started_ms < STARTUP_WAIT_MS) || !all_written(l)) {
+		return;
+	}
+	if ((rv = store_publish_generation(l->st, &gen, &err)) != 0) {
+		switch_failed(l, rv, &err);
+		return;
+	}
+	l->gen = gen;
+	l->gen_published = true;
+	store_hold_generation(l->st, false);
+	td_gauge_set(l->g_generation, (double)gen);
+	TD_INFO("index whole: readers may use it", TD_KV_UINT("generation", gen),
+	    TD_KV_INT("ms_since_start", now - l->started_ms));
+	atomic_store(&l->indexed, true);
+}
 
 int
 ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
@@ -1282,8 +1378,39 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	uint64_t cur;
 	size_t i;
 	bool changed = false;
+	int lease;
 
+	l->cancel = cancel;
+	l->cancel_arg = cancel_arg;
 	drain_events(l);
+	/* Redis and the lease first, so a round's states are written (or, standing
+	 * by, dropped) batch by batch.  Checked once a TICK_MS, or at once when
+	 * there is something to write and it was fine last time. */
+	if ((l->dirty && atomic_load(&l->redis_ok)) || now - l->redis_at >= TICK_MS) {
+		l->redis_at = now;
+		if (!store_connected(l->st) && store_connect(l->st, &err) != 0) {
+			redis_down(l, &err);
+		} else if ((lease = check_lease(l)) == 0) {
+			drop_pending(l); /* standing by: another state-loader writes */
+		} else if (lease > 0 && l->gen_published && !l->dirty) {
+			/* Redis restarted empty or was flushed: write the index again */
+			int grv = store_current_generation(l->st, &cur, &err);
+			if (grv != 0) {
+				redis_down(l, &err);
+			} else {
+				redis_up(l);
+			}
+			if (grv == 0 && cur != l->gen) {
+				TD_WARN("redis no longer holds the current index generation; "
+					"writing it again",
+				    TD_KV_UINT("expected", l->gen), TD_KV_UINT("found", cur));
+				mark_dirty(l, "redis lost the index");
+				reload_all(l);
+				l->gen_published = false;
+				store_hold_generation(l->st, true);
+			}
+		}
+	}
 	/* remote checks that finished since the last round */
 	for (i = 0; i < l->nsrc; i++) {
 		if (l->src[i].f != NULL && remote_collect(l, &l->src[i])) {
@@ -1320,45 +1447,12 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		mark_dirty(l, l->gen == 0 ? "startup" : "state changed");
 		update_sources_why(l);
 	}
-	if (l->gen == 0 && l->unanswered > 0 && now - l->started_ms < STARTUP_WAIT_MS) {
-		goto out; /* the first generation waits for the remote sources */
-	}
-	/* Redis is checked once a TICK_MS, or at once when there is something to
-	 * write and it was fine last time */
-	if (!(l->dirty && atomic_load(&l->redis_ok)) && now - l->redis_at < TICK_MS) {
-		goto out;
-	}
-	l->redis_at = now;
-	if (!store_connected(l->st)) {
-		if (store_connect(l->st, &err) != 0) {
-			redis_down(l, &err);
-			goto out;
-		}
-	}
-	if (!check_lease(l)) {
+	if (!l->writer) {
 		drop_pending(l);
-		goto out; /* standing by: another state-loader writes */
-	}
-	if (!l->dirty) {
-		/* Redis restarted empty or was flushed: write the index again */
-		if (store_current_generation(l->st, &cur, &err) != 0) {
-			redis_down(l, &err);
-			goto out;
-		}
-		redis_up(l);
-		if (cur != l->gen) {
-			TD_WARN(
-			    "redis no longer holds the current index generation; writing it again",
-			    TD_KV_UINT("expected", l->gen), TD_KV_UINT("found", cur));
-			mark_dirty(l, "redis lost the index");
-			reload_all(l);
-			goto out; /* written when the states are read again */
-		}
-	}
-	if (l->dirty) {
+	} else if (l->dirty && atomic_load(&l->redis_ok) && store_connected(l->st)) {
 		write_changes(l, cancel, cancel_arg);
 	}
-out:
+	maybe_publish(l, td_clock_mono_ms());
 	now = td_clock_mono_ms();
 	wait = l->next_poll - now;
 	if (wait > TICK_MS) {
@@ -1539,6 +1633,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 		td_error_set(err, rv, "out of memory");
 		goto out;
 	}
+	store_hold_generation(l->st, true); /* until the first load is whole */
 	watch_files(l);
 	if (n < l->nsrc) {
 		size_t workers = (size_t)td_config_int(cfg, SECTION, "fetch_workers");

@@ -35,6 +35,7 @@ struct store {
 	char *holder;      /* this process's name for the write lease */
 	int64_t lease_ms;  /* 0: no lease */
 	uint64_t max_gen; /* the highest generation allocated by this store */
+	bool hold_gen;    /* switches leave P gen alone (store_hold_generation) */
 	bool full_sweep;  /* keys of unknown generations may exist: scan for them */
 };
 
@@ -732,7 +733,8 @@ store_release_lease(store *s, td_error *err)
  * KEYS writer, idx, wsgen, workspaces, gen.
  * ARGV holder ("" when there is no lease), workspace, mode ("w" switch to
  * generation, "r" remove the workspace, "s" status only), generation,
- * order, status JSON ("" removes the record), key prefix, then the
+ * order, status JSON ("" removes the record), key prefix, "1" to set P gen
+ * to the generation ("0" during a first load: readers wait for it), then the
  * workspace's claims as field / "address\ttype" pairs (mode "w").  The
  * fields are kept in P g:<gen>:ids:<ws>, one string of lines, so the next
  * switch knows which to drop.
@@ -742,8 +744,8 @@ store_release_lease(store *s, td_error *err)
  * workspace to another (cached answers of other workspaces are wrong);
  * conflicts counts this workspace's claims that another one's precede. */
 static const char switch_lua[] =
-    "local holder, ws, mode, gen, ord, status, P = "
-    "ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] "
+    "local holder, ws, mode, gen, ord, status, P, setgen = "
+    "ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8] "
     "if holder ~= '' and redis.call('GET', KEYS[1]) ~= holder then return {0} end "
     "if mode == 's' then "
     "  if status ~= '' then redis.call('HSET', KEYS[4], ws, status) end "
@@ -788,7 +790,7 @@ static const char switch_lua[] =
     "end "
     "if mode == 'w' then "
     "  local fields = {} "
-    "  for i = 8, #ARGV, 2 do "
+    "  for i = 9, #ARGV, 2 do "
     "    oldf[ARGV[i]] = nil "
     "    fields[#fields + 1] = ARGV[i] "
     "    put(ARGV[i], ws .. '\\t' .. ARGV[i + 1] .. '\\t' .. gen .. '\\t' .. ord) "
@@ -799,7 +801,7 @@ static const char switch_lua[] =
     "end "
     "for f in pairs(oldf) do put(f, nil) end "
     "if mode == 'w' then redis.call('HSET', KEYS[3], ws, gen) else redis.call('HDEL', KEYS[3], ws) end "
-    "redis.call('SET', KEYS[5], gen) "
+    "if setgen == '1' then redis.call('SET', KEYS[5], gen) end "
     "if status ~= '' then redis.call('HSET', KEYS[4], ws, status) else redis.call('HDEL', KEYS[4], ws) end "
     "return {1, old or '', moved, conflicts}";
 
@@ -827,7 +829,8 @@ switch_workspace(store *s, const store_workspace *w, const char *mode, uint64_t 
 	{
 		const char *fixed[] = { "EVAL", switch_lua, "5", w_key, idx_key, wsgen_key, ws_key,
 			gen_key, s->lease_ms > 0 ? s->holder : "", w->name, mode, genbuf, ordbuf,
-			w->status_json != NULL ? w->status_json : "", s->prefix };
+			w->status_json != NULL ? w->status_json : "", s->prefix,
+			s->hold_gen ? "0" : "1" };
 		size_t nf = sizeof(fixed) / sizeof(fixed[0]), nc = cl != NULL ? cl->n : 0;
 		if ((argv = calloc(nf + 2 * nc, sizeof(*argv))) == NULL) {
 			rv = td_error_set(err, TD_ENOMEM, "out of memory");
@@ -1204,6 +1207,7 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 	td_rbatch *b = NULL;
 	claims cl = { 0 };
 	uint64_t gen, previous = 0;
+	bool swept = false; /* no leftovers were known before this write */
 	const char *mode = w->state != NULL ? "w" : "r";
 	int rv;
 
@@ -1220,6 +1224,7 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 	}
 	if (w->state != NULL) {
 		/* from here a failure leaves keys of an unswitched generation behind */
+		swept = !s->full_sweep;
 		s->full_sweep = true;
 		if ((rv = write_resources(p, gen, w, b, res, cancel, cancel_arg, err)) != 0 ||
 		    (rv = write_graph(p, gen, w, b, res, err)) != 0 || (rv = pl_flush(p, err)) != 0 ||
@@ -1237,6 +1242,9 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 	}
 	res->generation = gen;
 	res->previous = previous;
+	if (swept) {
+		s->full_sweep = false; /* nothing was left behind after all */
+	}
 	res->conflicts += p->conflicts;
 	if (previous != 0) {
 		td_error rerr = { 0 };
@@ -1254,6 +1262,55 @@ out:
 	td_rbatch_free(b);
 	claims_free(&cl);
 	free(p);
+	return rv;
+}
+
+void
+store_hold_generation(store *s, bool hold)
+{
+	s->hold_gen = hold;
+}
+
+/* KEYS writer, gen; ARGV holder ("" without a lease), generation. */
+static const char publish_lua[] =
+    "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[2], ARGV[2]) return 1";
+
+int
+store_publish_generation(store *s, uint64_t *gen, td_error *err)
+{
+	char *w_key = td_rkey_writer(s->prefix), *gen_key = td_rkey_gen(s->prefix), genbuf[24];
+	redisReply *r = NULL;
+	int rv;
+
+	if (w_key == NULL || gen_key == NULL) {
+		rv = td_error_set(err, TD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rv = store_connect(s, err)) != 0 ||
+	    (*gen == 0 && (rv = next_generation(s, gen, err)) != 0)) {
+		goto out;
+	}
+	snprintf(genbuf, sizeof(genbuf), "%" PRIu64, *gen);
+	{
+		const char *argv[] = { "EVAL", publish_lua, "2", w_key, gen_key,
+			s->lease_ms > 0 ? s->holder : "", genbuf };
+		if ((rv = command(s, &r, err, "publish gen", 7, argv)) != 0) {
+			goto out;
+		}
+	}
+	if (r->type != REDIS_REPLY_INTEGER) {
+		rv = td_error_set(err, TD_EPROTO, "redis %s:%d: publish generation: unexpected reply",
+		    s->host, s->port);
+	} else if (r->integer != 1) {
+		rv = td_error_set(err, TD_EBUSY,
+		    "generation %s not published: this state-loader (%s) no longer holds the write lease",
+		    genbuf, s->holder);
+	}
+out:
+	freeReplyObject(r);
+	free(w_key);
+	free(gen_key);
 	return rv;
 }
 

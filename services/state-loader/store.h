@@ -117,6 +117,14 @@ int store_current_generation(store *s, uint64_t *gen, td_error *err);
 int store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *),
     void *cancel_arg, store_result *res, td_error *err);
 
+/* While held, switches leave P gen alone: during a first load (or a
+ * rewrite after Redis lost the index) readers see no index, and hand their
+ * events back, until store_publish_generation says it is whole. */
+void store_hold_generation(store *s, bool hold);
+/* SET P gen to *gen (0: a new generation, returned in *gen: an index of no
+ * workspace), fenced by the lease like a switch (TD_EBUSY). */
+int store_publish_generation(store *s, uint64_t *gen, td_error *err);
+
 /* Replaces workspace name's record in P workspaces only (a failed load:
  * the workspace keeps its contents).  Fenced like a switch. */
 int store_set_status(store *s, const char *name, const char *status_json, td_error *err);
