@@ -49,8 +49,8 @@ struct contain_boxes {
 };
 
 struct contain {
-	contain_boxes *own;   /* contain_build's table; NULL when borrowed */
-	const box *boxes;     /* sorted by id */
+	contain_boxes *own; /* contain_build's table; NULL when borrowed */
+	const box *boxes;   /* sorted by id */
 	size_t nboxes;
 	char ***parent; /* [state][instance] -> node id (points into boxes) */
 	size_t *ninst;

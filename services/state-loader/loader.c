@@ -44,11 +44,11 @@
 typedef struct source {
 	char *name, *path; /* path: the file, or the remote source as shown (no secrets) */
 	src_kind kind;
-	src_spec spec;        /* remote sources: where and how to fetch */
-	char etag[256];       /* remote: ETag of the last 200 (HCP: the state version id) */
-	int wd;               /* local: inotify watch of the file's directory; -1 none */
-	const char *base;     /* local: the file name within that directory (in path) */
-	bool due;             /* local: inotify saw the file change; check it now */
+	src_spec spec;    /* remote sources: where and how to fetch */
+	char etag[256];   /* remote: ETag of the last 200 (HCP: the state version id) */
+	int wd;           /* local: inotify watch of the file's directory; -1 none */
+	const char *base; /* local: the file name within that directory (in path) */
+	bool due;         /* local: inotify saw the file change; check it now */
 	/* A parse not written to Redis yet (freed once written: the states of
 	 * unchanged workspaces are not kept in memory), and its accounts and
 	 * regions (NULL with state, or out of memory). */
@@ -102,18 +102,18 @@ struct ldr {
 	} * found;
 	size_t nfound;
 
-	bool writer;        /* holds the write lease (always, when there is no lease) */
-	char *holder;       /* this process's name for the lease */
-	bool dirty;         /* workspaces to write (or records, or removals) */
-	const char *reason; /* why, for the notice */
-	uint64_t gen;       /* generation switched to last (P gen); 0 none */
-	bool reconcile;     /* remove workspaces Redis holds that are no sources */
-	bool dropped;       /* states were dropped while standing by */
-	bool standby_logged; /* "standing by" was logged (once per spell) */
-	bool gen_published; /* P gen says the index is whole (store_hold_generation) */
+	bool writer;            /* holds the write lease (always, when there is no lease) */
+	char *holder;           /* this process's name for the lease */
+	bool dirty;             /* workspaces to write (or records, or removals) */
+	const char *reason;     /* why, for the notice */
+	uint64_t gen;           /* generation switched to last (P gen); 0 none */
+	bool reconcile;         /* remove workspaces Redis holds that are no sources */
+	bool dropped;           /* states were dropped while standing by */
+	bool standby_logged;    /* "standing by" was logged (once per spell) */
+	bool gen_published;     /* P gen says the index is whole (store_hold_generation) */
 	bool (*cancel)(void *); /* the round's cancel poll, for writes between parse batches */
 	void *cancel_arg;
-	bool full;          /* every workspace is written again: the next notice says full */
+	bool full;            /* every workspace is written again: the next notice says full */
 	contain_boxes *boxes; /* every workspace's VPCs and subnets (graph parents) */
 
 	atomic_bool redis_ok;
@@ -669,7 +669,8 @@ check_all_sources(ldr *l, size_t from)
 					source_failed(pp.jobs[i].s, pp.jobs[i].err.msg);
 					changed = true;
 				} else {
-					changed = take_state(pp.jobs[i].s, pp.jobs[i].st) || changed;
+					changed = take_state(pp.jobs[i].s, pp.jobs[i].st) ||
+					    changed;
 				}
 			}
 			if (changed && off + pp.n < total) {
@@ -911,8 +912,8 @@ publish_notice(ldr *l, char *const *changed, size_t nchanged, char *const *statu
 		tfdrift__v1__workspace_status__init(&ws[nws]);
 		ws[nws].name = name;
 		if (s != NULL) {
-			ws[nws].source =
-			    s->kind == SRC_FILE ? "local" : (char *)src_kind_name(s->kind);
+			ws[nws].source = s->kind == SRC_FILE ? "local"
+							     : (char *)src_kind_name(s->kind);
 			if (s->loaded) {
 				ws[nws].serial = s->serial;
 				ws[nws].lineage = s->lineage;
@@ -949,13 +950,13 @@ out:
 	free(ws);
 }
 
-/* A failed switch or record write: handled by kind.  Returns true when the
- * round must stop (the rest is retried at the next one). */
-static bool
+/* A failed switch or record write: handled by kind (the round stops; what
+ * is left is written at the next one). */
+static void
 switch_failed(ldr *l, int rv, const td_error *err)
 {
 	if (rv == TD_ECLOSED) {
-		return true;
+		return;
 	}
 	if (rv == TD_EDEPEND) {
 		redis_down(l, err);
@@ -967,7 +968,6 @@ switch_failed(ldr *l, int rv, const td_error *err)
 	} else {
 		write_failed(l, rv, err);
 	}
-	return true;
 }
 
 /* Appends name (copied) to the changed list. */
@@ -989,8 +989,7 @@ add_changed(char ***v, size_t *n, const char *name)
 
 /* Workspaces Redis holds that are no source (any more): removed. */
 static int
-remove_strays(ldr *l, char ***changed, size_t *nchanged, bool (*cancel)(void *),
-    void *cancel_arg)
+remove_strays(ldr *l, char ***changed, size_t *nchanged, bool (*cancel)(void *), void *cancel_arg)
 {
 	td_error err = { 0 };
 	store_result res;
@@ -1043,7 +1042,6 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	char **changed = NULL, **statused = NULL, *status = NULL;
 	size_t nchanged = 0, nstatused = 0, i, written = 0;
 	contain *cn = NULL;
-	bool stopped = false;
 	int rv;
 
 	if ((rv = store_sweep(l->st, cancel, cancel_arg, &err)) != 0 && rv != TD_ECLOSED) {
@@ -1064,7 +1062,7 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 			    TD_KV_STR("workspace", l->src[i].name));
 		}
 	}
-	for (i = 0; i < l->nsrc && !stopped; i++) {
+	for (i = 0; i < l->nsrc; i++) {
 		source *s = &l->src[i];
 		if (s->state == NULL && !s->status_dirty) {
 			continue;
@@ -1094,7 +1092,7 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		free(status);
 		status = NULL;
 		if (rv != 0) {
-			stopped = switch_failed(l, rv, &err);
+			switch_failed(l, rv, &err);
 			break;
 		}
 		s->status_dirty = false;
@@ -1134,7 +1132,8 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		td_histogram_observe(l->h_write, (double)(td_clock_mono_ms() - t0) / 1000.0);
 		TD_INFO("index workspaces switched", TD_KV_UINT("generation", l->gen),
 		    TD_KV_STR("reason", l->reason), TD_KV_UINT("workspaces", written),
-		    TD_KV_UINT("removed", nchanged - written), TD_KV_UINT("resources", tot.resources),
+		    TD_KV_UINT("removed", nchanged - written),
+		    TD_KV_UINT("resources", tot.resources),
 		    TD_KV_UINT("identifiers", tot.identifiers),
 		    TD_KV_UINT("identifier_conflicts", tot.conflicts),
 		    TD_KV_UINT("claims_moved", tot.moved), TD_KV_UINT("graph_nodes", tot.nodes),
@@ -1174,7 +1173,7 @@ reload_all(ldr *l)
 		s->reload = true;
 		s->status_dirty = true;
 		s->checked = false; /* a local file is parsed again */
-		s->etag[0] = '\0'; /* a remote one fetched whole */
+		s->etag[0] = '\0';  /* a remote one fetched whole */
 		if (s->f != NULL) {
 			s->next_check = now;
 		}

@@ -32,8 +32,8 @@ struct store {
 	char *host, *password, *prefix;
 	int port, db, timeout_ms;
 	int64_t grace_ms;
-	char *holder;      /* this process's name for the write lease */
-	int64_t lease_ms;  /* 0: no lease */
+	char *holder;     /* this process's name for the write lease */
+	int64_t lease_ms; /* 0: no lease */
 	uint64_t max_gen; /* the highest generation allocated by this store */
 	bool hold_gen;    /* switches leave P gen alone (store_hold_generation) */
 	bool full_sweep;  /* keys of unknown generations may exist: scan for them */
@@ -407,8 +407,7 @@ out:
  * conflict).  An identifier or address with a newline or tab (they separate
  * claims and their parts) is left out. */
 static int
-collect_claims(pipeline *p, const store_workspace *w, claims *c, store_result *res,
-    td_error *err)
+collect_claims(pipeline *p, const store_workspace *w, claims *c, store_result *res, td_error *err)
 {
 	const tfs_instance *in;
 	const char *account, *region;
@@ -447,8 +446,8 @@ collect_claims(pipeline *p, const store_workspace *w, claims *c, store_result *r
 				continue;
 			}
 			/* id belongs to the set; the claims take a copy */
-			if (claims_add(c, strdup(id), td_str_printf("%s\t%s", in->address, in->type)) !=
-			    0) {
+			if (claims_add(c, strdup(id),
+				td_str_printf("%s\t%s", in->address, in->type)) != 0) {
 				rv = td_error_set(err, TD_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -583,8 +582,8 @@ node_json(const tfs_instance *in, const char *parent)
 /* Graph nodes (every current instance, data sources too) and dependency
  * edges of one workspace. */
 static int
-write_graph(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *b,
-    store_result *res, td_error *err)
+write_graph(pipeline *p, uint64_t gen, const store_workspace *w, td_rbatch *b, store_result *res,
+    td_error *err)
 {
 	const tfs_instance *in;
 	char *nodes_key = td_rkey_nodes(p->s->prefix, gen, w->name);
@@ -1200,8 +1199,8 @@ out:
 }
 
 int
-store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *),
-    void *cancel_arg, store_result *res, td_error *err)
+store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *), void *cancel_arg,
+    store_result *res, td_error *err)
 {
 	pipeline *p = NULL;
 	td_rbatch *b = NULL;
@@ -1215,7 +1214,8 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 	if ((rv = store_connect(s, err)) != 0) {
 		return rv;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL || (p->s = s, td_rbatch_new(&b, batch_emit, p)) != 0) {
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->s = s, td_rbatch_new(&b, batch_emit, p)) != 0) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1227,7 +1227,8 @@ store_switch_workspace(store *s, const store_workspace *w, bool (*cancel)(void *
 		swept = !s->full_sweep;
 		s->full_sweep = true;
 		if ((rv = write_resources(p, gen, w, b, res, cancel, cancel_arg, err)) != 0 ||
-		    (rv = write_graph(p, gen, w, b, res, err)) != 0 || (rv = pl_flush(p, err)) != 0 ||
+		    (rv = write_graph(p, gen, w, b, res, err)) != 0 ||
+		    (rv = pl_flush(p, err)) != 0 ||
 		    (rv = collect_claims(p, w, &cl, res, err)) != 0) {
 			goto out;
 		}
@@ -1300,8 +1301,8 @@ store_publish_generation(store *s, uint64_t *gen, td_error *err)
 		}
 	}
 	if (r->type != REDIS_REPLY_INTEGER) {
-		rv = td_error_set(err, TD_EPROTO, "redis %s:%d: publish generation: unexpected reply",
-		    s->host, s->port);
+		rv = td_error_set(err, TD_EPROTO,
+		    "redis %s:%d: publish generation: unexpected reply", s->host, s->port);
 	} else if (r->integer != 1) {
 		rv = td_error_set(err, TD_EBUSY,
 		    "generation %s not published: this state-loader (%s) no longer holds the write lease",

@@ -57,24 +57,27 @@ struct contain;
 /* One workspace to switch. */
 typedef struct store_workspace {
 	const char *name;
-	const tfs_state *state;        /* NULL: remove the workspace (its claims and keys) */
-	const td_scope *scope;         /* accounts and regions of its instances; NULL: unscoped */
-	const struct contain *parents; /* graph parents of state's instances (contain_parent(parents, 0, i)); may be NULL */
-	const char *status_json;       /* the `workspaces` hash value; NULL removes it */
-	unsigned order;                /* its position among the sources: the lower claim answers */
+	const tfs_state *state; /* NULL: remove the workspace (its claims and keys) */
+	const td_scope *scope;  /* accounts and regions of its instances; NULL: unscoped */
+	const struct contain *
+	    parents; /* graph parents of state's instances (contain_parent(parents, 0, i)); may be NULL */
+	const char *status_json; /* the `workspaces` hash value; NULL removes it */
+	unsigned order;          /* its position among the sources: the lower claim answers */
 } store_workspace;
 
 typedef struct store_result {
-	uint64_t generation; /* allocated for this switch (P gen now): the workspace's new one (no key has it after a removal) */
-	uint64_t previous;   /* its generation before (now retired); 0 none */
-	size_t resources;    /* res fields written */
-	size_t attr_bytes;   /* their attributes JSON, bytes */
-	size_t attr_stored;  /* the same as stored (attrs_codec.h: packed when smaller) */
-	size_t identifiers;  /* claims (conflicts included) */
-	size_t conflicts;    /* claims another instance or workspace holds before this one */
-	size_t moved;        /* fields whose answer moved between two other workspaces' hands, or from another workspace's to this one's */
-	size_t nodes;        /* graph nodes written (data sources included) */
-	size_t edges;        /* dependency edges (array elements) written */
+	uint64_t
+	    generation; /* allocated for this switch (P gen now): the workspace's new one (no key has it after a removal) */
+	uint64_t previous;  /* its generation before (now retired); 0 none */
+	size_t resources;   /* res fields written */
+	size_t attr_bytes;  /* their attributes JSON, bytes */
+	size_t attr_stored; /* the same as stored (attrs_codec.h: packed when smaller) */
+	size_t identifiers; /* claims (conflicts included) */
+	size_t conflicts;   /* claims another instance or workspace holds before this one */
+	size_t
+	    moved; /* fields whose answer moved between two other workspaces' hands, or from another workspace's to this one's */
+	size_t nodes; /* graph nodes written (data sources included) */
+	size_t edges; /* dependency edges (array elements) written */
 } store_result;
 
 /* Copies opts; does not connect.  *out owned by the caller (store_free). */

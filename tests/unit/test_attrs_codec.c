@@ -56,7 +56,9 @@ test_large_values_are_packed(void **state)
 	assert_non_null(j);
 	n += (size_t)sprintf(j, "{\"policy\":\"");
 	while (n < 190000) {
-		n += (size_t)sprintf(j + n, "{\\\"Effect\\\":\\\"Allow\\\",\\\"Resource\\\":\\\"arn:aws:s3:::b-%zu/*\\\"},", n);
+		n += (size_t)sprintf(j + n,
+		    "{\\\"Effect\\\":\\\"Allow\\\",\\\"Resource\\\":\\\"arn:aws:s3:::b-%zu/*\\\"},",
+		    n);
 	}
 	n += (size_t)sprintf(j + n, "\"}");
 	roundtrip(j, n, &plen);
@@ -91,7 +93,8 @@ test_garbage_is_refused(void **state)
 	char *out = (char *)1;
 	unsigned char zbuf[256];
 	uLongf zlen = sizeof(zbuf);
-	const char *text = "{\"a\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}";
+	const char *text =
+	    "{\"a\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}";
 
 	assert_int_equal(td_attrs_unpack("", 0, &out, NULL), TD_EPROTO);
 	assert_null(out);
