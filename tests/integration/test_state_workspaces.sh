@@ -83,7 +83,8 @@ sub() {
 	for _ in $(seq 100); do grep -q '^connected' "$BUSOUT" && break; sleep 0.05; done
 	grep -q '^connected' "$BUSOUT" || bail "the bus subscriber did not connect: $(cat "$TD_TMP/bus-poke.err")"
 }
-trap 'kill "${SUBPID:-0}" 2>/dev/null; stop_all' EXIT
+# the script's status survives the kill of a subscriber that has already exited
+trap 'rc=$?; kill "${SUBPID:-0}" 2>/dev/null; (exit $rc); stop_all' EXIT
 
 G1=$(wsgen w1) G2=$(wsgen w2) G3=$(wsgen w3) G4=$(wsgen w4)
 check "every workspace has a generation" test -n "$G1" -a -n "$G2" -a -n "$G3" -a -n "$G4"
