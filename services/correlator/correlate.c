@@ -32,6 +32,7 @@ struct corr {
 	const rule_env *env;
 	char owner[64]; /* this replica's claim value */
 	int wait_ms;
+	int done_ttl_s; /* correlator.dedupe_window */
 	atomic_bool stopping;
 	atomic_llong handback_logged_ms;
 
@@ -59,6 +60,7 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env, int 
 	char rnd[33];
 	snprintf(c->owner, sizeof(c->owner), "claim:%s", td_id_random_hex(rnd, 16));
 	c->wait_ms = CORR_PERSIST_WAIT_MS;
+	c->done_ttl_s = CORR_DONE_TTL_S;
 	if (request_timeout_ms > 0 && request_timeout_ms < c->wait_ms)
 		c->wait_ms = request_timeout_ms;
 	atomic_init(&c->stopping, false);
@@ -85,6 +87,12 @@ corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env, int 
 	    "Time from taking a batch to answering it, persistence included.", NULL);
 	*out = c;
 	return 0;
+}
+
+void
+corr_set_dedupe_window(corr *c, int seconds)
+{
+	c->done_ttl_s = seconds > 0 ? seconds : CORR_DONE_TTL_S;
 }
 
 void
@@ -304,7 +312,7 @@ static void
 mark_done(corr *c, char **ids, size_t n)
 {
 	ridx_conn *conn = ridx_acquire(c->index);
-	int rv = ridx_dedupe_done(conn, ids, n, CORR_DONE_TTL_S);
+	int rv = ridx_dedupe_done(conn, ids, n, c->done_ttl_s);
 
 	ridx_release(c->index, conn);
 	if (rv != 0)

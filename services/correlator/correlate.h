@@ -46,7 +46,8 @@
  * persistence before ingest hands the batch out again. */
 #define CORR_PERSIST_WAIT_MS 2500
 #define CORR_CLAIM_TTL_MS 30000
-/* CloudTrail repeats eventIDs within hours; a day covers replays of a day's files too. */
+/* The default of correlator.dedupe_window: CloudTrail repeats eventIDs
+ * within hours; a day covers replays of a day's files too. */
 #define CORR_DONE_TTL_S 86400
 
 typedef struct corr corr;
@@ -57,6 +58,10 @@ typedef struct corr corr;
 int corr_new(corr **out, ridx *index, td_bus_req *persist, const rule_env *env,
     int request_timeout_ms, td_error *err);
 void corr_free(corr *c);
+
+/* How long an event stays marked done (correlator.dedupe_window, seconds;
+ * CORR_DONE_TTL_S until set).  Call before the first request. */
+void corr_set_dedupe_window(corr *c, int seconds);
 
 /* A td_bus_handler; arg is the corr. */
 int corr_handle(void *arg, const td_envelope *req, td_bus_reply *reply);

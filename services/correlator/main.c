@@ -133,6 +133,8 @@ start(td_app *app, correlator *c, td_error *err)
 	    (int)td_config_int(cfg, "bus", "request_timeout"), err);
 	if (rv != 0)
 		return rv;
+	corr_set_dedupe_window(c->corr,
+	    (int)(td_config_int(cfg, "correlator", "dedupe_window") / 1000));
 	td_app_on_stop(app, on_stop, c->corr);
 	rv = td_bus_sub_open(&c->state, "correlator.state",
 	    td_config_str(cfg, "correlator", "state_url"), on_state_notice, c, err);

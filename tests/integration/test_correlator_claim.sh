@@ -18,6 +18,7 @@ need jq redis-cli
 start_postgres
 start_redis
 cfg_set state_loader local_files "[\"prod/app=$TD_ROOT/examples/states/prod-app.tfstate\"]"
+cfg_set correlator dedupe_window 90m
 write_config
 start_up state-loader persistence
 read -r P1 P2 A2 <<<"$(free_ports 3)"
@@ -79,6 +80,8 @@ check_eq "exactly one replica produced the event's alert (replica 1: $n1, replic
 	"$((n1 + n2))" correlator correlator-2
 check_eq "persistence stored it once" 1 "$(alerts_of "$ID1")"
 check_eq "the event is marked done in Redis" done "$(rcli GET "tfdrift:ev:$ID1")"
+ttl="$(rcli TTL "tfdrift:ev:$ID1")"
+check "...for correlator.dedupe_window (90 min; TTL $ttl s)" test "$ttl" -gt 5300 -a "$ttl" -le 5400
 winner=a
 loser=b
 lport=$P2
