@@ -371,10 +371,17 @@ void
 ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t n_changed,
     bool full)
 {
-	bool known;
+	bool missed;
 
 	pthread_mutex_lock(&r->mu);
-	known = generation <= r->gen_known;
+	/* each switch takes one generation (P gen_seq): this round's are the
+	 * n_changed below generation at most, so one above them all that the
+	 * correlator did not know is a switch whose notice it missed; with no
+	 * changed, a generation not known yet is a switch too (a state-loader
+	 * older than per-workspace generations).  gen_known 0: nothing read
+	 * yet, nothing cached */
+	missed = r->gen_known != 0 && generation > r->gen_known &&
+	    generation - r->gen_known > n_changed;
 	/* a generation announced is not "unannounced" when the poll reads it;
 	 * the poll reads P gen at the next lookup (a correlator waiting for its
 	 * first index finds it at once) */
@@ -383,14 +390,11 @@ ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t
 	r->gen_at_ms = 0;
 	r->notices++;
 	pthread_mutex_unlock(&r->mu);
-	/* naming no workspace: a switch from a publisher that names none when
-	 * the generation is new, else statuses only (a failed load) */
-	if (!full && n_changed == 0 && (generation == 0 || known))
-		return; /* nothing cached is wrong */
-	if (full || n_changed == 0)
-		drop_all(r, DROP_FULL);
-	else
+	if (full || missed)
+		drop_all(r, full || n_changed == 0 ? DROP_FULL : DROP_UNANNOUNCED);
+	else if (n_changed > 0)
 		drop_workspaces(r, changed, n_changed, DROP_WORKSPACES);
+	/* else statuses only (a failed load): nothing cached is wrong */
 }
 
 bool

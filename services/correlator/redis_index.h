@@ -112,10 +112,12 @@ int ridx_dedupe_done(ridx_conn *c, char *const *event_ids, size_t n, int ttl_s);
 /* A StateNotice: generation is the P gen it announces (0: none), changed
  * (n_changed names, borrowed) the workspaces it switched.  Drops the cached
  * claims of those workspaces and every cached "not found"; with full,
- * everything.  With no changed: nothing when the generation is one already
- * known (the state-loader's notice of statuses only: a failed load), else
- * everything (a switch from a state-loader older than per-workspace
- * generations, or one whose notice was lost). */
+ * everything.  Each switch takes one generation, so a notice whose
+ * generation lies more than n_changed above the last one known follows a
+ * switch whose notice was lost: everything goes.  With no changed: nothing
+ * when the generation is known (the state-loader's notice of statuses only:
+ * a failed load), else everything (a switch from a state-loader older than
+ * per-workspace generations). */
 void ridx_invalidate(ridx *r, uint64_t generation, const char *const *changed, size_t n_changed,
     bool full);
 

@@ -18,7 +18,9 @@
 #      dropped, counted as unannounced);
 #   6. a claim whose generation is gone from Redis (grace expired, notice
 #      lost) drops the workspace's answers and the event is retried once;
-#   7. a full notice drops everything.
+#   7. a full notice drops everything;
+#   8. a notice whose generation lies more than its switches above the last
+#      one known follows a lost notice: everything is dropped.
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
 need jq redis-cli
@@ -98,49 +100,50 @@ check_eq "...of prod/app, old value from generation 5 (the first claim's)" "$WS|
 	"$(sql "SELECT workspace || '|' || (changes->0->>'old') FROM alerts WHERE event_id = '$EV'")"
 
 # ---- 3. a notice naming prod/app ---------------------------------------------------------
-generation 7 t3.small
-rcli SET "${P}gen" 7 >/dev/null
+# (each switch takes the next generation, as P gen_seq hands them out)
+generation 6 t3.small
+rcli SET "${P}gen" 6 >/dev/null
 w0="$(drops workspaces)"
-notice 7 --changed "$WS"
+notice 6 --changed "$WS"
 check_eq "the notice dropped the workspace's answers (counted)" "$((${w0:-0} + 1))" "$(drops workspaces)"
 event "$TD_TMP/e3.out"
-check_eq "the next event reads generation 7" t3.small "$(old_of "$EV")"
+check_eq "the next event reads generation 6" t3.small "$(old_of "$EV")"
 
 # ---- 4. a notice naming another workspace ------------------------------------------------
-# prod/app switches too, but the notice (announcing P gen 9) names only
-# other/ws: prod/app's cached claim (generation 7) stays, and so do its
-# attributes of generation 7
-generation 9 t3.medium packed
-rcli SET "${P}gen" 9 >/dev/null
-notice 9 --changed other/ws
+# the notice (generation 7) names only other/ws: prod/app's cached claim
+# (generation 6) stays, and so do its attributes of generation 6 — even
+# though prod/app's claim in Redis was moved to 7 by hand meanwhile
+generation 7 t3.medium packed
+rcli SET "${P}gen" 7 >/dev/null
+notice 7 --changed other/ws
 event "$TD_TMP/e4.out"
-check_eq "a notice of another workspace keeps prod/app's cached answer (generation 7)" t3.small \
+check_eq "a notice of another workspace keeps prod/app's cached answer (generation 6)" t3.small \
 	"$(old_of "$EV")"
-notice 9 --changed other/ws --changed "$WS"
+notice 7 --changed other/ws --changed "$WS"
 event "$TD_TMP/e4b.out"
-check_eq "once a notice names prod/app, generation 9 (its attributes unpacked)" t3.medium "$(old_of "$EV")"
+check_eq "once a notice names prod/app, generation 7 (its attributes unpacked)" t3.medium "$(old_of "$EV")"
 
 # a notice naming no workspace: statuses only when its generation is known (a
 # failed load: nothing dropped), else a switch from an older state-loader
 f0="$(drops full)"
 w0="$(drops workspaces)"
-generation 10 m5.large # in Redis, not announced: P gen stays 9
-notice 9
-check_eq "a notice of statuses only (generation 9, known; no workspace named) drops nothing" \
+generation 8 m5.large # in Redis, not announced: P gen stays 7
+notice 7
+check_eq "a notice of statuses only (generation 7, known; no workspace named) drops nothing" \
 	"$f0|$w0" "$(drops full)|$(drops workspaces)"
 event "$TD_TMP/e4c.out"
-check_eq "... prod/app's cached answer stays (generation 9)" t3.medium "$(old_of "$EV")"
-rcli SET "${P}gen" 10 >/dev/null
-notice 10
+check_eq "... prod/app's cached answer stays (generation 7)" t3.medium "$(old_of "$EV")"
+rcli SET "${P}gen" 8 >/dev/null
+notice 8
 check_eq "a notice of a new generation naming no workspace (an older state-loader) drops everything" \
 	"$((${f0:-0} + 1))" "$(drops full)"
 event "$TD_TMP/e4d.out"
-check_eq "... the next event reads generation 10" m5.large "$(old_of "$EV")"
+check_eq "... the next event reads generation 8" m5.large "$(old_of "$EV")"
 
 # ---- 5. a switch whose notice was lost ---------------------------------------------------
 u0="$(drops unannounced)"
-generation 11 t3.large
-rcli SET "${P}gen" 11 >/dev/null
+generation 9 t3.large
+rcli SET "${P}gen" 9 >/dev/null
 # P gen is read every 5 s: poll until an event shows the new generation
 got=""
 for _ in $(seq 1 40); do
@@ -158,10 +161,10 @@ check_eq "...everything dropped, counted as unannounced" "$((${u0:-0} + 1))" "$(
 # a claim read afresh that still names a missing generation is an index at
 # fault, not a stale cache: answered (a coarse alert), warned, never a loop
 x0="$(drops expired)"
-generation 13 t3.2xlarge
-rcli DEL "${P}g:13:res:$WS" >/dev/null
-rcli SET "${P}gen" 13 >/dev/null
-notice 13 --changed "$WS"
+generation 10 t3.2xlarge
+rcli DEL "${P}g:10:res:$WS" >/dev/null
+rcli SET "${P}gen" 10 >/dev/null
+notice 10 --changed "$WS"
 POKE_TIMEOUT=3000 event "$TD_TMP/e6.out"
 check_eq "a claim whose generation is gone: the batch is handed back (no reply)" 3 "$?"
 ID6="$EV"
@@ -175,17 +178,31 @@ check "the resent batch is answered with an alert" \
 check_eq "...a coarse one (the attributes are unknown)" "modified|" \
 	"$(sql "SELECT kind || '|' || coalesce(changes->0->>'old', '') FROM alerts WHERE event_id = '$ID6'")"
 check "...and the correlator names the generation missing" \
-	grep -q 'claims resources of a generation that is not in redis.*"generation":13' "${TD_LOG[correlator]}"
+	grep -q 'claims resources of a generation that is not in redis.*"generation":10' "${TD_LOG[correlator]}"
 
 # ---- 7. a full notice --------------------------------------------------------------------
-rcli SET "${P}gen" 13 >/dev/null
-generation 15 t3.nano packed
-rcli SET "${P}gen" 15 >/dev/null
+generation 11 t3.nano packed
+rcli SET "${P}gen" 11 >/dev/null
 f0="$(drops full)"
-notice 15 --full
+notice 11 --full
 check_eq "a full notice drops everything (counted)" "$((${f0:-0} + 1))" "$(drops full)"
 event "$TD_TMP/e7.out"
-check_eq "...the next event reads generation 15" t3.nano "$(old_of "$EV")"
+check_eq "...the next event reads generation 11" t3.nano "$(old_of "$EV")"
+
+# ---- 8. a lost notice, then the next one -------------------------------------------------
+# prod/app switches (12) and its notice is lost; other/ws switches (13) and
+# its notice names other/ws only.  P gen (13) is what that notice announced,
+# so the poll sees nothing new, but 13 lies more than one switch above 11:
+# a notice was missed, everything goes
+u0="$(drops unannounced)"
+generation 12 c5.large
+rcli SET "${P}gen" 12 >/dev/null
+rcli SET "${P}gen" 13 >/dev/null
+notice 13 --changed other/ws
+check_eq "a notice after a lost one drops everything (counted as unannounced)" \
+	"$((${u0:-0} + 1))" "$(drops unannounced)"
+event "$TD_TMP/e8.out"
+check_eq "...the next event reads prod/app's generation 12" c5.large "$(old_of "$EV")"
 check "dropped entries are counted" test "$(metric correlator tfdrift_correlator_cache_dropped_entries_total)" -gt 0
 
 finish

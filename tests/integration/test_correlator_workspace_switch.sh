@@ -58,7 +58,7 @@ jq '.serial += 1 | (.resources[] | select(.type == "aws_instance") | .instances[
 	"$APP" >"$APP.new"
 t0=$(date +%s%N)
 mv "$APP.new" "$APP"
-for _ in $(seq 1 400); do
+for _ in $(seq 1 2000); do
 	[ "$(grep -c '"state changed"' "${TD_LOG[correlator]}")" -gt "$notices0" ] && break
 	sleep 0.01
 done
