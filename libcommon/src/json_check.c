@@ -17,6 +17,14 @@ typedef struct jc {
 	size_t plen;
 	const char *whole;
 	td_error *err;
+	/* td_json_check_value: string faults go to fault() and the walk goes on */
+	td_json_fault_fn fault;
+	void *arg;
+	const char *member; /* top-level member whose array elements are numbered */
+	bool member_seen;   /* its first occurrence was met (a repeat is not numbered) */
+	bool in_member;     /* the value being walked is that member's */
+	long elem;          /* element of that array the walk is in; -1 outside */
+	size_t elem_plen;   /* path length at that element */
 } jc;
 
 /* Length of the UTF-8 sequence at s[0..n) if it is one valid character
@@ -77,6 +85,30 @@ fail(jc *j, const char *why)
 {
 	const char *where = j->plen > 0 ? j->path : j->whole;
 	return td_error_set(j->err, TD_EINVAL, "%s: %s", where, why);
+}
+
+/* A fault in a string at byte at: fatal for td_json_check; for
+ * td_json_check_value reported to fault() and the walk goes on (0) unless it
+ * returns non-zero. */
+static int
+string_fault(jc *j, const char *why, size_t at)
+{
+	td_json_fault f;
+	const char *field = j->path;
+
+	if (j->fault == NULL)
+		return fail(j, why);
+	if (j->elem >= 0) {
+		field = j->elem_plen < j->plen ? j->path + j->elem_plen : "";
+		if (field[0] == '.')
+			field++;
+	}
+	f.index = j->elem;
+	f.path = j->plen > 0 ? j->path : j->whole;
+	f.field = field;
+	f.why = why;
+	f.offset = at;
+	return j->fault(j->arg, &f);
 }
 
 static int
@@ -142,6 +174,7 @@ string(jc *j, char *name, size_t cap)
 	size_t nlen = 0;
 	const char *what = name != NULL ? "a member name" : "the string";
 	char why[96];
+	int rv;
 
 	if (name != NULL && cap > 0)
 		name[0] = '\0';
@@ -162,24 +195,31 @@ string(jc *j, char *name, size_t cap)
 			e = j->s[j->i++];
 			if (e == 'u') {
 				unsigned cp, lo;
+				size_t at = j->i - 2;
 				if (hex4(j, &cp) != 0)
 					return syntax(j);
 				if (cp == 0) {
 					snprintf(why, sizeof(why), "%s contains a NUL (\\u0000)",
 					    what);
-					return fail(j, why);
+					if ((rv = string_fault(j, why, at)) != 0)
+						return rv;
+					continue;
 				}
 				if (cp >= 0xDC00 && cp <= 0xDFFF) {
 					snprintf(why, sizeof(why),
 					    "%s has an unpaired surrogate escape", what);
-					return fail(j, why);
+					if ((rv = string_fault(j, why, at)) != 0)
+						return rv;
+					continue;
 				}
 				if (cp >= 0xD800 && cp <= 0xDBFF) {
 					if (j->n - j->i < 6 || j->s[j->i] != '\\' ||
 					    j->s[j->i + 1] != 'u') {
 						snprintf(why, sizeof(why),
 						    "%s has an unpaired surrogate escape", what);
-						return fail(j, why);
+						if ((rv = string_fault(j, why, at)) != 0)
+							return rv;
+						continue;
 					}
 					j->i += 2;
 					if (hex4(j, &lo) != 0)
@@ -187,7 +227,9 @@ string(jc *j, char *name, size_t cap)
 					if (lo < 0xDC00 || lo > 0xDFFF) {
 						snprintf(why, sizeof(why),
 						    "%s has an unpaired surrogate escape", what);
-						return fail(j, why);
+						if ((rv = string_fault(j, why, at)) != 0)
+							return rv;
+						continue;
 					}
 					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				}
@@ -226,19 +268,20 @@ string(jc *j, char *name, size_t cap)
 			name_put(name, cap, &nlen, &d, 1);
 			continue;
 		}
-		if (c == 0) {
+		if (c == 0)
 			snprintf(why, sizeof(why), "%s contains a NUL byte", what);
-			return fail(j, why);
-		}
-		if (c < 0x20) {
+		else if (c < 0x20)
 			snprintf(why, sizeof(why), "%s contains a raw control character (0x%02x)",
 			    what, c);
-			return fail(j, why);
-		}
-		size_t k = utf8_char(j->s + j->i, j->n - j->i);
+		size_t k = c < 0x20 ? 0 : utf8_char(j->s + j->i, j->n - j->i);
 		if (k == 0) {
-			snprintf(why, sizeof(why), "%s is not valid UTF-8 (byte %zu)", what, j->i);
-			return fail(j, why);
+			if (c >= 0x20)
+				snprintf(why, sizeof(why), "%s is not valid UTF-8 (byte %zu)", what,
+				    j->i);
+			if ((rv = string_fault(j, why, j->i)) != 0)
+				return rv;
+			j->i++; /* the walk goes on from the next byte */
+			continue;
 		}
 		name_put(name, cap, &nlen, j->s + j->i, k);
 		j->i += k;
@@ -361,7 +404,12 @@ object(jc *j)
 			return syntax(j);
 		j->i++;
 		size_t old = path_push(j, name, 0);
+		/* the first top-level member named j->member: its elements are numbered */
+		j->in_member = j->member != NULL && !j->member_seen && j->depth == 1 &&
+		    strcmp(name, j->member) == 0;
+		j->member_seen = j->member_seen || j->in_member;
 		rv = value(j);
+		j->in_member = false;
 		if (rv != 0)
 			return rv;
 		path_pop(j, old);
@@ -373,10 +421,12 @@ object(jc *j)
 static int
 array(jc *j)
 {
+	bool numbered = j->in_member && j->depth == 2;
 	long idx = 0;
 	bool more;
 	int rv;
 
+	j->in_member = false;
 	j->i++; /* [ */
 	skip_ws(j);
 	if (j->i < j->n && j->s[j->i] == ']') {
@@ -385,7 +435,14 @@ array(jc *j)
 	}
 	for (;; idx++) {
 		size_t old = path_push(j, NULL, idx);
-		if ((rv = value(j)) != 0)
+		if (numbered) {
+			j->elem = idx;
+			j->elem_plen = j->plen;
+		}
+		rv = value(j);
+		if (numbered)
+			j->elem = -1;
+		if (rv != 0)
 			return rv;
 		path_pop(j, old);
 		if ((rv = after_item(j, ']', &more)) != 0 || !more)
@@ -420,7 +477,11 @@ value(jc *j)
 int
 td_json_check(const char *text, size_t len, const char *prefix, const char *whole, td_error *err)
 {
-	jc j = { .s = (const unsigned char *)text, .n = len, .whole = whole, .err = err };
+	jc j = { .s = (const unsigned char *)text,
+		.n = len,
+		.whole = whole,
+		.err = err,
+		.elem = -1 };
 	int rv;
 
 	if (prefix != NULL && prefix[0] != '\0')
@@ -434,4 +495,22 @@ td_json_check(const char *text, size_t len, const char *prefix, const char *whol
 		return td_error_set(err, TD_EINVAL, "%s: %s", whole, why);
 	}
 	return 0;
+}
+
+int
+td_json_check_value(const char *text, size_t len, const char *member, const char *whole,
+    td_json_fault_fn fn, void *arg, size_t *end, td_error *err)
+{
+	jc j = { .s = (const unsigned char *)text,
+		.n = len,
+		.whole = whole,
+		.err = err,
+		.fault = fn,
+		.arg = arg,
+		.member = member,
+		.elem = -1 };
+	int rv = value(&j);
+
+	*end = j.i;
+	return rv;
 }
