@@ -11,23 +11,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 BUILD=${BUILD:-build}
 # shellcheck source=../tests/lib/services.sh
 source tests/lib/services.sh
+# shellcheck source=../tests/lib/state_backends.sh
+source tests/lib/state_backends.sh
 command -v node >/dev/null || { echo "discovery: node is needed"; exit 0; }
 
 N=${BENCH_DISCOVERY_WORKSPACES:-2000}
 POLL=10
-D="$TD_TMP/backends"
-mkdir -p "$D"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
-read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
-node --openssl-legacy-provider tests/peers/state_backends.js --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" \
-	--key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' --user ci --password pw --token t \
-	--log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-trap 'kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || { echo "discovery: backends did not start"; exit 1; }
+start_state_backends --user ci --password pw --token t ||
+	{ echo "discovery: backends did not start"; exit 1; }
 
 # one small state per workspace, put 8 at a time
 python3 - "$D/states" "$N" <<'PY'

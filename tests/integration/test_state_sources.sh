@@ -11,23 +11,12 @@
 # the ETag they loaded; a changed one fetched at once).
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/state_backends.sh
+source "$(dirname "$0")/../lib/state_backends.sh"
 command -v node >/dev/null || bail "node is needed"
 
-D="$TD_TMP/backends"
-mkdir -p "$D/http"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
-read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
-# s3rver's ListObjectsV2 continuation tokens are DES-encrypted: OpenSSL 3 keeps
-# DES in its legacy provider
-node --openssl-legacy-provider "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
-	--user ci --password 'p@ss:w0rd' --token hcp-token-1 --log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-stop_peer() { kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; }
-trap 'stop_peer; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || bail "backends did not start: $(cat "$TD_TMP/backends.out")"
+start_state_backends --user ci --password 'p@ss:w0rd' --token hcp-token-1 ||
+	bail "backends did not start: $(cat "$TD_TMP/backends.out")"
 
 put_s3() { curl -fsS -X PUT --data-binary "@$2" "http://127.0.0.1:$PROXYP/__put/tfstate/$1" >/dev/null; }
 mkstate() { # SERIAL ID FILE
