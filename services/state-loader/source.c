@@ -405,8 +405,39 @@ src_s3_list_url(const src_spec *s, const char *token)
 	return url;
 }
 
+/* The ASCII character of a numeric character reference at t (before b):
+ * "&#34;" or "&#x22;" (MinIO writes ETags so); *len its length.  0 when
+ * there is none, or it is not printable ASCII. */
+static char
+xml_char_ref(const char *t, const char *b, size_t *len)
+{
+	const char *p = t + 2;
+	bool hex = p < b && (*p == 'x' || *p == 'X');
+	unsigned long v = 0;
+	int digits = 0;
+
+	if (b - t < 4 || t[1] != '#') {
+		return 0;
+	}
+	for (p += hex ? 1 : 0; p < b && *p != ';' && digits < 6; p++, digits++) {
+		int d = *p >= '0' && *p <= '9'      ? *p - '0'
+		    : hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+		    : hex && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+						    : -1;
+		if (d < 0) {
+			return 0;
+		}
+		v = v * (hex ? 16 : 10) + (unsigned long)d;
+	}
+	if (p >= b || *p != ';' || digits == 0 || v < 0x20 || v > 0x7E) {
+		return 0;
+	}
+	*len = (size_t)(p - t) + 1;
+	return (char)v;
+}
+
 /* Copies the XML text a..b into out (outlen bytes, cut), the five entities
- * decoded; false when it did not fit. */
+ * and ASCII character references decoded; false when it did not fit. */
 static bool
 xml_text(const char *a, const char *b, char *out, size_t outlen)
 {
@@ -416,7 +447,8 @@ xml_text(const char *a, const char *b, char *out, size_t outlen)
 	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
 		{ "&apos;", '\'' } };
 	const char *t;
-	size_t j = 0;
+	size_t j = 0, rl = 0;
+	char rc;
 
 	for (t = a; t < b && j + 1 < outlen; t++) {
 		size_t e;
@@ -429,6 +461,9 @@ xml_text(const char *a, const char *b, char *out, size_t outlen)
 		if (*t == '&' && e < sizeof(ents) / sizeof(ents[0])) {
 			out[j++] = ents[e].c;
 			t += strlen(ents[e].ent) - 1;
+		} else if (*t == '&' && (rc = xml_char_ref(t, b, &rl)) != 0) {
+			out[j++] = rc;
+			t += rl - 1;
 		} else {
 			out[j++] = *t;
 		}

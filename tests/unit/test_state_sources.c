@@ -285,11 +285,12 @@ test_s3_discovery(void **state)
 	    "00.000Z</LastModified><ETag>&quot;9b2c&quot;</ETag><Size>12</Size></Contents>"
 	    "<Contents><Key>env:/dev/other.tfstate</Key><ETag>&quot;1&quot;</ETag></Contents>"
 	    "<Contents><ETag>\"ab-2\"</ETag><Key>env:/qa-1/dir/k.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/minio/dir/k.tfstate</Key><ETag>&#34;m1&#x22;&#1;</ETag></Contents>"
 	    "<Contents><Key>env:/qa/dir/k.tfstate</Key></Contents>"
 	    "<Contents><Key>env:/a/b/dir/k.tfstate</Key><ETag>&quot;2&quot;</ETag></Contents>"
 	    "</ListBucketResult>",
 	    collect, found);
-	assert_string_equal(found, "dev=\"9b2c\",qa-1=\"ab-2\",qa=,");
+	assert_string_equal(found, "dev=\"9b2c\",qa-1=\"ab-2\",minio=\"m1\"&#1;,qa=,");
 	assert_int_equal(src_s3_child(&sp, "qa", &child, &err), 0);
 	assert_string_equal(child.name, "p/qa");
 	assert_string_equal(child.url, "http://e:1/b/env:/qa/dir/k.tfstate");
