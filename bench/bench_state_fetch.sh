@@ -10,13 +10,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build}
 # shellcheck source=../tests/lib/services.sh
 source tests/lib/services.sh
+# shellcheck source=../tests/lib/state_backends.sh
+source tests/lib/state_backends.sh
 command -v node >/dev/null || { echo "fetch: node is needed"; exit 0; }
 
 N=${BENCH_FETCH_SOURCES:-5000}
-D="$TD_TMP/backends"
-mkdir -p "$D/http"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
+start_state_backends --user ci --password pw --token t ||
+	{ echo "fetch: backends did not start"; exit 1; }
 python3 - "$D/http" "$N" <<'PY'
 import json, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -28,15 +28,6 @@ for i in range(1, n + 1):
     with open(f"{d}/ws-{i}", "w") as f:
         json.dump({"version": 4, "serial": i, "lineage": f"l-{i}", "resources": res}, f)
 PY
-read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
-node tests/peers/state_backends.js --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" \
-	--key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' --user ci --password pw --token t \
-	--log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-trap 'kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || { echo "fetch: backends did not start"; exit 1; }
 
 sources="$(python3 -c "import sys; n, p = int(sys.argv[1]), sys.argv[2]; print('[' + ', '.join(f'\"ws-{i}=http://127.0.0.1:{p}/state/ws-{i}#user=ci&password_env=TD_HTTP_PW\"' for i in range(1, n + 1)) + ']')" "$N" "$HTTPP")"
 start_redis

@@ -1,5 +1,6 @@
 /* json_check.c — see json_check.h.  A recursive-descent recogniser: it
- * builds nothing, and keeps the path of the value it is in for messages. */
+ * builds nothing, and keeps the path of the value it is in (member names
+ * and indexes, written out only for a message). */
 #include "tfdrift/json_check.h"
 
 #include <stdint.h>
@@ -9,14 +10,30 @@
 #define MAX_DEPTH 256
 #define PATH_MAX_LEN 200
 
+/* One step of the path: a member name (name; valid while its value is
+ * walked: it lives in the object's frame) or an array element (idx). */
+typedef struct seg {
+	const char *name; /* NULL: [idx] */
+	long idx;
+} seg;
+
 typedef struct jc {
 	const unsigned char *s;
 	size_t n, i;
 	int depth;
-	char path[PATH_MAX_LEN + 8];
-	size_t plen;
+	seg segs[MAX_DEPTH + 2]; /* the prefix, then one a level */
+	int nseg;
+	char path[PATH_MAX_LEN + 8]; /* written by path_render for a message */
 	const char *whole;
 	td_error *err;
+	/* td_json_check_value: string faults go to fault() and the walk goes on */
+	td_json_fault_fn fault;
+	void *arg;
+	const char *member; /* top-level member whose array elements are numbered */
+	bool member_seen;   /* its first occurrence was met (a repeat is not numbered) */
+	bool in_member;     /* the value being walked is that member's */
+	long elem;          /* element of that array the walk is in; -1 outside */
+	int elem_seg;       /* its step in segs */
 } jc;
 
 /* Length of the UTF-8 sequence at s[0..n) if it is one valid character
@@ -72,11 +89,67 @@ td_utf8_text_ok(const char *s, size_t n)
 	return true;
 }
 
+/* Writes the path of the value being walked into j->path ("a.b[2].c", cut
+ * at PATH_MAX_LEN with "..."); *elem_len gets its length up to the end of
+ * the numbered element's step (all of it when that step was cut).  Returns
+ * its length. */
+static size_t
+path_render(jc *j, size_t *elem_len)
+{
+	size_t len = 0;
+
+	*elem_len = SIZE_MAX;
+	j->path[0] = '\0';
+	for (int k = 0; k < j->nseg && len < PATH_MAX_LEN; k++) {
+		const seg *g = &j->segs[k];
+		int w = g->name != NULL
+		    ? snprintf(j->path + len, PATH_MAX_LEN + 1 - len, "%s%s", len > 0 ? "." : "",
+			  g->name)
+		    : snprintf(j->path + len, PATH_MAX_LEN + 1 - len, "[%ld]", g->idx);
+		if (w < 0)
+			w = 0;
+		len = len + (size_t)w > PATH_MAX_LEN ? PATH_MAX_LEN : len + (size_t)w;
+		if (k == j->elem_seg)
+			*elem_len = len;
+	}
+	if (len == PATH_MAX_LEN)
+		memcpy(j->path + PATH_MAX_LEN, "...", 4);
+	if (*elem_len == SIZE_MAX)
+		*elem_len = len;
+	return len;
+}
+
 static int
 fail(jc *j, const char *why)
 {
-	const char *where = j->plen > 0 ? j->path : j->whole;
+	size_t elen;
+	const char *where = path_render(j, &elen) > 0 ? j->path : j->whole;
 	return td_error_set(j->err, TD_EINVAL, "%s: %s", where, why);
+}
+
+/* A fault in a string at byte at: fatal for td_json_check; for
+ * td_json_check_value reported to fault() and the walk goes on (0) unless it
+ * returns non-zero. */
+static int
+string_fault(jc *j, const char *why, size_t at)
+{
+	td_json_fault f;
+	size_t elen, plen;
+
+	if (j->fault == NULL)
+		return fail(j, why);
+	plen = path_render(j, &elen);
+	f.field = j->path;
+	if (j->elem >= 0) {
+		f.field = j->path + elen;
+		if (f.field[0] == '.')
+			f.field++;
+	}
+	f.index = j->elem;
+	f.path = plen > 0 ? j->path : j->whole;
+	f.why = why;
+	f.offset = at;
+	return j->fault(j->arg, &f);
 }
 
 static int
@@ -142,11 +215,24 @@ string(jc *j, char *name, size_t cap)
 	size_t nlen = 0;
 	const char *what = name != NULL ? "a member name" : "the string";
 	char why[96];
+	int rv;
 
 	if (name != NULL && cap > 0)
 		name[0] = '\0';
 	j->i++; /* the quote */
 	for (;;) {
+		/* a run of printable ASCII, the usual text: nothing to check */
+		size_t r = j->i;
+		while (r < j->n && j->s[r] >= 0x20 && j->s[r] < 0x80 && j->s[r] != '"' &&
+		    j->s[r] != '\\')
+			r++;
+		if (r > j->i && name != NULL && nlen + 1 < cap) {
+			size_t k = r - j->i < cap - 1 - nlen ? r - j->i : cap - 1 - nlen;
+			memcpy(name + nlen, j->s + j->i, k);
+			nlen += k;
+			name[nlen] = '\0';
+		}
+		j->i = r;
 		if (j->i >= j->n)
 			return syntax(j);
 		unsigned c = j->s[j->i];
@@ -162,24 +248,31 @@ string(jc *j, char *name, size_t cap)
 			e = j->s[j->i++];
 			if (e == 'u') {
 				unsigned cp, lo;
+				size_t at = j->i - 2;
 				if (hex4(j, &cp) != 0)
 					return syntax(j);
 				if (cp == 0) {
 					snprintf(why, sizeof(why), "%s contains a NUL (\\u0000)",
 					    what);
-					return fail(j, why);
+					if ((rv = string_fault(j, why, at)) != 0)
+						return rv;
+					continue;
 				}
 				if (cp >= 0xDC00 && cp <= 0xDFFF) {
 					snprintf(why, sizeof(why),
 					    "%s has an unpaired surrogate escape", what);
-					return fail(j, why);
+					if ((rv = string_fault(j, why, at)) != 0)
+						return rv;
+					continue;
 				}
 				if (cp >= 0xD800 && cp <= 0xDBFF) {
 					if (j->n - j->i < 6 || j->s[j->i] != '\\' ||
 					    j->s[j->i + 1] != 'u') {
 						snprintf(why, sizeof(why),
 						    "%s has an unpaired surrogate escape", what);
-						return fail(j, why);
+						if ((rv = string_fault(j, why, at)) != 0)
+							return rv;
+						continue;
 					}
 					j->i += 2;
 					if (hex4(j, &lo) != 0)
@@ -187,7 +280,9 @@ string(jc *j, char *name, size_t cap)
 					if (lo < 0xDC00 || lo > 0xDFFF) {
 						snprintf(why, sizeof(why),
 						    "%s has an unpaired surrogate escape", what);
-						return fail(j, why);
+						if ((rv = string_fault(j, why, at)) != 0)
+							return rv;
+						continue;
 					}
 					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				}
@@ -226,19 +321,20 @@ string(jc *j, char *name, size_t cap)
 			name_put(name, cap, &nlen, &d, 1);
 			continue;
 		}
-		if (c == 0) {
+		if (c == 0)
 			snprintf(why, sizeof(why), "%s contains a NUL byte", what);
-			return fail(j, why);
-		}
-		if (c < 0x20) {
+		else if (c < 0x20)
 			snprintf(why, sizeof(why), "%s contains a raw control character (0x%02x)",
 			    what, c);
-			return fail(j, why);
-		}
-		size_t k = utf8_char(j->s + j->i, j->n - j->i);
+		size_t k = c < 0x20 ? 0 : utf8_char(j->s + j->i, j->n - j->i);
 		if (k == 0) {
-			snprintf(why, sizeof(why), "%s is not valid UTF-8 (byte %zu)", what, j->i);
-			return fail(j, why);
+			if (c >= 0x20)
+				snprintf(why, sizeof(why), "%s is not valid UTF-8 (byte %zu)", what,
+				    j->i);
+			if ((rv = string_fault(j, why, j->i)) != 0)
+				return rv;
+			j->i++; /* the walk goes on from the next byte */
+			continue;
 		}
 		name_put(name, cap, &nlen, j->s + j->i, k);
 		j->i += k;
@@ -292,33 +388,26 @@ literal(jc *j, const char *word)
 	return 0;
 }
 
-/* Appends ".name" or "[idx]" to the path (cut when long); returns the
- * previous length to restore. */
-static size_t
+/* Adds a step to the path (not past the room: a message cuts long paths
+ * anyway); returns the previous depth to restore. */
+static int
 path_push(jc *j, const char *name, long idx)
 {
-	size_t old = j->plen;
-	int w;
-	if (old >= PATH_MAX_LEN)
-		return old;
-	if (name != NULL)
-		w = snprintf(j->path + old, PATH_MAX_LEN + 1 - old, "%s%s", old > 0 ? "." : "",
-		    name);
-	else
-		w = snprintf(j->path + old, PATH_MAX_LEN + 1 - old, "[%ld]", idx);
-	if (w < 0)
-		w = 0;
-	j->plen = old + (size_t)w > PATH_MAX_LEN ? PATH_MAX_LEN : old + (size_t)w;
-	if (j->plen == PATH_MAX_LEN)
-		memcpy(j->path + PATH_MAX_LEN, "...", 4);
+	int old = j->nseg;
+
+	if (old < (int)(sizeof(j->segs) / sizeof(j->segs[0]))) {
+		j->segs[old] = (seg){ .name = name, .idx = idx };
+		j->nseg = old + 1;
+	}
 	return old;
 }
 
 static void
-path_pop(jc *j, size_t old)
+path_pop(jc *j, int old)
 {
-	j->plen = old;
-	j->path[old] = '\0';
+	if (old < j->nseg)
+		j->segs[old].name = NULL; /* it may point into a frame that returns */
+	j->nseg = old;
 }
 
 static int value(jc *j);
@@ -360,11 +449,16 @@ object(jc *j)
 		if (j->i >= j->n || j->s[j->i] != ':')
 			return syntax(j);
 		j->i++;
-		size_t old = path_push(j, name, 0);
+		int old = path_push(j, name, 0);
+		/* the first top-level member named j->member: its elements are numbered */
+		j->in_member = j->member != NULL && !j->member_seen && j->depth == 1 &&
+		    strcmp(name, j->member) == 0;
+		j->member_seen = j->member_seen || j->in_member;
 		rv = value(j);
+		j->in_member = false;
+		path_pop(j, old); /* a message was written at the fault */
 		if (rv != 0)
 			return rv;
-		path_pop(j, old);
 		if ((rv = after_item(j, '}', &more)) != 0 || !more)
 			return rv;
 	}
@@ -373,23 +467,35 @@ object(jc *j)
 static int
 array(jc *j)
 {
+	bool numbered = j->in_member && j->depth == 2;
 	long idx = 0;
 	bool more;
 	int rv;
 
+	j->in_member = false;
 	j->i++; /* [ */
 	skip_ws(j);
 	if (j->i < j->n && j->s[j->i] == ']') {
 		j->i++;
 		return 0;
 	}
+	int old = path_push(j, NULL, 0);
 	for (;; idx++) {
-		size_t old = path_push(j, NULL, idx);
-		if ((rv = value(j)) != 0)
+		if (old < j->nseg)
+			j->segs[old].idx = idx;
+		if (numbered) {
+			j->elem = idx;
+			j->elem_seg = old;
+		}
+		rv = value(j);
+		if (numbered)
+			j->elem = -1;
+		if (rv != 0)
 			return rv;
-		path_pop(j, old);
-		if ((rv = after_item(j, ']', &more)) != 0 || !more)
+		if ((rv = after_item(j, ']', &more)) != 0 || !more) {
+			path_pop(j, old);
 			return rv;
+		}
 	}
 }
 
@@ -420,7 +526,11 @@ value(jc *j)
 int
 td_json_check(const char *text, size_t len, const char *prefix, const char *whole, td_error *err)
 {
-	jc j = { .s = (const unsigned char *)text, .n = len, .whole = whole, .err = err };
+	jc j = { .s = (const unsigned char *)text,
+		.n = len,
+		.whole = whole,
+		.err = err,
+		.elem = -1 };
 	int rv;
 
 	if (prefix != NULL && prefix[0] != '\0')
@@ -434,4 +544,22 @@ td_json_check(const char *text, size_t len, const char *prefix, const char *whol
 		return td_error_set(err, TD_EINVAL, "%s: %s", whole, why);
 	}
 	return 0;
+}
+
+int
+td_json_check_value(const char *text, size_t len, const char *member, const char *whole,
+    td_json_fault_fn fn, void *arg, size_t *end, td_error *err)
+{
+	jc j = { .s = (const unsigned char *)text,
+		.n = len,
+		.whole = whole,
+		.err = err,
+		.fault = fn,
+		.arg = arg,
+		.member = member,
+		.elem = -1 };
+	int rv = value(&j);
+
+	*end = j.i;
+	return rv;
 }

@@ -1,6 +1,8 @@
 /* secret.c — constant-time comparison. */
 #include "tfdrift/secret.h"
 
+#include <strings.h>
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -29,4 +31,17 @@ td_secret_digest_equal(const unsigned char a[TD_SECRET_DIGEST_LEN],
     const unsigned char b[TD_SECRET_DIGEST_LEN])
 {
 	return CRYPTO_memcmp(a, b, TD_SECRET_DIGEST_LEN) == 0;
+}
+
+const char *
+td_secret_bearer(const char *header)
+{
+	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0) {
+		return NULL;
+	}
+	header += 7;
+	while (*header == ' ') {
+		header++;
+	}
+	return header;
 }

@@ -21,6 +21,7 @@
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
 #include "tfdrift/metrics.h"
+#include "tfdrift/secret.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1280,7 +1281,7 @@ static const gw_route routes[] = {
 static bool
 authenticate(gw_api *api, const gw_request *req, bool allow_query, gw_response *resp)
 {
-	const char *secret = gw_auth_bearer(req->authorization);
+	const char *secret = td_secret_bearer(req->authorization);
 	if (secret == NULL && allow_query) {
 		secret = arg(req, "access_token");
 	}
@@ -1291,7 +1292,7 @@ authenticate(gw_api *api, const gw_request *req, bool allow_query, gw_response *
 	td_counter_inc(td_counter_get("tfdrift_gateway_auth_failures_total",
 	    "Requests refused for a missing or unknown API token.", NULL));
 	resp->www_auth = true;
-	if (req->authorization != NULL && gw_auth_bearer(req->authorization) == NULL) {
+	if (req->authorization != NULL && td_secret_bearer(req->authorization) == NULL) {
 		respond_error(resp, 401, "unauthorized",
 		    "the Authorization header must be: Bearer <token>");
 	} else if (rv == TD_ENOTFOUND) {

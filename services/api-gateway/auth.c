@@ -226,16 +226,3 @@ gw_auth_check(const gw_auth *a, const char *secret, gw_identity *id)
 	id->role = hit->role;
 	return 0;
 }
-
-const char *
-gw_auth_bearer(const char *header)
-{
-	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0) {
-		return NULL;
-	}
-	header += 7;
-	while (*header == ' ') {
-		header++;
-	}
-	return header;
-}

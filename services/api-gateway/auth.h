@@ -49,10 +49,6 @@ size_t gw_auth_count(const gw_auth *a);
  * the token is unknown. */
 int gw_auth_check(const gw_auth *a, const char *secret, gw_identity *id);
 
-/* The secret of an "Authorization" header value ("Bearer abc" -> "abc"), or
- * NULL when it is not a bearer credential.  Points into header. */
-const char *gw_auth_bearer(const char *header);
-
 /* "viewer" for GW_ROLE_VIEWER, ... ; "none" for GW_ROLE_NONE. */
 const char *gw_role_name(gw_role r);
 

@@ -684,9 +684,12 @@ on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *ex
 	}
 	add_client(l, c);
 	send_hello(c);
+	/* once unlocked, the live thread may drop and free c at any time */
+	char who[sizeof(c->who)];
+	memcpy(who, c->who, sizeof(who));
 	pthread_mutex_unlock(&l->mu);
 	wake(l);
-	TD_INFO("websocket client connected", TD_KV_STR("caller", c->who));
+	TD_INFO("websocket client connected", TD_KV_STR("caller", who));
 }
 
 /* ---- SSE (MHD's threads) -------------------------------------------------------------------- */

@@ -127,9 +127,8 @@ token_ok(const falco_http *s, struct MHD_Connection *conn)
 	if (!s->have_token)
 		return true;
 	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+	if ((h = td_secret_bearer(h)) == NULL)
 		return false;
-	h += 7;
 	/* digests of equal length: no early exit, no length told by timing */
 	td_secret_digest(h, strlen(h), d);
 	return td_secret_digest_equal(d, s->token_digest);

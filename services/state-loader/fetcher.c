@@ -14,8 +14,10 @@
 #include "aws_credentials.h"
 #include "fetch.h"
 #include "fetch_pool.h"
+#include "s3_listing.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
+#include "tfdrift/metrics.h"
 
 /* HCP Terraform answers 429 when the organisation's rate limit is reached:
  * the request is repeated after Retry-After seconds (or a doubling backoff
@@ -44,6 +46,15 @@ struct fetcher {
 	bool had_error; /* the source is failing (HCP: fetch the same version again) */
 	fetch_result res;
 	atomic_bool cancel; /* abandons a transfer in flight (stop) */
+	/* S3 discovery (s3_listing.h), set before the first check: a discovering
+	 * source's own listing, which its checks publish; or a discovered
+	 * workspace's parent's, which answers its checks while it shows the
+	 * ETag loaded */
+	s3_listing *listing;
+	char *workspace;      /* discovered: its name in the listing; NULL otherwise */
+	int64_t max_age_ms;   /* discovered: how old a listing may be to count */
+	uint64_t seen_round;  /* fetcher_due (loader thread): the listing looked at last */
+	td_counter *c_listed; /* discovered: checks the listing answered */
 };
 
 void
@@ -201,9 +212,8 @@ out:
 }
 
 static void
-collect_workspace(void *arg, const char *ws)
+collect_workspace(fetch_result *r, const char *ws)
 {
-	fetch_result *r = arg;
 	char **nf;
 	size_t i;
 
@@ -221,28 +231,49 @@ collect_workspace(void *arg, const char *ws)
 	}
 }
 
+/* What a listing in progress collects: the workspaces for the loader, and
+ * their ETags for the listing the discovered workspaces read. */
+typedef struct listing_draft {
+	fetch_result *r;
+	s3_entries *e; /* NULL when there is no listing to publish (out of memory) */
+} listing_draft;
+
+static void
+on_listed(void *arg, const char *ws, const char *etag)
+{
+	listing_draft *d = arg;
+
+	collect_workspace(d->r, ws);
+	if (d->e != NULL && s3_entries_add(d->e, ws, etag) != 0) {
+		s3_entries_free(d->e);
+		d->e = NULL; /* incomplete: not published */
+	}
+}
+
 /* Pages of a workspace listing followed at most (a store answering the same
  * token forever must not hold the loop). */
 #define LIST_MAX_PAGES 10000
 
 /* Lists the workspace prefix of a discovering S3 source (signed like the
  * GET in rq), page after page (ListObjectsV2 continuation tokens) until the
- * listing is complete; the workspaces go to r->found. */
+ * listing is complete; the workspaces go to r->found, and a complete listing
+ * (each workspace's ETag) to f->listing for the discovered workspaces. */
 static void
 discover(fetcher *f, const fetch_req *rq, fetch_result *r)
 {
 	fetch_req lr = *rq;
 	fetch_resp rp = { 0 };
 	td_error err = { 0 };
+	listing_draft d = { .r = r, .e = f->listing != NULL ? s3_entries_new() : NULL };
 	char token[2048] = "", *url = NULL;
-	bool more = true;
+	bool more = true, complete = false;
 	int page;
 
 	lr.etag = NULL;
 	lr.max_size = 16u << 20;
 	for (page = 0; more && page < LIST_MAX_PAGES; page++) {
 		if ((url = src_s3_list_url(&f->spec, page == 0 ? NULL : token)) == NULL) {
-			return;
+			break;
 		}
 		lr.url = url;
 		if (fetch_get(&lr, &rp, &err) != 0 || rp.status != 200 || rp.body == NULL) {
@@ -253,8 +284,9 @@ discover(fetcher *f, const fetch_req *rq, fetch_result *r)
 			    TD_KV_INT("status", rp.status), TD_KV_INT("page", page + 1));
 			more = false;
 		} else {
-			src_s3_workspaces(&f->spec, rp.body, collect_workspace, r);
+			src_s3_workspaces(&f->spec, rp.body, on_listed, &d);
 			more = src_s3_next_token(rp.body, token, sizeof(token));
+			complete = !more;
 		}
 		free(rp.body);
 		rp.body = NULL;
@@ -264,6 +296,22 @@ discover(fetcher *f, const fetch_req *rq, fetch_result *r)
 		TD_WARN("workspace discovery stopped: too many listing pages",
 		    TD_KV_STR("workspace", f->name), TD_KV_INT("pages", page));
 	}
+	if (complete && d.e != NULL) {
+		s3_listing_publish(f->listing, d.e, td_clock_mono_ms());
+	} else {
+		s3_entries_free(d.e);
+	}
+}
+
+/* A discovered workspace whose parent's listing (recent enough) shows the
+ * ETag of its last 200: unchanged, no GET.  Not while it is failing (the GET
+ * says whether it still fails). */
+static bool
+listed_unchanged(fetcher *f, const char *etag, bool had_error)
+{
+	return f->workspace != NULL && !had_error && etag[0] != '\0' &&
+	    s3_listing_check(f->listing, f->workspace, etag, td_clock_mono_ms(), f->max_age_ms) ==
+	    S3L_SAME;
 }
 
 /* One check of a remote source, on its fetcher thread: one conditional
@@ -295,6 +343,11 @@ remote_fetch(fetcher *f, const char *etag, bool had_error, fetch_result *r)
 		rq.password = f->spec.password;
 		break;
 	case SRC_S3:
+		if (listed_unchanged(f, etag, had_error)) {
+			td_counter_inc(f->c_listed);
+			r->kind = RES_SAME; /* as a 304 would say, without asking */
+			return;
+		}
 		if (aws_credentials(&cr, &err) != 0) {
 			result_failed(r, "%s: %s", f->path, err.msg);
 			return;
@@ -410,6 +463,8 @@ fetcher_start(fetcher **out, fetch_pool *pool, const src_spec *spec, const char 
 	f->timeout_ms = timeout_ms;
 	f->pool = pool;
 	fetch_pool_host_of(spec->url != NULL ? spec->url : "", f->host, sizeof(f->host));
+	/* out of memory: the discovered workspaces ask the store, as before */
+	f->listing = spec->kind == SRC_S3 && spec->discover ? s3_listing_new() : NULL;
 	atomic_init(&f->cancel, false);
 	pthread_mutex_init(&f->mu, NULL);
 	td_clock_cond_init(&f->cv);
@@ -447,6 +502,8 @@ fetcher_free(fetcher *f)
 	}
 	pthread_mutex_unlock(&f->mu);
 	fetch_result_free(&f->res);
+	s3_listing_unref(f->listing);
+	free(f->workspace);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
@@ -502,4 +559,44 @@ fetcher_busy(fetcher *f)
 	busy = f->busy;
 	pthread_mutex_unlock(&f->mu);
 	return busy;
+}
+
+int
+fetcher_follow(fetcher *f, fetcher *parent, const char *workspace, int64_t max_age_ms)
+{
+	char *ws;
+
+	if (parent == NULL || parent->listing == NULL || f->listing != NULL) {
+		return 0;
+	}
+	if ((ws = strdup(workspace)) == NULL) {
+		return TD_ENOMEM;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->listing = s3_listing_ref(parent->listing);
+	f->workspace = ws;
+	f->max_age_ms = max_age_ms;
+	f->c_listed = td_counter_get("tfdrift_state_listing_unchanged_total",
+	    "Checks of workspaces discovered in S3 that their source's ListObjectsV2 listing "
+	    "answered (it showed the ETag loaded): unchanged, no GET.",
+	    NULL);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+bool
+fetcher_due(fetcher *f, const char *etag)
+{
+	uint64_t round;
+
+	if (f->workspace == NULL) {
+		return false;
+	}
+	round = s3_listing_round(f->listing);
+	if (round == f->seen_round || fetcher_busy(f)) {
+		return false; /* looked at already; or a check is running, see it first */
+	}
+	f->seen_round = round;
+	return s3_listing_check(f->listing, f->workspace, etag, td_clock_mono_ms(),
+		   f->max_age_ms) == S3L_CHANGED;
 }

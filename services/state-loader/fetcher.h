@@ -8,7 +8,8 @@
  * finished ones (fetcher_take) on its own thread.  HCP Terraform's current
  * state version is looked up first (429 answered with Retry-After or a
  * backoff); S3 requests are signed with aws_credentials, and a source with
- * workspace=* lists its prefix for workspaces.
+ * workspace=* lists its prefix for workspaces, whose checks its listing
+ * answers while it shows the ETag they loaded (fetcher_follow).
  *
  * Threads: kick, take and busy from one thread (the loader's); a check on a
  * pool worker touches nothing but the fetcher. */
@@ -17,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fetch_pool.h"
 #include "source.h"
@@ -61,6 +63,18 @@ bool fetcher_kick(fetcher *f, const char *etag, bool had_error);
 bool fetcher_take(fetcher *f, fetch_result *out);
 /* True while a check asked for has not been taken. */
 bool fetcher_busy(fetcher *f);
+
+/* Makes f, the fetcher of workspace `workspace` discovered by parent's
+ * source (workspace=*), read parent's listings (s3_listing.h): a check finds
+ * the workspace unchanged without a GET while the latest listing, at most
+ * max_age_ms old, shows the ETag f last loaded (counted in
+ * tfdrift_state_listing_unchanged_total).  Call before f's first check.
+ * Nothing happens when parent lists nothing.  TD_ENOMEM. */
+int fetcher_follow(fetcher *f, fetcher *parent, const char *workspace, int64_t max_age_ms);
+/* True when a listing newer than the one looked at last shows f's workspace
+ * with an ETag other than etag (the one loaded), or not at all: check it now
+ * rather than at its next poll.  For the loader's thread. */
+bool fetcher_due(fetcher *f, const char *etag);
 
 void fetch_result_free(fetch_result *r);
 

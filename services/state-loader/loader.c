@@ -499,6 +499,9 @@ add_discovered(ldr *l)
 			src_spec_free(&c->spec);
 			continue;
 		}
+		/* its checks read the parent's listing (out of memory: they GET) */
+		(void)fetcher_follow(c->f, l->src[l->found[i].parent].f, l->found[i].workspace,
+		    l->poll_ms + l->poll_ms / 2);
 		TD_INFO("workspace discovered", TD_KV_STR("workspace", c->name),
 		    TD_KV_STR("source", c->path));
 		l->nsrc++;
@@ -1418,9 +1421,11 @@ ldr_tick(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 	}
 	/* workspaces found by discovery are checked at once */
 	add_discovered(l);
-	/* remote sources whose poll is due (discovered ones at once) */
+	/* remote sources whose poll is due (discovered ones at once, and when
+	 * their source's listing shows their object changed) */
 	for (i = 0; i < l->nsrc; i++) {
-		if (l->src[i].f != NULL && now >= l->src[i].next_check) {
+		if (l->src[i].f != NULL &&
+		    (now >= l->src[i].next_check || fetcher_due(l->src[i].f, l->src[i].etag))) {
 			remote_kick(l, &l->src[i], now);
 		}
 	}

@@ -405,25 +405,52 @@ src_s3_list_url(const src_spec *s, const char *token)
 	return url;
 }
 
-bool
-src_s3_next_token(const char *xml, char *out, size_t outlen)
+/* The ASCII character of a numeric character reference at t (before b):
+ * "&#34;" or "&#x22;" (MinIO writes ETags so); *len its length.  0 when
+ * there is none, or it is not printable ASCII. */
+static char
+xml_char_ref(const char *t, const char *b, size_t *len)
 {
-	const char *a, *b, *t;
-	size_t j = 0;
+	const char *p = t + 2;
+	bool hex = p < b && (*p == 'x' || *p == 'X');
+	unsigned long v = 0;
+	int digits = 0;
 
-	out[0] = '\0';
-	if ((a = strstr(xml, "<IsTruncated>")) == NULL || strncmp(a + 13, "true", 4) != 0 ||
-	    (a = strstr(xml, "<NextContinuationToken>")) == NULL ||
-	    (b = strstr(a, "</NextContinuationToken>")) == NULL) {
-		return false;
+	if (b - t < 4 || t[1] != '#') {
+		return 0;
 	}
-	/* the five XML entities are the only escapes a token can carry */
-	for (t = a + 23; t < b && j + 1 < outlen; t++) {
-		static const struct {
-			const char *ent;
-			char c;
-		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
-			{ "&apos;", '\'' } };
+	for (p += hex ? 1 : 0; p < b && *p != ';' && digits < 6; p++, digits++) {
+		int d = *p >= '0' && *p <= '9'      ? *p - '0'
+		    : hex && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+		    : hex && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+						    : -1;
+		if (d < 0) {
+			return 0;
+		}
+		v = v * (hex ? 16 : 10) + (unsigned long)d;
+	}
+	if (p >= b || *p != ';' || digits == 0 || v < 0x20 || v > 0x7E) {
+		return 0;
+	}
+	*len = (size_t)(p - t) + 1;
+	return (char)v;
+}
+
+/* Copies the XML text a..b into out (outlen bytes, cut), the five entities
+ * and ASCII character references decoded; false when it did not fit. */
+static bool
+xml_text(const char *a, const char *b, char *out, size_t outlen)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+		{ "&apos;", '\'' } };
+	const char *t;
+	size_t j = 0, rl = 0;
+	char rc;
+
+	for (t = a; t < b && j + 1 < outlen; t++) {
 		size_t e;
 		for (e = 0; *t == '&' && e < sizeof(ents) / sizeof(ents[0]); e++) {
 			size_t el = strlen(ents[e].ent);
@@ -434,24 +461,62 @@ src_s3_next_token(const char *xml, char *out, size_t outlen)
 		if (*t == '&' && e < sizeof(ents) / sizeof(ents[0])) {
 			out[j++] = ents[e].c;
 			t += strlen(ents[e].ent) - 1;
+		} else if (*t == '&' && (rc = xml_char_ref(t, b, &rl)) != 0) {
+			out[j++] = rc;
+			t += rl - 1;
 		} else {
 			out[j++] = *t;
 		}
 	}
 	out[j] = '\0';
-	return t == b && j > 0;
+	return t == b;
+}
+
+bool
+src_s3_next_token(const char *xml, char *out, size_t outlen)
+{
+	const char *a, *b;
+
+	out[0] = '\0';
+	if ((a = strstr(xml, "<IsTruncated>")) == NULL || strncmp(a + 13, "true", 4) != 0 ||
+	    (a = strstr(xml, "<NextContinuationToken>")) == NULL ||
+	    (b = strstr(a, "</NextContinuationToken>")) == NULL) {
+		return false;
+	}
+	/* the five XML entities are the only escapes a token can carry */
+	return xml_text(a + 23, b, out, outlen) && out[0] != '\0';
+}
+
+/* The text of element <name> inside xml[0..end): a and b bound it; false
+ * when there is none. */
+static bool
+xml_element(const char *xml, const char *end, const char *name, const char **a, const char **b)
+{
+	char open[32], close[32];
+	size_t ol = (size_t)snprintf(open, sizeof(open), "<%s>", name);
+	size_t cl = (size_t)snprintf(close, sizeof(close), "</%s>", name);
+
+	if ((*a = memmem(xml, (size_t)(end - xml), open, ol)) == NULL) {
+		return false;
+	}
+	*a += ol;
+	*b = memmem(*a, (size_t)(end - *a), close, cl);
+	return *b != NULL;
 }
 
 void
-src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const char *), void *arg)
+src_s3_workspaces(const src_spec *s, const char *xml, src_ws_fn fn, void *arg)
 {
 	size_t pl = strlen(s->ws_prefix), kl = strlen(s->key);
-	const char *p = xml, *a, *b, *ws, *slash;
-	char name[512], last[512] = "";
+	const char *p = xml, *c, *end, *a, *b, *ws, *slash;
+	char name[512], etag[256];
 
-	while (p != NULL && (a = strstr(p, "<Key>")) != NULL && (b = strstr(a, "</Key>")) != NULL) {
-		a += 5;
-		p = b + 6;
+	/* one <Contents> element per object: its Key, and its ETag */
+	while ((c = strstr(p, "<Contents>")) != NULL && (end = strstr(c, "</Contents>")) != NULL) {
+		p = end + 11;
+		if (!xml_element(c, end, "Key", &a, &b)) {
+			continue;
+		}
 		/* <prefix>/<ws>/<key> */
 		if ((size_t)(b - a) <= pl + 1 + kl || strncmp(a, s->ws_prefix, pl) != 0 ||
 		    a[pl] != '/') {
@@ -464,10 +529,13 @@ src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const c
 			continue;
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(slash - ws), ws);
-		if (strcmp(name, last) != 0 && strpbrk(name, "\t\n\r&<>") == NULL) {
-			fn(arg, name);
-			snprintf(last, sizeof(last), "%s", name);
+		if (strpbrk(name, "\t\n\r&<>") != NULL) {
+			continue;
 		}
+		if (!xml_element(c, end, "ETag", &a, &b) || !xml_text(a, b, etag, sizeof(etag))) {
+			etag[0] = '\0';
+		}
+		fn(arg, name, etag);
 	}
 }
 

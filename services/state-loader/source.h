@@ -79,10 +79,14 @@ char *src_s3_list_url(const src_spec *s, const char *token);
  * NextContinuationToken (XML entities decoded) into out and returns true. */
 bool src_s3_next_token(const char *xml, char *out, size_t outlen);
 
+/* A workspace a listing names, and its object's ETag (entities decoded:
+ * "\"9b2c...\""; "" when the listing gives none). */
+typedef void (*src_ws_fn)(void *arg, const char *workspace, const char *etag);
+
 /* The workspaces named by a ListObjectsV2 answer: keys of the form
- * <prefix>/<workspace>/<key>.  Calls fn for each one (distinct, in order). */
-void src_s3_workspaces(const src_spec *s, const char *xml, void (*fn)(void *, const char *),
-    void *arg);
+ * <prefix>/<workspace>/<key>.  Calls fn for each one, in order (a key is
+ * listed once, so each workspace is named once). */
+void src_s3_workspaces(const src_spec *s, const char *xml, src_ws_fn fn, void *arg);
 
 /* The spec of one discovered workspace: named NAME/<workspace>, fetching
  * <prefix>/<workspace>/<key>.  *out owned by the caller (src_spec_free). */

@@ -9,7 +9,10 @@
  *   byte & 4:      ct_file_read with a 64-byte cap (the too-big path).
  * Files are memfds, so nothing is left behind.
  * Every record the reader hands over is normalised as replay would
- * (libcommon/src/domain/cloudtrail_file.c, cloudtrail_record.c). */
+ * (libcommon/src/domain/cloudtrail_file.c, cloudtrail_record.c), after
+ * checking that its strings and member names are all valid UTF-8 (the reader
+ * rejects a record whose text PostgreSQL would refuse). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,6 +22,7 @@
 #include "tfdrift/cloudtrail_file.h"
 #include "tfdrift/cloudtrail_record.h"
 #include "tfdrift/error.h"
+#include "tfdrift/json_check.h"
 #include "tfdrift/log.h"
 
 int
@@ -28,6 +32,24 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	td_log_set_level(TD_LOG_OFF);
 	return 0;
+}
+
+/* Whether every string and member name under v is valid UTF-8. */
+static bool
+text_ok(const cJSON *v)
+{
+	if (v->string != NULL && !td_utf8_text_ok(v->string, strlen(v->string))) {
+		return false;
+	}
+	if (cJSON_IsString(v) && !td_utf8_text_ok(v->valuestring, strlen(v->valuestring))) {
+		return false;
+	}
+	for (const cJSON *c = v->child; c != NULL; c = c->next) {
+		if (!text_ok(c)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static int
@@ -40,6 +62,9 @@ on_record(void *arg, const ct_file_record *rec)
 			abort(); /* a rejected record always says why */
 		}
 		return 0;
+	}
+	if (!text_ok(rec->json)) {
+		abort(); /* a record with text PostgreSQL refuses got through */
 	}
 	ct_record_ctx ctx = { .path = rec->path,
 		.index = rec->index,

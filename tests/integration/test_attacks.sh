@@ -211,7 +211,7 @@ for a in "${bad_auth[@]}"; do
 	[ "$code" = 401 ] && n401=$((n401 + 1)) || diag "gateway: '${a:0:40}' -> $code"
 done
 check_eq "gateway: ${#bad_auth[@]} malformed or wrong tokens are each 401" "${#bad_auth[@]}" "$n401"
-bad_ing=("" "Bearer" "Bearer " "bearer $ING_TOKEN" "Bearer $ING_TOKEN " "Bearer ${ING_TOKEN}x" "Bearer ${ING_TOKEN:1}"
+bad_ing=("" "Bearer" "Bearer " "bearer${ING_TOKEN}" "Bearer $ING_TOKEN " "Bearer ${ING_TOKEN}x" "Bearer ${ING_TOKEN:1}"
 	"Bearer ${ING_TOKEN^^}" "Bearer $(head -c 20000 /dev/zero | tr '\0' t)" "Basic $ING_TOKEN" "Bearer $TOK_VIEWER")
 n401=0
 for a in "${bad_ing[@]}"; do

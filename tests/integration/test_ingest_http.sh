@@ -170,6 +170,14 @@ wait_http "$(falco_url)/" 10 405 >/dev/null
 check_eq "with http_token set, no token is 401" 401 "$(code_of "$(post_alert "$TD_TMP/a1.json")")"
 check_eq "a wrong token is 401" 401 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H 'Authorization: Bearer wrong')")"
 check_eq "the right token is 202" 202 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H 'Authorization: Bearer s3cret-token')")"
+# the scheme is case-insensitive and may be followed by more than one space
+# (RFC 9110 11.1; td_secret_bearer, the gateway's parser too)
+for a in "bearer s3cret-token" "BEARER s3cret-token" "bEaReR   s3cret-token"; do
+	check_eq "'Authorization: $a' is 202" 202 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H "Authorization: $a")")"
+done
+for a in "bearer wrong" "BEARER s3cret-tokeN" "Bearers3cret-token" "Bearer s3cret-token " "Basic s3cret-token" "s3cret-token"; do
+	check_eq "'Authorization: $a' is 401" 401 "$(code_of "$(post_alert "$TD_TMP/a1.json" -H "Authorization: $a")")"
+done
 for _ in $(seq 1 100); do
 	[ "$(metric ingest tfdrift_ingest_journal_entries)" = 0 ] && break
 	sleep 0.1

@@ -10,28 +10,20 @@
 # with checks still queued and running is clean (ASan build: no leak).
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/state_backends.sh
+source "$(dirname "$0")/../lib/state_backends.sh"
 command -v node >/dev/null || bail "node is needed"
 
 N=120
 WORKERS=6
 PER_HOST=3
-D="$TD_TMP/backends"
-mkdir -p "$D/http"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
+HTTP2P=$(free_port)
+start_state_backends --http2-port "$HTTP2P" --http-delay-ms 100 --user ci --password pw --token t ||
+	bail "backends did not start: $(cat "$TD_TMP/backends.out")"
 for i in $(seq 1 $N); do
 	printf '{"version":4,"serial":%d,"lineage":"l-%d","resources":[{"mode":"managed","type":"aws_sqs_queue","name":"q","instances":[{"attributes":{"id":"https://sqs.eu-west-1.amazonaws.com/123456789012/q-%d","arn":"arn:aws:sqs:eu-west-1:123456789012:q-%d","name":"q-%d"}}]}]}' \
 		"$i" "$i" "$i" "$i" "$i" >"$D/http/ws-$i"
 done
-read -r S3P PROXYP HTTPP HTTP2P HCPP AWSP <<<"$(free_ports 6)"
-node "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --http2-port "$HTTP2P" --http-delay-ms 100 --hcp-port "$HCPP" --aws-port "$AWSP" \
-	--key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' --user ci --password pw --token t \
-	--log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-trap 'kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || bail "backends did not start: $(cat "$TD_TMP/backends.out")"
 
 sources=""
 for i in $(seq 1 $N); do

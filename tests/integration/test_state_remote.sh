@@ -8,21 +8,13 @@
 # without an error.
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/state_backends.sh
+source "$(dirname "$0")/../lib/state_backends.sh"
 command -v node >/dev/null || bail "node is needed"
 
-D="$TD_TMP/backends"
-mkdir -p "$D/http"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
-read -r S3P PROXYP HTTPP HCPP AWSP HANGP <<<"$(free_ports 6)"
-node "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" --hang-port "$HANGP" --hcp-429 1 \
-	--key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' --user ci --password pw --token hcp-token-1 \
-	--log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-trap 'kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || bail "backends did not start: $(cat "$TD_TMP/backends.out")"
+HANGP=$(free_port)
+start_state_backends --hang-port "$HANGP" --hcp-429 1 --user ci --password pw --token hcp-token-1 ||
+	bail "backends did not start: $(cat "$TD_TMP/backends.out")"
 
 printf '{"version":4,"serial":7,"lineage":"l-1","resources":[{"mode":"managed","type":"aws_vpc","name":"v","instances":[{"attributes":{"id":"vpc-hcp7"}}]}]}' >"$D/hcp-state.json"
 STATE="$TD_TMP/local.tfstate"

@@ -6,26 +6,17 @@
 # Checks: every S3 request is validly signed; unchanged objects are polled
 # with If-None-Match (304); a changed object triggers exactly one reload;
 # 404 is an empty workspace; a wrong password is an error that keeps the
-# other sources working.
+# other sources working; workspace discovery (workspace=*), paged, and the
+# listing answering the discovered workspaces' checks (no GET while it shows
+# the ETag they loaded; a changed one fetched at once).
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/state_backends.sh
+source "$(dirname "$0")/../lib/state_backends.sh"
 command -v node >/dev/null || bail "node is needed"
 
-D="$TD_TMP/backends"
-mkdir -p "$D/http"
-LOG="$TD_TMP/backends.log"
-: >"$LOG"
-read -r S3P PROXYP HTTPP HCPP AWSP <<<"$(free_ports 5)"
-# s3rver's ListObjectsV2 continuation tokens are DES-encrypted: OpenSSL 3 keeps
-# DES in its legacy provider
-node --openssl-legacy-provider "$TD_ROOT/tests/peers/state_backends.js" --dir "$D" --s3-port "$S3P" --proxy-port "$PROXYP" \
-	--http-port "$HTTPP" --hcp-port "$HCPP" --aws-port "$AWSP" --key-id AKIDTFDRIFTTEST --secret 'tEst/Secret+Key' \
-	--user ci --password 'p@ss:w0rd' --token hcp-token-1 --log "$LOG" >"$TD_TMP/backends.out" 2>&1 &
-PEER=$!
-stop_peer() { kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; }
-trap 'stop_peer; stop_all' EXIT
-for _ in $(seq 100); do grep -q '"ready"' "$LOG" && break; sleep 0.1; done
-grep -q '"ready"' "$LOG" || bail "backends did not start: $(cat "$TD_TMP/backends.out")"
+start_state_backends --user ci --password 'p@ss:w0rd' --token hcp-token-1 ||
+	bail "backends did not start: $(cat "$TD_TMP/backends.out")"
 
 put_s3() { curl -fsS -X PUT --data-binary "@$2" "http://127.0.0.1:$PROXYP/__put/tfstate/$1" >/dev/null; }
 mkstate() { # SERIAL ID FILE
@@ -196,5 +187,48 @@ check_eq "default workspace (no object): empty" 0 "$(rcli HGET ${P}workspaces pr
 check "the listing request was signed" jq -s -e 'any(.[]; .kind=="s3" and (.path | test("list-type=2")) and .sig_ok and .status==200)' "$LOG"
 check "later pages carry the continuation token, signed" jq -s -e '[.[] | select(.kind=="s3" and (.path | test("continuation-token=")))] | length >= 5 and all(.sig_ok and .status==200)' "$LOG"
 stop_service loader-discover 10 >/dev/null
+
+# ---- discovered workspaces are answered by the listing: no GET while their ETag is listed ----
+# 20 more workspaces (25 in all, 6 pages of 5 keys); every poll after the first
+# GETs asks only for the listing pages (and the source's own default key)
+for i in $(seq -w 1 20); do
+	mkstate 6 "vpc-w$i" "$TD_TMP/w.tfstate"
+	put_s3 "env:/w$i/app.tfstate" "$TD_TMP/w.tfstate" || bail "put w$i failed"
+done
+rcli FLUSHALL >/dev/null
+cfg_set state_loader sources "[\"prod/all=s3://tfstate/app.tfstate?region=eu-west-1&workspace=*&max_keys=5&endpoint=http://127.0.0.1:$PROXYP\"]"
+cfg_set state_loader poll_interval 2s
+write_config
+TD_INSTANCE=loader-listing TD_ENV="AWS_ACCESS_KEY_ID=AKIDTFDRIFTTEST AWS_SECRET_ACCESS_KEY=tEst/Secret+Key" start_service state-loader
+for _ in $(seq 200); do [ "$(rcli HLEN ${P}workspaces)" = 26 ] && [ -n "$(idx vpc-w20)" ] && break; sleep 0.1; done
+check_eq "26 workspaces discovered and loaded" 26 "$(rcli HLEN ${P}workspaces)"
+# s3_gets FROM_LINE [KEY_REGEX] — GETs of discovered workspaces' objects logged after FROM_LINE
+s3_gets() {
+	tail -n +"$(($1 + 1))" "$LOG" | jq -s -c --arg re "${2:-.}" \
+		'[.[] | select(.kind=="s3" and .method=="GET" and (.path | test("^/tfstate/env:/[^/]+/app.tfstate$")) and (.path | test($re)))]'
+}
+listings() { # FROM_LINE — first listing pages logged after FROM_LINE
+	tail -n +"$(($1 + 1))" "$LOG" | jq -s '[.[] | select(.kind=="s3" and (.path | test("list-type=2")) and (.path | test("continuation-token") | not))] | length'
+}
+n0=$(wc -l <"$LOG")
+# two listings later every workspace has been checked again (each within a
+# poll interval and a tenth)
+for _ in $(seq 300); do
+	[ "$(listings "$n0")" -ge 3 ] && [ "$(metric state-loader tfdrift_state_listing_unchanged_total)" -ge 25 ] && break
+	sleep 0.1
+done
+check "the listing answered every discovered workspace's check" \
+	test "$(metric state-loader tfdrift_state_listing_unchanged_total)" -ge 25
+check_eq "... with no GET of their objects: only listing pages went out" "[]" "$(s3_gets "$n0")"
+check "... and the listing pages were signed and answered" sh -c "tail -n +$((n0 + 1)) '$LOG' | jq -s -e '[.[] | select(.kind==\"s3\" and (.path | test(\"list-type=2\")))] | length >= 12 and all(.sig_ok and .status==200)'"
+# a changed object: the next listing shows another ETag, and the workspace is fetched at once
+n1=$(wc -l <"$LOG")
+mkstate 7 vpc-w07b "$TD_TMP/w.tfstate"
+put_s3 "env:/w07/app.tfstate" "$TD_TMP/w.tfstate"
+for _ in $(seq 150); do [ -n "$(idx vpc-w07b)" ] && break; sleep 0.1; done
+check_eq "the changed workspace is loaded" "$(printf 'prod/all/w07\taws_vpc.v\taws_vpc')" "$(idx vpc-w07b)"
+check_eq "... by one GET of its object (200), and no other workspace's" '[["/tfstate/env:/w07/app.tfstate",200]]' \
+	"$(s3_gets "$n1" | jq -c '[.[] | [.path, .status]]')"
+stop_service loader-listing 10 >/dev/null
 check "no credential secret in the logs" sh -c "! grep -qE 'tEst/Secret|sts-tok|ecs-tok|imds-tok|web-id-jwt|process-tok|role-tok|sso-tok|sso-access-token' '$TD_TMP'/logs/loader-*.log"
 finish

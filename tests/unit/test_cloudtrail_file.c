@@ -72,6 +72,20 @@ write_file(const char *name, const char *text)
 	fclose(f);
 }
 
+/* text with its NULs (len bytes). */
+static void
+write_raw(const char *name, const char *text, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	path_of(path, sizeof(path), name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
 static void
 write_gz(const char *name, const char *text, size_t cut)
 {
@@ -219,6 +233,75 @@ one_bad_record_among_good(void **state)
 	expect(&c, 2, 2, 0, "c");
 }
 
+/* Every record read, one "INDEX LINE WHAT" line each. */
+static void
+expect_seen(const collector *c, const char *want)
+{
+	char got[2048];
+	size_t len = 0;
+
+	got[0] = '\0';
+	for (size_t i = 0; i < c->n; i++) {
+		int w = snprintf(got + len, sizeof(got) - len, "%zu %zu %s\n", c->items[i].index,
+		    c->items[i].line, c->items[i].what);
+		assert_true(w > 0 && (size_t)w < sizeof(got) - len);
+		len += (size_t)w;
+	}
+	assert_string_equal(got, want);
+}
+
+/* Invalid UTF-8 or a NUL (raw or \u0000) in a record's strings: cJSON would
+ * take them and PostgreSQL refuse the rows later, so the record is rejected
+ * naming the field, and the others still go through. */
+static const char bad_records_doc[] = "{\"Records\":[\n" REC(
+    "a") ",\n"
+	 "{\"eventID\":\"b\",\"userIdentity\":{\"arn\":\"arn:aws:iam::1:user/\xff\"}},\n" REC(
+	     "c") ",\n"
+		  "{\"eventID\":\"d\",\"requestParameters\":{\"tags\":[\"x\\u0000y\"]}},\n"
+		  "\"\xc3\x28\"," REC("f") "]}\n";
+
+/* JSON Lines: a raw NUL, a bad member name (an encoded surrogate), and a
+ * line that is a Records document, which numbers its own elements. */
+static const char bad_lines[] = REC("a") "\n"
+					 "{\"eventID\":\"b\",\"eventName\":\"x\0y\"}\n"
+					 "{\"eventID\":\"c\",\"\xed\xa0\x80\":1}\n"
+					 "{\"Records\":[" REC(
+					     "d") ",{\"eventID\":\"\xf8\"}]}\n" REC("f") "\n";
+
+static void
+bad_text_rejects_only_its_record(void **state)
+{
+	collector c;
+	td_error err;
+	(void)state;
+
+	write_file("bad-text.json", bad_records_doc);
+	assert_int_equal(read_named("bad-text.json", 0, &c, &err), 0);
+	expect_seen(&c,
+	    "0 0 a\n"
+	    "1 0 !record 1: userIdentity.arn: the string is not valid UTF-8 (byte 115)\n"
+	    "2 0 c\n"
+	    "3 0 !record 3: requestParameters.tags[0]: the string contains a NUL (\\u0000)\n"
+	    "4 0 !record 4: the string is not valid UTF-8 (byte 225)\n"
+	    "5 0 f\n");
+
+	write_raw("bad-lines.json", bad_lines, sizeof(bad_lines) - 1);
+	assert_int_equal(read_named("bad-lines.json", 0, &c, &err), 0);
+	expect_seen(&c,
+	    "0 1 a\n"
+	    "1 2 !record 1 (line 2): eventName: the string contains a NUL byte\n"
+	    "2 3 !record 2 (line 3): a member name is not valid UTF-8 (byte 16)\n"
+	    "3 4 d\n"
+	    "4 4 !record 4 (line 4): eventID: the string is not valid UTF-8 (byte 67)\n"
+	    "5 5 f\n");
+
+	/* a document that is one record */
+	write_file("one-bad.json", "{\"eventID\":\"a\",\"sourceIPAddress\":\"\\u0000\"}");
+	assert_int_equal(read_named("one-bad.json", 0, &c, &err), 0);
+	expect_seen(&c,
+	    "0 1 !record 0 (line 1): sourceIPAddress: the string contains a NUL (\\u0000)\n");
+}
+
 static void
 not_json_names_the_file(void **state)
 {
@@ -346,6 +429,7 @@ main(void)
 		cmocka_unit_test(gzip_records),
 		cmocka_unit_test(json_lines),
 		cmocka_unit_test(one_bad_record_among_good),
+		cmocka_unit_test(bad_text_rejects_only_its_record),
 		cmocka_unit_test(not_json_names_the_file),
 		cmocka_unit_test(unreadable_and_too_big),
 		cmocka_unit_test(callback_stops_reading),

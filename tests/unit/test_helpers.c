@@ -268,6 +268,31 @@ test_secret_equal(void **state)
 	assert_false(td_secret_digest_equal(d1, d2));
 }
 
+/* The one Authorization parser of ingest and the gateway. */
+static void
+test_secret_bearer(void **state)
+{
+	(void)state;
+	assert_string_equal(td_secret_bearer("Bearer abc"), "abc");
+	/* the scheme in any case (RFC 9110 11.1), then one or more spaces */
+	assert_string_equal(td_secret_bearer("bearer abc"), "abc");
+	assert_string_equal(td_secret_bearer("BEARER abc"), "abc");
+	assert_string_equal(td_secret_bearer("bEaReR   abc"), "abc");
+	/* the token as it is: a trailing space or a space inside stays (and so
+	 * does not match) */
+	assert_string_equal(td_secret_bearer("Bearer abc "), "abc ");
+	assert_string_equal(td_secret_bearer("Bearer a b"), "a b");
+	assert_string_equal(td_secret_bearer("Bearer "), "");
+	assert_null(td_secret_bearer("Bearerabc")); /* no space */
+	assert_null(td_secret_bearer("Bearer\tabc"));
+	assert_null(td_secret_bearer("Bearer"));
+	assert_null(td_secret_bearer(" Bearer abc"));
+	assert_null(td_secret_bearer("Basic dXNlcg=="));
+	assert_null(td_secret_bearer("Bearerish abc"));
+	assert_null(td_secret_bearer(""));
+	assert_null(td_secret_bearer(NULL));
+}
+
 static void
 test_file_read(void **state)
 {
@@ -333,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_redis_entry_parse),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_secret_equal),
+		cmocka_unit_test(test_secret_bearer),
 		cmocka_unit_test(test_file_read),
 	};
 

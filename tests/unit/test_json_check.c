@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -103,6 +104,70 @@ test_utf8_text(void **state)
 	assert_true(td_utf8_text_ok("", 0));
 }
 
+/* Faults td_json_check_value reported, one "index|field|why" line each. */
+typedef struct faults {
+	char text[1024];
+	size_t len;
+	int stop_after; /* 0: never */
+	int n;
+} faults;
+
+static int
+keep_fault(void *arg, const td_json_fault *f)
+{
+	faults *fs = arg;
+	int w = snprintf(fs->text + fs->len, sizeof(fs->text) - fs->len, "%ld|%s|%s\n", f->index,
+	    f->field, f->why);
+	assert_true(w > 0 && (size_t)w < sizeof(fs->text) - fs->len);
+	fs->len += (size_t)w;
+	return ++fs->n == fs->stop_after ? 42 : 0;
+}
+
+static void
+test_value_goes_on_past_bad_strings(void **state)
+{
+	(void)state;
+	/* records 1 and 3 have faults; a top-level member outside Records too;
+	 * a second "Records" member is not numbered */
+	static const char doc[] = "{\"x\":\"\xc0\",\"Records\":[{\"a\":\"ok\"},"
+				  "{\"u\":{\"arn\":\"a\xff\"},\"n\":\"\\u0000\"},"
+				  "{\"b\":[\"\xc3\xa9\"]},[\"\\udc00\"],{\"k\xfe\":1}],"
+				  "\"Records\":[\"\xff\"]} trailing";
+	faults fs = { 0 };
+	td_error err;
+	size_t end = 0;
+
+	td_error_clear(&err);
+	assert_int_equal(td_json_check_value(doc, sizeof(doc) - 1, "Records", "doc", keep_fault,
+			     &fs, &end, &err),
+	    0);
+	assert_string_equal(fs.text,
+	    "-1|x|the string is not valid UTF-8 (byte 6)\n"
+	    "1|u.arn|the string is not valid UTF-8 (byte 45)\n"
+	    "1|n|the string contains a NUL (\\u0000)\n"
+	    "3|[0]|the string has an unpaired surrogate escape\n"
+	    "4||a member name is not valid UTF-8 (byte 90)\n"
+	    "-1|Records[0]|the string is not valid UTF-8 (byte 109)\n");
+	/* it stops at the end of the value */
+	assert_int_equal(end, sizeof(doc) - 1 - strlen(" trailing"));
+
+	/* the callback can stop the walk */
+	memset(&fs, 0, sizeof(fs));
+	fs.stop_after = 2;
+	assert_int_equal(td_json_check_value(doc, sizeof(doc) - 1, "Records", "doc", keep_fault,
+			     &fs, &end, &err),
+	    42);
+
+	/* a syntax error still stops it, naming where */
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(td_json_check_value("[\"\xff\", 01]", 11, NULL, "line 3", keep_fault, &fs,
+			     &end, &err),
+	    TD_EINVAL);
+	assert_string_equal(err.msg, "line 3: not JSON: unexpected byte 0x31 at byte 7");
+	assert_int_equal(end, 7);
+	assert_int_equal(fs.n, 1);
+}
+
 int
 main(void)
 {
@@ -112,6 +177,7 @@ main(void)
 		cmocka_unit_test(test_refuses_bad_text_naming_the_field),
 		cmocka_unit_test(test_prefix_and_depth),
 		cmocka_unit_test(test_utf8_text),
+		cmocka_unit_test(test_value_goes_on_past_bad_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

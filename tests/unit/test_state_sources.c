@@ -15,6 +15,7 @@
 
 #include "../../services/state-loader/aws_credentials.h"
 #include "../../services/state-loader/loader.h"
+#include "../../services/state-loader/s3_listing.h"
 #include "../../services/state-loader/source.h"
 
 static void
@@ -240,12 +241,12 @@ test_scope_options(void **state)
 }
 
 static void
-collect(void *arg, const char *ws)
+collect(void *arg, const char *ws, const char *etag)
 {
 	char *out = arg;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 256 - n, "%s,", ws);
+	snprintf(out + n, 256 - n, "%s=%s,", ws, etag);
 }
 
 static void
@@ -276,14 +277,20 @@ test_s3_discovery(void **state)
 	assert_false(src_s3_next_token("<IsTruncated>false</IsTruncated>", found, sizeof(found)));
 	assert_false(src_s3_next_token("<IsTruncated>true</IsTruncated>", found, sizeof(found)));
 	found[0] = '\0';
+	/* each workspace with its object's ETag (entities decoded), wherever the
+	 * ETag stands in its <Contents>; none given: "" */
 	src_s3_workspaces(&sp,
-	    "<ListBucketResult><Contents><Key>dir/k.tfstate</Key></Contents>"
-	    "<Contents><Key>env:/dev/dir/k.tfstate</Key></Contents>"
-	    "<Contents><Key>env:/dev/other.tfstate</Key></Contents>"
+	    "<ListBucketResult><Contents><Key>dir/k.tfstate</Key><ETag>&quot;0&quot;</ETag>"
+	    "</Contents><Contents><Key>env:/dev/dir/k.tfstate</Key><LastModified>2026-01-01T00:00:"
+	    "00.000Z</LastModified><ETag>&quot;9b2c&quot;</ETag><Size>12</Size></Contents>"
+	    "<Contents><Key>env:/dev/other.tfstate</Key><ETag>&quot;1&quot;</ETag></Contents>"
+	    "<Contents><ETag>\"ab-2\"</ETag><Key>env:/qa-1/dir/k.tfstate</Key></Contents>"
+	    "<Contents><Key>env:/minio/dir/k.tfstate</Key><ETag>&#34;m1&#x22;&#1;</ETag></Contents>"
 	    "<Contents><Key>env:/qa/dir/k.tfstate</Key></Contents>"
-	    "<Contents><Key>env:/a/b/dir/k.tfstate</Key></Contents></ListBucketResult>",
+	    "<Contents><Key>env:/a/b/dir/k.tfstate</Key><ETag>&quot;2&quot;</ETag></Contents>"
+	    "</ListBucketResult>",
 	    collect, found);
-	assert_string_equal(found, "dev,qa,");
+	assert_string_equal(found, "dev=\"9b2c\",qa-1=\"ab-2\",minio=\"m1\"&#1;,qa=,");
 	assert_int_equal(src_s3_child(&sp, "qa", &child, &err), 0);
 	assert_string_equal(child.name, "p/qa");
 	assert_string_equal(child.url, "http://e:1/b/env:/qa/dir/k.tfstate");
@@ -303,6 +310,50 @@ test_s3_discovery(void **state)
 	src_spec_free(&sp);
 	assert_int_equal(src_parse("p=s3://b/k?max_keys=0", &sp, &err), TD_EINVAL);
 	assert_non_null(strstr(err.msg, "max_keys"));
+}
+
+/* A discovering source's last listing, as its workspaces' fetchers read it. */
+static void
+test_s3_listing(void **state)
+{
+	s3_listing *l = s3_listing_new(), *r;
+	s3_entries *e = s3_entries_new();
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(e);
+	assert_int_equal(s3_listing_round(l), 0);
+	/* no listing yet: ask the store */
+	assert_int_equal(s3_listing_check(l, "dev", "\"a\"", 1000, 500), S3L_UNKNOWN);
+	/* the store's order ('-' before '/') is not the names' */
+	assert_int_equal(s3_entries_add(e, "qa-1", "\"b\""), 0);
+	assert_int_equal(s3_entries_add(e, "qa", "\"c\""), 0);
+	assert_int_equal(s3_entries_add(e, "dev", "\"a\""), 0);
+	s3_listing_publish(l, e, 1000);
+	assert_int_equal(s3_listing_round(l), 1);
+	assert_int_equal(s3_listing_check(l, "dev", "\"a\"", 1200, 500), S3L_SAME);
+	assert_int_equal(s3_listing_check(l, "qa", "\"c\"", 1200, 500), S3L_SAME);
+	assert_int_equal(s3_listing_check(l, "qa-1", "\"b\"", 1500, 500), S3L_SAME);
+	assert_int_equal(s3_listing_check(l, "qa", "\"b\"", 1200, 500), S3L_CHANGED);
+	assert_int_equal(s3_listing_check(l, "gone", "\"a\"", 1200, 500), S3L_CHANGED);
+	/* nothing loaded yet (no 200): not the same */
+	assert_int_equal(s3_listing_check(l, "dev", "", 1200, 500), S3L_CHANGED);
+	/* too old: ask the store */
+	assert_int_equal(s3_listing_check(l, "dev", "\"a\"", 1501, 500), S3L_UNKNOWN);
+	/* a reference outlives the first; a new listing replaces the old */
+	r = s3_listing_ref(l);
+	s3_listing_unref(l);
+	e = s3_entries_new();
+	assert_int_equal(s3_entries_add(e, "dev", "\"a2\""), 0);
+	s3_listing_publish(r, e, 2000);
+	assert_int_equal(s3_listing_round(r), 2);
+	assert_int_equal(s3_listing_check(r, "dev", "\"a\"", 2000, 500), S3L_CHANGED);
+	assert_int_equal(s3_listing_check(r, "qa", "\"c\"", 2000, 500), S3L_CHANGED);
+	/* an empty listing: every workspace is gone */
+	s3_listing_publish(r, s3_entries_new(), 3000);
+	assert_int_equal(s3_listing_check(r, "dev", "\"a2\"", 3000, 500), S3L_CHANGED);
+	s3_listing_unref(r);
+	s3_listing_unref(NULL);
 }
 
 static void
@@ -483,6 +534,7 @@ main(void)
 		cmocka_unit_test(test_uri_sources),
 		cmocka_unit_test(test_scope_options),
 		cmocka_unit_test(test_s3_discovery),
+		cmocka_unit_test(test_s3_listing),
 		cmocka_unit_test(test_aws_credentials),
 		cmocka_unit_test(test_aws_profiles),
 	};

@@ -12,8 +12,11 @@
  *   - not JSON at all, or "Records" not an array: TD_EINVAL,
  *     "PATH:LINE: not valid JSON (column C)"
  *   - one bad record (a JSON Lines line that does not parse, a Records element
- *     that is not an object): the callback gets it with json NULL and a reason;
- *     reading goes on.
+ *     that is not an object, a record with a string or member name that is not
+ *     valid UTF-8 or holds a NUL, raw or \u0000, which cJSON would take and
+ *     PostgreSQL refuse): the callback gets it with json NULL and a reason
+ *     naming it and the field ("record 3: userIdentity.arn: the string is not
+ *     valid UTF-8 (byte 812)"); reading goes on.
  *
  * Threads: none; the callback runs on the caller's thread. */
 #ifndef TFDRIFT_CLOUDTRAIL_FILE_H

@@ -26,4 +26,29 @@ bool td_utf8_text_ok(const char *s, size_t n);
 int td_json_check(const char *text, size_t len, const char *prefix, const char *whole,
     td_error *err);
 
+/* A fault in a string found by td_json_check_value. */
+typedef struct td_json_fault {
+	long index;        /* element of the member's array it is in; -1 outside */
+	const char *path;  /* as td_json_check names it: "Records[3].userIdentity.arn" */
+	const char *field; /* the path inside that element ("userIdentity.arn"; "" for
+			    * the element itself); when index is -1, the path from the
+			    * top ("" for the top value itself) */
+	const char *why;   /* "the string is not valid UTF-8 (byte 812)" */
+	size_t offset;     /* byte of text where it is */
+} td_json_fault;
+
+/* Return 0 to go on; anything else stops the check and is returned. */
+typedef int (*td_json_fault_fn)(void *arg, const td_json_fault *f);
+
+/* Checks the one JSON value at the start of text[0..len) (after whitespace)
+ * as td_json_check does, without looking past it: *end gets the offset just
+ * past the value.  A fault in a string or member name (invalid UTF-8, a NUL,
+ * a raw control character, an unpaired surrogate escape) does not stop the
+ * check: fn gets each one, numbered by the element it is in of the array that
+ * is the value of the top-level member `member` (its first occurrence; NULL:
+ * none), and the walk goes on.  A syntax or nesting fault stops it: TD_EINVAL,
+ * err as td_json_check says it, *end at the fault. */
+int td_json_check_value(const char *text, size_t len, const char *member, const char *whole,
+    td_json_fault_fn fn, void *arg, size_t *end, td_error *err);
+
 #endif

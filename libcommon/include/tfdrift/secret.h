@@ -21,6 +21,13 @@ bool td_secret_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* out = SHA-256 of s[0..n). */
 void td_secret_digest(const void *s, size_t n, unsigned char out[TD_SECRET_DIGEST_LEN]);
 
+/* The token of an Authorization header value "Bearer TOKEN": the scheme in
+ * any case (RFC 9110 11.1: schemes are case-insensitive), then one or more
+ * spaces, then the token (the rest of the value, as it is).  Points into
+ * header; NULL when header is NULL or another scheme ("Basic ...",
+ * "Bearerabc", "Bearer" alone). */
+const char *td_secret_bearer(const char *header);
+
 /* Whether two digests are equal (CRYPTO_memcmp: constant time). */
 bool td_secret_digest_equal(const unsigned char a[TD_SECRET_DIGEST_LEN],
     const unsigned char b[TD_SECRET_DIGEST_LEN]);

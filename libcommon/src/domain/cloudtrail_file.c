@@ -13,12 +13,31 @@
 #include <zlib.h>
 
 #include "tfdrift/cloudtrail_record.h"
+#include "tfdrift/json_check.h"
 
 #define READ_CHUNK (1u << 20)
 #define WALK_MAX_DEPTH 64
 
 /* Suffixes a directory walk takes. */
 static const char *const log_suffixes[] = { ".json", ".json.gz" };
+
+/* The first fault in a string of each record of one JSON value (a document
+ * or a JSON Lines line), found by td_json_check_value: cJSON takes invalid
+ * UTF-8 and NULs (raw or \u0000) into its strings, which PostgreSQL would
+ * refuse later.  index: the Records element; -1 outside Records (the value
+ * itself, when it is one record). */
+typedef struct bad_string {
+	struct bad_string *next;
+	long index;
+	char why[]; /* "userIdentity.arn: the string is not valid UTF-8 (byte 812)" */
+} bad_string;
+
+/* In the order found, which is the records' order. */
+typedef struct bad_list {
+	bad_string *head, *tail;
+	const bad_string *cursor; /* bad_find: where the last search ended */
+	bool have_doc;            /* an entry with index -1 is kept */
+} bad_list;
 
 typedef struct parse_state {
 	const char *name;
@@ -61,6 +80,64 @@ line_col(const char *buf, size_t pos, size_t *line, size_t *col)
 	*col = pos - start + 1;
 }
 
+/* ---- faults in strings ------------------------------------------------------ */
+
+static void
+bad_clear(bad_list *b)
+{
+	while (b->head != NULL) {
+		bad_string *next = b->head->next;
+		free(b->head);
+		b->head = next;
+	}
+	*b = (bad_list){ 0 };
+}
+
+/* td_json_fault_fn: keeps the first fault of each record. */
+static int
+on_fault(void *arg, const td_json_fault *f)
+{
+	bad_list *b = arg;
+	const char *sep = f->field[0] != '\0' ? ": " : "";
+	bad_string *s;
+	int n;
+
+	if (f->index < 0 ? b->have_doc : b->tail != NULL && b->tail->index == f->index)
+		return 0;
+	n = snprintf(NULL, 0, "%s%s%s", f->field, sep, f->why);
+	s = n >= 0 ? malloc(sizeof(*s) + (size_t)n + 1) : NULL;
+	if (s == NULL)
+		return TD_ENOMEM;
+	s->next = NULL;
+	s->index = f->index;
+	snprintf(s->why, (size_t)n + 1, "%s%s%s", f->field, sep, f->why);
+	if (b->tail != NULL)
+		b->tail->next = s;
+	else
+		b->head = s;
+	if (b->cursor == NULL)
+		b->cursor = b->head;
+	b->tail = s;
+	b->have_doc = b->have_doc || f->index < 0;
+	return 0;
+}
+
+/* The fault of Records element idx, or NULL; idx -1: of the value itself.
+ * Elements are asked for in increasing order. */
+static const char *
+bad_find(bad_list *b, long idx)
+{
+	if (idx < 0) {
+		for (const bad_string *s = b->head; s != NULL; s = s->next)
+			if (s->index < 0)
+				return s->why;
+		return NULL;
+	}
+	while (b->cursor != NULL && b->cursor->index < idx)
+		b->cursor = b->cursor->next;
+	return b->cursor != NULL && b->cursor->index == idx ? b->cursor->why : NULL;
+}
+
 /* ---- records -------------------------------------------------------------- */
 
 static int
@@ -85,26 +162,45 @@ record_where(const parse_state *st, size_t line, char *buf, size_t len)
 		snprintf(buf, len, "record %zu", st->index);
 }
 
+/* A record that is not taken: "record 3 (line 4): " + why. */
+static int
+emit_rejected(parse_state *st, size_t line, const char *why)
+{
+	char where[64], reason[512];
+
+	record_where(st, line, where, sizeof(where));
+	snprintf(reason, sizeof(reason), "%s: %s", where, why);
+	return emit(st, line, NULL, reason);
+}
+
+/* A record that is a JSON object (with no fault in its strings), else
+ * rejected saying why. */
+static int
+emit_one(parse_state *st, size_t line, const cJSON *item, const char *bad_why)
+{
+	char got[64], why[160];
+
+	if (bad_why != NULL)
+		return emit_rejected(st, line, bad_why);
+	if (cJSON_IsObject(item))
+		return emit(st, line, item, NULL);
+	snprintf(why, sizeof(why), "expected a JSON object, got %s",
+	    ct_json_describe(item, got, sizeof(got)));
+	return emit_rejected(st, line, why);
+}
+
 /* Every element of a Records array.  line: the JSON Lines line holding the
  * document, or 0. */
 static int
-emit_records(parse_state *st, const cJSON *records, size_t line)
+emit_records(parse_state *st, const cJSON *records, size_t line, bad_list *bad)
 {
 	const cJSON *item;
+	long k = 0;
 	int rv;
 
 	cJSON_ArrayForEach(item, records)
 	{
-		if (cJSON_IsObject(item)) {
-			rv = emit(st, line, item, NULL);
-		} else {
-			char where[64], got[64], reason[160];
-			record_where(st, line, where, sizeof(where));
-			snprintf(reason, sizeof(reason), "%s: expected a JSON object, got %s",
-			    where, ct_json_describe(item, got, sizeof(got)));
-			rv = emit(st, line, NULL, reason);
-		}
-		if (rv != 0)
+		if ((rv = emit_one(st, line, item, bad_find(bad, k++))) != 0)
 			return rv;
 	}
 	return 0;
@@ -112,7 +208,7 @@ emit_records(parse_state *st, const cJSON *records, size_t line)
 
 /* One parsed document: {"Records":[...]} or a single record. */
 static int
-emit_document(parse_state *st, const cJSON *doc, size_t line, td_error *err)
+emit_document(parse_state *st, const cJSON *doc, size_t line, bad_list *bad, td_error *err)
 {
 	const cJSON *records;
 	char got[64];
@@ -123,37 +219,57 @@ emit_document(parse_state *st, const cJSON *doc, size_t line, td_error *err)
 		    st->name, line, ct_json_describe(doc, got, sizeof(got)));
 	records = cJSON_GetObjectItemCaseSensitive(doc, "Records");
 	if (records == NULL)
-		return emit(st, line, doc, NULL);
+		return emit_one(st, line, doc, bad_find(bad, -1));
 	if (!cJSON_IsArray(records))
 		return td_error_set(err, TD_EINVAL, "%s:%zu: Records: expected an array, got %s",
 		    st->name, line, ct_json_describe(records, got, sizeof(got)));
-	return emit_records(st, records, 0);
+	return emit_records(st, records, 0, bad);
 }
 
-/* Parses buf[off..off+n) as exactly one JSON value; NULL (and *errpos, relative
- * to off) if it does not parse or has more after it. */
-static cJSON *
-parse_one(const char *buf, size_t off, size_t n, size_t *errpos)
+/* Parses the JSON value at buf[off..off+n): checked strictly first
+ * (td_json_check_value; its faults in strings go to bad), then by cJSON.
+ * 0 with *out (the caller's, cJSON_Delete) and *used (bytes up to the value's
+ * end); TD_EINVAL with *used where it stops parsing; TD_ENOMEM. */
+static int
+parse_value(const char *buf, size_t off, size_t n, bad_list *bad, cJSON **out, size_t *used)
 {
 	const char *end = NULL;
-	cJSON *v = cJSON_ParseWithLengthOpts(buf + off, n, &end, false);
-	size_t used;
+	td_error jerr;
+	int rv;
 
-	if (v == NULL) {
-		*errpos = end != NULL ? (size_t)(end - (buf + off)) : 0;
-		return NULL;
+	*out = NULL;
+	bad_clear(bad);
+	td_error_clear(&jerr);
+	rv = td_json_check_value(buf + off, n, "Records", "record", on_fault, bad, used, &jerr);
+	if (rv != 0)
+		return rv;
+	/* what the check passes cJSON takes, but for an unpaired surrogate escape */
+	*out = cJSON_ParseWithLengthOpts(buf + off, n, &end, false);
+	if (*out == NULL) {
+		*used = end != NULL ? (size_t)(end - (buf + off)) : 0;
+		return TD_EINVAL;
 	}
-	used = (size_t)(end - (buf + off));
-	if (skip_ws(buf + off, n, used) != n) {
-		*errpos = used;
-		cJSON_Delete(v);
-		return NULL;
-	}
-	return v;
+	return 0;
+}
+
+/* Parses buf[off..off+n) as exactly one JSON value (parse_value); TD_EINVAL
+ * with *errpos (relative to off) if it does not parse or has more after it. */
+static int
+parse_one(const char *buf, size_t off, size_t n, bad_list *bad, cJSON **out, size_t *errpos)
+{
+	size_t used = 0;
+	int rv = parse_value(buf, off, n, bad, out, &used);
+
+	*errpos = used;
+	if (rv != 0 || skip_ws(buf + off, n, used) == n)
+		return rv;
+	cJSON_Delete(*out);
+	*out = NULL;
+	return TD_EINVAL;
 }
 
 static int
-parse_lines(parse_state *st)
+parse_lines(parse_state *st, bad_list *bad)
 {
 	size_t off = 0, line = 0;
 	int rv = 0;
@@ -162,30 +278,25 @@ parse_lines(parse_state *st)
 		const char *nl = memchr(st->buf + off, '\n', st->len - off);
 		size_t n = nl ? (size_t)(nl - (st->buf + off)) : st->len - off;
 		size_t errpos = 0;
-		cJSON *v;
+		cJSON *v = NULL;
 
 		line++;
 		if (skip_ws(st->buf + off, n, 0) == n) {
 			off += n + 1;
 			continue;
 		}
-		v = parse_one(st->buf, off, n, &errpos);
-		if (v == NULL) {
-			char where[64], reason[160];
-			record_where(st, line, where, sizeof(where));
-			snprintf(reason, sizeof(reason), "%s: not valid JSON (column %zu)", where,
-			    errpos + 1);
-			rv = emit(st, line, NULL, reason);
+		rv = parse_one(st->buf, off, n, bad, &v, &errpos);
+		if (rv == TD_EINVAL) {
+			char why[64];
+			snprintf(why, sizeof(why), "not valid JSON (column %zu)", errpos + 1);
+			rv = emit_rejected(st, line, why);
+		} else if (rv != 0) {
+			break;
 		} else if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(v, "Records"))) {
-			rv = emit_records(st, cJSON_GetObjectItemCaseSensitive(v, "Records"), line);
-		} else if (cJSON_IsObject(v)) {
-			rv = emit(st, line, v, NULL);
+			rv = emit_records(st, cJSON_GetObjectItemCaseSensitive(v, "Records"), line,
+			    bad);
 		} else {
-			char where[64], got[64], reason[160];
-			record_where(st, line, where, sizeof(where));
-			snprintf(reason, sizeof(reason), "%s: expected a JSON object, got %s",
-			    where, ct_json_describe(v, got, sizeof(got)));
-			rv = emit(st, line, NULL, reason);
+			rv = emit_one(st, line, v, bad_find(bad, -1));
 		}
 		cJSON_Delete(v);
 		off += n + 1;
@@ -196,7 +307,7 @@ parse_lines(parse_state *st)
 /* True when the second non-blank line is a JSON object on its own: the file is
  * JSON Lines even though its first line is broken. */
 static bool
-looks_like_lines(const char *buf, size_t len)
+looks_like_lines(const char *buf, size_t len, bad_list *bad)
 {
 	size_t off = 0;
 	int seen = 0;
@@ -207,8 +318,9 @@ looks_like_lines(const char *buf, size_t len)
 
 		if (skip_ws(buf + off, n, 0) != n && ++seen == 2) {
 			size_t errpos;
-			cJSON *v = parse_one(buf, off, n, &errpos);
-			bool ok = cJSON_IsObject(v);
+			cJSON *v = NULL;
+			bool ok = parse_one(buf, off, n, bad, &v, &errpos) == 0 &&
+			    cJSON_IsObject(v);
 			cJSON_Delete(v);
 			return ok;
 		}
@@ -222,9 +334,9 @@ ct_file_parse(const char *name, const char *buf, size_t len, ct_file_fn fn, void
     td_error *err)
 {
 	parse_state st = { .name = name, .buf = buf, .len = len, .fn = fn, .arg = arg };
-	const char *end = NULL;
-	size_t off = 0, line, col, after;
-	cJSON *doc;
+	bad_list bad = { 0 };
+	size_t off = 0, line, col, used = 0;
+	cJSON *doc = NULL;
 	int rv;
 
 	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
@@ -232,23 +344,26 @@ ct_file_parse(const char *name, const char *buf, size_t len, ct_file_fn fn, void
 	off = skip_ws(buf, len, off);
 	if (off == len)
 		return 0;
-	doc = cJSON_ParseWithLengthOpts(buf + off, len - off, &end, false);
-	if (doc == NULL) {
-		if (looks_like_lines(buf, len))
-			return parse_lines(&st);
-		line_col(buf, end != NULL ? (size_t)(end - buf) : off, &line, &col);
-		return td_error_set(err, TD_EINVAL, "%s:%zu: not valid JSON (column %zu)", name,
-		    line, col);
-	}
-	after = skip_ws(buf, len, (size_t)(end - buf));
-	if (after == len) {
+	rv = parse_value(buf, off, len - off, &bad, &doc, &used);
+	if (rv == TD_EINVAL) {
+		if (looks_like_lines(buf, len, &bad)) {
+			rv = parse_lines(&st, &bad);
+		} else {
+			line_col(buf, off + used, &line, &col);
+			rv = td_error_set(err, TD_EINVAL, "%s:%zu: not valid JSON (column %zu)",
+			    name, line, col);
+		}
+	} else if (rv != 0) {
+		rv = td_error_set(err, rv, "%s: out of memory", name);
+	} else if (skip_ws(buf, len, off + used) == len) {
 		line_col(buf, off, &line, &col);
-		rv = emit_document(&st, doc, line, err);
-		cJSON_Delete(doc);
-		return rv;
+		rv = emit_document(&st, doc, line, &bad, err);
+	} else {
+		rv = parse_lines(&st, &bad);
 	}
 	cJSON_Delete(doc);
-	return parse_lines(&st);
+	bad_clear(&bad);
+	return rv;
 }
 
 /* ---- files ---------------------------------------------------------------- */
