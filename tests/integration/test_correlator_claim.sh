@@ -51,7 +51,7 @@ poke() {
 	local port="$1" file="$2" out="$3"
 	shift 3
 	"$TD_BIN/tfdrift-bus-poke" req "tcp://127.0.0.1:$port" --listen --cloudtrail "$file" \
-		--timeout 4000 "$@" >"$out" 2>&1
+		--timeout 20000 "$@" >"$out" 2>&1
 }
 alerts_of() { sql "SELECT count(*) FROM alerts WHERE event_id = '$1'"; }
 

@@ -73,7 +73,9 @@ psql -X -qAt -c "BEGIN; INSERT INTO alerts (alert_key, kind, severity, workspace
 	VALUES ('late-1', 'drift', 'medium', 'prod/app', 'aws_instance.late'); SELECT pg_sleep(4); COMMIT;" \
 	>/dev/null 2>&1 &
 late_pid=$!
-sleeping() { [ "$(nt_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%late-1%' AND state = 'active'")" -ge 1 ]; }
+# in pg_sleep: the INSERT before it has taken its id (the query string is
+# "active" from its start, before the INSERT runs, on a loaded machine)
+sleeping() { [ "$(nt_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%late-1%' AND state = 'active' AND wait_event = 'PgSleep'")" -ge 1 ]; }
 wait_until "a transaction holds an alert id open" 10 sleeping
 alert_gen send --count 10 --first 500 >/dev/null || bail "alert-gen failed"
 after() { nt_sql "SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id WHERE a.alert_key LIKE 'k-1-50_' AND n.state = 'sent'"; }
