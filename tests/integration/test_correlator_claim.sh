@@ -105,9 +105,11 @@ check "a resend to the other replica is answered OK without an alert" \
 check_eq "still one alert in all" 1 "$(($(produced correlator) + $(produced correlator-2)))"
 
 # ---- 2. a claim held by a replica that died ---------------------------------------
-rcli SET "tfdrift:ev:$ID2" "claim:a-replica-that-died" PX 6000 >/dev/null
+# the claim outlives every wait below (the count, the unanswered poke), however
+# slow the machine, and then expires
+rcli SET "tfdrift:ev:$ID2" "claim:a-replica-that-died" PX 15000 >/dev/null
 before="$(metric correlator tfdrift_correlator_batches_claimed_elsewhere_total)"
-poke "$P1" "$TD_TMP/ev2.json" "$TD_TMP/held.out" &
+poke "$P1" "$TD_TMP/ev2.json" "$TD_TMP/held.out" --timeout 8000 &
 pp=$!
 want=$((${before:-0} + 1))
 for _ in $(seq 1 200); do
@@ -120,7 +122,7 @@ check_eq "...the claim is untouched" "claim:a-replica-that-died" "$(rcli GET "tf
 wait "$pp"
 check_eq "...with no reply" 3 "$?"
 check_eq "...and no alert for it" 0 "$(alerts_of "$ID2")"
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
 	[ "$(rcli PTTL "tfdrift:ev:$ID2")" = -2 ] && break
 	sleep 0.05
 done
