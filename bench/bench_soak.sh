@@ -4,7 +4,11 @@
 # Falco's two outputs at a fixed rate, half each: the gRPC peer
 # (tests/peers/falco_grpc_peer.js --rate) and Falco's http_output
 # (tests/peers/falco_http_driver.js), every alert a fresh copy of a template
-# that raises an alert (new CloudTrail event id, now as its time); the
+# (new CloudTrail event id, now as its time) of an organisation's mix:
+# SOAK_ALERT_SHARE percent of them raise an alert (a change to a managed
+# resource), the rest are the reads, unmanaged resources and noise that are
+# most of a trail (both drivers take the templates in turn, so the alerts
+# expected follow from how many each sent); the
 # state-loader holds SOAK_WORKSPACES realistic states (tests/lib/gen_states.py)
 # and one of them gets a new serial every SOAK_STATE_EVERY seconds.  Every
 # SOAK_SAMPLE seconds a line: events/s in (ingest) and committed (persistence),
@@ -18,7 +22,10 @@
 # target is 5000 for 30 minutes), SOAK_SAMPLE seconds (default 30),
 # SOAK_WARMUP seconds (default: a third of the run, at most 300),
 # SOAK_CORRELATORS (default 2), SOAK_WORKSPACES (default 50),
-# SOAK_STATE_EVERY seconds (default 5).  Prints figures, asserts nothing.
+# SOAK_STATE_EVERY seconds (default 5), SOAK_ALERT_SHARE percent (default 5;
+# 100: every event raises an alert), SOAK_DEDUPE_WINDOW (correlator.dedupe_window,
+# default 10m: Redis holds ~110 bytes per event of the window, so it levels off
+# after it).  Prints figures, asserts nothing.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -30,6 +37,8 @@ WARM=${SOAK_WARMUP:-$((SECS / 3 > 300 ? 300 : SECS / 3))}
 NCORR=${SOAK_CORRELATORS:-2}
 NWS=${SOAK_WORKSPACES:-50}
 EVERY=${SOAK_STATE_EVERY:-5}
+SHARE=${SOAK_ALERT_SHARE:-5}
+DEDUPE=${SOAK_DEDUPE_WINDOW:-10m}
 # shellcheck source=../tests/lib/services.sh
 source tests/lib/services.sh
 # shellcheck source=../tests/lib/ingest.sh
@@ -44,17 +53,33 @@ CT="$TD_TMP/ct.json"
 gen_cloudtrail "$CT" 4000 21 || bail "gen_cloudtrail failed"
 falco_alerts "$CT" "$TD_TMP/all.jsonl" || bail "falco_alerts failed"
 expected_ids "$CT" >"$TD_TMP/raise.ids"
-python3 - "$TD_TMP/all.jsonl" "$TD_TMP/raise.ids" "$TD_TMP/templates.jsonl" <<'PY'
+# templates.jsonl: a cycle of 200 (SHARE % raising, spread evenly);
+# raise.flags: 1/0 per template, in order
+python3 - "$TD_TMP/all.jsonl" "$TD_TMP/raise.ids" "$TD_TMP/templates.jsonl" "$TD_TMP/raise.flags" "$SHARE" <<'PY'
 import json, sys
 ids = set(open(sys.argv[2]).read().split())
-with open(sys.argv[3], "w") as o:
-    for l in open(sys.argv[1]):
-        if json.loads(l)["output_fields"]["ct.id"] in ids:
-            o.write(l)
+lines = open(sys.argv[1]).read().splitlines()
+up = [l for l in lines if json.loads(l)["output_fields"]["ct.id"] in ids]
+quiet = [l for l in lines if json.loads(l)["output_fields"]["ct.id"] not in ids]
+n, share = 200, int(sys.argv[5])
+nr = max(1, n * share // 100) if up else 0
+out, flags, acc = [], [], 0
+for i in range(n):
+    acc += nr
+    if acc >= n or not quiet:
+        acc -= n
+        out.append(up[len([f for f in flags if f]) % len(up)]); flags.append(1)
+    else:
+        out.append(quiet[(i - len([f for f in flags if f])) % len(quiet)]); flags.append(0)
+open(sys.argv[3], "w").write("\n".join(out) + "\n")
+open(sys.argv[4], "w").write("".join(str(f) for f in flags))
 PY
 NT=$(wc -l <"$TD_TMP/templates.jsonl")
-[ "$NT" -gt 0 ] || bail "no template raises an alert"
-echo "soak: $NT templates (of 4000 generated records, the ones that raise an alert)"
+NR=$(tr -cd 1 <"$TD_TMP/raise.flags" | wc -c)
+[ "$NR" -gt 0 ] || bail "no template raises an alert"
+echo "soak: a cycle of $NT templates, $NR of them raise an alert ($SHARE %; from 4000 generated records)"
+# expected N — the alerts of the first N templates of the cycle
+expected() { python3 -c "import sys; f = open(sys.argv[2]).read(); n = int(sys.argv[1]); print(n // len(f) * f.count('1') + f[: n % len(f)].count('1'))" "$1" "$TD_TMP/raise.flags"; }
 
 # ---- states ----
 STATES="$TD_TMP/states"
@@ -64,6 +89,7 @@ mapfile -t SFILES < <(find "$STATES" -name '*.tfstate' | sort)
 files=""
 for f in "${SFILES[@]}"; do files+="${files:+, }\"$(basename "$f" .tfstate)=$f\""; done
 cfg_set state_loader local_files "[$files]"
+cfg_set correlator dedupe_window "$DEDUPE"
 
 # ---- the pipeline ----
 read -r PG <<<"$(free_ports 1)"
@@ -174,17 +200,18 @@ done
 sent_g=$(sed -n 's/^rate done //p' "$GLOG" | tail -n 1)
 sent_h=$(tail -n 1 "$HLOG" | jq -r '.accepted')
 sent=$((${sent_g:-0} + ${sent_h:-0}))
+want=$(($(expected "${sent_g:-0}") + $(expected "${sent_h:-0}")))
 last=-1
 for _ in $(seq 120); do
 	n=$(sql 'SELECT count(DISTINCT event_id) FROM alerts')
-	[ "$n" -ge "$sent" ] && break
+	[ "$n" -ge "$want" ] && break
 	[ "$n" = "$last" ] && [ "$(metric ingest tfdrift_ingest_journal_entries)" = 0 ] && break
 	last=$n
 	sleep 1
 done
 rows=$(sql 'SELECT count(*) FROM alerts')
 distinct=$(sql 'SELECT count(DISTINCT event_id) FROM alerts')
-echo "soak: sent $sent (gRPC ${sent_g:-0}, HTTP ${sent_h:-0}); stored $distinct distinct alerts in $rows rows: $((sent - distinct)) missing, $((rows - distinct)) duplicated"
+echo "soak: sent $sent events (gRPC ${sent_g:-0}, HTTP ${sent_h:-0}), $want of them raise an alert; stored $distinct distinct alerts in $rows rows: $((want - distinct)) missing, $((rows - distinct)) duplicated"
 line="soak: RSS after warm-up -> at the end (MB):"
 for s in "${procs[@]}"; do
 	w=${rss_warm[$s]:-0}
