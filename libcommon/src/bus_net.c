@@ -114,17 +114,14 @@ file_sig_of(const char *path, file_sig *sig)
 	return true;
 }
 
-/* Reads a PEM file (libcommon's reader, 16 MiB at most) with its signature,
- * taken before the read so a change during it is seen next round.  *out
- * owned by the caller; err names the key and the file. */
+/* Reads a PEM file (libcommon's reader, 16 MiB at most).  *out owned by
+ * the caller; err names the key and the file. */
 static int
-read_pem(const char *key, const char *path, char **out, file_sig *sig, td_error *err)
+read_pem(const char *key, const char *path, char **out, td_error *err)
 {
 	td_error ferr = { 0 };
 	int rv;
 
-	*sig = (file_sig){ 0 };
-	(void)file_sig_of(path, sig);
 	if ((rv = td_file_read(path, (size_t)16 << 20, out, NULL, &ferr)) != 0) {
 		return td_error_set(err, rv, "%s: %s", key, ferr.msg);
 	}
@@ -204,8 +201,8 @@ pem_pair_matches(const char *cert_pem, const char *key_pem)
 }
 
 /* Loads the three files (all or none); on success the new text replaces the
- * old and the generation moves on.  sig gets what the files looked like when
- * read (also on failure); *mismatch is set when the key and the certificate
+ * old and the generation moves on.  sig gets what the files looked like
+ * before they were read (also on failure); *mismatch is set when the key and the certificate
  * are not a pair (one of them not replaced yet, or a wrong deployment).
  * Caller holds net.mu (or runs alone). */
 static int
@@ -219,10 +216,11 @@ tls_load(file_sig sig[3], bool *mismatch, td_error *err)
 	int rv = 0, i;
 
 	*mismatch = false;
+	/* taken before the reads, so a change during them is seen next round */
 	for (i = 0; i < 3; i++) {
 		sig[i] = (file_sig){ 0 };
+		(void)file_sig_of(path[i], &sig[i]);
 	}
-
 	for (i = 0; i < 3; i++) {
 		if (path[i] == NULL) {
 			rv = td_error_set(err, TD_EINVAL,
@@ -230,7 +228,7 @@ tls_load(file_sig sig[3], bool *mismatch, td_error *err)
 			    key[i]);
 			goto out;
 		}
-		if ((rv = read_pem(key[i], path[i], &pem[i], &sig[i], err)) != 0) {
+		if ((rv = read_pem(key[i], path[i], &pem[i], err)) != 0) {
 			goto out;
 		}
 	}
