@@ -41,8 +41,8 @@ static struct {
 	void *resolver_arg;
 	char *ca, *cert, *key, *server_name;
 	char *ca_pem, *cert_pem, *key_pem; /* file contents as last loaded */
-	file_sig sig[3];          /* the files as last loaded */
-	file_sig rejected_sig[3]; /* the files as last refused (valid when rejected) */
+	file_sig sig[3];                   /* the files as last loaded */
+	file_sig rejected_sig[3];          /* the files as last refused (valid when rejected) */
 	bool rejected;
 	unsigned tls_gen; /* bumped at every reload */
 	td_bus_netset **sets;
@@ -1120,8 +1120,9 @@ tls_check_reload(void)
 	}
 	if (tls_load(sig, &mismatch, &err) != 0) {
 		if (mismatch) {
-			TD_WARN("bus TLS key and certificate do not match (yet); keeping the old ones "
-				"until they do",
+			TD_WARN(
+			    "bus TLS key and certificate do not match (yet); keeping the old ones "
+			    "until they do",
 			    TD_KV_STR("error", err.msg));
 		} else {
 			TD_ERROR("bus TLS files changed but do not load; keeping the old ones",
