@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 
 #include <nng/supplemental/tls/tls.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "tfdrift/clock.h"
 #include "tfdrift/file.h"
@@ -36,7 +41,9 @@ static struct {
 	void *resolver_arg;
 	char *ca, *cert, *key, *server_name;
 	char *ca_pem, *cert_pem, *key_pem; /* file contents as last loaded */
-	file_sig sig[3];
+	file_sig sig[3];                   /* the files as last loaded */
+	file_sig rejected_sig[3];          /* the files as last refused (valid when rejected) */
+	bool rejected;
 	unsigned tls_gen; /* bumped at every reload */
 	td_bus_netset **sets;
 	size_t nsets, cap;
@@ -107,17 +114,14 @@ file_sig_of(const char *path, file_sig *sig)
 	return true;
 }
 
-/* Reads a PEM file (libcommon's reader, 16 MiB at most) with its signature,
- * taken before the read so a change during it is seen next round.  *out
- * owned by the caller; err names the key and the file. */
+/* Reads a PEM file (libcommon's reader, 16 MiB at most).  *out owned by
+ * the caller; err names the key and the file. */
 static int
-read_pem(const char *key, const char *path, char **out, file_sig *sig, td_error *err)
+read_pem(const char *key, const char *path, char **out, td_error *err)
 {
 	td_error ferr = { 0 };
 	int rv;
 
-	*sig = (file_sig){ 0 };
-	(void)file_sig_of(path, sig);
 	if ((rv = td_file_read(path, (size_t)16 << 20, out, NULL, &ferr)) != 0) {
 		return td_error_set(err, rv, "%s: %s", key, ferr.msg);
 	}
@@ -176,19 +180,47 @@ out:
 	return rv;
 }
 
+/* False only when both PEM texts parse and the key is not the private key of
+ * the (first) certificate: mbedTLS accepts such a pair, and every handshake
+ * made with it fails.  A text OpenSSL cannot read is left to mbedTLS. */
+static bool
+pem_pair_matches(const char *cert_pem, const char *key_pem)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1);
+	BIO *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	bool ok = x == NULL || k == NULL || X509_check_private_key(x, k) == 1;
+
+	EVP_PKEY_free(k);
+	X509_free(x);
+	BIO_free(kb);
+	BIO_free(cb);
+	ERR_clear_error();
+	return ok;
+}
+
 /* Loads the three files (all or none); on success the new text replaces the
- * old and the generation moves on.  Caller holds net.mu (or runs alone). */
+ * old and the generation moves on.  sig gets what the files looked like
+ * before they were read (also on failure); *mismatch is set when the key and the certificate
+ * are not a pair (one of them not replaced yet, or a wrong deployment).
+ * Caller holds net.mu (or runs alone). */
 static int
-tls_load(td_error *err)
+tls_load(file_sig sig[3], bool *mismatch, td_error *err)
 {
 	char *pem[3] = { NULL, NULL, NULL };
 	const char *path[3] = { net.ca, net.cert, net.key };
 	static const char *key[3] = { "bus.tls_ca", "bus.tls_cert", "bus.tls_key" };
-	file_sig sig[3] = { { 0 } };
 	nng_tls_config *probe = NULL;
 	char *old[3];
 	int rv = 0, i;
 
+	*mismatch = false;
+	/* taken before the reads, so a change during them is seen next round */
+	for (i = 0; i < 3; i++) {
+		sig[i] = (file_sig){ 0 };
+		(void)file_sig_of(path[i], &sig[i]);
+	}
 	for (i = 0; i < 3; i++) {
 		if (path[i] == NULL) {
 			rv = td_error_set(err, TD_EINVAL,
@@ -196,9 +228,16 @@ tls_load(td_error *err)
 			    key[i]);
 			goto out;
 		}
-		if ((rv = read_pem(key[i], path[i], &pem[i], &sig[i], err)) != 0) {
+		if ((rv = read_pem(key[i], path[i], &pem[i], err)) != 0) {
 			goto out;
 		}
+	}
+	if (!pem_pair_matches(pem[1], pem[2])) {
+		*mismatch = true;
+		rv = td_error_set(err, TD_EINVAL,
+		    "bus TLS: bus.tls_key %s is not the key of the certificate in bus.tls_cert %s",
+		    net.key, net.cert);
+		goto out;
 	}
 	old[0] = net.ca_pem;
 	old[1] = net.cert_pem;
@@ -227,8 +266,9 @@ out:
 	return rv;
 }
 
+/* True when a file differs from ref (what it looked like when read). */
 static bool
-tls_files_changed(void)
+tls_files_differ(const file_sig ref[3])
 {
 	const char *path[3] = { net.ca, net.cert, net.key };
 	file_sig now;
@@ -237,8 +277,8 @@ tls_files_changed(void)
 		if (!file_sig_of(path[i], &now)) {
 			continue; /* a file being replaced: look again next round */
 		}
-		if (now.mtime_ns != net.sig[i].mtime_ns || now.size != net.sig[i].size ||
-		    now.ino != net.sig[i].ino) {
+		if (now.mtime_ns != ref[i].mtime_ns || now.size != ref[i].size ||
+		    now.ino != ref[i].ino) {
 			return true;
 		}
 	}
@@ -262,8 +302,11 @@ td_bus_net_configure(const td_bus_net_opts *o, td_error *err)
 	net.cert = dupstr(o->tls_cert);
 	net.key = dupstr(o->tls_key);
 	net.server_name = dupstr(o->tls_server_name);
+	net.rejected = false;
 	if (tls_configured()) {
-		rv = tls_load(err);
+		file_sig sig[3];
+		bool mismatch;
+		rv = tls_load(sig, &mismatch, err);
 	}
 	pthread_mutex_unlock(&net.mu);
 	return rv;
@@ -1059,21 +1102,37 @@ resolved_free(resolved *rs, size_t n)
 	free(rs);
 }
 
-/* Reloads changed TLS files.  True when they were reloaded.  Caller holds
- * net.mu. */
+/* Reloads changed TLS files.  True when they were reloaded.  Files that were
+ * refused are tried again (and logged again) only once they change: a key
+ * replaced before its certificate (or the other way round) is refused as
+ * not a pair, and the pair is loaded when the second file lands.  Caller
+ * holds net.mu. */
 static bool
 tls_check_reload(void)
 {
 	td_error err = { 0 };
+	file_sig sig[3];
+	bool mismatch = false;
 
-	if (!tls_configured() || !tls_files_changed()) {
+	if (!tls_configured() || !tls_files_differ(net.sig) ||
+	    (net.rejected && !tls_files_differ(net.rejected_sig))) {
 		return false;
 	}
-	if (tls_load(&err) != 0) {
-		TD_ERROR("bus TLS files changed but do not load; keeping the old ones",
-		    TD_KV_STR("error", err.msg));
+	if (tls_load(sig, &mismatch, &err) != 0) {
+		if (mismatch) {
+			TD_WARN(
+			    "bus TLS key and certificate do not match (yet); keeping the old ones "
+			    "until they do",
+			    TD_KV_STR("error", err.msg));
+		} else {
+			TD_ERROR("bus TLS files changed but do not load; keeping the old ones",
+			    TD_KV_STR("error", err.msg));
+		}
+		memcpy(net.rejected_sig, sig, sizeof(net.rejected_sig));
+		net.rejected = true;
 		return false;
 	}
+	net.rejected = false;
 	TD_INFO("bus TLS certificates reloaded");
 	return true;
 }

@@ -101,6 +101,13 @@ for _ in $(seq 100); do reloaded && break; sleep 0.1; done
 check "ingest reloads its certificates and restarts its listener" reloaded
 check "the correlator reconnects with its reloaded certificate" \
 	wait_metric correlator 'tfdrift_bus_peers{socket="correlator.work"}' 'v >= 1' 20
+# the key lands before its certificate: that half-replaced state is refused
+# (not loaded), so each process loads the new pair exactly once
+check_eq "ingest restarted its work listener once" 1 \
+	"$(grep -c '"bus listener restarted with the new certificates","socket":"ingest.work"' "${TD_LOG[ingest]}")"
+creloads() { grep -c '"bus TLS certificates reloaded"' "${TD_LOG[correlator]}"; }
+for _ in $(seq 100); do [ "$(creloads)" -ge 1 ] && break; sleep 0.1; done
+check_eq "the correlator reloaded once" 1 "$(creloads)"
 serial_now="$(openssl x509 -in "$PKI/bus.crt" -noout -serial)"
 check "the file on disk is the new certificate" test "$serial_now" = "$(openssl x509 -in "$PKI/bus2.crt" -noout -serial)"
 finish
