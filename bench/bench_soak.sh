@@ -24,7 +24,7 @@
 # SOAK_CORRELATORS (default 2), SOAK_WORKSPACES (default 50),
 # SOAK_STATE_EVERY seconds (default 5), SOAK_ALERT_SHARE percent (default 5;
 # 100: every event raises an alert), SOAK_DEDUPE_WINDOW (correlator.dedupe_window,
-# default 10m: Redis holds ~110 bytes per event of the window, so it levels off
+# default 10m: Redis holds ~230 bytes per event of the window, so it levels off
 # after it).  Prints figures, asserts nothing.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
