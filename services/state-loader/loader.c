@@ -1051,6 +1051,7 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		TD_WARN("old generations not retired; will scan again after the next write",
 		    TD_KV_STR("error", err.msg));
 	}
+	rv = 0; /* housekeeping: a failed sweep holds up no write */
 	if (l->reconcile) {
 		if (remove_strays(l, &changed, &nchanged, cancel, cancel_arg) != 0) {
 			goto out;
