@@ -135,19 +135,36 @@ put_locked(lcache *c, char *k, char *v)
 	c->n++;
 }
 
-void
-lcache_put(lcache *c, const char *key, const char *val)
+/* Copies key and val in unless when is set and the cache was dropped since
+ * epoch; true when they went in. */
+static bool
+put_if(lcache *c, bool when, uint64_t epoch, const char *key, const char *val)
 {
 	char *k = strdup(key), *v = strdup(val);
+	bool put = false;
 
 	if (k == NULL || v == NULL) {
 		free(k);
 		free(v);
-		return; /* a cache: not having it is fine */
+		return false; /* a cache: not having it is fine */
 	}
 	pthread_mutex_lock(&c->mu);
-	put_locked(c, k, v);
+	if (!when || c->epoch == epoch) {
+		put_locked(c, k, v);
+		put = true;
+	}
 	pthread_mutex_unlock(&c->mu);
+	if (!put) {
+		free(k);
+		free(v);
+	}
+	return put;
+}
+
+void
+lcache_put(lcache *c, const char *key, const char *val)
+{
+	(void)put_if(c, false, 0, key, val);
 }
 
 uint64_t
@@ -164,25 +181,7 @@ lcache_epoch(lcache *c)
 bool
 lcache_put_at(lcache *c, uint64_t epoch, const char *key, const char *val)
 {
-	char *k = strdup(key), *v = strdup(val);
-	bool put = false;
-
-	if (k == NULL || v == NULL) {
-		free(k);
-		free(v);
-		return false;
-	}
-	pthread_mutex_lock(&c->mu);
-	if (c->epoch == epoch) {
-		put_locked(c, k, v);
-		put = true;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (!put) {
-		free(k);
-		free(v);
-	}
-	return put;
+	return put_if(c, true, epoch, key, val);
 }
 
 void

@@ -9,6 +9,14 @@
 
 #include "tfdrift/str.h"
 
+/* P g:<gen>:<kind>:<workspace>, a key of one workspace's generation. */
+static char *
+gen_key(const char *prefix, uint64_t gen, const char *kind, const char *workspace)
+{
+	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":%s:%s", prefix, gen, kind,
+	    workspace);
+}
+
 char *
 td_rkey_gen(const char *prefix)
 {
@@ -48,13 +56,13 @@ td_rkey_idx(const char *prefix)
 char *
 td_rkey_res(const char *prefix, uint64_t gen, const char *workspace)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":res:%s", prefix, gen, workspace);
+	return gen_key(prefix, gen, "res", workspace);
 }
 
 char *
 td_rkey_ids(const char *prefix, uint64_t gen, const char *workspace)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":ids:%s", prefix, gen, workspace);
+	return gen_key(prefix, gen, "ids", workspace);
 }
 
 bool
@@ -96,13 +104,13 @@ td_rkey_entry_parse(const char *s, size_t len, td_rkey_entry *e)
 char *
 td_rkey_nodes(const char *prefix, uint64_t gen, const char *workspace)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":nodes:%s", prefix, gen, workspace);
+	return gen_key(prefix, gen, "nodes", workspace);
 }
 
 char *
 td_rkey_edges(const char *prefix, uint64_t gen, const char *workspace)
 {
-	return td_str_printf("%s" TD_RKEY_GEN_PART "%" PRIu64 ":edges:%s", prefix, gen, workspace);
+	return gen_key(prefix, gen, "edges", workspace);
 }
 
 char *
