@@ -16,7 +16,8 @@
 # each process's RSS and CPU, Redis memory, PostgreSQL's alerts table and
 # index size, journal and spool depth.  At the end, after the pipeline has
 # drained: alerts expected (= sent) against distinct alerts stored, and each
-# process's RSS growth after the warm-up.
+# process's RSS growth after the warm-up (and its heap in use, from
+# /metrics: a leak grows that, allocator fragmentation only RSS).
 #
 # SOAK_MINUTES (default 2), SOAK_RATE events/s (default 2000; issue 18's
 # target is 5000 for 30 minutes), SOAK_SAMPLE seconds (default 30),
@@ -139,7 +140,7 @@ trap 'rc=$?; kill $HPID $CPID 2>/dev/null; kill -KILL $GPID 2>/dev/null; wait $G
 procs=()
 for s in "${!TD_PID[@]}"; do procs+=("$s"); done
 mapfile -t procs < <(printf '%s\n' "${procs[@]}" | sort)
-declare -A cpu0=() rss_warm=() rss_last=()
+declare -A cpu0=() rss_warm=() rss_last=() use_warm=() use_last=()
 ticks=$(getconf CLK_TCK)
 # metric_sum SERVICE NAME — the sum of every series of NAME (all labels)
 metric_sum() {
@@ -147,6 +148,7 @@ metric_sum() {
 		awk -v m="$2" '(index($0, m " ") == 1 || index($0, m "{") == 1) { s += $NF } END { printf "%d\n", s }'
 }
 num() { local v; v="$("$@")"; v="${v%.*}"; echo "${v:-0}"; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_of() { awk '/^VmRSS:/ { print int($2 / 1024) }' "/proc/$1/status" 2>/dev/null || echo 0; }
 for s in "${procs[@]}"; do cpu0[$s]=$(cpu_of "${TD_PID[$s]}"); done
@@ -180,6 +182,16 @@ while [ "$elapsed" -lt "$SECS" ]; do
 		cpu0[$s]=$c
 		rss_last[$s]=$r
 		[ "$elapsed" -ge "$WARM" ] && [ -z "${rss_warm[$s]:-}" ] && rss_warm[$s]=$r
+	done
+	echo "$line"
+	# the allocator's view (procmem.h): a leak grows "in use", fragmentation "free"
+	line="soak:   heap MB in use / free:"
+	for s in "${procs[@]}"; do
+		u=$(mb "$(num metric_sum "$s" tfdrift_process_heap_in_use_bytes)")
+		f=$(mb "$(num metric_sum "$s" tfdrift_process_heap_free_bytes)")
+		line+=" $s $u/$f"
+		use_last[$s]=$u
+		[ "$elapsed" -ge "$WARM" ] && [ -z "${use_warm[$s]:-}" ] && use_warm[$s]=$u
 	done
 	echo "$line"
 	in0=$in1
@@ -217,6 +229,11 @@ for s in "${procs[@]}"; do
 	w=${rss_warm[$s]:-0}
 	l=${rss_last[$s]:-0}
 	line+=" $s $w->$l ($([ "$w" -gt 0 ] && echo "$(((l - w) * 100 / w))" || echo "?")%)"
+done
+echo "$line"
+line="soak: heap in use after warm-up -> at the end (MB):"
+for s in "${procs[@]}"; do
+	line+=" $s ${use_warm[$s]:-0}->${use_last[$s]:-0}"
 done
 echo "$line"
 finish >/dev/null

@@ -25,6 +25,7 @@
 #include "tfdrift/log.h"
 #include "tfdrift/mhd_log.h"
 #include "tfdrift/net.h"
+#include "tfdrift/procmem.h"
 
 #define CONNECTION_LIMIT 64
 #define CONNECTION_LIMIT_PER_IP 16 /* one client cannot take every slot */
@@ -139,7 +140,10 @@ out:
 static int
 route_metrics(td_admin *a, reply *r)
 {
-	int rv = td_metrics_render(a->metrics, &r->body, &r->len);
+	int rv;
+
+	td_procmem_sample(); /* the process's memory gauges, as of now */
+	rv = td_metrics_render(a->metrics, &r->body, &r->len);
 	if (rv == 0) {
 		r->status = MHD_HTTP_OK;
 		r->content_type = METRICS_TYPE;

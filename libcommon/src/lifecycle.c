@@ -7,11 +7,15 @@
  * SIGUSR1 from outside is ignored.  SIGPIPE stays blocked and unhandled, so a
  * write to a closed socket fails with EPIPE instead of killing the process.
  *
+ * The signal thread also trims the allocator every TD_PROCMEM_TRIM_MS, and
+ * td_app_init caps its arenas before any thread starts (procmem.h).
+ *
  * One td_app per process: two would race for the same signals. */
 #include "tfdrift/version.h"
 #include "tfdrift/lifecycle.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +29,7 @@
 #include "tfdrift/bus_net.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
+#include "tfdrift/procmem.h"
 
 typedef struct stop_hook {
 	void (*fn)(void *arg);
@@ -191,10 +196,17 @@ signal_main(void *arg)
 	sigset_t set;
 	int sig;
 
+	const struct timespec trim_every = { .tv_sec = TD_PROCMEM_TRIM_MS / 1000,
+		.tv_nsec = (TD_PROCMEM_TRIM_MS % 1000) * 1000000L };
+
 	signal_set(&set);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		/* between signals, hand the allocator's free pages back */
+		if ((sig = sigtimedwait(&set, NULL, &trim_every)) < 0) {
+			if (errno == EAGAIN && !atomic_load(&app->closing))
+				td_procmem_trim();
 			continue;
+		}
 		if (sig == SIGUSR1) {
 			if (atomic_load(&app->closing))
 				break;
@@ -357,6 +369,7 @@ td_app_init(td_app **out, const td_app_info *info, int argc, char **argv, int *e
 		goto out;
 	}
 
+	td_procmem_setup(); /* before the first thread */
 	rv = TD_ENOMEM;
 	ec = 1;
 	if ((app = calloc(1, sizeof(*app))) == NULL) {
