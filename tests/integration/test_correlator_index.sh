@@ -23,6 +23,8 @@
 #      one known follows a lost notice: everything is dropped.
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/correlator.sh
+source "$(dirname "$0")/../lib/correlator.sh"
 need jq redis-cli
 
 start_postgres
@@ -39,18 +41,7 @@ P=tfdrift:
 WS=prod/app
 ADDR='aws_instance.web[0]'
 FIELD=@123456789012:eu-west-1:i-0a1b2c3d4e5f60718
-# ModifyInstanceAttribute: instance i-0a1b2c3d4e5f60718 -> t3.xlarge
-DEMO=examples/events/demo-cloudtrail.json
-n_ev=0
-# event OUT — sends a new copy of the event (a new eventID) to the correlator;
-# EV is its id
-event() {
-	n_ev=$((n_ev + 1))
-	EV="$(printf 'f99e6ae5-c3c7-4558-bad3-%012d' "$n_ev")"
-	jq --arg id "$EV" '{Records: [.Records[1] | .eventID = $id]}' "$DEMO" >"$TD_TMP/ev-$n_ev.json"
-	"$TD_BIN/tfdrift-bus-poke" req "tcp://127.0.0.1:$PI" --listen --cloudtrail "$TD_TMP/ev-$n_ev.json" \
-		--timeout "${POKE_TIMEOUT:-10000}" >"$1" 2>&1
-}
+# ModifyInstanceAttribute: instance i-0a1b2c3d4e5f60718 -> t3.xlarge (demo_event)
 # old_of EVENT_ID — the instance_type the alert says the state had
 old_of() { sql "SELECT changes->0->>'old' FROM alerts WHERE event_id = '$1'"; }
 # generation GEN TYPE [packed] — writes prod/app's generation GEN (its
@@ -85,8 +76,10 @@ notice() {
 drops() { metric correlator "tfdrift_correlator_cache_drops_total{reason=\"$1\"}"; }
 
 # ---- 1. no index yet ---------------------------------------------------------------------
-POKE_TIMEOUT=3000 event "$TD_TMP/nogen.out"
-check_eq "no P gen: the batch is handed back (no reply)" 3 "$?"
+# (unanswered: the poke waits 8 s for the correlator to redial, 8 s for a reply)
+POKE_TIMEOUT=8000 demo_event "$TD_TMP/nogen.out"
+check_eq "no P gen: the batch reaches the correlator and is handed back (no reply)" "3|sent" \
+	"$?|$(grep -o '^sent' "$TD_TMP/nogen.out")"
 check "...and the correlator says why" grep -q 'no resource index in redis yet' "${TD_LOG[correlator]}"
 
 # ---- 2. the claim's generation -----------------------------------------------------------
@@ -94,7 +87,7 @@ generation 5 t3.micro
 rcli SET "${P}gen" 5 >/dev/null
 # a stale generation of the same workspace that nothing points at
 rcli HSET "${P}g:2:res:$WS" "$ADDR" '{"instance_type":"t3.nano"}' >/dev/null
-event "$TD_TMP/e2.out"
+demo_event "$TD_TMP/e2.out"
 check "an alert for the instance" grep -q 'ack: status=ACK_STATUS_OK accepted=1 duplicates=0 produced=1' "$TD_TMP/e2.out"
 check_eq "...of prod/app, old value from generation 5 (the first claim's)" "$WS|t3.micro" \
 	"$(sql "SELECT workspace || '|' || (changes->0->>'old') FROM alerts WHERE event_id = '$EV'")"
@@ -106,7 +99,7 @@ rcli SET "${P}gen" 6 >/dev/null
 w0="$(drops workspaces)"
 notice 6 --changed "$WS"
 check_eq "the notice dropped the workspace's answers (counted)" "$((${w0:-0} + 1))" "$(drops workspaces)"
-event "$TD_TMP/e3.out"
+demo_event "$TD_TMP/e3.out"
 check_eq "the next event reads generation 6" t3.small "$(old_of "$EV")"
 
 # ---- 4. a notice naming another workspace ------------------------------------------------
@@ -116,11 +109,11 @@ check_eq "the next event reads generation 6" t3.small "$(old_of "$EV")"
 generation 7 t3.medium packed
 rcli SET "${P}gen" 7 >/dev/null
 notice 7 --changed other/ws
-event "$TD_TMP/e4.out"
+demo_event "$TD_TMP/e4.out"
 check_eq "a notice of another workspace keeps prod/app's cached answer (generation 6)" t3.small \
 	"$(old_of "$EV")"
 notice 7 --changed other/ws --changed "$WS"
-event "$TD_TMP/e4b.out"
+demo_event "$TD_TMP/e4b.out"
 check_eq "once a notice names prod/app, generation 7 (its attributes unpacked)" t3.medium "$(old_of "$EV")"
 
 # a notice naming no workspace: statuses only when its generation is known (a
@@ -131,13 +124,13 @@ generation 8 m5.large # in Redis, not announced: P gen stays 7
 notice 7
 check_eq "a notice of statuses only (generation 7, known; no workspace named) drops nothing" \
 	"$f0|$w0" "$(drops full)|$(drops workspaces)"
-event "$TD_TMP/e4c.out"
+demo_event "$TD_TMP/e4c.out"
 check_eq "... prod/app's cached answer stays (generation 7)" t3.medium "$(old_of "$EV")"
 rcli SET "${P}gen" 8 >/dev/null
 notice 8
 check_eq "a notice of a new generation naming no workspace (an older state-loader) drops everything" \
 	"$((${f0:-0} + 1))" "$(drops full)"
-event "$TD_TMP/e4d.out"
+demo_event "$TD_TMP/e4d.out"
 check_eq "... the next event reads generation 8" m5.large "$(old_of "$EV")"
 
 # ---- 5. a switch whose notice was lost ---------------------------------------------------
@@ -147,7 +140,7 @@ rcli SET "${P}gen" 9 >/dev/null
 # P gen is read every 5 s: poll until an event shows the new generation
 got=""
 for _ in $(seq 1 40); do
-	event "$TD_TMP/e5.out"
+	demo_event "$TD_TMP/e5.out"
 	got="$(old_of "$EV")"
 	[ "$got" = t3.large ] && break
 	sleep 0.25
@@ -165,14 +158,19 @@ generation 10 t3.2xlarge
 rcli DEL "${P}g:10:res:$WS" >/dev/null
 rcli SET "${P}gen" 10 >/dev/null
 notice 10 --changed "$WS"
-POKE_TIMEOUT=3000 event "$TD_TMP/e6.out"
-check_eq "a claim whose generation is gone: the batch is handed back (no reply)" 3 "$?"
+POKE_TIMEOUT=8000 demo_event "$TD_TMP/e6.out"
+check_eq "a claim whose generation is gone: the batch is handed back (no reply)" "3|sent" \
+	"$?|$(grep -o '^sent' "$TD_TMP/e6.out")"
 ID6="$EV"
+for _ in $(seq 1 100); do
+	[ "$(drops expired)" = "$((${x0:-0} + 1))" ] && break
+	sleep 0.1
+done
 check_eq "...the workspace's cached answers dropped (counted)" "$((${x0:-0} + 1))" "$(drops expired)"
 check_eq "...no alert for it" 0 "$(sql "SELECT count(*) FROM alerts WHERE event_id = '$ID6'")"
 # what ingest does with an unanswered batch: send it again
 "$TD_BIN/tfdrift-bus-poke" req "tcp://127.0.0.1:$PI" --listen --cloudtrail "$TD_TMP/ev-$n_ev.json" \
-	--timeout 10000 >"$TD_TMP/e6b.out" 2>&1
+	--timeout 10000 --go "$DEMO_EVENTS" >"$TD_TMP/e6b.out" 2>&1
 check "the resent batch is answered with an alert" \
 	grep -q 'ack: status=ACK_STATUS_OK accepted=1 duplicates=0 produced=1' "$TD_TMP/e6b.out"
 check_eq "...a coarse one (the attributes are unknown)" "modified|" \
@@ -186,7 +184,7 @@ rcli SET "${P}gen" 11 >/dev/null
 f0="$(drops full)"
 notice 11 --full
 check_eq "a full notice drops everything (counted)" "$((${f0:-0} + 1))" "$(drops full)"
-event "$TD_TMP/e7.out"
+demo_event "$TD_TMP/e7.out"
 check_eq "...the next event reads generation 11" t3.nano "$(old_of "$EV")"
 
 # ---- 8. a lost notice, then the next one -------------------------------------------------
@@ -201,7 +199,7 @@ rcli SET "${P}gen" 13 >/dev/null
 notice 13 --changed other/ws
 check_eq "a notice after a lost one drops everything (counted as unannounced)" \
 	"$((${u0:-0} + 1))" "$(drops unannounced)"
-event "$TD_TMP/e8.out"
+demo_event "$TD_TMP/e8.out"
 check_eq "...the next event reads prod/app's generation 12" c5.large "$(old_of "$EV")"
 check "dropped entries are counted" test "$(metric correlator tfdrift_correlator_cache_dropped_entries_total)" -gt 0
 

@@ -9,6 +9,8 @@
 # to the correlator applying the notice is printed, not asserted.
 # shellcheck source=../lib/services.sh
 source "$(dirname "$0")/../lib/services.sh"
+# shellcheck source=../lib/correlator.sh
+source "$(dirname "$0")/../lib/correlator.sh"
 need jq redis-cli
 
 start_postgres
@@ -33,19 +35,11 @@ NETGEN="$(ws_gen prod/network)"
 check "both workspaces have a generation ($APPGEN, $NETGEN)" test -n "$APPGEN" -a -n "$NETGEN"
 
 # ModifyInstanceAttribute of aws_instance.web (i-0a1b2c3d4e5f60718) -> t3.xlarge
-DEMO=examples/events/demo-cloudtrail.json
-n_ev=0
-event() {
-	n_ev=$((n_ev + 1))
-	EV="$(printf 'f99e6ae5-c3c7-4558-bad3-%012d' "$n_ev")"
-	jq --arg id "$EV" '{Records: [.Records[1] | .eventID = $id]}' "$DEMO" >"$TD_TMP/ev-$n_ev.json"
-	"$TD_BIN/tfdrift-bus-poke" req "tcp://127.0.0.1:$PI" --listen --cloudtrail "$TD_TMP/ev-$n_ev.json" \
-		--timeout 20000 >"$TD_TMP/ev-$n_ev.out" 2>&1
-}
+POKE_TIMEOUT=20000
 old_of() { sql "SELECT workspace || '|' || (changes->0->>'old') FROM alerts WHERE event_id = '$1'"; }
 drops() { metric correlator "tfdrift_correlator_cache_drops_total{reason=\"$1\"}"; }
 
-event
+demo_event "$TD_TMP/ev.out"
 check_eq "the instance's alert names the state's instance_type" "prod/app|t3.medium" "$(old_of "$EV")"
 # a second event warms nothing new; the cache holds prod/app's answers now
 f0="$(drops full)"
@@ -75,7 +69,7 @@ check_eq "the correlator dropped prod/app's answers (workspaces +1), not everyth
 	"$((${w0:-0} + 1))|${f0:-0}|${u0:-0}" \
 	"$(drops workspaces)|$(drops full)|$(drops unannounced)"
 
-event
+demo_event "$TD_TMP/ev.out"
 check_eq "the next event reads prod/app's new attributes" "prod/app|t3.small" "$(old_of "$EV")"
 
 finish

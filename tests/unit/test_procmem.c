@@ -95,12 +95,13 @@ test_in_use_follows_allocations(void **state)
 		N = 8192,
 		SZ = 1024
 	};
-	char **blocks = calloc(N, sizeof(*blocks));
+	char **blocks;
 	td_procmem_figures before, after, freed;
 
 	(void)state;
 	if (UNDER_ASAN)
 		skip();
+	blocks = calloc(N, sizeof(*blocks));
 	assert_non_null(blocks);
 	td_procmem_read(&before);
 	assert_true(before.rss > 0);
@@ -128,12 +129,13 @@ test_trim_returns_holes(void **state)
 		SZ = 1024,
 		KEEP_EVERY = 256
 	};
-	char **blocks = calloc(N, sizeof(*blocks));
+	char **blocks;
 	td_procmem_figures held, trimmed;
 
 	(void)state;
 	if (UNDER_ASAN)
 		skip();
+	blocks = calloc(N, sizeof(*blocks));
 	assert_non_null(blocks);
 	for (int i = 0; i < N; i++) {
 		assert_non_null(blocks[i] = malloc(SZ));
