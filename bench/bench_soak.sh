@@ -140,7 +140,7 @@ trap 'rc=$?; kill $HPID $CPID 2>/dev/null; kill -KILL $GPID 2>/dev/null; wait $G
 procs=()
 for s in "${!TD_PID[@]}"; do procs+=("$s"); done
 mapfile -t procs < <(printf '%s\n' "${procs[@]}" | sort)
-declare -A cpu0=() rss_warm=() rss_last=() use_warm=() use_last=()
+declare -A cpu0=() rss_warm=() rss_last=() rss_max=() use_warm=() use_last=()
 ticks=$(getconf CLK_TCK)
 # metric_sum SERVICE NAME — the sum of every series of NAME (all labels)
 metric_sum() {
@@ -182,6 +182,8 @@ while [ "$elapsed" -lt "$SECS" ]; do
 		cpu0[$s]=$c
 		rss_last[$s]=$r
 		[ "$elapsed" -ge "$WARM" ] && [ -z "${rss_warm[$s]:-}" ] && rss_warm[$s]=$r
+		# the largest after the warm-up: the last sample may fall in the wind-down
+		[ "$elapsed" -ge "$WARM" ] && [ "$r" -gt "${rss_max[$s]:-0}" ] && rss_max[$s]=$r
 	done
 	echo "$line"
 	# the allocator's view (procmem.h): a leak grows "in use", fragmentation "free"
@@ -224,11 +226,11 @@ done
 rows=$(sql 'SELECT count(*) FROM alerts')
 distinct=$(sql 'SELECT count(DISTINCT event_id) FROM alerts')
 echo "soak: sent $sent events (gRPC ${sent_g:-0}, HTTP ${sent_h:-0}), $want of them raise an alert; stored $distinct distinct alerts in $rows rows: $((want - distinct)) missing, $((rows - distinct)) duplicated"
-line="soak: RSS after warm-up -> at the end (MB):"
+line="soak: RSS after warm-up -> largest since (growth) -> at the end (MB):"
 for s in "${procs[@]}"; do
 	w=${rss_warm[$s]:-0}
-	l=${rss_last[$s]:-0}
-	line+=" $s $w->$l ($([ "$w" -gt 0 ] && echo "$(((l - w) * 100 / w))" || echo "?")%)"
+	m=${rss_max[$s]:-0}
+	line+=" $s $w->$m ($([ "$w" -gt 0 ] && echo "+$(((m - w) * 100 / w))" || echo "?")%)->${rss_last[$s]:-0}"
 done
 echo "$line"
 line="soak: heap in use after warm-up -> at the end (MB):"

@@ -14,8 +14,11 @@
  *       tfdrift_process_resident_memory_bytes  RSS, from /proc/self/statm
  *       tfdrift_process_heap_in_use_bytes      malloc'd and not freed
  *       tfdrift_process_heap_free_bytes        free but held by the allocator
- *     so a growing RSS can be told apart: a leak grows in_use, fragmentation
- *     grows free.
+ *     so a growing RSS can be told apart: fragmentation grows free; a leak
+ *     grows in_use, but so, up to a bound, do the chunks each thread keeps
+ *     cached for itself (glibc's tcache counts them in use): a process with
+ *     many threads (the notifier's 64 workers) shows in_use rising slowly
+ *     for a while though every allocation is freed (heaptrack confirms it).
  *
  * Threads: any thread. */
 #ifndef TFDRIFT_PROCMEM_H
