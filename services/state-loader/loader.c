@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 #include <poll.h>
 #include <stdarg.h>
@@ -31,6 +30,7 @@
 #include "tfdrift/str.h"
 #include "tfdrift/metrics.h"
 #include "tfdrift/v1/state.pb-c.h"
+#include "tfdrift/procmem.h"
 #include "tfdrift/scope.h"
 #include "tfdrift/tfstate.h"
 
@@ -1148,12 +1148,10 @@ write_changes(ldr *l, bool (*cancel)(void *), void *cancel_arg)
 		}
 		l->full = false;
 	}
-#ifdef __GLIBC__
 	if (written > 0) {
-		/* give the freed states' pages back: RSS follows what is held */
-		malloc_trim(0);
+		/* give the freed states' pages back now, not at the next 30 s trim */
+		td_procmem_trim();
 	}
-#endif
 out:
 	for (i = 0; i < nchanged; i++) {
 		free(changed[i]);
