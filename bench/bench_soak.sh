@@ -150,7 +150,9 @@ metric_sum() {
 num() { local v; v="$("$@")"; v="${v%.*}"; echo "${v:-0}"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-rss_of() { awk '/^VmRSS:/ { print int($2 / 1024) }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# in kB (MB rounded would hide a 5 % step of a 20 MB process)
+rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+kmb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 for s in "${procs[@]}"; do cpu0[$s]=$(cpu_of "${TD_PID[$s]}"); done
 in0=$(num metric_sum ingest tfdrift_ingest_events_received_total)
 com0=$(num metric persistence tfdrift_persistence_alerts_inserted_total)
@@ -178,7 +180,7 @@ while [ "$elapsed" -lt "$SECS" ]; do
 	for s in "${procs[@]}"; do
 		c=$(cpu_of "${TD_PID[$s]}")
 		r=$(rss_of "${TD_PID[$s]}")
-		line+=" $s $r/$(((c - cpu0[$s]) * 100000 / ticks / dt_ms))"
+		line+=" $s $(kmb "$r")/$(((c - cpu0[$s]) * 100000 / ticks / dt_ms))"
 		cpu0[$s]=$c
 		rss_last[$s]=$r
 		[ "$elapsed" -ge "$WARM" ] && [ -z "${rss_warm[$s]:-}" ] && rss_warm[$s]=$r
@@ -230,7 +232,7 @@ line="soak: RSS after warm-up -> largest since (growth) -> at the end (MB):"
 for s in "${procs[@]}"; do
 	w=${rss_warm[$s]:-0}
 	m=${rss_max[$s]:-0}
-	line+=" $s $w->$m ($([ "$w" -gt 0 ] && echo "+$(((m - w) * 100 / w))" || echo "?")%)->${rss_last[$s]:-0}"
+	line+=" $s $(kmb "$w")->$(kmb "$m") ($([ "$w" -gt 0 ] && awk -v w="$w" -v m="$m" 'BEGIN { printf "%+.1f", (m - w) * 100 / w }' || echo "?")%)->$(kmb "${rss_last[$s]:-0}")"
 done
 echo "$line"
 line="soak: heap in use after warm-up -> at the end (MB):"

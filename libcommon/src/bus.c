@@ -511,29 +511,102 @@ ack_msg(const char *message_id, int status, const char *error, const char *trace
 
 /* ---- REP ---------------------------------------------------------------------- */
 
-struct rep_worker {
+/* One NNG context: with a handler, a thread of its own that serves it; with an
+ * async_handler, driven by its aios' callbacks (and then it is the call). */
+struct td_bus_call {
 	struct td_bus_rep *rep;
 	pthread_t thread;
 	bool started;
 	nng_ctx ctx;
 	nng_aio *recv_aio;
 	nng_aio *send_aio;
+	td_envelope *req; /* async: the request being answered */
+	bool pausing;     /* async: send_aio sleeps after a receive error */
 };
+typedef struct td_bus_call rep_worker;
 
 struct td_bus_rep {
 	struct endpoint ep;
 	td_bus_handler handler;
+	td_bus_async_handler async_handler;
 	void *arg;
 	pthread_mutex_t mtx; /* orders `stopping` against starting a receive */
+	pthread_cond_t idle; /* async: `busy` fell */
 	bool stopping;
+	int busy; /* async: contexts not yet ended by a stop */
 	atomic_llong last_reply_ms;
 	int nworkers;
-	struct rep_worker *workers;
+	rep_worker *workers;
 };
+
+/* Builds the reply message for req from a handler's rv and reply (into *out;
+ * NULL when nothing is to be sent). */
+static void
+rep_answer(struct td_bus_rep *r, const td_envelope *req, int rv, const td_bus_reply *reply,
+    nng_msg **out)
+{
+	*out = NULL;
+	if (rv == TD_ECLOSED || rv == TD_EAGAIN) {
+		/* No reply: the REQ side resends, to us or another replica. */
+		return;
+	}
+	if (rv < 0) {
+		TD_DEBUG("bus handler failed", TD_KV_STR("socket", r->ep.name),
+		    TD_KV_STR("message_id", req->message_id), TD_KV_STR("error", td_strerror(rv)));
+		rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY,
+		    td_strerror(rv), req->trace_id, out);
+	} else if (reply == NULL || reply->type == 0) {
+		rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, NULL,
+		    req->trace_id, out);
+	} else {
+		rv = envelope_msg(reply->type, reply->payload, reply->len, req->trace_id, out);
+		if (rv != 0) {
+			TD_ERROR("bus handler reply cannot be encoded",
+			    TD_KV_STR("socket", r->ep.name), TD_KV_INT("type", reply->type),
+			    TD_KV_STR("error", td_strerror(rv)));
+			rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY,
+			    "reply could not be encoded", req->trace_id, out);
+		}
+	}
+	if (rv != 0) {
+		*out = NULL;
+	}
+}
+
+/* Decodes a received request into *req; on failure builds the REJECTED Ack
+ * into *out (NULL if even that failed), so the sender stops resending what can
+ * never succeed.  Takes msg. */
+static int
+rep_decode(struct td_bus_rep *r, nng_msg *msg, td_envelope **req, nng_msg **out)
+{
+	td_error err;
+	int rv;
+
+	td_error_clear(&err);
+	*out = NULL;
+	td_counter_inc(r->ep.received);
+	rv = td_bus_envelope_decode(nng_msg_body(msg), nng_msg_len(msg), req, &err);
+	nng_msg_free(msg);
+	if (rv != 0) {
+		note_decode_error(&r->ep, err.msg);
+		if (ack_msg("", TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, err.msg, NULL, out) !=
+		    0) {
+			*out = NULL;
+		}
+	}
+	return rv;
+}
+
+static void
+rep_sent(struct td_bus_rep *r)
+{
+	td_counter_inc(r->ep.sent);
+	atomic_store(&r->last_reply_ms, (long long)td_clock_mono_ms());
+}
 
 /* Sends msg as the reply of the worker's current request; takes msg. */
 static void
-rep_send(struct rep_worker *w, nng_msg *msg)
+rep_send(rep_worker *w, nng_msg *msg)
 {
 	struct td_bus_rep *r = w->rep;
 	int rv;
@@ -547,62 +620,24 @@ rep_send(struct rep_worker *w, nng_msg *msg)
 		note_nng_error(&r->ep, "send reply", rv);
 		return;
 	}
-	td_counter_inc(r->ep.sent);
-	atomic_store(&r->last_reply_ms, (long long)td_clock_mono_ms());
+	rep_sent(r);
 }
 
 /* Decodes one request, runs the handler and answers; takes msg. */
 static void
-rep_serve(struct rep_worker *w, nng_msg *msg)
+rep_serve(rep_worker *w, nng_msg *msg)
 {
 	struct td_bus_rep *r = w->rep;
 	td_envelope *req = NULL;
 	td_bus_reply reply = { 0 };
 	nng_msg *out = NULL;
-	td_error err;
-	int rv;
 
-	td_error_clear(&err);
-	td_counter_inc(r->ep.received);
-	rv = td_bus_envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &req, &err);
-	nng_msg_free(msg);
-	if (rv != 0) {
-		note_decode_error(&r->ep, err.msg);
-		/* REJECTED, so the sender stops resending what can never succeed. */
-		if (ack_msg("", TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, err.msg, NULL,
-			&out) == 0) {
-			rep_send(w, out);
-		}
-		return;
+	if (rep_decode(r, msg, &req, &out) == 0) {
+		rep_answer(r, req, r->handler(r->arg, req, &reply), &reply, &out);
 	}
-
-	rv = r->handler(r->arg, req, &reply);
-	if (rv == TD_ECLOSED || rv == TD_EAGAIN) {
-		/* No reply: the REQ side resends, to us or another replica. */
-		goto out;
-	}
-	if (rv < 0) {
-		TD_DEBUG("bus handler failed", TD_KV_STR("socket", r->ep.name),
-		    TD_KV_STR("message_id", req->message_id), TD_KV_STR("error", td_strerror(rv)));
-		rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY,
-		    td_strerror(rv), req->trace_id, &out);
-	} else if (reply.type == 0) {
-		rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, NULL,
-		    req->trace_id, &out);
-	} else {
-		rv = envelope_msg(reply.type, reply.payload, reply.len, req->trace_id, &out);
-		if (rv != 0) {
-			TD_ERROR("bus handler reply cannot be encoded",
-			    TD_KV_STR("socket", r->ep.name), TD_KV_INT("type", reply.type),
-			    TD_KV_STR("error", td_strerror(rv)));
-			rv = ack_msg(req->message_id, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY,
-			    "reply could not be encoded", req->trace_id, &out);
-		}
-	}
-	if (rv == 0) {
+	if (out != NULL) {
 		rep_send(w, out);
 	}
-out:
 	free(reply.payload);
 	td_bus_envelope_free(req);
 }
@@ -610,7 +645,7 @@ out:
 static void *
 rep_worker_main(void *arg)
 {
-	struct rep_worker *w = arg;
+	rep_worker *w = arg;
 	struct td_bus_rep *r = w->rep;
 	int rv;
 
@@ -640,6 +675,110 @@ rep_worker_main(void *arg)
 	return NULL;
 }
 
+/* ---- REP, async: each context a chain of callbacks --------------------------------
+ *
+ * receive -> (decode, async_handler ... td_bus_call_done) -> send -> receive ...
+ * A context is busy from its start until a stop ends it; the chain ends only in
+ * async_next, under mtx, so td_bus_rep_stop either sees the receive started
+ * (and cancels it) or the context sees `stopping` and never starts one. */
+
+static void
+async_next(rep_worker *w)
+{
+	struct td_bus_rep *r = w->rep;
+
+	pthread_mutex_lock(&r->mtx);
+	if (r->stopping) {
+		r->busy--;
+		pthread_cond_broadcast(&r->idle);
+	} else {
+		nng_ctx_recv(w->ctx, w->recv_aio);
+	}
+	pthread_mutex_unlock(&r->mtx);
+}
+
+/* Sends msg on w's context; the send's callback goes on to the next receive. */
+static void
+async_send(rep_worker *w, nng_msg *msg)
+{
+	nng_aio_set_msg(w->send_aio, msg);
+	nng_aio_set_timeout(w->send_aio, REPLY_SEND_TIMEOUT_MS);
+	nng_ctx_send(w->ctx, w->send_aio);
+}
+
+static void
+async_recv_cb(void *arg)
+{
+	rep_worker *w = arg;
+	struct td_bus_rep *r = w->rep;
+	nng_msg *out = NULL;
+	int rv = nng_aio_result(w->recv_aio);
+
+	if (rv == NNG_ECANCELED || rv == NNG_ECLOSED) {
+		async_next(w); /* sees `stopping` */
+		return;
+	}
+	if (rv != 0) {
+		note_nng_error(&r->ep, "receive", rv);
+		w->pausing = true;
+		nng_sleep_aio(ERROR_PAUSE_MS, w->send_aio);
+		return;
+	}
+	if (rep_decode(r, nng_aio_get_msg(w->recv_aio), &w->req, &out) != 0) {
+		w->req = NULL;
+		if (out != NULL) {
+			async_send(w, out);
+		} else {
+			async_next(w);
+		}
+		return;
+	}
+	r->async_handler(r->arg, w);
+}
+
+static void
+async_send_cb(void *arg)
+{
+	rep_worker *w = arg;
+	struct td_bus_rep *r = w->rep;
+	int rv = nng_aio_result(w->send_aio);
+
+	if (w->pausing) {
+		w->pausing = false;
+	} else if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(w->send_aio));
+		note_nng_error(&r->ep, "send reply", rv);
+	} else {
+		rep_sent(r);
+	}
+	async_next(w);
+}
+
+const td_envelope *
+td_bus_call_request(const td_bus_call *call)
+{
+	return call->req;
+}
+
+void
+td_bus_call_done(td_bus_call *call, int rv, td_bus_reply *reply)
+{
+	nng_msg *out = NULL;
+
+	rep_answer(call->rep, call->req, rv, reply, &out);
+	if (reply != NULL) {
+		free(reply->payload);
+		reply->payload = NULL;
+	}
+	td_bus_envelope_free(call->req);
+	call->req = NULL;
+	if (out != NULL) {
+		async_send(call, out);
+	} else {
+		async_next(call);
+	}
+}
+
 int
 td_bus_rep_start(td_bus_rep **out, const td_bus_rep_opts *opts, td_error *err)
 {
@@ -650,17 +789,20 @@ td_bus_rep_start(td_bus_rep **out, const td_bus_rep_opts *opts, td_error *err)
 		return td_error_set(err, TD_EINVAL, "td_bus_rep_start: missing argument");
 	}
 	*out = NULL;
-	if (opts->handler == NULL || opts->workers < 1 || opts->workers > MAX_WORKERS) {
+	if ((opts->handler == NULL) == (opts->async_handler == NULL) || opts->workers < 1 ||
+	    opts->workers > MAX_WORKERS) {
 		return td_error_set(err, TD_EINVAL,
-		    "bus socket %s: needs a handler and 1..%d workers (got %d)",
+		    "bus socket %s: needs one handler (sync or async) and 1..%d workers (got %d)",
 		    opts->name ? opts->name : "(unnamed)", MAX_WORKERS, opts->workers);
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		return td_error_set(err, TD_ENOMEM, "bus: out of memory");
 	}
 	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->idle, NULL);
 	atomic_init(&r->last_reply_ms, 0);
 	r->handler = opts->handler;
+	r->async_handler = opts->async_handler;
 	r->arg = opts->arg;
 	if ((rv = endpoint_init(&r->ep, opts->name, err)) != 0 ||
 	    (rv = endpoint_open(&r->ep, nng_rep0_open, err)) != 0) {
@@ -672,14 +814,15 @@ td_bus_rep_start(td_bus_rep **out, const td_bus_rep_opts *opts, td_error *err)
 	}
 	r->nworkers = opts->workers;
 	for (int i = 0; i < r->nworkers; i++) {
-		struct rep_worker *w = &r->workers[i];
+		rep_worker *w = &r->workers[i];
+		bool async = r->async_handler != NULL;
 		int nrv;
 
 		w->rep = r;
 		/* Contexts need no close of their own: closing the socket closes them. */
 		if ((nrv = nng_ctx_open(&w->ctx, r->ep.sock)) != 0 ||
-		    (nrv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
-		    (nrv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0) {
+		    (nrv = nng_aio_alloc(&w->recv_aio, async ? async_recv_cb : NULL, w)) != 0 ||
+		    (nrv = nng_aio_alloc(&w->send_aio, async ? async_send_cb : NULL, w)) != 0) {
 			rv = td_error_set(err, map_nng_error(nrv),
 			    "bus socket %s: cannot set up worker: %s", r->ep.name,
 			    nng_strerror(nrv));
@@ -687,9 +830,16 @@ td_bus_rep_start(td_bus_rep **out, const td_bus_rep_opts *opts, td_error *err)
 		}
 	}
 	for (int i = 0; i < r->nworkers; i++) {
-		struct rep_worker *w = &r->workers[i];
-		int prv = pthread_create(&w->thread, NULL, rep_worker_main, w);
+		rep_worker *w = &r->workers[i];
 
+		if (r->async_handler != NULL) {
+			pthread_mutex_lock(&r->mtx);
+			r->busy++;
+			nng_ctx_recv(w->ctx, w->recv_aio);
+			pthread_mutex_unlock(&r->mtx);
+			continue;
+		}
+		int prv = pthread_create(&w->thread, NULL, rep_worker_main, w);
 		if (prv != 0) {
 			rv = td_error_set(err, TD_EIO,
 			    "bus socket %s: cannot start worker thread: %s", r->ep.name,
@@ -749,6 +899,11 @@ td_bus_rep_stop(td_bus_rep *r)
 			pthread_join(r->workers[i].thread, NULL);
 		}
 	}
+	pthread_mutex_lock(&r->mtx);
+	while (r->busy > 0) {
+		pthread_cond_wait(&r->idle, &r->mtx);
+	}
+	pthread_mutex_unlock(&r->mtx);
 	/* A reply handed to NNG is written by its I/O threads; closing at once
 	 * could cut it off (the REQ peer would then resend it elsewhere). */
 	since = (long long)td_clock_mono_ms() - atomic_load(&r->last_reply_ms);
@@ -757,7 +912,7 @@ td_bus_rep_stop(td_bus_rep *r)
 	}
 	endpoint_close(&r->ep);
 	for (int i = 0; i < r->nworkers; i++) {
-		struct rep_worker *w = &r->workers[i];
+		rep_worker *w = &r->workers[i];
 		if (w->recv_aio != NULL) {
 			nng_aio_free(w->recv_aio);
 		}
@@ -767,6 +922,7 @@ td_bus_rep_stop(td_bus_rep *r)
 	}
 	free(r->workers);
 	endpoint_fini(&r->ep);
+	pthread_cond_destroy(&r->idle);
 	pthread_mutex_destroy(&r->mtx);
 	free(r);
 }

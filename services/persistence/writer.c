@@ -627,6 +627,8 @@ out:
 
 /* ---- batch threads ---------------------------------------------------------------- */
 
+static void finish(ps_writer *w, job *j);
+
 static void *
 batch_main(void *arg)
 {
@@ -682,11 +684,10 @@ batch_main(void *arg)
 			spool_jobs(w, batch, n); /* those still pending */
 		}
 
-		pthread_mutex_lock(&w->mu);
 		for (size_t k = 0; k < n; k++) {
-			batch[k]->finished = true;
+			finish(w, batch[k]); /* replies; frees the job */
 		}
-		pthread_cond_broadcast(&w->done);
+		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	free(batch);
@@ -723,74 +724,34 @@ reject(ps_writer *w, td_bus_reply *reply, const td_envelope *req, const char *wh
 	return ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED, 0, 0, 0, why);
 }
 
-/* Runs on a bus worker thread: convert, queue, wait for the batch, reply. */
-static int
-handle(void *arg, const td_envelope *req, td_bus_reply *reply)
+/* Answers a job's request by its outcome, then frees the job (a batch
+ * thread, after the batch is stored or spooled). */
+static void
+finish(ps_writer *w, job *j)
 {
-	ps_writer *w = arg;
-	double t0 = mono_seconds();
-	Tfdrift__V1__AlertBatch *b = NULL;
-	job j;
+	const td_envelope *req = j->env;
+	td_bus_reply reply = { 0 };
 	char why[800];
+	size_t n = j->n;
 	int rv;
 
-	memset(&j, 0, sizeof(j));
-	if (req->type != TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_BATCH) {
-		snprintf(why, sizeof(why), "message type %d is not ALERT_BATCH", (int)req->type);
-		rv = reject(w, reply, req, why);
-		goto out;
-	}
-	b = tfdrift__v1__alert_batch__unpack(NULL, req->payload.len, req->payload.data);
-	if (b == NULL) {
-		rv = reject(w, reply, req, "payload is not a tfdrift.v1.AlertBatch");
-		goto out;
-	}
-	if (b->n_alerts == 0) {
-		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, 0, 0, 0, NULL);
-		goto out;
-	}
-	if (wr_job_prepare(&j, b, req) != 0) {
-		rv = TD_EAGAIN;
-		goto out;
-	}
-
-	pthread_mutex_lock(&w->mu);
-	if (w->stopping) {
-		pthread_mutex_unlock(&w->mu);
-		rv = TD_ECLOSED;
-		goto out;
-	}
-	j.enq_ms = td_clock_mono_ms();
-	if (w->tail != NULL) {
-		w->tail->next = &j;
-	} else {
-		w->head = &j;
-	}
-	w->tail = &j;
-	pthread_cond_broadcast(&w->work);
-	while (!j.finished) {
-		pthread_cond_wait(&w->done, &w->mu);
-	}
-	pthread_mutex_unlock(&w->mu);
-
-	size_t n = j.n;
-	switch (j.outcome) {
+	switch (j->outcome) {
 	case STORED:
-		wr_account(w, &j);
-		wr_publish(w, &j);
+		wr_account(w, j);
+		wr_publish(w, j);
 		TD_DEBUG("alert batch stored", TD_KV_STR("message_id", req->message_id),
-		    TD_KV_UINT("alerts", n), TD_KV_UINT("inserted", j.inserted),
-		    TD_KV_UINT("dead_letter", j.dead));
-		if (j.dead > 0) {
+		    TD_KV_UINT("alerts", n), TD_KV_UINT("inserted", j->inserted),
+		    TD_KV_UINT("dead_letter", j->dead));
+		if (j->dead > 0) {
 			snprintf(why, sizeof(why),
-			    "%u alert(s) quarantined in alerts_dead_letter: %s", j.dead,
-			    j.first_dead);
+			    "%u alert(s) quarantined in alerts_dead_letter: %s", j->dead,
+			    j->first_dead);
 		}
-		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n,
-		    (uint32_t)(n - j.inserted - j.dead), j.inserted, j.dead > 0 ? why : NULL);
+		rv = ack(&reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n,
+		    (uint32_t)(n - j->inserted - j->dead), j->inserted, j->dead > 0 ? why : NULL);
 		break;
 	case SPOOLED:
-		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n, 0, 0,
+		rv = ack(&reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, (uint32_t)n, 0, 0,
 		    NULL);
 		break;
 	case FULL: {
@@ -803,7 +764,7 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		    "persistence cannot store alerts now: PostgreSQL does not take them and the "
 		    "spool is full (%llu of %llu bytes); retry later",
 		    (unsigned long long)st.bytes, (unsigned long long)st.max_bytes);
-		rv = ack(reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY, 0, 0, 0, why);
+		rv = ack(&reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY, 0, 0, 0, why);
 		break;
 	}
 	default:
@@ -813,12 +774,73 @@ handle(void *arg, const td_envelope *req, td_bus_reply *reply)
 		rv = TD_EAGAIN;
 		break;
 	}
+	td_histogram_observe(w->request_seconds, mono_seconds() - j->t0);
+	wr_job_release(j);
+	tfdrift__v1__alert_batch__free_unpacked(j->b, NULL);
+	td_bus_call_done(j->call, rv, &reply); /* ends req */
+	free(j);
+}
+
+/* Runs on one of NNG's threads, so it only converts and queues: a batch
+ * thread answers (finish) once the batch is stored or spooled. */
+static void
+handle(void *arg, td_bus_call *call)
+{
+	ps_writer *w = arg;
+	const td_envelope *req = td_bus_call_request(call);
+	double t0 = mono_seconds();
+	Tfdrift__V1__AlertBatch *b = NULL;
+	td_bus_reply reply = { 0 };
+	job *j = NULL;
+	char why[800];
+	int rv;
+
+	if (req->type != TFDRIFT__V1__MESSAGE_TYPE__MESSAGE_TYPE_ALERT_BATCH) {
+		snprintf(why, sizeof(why), "message type %d is not ALERT_BATCH", (int)req->type);
+		rv = reject(w, &reply, req, why);
+		goto out;
+	}
+	b = tfdrift__v1__alert_batch__unpack(NULL, req->payload.len, req->payload.data);
+	if (b == NULL) {
+		rv = reject(w, &reply, req, "payload is not a tfdrift.v1.AlertBatch");
+		goto out;
+	}
+	if (b->n_alerts == 0) {
+		rv = ack(&reply, req, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK, 0, 0, 0, NULL);
+		goto out;
+	}
+	if ((j = malloc(sizeof(*j))) == NULL || wr_job_prepare(j, b, req) != 0) {
+		rv = TD_EAGAIN;
+		goto out;
+	}
+	j->call = call;
+	j->t0 = t0;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->mu);
+		rv = TD_ECLOSED;
+		goto out;
+	}
+	j->enq_ms = td_clock_mono_ms();
+	if (w->tail != NULL) {
+		w->tail->next = j;
+	} else {
+		w->head = j;
+	}
+	w->tail = j;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	return; /* finish answers; j and b are the job's */
 
 out:
 	td_histogram_observe(w->request_seconds, mono_seconds() - t0);
-	wr_job_release(&j);
+	if (j != NULL) {
+		wr_job_release(j);
+		free(j);
+	}
 	tfdrift__v1__alert_batch__free_unpacked(b, NULL);
-	return rv;
+	td_bus_call_done(call, rv, &reply);
 }
 
 /* ---- start / stop ---------------------------------------------------------------- */
@@ -846,7 +868,6 @@ writer_free(ps_writer *w)
 {
 	td_bus_pub_close(w->pub);
 	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->done);
 	pthread_cond_destroy(&w->drain_wake);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->dl_mu);
@@ -884,7 +905,6 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	td_clock_cond_init(&w->work);
-	pthread_cond_init(&w->done, NULL);
 	td_clock_cond_init(&w->drain_wake);
 	w->inserted = td_counter_get("tfdrift_persistence_alerts_inserted_total",
 	    "Alerts written to PostgreSQL for the first time.", NULL);
@@ -958,7 +978,7 @@ ps_writer_start(ps_writer **out, const ps_writer_opts *o, td_error *err)
 		.url = o->work_url,
 		.listen = true,
 		.workers = o->in_flight > 0 ? o->in_flight : 1,
-		.handler = handle,
+		.async_handler = handle,
 		.arg = w,
 	};
 	if ((rv = td_bus_rep_start(&w->rep, &ro, err)) != 0) {

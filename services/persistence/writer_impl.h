@@ -57,8 +57,9 @@ typedef struct job {
 	uint32_t dead;     /* quarantined */
 	char first_dead[600];
 	int64_t enq_ms;
-	enum outcome outcome; /* written by the batch thread before `finished` */
-	bool finished;        /* under ps_writer.mu */
+	enum outcome outcome; /* written by the batch thread */
+	td_bus_call *call;    /* a request from the bus: answered when stored */
+	double t0;            /* when the request came (mono seconds) */
 	struct job *next;
 } job;
 
@@ -75,7 +76,6 @@ struct ps_writer {
 
 	pthread_mutex_t mu;
 	pthread_cond_t work;       /* queued, or stopping */
-	pthread_cond_t done;       /* a job finished */
 	pthread_cond_t drain_wake; /* the drain thread: stopping */
 	job *head, *tail;
 	bool collecting; /* one batch thread is filling a batch */

@@ -909,6 +909,315 @@ test_rep_stop_finishes_handler(void **state)
 	td_bus_req_close(p.req);
 }
 
+/* ---- REP with an async handler --------------------------------------------------- */
+
+/* Takes each call into a queue; an answerer thread (not the bus's) answers
+ * them: the payload echoed, "fail" -> TD_EINVAL (Ack RETRY), "ack" -> NULL
+ * reply (Ack OK), "drop" -> TD_EAGAIN (no reply). */
+struct aq {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	td_bus_call *calls[64];
+	int n;
+	int pending; /* taken and not yet done */
+	int max_pending;
+	int total;
+	bool hold; /* the answerer waits until released */
+	bool quit;
+	pthread_t answerer;
+};
+
+static void
+aq_handler(void *arg, td_bus_call *call)
+{
+	struct aq *q = arg;
+
+	pthread_mutex_lock(&q->mtx);
+	assert_true(q->n < 64);
+	q->calls[q->n++] = call;
+	q->total++;
+	if (++q->pending > q->max_pending) {
+		q->max_pending = q->pending;
+	}
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mtx);
+}
+
+static void
+aq_answer(td_bus_call *call)
+{
+	const td_envelope *req = td_bus_call_request(call);
+	td_bus_reply reply = { 0 };
+
+	if (payload_is(req, "fail")) {
+		td_bus_call_done(call, TD_EINVAL, &reply);
+	} else if (payload_is(req, "ack")) {
+		td_bus_call_done(call, 0, NULL);
+	} else if (payload_is(req, "drop")) {
+		td_bus_call_done(call, TD_EAGAIN, NULL);
+	} else {
+		reply.type = (int)req->type;
+		reply.len = req->payload.len;
+		reply.payload = malloc(req->payload.len + 1);
+		memcpy(reply.payload, req->payload.data, req->payload.len);
+		td_bus_call_done(call, 0, &reply);
+	}
+}
+
+static void *
+aq_main(void *arg)
+{
+	struct aq *q = arg;
+
+	pthread_mutex_lock(&q->mtx);
+	for (;;) {
+		while (!q->quit && (q->n == 0 || q->hold)) {
+			pthread_cond_wait(&q->cv, &q->mtx);
+		}
+		if (q->quit && q->n == 0) {
+			break;
+		}
+		/* answer the oldest after a moment, so that calls pile up */
+		td_bus_call *c = q->calls[0];
+		memmove(&q->calls[0], &q->calls[1], (size_t)(q->n - 1) * sizeof(q->calls[0]));
+		q->n--;
+		pthread_mutex_unlock(&q->mtx);
+		nng_msleep(2);
+		pthread_mutex_lock(&q->mtx);
+		q->pending--; /* before done: the next call may come at once */
+		pthread_mutex_unlock(&q->mtx);
+		aq_answer(c);
+		pthread_mutex_lock(&q->mtx);
+	}
+	pthread_mutex_unlock(&q->mtx);
+	return NULL;
+}
+
+static void
+aq_start(struct aq *q)
+{
+	pthread_mutex_init(&q->mtx, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	assert_int_equal(pthread_create(&q->answerer, NULL, aq_main, q), 0);
+}
+
+static void
+aq_set_hold(struct aq *q, bool hold)
+{
+	pthread_mutex_lock(&q->mtx);
+	q->hold = hold;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mtx);
+}
+
+static int
+aq_queued(struct aq *q)
+{
+	int n;
+
+	pthread_mutex_lock(&q->mtx);
+	n = q->n;
+	pthread_mutex_unlock(&q->mtx);
+	return n;
+}
+
+static void
+aq_stop(struct aq *q)
+{
+	pthread_mutex_lock(&q->mtx);
+	q->quit = true;
+	q->hold = false;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mtx);
+	pthread_join(q->answerer, NULL);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mtx);
+}
+
+static td_bus_rep *
+start_async_rep(const char *name, const char *url, int workers, struct aq *q)
+{
+	td_bus_rep_opts o = { .name = name,
+		.url = url,
+		.listen = true,
+		.workers = workers,
+		.async_handler = aq_handler,
+		.arg = q };
+	td_bus_rep *r = NULL;
+	td_error err;
+
+	td_error_clear(&err);
+	assert_int_equal(td_bus_rep_start(&r, &o, &err), 0);
+	return r;
+}
+
+/* This process's thread count. */
+static int
+threads_now(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Threads:", 8) == 0) {
+			n = (int)strtol(line + 8, NULL, 10);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static void
+test_async_answers_from_another_thread(void **state)
+{
+	char url[64];
+	struct aq q = { 0 };
+	td_bus_rep *rep;
+	td_bus_req *req;
+	td_envelope *reply = NULL;
+	Tfdrift__V1__Ack *ack;
+	int before;
+
+	(void)state;
+	free_url(url, sizeof(url));
+	aq_start(&q);
+	before = threads_now();
+	/* 256 requests in flight, and not a thread for each */
+	rep = start_async_rep("t.async.rep", url, 256, &q);
+	assert_true(threads_now() - before < 8);
+	req = open_req("t.async.req", url, false, 600000);
+
+	assert_int_equal(td_bus_request(req, TYPE_BATCH, (const uint8_t *)"later", 5, "trace-as",
+			     LONG_MS, &reply),
+	    0);
+	assert_int_equal(reply->type, TYPE_BATCH);
+	assert_true(payload_is(reply, "later"));
+	assert_string_equal(reply->trace_id, "trace-as");
+	td_bus_envelope_free(reply);
+
+	assert_int_equal(td_bus_request(req, TYPE_BATCH, (const uint8_t *)"ack", 3, NULL, LONG_MS,
+			     &reply),
+	    0);
+	ack = ack_of(reply);
+	assert_int_equal(ack->status, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_OK);
+	tfdrift__v1__ack__free_unpacked(ack, NULL);
+	td_bus_envelope_free(reply);
+
+	assert_int_equal(td_bus_request(req, TYPE_BATCH, (const uint8_t *)"fail", 4, NULL, LONG_MS,
+			     &reply),
+	    0);
+	ack = ack_of(reply);
+	assert_int_equal(ack->status, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_RETRY);
+	assert_string_equal(ack->error, td_strerror(TD_EINVAL));
+	tfdrift__v1__ack__free_unpacked(ack, NULL);
+	td_bus_envelope_free(reply);
+
+	/* handed back: no reply at all, so the request times out */
+	assert_int_equal(td_bus_request(req, TYPE_BATCH, (const uint8_t *)"drop", 4, NULL, 300,
+			     &reply),
+	    TD_ETIMEDOUT);
+	assert_null(reply);
+	/* and the context that dropped it serves again */
+	assert_int_equal(td_bus_request(req, TYPE_BATCH, (const uint8_t *)"again", 5, NULL, LONG_MS,
+			     &reply),
+	    0);
+	assert_true(payload_is(reply, "again"));
+	td_bus_envelope_free(reply);
+	WAIT_UNTIL(counter("tfdrift_bus_messages_sent_total", "t.async.rep") == 4);
+	assert_int_equal(counter("tfdrift_bus_messages_received_total", "t.async.rep"), 5);
+	assert_int_equal(counter("tfdrift_bus_messages_sent_total", "t.async.rep"), 4);
+
+	td_bus_req_close(req);
+	td_bus_rep_stop(rep);
+	aq_stop(&q);
+}
+
+static void
+test_async_in_flight_is_bounded(void **state)
+{
+	char url[64];
+	struct aq q = { 0 };
+	struct hammer h[HAMMER_THREADS];
+	pthread_t t[HAMMER_THREADS];
+	td_bus_rep *rep;
+	td_bus_req *req;
+	int ok = 0;
+
+	(void)state;
+	free_url(url, sizeof(url));
+	aq_start(&q);
+	rep = start_async_rep("t.asyncconc.rep", url, 4, &q);
+	req = open_req("t.asyncconc.req", url, false, 600000);
+	for (int i = 0; i < HAMMER_THREADS; i++) {
+		h[i] = (struct hammer){ .req = req, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+	}
+	for (int i = 0; i < HAMMER_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += h[i].ok;
+	}
+	assert_int_equal(ok, HAMMER_THREADS * HAMMER_EACH);
+	assert_int_equal(q.total, HAMMER_THREADS * HAMMER_EACH);
+	/* calls piled up while one thread answered them, never more than 4 */
+	assert_true(q.max_pending >= 2);
+	assert_true(q.max_pending <= 4);
+	td_bus_req_close(req);
+	td_bus_rep_stop(rep);
+	aq_stop(&q);
+}
+
+static void
+test_async_stop_waits_for_calls(void **state)
+{
+	char url[64];
+	struct aq q = { 0 };
+	struct gate g = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct pending p = { .timeout_ms = LONG_MS, .rv = 1 };
+	struct stopper s = { .g = &g };
+	pthread_t tp, ts;
+	uint8_t *garbage = (uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
+	nng_socket raw;
+	td_envelope *env;
+	Tfdrift__V1__Ack *ack;
+
+	(void)state;
+	free_url(url, sizeof(url));
+	aq_start(&q);
+	s.rep = start_async_rep("t.asyncstop.rep", url, 2, &q);
+
+	/* garbage never reaches the handler: REJECTED, and serving goes on */
+	raw = raw_req(url);
+	env = raw_roundtrip(raw, garbage, 11);
+	ack = ack_of(env);
+	assert_int_equal(ack->status, TFDRIFT__V1__ACK_STATUS__ACK_STATUS_REJECTED);
+	tfdrift__v1__ack__free_unpacked(ack, NULL);
+	td_bus_envelope_free(env);
+	nng_close(raw);
+	assert_int_equal(counter("tfdrift_bus_decode_errors_total", "t.asyncstop.rep"), 1);
+
+	/* a call taken and not answered holds the stop until it is answered */
+	aq_set_hold(&q, true);
+	p.req = open_req("t.asyncstop.req", url, false, 600000);
+	assert_int_equal(pthread_create(&tp, NULL, pending_main, &p), 0);
+	WAIT_UNTIL(aq_queued(&q) == 1);
+	assert_int_equal(aq_queued(&q), 1);
+	assert_int_equal(pthread_create(&ts, NULL, stopper_main, &s), 0);
+	WAIT_UNTIL(atomic_load(&g.stop_returned) ||
+	    (td_bus_rep_stopping(s.rep) && thread_sleeps(atomic_load(&s.tid))));
+	assert_false(atomic_load(&g.stop_returned));
+	aq_set_hold(&q, false);
+	pthread_join(tp, NULL);
+	pthread_join(ts, NULL);
+	assert_true(atomic_load(&g.stop_returned));
+	assert_int_equal(p.rv, 0);
+	assert_true(p.payload_ok);
+	assert_int_equal(q.total, 1);
+	td_bus_req_close(p.req);
+	aq_stop(&q);
+}
+
 /* ---- PUB/SUB ------------------------------------------------------------------ */
 
 struct inbox {
@@ -1056,6 +1365,14 @@ test_bad_arguments(void **state)
 	o.url = "nonsense://where";
 	assert_true(td_bus_rep_start(&rep, &o, &err) < 0);
 	assert_non_null(strstr(err.msg, "nonsense://where"));
+	/* one handler, not both and not none */
+	o.url = "tcp://127.0.0.1:1";
+	o.async_handler = aq_handler;
+	assert_int_equal(td_bus_rep_start(&rep, &o, &err), TD_EINVAL);
+	assert_non_null(strstr(err.msg, "one handler"));
+	o.handler = NULL;
+	o.async_handler = NULL;
+	assert_int_equal(td_bus_rep_start(&rep, &o, &err), TD_EINVAL);
 	assert_true(td_bus_pub_open(&pub, "t.bad.pub", "tcp://256.1.1.1:x", &err) < 0);
 	assert_null(pub);
 	td_bus_rep_stop(NULL);
@@ -1083,6 +1400,9 @@ main(void)
 		cmocka_unit_test(test_request_timeout_without_peer),
 		cmocka_unit_test(test_req_close_cancels_waiting_request),
 		cmocka_unit_test(test_rep_stop_finishes_handler),
+		cmocka_unit_test(test_async_answers_from_another_thread),
+		cmocka_unit_test(test_async_in_flight_is_bounded),
+		cmocka_unit_test(test_async_stop_waits_for_calls),
 		cmocka_unit_test(test_pubsub_two_subscribers),
 		cmocka_unit_test(test_sub_survives_garbage),
 		cmocka_unit_test(test_bad_arguments),

@@ -16,8 +16,11 @@
  * tfdrift_bus_messages_sent_total, tfdrift_bus_decode_errors_total,
  * tfdrift_bus_peers (connected pipes), tfdrift_bus_request_seconds (REQ only).
  *
- * Threads: a REP server runs `workers` threads, each with its own NNG context,
- * and calls the handler on them (so up to `workers` requests are in flight).
+ * Threads: a REP server with a handler runs `workers` threads, each with its
+ * own NNG context, and calls the handler on them (so up to `workers` requests
+ * are in flight).  One with an async_handler starts no thread of its own: its
+ * `workers` contexts are driven by NNG's callbacks, and each answer comes
+ * later, from whichever thread calls td_bus_call_done.
  * A SUB runs one thread that calls its callback.  td_bus_request may be called
  * from any number of threads at once; each call uses its own context. */
 #ifndef TFDRIFT_BUS_H
@@ -58,12 +61,33 @@ typedef struct td_bus_reply {
  * or another replica, so the work is handed back rather than lost. */
 typedef int (*td_bus_handler)(void *arg, const td_envelope *req, td_bus_reply *reply);
 
+/* One request to a REP server with an async_handler, from receipt to answer
+ * (owned by the bus). */
+typedef struct td_bus_call td_bus_call;
+
+/* Called on one of NNG's I/O threads for each request; must not block (take a
+ * lock for a moment, queue the work, return).  The request stays valid until
+ * td_bus_call_done, which must be called exactly once per call, from any
+ * thread, before or after the handler returns. */
+typedef void (*td_bus_async_handler)(void *arg, td_bus_call *call);
+
+/* The request the call carries (owned by the bus, valid until done). */
+const td_envelope *td_bus_call_request(const td_bus_call *call);
+
+/* Answers the call: rv and *reply mean what a td_bus_handler's do (0 sends
+ * *reply, or an Ack OK for type 0; TD_ECLOSED / TD_EAGAIN send nothing; another
+ * error an Ack RETRY).  The bus takes reply->payload; reply may be NULL.  The
+ * call's context then takes the next request, so call must not be used after. */
+void td_bus_call_done(td_bus_call *call, int rv, td_bus_reply *reply);
+
 typedef struct td_bus_rep_opts {
 	const char *name; /* for logs and metric labels: "correlator.work" */
 	const char *url;  /* tcp://host:port, ipc:///path, inproc://name */
 	bool listen;      /* listen on url, else dial it */
-	int workers;      /* contexts/threads; >= 1 */
-	td_bus_handler handler;
+	int workers;      /* contexts (requests in flight); >= 1 */
+	/* exactly one of the two */
+	td_bus_handler handler;             /* on `workers` threads of the bus's own */
+	td_bus_async_handler async_handler; /* on NNG's threads; answers later */
 	void *arg;
 } td_bus_rep_opts;
 
@@ -72,8 +96,9 @@ typedef struct td_bus_rep td_bus_rep;
 int td_bus_rep_start(td_bus_rep **out, const td_bus_rep_opts *opts, td_error *err);
 /* Connected peers (pipes) right now. */
 int td_bus_rep_peers(const td_bus_rep *r);
-/* Stops taking requests, waits for handlers in progress to return, closes the
- * socket and frees r.  NULL is ignored. */
+/* Stops taking requests, waits for handlers in progress to return (and, for
+ * an async_handler, for every call taken to be done), closes the socket and
+ * frees r.  NULL is ignored. */
 void td_bus_rep_stop(td_bus_rep *r);
 
 /* True once td_bus_rep_stop has begun on r (from any thread, while the stop
