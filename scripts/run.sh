@@ -474,8 +474,9 @@ start_services() {
 		printf '\n' >>"$LOGS/$name.log"
 		# Own session: Ctrl-C reaches only this script, which then sends each
 		# process exactly one SIGTERM (a second signal would make it exit at once).
+		# GLIBC_TUNABLES: no per-thread malloc caches, memory flat (procmem.h)
 		env -u TFDRIFT_RUN_NO_FOLLOW -u TFDRIFT_RUN_DIR -u TFDRIFT_RUN_READY_TIMEOUT \
-			setsid "$BIN/tfdrift-$name" --config "$CONFIG" >>"$LOGS/$name.log" 2>&1 </dev/null &
+			GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.tcache_count=0}" setsid "$BIN/tfdrift-$name" --config "$CONFIG" >>"$LOGS/$name.log" 2>&1 </dev/null &
 		pid=$!
 		echo "$pid" >"$PIDS/$name.pid"
 		say "started tfdrift-$name (pid $pid, admin port ${ADMIN[$name]})"

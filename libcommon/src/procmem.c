@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,47 @@
 
 #include "tfdrift/metrics.h"
 
+/* glibc's default tcache_count: chunks of one size each thread keeps. */
+#define GLIBC_TCACHE_COUNT 7
+
+/* The per-thread cache slots in effect (td_procmem_setup read them). */
+static int tcache_count = GLIBC_TCACHE_COUNT;
+
+/* Whether GLIBC_TUNABLES ("name=value:name=value") sets `name`; its value as
+ * a number into *val (-1 if it is not one). */
+static bool
+tunable(const char *name, long *val)
+{
+	const char *p = getenv("GLIBC_TUNABLES");
+	size_t len = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, len) == 0 && p[len] == '=') {
+			char *end;
+
+			errno = 0;
+			*val = strtol(p + len + 1, &end, 10);
+			if (errno != 0 || end == p + len + 1 || (*end != '\0' && *end != ':'))
+				*val = -1;
+			return true;
+		}
+		if ((p = strchr(p, ':')) != NULL)
+			p++;
+	}
+	return false;
+}
+
 void
 td_procmem_setup(void)
 {
+	long v;
+
+	/* glibc read GLIBC_TUNABLES at start; this only reports what it set */
+	tcache_count = GLIBC_TCACHE_COUNT;
+	if (tunable("glibc.malloc.tcache_count", &v) && v >= 0)
+		tcache_count = v > 65535 ? 65535 : (int)v;
 	/* the environment is the operator's word; glibc has read it already */
-	if (getenv("MALLOC_ARENA_MAX") != NULL)
+	if (getenv("MALLOC_ARENA_MAX") != NULL || tunable("glibc.malloc.arena_max", &v))
 		return;
 	(void)mallopt(M_ARENA_MAX, TD_PROCMEM_ARENAS);
 }
@@ -77,4 +114,10 @@ td_procmem_sample(void)
 			 "Bytes free inside the allocator's heaps, not yet returned to the system.",
 			 NULL),
 	    (double)f.free);
+	td_gauge_set(td_gauge_get("tfdrift_process_malloc_thread_cache_count",
+			 "Freed chunks of each size every thread keeps for itself (glibc's "
+			 "tcache_count, set by GLIBC_TUNABLES=glibc.malloc.tcache_count=N; 0: off, "
+			 "memory flat; 7: glibc's default).",
+			 NULL),
+	    (double)tcache_count);
 }

@@ -25,6 +25,9 @@ check_eq "the runtime stage copies the six processes" \
 	"tfdrift-api-gateway tfdrift-correlator tfdrift-ingest tfdrift-notifier tfdrift-persistence tfdrift-state-loader" \
 	"$(tr '\n' ' ' <"$TD_TMP/bins" | sed 's/ $//')"
 
+check_eq "the runtime stage turns glibc's per-thread malloc caches off (memory flat)" 1 \
+	"$(grep -c '^ENV GLIBC_TUNABLES=glibc.malloc.tcache_count=0$' "$TD_TMP/runtime")"
+
 # Debian package of a library path (usrmerge: /lib and /usr/lib are one)
 pkg_of() {
 	local f="$1" c p

@@ -43,6 +43,10 @@ done
 check_eq "every unit's exposure level (systemd-analyze security) is at most 2.0" "" "$worst"
 check "every unit runs as the unprivileged user tfdrift with the state directory /var/lib/tfdrift" \
 	sh -c "! grep -L '^User=tfdrift' '$D'/etc/systemd/system/tfdrift-*.service | grep -q . && ! grep -L '^StateDirectory=tfdrift' '$D'/etc/systemd/system/tfdrift-*.service | grep -q ."
+check_eq "every unit turns glibc's per-thread malloc caches off (memory flat), before tfdrift.env" "6" \
+	"$(for u in "$D"/etc/systemd/system/tfdrift-*.service; do
+		awk '/^Environment=GLIBC_TUNABLES=glibc.malloc.tcache_count=0$/ { t = 1 } /^EnvironmentFile=/ && t { print "ok"; exit }' "$u"
+	done | grep -c ok)"
 check_eq "a configuration error (exit 2) is not restarted" "6" \
 	"$(grep -l '^RestartPreventExitStatus=2' "$D"/etc/systemd/system/tfdrift-*.service | wc -l)"
 

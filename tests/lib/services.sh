@@ -453,7 +453,8 @@ start_service() {
 	[ -x "$bin" ] || bail "no binary $bin (run: make BUILD=$BUILD all)"
 	TD_LOG[$key]="$TD_TMP/logs/$key.log"
 	# env execs the binary, so $! is the service's own pid
-	env ${TD_ENV:+$TD_ENV} "$bin" --config "$TD_CONFIG" "$@" >>"${TD_LOG[$key]}" 2>&1 &
+	# as the deployments run them: no per-thread malloc caches (procmem.h)
+	env GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.tcache_count=0}" ${TD_ENV:+$TD_ENV} "$bin" --config "$TD_CONFIG" "$@" >>"${TD_LOG[$key]}" 2>&1 &
 	TD_PID[$key]=$!
 	unset 'TD_STATUS[$key]'
 	if [ -n "${TD_ADMIN_PORT:-}" ]; then TD_ADMIN_AT[$key]=$TD_ADMIN_PORT; fi

@@ -177,14 +177,129 @@ test_gauges_on_metrics(void **state)
 	free(out);
 }
 
+/* ---- thread caches: a child run of this binary, with or without the tunable ---- */
+
+enum {
+	PROBE_THREADS = 32,
+	PROBE_SIZES = 48 /* 24 .. 776 bytes, every tcache bin up to there */
+};
+static pthread_barrier_t probe_freed, probe_measured;
+
+/* Allocates and frees 7 chunks of each size, then stays alive (a thread's
+ * cache is given back when it exits) until the parent has measured. */
+static void *
+probe_thread(void *arg)
+{
+	void *p[PROBE_SIZES][7];
+
+	(void)arg;
+	for (int s = 0; s < PROBE_SIZES; s++)
+		for (int k = 0; k < 7; k++)
+			p[s][k] = malloc(24 + 16 * (size_t)s);
+	for (int s = 0; s < PROBE_SIZES; s++)
+		for (int k = 0; k < 7; k++)
+			free(p[s][k]);
+	pthread_barrier_wait(&probe_freed);
+	pthread_barrier_wait(&probe_measured);
+	return NULL;
+}
+
+/* `test_procmem --probe`: prints "<bytes in use the threads' caches hold>
+ * <the thread cache gauge>". */
+static int
+probe(void)
+{
+	pthread_t t[PROBE_THREADS];
+	td_procmem_figures before, after;
+	char *out = NULL;
+	size_t len = 0;
+	const char *g;
+
+	td_procmem_setup();
+	pthread_barrier_init(&probe_freed, NULL, PROBE_THREADS + 1);
+	pthread_barrier_init(&probe_measured, NULL, PROBE_THREADS + 1);
+	td_procmem_read(&before);
+	for (int i = 0; i < PROBE_THREADS; i++)
+		if (pthread_create(&t[i], NULL, probe_thread, NULL) != 0)
+			return 1;
+	pthread_barrier_wait(&probe_freed);
+	td_procmem_read(&after);
+	pthread_barrier_wait(&probe_measured);
+	for (int i = 0; i < PROBE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	td_procmem_sample();
+	if (td_metrics_render(td_metrics_default(), &out, &len) != 0 ||
+	    (g = strstr(out, "\ntfdrift_process_malloc_thread_cache_count ")) == NULL)
+		return 1;
+	printf("%lld %s", (long long)after.in_use - (long long)before.in_use,
+	    g + strlen("\ntfdrift_process_malloc_thread_cache_count "));
+	free(out);
+	return 0;
+}
+
+static char self[4096];
+
+/* Runs the probe with GLIBC_TUNABLES=tunables (NULL: unset). */
+static void
+run_probe(const char *tunables, long long *held, int *gauge)
+{
+	char cmd[4400], buf[128];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s%s%s '%s' --probe",
+	    tunables ? "env GLIBC_TUNABLES='" : "env -u GLIBC_TUNABLES", tunables ? tunables : "",
+	    tunables ? "'" : "", self);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	assert_int_equal(pclose(f), 0);
+	{
+		char *end = NULL, *end2 = NULL;
+
+		*held = strtoll(buf, &end, 10);
+		assert_true(end != buf && *end == ' ');
+		*gauge = (int)strtol(end + 1, &end2, 10);
+		assert_true(end2 != end + 1);
+	}
+}
+
+static void
+test_thread_caches(void **state)
+{
+	long long held_on, held_off, held_two;
+	int g_on, g_off, g_two;
+
+	(void)state;
+	if (UNDER_ASAN)
+		skip();
+	run_probe(NULL, &held_on, &g_on);
+	run_probe("glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0", &held_off, &g_off);
+	run_probe("glibc.malloc.tcache_count=2", &held_two, &g_two);
+	print_message("thread caches hold %lld bytes (default), %lld (count 2), %lld (off)\n",
+	    held_on, held_two, held_off);
+	assert_int_equal(g_on, 7);
+	assert_int_equal(g_off, 0);
+	assert_int_equal(g_two, 2);
+	/* 32 threads x 7 chunks x 48 sizes (~400 bytes each): about 4 MB cached */
+	assert_true(held_on > 3 * (long long)MB);
+	assert_true(held_two * 3 < held_on);
+	/* off: every freed chunk back in the shared arenas */
+	assert_true(held_off < 256 * 1024);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arenas_capped),
 		cmocka_unit_test(test_in_use_follows_allocations),
 		cmocka_unit_test(test_trim_returns_holes),
 		cmocka_unit_test(test_gauges_on_metrics),
+		cmocka_unit_test(test_thread_caches),
 	};
+	if (argc == 2 && strcmp(argv[1], "--probe") == 0)
+		return probe();
+	if (realpath("/proc/self/exe", self) == NULL)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
