@@ -26,7 +26,10 @@
 # SOAK_STATE_EVERY seconds (default 5), SOAK_ALERT_SHARE percent (default 5;
 # 100: every event raises an alert), SOAK_DEDUPE_WINDOW (correlator.dedupe_window,
 # default 10m: Redis holds ~230 bytes per event of the window, so it levels off
-# after it).  Prints figures, asserts nothing.
+# after it).  The processes run as deployed, with glibc's per-thread malloc
+# caches off (GLIBC_TUNABLES=glibc.malloc.tcache_count=0, tests/lib/services.sh);
+# GLIBC_TUNABLES= (empty) runs them with glibc's defaults, to compare.
+# Prints figures, asserts nothing.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 BUILD=${BUILD:-build}
