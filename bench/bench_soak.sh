@@ -13,7 +13,7 @@
 # and one of them gets a new serial every SOAK_STATE_EVERY seconds.  Every
 # SOAK_SAMPLE seconds a line: events/s in (ingest) and committed (persistence),
 # p50/p99 event -> commit latency of the alerts committed in that window,
-# each process's RSS and CPU, Redis memory, PostgreSQL's alerts table and
+# each process's RSS (low and high of samples every 5 s) and CPU, Redis memory, PostgreSQL's alerts table and
 # index size, journal and spool depth.  At the end, after the pipeline has
 # drained: alerts expected (= sent) against distinct alerts stored, and each
 # process's RSS growth after the warm-up (and its heap in use, from
@@ -162,8 +162,27 @@ com0=$(num metric persistence tfdrift_persistence_alerts_inserted_total)
 id0=$(sql 'SELECT coalesce(max(id), 0) FROM alerts')
 t0=$(date +%s%N)
 elapsed=0
+# RSS every RSS_EVERY seconds within each line's window: a process's RSS
+# swings by a few MB between the allocator's trims (procmem.h, every 10 s),
+# so one sample a minute lands anywhere in that swing; the window's low and
+# high show it, and growth compares highs (what a memory limit must hold).
+RSS_EVERY=5
+declare -A lo=() hi=()
+rss_window() {
+	local s r k n=$((SAMPLE / RSS_EVERY))
+	[ "$n" -ge 1 ] || n=1
+	for s in "${procs[@]}"; do lo[$s]=0 hi[$s]=0; done
+	for k in $(seq "$n"); do
+		sleep $((k < n ? RSS_EVERY : SAMPLE - (n - 1) * RSS_EVERY))
+		for s in "${procs[@]}"; do
+			r=$(rss_of "${TD_PID[$s]}")
+			[ "${lo[$s]}" -eq 0 ] || [ "$r" -lt "${lo[$s]}" ] && lo[$s]=$r
+			[ "$r" -gt "${hi[$s]}" ] && hi[$s]=$r
+		done
+	done
+}
 while [ "$elapsed" -lt "$SECS" ]; do
-	sleep "$SAMPLE"
+	rss_window
 	t1=$(date +%s%N)
 	dt_ms=$(((t1 - t0) / 1000000))
 	elapsed=$((elapsed + SAMPLE))
@@ -179,16 +198,17 @@ while [ "$elapsed" -lt "$SECS" ]; do
 	line+=" latency p50 ${lat%%|*} ms p99 ${lat##*|} ms; journal $(metric ingest tfdrift_ingest_journal_entries) spool $(metric persistence tfdrift_persistence_spool_alerts)"
 	line+="; redis ${rmem} MB; alerts table ${size%%|*} MB + indexes ${size##*|} MB"
 	echo "$line"
-	line="soak:   RSS MB / CPU %:"
+	line="soak:   RSS MB low-high / CPU %:"
 	for s in "${procs[@]}"; do
 		c=$(cpu_of "${TD_PID[$s]}")
-		r=$(rss_of "${TD_PID[$s]}")
-		line+=" $s $(kmb "$r")/$(((c - cpu0[$s]) * 100000 / ticks / dt_ms))"
+		r=${hi[$s]}
+		line+=" $s $(kmb "${lo[$s]}")-$(kmb "$r")/$(((c - cpu0[$s]) * 100000 / ticks / dt_ms))"
 		cpu0[$s]=$c
 		rss_last[$s]=$r
+		# the high of the window that ends the warm-up, against the highest since
+		# (not the last: it may fall in the wind-down)
 		[ "$elapsed" -ge "$WARM" ] && [ -z "${rss_warm[$s]:-}" ] && rss_warm[$s]=$r
-		# the largest after the warm-up: the last sample may fall in the wind-down
-		[ "$elapsed" -ge "$WARM" ] && [ "$r" -gt "${rss_max[$s]:-0}" ] && rss_max[$s]=$r
+		[ "$elapsed" -gt "$WARM" ] && [ "$r" -gt "${rss_max[$s]:-0}" ] && rss_max[$s]=$r
 	done
 	echo "$line"
 	# the allocator's view (procmem.h): a leak grows "in use", fragmentation "free"
@@ -231,10 +251,10 @@ done
 rows=$(sql 'SELECT count(*) FROM alerts')
 distinct=$(sql 'SELECT count(DISTINCT event_id) FROM alerts')
 echo "soak: sent $sent events (gRPC ${sent_g:-0}, HTTP ${sent_h:-0}), $want of them raise an alert; stored $distinct distinct alerts in $rows rows: $((want - distinct)) missing, $((rows - distinct)) duplicated"
-line="soak: RSS after warm-up -> largest since (growth) -> at the end (MB):"
+line="soak: RSS high of the window ending the warm-up -> highest since (growth) -> last window's high (MB):"
 for s in "${procs[@]}"; do
 	w=${rss_warm[$s]:-0}
-	m=${rss_max[$s]:-0}
+	m=${rss_max[$s]:-$w}
 	line+=" $s $(kmb "$w")->$(kmb "$m") ($([ "$w" -gt 0 ] && awk -v w="$w" -v m="$m" 'BEGIN { printf "%+.1f", (m - w) * 100 / w }' || echo "?")%)->$(kmb "${rss_last[$s]:-0}")"
 done
 echo "$line"
