@@ -20,6 +20,7 @@
 #include "contain.h"
 #include "fetch_pool.h"
 #include "fetcher.h"
+#include "names.h"
 #include "filewatch.h"
 #include "tfdrift/identifiers.h"
 #include "source.h"
@@ -101,6 +102,8 @@ struct ldr {
 		char *workspace;
 	} * found;
 	size_t nfound;
+	names *by_name; /* every source's name -> its index in src (first of a name) */
+	names *queued;  /* the names of found, so each is queued once */
 
 	bool writer;            /* holds the write lease (always, when there is no lease) */
 	char *holder;           /* this process's name for the lease */
@@ -317,26 +320,24 @@ on_workspace(void *arg, const char *ws)
 	ldr *l = d->l;
 	char name[1024];
 	struct discovered *nf;
-	size_t i;
 
 	snprintf(name, sizeof(name), "%s/%s", l->src[d->parent].name, ws);
-	for (i = 0; i < l->nsrc; i++) {
-		if (strcmp(l->src[i].name, name) == 0) {
-			return;
-		}
+	if (names_get(l->by_name, name, NULL) || names_get(l->queued, name, NULL)) {
+		return;
 	}
-	for (i = 0; i < l->nfound; i++) {
-		if (l->found[i].parent == d->parent && strcmp(l->found[i].workspace, ws) == 0) {
-			return;
-		}
-	}
+	/* out of memory: not queued now, found again at the next listing */
 	if ((nf = realloc(l->found, (l->nfound + 1) * sizeof(*nf))) == NULL) {
 		return;
 	}
 	l->found = nf;
-	if ((nf[l->nfound].workspace = strdup(ws)) != NULL) {
-		nf[l->nfound++].parent = d->parent;
+	if ((nf[l->nfound].workspace = strdup(ws)) == NULL) {
+		return;
 	}
+	if (names_add(l->queued, name, l->nfound) != 1) {
+		free(nf[l->nfound].workspace);
+		return;
+	}
+	nf[l->nfound++].parent = d->parent;
 }
 
 /* ---- remote sources: checks on the fetch pool (fetcher.h, fetch_pool.h) ------
@@ -492,8 +493,9 @@ add_discovered(ldr *l)
 		}
 		source_metrics(c);
 		l->unanswered++;
-		if (start_fetcher(l, c) != 0) {
+		if (start_fetcher(l, c) != 0 || names_add(l->by_name, c->name, l->nsrc) < 0) {
 			l->unanswered--;
+			fetcher_free(c->f); /* never kicked */
 			free(c->name);
 			free(c->path);
 			src_spec_free(&c->spec);
@@ -510,6 +512,7 @@ add_discovered(ldr *l)
 		free(l->found[i].workspace);
 	}
 	l->nfound = 0;
+	names_clear(l->queued);
 }
 
 /* What file_changed found. */
@@ -906,12 +909,7 @@ publish_notice(ldr *l, char *const *changed, size_t nchanged, char *const *statu
 	}
 	for (k = 0; k < nall; k++) {
 		char *name = k < nchanged ? changed[k] : statused[k - nchanged];
-		const source *s = NULL;
-		for (i = 0; i < l->nsrc && s == NULL; i++) {
-			if (strcmp(l->src[i].name, name) == 0) {
-				s = &l->src[i];
-			}
-		}
+		const source *s = names_get(l->by_name, name, &i) ? &l->src[i] : NULL;
 		tfdrift__v1__workspace_status__init(&ws[nws]);
 		ws[nws].name = name;
 		if (s != NULL) {
@@ -996,38 +994,34 @@ remove_strays(ldr *l, char ***changed, size_t *nchanged, bool (*cancel)(void *),
 {
 	td_error err = { 0 };
 	store_result res;
-	char **names = NULL;
-	size_t n = 0, i, k;
+	char **held = NULL;
+	size_t n = 0, i;
 	int rv;
 
-	if ((rv = store_workspaces(l->st, &names, &n, &err)) != 0) {
+	if ((rv = store_workspaces(l->st, &held, &n, &err)) != 0) {
 		switch_failed(l, rv, &err);
 		return rv;
 	}
 	for (i = 0; i < n && rv == 0; i++) {
-		bool known = false;
-		for (k = 0; k < l->nsrc && !known; k++) {
-			known = strcmp(l->src[k].name, names[i]) == 0;
-		}
-		if (known) {
+		if (names_get(l->by_name, held[i], NULL)) {
 			continue;
 		}
-		store_workspace w = { .name = names[i], .order = (unsigned)l->nsrc };
+		store_workspace w = { .name = held[i], .order = (unsigned)l->nsrc };
 		if ((rv = store_switch_workspace(l->st, &w, cancel, cancel_arg, &res, &err)) != 0) {
 			switch_failed(l, rv, &err);
 			break;
 		}
 		l->gen = res.generation;
 		TD_INFO("workspace removed from the index (no longer a source)",
-		    TD_KV_STR("workspace", names[i]));
-		if (add_changed(changed, nchanged, names[i]) != 0) {
+		    TD_KV_STR("workspace", held[i]));
+		if (add_changed(changed, nchanged, held[i]) != 0) {
 			rv = TD_ENOMEM;
 		}
 	}
 	for (i = 0; i < n; i++) {
-		free(names[i]);
+		free(held[i]);
 	}
-	free(names);
+	free(held);
 	return rv;
 }
 
@@ -1534,7 +1528,7 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 {
 	store_opts so = { 0 };
 	ldr *l;
-	size_t i, j, n, nr;
+	size_t i, n, nr;
 	int rv = 0;
 
 	*out = NULL;
@@ -1564,7 +1558,8 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 	l->reason = "startup";
 	n = td_config_list_len(cfg, SECTION, "local_files");
 	nr = td_config_list_len(cfg, SECTION, "sources");
-	if ((l->src = calloc(n + nr + 1, sizeof(*l->src))) == NULL) {
+	if ((l->src = calloc(n + nr + 1, sizeof(*l->src))) == NULL || names_new(&l->by_name) != 0 ||
+	    names_new(&l->queued) != 0) {
 		rv = td_error_set(err, TD_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1588,12 +1583,12 @@ ldr_new(ldr **out, const td_config *cfg, td_error *err)
 			rv = TD_ENOMEM;
 			goto out;
 		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(l->src[j].name, s->name) == 0) {
-				rv = td_error_set(err, TD_EINVAL,
-				    "state_loader: workspace \"%s\" is listed twice", s->name);
-				goto out;
-			}
+		if ((rv = names_add(l->by_name, s->name, i)) != 1) {
+			rv = rv < 0
+			    ? td_error_set(err, TD_ENOMEM, "out of memory")
+			    : td_error_set(err, TD_EINVAL,
+				  "state_loader: workspace \"%s\" is listed twice", s->name);
+			goto out;
 		}
 		source_metrics(s);
 	}
@@ -1701,6 +1696,8 @@ ldr_free(ldr *l)
 		src_spec_free(&l->src[i].spec);
 	}
 	contain_boxes_free(l->boxes);
+	names_free(l->by_name);
+	names_free(l->queued);
 	free(l->src);
 	for (i = 0; i < l->nfound; i++) {
 		free(l->found[i].workspace);

@@ -114,6 +114,12 @@ if [ -x "$TD_BIN/tfdrift-ingest" ]; then
 		ingest "$f" "@$f"
 fi
 
+# one workspace name twice (a file and a bucket) stops the start
+write_bad "$TD_TMP/dup.yaml" state_loader "  local_files: [\"prod=$TD_TMP/a.tfstate\", \"dev=$TD_TMP/b.tfstate\"]" \
+	'  sources: ["prod=s3://bucket/prod.tfstate#region=us-east-1"]'
+expect_config_error "state-loader: a workspace listed twice -> exit 2 naming it" state-loader \
+	"$TD_TMP/dup.yaml" 'workspace "prod" is listed twice'
+
 # a source entry's credentials never reach the message (file and environment)
 write_bad "$TD_TMP/src.yaml" state_loader "  sources:" '    - "w=https://ci:hunter2@h.example/s#colour=red&token=t0psecret"'
 expect_config_error "state-loader: a bad source is named with its credentials as ***" state-loader \
