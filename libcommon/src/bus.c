@@ -597,9 +597,27 @@ rep_decode(struct td_bus_rep *r, nng_msg *msg, td_envelope **req, nng_msg **out)
 	return rv;
 }
 
+/* Starts sending msg as the reply of the worker's current request; takes msg. */
 static void
-rep_sent(struct td_bus_rep *r)
+rep_start_send(rep_worker *w, nng_msg *msg)
 {
+	nng_aio_set_msg(w->send_aio, msg);
+	nng_aio_set_timeout(w->send_aio, REPLY_SEND_TIMEOUT_MS);
+	nng_ctx_send(w->ctx, w->send_aio);
+}
+
+/* Accounts for a finished send of the worker's reply (frees it if unsent). */
+static void
+rep_send_done(rep_worker *w)
+{
+	struct td_bus_rep *r = w->rep;
+	int rv = nng_aio_result(w->send_aio);
+
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(w->send_aio));
+		note_nng_error(&r->ep, "send reply", rv);
+		return;
+	}
 	td_counter_inc(r->ep.sent);
 	atomic_store(&r->last_reply_ms, (long long)td_clock_mono_ms());
 }
@@ -608,19 +626,9 @@ rep_sent(struct td_bus_rep *r)
 static void
 rep_send(rep_worker *w, nng_msg *msg)
 {
-	struct td_bus_rep *r = w->rep;
-	int rv;
-
-	nng_aio_set_msg(w->send_aio, msg);
-	nng_aio_set_timeout(w->send_aio, REPLY_SEND_TIMEOUT_MS);
-	nng_ctx_send(w->ctx, w->send_aio);
+	rep_start_send(w, msg);
 	nng_aio_wait(w->send_aio);
-	if ((rv = nng_aio_result(w->send_aio)) != 0) {
-		nng_msg_free(nng_aio_get_msg(w->send_aio));
-		note_nng_error(&r->ep, "send reply", rv);
-		return;
-	}
-	rep_sent(r);
+	rep_send_done(w);
 }
 
 /* Decodes one request, runs the handler and answers; takes msg. */
@@ -697,15 +705,6 @@ async_next(rep_worker *w)
 	pthread_mutex_unlock(&r->mtx);
 }
 
-/* Sends msg on w's context; the send's callback goes on to the next receive. */
-static void
-async_send(rep_worker *w, nng_msg *msg)
-{
-	nng_aio_set_msg(w->send_aio, msg);
-	nng_aio_set_timeout(w->send_aio, REPLY_SEND_TIMEOUT_MS);
-	nng_ctx_send(w->ctx, w->send_aio);
-}
-
 static void
 async_recv_cb(void *arg)
 {
@@ -727,7 +726,7 @@ async_recv_cb(void *arg)
 	if (rep_decode(r, nng_aio_get_msg(w->recv_aio), &w->req, &out) != 0) {
 		w->req = NULL;
 		if (out != NULL) {
-			async_send(w, out);
+			rep_start_send(w, out); /* its callback goes on */
 		} else {
 			async_next(w);
 		}
@@ -740,16 +739,12 @@ static void
 async_send_cb(void *arg)
 {
 	rep_worker *w = arg;
-	struct td_bus_rep *r = w->rep;
-	int rv = nng_aio_result(w->send_aio);
 
+	/* send_aio also carries the pause after a receive error */
 	if (w->pausing) {
 		w->pausing = false;
-	} else if (rv != 0) {
-		nng_msg_free(nng_aio_get_msg(w->send_aio));
-		note_nng_error(&r->ep, "send reply", rv);
 	} else {
-		rep_sent(r);
+		rep_send_done(w);
 	}
 	async_next(w);
 }
@@ -773,7 +768,7 @@ td_bus_call_done(td_bus_call *call, int rv, td_bus_reply *reply)
 	td_bus_envelope_free(call->req);
 	call->req = NULL;
 	if (out != NULL) {
-		async_send(call, out);
+		rep_start_send(call, out); /* its callback goes on */
 	} else {
 		async_next(call);
 	}

@@ -14,7 +14,6 @@
 #include "aws_credentials.h"
 #include "fetch.h"
 #include "fetch_pool.h"
-#include "names.h"
 #include "s3_listing.h"
 #include "tfdrift/clock.h"
 #include "tfdrift/log.h"
@@ -212,16 +211,14 @@ out:
 	return rv;
 }
 
-/* Adds ws to r->found, once (seen: the names so far; NULL out of memory,
- * then duplicates pass: the loader queues each workspace once anyway). */
+/* Adds ws to r->found.  A listing names each workspace once (object keys are
+ * unique), and the loader queues each once whatever the server sends
+ * (loader.c, on_workspace), so there is no dedupe here. */
 static void
-collect_workspace(fetch_result *r, names *seen, const char *ws)
+collect_workspace(fetch_result *r, const char *ws)
 {
 	char **nf;
 
-	if (seen != NULL && names_add(seen, ws, r->nfound) == 0) {
-		return;
-	}
 	if ((nf = realloc(r->found, (r->nfound + 1) * sizeof(*nf))) == NULL) {
 		return;
 	}
@@ -235,7 +232,6 @@ collect_workspace(fetch_result *r, names *seen, const char *ws)
  * their ETags for the listing the discovered workspaces read. */
 typedef struct listing_draft {
 	fetch_result *r;
-	names *seen;   /* the workspaces in r->found (NULL: out of memory) */
 	s3_entries *e; /* NULL when there is no listing to publish (out of memory) */
 } listing_draft;
 
@@ -244,7 +240,7 @@ on_listed(void *arg, const char *ws, const char *etag)
 {
 	listing_draft *d = arg;
 
-	collect_workspace(d->r, d->seen, ws);
+	collect_workspace(d->r, ws);
 	if (d->e != NULL && s3_entries_add(d->e, ws, etag) != 0) {
 		s3_entries_free(d->e);
 		d->e = NULL; /* incomplete: not published */
@@ -270,9 +266,6 @@ discover(fetcher *f, const fetch_req *rq, fetch_result *r)
 	bool more = true, complete = false;
 	int page;
 
-	if (names_new(&d.seen) != 0) {
-		d.seen = NULL;
-	}
 	lr.etag = NULL;
 	lr.max_size = 16u << 20;
 	for (page = 0; more && page < LIST_MAX_PAGES; page++) {
@@ -305,7 +298,6 @@ discover(fetcher *f, const fetch_req *rq, fetch_result *r)
 	} else {
 		s3_entries_free(d.e);
 	}
-	names_free(d.seen);
 }
 
 /* A discovered workspace whose parent's listing (recent enough) shows the

@@ -1,6 +1,7 @@
 /* names.h — a set of names, each with a number: the state-loader's sources by
- * name (source index) and the workspaces a listing found, so that 5,000
- * workspaces are looked up in constant time rather than each against all.
+ * name (source index) and the discovered workspaces queued to become sources,
+ * so that 5,000 listed workspaces are looked up in constant time rather than
+ * each against all.
  *
  * The set keeps its own copies of the names.  Names are never removed; the
  * whole set can be emptied.  Threads: one at a time. */
